@@ -1,0 +1,34 @@
+import { printableConfig } from "../config/mod.ts";
+import { createLogger } from "../log/mod.ts";
+import { startNode } from "../node/mod.ts";
+import type { Command } from "./_command.ts";
+import { CONFIG_FLAG, configFlagSpecs, loadConfig } from "./_config.ts";
+
+const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+export const start: Command = {
+  name: "start",
+  summary: "run a node",
+  usage: "qudag start [--config FILE] [--enable-exchange] [--data-dir DIR] [--peer ADDR]... [--print-config]",
+  flags: [
+    CONFIG_FLAG,
+    { name: "--print-config", kind: "bool", help: "print the resolved configuration (secrets redacted) and exit" },
+    ...configFlagSpecs().filter((f) => f.name !== "--node"),
+  ],
+  details: "Configuration order: defaults < --config FILE < environment < flags. SIGTERM or SIGINT stops the node.",
+  async run(parsed, io) {
+    const config = loadConfig(parsed, io);
+    if (parsed.flags["--print-config"]) {
+      io.out(JSON.stringify(printableConfig(config), null, 2));
+      return 0;
+    }
+    const logger = createLogger({ level: config.log.level });
+    const node = await startNode({ config, logger });
+    const onSignal = (sig: string) => () => void node.stop(sig);
+    const handlers = SIGNALS.map((s) => [s, onSignal(s)] as const);
+    for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+    await node.stopped;
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+import type { Command } from "./_command.ts";
+import { configFlagSpecs, loadConfig } from "./_config.ts";
+import { CliError } from "./_errors.ts";
+
+export const status: Command = {
+  name: "status",
+  summary: "show a running node's status",
+  usage: "qudag status [--node URL] [--json]",
+  flags: [
+    ...configFlagSpecs(["cli.node_url"]),
+    { name: "--json", kind: "bool", help: "print the raw JSON" },
+  ],
+  async run(parsed, io) {
+    const config = loadConfig(parsed, io);
+    const url = `${config.cli.nodeUrl.replace(/\/+$/, "")}/api/v1/status`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    } catch (cause) {
+      throw new CliError(
+        "node_unreachable",
+        `cannot reach a node at ${config.cli.nodeUrl}: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
+    }
+    const body = await res.json().catch(() => null) as Record<string, Record<string, unknown>> | null;
+    if (!res.ok || !body) {
+      throw new CliError("node_error", `${url} answered ${res.status}${body ? `: ${JSON.stringify(body)}` : ""}`);
+    }
+    if (parsed.flags["--json"]) {
+      io.out(JSON.stringify(body, null, 2));
+      return 0;
+    }
+    const n = body.node ?? {};
+    io.out(
+      [
+        `node        ${n.id} (key ${String(n.keyId).slice(0, 16)}…)`,
+        `version     ${n.version}`,
+        `network     ${n.networkMode}`,
+        `uptime      ${n.uptimeS} s (boot #${n.boots}, first started ${n.firstStartedAt})`,
+        `crypto      ${body.crypto?.backend}${body.crypto?.fallback ? ` (+${body.crypto.fallback})` : ""}`,
+        `storage     ${body.storage?.kind}, schema v${body.storage?.schemaVersion}, ${body.storage?.vertices} vertices`,
+      ].join("\n"),
+    );
+    return 0;
+  },
+};

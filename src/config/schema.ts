@@ -1,0 +1,338 @@
+/**
+ * Every configuration key the node reads: where it comes from (TOML path,
+ * environment names, command-line flag), its type and its default. The loader
+ * in mod.ts resolves them in the order TOML file < environment < flags.
+ */
+
+export type FieldType =
+  | { kind: "string"; pattern?: RegExp; describe?: string }
+  | { kind: "int"; min: number; max: number }
+  | { kind: "decimal"; min: number; max: number }
+  | { kind: "bool" }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "list" }
+  | { kind: "port" }
+  | { kind: "host" };
+
+export interface Field {
+  /** Dotted path, also the TOML path: `http.port` is `[http] port = ...`. */
+  readonly key: string;
+  readonly type: FieldType;
+  readonly default: ConfigValue;
+  /** Environment names, first found wins. */
+  readonly env?: readonly string[];
+  /** Long flag of `qudag start`, e.g. `--http-port`. */
+  readonly flag?: string;
+  /** Secrets are never printed or logged: `--print-config` shows "<redacted>". */
+  readonly secret?: boolean;
+  readonly help: string;
+}
+
+export type ConfigValue = string | number | boolean | readonly string[] | null;
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+
+export const FIELDS: readonly Field[] = [
+  // node
+  {
+    key: "node.id",
+    type: { kind: "string", pattern: /^[A-Za-z0-9_.-]{1,64}$/, describe: "1-64 of A-Z a-z 0-9 _ . -" },
+    default: null,
+    env: ["NODE_ID"],
+    flag: "--node-id",
+    help: "human name of this node (default: derived from the node key)",
+  },
+  {
+    key: "node.network_mode",
+    type: { kind: "enum", values: ["local", "devnet", "testnet", "mainnet"] },
+    default: "local",
+    env: ["NETWORK_MODE"],
+    flag: "--network-mode",
+    help: "network this node belongs to",
+  },
+  {
+    key: "node.data_dir",
+    type: { kind: "string", pattern: /^.+$/, describe: "a directory path" },
+    default: "./data",
+    env: ["QUDAG_DATA_DIR"],
+    flag: "--data-dir",
+    help: "where the database and key store live",
+  },
+  // http
+  {
+    key: "http.host",
+    type: { kind: "host" },
+    default: "127.0.0.1",
+    env: ["QUDAG_HTTP_HOST"],
+    flag: "--http-host",
+    help: "address of the public HTTP API",
+  },
+  {
+    key: "http.port",
+    type: { kind: "port" },
+    default: 8080,
+    env: ["QUDAG_HTTP_PORT"],
+    flag: "--http-port",
+    help: "port of the public HTTP API (0 picks a free one)",
+  },
+  {
+    key: "http.body_limit_bytes",
+    type: { kind: "int", min: 1024, max: 64 * 1024 * 1024 },
+    default: 1024 * 1024,
+    env: ["QUDAG_HTTP_BODY_LIMIT_BYTES"],
+    help: "largest request body accepted",
+  },
+  {
+    key: "http.shutdown_timeout_ms",
+    type: { kind: "int", min: 100, max: 60_000 },
+    default: 4_000,
+    env: ["QUDAG_SHUTDOWN_TIMEOUT_MS"],
+    help: "how long in-flight requests may run after SIGTERM",
+  },
+  // metrics
+  {
+    key: "metrics.host",
+    type: { kind: "host" },
+    default: "127.0.0.1",
+    env: ["QUDAG_METRICS_HOST"],
+    flag: "--metrics-host",
+    help: "address of the Prometheus endpoint",
+  },
+  {
+    key: "metrics.port",
+    type: { kind: "port" },
+    default: 9090,
+    env: ["QUDAG_METRICS_PORT"],
+    flag: "--metrics-port",
+    help: "port of the Prometheus endpoint (0 picks a free one)",
+  },
+  // exchange
+  {
+    key: "exchange.enabled",
+    type: { kind: "bool" },
+    default: false,
+    env: ["QUDAG_EXCHANGE_ENABLED"],
+    flag: "--enable-exchange",
+    help: "serve the rUv exchange API",
+  },
+  {
+    key: "exchange.port",
+    type: { kind: "port" },
+    default: 8081,
+    env: ["QUDAG_EXCHANGE_PORT"],
+    flag: "--exchange-port",
+    help: "port of the exchange API",
+  },
+  {
+    key: "exchange.node_type",
+    type: { kind: "enum", values: ["full", "exchange-only", "validator", "light"] },
+    default: "full",
+    env: ["EXCHANGE_NODE_TYPE"],
+    help: "role of this node in the exchange",
+  },
+  {
+    key: "exchange.genesis",
+    type: { kind: "bool" },
+    default: false,
+    env: ["EXCHANGE_GENESIS"],
+    help: "this node creates the exchange genesis",
+  },
+  // p2p
+  {
+    key: "p2p.host",
+    type: { kind: "host" },
+    default: "127.0.0.1",
+    env: ["QUDAG_P2P_HOST"],
+    flag: "--p2p-host",
+    help: "address the peer-to-peer transport listens on",
+  },
+  {
+    key: "p2p.port",
+    type: { kind: "port" },
+    default: 4001,
+    env: ["QUDAG_P2P_PORT"],
+    flag: "--p2p-port",
+    help: "port of the peer-to-peer transport",
+  },
+  {
+    key: "p2p.peers",
+    type: { kind: "list" },
+    default: [],
+    env: ["QUDAG_PEERS"],
+    flag: "--peer",
+    help: "peer addresses host:port (flag may repeat; env is comma-separated)",
+  },
+  {
+    key: "p2p.bootstrap",
+    type: { kind: "string", pattern: /^.+:\d+$/, describe: "host:port" },
+    default: null,
+    env: ["QUDAG_BOOTSTRAP"],
+    flag: "--bootstrap",
+    help: "bootstrap node address",
+  },
+  {
+    key: "p2p.max_peers",
+    type: { kind: "int", min: 1, max: 1000 },
+    default: 64,
+    env: ["QUDAG_MAX_PEERS"],
+    help: "most peer connections kept",
+  },
+  // dag
+  {
+    key: "dag.sync_interval_s",
+    type: { kind: "int", min: 1, max: 86_400 },
+    default: 30,
+    env: ["DAG_SYNC_INTERVAL"],
+    help: "seconds between catch-up syncs with peers",
+  },
+  // logging
+  {
+    key: "log.level",
+    type: { kind: "enum", values: LOG_LEVELS },
+    default: "info",
+    env: ["LOG_LEVEL", "RUST_LOG"],
+    flag: "--log-level",
+    help: "least severe level logged",
+  },
+  // crypto
+  {
+    key: "crypto.backend",
+    type: { kind: "enum", values: ["auto", "native", "webcrypto", "noble"] },
+    default: "auto",
+    env: ["QUDAG_CRYPTO_BACKEND"],
+    flag: "--crypto-backend",
+    help: "crypto backend (auto: native, else WebCrypto, else noble)",
+  },
+  {
+    key: "crypto.native_library",
+    type: { kind: "string", pattern: /^.+$/, describe: "a file path" },
+    default: "./native/target/release/libqudag_native.so",
+    env: ["QUDAG_NATIVE_LIB"],
+    help: "path of the native crypto library",
+  },
+  // fees (defaults from SPEC.md; decimals are fractions, 0.001 = 0.1%)
+  {
+    key: "fees.enabled",
+    type: { kind: "bool" },
+    default: true,
+    env: ["FEE_MODEL_ENABLED"],
+    help: "charge the dynamic fee",
+  },
+  {
+    key: "fees.f_min",
+    type: { kind: "decimal", min: 0, max: 0.5 },
+    default: 0.001,
+    env: ["FEE_F_MIN"],
+    help: "unverified minimum rate",
+  },
+  {
+    key: "fees.f_max",
+    type: { kind: "decimal", min: 0, max: 0.5 },
+    default: 0.01,
+    env: ["FEE_F_MAX"],
+    help: "unverified maximum rate",
+  },
+  {
+    key: "fees.f_min_verified",
+    type: { kind: "decimal", min: 0, max: 0.5 },
+    default: 0.0025,
+    env: ["FEE_F_MIN_VERIFIED"],
+    help: "verified minimum rate",
+  },
+  {
+    key: "fees.f_max_verified",
+    type: { kind: "decimal", min: 0, max: 0.5 },
+    default: 0.005,
+    env: ["FEE_F_MAX_VERIFIED"],
+    help: "verified maximum rate",
+  },
+  {
+    key: "fees.time_constant_days",
+    type: { kind: "decimal", min: 0.001, max: 36_500 },
+    default: 90,
+    env: ["FEE_TIME_CONSTANT_DAYS"],
+    help: "T of the time phase-in, days",
+  },
+  {
+    key: "fees.usage_threshold",
+    type: { kind: "decimal", min: 0.000001, max: 1e12 },
+    default: 10_000,
+    env: ["FEE_USAGE_THRESHOLD"],
+    help: "U of the usage scaling, rUv per 30 days",
+  },
+  // immutable deployment
+  {
+    key: "immutable.enabled",
+    type: { kind: "bool" },
+    default: false,
+    env: ["IMMUTABLE_DEPLOYMENT"],
+    help: "start in immutable mode",
+  },
+  {
+    key: "immutable.grace_period_hours",
+    type: { kind: "decimal", min: 0, max: 8_760 },
+    default: 24,
+    env: ["IMMUTABLE_GRACE_PERIOD_HOURS"],
+    help: "window for configuration changes after a lock",
+  },
+  // Fly.io, read-only facts about the machine
+  {
+    key: "fly.app_name",
+    type: { kind: "string", pattern: /^[a-z0-9-]{1,63}$/, describe: "a Fly app name" },
+    default: null,
+    env: ["FLY_APP_NAME"],
+    help: "set by Fly",
+  },
+  {
+    key: "fly.region",
+    type: { kind: "string", pattern: /^[a-z0-9]{2,8}$/, describe: "a Fly region code" },
+    default: null,
+    env: ["FLY_REGION"],
+    help: "set by Fly",
+  },
+  {
+    key: "fly.private_ip",
+    type: { kind: "host" },
+    default: null,
+    env: ["FLY_PRIVATE_IP"],
+    help: "set by Fly",
+  },
+  {
+    key: "fly.machine_id",
+    type: { kind: "string", pattern: /^[A-Za-z0-9]{1,64}$/, describe: "a Fly machine id" },
+    default: null,
+    env: ["FLY_MACHINE_ID"],
+    help: "set by Fly",
+  },
+  // the CLI's client side
+  {
+    key: "cli.node_url",
+    type: { kind: "string", pattern: /^https?:\/\/[^\s]+$/, describe: "an http(s) URL" },
+    default: "http://127.0.0.1:8080",
+    env: ["QUDAG_NODE_URL"],
+    flag: "--node",
+    help: "node the CLI talks to",
+  },
+  // secrets: environment only, never in TOML, never printed
+  ...[
+    ["secrets.node_private_key", "NODE_PRIVATE_KEY", "node identity key (hex seed or key file)"],
+    ["secrets.peer_auth_token", "PEER_AUTH_TOKEN", "shared token peers must present"],
+    ["secrets.exchange_master_key", "EXCHANGE_MASTER_KEY", "exchange master key (mint)"],
+    ["secrets.exchange_genesis_seed", "EXCHANGE_GENESIS_SEED", "seed of the exchange genesis"],
+    ["secrets.immutable_governance_key", "IMMUTABLE_GOVERNANCE_KEY", "governance key"],
+    ["secrets.fee_admin_key", "FEE_ADMIN_KEY", "fee configuration key"],
+    ["secrets.agent_verification_key", "AGENT_VERIFICATION_KEY", "agent verification key"],
+    ["secrets.key_passphrase", "QUDAG_KEY_PASSPHRASE", "passphrase of the key store"],
+    ["secrets.api_key", "QUDAG_API_KEY", "x-api-key required on write endpoints"],
+  ].map(([key, env, help]): Field => ({
+    key,
+    type: { kind: "string", pattern: /^[\s\S]+$/, describe: "a non-empty secret" },
+    default: null,
+    env: [env],
+    secret: true,
+    help,
+  })),
+];
+
+/** Every environment name the configuration reads; deno.json's --allow-env must cover them. */
+export const ENV_NAMES: readonly string[] = FIELDS.flatMap((f) => f.env ?? []);

@@ -1,0 +1,159 @@
+/**
+ * The crypto backend interface. Three implementations satisfy it: native (Rust
+ * cdylib over FFI), WebCrypto (built into Deno) and noble (pure JS). All of them
+ * must agree byte for byte wherever the operation is deterministic; the shared
+ * conformance suite in tests/ proves it.
+ *
+ * Key representation shared by every backend:
+ * - ML-DSA-87 secret keys are the 32-byte FIPS 204 seed (xi); the expanded key
+ *   never leaves a backend. Public keys are 2,592 bytes, signatures 4,627 bytes.
+ * - ML-KEM keys, ciphertexts and decapsulation keys are the FIPS 203 encodings
+ *   (the expanded dk, 2,400 / 3,168 bytes). A backend that cannot import an
+ *   expanded dk (WebCrypto imports only the 64-byte seed) may keep the keys it
+ *   generated itself and must throw crypto_unsupported for any other.
+ */
+
+export type BackendName = "native" | "webcrypto" | "noble";
+
+export const ML_DSA_87 = Object.freeze({
+  seedBytes: 32,
+  publicKeyBytes: 2592,
+  secretKeyBytes: 4896,
+  signatureBytes: 4627,
+  contextBytesMax: 255,
+  rndBytes: 32,
+});
+
+export type MlKemLevel = 768 | 1024;
+
+export const ML_KEM = Object.freeze({
+  768: Object.freeze({
+    encapsulationKeyBytes: 1184,
+    decapsulationKeyBytes: 2400,
+    ciphertextBytes: 1088,
+  }),
+  1024: Object.freeze({
+    encapsulationKeyBytes: 1568,
+    decapsulationKeyBytes: 3168,
+    ciphertextBytes: 1568,
+  }),
+  seedBytes: 64,
+  messageBytes: 32,
+  sharedKeyBytes: 32,
+});
+
+/** Stable codes for every crypto failure a caller can cause. */
+export type CryptoErrorCode =
+  | "crypto_bad_length"
+  | "crypto_bad_key"
+  | "crypto_unsupported"
+  | "crypto_backend_unavailable"
+  | "crypto_internal";
+
+export class CryptoError extends Error {
+  readonly code: CryptoErrorCode;
+  constructor(code: CryptoErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CryptoError";
+    this.code = code;
+  }
+}
+
+/** Throws a CryptoError naming the value when `bytes` does not have `expected` length. */
+export function checkLength(
+  what: string,
+  bytes: Uint8Array,
+  expected: number,
+): void {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new CryptoError("crypto_bad_length", `${what} must be a Uint8Array`);
+  }
+  if (bytes.length !== expected) {
+    throw new CryptoError(
+      "crypto_bad_length",
+      `${what} is ${bytes.length} bytes, expected ${expected}`,
+    );
+  }
+}
+
+export interface SignOptions {
+  /** FIPS 204 context string, at most 255 bytes. Empty when omitted. */
+  context?: Uint8Array;
+  /**
+   * 32 bytes of signing randomness (FIPS 204 `rnd`). All zeros gives the
+   * deterministic variant. When omitted the backend draws fresh randomness.
+   */
+  rnd?: Uint8Array;
+}
+
+export interface MlDsaSigner {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array, options?: SignOptions): Promise<Uint8Array>;
+}
+
+/** A parsed public key; reusing it for many verifications is what pays off. */
+export interface MlDsaVerifier {
+  readonly publicKey: Uint8Array;
+  /** false for a signature that does not verify; throws CryptoError for wrong lengths. */
+  verify(
+    message: Uint8Array,
+    signature: Uint8Array,
+    context?: Uint8Array,
+  ): Promise<boolean>;
+}
+
+export interface VerifyItem {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  context?: Uint8Array;
+}
+
+export interface KemKeyPair {
+  encapsulationKey: Uint8Array;
+  decapsulationKey: Uint8Array;
+}
+
+export interface Encapsulation {
+  ciphertext: Uint8Array;
+  sharedKey: Uint8Array;
+}
+
+export interface BackendCapabilities {
+  /** Accepts a non-empty FIPS 204 context string. */
+  context: boolean;
+  /** Accepts caller-supplied `rnd` (so deterministic signing is possible). */
+  callerRandomness: boolean;
+  /** Batch verification spread over threads. */
+  batchThreads: boolean;
+  /** Encaps with a caller-supplied message m and keygen from (d, z). */
+  kemDeterministic: boolean;
+  blake3: boolean;
+}
+
+export interface CryptoBackend {
+  readonly name: BackendName;
+  readonly capabilities: BackendCapabilities;
+
+  mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner>;
+  mlDsaVerifier(publicKey: Uint8Array): Promise<MlDsaVerifier>;
+  /** One result per item, in order. `threads` is a hint; 1 means the calling thread. */
+  mlDsaVerifyBatch(items: VerifyItem[], threads?: number): Promise<boolean[]>;
+
+  /** Key pair from the 32-byte d and 32-byte z of FIPS 203. */
+  mlKemKeygen(level: MlKemLevel, d: Uint8Array, z: Uint8Array): Promise<KemKeyPair>;
+  /** `m` (32 bytes) makes encapsulation deterministic; omitted draws it fresh. */
+  mlKemEncaps(
+    level: MlKemLevel,
+    encapsulationKey: Uint8Array,
+    m?: Uint8Array,
+  ): Promise<Encapsulation>;
+  mlKemDecaps(
+    level: MlKemLevel,
+    decapsulationKey: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Promise<Uint8Array>;
+
+  /** BLAKE3-256 (or `outBytes` of extended output). Only when capabilities.blake3. */
+  blake3?(data: Uint8Array, outBytes?: number): Uint8Array;
+}

@@ -1,0 +1,74 @@
+/**
+ * The one place where error codes become HTTP statuses. Every error a client
+ * can cause leaves as JSON `{ error: { code, message, requestId } }`.
+ */
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export class ApiError extends Error {
+  readonly code: string;
+  readonly status: ContentfulStatusCode;
+  readonly details?: Record<string, unknown>;
+  constructor(status: ContentfulStatusCode, code: string, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Status for each stable code that can surface from a lower layer. */
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  not_found: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  invalid_json: 400,
+  invalid_request: 400,
+  unauthorized: 401,
+  rate_limited: 429,
+  not_ready: 503,
+  storage_locked: 503,
+  storage_closed: 503,
+  storage_io: 503,
+  storage_corrupt: 500,
+  storage_conflict: 409,
+  crypto_bad_length: 400,
+  crypto_bad_key: 400,
+  crypto_unsupported: 501,
+  crypto_backend_unavailable: 503,
+};
+
+export function statusForCode(code: string): ContentfulStatusCode {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; requestId?: string; details?: Record<string, unknown> };
+}
+
+/** Maps anything thrown to a status and a JSON body; unknown errors hide their message. */
+export function toErrorResponse(err: unknown, requestId?: string): { status: ContentfulStatusCode; body: ErrorBody } {
+  if (err instanceof ApiError) {
+    return {
+      status: err.status,
+      body: { error: { code: err.code, message: err.message, requestId, details: err.details } },
+    };
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const code = status === 413 ? "body_too_large" : status === 401 ? "unauthorized" : "invalid_request";
+    return { status, body: { error: { code, message: err.message || "request refused", requestId } } };
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && code in STATUS_BY_CODE) {
+    return {
+      status: statusForCode(code),
+      body: { error: { code, message: (err as Error).message, requestId } },
+    };
+  }
+  return {
+    status: 500,
+    body: { error: { code: "internal", message: "internal error; see the node log for this request id", requestId } },
+  };
+}

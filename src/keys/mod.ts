@@ -1,0 +1,389 @@
+/**
+ * The key store: ML-DSA-87 and ML-KEM-768 keys in files under <dataDir>/keys,
+ * each secret sealed with AES-256-GCM under a key derived from a passphrase by
+ * scrypt (memory-hard; node:crypto's native implementation, ~0.5 s at the
+ * default cost). The file's public header is the GCM associated data, so editing
+ * it breaks decryption. A separate check value tells a wrong passphrase apart
+ * from a damaged file.
+ */
+import { scrypt } from "node:crypto";
+import { blake3 } from "@noble/hashes/blake3.js";
+import type { CryptoBackend } from "../crypto/backend.ts";
+
+export const KEY_ALGORITHMS = ["ml-dsa", "ml-kem"] as const;
+export type KeyAlgorithm = typeof KEY_ALGORITHMS[number];
+export const KEY_PURPOSES = [
+  "node",
+  "exchange-master",
+  "immutable-governance",
+  "fee-configuration",
+  "agent-verification",
+] as const;
+export type KeyPurpose = typeof KEY_PURPOSES[number];
+
+export const KEY_FILE_FORMAT = "qudag-key/1";
+
+export type KeyErrorCode =
+  | "key_passphrase_missing"
+  | "key_passphrase_wrong"
+  | "key_file_corrupt"
+  | "key_not_found"
+  | "key_exists"
+  | "key_invalid"
+  | "key_io";
+
+export class KeyError extends Error {
+  readonly code: KeyErrorCode;
+  constructor(code: KeyErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KeyError";
+    this.code = code;
+  }
+}
+
+export interface KdfParams {
+  /** log2 of scrypt's N. */
+  log2N: number;
+  r: number;
+  p: number;
+}
+
+/** OWASP's scrypt floor is N=2^17, r=8, p=1: 128 MiB per derivation. */
+export const DEFAULT_KDF: KdfParams = Object.freeze({ log2N: 17, r: 8, p: 1 });
+const KDF_LOG2N_RANGE = [10, 20] as const;
+
+interface KeyFileJson {
+  format: string;
+  algorithm: string;
+  purpose: string;
+  keyId: string;
+  publicKey: string;
+  createdAt: string;
+  kdf: { name: string; log2N: number; r: number; p: number; salt: string };
+  check: string;
+  cipher: { name: string; iv: string };
+  ciphertext: string;
+}
+
+export interface KeyInfo {
+  readonly keyId: string;
+  readonly algorithm: KeyAlgorithm;
+  readonly purpose: KeyPurpose;
+  readonly publicKey: Uint8Array;
+  readonly createdAt: string;
+  readonly path: string;
+}
+
+export interface UnlockedKey extends KeyInfo {
+  /** ML-DSA-87: the 32-byte seed. ML-KEM-768: the 64-byte d || z. */
+  readonly secret: Uint8Array;
+}
+
+const b64 = {
+  enc: (b: Uint8Array) => btoa(String.fromCharCode(...b)),
+  dec: (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0)),
+};
+
+export function toHex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export function fromHex(s: string): Uint8Array {
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) throw new KeyError("key_invalid", "not a hex string");
+  return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+/** A key's id: BLAKE3-256 of its public key, hex. For ML-DSA keys this is the validator/account id. */
+export function keyIdOf(publicKey: Uint8Array): string {
+  return toHex(blake3(publicKey));
+}
+
+function deriveKey(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promise<Uint8Array> {
+  const N = 2 ** kdf.log2N;
+  return new Promise((resolve, reject) => {
+    scrypt(passphrase.normalize("NFC"), salt, 64, { N, r: kdf.r, p: kdf.p, maxmem: 256 * N * kdf.r + 1024 * 1024 }, (
+      err,
+      key,
+    ) => err ? reject(err) : resolve(new Uint8Array(key)));
+  });
+}
+
+function header(f: Omit<KeyFileJson, "check" | "cipher" | "ciphertext">): Uint8Array<ArrayBuffer> {
+  // Associated data: every public field, in a fixed order.
+  return new TextEncoder().encode(
+    JSON.stringify([f.format, f.algorithm, f.purpose, f.keyId, f.publicKey, f.createdAt, f.kdf]),
+  );
+}
+
+async function seal(
+  secret: Uint8Array,
+  passphrase: string,
+  meta: Omit<KeyFileJson, "kdf" | "check" | "cipher" | "ciphertext">,
+  kdf: KdfParams,
+): Promise<KeyFileJson> {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const derived = await deriveKey(passphrase, salt, kdf);
+  const withKdf = { ...meta, kdf: { name: "scrypt", ...kdf, salt: b64.enc(salt) } };
+  const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["encrypt"]);
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: header(withKdf) }, aesKey, secret.slice()),
+  );
+  return {
+    ...withKdf,
+    check: b64.enc(blake3(derived.slice(32), { dkLen: 16 })),
+    cipher: { name: "aes-256-gcm", iv: b64.enc(iv) },
+    ciphertext: b64.enc(ct),
+  };
+}
+
+function parseKeyFile(text: string, path: string): KeyFileJson {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new KeyError("key_file_corrupt", `key file ${path} is corrupt: not valid JSON`);
+  }
+  const f = j as Partial<KeyFileJson>;
+  const bad = (what: string) => new KeyError("key_file_corrupt", `key file ${path} is corrupt: ${what}`);
+  if (typeof f !== "object" || f === null) throw bad("not a JSON object");
+  if (f.format !== KEY_FILE_FORMAT) throw bad(`format is ${JSON.stringify(f.format)}, expected "${KEY_FILE_FORMAT}"`);
+  if (!KEY_ALGORITHMS.includes(f.algorithm as KeyAlgorithm)) {
+    throw bad(`unknown algorithm ${JSON.stringify(f.algorithm)}`);
+  }
+  if (!KEY_PURPOSES.includes(f.purpose as KeyPurpose)) throw bad(`unknown purpose ${JSON.stringify(f.purpose)}`);
+  for (const k of ["keyId", "publicKey", "createdAt", "check", "ciphertext"] as const) {
+    if (typeof f[k] !== "string") throw bad(`field ${k} is missing`);
+  }
+  const kdf = f.kdf;
+  if (
+    !kdf || kdf.name !== "scrypt" || typeof kdf.salt !== "string" || !Number.isInteger(kdf.log2N) ||
+    kdf.log2N < KDF_LOG2N_RANGE[0] || kdf.log2N > KDF_LOG2N_RANGE[1] || !Number.isInteger(kdf.r) || kdf.r < 1 ||
+    kdf.r > 32 || !Number.isInteger(kdf.p) || kdf.p < 1 || kdf.p > 16
+  ) throw bad("kdf parameters are missing or out of range");
+  if (!f.cipher || f.cipher.name !== "aes-256-gcm" || typeof f.cipher.iv !== "string") {
+    throw bad("cipher is not aes-256-gcm");
+  }
+  try {
+    const pk = b64.dec(f.publicKey!);
+    if (keyIdOf(pk) !== f.keyId) throw bad("keyId does not match the public key");
+    if (b64.dec(f.cipher.iv).length !== 12 || b64.dec(kdf.salt).length < 16) throw bad("iv or salt has a wrong length");
+  } catch (e) {
+    if (e instanceof KeyError) throw e;
+    throw bad("a field is not valid base64");
+  }
+  return f as KeyFileJson;
+}
+
+async function unseal(f: KeyFileJson, passphrase: string, path: string): Promise<Uint8Array> {
+  const derived = await deriveKey(passphrase, b64.dec(f.kdf.salt), f.kdf);
+  if (b64.enc(blake3(derived.slice(32), { dkLen: 16 })) !== f.check) {
+    throw new KeyError("key_passphrase_wrong", `wrong passphrase for key file ${path}`);
+  }
+  const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["decrypt"]);
+  try {
+    const { check: _c, cipher: _ci, ciphertext: _ct, ...meta } = f;
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: b64.dec(f.cipher.iv), additionalData: header(meta) },
+        aesKey,
+        b64.dec(f.ciphertext),
+      ),
+    );
+  } catch (cause) {
+    throw new KeyError(
+      "key_file_corrupt",
+      `key file ${path} is corrupt: the passphrase is right but the sealed key or its header was modified`,
+      { cause },
+    );
+  }
+}
+
+/** Public key of a secret, computed by the crypto backend. */
+export async function publicKeyOf(
+  backend: CryptoBackend,
+  algorithm: KeyAlgorithm,
+  secret: Uint8Array,
+): Promise<Uint8Array> {
+  if (algorithm === "ml-dsa") return (await backend.mlDsaSigner(secret)).publicKey;
+  const kp = await backend.mlKemKeygen(768, secret.subarray(0, 32), secret.subarray(32, 64));
+  return kp.encapsulationKey;
+}
+
+export interface KeyStoreOptions {
+  dir: string;
+  /** Needed to make or unlock keys; listing and reading public parts work without. */
+  backend?: CryptoBackend;
+  kdf?: KdfParams;
+  now?: () => Date;
+}
+
+export class KeyStore {
+  readonly dir: string;
+  readonly #backendOrNull: CryptoBackend | null;
+  readonly #kdf: KdfParams;
+  readonly #now: () => Date;
+
+  constructor(o: KeyStoreOptions) {
+    this.dir = o.dir.replace(/\/+$/, "");
+    this.#backendOrNull = o.backend ?? null;
+    this.#kdf = o.kdf ?? DEFAULT_KDF;
+    this.#now = o.now ?? (() => new Date());
+  }
+
+  get #backend(): CryptoBackend {
+    if (!this.#backendOrNull) throw new Error("KeyStore was opened without a crypto backend");
+    return this.#backendOrNull;
+  }
+
+  /** Makes a key, seals it and writes it to `out` or to the store. Returns its public info. */
+  async generate(
+    algorithm: KeyAlgorithm,
+    purpose: KeyPurpose,
+    passphrase: string,
+    out?: string,
+  ): Promise<KeyInfo> {
+    if (!passphrase) throw new KeyError("key_passphrase_missing", "an empty passphrase cannot protect a key");
+    const secret = crypto.getRandomValues(new Uint8Array(algorithm === "ml-dsa" ? 32 : 64));
+    return await this.import(algorithm, purpose, secret, passphrase, out);
+  }
+
+  /** Seals a given secret (seed) into a key file. */
+  async import(
+    algorithm: KeyAlgorithm,
+    purpose: KeyPurpose,
+    secret: Uint8Array,
+    passphrase: string,
+    out?: string,
+  ): Promise<KeyInfo> {
+    const publicKey = await publicKeyOf(this.#backend, algorithm, secret);
+    const keyId = keyIdOf(publicKey);
+    const createdAt = this.#now().toISOString();
+    const file = await seal(secret, passphrase, {
+      format: KEY_FILE_FORMAT,
+      algorithm,
+      purpose,
+      keyId,
+      publicKey: b64.enc(publicKey),
+      createdAt,
+    }, this.#kdf);
+    const path = out ?? `${this.dir}/${purpose}-${keyId.slice(0, 16)}.key.json`;
+    try {
+      if (!out) Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      Deno.writeTextFileSync(path, JSON.stringify(file, null, 2) + "\n", { createNew: true, mode: 0o600 });
+    } catch (cause) {
+      if (cause instanceof Deno.errors.AlreadyExists) {
+        throw new KeyError("key_exists", `${path} already exists; refusing to overwrite a key`, { cause });
+      }
+      throw new KeyError("key_io", `cannot write key file ${path}: ${(cause as Error).message}`, { cause });
+    }
+    return { keyId, algorithm, purpose, publicKey, createdAt, path };
+  }
+
+  /** Every key file in the store (public parts only; no passphrase needed). Corrupt files are reported, not hidden. */
+  list(): { keys: KeyInfo[]; errors: KeyError[] } {
+    const keys: KeyInfo[] = [];
+    const errors: KeyError[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(this.dir)];
+    } catch (cause) {
+      if (cause instanceof Deno.errors.NotFound) return { keys, errors };
+      throw new KeyError("key_io", `cannot read key store ${this.dir}: ${(cause as Error).message}`, { cause });
+    }
+    for (
+      const e of entries.filter((e) => e.isFile && e.name.endsWith(".key.json")).sort((a, b) =>
+        a.name.localeCompare(b.name)
+      )
+    ) {
+      try {
+        keys.push(this.read(`${this.dir}/${e.name}`));
+      } catch (err) {
+        if (err instanceof KeyError) errors.push(err);
+        else throw err;
+      }
+    }
+    return { keys, errors };
+  }
+
+  /** Public info of one key file. */
+  read(path: string): KeyInfo {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch (cause) {
+      if (cause instanceof Deno.errors.NotFound) {
+        throw new KeyError("key_not_found", `no key file at ${path}`, { cause });
+      }
+      throw new KeyError("key_io", `cannot read key file ${path}: ${(cause as Error).message}`, { cause });
+    }
+    const f = parseKeyFile(text, path);
+    return {
+      keyId: f.keyId,
+      algorithm: f.algorithm as KeyAlgorithm,
+      purpose: f.purpose as KeyPurpose,
+      publicKey: b64.dec(f.publicKey),
+      createdAt: f.createdAt,
+      path,
+    };
+  }
+
+  /** Finds a key by id prefix (at least 8 hex digits) or by purpose when exactly one has it. */
+  find(ref: string): KeyInfo {
+    const { keys } = this.list();
+    const lower = ref.toLowerCase();
+    const matches = /^[0-9a-f]{8,64}$/.test(lower)
+      ? keys.filter((k) => k.keyId.startsWith(lower))
+      : keys.filter((k) => k.purpose === ref);
+    if (matches.length === 1) return matches[0];
+    if (matches.length === 0) throw new KeyError("key_not_found", `no key matches "${ref}" in ${this.dir}`);
+    throw new KeyError(
+      "key_invalid",
+      `"${ref}" matches ${matches.length} keys (${
+        matches.map((k) => k.keyId.slice(0, 16)).join(", ")
+      }); give a longer key id`,
+    );
+  }
+
+  /** Decrypts a key file and checks that the secret really belongs to the public key. */
+  async unlock(path: string, passphrase: string | null): Promise<UnlockedKey> {
+    const info = this.read(path);
+    if (!passphrase) {
+      throw new KeyError(
+        "key_passphrase_missing",
+        `key file ${path} is encrypted: set QUDAG_KEY_PASSPHRASE or run on a terminal to be asked`,
+      );
+    }
+    const f = parseKeyFile(Deno.readTextFileSync(path), path);
+    const secret = await unseal(f, passphrase, path);
+    const expected = info.algorithm === "ml-dsa" ? 32 : 64;
+    if (secret.length !== expected) {
+      throw new KeyError(
+        "key_file_corrupt",
+        `key file ${path} is corrupt: secret is ${secret.length} bytes, expected ${expected}`,
+      );
+    }
+    const pk = await publicKeyOf(this.#backend, info.algorithm, secret);
+    if (keyIdOf(pk) !== info.keyId) {
+      throw new KeyError("key_file_corrupt", `key file ${path} is corrupt: the secret does not match the public key`);
+    }
+    return { ...info, secret };
+  }
+}
+
+/**
+ * Parses NODE_PRIVATE_KEY-style secrets: 64 hex digits (a 32-byte ML-DSA-87
+ * seed) or base64 of 32 bytes. Never echoes the value in errors.
+ */
+export function parseSeedSecret(name: string, value: string): Uint8Array {
+  const v = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(v)) return fromHex(v);
+  try {
+    const b = b64.dec(v);
+    if (b.length === 32) return b;
+  } catch { /* fall through */ }
+  throw new KeyError(
+    "key_invalid",
+    `${name} must be a 32-byte ML-DSA-87 seed as 64 hex digits or base64 (value not shown)`,
+  );
+}

@@ -1,0 +1,66 @@
+/** JSON-lines logger: one object per line with time, level, msg and fields. */
+
+export type Level = "trace" | "debug" | "info" | "warn" | "error";
+
+const RANK: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  trace(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+  enabled(level: Level): boolean;
+}
+
+export interface LoggerOptions {
+  level: Level;
+  /** Where lines go; stderr by default so stdout stays for command output. */
+  write?: (line: string) => void;
+  /** Time source, injected so tests can pin it. */
+  now?: () => Date;
+}
+
+const encoder = new TextEncoder();
+
+function defaultWrite(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+function errorFields(e: unknown): LogFields {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { error: e.message, error_name: e.name, ...(code !== undefined ? { error_code: code } : {}) };
+  }
+  return { error: String(e) };
+}
+
+export function createLogger(options: LoggerOptions, base: LogFields = {}): Logger {
+  const min = RANK[options.level];
+  const write = options.write ?? defaultWrite;
+  const now = options.now ?? (() => new Date());
+  const emit = (level: Level, msg: string, fields?: LogFields) => {
+    if (RANK[level] < min) return;
+    const extra: LogFields = {};
+    for (const [k, v] of Object.entries(fields ?? {})) {
+      if (k === "err") Object.assign(extra, errorFields(v));
+      else extra[k] = typeof v === "bigint" ? v.toString() : v;
+    }
+    write(JSON.stringify({ time: now().toISOString(), level, msg, ...base, ...extra }));
+  };
+  return {
+    trace: (m, f) => emit("trace", m, f),
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (fields) => createLogger(options, { ...base, ...fields }),
+    enabled: (level) => RANK[level] >= min,
+  };
+}
+
+/** A logger that drops everything, for tests and commands that must stay quiet. */
+export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });

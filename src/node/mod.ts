@@ -1,0 +1,232 @@
+/**
+ * Assembles a running node: storage -> crypto -> identity -> servers, and
+ * takes it apart again on stop. Everything here is wiring; the rules live in
+ * the modules it wires.
+ */
+import type { Config } from "../config/mod.ts";
+import { selectCryptoBackend, type SelectedBackend } from "../crypto/select.ts";
+import { createApp } from "../http/app.ts";
+import type { Logger } from "../log/mod.ts";
+import { CONTENT_TYPE, registerProcessMetrics, Registry } from "../metrics/mod.ts";
+import { SqliteStorage, type Storage } from "../storage/mod.ts";
+import { buildInfo, VERSION } from "../version.ts";
+import { loadIdentity, type NodeIdentity } from "./identity.ts";
+
+export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch";
+
+export class NodeStartError extends Error {
+  readonly code: NodeStartErrorCode;
+  constructor(code: NodeStartErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NodeStartError";
+    this.code = code;
+  }
+}
+
+export interface RunningNode {
+  readonly identity: NodeIdentity;
+  readonly crypto: SelectedBackend;
+  readonly storage: Storage;
+  readonly registry: Registry;
+  readonly ports: { http: number; metrics: number };
+  /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
+  stop(reason: string): Promise<void>;
+  /** Resolves when the node has stopped. */
+  readonly stopped: Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  /** Wall clock in ms; injected for tests. */
+  nowMs?: () => number;
+}
+
+function listen(
+  what: string,
+  key: string,
+  hostname: string,
+  port: number,
+  handler: Deno.ServeHandler,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.AddrInUse) {
+      throw new NodeStartError(
+        "port_in_use",
+        `cannot listen for ${what} on ${hostname}:${port}: address already in use (change ${key})`,
+        { cause },
+      );
+    }
+    throw new NodeStartError(
+      "listen_failed",
+      `cannot listen for ${what} on ${hostname}:${port} (${key}): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/** Records this start and refuses a data directory that belongs to another identity. */
+function recordStart(
+  storage: Storage,
+  identity: NodeIdentity,
+  nowIso: string,
+): { boots: number; firstStartedAt: string } {
+  return storage.transaction(() => {
+    const owner = storage.getMeta("node_key_id");
+    if (owner && owner !== identity.keyId) {
+      throw new NodeStartError(
+        "identity_mismatch",
+        `this data directory belongs to node key ${owner.slice(0, 16)}, but the node key is ${
+          identity.keyId.slice(0, 16)
+        } (from ${identity.source === "env" ? "NODE_PRIVATE_KEY" : "the key store"})`,
+      );
+    }
+    if (!owner) storage.setMeta("node_key_id", identity.keyId);
+    const firstStartedAt = storage.getMeta("first_started_at") ?? nowIso;
+    storage.setMeta("first_started_at", firstStartedAt);
+    const boots = Number(storage.getMeta("boots") ?? "0") + 1;
+    storage.setMeta("boots", String(boots));
+    storage.setMeta("last_started_at", nowIso);
+    return { boots, firstStartedAt };
+  });
+}
+
+export async function startNode(o: StartOptions): Promise<RunningNode> {
+  const { config, logger: log } = o;
+  const nowMs = o.nowMs ?? (() => Date.now());
+  const startedAtMs = nowMs();
+
+  const storage = SqliteStorage.open({ dataDir: config.node.dataDir });
+  const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
+  try {
+    const crypto = await selectCryptoBackend({
+      requested: config.crypto.backend,
+      nativeLibraryPath: config.crypto.nativeLibrary,
+    });
+    log.info("crypto backend selected", { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason });
+    const identity = await loadIdentity(config, crypto.backend, log);
+    const { boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString());
+    const nodeId = config.node.id ?? `node-${identity.keyId.slice(0, 12)}`;
+
+    const registry = new Registry();
+    registerProcessMetrics(registry, startedAtMs / 1000, nowMs);
+    const info = buildInfo();
+    registry.gauge("qudag_build_info", "Build information; always 1.", Object.keys(info)).set(info, 1);
+    registry.gauge("qudag_crypto_backend_info", "Active crypto backend; always 1.", ["backend", "fallback"])
+      .set({ backend: crypto.name, fallback: crypto.fallback ?? "none" }, 1);
+    registry.gauge("qudag_node_boots", "How many times this data directory has started a node.").set({}, boots);
+    const dagNodes = registry.gauge("qudag_dag_nodes_total", "Vertices in the local DAG.");
+    const txs = registry.gauge("qudag_transactions_total", "Decided transactions by status.", ["status"]);
+    const up = registry.gauge("qudag_storage_writable", "1 when the last storage write check passed.");
+    registry.onCollect(() => {
+      dagNodes.set({}, storage.vertexCount());
+      const counts = storage.decisionCounts();
+      for (const status of ["accepted", "rejected"] as const) txs.set({ status }, counts[status]);
+    });
+    const requestDuration = registry.histogram(
+      "qudag_http_request_duration_seconds",
+      "HTTP request duration by method, matched route and status.",
+      ["method", "route", "status"],
+    );
+
+    let stopping = false;
+    const checkReady = () => {
+      if (stopping) throw new Error("node is shutting down");
+      try {
+        storage.checkWritable();
+        up.set({}, 1);
+      } catch (e) {
+        up.set({}, 0);
+        throw e;
+      }
+    };
+
+    const app = createApp({
+      logger: log,
+      requestDuration,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      nowMs: () => performance.now(),
+      checkReady,
+      status: () => ({
+        node: {
+          id: nodeId,
+          keyId: identity.keyId,
+          version: VERSION,
+          networkMode: config.node.networkMode,
+          startedAt: new Date(startedAtMs).toISOString(),
+          uptimeS: Math.max(0, Math.round((nowMs() - startedAtMs) / 1000)),
+          boots,
+          firstStartedAt,
+          region: config.fly.region,
+        },
+        crypto: { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason },
+        storage: { kind: storage.kind, schemaVersion: storage.schemaVersion, vertices: storage.vertexCount() },
+        exchange: { enabled: config.exchange.enabled, nodeType: config.exchange.nodeType },
+      }),
+    });
+
+    const httpServer = listen("the HTTP API", "http.port", config.http.host, config.http.port, app.fetch);
+    cleanup.push(() => httpServer.shutdown());
+    const metricsServer = listen(
+      "metrics",
+      "metrics.port",
+      config.metrics.host,
+      config.metrics.port,
+      (req) => {
+        const url = new URL(req.url);
+        if (req.method === "GET" && url.pathname === "/metrics") {
+          return new Response(registry.render(), { headers: { "content-type": CONTENT_TYPE } });
+        }
+        return new Response("not found; try /metrics\n", { status: 404 });
+      },
+    );
+    cleanup.push(() => metricsServer.shutdown());
+
+    const ports = { http: httpServer.addr.port, metrics: metricsServer.addr.port };
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => resolveStopped = r);
+    let stopPromise: Promise<void> | null = null;
+
+    const stop = (reason: string): Promise<void> => {
+      stopPromise ??= (async () => {
+        stopping = true;
+        log.info("node stopping", { reason });
+        const deadline = new Promise<"timeout">((r) => {
+          const t = setTimeout(() => r("timeout"), config.http.shutdownTimeoutMs);
+          Deno.unrefTimer(t);
+        });
+        const drained = await Promise.race([
+          Promise.all([httpServer.shutdown(), metricsServer.shutdown()]).then(() => "drained" as const),
+          deadline,
+        ]);
+        if (drained === "timeout") {
+          log.warn("in-flight requests did not finish in time", { timeoutMs: config.http.shutdownTimeoutMs });
+        }
+        storage.close();
+        log.info("node stopped", { reason });
+        resolveStopped();
+      })();
+      return stopPromise;
+    };
+
+    log.info("node ready", {
+      nodeId,
+      keyId: identity.keyId,
+      networkMode: config.node.networkMode,
+      http: `http://${config.http.host}:${ports.http}`,
+      metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
+      dataDir: config.node.dataDir,
+      boots,
+    });
+    return { identity, crypto, storage, registry, ports, stop, stopped };
+  } catch (e) {
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch { /* already failing */ }
+    }
+    throw e;
+  }
+}

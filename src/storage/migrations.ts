@@ -1,0 +1,43 @@
+/**
+ * Versioned schema migrations, applied in order at start inside one
+ * transaction each. Never edit a released migration: append a new one.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "meta",
+    sql: `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
+  },
+  {
+    version: 2,
+    name: "dag",
+    sql: `
+      CREATE TABLE vertices (
+        id TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        author TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE vertex_parents (
+        child TEXT NOT NULL REFERENCES vertices(id),
+        parent TEXT NOT NULL,
+        PRIMARY KEY (child, parent)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX vertex_parents_by_parent ON vertex_parents(parent, child);
+      CREATE TABLE decisions (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL CHECK (subject IN ('tx', 'vertex')),
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+        decided_at_ms INTEGER NOT NULL
+      ) STRICT;`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
