@@ -23,12 +23,24 @@ export const start: Command = {
       return 0;
     }
     const logger = createLogger({ level: config.log.level });
-    const node = await startNode({ config, logger });
-    const onSignal = (sig: string) => () => void node.stop(sig);
-    const handlers = SIGNALS.map((s) => [s, onSignal(s)] as const);
+    // Listen before starting, so a signal during start-up still stops the node cleanly.
+    let signalled: string | null = null;
+    let onStop: ((sig: string) => void) | null = null;
+    const handlers = SIGNALS.map((s) =>
+      [s, () => {
+        signalled ??= s;
+        onStop?.(s);
+      }] as const
+    );
     for (const [s, h] of handlers) Deno.addSignalListener(s, h);
-    await node.stopped;
-    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    try {
+      const node = await startNode({ config, logger });
+      onStop = (sig) => void node.stop(sig);
+      if (signalled) onStop(signalled);
+      await node.stopped;
+    } finally {
+      for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    }
     return 0;
   },
 };

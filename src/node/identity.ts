@@ -57,7 +57,10 @@ export async function loadIdentity(config: Config, backend: CryptoBackend, log: 
     }
     passphrase = localPassphrase(dir, log);
   }
-  const nodeKeys = store.list().keys.filter((k) => k.purpose === "node" && k.algorithm === "ml-dsa");
+  const listing = store.list();
+  // A damaged key file is an error, never a reason to make a new identity.
+  if (listing.errors.length > 0) throw listing.errors[0];
+  const nodeKeys = listing.keys.filter((k) => k.purpose === "node" && k.algorithm === "ml-dsa");
   if (nodeKeys.length > 1) {
     throw new KeyError(
       "key_invalid",
