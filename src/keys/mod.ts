@@ -7,7 +7,7 @@
  * from a damaged file.
  */
 import { scrypt } from "node:crypto";
-import { blake3 } from "@noble/hashes/blake3.js";
+import { blake3 } from "../core/mod.ts";
 import type { CryptoBackend } from "../crypto/backend.ts";
 
 export const KEY_ALGORITHMS = ["ml-dsa", "ml-kem"] as const;
@@ -93,7 +93,7 @@ export function fromHex(s: string): Uint8Array {
   return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
-/** A key's id: BLAKE3-256 of its public key, hex. For ML-DSA keys this is the validator/account id. */
+/** A key's id: BLAKE3-256 of its public key (by the WASM core), hex. For ML-DSA keys this is the validator/account id. */
 export function keyIdOf(publicKey: Uint8Array): string {
   return toHex(blake3(publicKey));
 }
@@ -131,7 +131,7 @@ async function seal(
   );
   return {
     ...withKdf,
-    check: b64.enc(blake3(derived.slice(32), { dkLen: 16 })),
+    check: b64.enc(blake3(derived.slice(32), 16)),
     cipher: { name: "aes-256-gcm", iv: b64.enc(iv) },
     ciphertext: b64.enc(ct),
   };
@@ -177,7 +177,7 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
 
 async function unseal(f: KeyFileJson, passphrase: string, path: string): Promise<Uint8Array> {
   const derived = await deriveKey(passphrase, b64.dec(f.kdf.salt), f.kdf);
-  if (b64.enc(blake3(derived.slice(32), { dkLen: 16 })) !== f.check) {
+  if (b64.enc(blake3(derived.slice(32), 16)) !== f.check) {
     throw new KeyError("key_passphrase_wrong", `wrong passphrase for key file ${path}`);
   }
   const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["decrypt"]);

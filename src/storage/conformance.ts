@@ -71,6 +71,36 @@ export function runStorageConformance(target: ConformanceTarget): void {
     assert.deepEqual(s.children("0d"), []);
   });
 
+  t("tips() lists vertices without children; vertexIdsInOrder() puts parents first", (s) => {
+    assert.deepEqual(s.tips(), []);
+    s.putVertex(vertex("0a", [], 0n));
+    s.putVertex(vertex("09", [], 0n));
+    assert.deepEqual(s.tips(), ["09", "0a"]);
+    s.putVertex(vertex("01", ["09", "0a"], 1n));
+    s.putVertex(vertex("ff", ["0a"], 1n));
+    s.putVertex(vertex("00", ["01", "ff"], 2n));
+    assert.deepEqual(s.tips(), ["00"]);
+    assert.deepEqual(s.vertexIdsInOrder(), ["09", "0a", "01", "ff", "00"]);
+  });
+
+  t("putTransaction() stores once; conflicting() groups by conflict key", (s) => {
+    const tx = (id: string, key: string) => ({
+      id,
+      bytes: new TextEncoder().encode(`tx ${id}`),
+      conflictKey: key,
+      vertex: "01",
+      receivedAtMs: 7,
+    });
+    assert.equal(s.putTransaction(tx("t2", "acct:1")), true);
+    assert.equal(s.putTransaction(tx("t2", "acct:1")), false);
+    s.putTransaction(tx("t1", "acct:1"));
+    s.putTransaction(tx("t3", "acct:2"));
+    assert.deepEqual(s.conflicting("acct:1"), ["t1", "t2"]);
+    assert.deepEqual(s.getTransaction("t3")!.bytes, new TextEncoder().encode("tx t3"));
+    assert.equal(s.getTransaction("t3")!.conflictKey, "acct:2");
+    assert.equal(s.getTransaction("nope"), null);
+  });
+
   t("putDecision() is final: same status is a no-op, a different one is refused", (s) => {
     s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 });
     s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 });

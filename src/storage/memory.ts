@@ -1,4 +1,11 @@
-import { type Decision, type DecisionStatus, type Storage, StorageError, type StoredVertex } from "./types.ts";
+import {
+  type Decision,
+  type DecisionStatus,
+  type Storage,
+  StorageError,
+  type StoredTransaction,
+  type StoredVertex,
+} from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 
 interface State {
@@ -6,6 +13,7 @@ interface State {
   vertices: Map<string, StoredVertex>;
   children: Map<string, Set<string>>;
   decisions: Map<string, Decision>;
+  transactions: Map<string, StoredTransaction>;
 }
 
 function cloneState(s: State): State {
@@ -14,6 +22,7 @@ function cloneState(s: State): State {
     vertices: new Map(s.vertices),
     children: new Map([...s.children].map(([k, v]) => [k, new Set(v)])),
     decisions: new Map(s.decisions),
+    transactions: new Map(s.transactions),
   };
 }
 
@@ -21,7 +30,13 @@ function cloneState(s: State): State {
 export class MemoryStorage implements Storage {
   readonly kind = "memory" as const;
   readonly schemaVersion = SCHEMA_VERSION;
-  #s: State = { meta: new Map(), vertices: new Map(), children: new Map(), decisions: new Map() };
+  #s: State = {
+    meta: new Map(),
+    vertices: new Map(),
+    children: new Map(),
+    decisions: new Map(),
+    transactions: new Map(),
+  };
   #closed = false;
 
   #open(): State {
@@ -61,6 +76,30 @@ export class MemoryStorage implements Storage {
   }
   vertexCount(): number {
     return this.#open().vertices.size;
+  }
+
+  tips(): string[] {
+    const s = this.#open();
+    return [...s.vertices.keys()].filter((id) => !(s.children.get(id)?.size)).sort();
+  }
+  vertexIdsInOrder(): string[] {
+    return [...this.#open().vertices.values()]
+      .sort((a, b) => (a.round < b.round ? -1 : a.round > b.round ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((v) => v.id);
+  }
+
+  putTransaction(t: StoredTransaction): boolean {
+    const s = this.#open();
+    if (s.transactions.has(t.id)) return false;
+    s.transactions.set(t.id, { ...t, bytes: t.bytes.slice() });
+    return true;
+  }
+  getTransaction(id: string): StoredTransaction | null {
+    const t = this.#open().transactions.get(id);
+    return t ? { ...t, bytes: t.bytes.slice() } : null;
+  }
+  conflicting(conflictKey: string): string[] {
+    return [...this.#open().transactions.values()].filter((t) => t.conflictKey === conflictKey).map((t) => t.id).sort();
   }
 
   putDecision(d: Decision): void {

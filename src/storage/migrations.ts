@@ -38,6 +38,20 @@ export const MIGRATIONS: readonly Migration[] = [
         decided_at_ms INTEGER NOT NULL
       ) STRICT;`,
   },
+  {
+    version: 3,
+    name: "transactions",
+    sql: `
+      CREATE TABLE transactions (
+        id TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        conflict_key TEXT NOT NULL,
+        vertex TEXT NOT NULL,
+        received_at_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX transactions_by_conflict ON transactions(conflict_key, id);
+      CREATE INDEX vertices_by_round ON vertices(round, id);`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

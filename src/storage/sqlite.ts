@@ -5,6 +5,7 @@ import {
   type DecisionSubject,
   type Storage,
   StorageError,
+  type StoredTransaction,
   type StoredVertex,
 } from "./types.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
@@ -213,6 +214,42 @@ export class SqliteStorage implements Storage {
   }
   vertexCount(): number {
     return Number((this.#stmt("SELECT COUNT(*) AS n FROM vertices").get() as { n: number }).n);
+  }
+
+  tips(): string[] {
+    return (this.#stmt(
+      "SELECT id FROM vertices v WHERE NOT EXISTS (SELECT 1 FROM vertex_parents p WHERE p.parent = v.id) ORDER BY id",
+    ).all() as { id: string }[]).map((r) => r.id);
+  }
+  vertexIdsInOrder(): string[] {
+    return (this.#stmt("SELECT id FROM vertices ORDER BY round, id").all() as { id: string }[]).map((r) => r.id);
+  }
+
+  putTransaction(t: StoredTransaction): boolean {
+    const r = this.#stmt(
+      "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+    ).run(t.id, t.bytes, t.conflictKey, t.vertex, t.receivedAtMs);
+    return Number(r.changes) > 0;
+  }
+  getTransaction(id: string): StoredTransaction | null {
+    const row = this.#stmt("SELECT id, bytes, conflict_key, vertex, received_at_ms FROM transactions WHERE id = ?")
+      .get(id) as
+        | { id: string; bytes: Uint8Array; conflict_key: string; vertex: string; received_at_ms: number }
+        | undefined;
+    return row
+      ? {
+        id: row.id,
+        bytes: new Uint8Array(row.bytes),
+        conflictKey: row.conflict_key,
+        vertex: row.vertex,
+        receivedAtMs: Number(row.received_at_ms),
+      }
+      : null;
+  }
+  conflicting(conflictKey: string): string[] {
+    return (this.#stmt("SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id").all(conflictKey) as {
+      id: string;
+    }[]).map((r) => r.id);
   }
 
   putDecision(d: Decision): void {

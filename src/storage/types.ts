@@ -18,6 +18,17 @@ export interface StoredVertex {
   readonly receivedAtMs: number;
 }
 
+export interface StoredTransaction {
+  /** Hex id (BLAKE3-256 of the signed bytes). */
+  readonly id: string;
+  readonly bytes: Uint8Array;
+  /** Transactions with equal keys conflict (account and nonce). */
+  readonly conflictKey: string;
+  /** The first vertex it was seen in. */
+  readonly vertex: string;
+  readonly receivedAtMs: number;
+}
+
 export type DecisionStatus = "accepted" | "rejected";
 export type DecisionSubject = "tx" | "vertex";
 
@@ -58,6 +69,16 @@ export interface Storage {
   /** Ids of stored vertices that name `id` as a parent, sorted. */
   children(id: string): string[];
   vertexCount(): number;
+  /** Vertices no stored vertex names as a parent, sorted. */
+  tips(): string[];
+  /** Every stored vertex id in (round, id) order: parents always come before children. */
+  vertexIdsInOrder(): string[];
+
+  /** Inserts a transaction; false when already stored (idempotent). */
+  putTransaction(t: StoredTransaction): boolean;
+  getTransaction(id: string): StoredTransaction | null;
+  /** Ids of stored transactions with this conflict key, sorted. */
+  conflicting(conflictKey: string): string[];
 
   /**
    * Records a decision. Deciding the same id again with the same status is a

@@ -1,0 +1,108 @@
+/**
+ * Admission rules for a vertex that the WASM core has already decoded and
+ * checked for structure: the rules TypeScript owns because they depend on
+ * local state (the validator set, which parents are known, the local clock).
+ * Pure: the clock reading and the lookups are passed in.
+ */
+
+/** Why a vertex was not admitted. Each is counted in metrics by this name. */
+export type RejectReason =
+  | "malformed"
+  | "wrong_chain"
+  | "unknown_author"
+  | "bad_signature"
+  | "clock_drift"
+  | "round_not_after_parents"
+  | "orphan_evicted"
+  | "orphan_expired"
+  | "parent_rejected";
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  "malformed",
+  "wrong_chain",
+  "unknown_author",
+  "bad_signature",
+  "clock_drift",
+  "round_not_after_parents",
+  "orphan_evicted",
+  "orphan_expired",
+  "parent_rejected",
+];
+
+export interface AdmissionLimits {
+  /** How far a vertex's timestamp may be ahead of the local clock. */
+  readonly futureDriftMaxMs: number;
+  /** How far it may lag behind (old vertices arrive during catch-up, so this is generous). */
+  readonly pastDriftMaxMs: number;
+}
+
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = Object.freeze({
+  futureDriftMaxMs: 30_000,
+  pastDriftMaxMs: 7 * 24 * 3600_000,
+});
+
+export interface AdmissionInput {
+  readonly chainIdHex: string;
+  readonly authorHex: string;
+  readonly round: bigint;
+  readonly timestampMs: bigint;
+  readonly parentIds: readonly string[];
+}
+
+export interface AdmissionContext {
+  readonly chainIdHex: string;
+  readonly isValidator: (authorHex: string) => boolean;
+  /** Round of a stored vertex, or null when it is not known here. */
+  readonly roundOf: (idHex: string) => bigint | null;
+  readonly nowMs: number;
+  readonly limits: AdmissionLimits;
+}
+
+export type Admission =
+  | { readonly kind: "admit" }
+  | { readonly kind: "reject"; readonly reason: RejectReason; readonly message: string }
+  | { readonly kind: "wait"; readonly missing: readonly string[] };
+
+/**
+ * Decides whether a structurally valid vertex may enter the DAG now, must wait
+ * for missing parents, or is rejected. The signature is checked separately
+ * (it is asynchronous and the most expensive check, so it runs last).
+ */
+export function admit(v: AdmissionInput, ctx: AdmissionContext): Admission {
+  if (v.chainIdHex !== ctx.chainIdHex) {
+    return reject(
+      "wrong_chain",
+      `vertex is for chain ${v.chainIdHex.slice(0, 16)}…, this node runs ${ctx.chainIdHex.slice(0, 16)}…`,
+    );
+  }
+  if (!ctx.isValidator(v.authorHex)) {
+    return reject("unknown_author", `author ${v.authorHex.slice(0, 16)}… is not in the validator set`);
+  }
+  const ts = Number(v.timestampMs);
+  if (ts > ctx.nowMs + ctx.limits.futureDriftMaxMs) {
+    return reject(
+      "clock_drift",
+      `timestamp is ${ts - ctx.nowMs} ms ahead of this node's clock (limit ${ctx.limits.futureDriftMaxMs} ms)`,
+    );
+  }
+  if (ts < ctx.nowMs - ctx.limits.pastDriftMaxMs) {
+    return reject(
+      "clock_drift",
+      `timestamp is ${ctx.nowMs - ts} ms behind this node's clock (limit ${ctx.limits.pastDriftMaxMs} ms)`,
+    );
+  }
+  const missing: string[] = [];
+  for (const p of v.parentIds) {
+    const r = ctx.roundOf(p);
+    if (r === null) missing.push(p);
+    else if (r >= v.round) {
+      return reject("round_not_after_parents", `round ${v.round} is not after parent ${p.slice(0, 16)}…'s round ${r}`);
+    }
+  }
+  if (missing.length > 0) return { kind: "wait", missing };
+  return { kind: "admit" };
+}
+
+function reject(reason: RejectReason, message: string): Admission {
+  return { kind: "reject", reason, message };
+}

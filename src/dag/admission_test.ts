@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { type AdmissionContext, type AdmissionInput, admit, DEFAULT_ADMISSION_LIMITS } from "./admission.ts";
+
+const CHAIN = "c".repeat(64);
+const AUTHOR = "a".repeat(64);
+const NOW = 1_800_000_000_000;
+
+function ctx(rounds: Record<string, bigint> = {}): AdmissionContext {
+  return {
+    chainIdHex: CHAIN,
+    isValidator: (a) => a === AUTHOR,
+    roundOf: (id) => rounds[id] ?? null,
+    nowMs: NOW,
+    limits: DEFAULT_ADMISSION_LIMITS,
+  };
+}
+
+function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
+  return { chainIdHex: CHAIN, authorHex: AUTHOR, round: 2n, timestampMs: BigInt(NOW), parentIds: ["p1"], ...over };
+}
+
+Deno.test("admit() admits a vertex whose parents are known and earlier", () => {
+  assert.deepEqual(admit(input(), ctx({ p1: 1n })), { kind: "admit" });
+});
+
+Deno.test("admit() rejects another chain, an unknown author and a far-future timestamp, each with its reason", () => {
+  const c = ctx({ p1: 1n });
+  const reason = (i: AdmissionInput) => {
+    const r = admit(i, c);
+    return r.kind === "reject" ? r.reason : r.kind;
+  };
+  assert.equal(reason(input({ chainIdHex: "d".repeat(64) })), "wrong_chain");
+  assert.equal(reason(input({ authorHex: "b".repeat(64) })), "unknown_author");
+  assert.equal(
+    reason(input({ timestampMs: BigInt(NOW + DEFAULT_ADMISSION_LIMITS.futureDriftMaxMs + 1) })),
+    "clock_drift",
+  );
+  assert.equal(reason(input({ timestampMs: BigInt(NOW + DEFAULT_ADMISSION_LIMITS.futureDriftMaxMs) })), "admit");
+  assert.equal(
+    reason(input({ timestampMs: BigInt(NOW - DEFAULT_ADMISSION_LIMITS.pastDriftMaxMs - 1) })),
+    "clock_drift",
+  );
+});
+
+Deno.test("admit() rejects a vertex whose round is not after a parent's", () => {
+  const r = admit(input({ round: 1n }), ctx({ p1: 1n }));
+  assert.equal(r.kind, "reject");
+  assert.equal(r.kind === "reject" && r.reason, "round_not_after_parents");
+});
+
+Deno.test("admit() asks to wait for exactly the missing parents", () => {
+  const r = admit(input({ parentIds: ["p1", "p2", "p3"] }), ctx({ p2: 0n }));
+  assert.deepEqual(r, { kind: "wait", missing: ["p1", "p3"] });
+});

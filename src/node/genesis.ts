@@ -1,0 +1,111 @@
+/**
+ * The genesis: the validator set and network a node belongs to. Its chain id
+ * is the BLAKE3-256 of the genesis file's exact bytes (computed by the WASM
+ * core), so nodes started from different files never agree on a chain id and
+ * never talk to each other. In network mode "local" a node without a genesis
+ * file makes one at first start, with itself as the only validator.
+ */
+import { blake3 } from "../core/mod.ts";
+import { keyIdOf, toHex } from "../keys/mod.ts";
+
+export const GENESIS_FORMAT = "qudag-genesis/1";
+export const GENESIS_FILE = "genesis.json";
+/** Large enough for 1,000 validators (2,592-byte keys in base64). */
+export const GENESIS_BYTES_MAX = 4 * 1024 * 1024;
+
+export interface GenesisValidator {
+  readonly name: string;
+  /** ML-DSA-87 public key. */
+  readonly publicKey: Uint8Array;
+  /** Hex BLAKE3-256 of the public key. */
+  readonly id: string;
+}
+
+export interface Genesis {
+  readonly chainId: Uint8Array;
+  readonly chainIdHex: string;
+  readonly network: string;
+  readonly createdAt: string;
+  readonly validators: readonly GenesisValidator[];
+  /** Where it was read from. */
+  readonly path: string;
+}
+
+export class GenesisError extends Error {
+  readonly code = "genesis_invalid";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GenesisError";
+  }
+}
+
+const b64 = {
+  enc: (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join("")),
+  dec: (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0)),
+};
+
+/** The bytes of a new genesis file. */
+export function makeGenesis(
+  network: string,
+  createdAt: string,
+  validators: readonly { name: string; publicKey: Uint8Array }[],
+): Uint8Array {
+  const doc = {
+    format: GENESIS_FORMAT,
+    network,
+    createdAt,
+    // A random nonce keeps two genesis files made at the same moment apart.
+    nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
+    validators: validators.map((v) => ({ name: v.name, publicKey: b64.enc(v.publicKey) })),
+  };
+  return new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
+}
+
+export function parseGenesis(bytes: Uint8Array, path: string): Genesis {
+  const bad = (why: string) => new GenesisError(`genesis file ${path} is invalid: ${why}`);
+  if (bytes.length > GENESIS_BYTES_MAX) throw bad(`${bytes.length} bytes, more than ${GENESIS_BYTES_MAX}`);
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw bad("not UTF-8 JSON");
+  }
+  if (doc?.format !== GENESIS_FORMAT) {
+    throw bad(`format is ${JSON.stringify(doc?.format)}, expected "${GENESIS_FORMAT}"`);
+  }
+  if (typeof doc.network !== "string" || typeof doc.createdAt !== "string") throw bad("network or createdAt missing");
+  if (!Array.isArray(doc.validators) || doc.validators.length === 0) throw bad("no validators");
+  const seen = new Set<string>();
+  const validators = doc.validators.map((v: unknown, i: number): GenesisValidator => {
+    const r = v as { name?: unknown; publicKey?: unknown };
+    if (typeof r.name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(r.name)) {
+      throw bad(`validator ${i} has no valid name`);
+    }
+    let pk: Uint8Array;
+    try {
+      pk = b64.dec(String(r.publicKey));
+    } catch {
+      throw bad(`validator ${r.name}'s publicKey is not base64`);
+    }
+    if (pk.length !== 2592) {
+      throw bad(`validator ${r.name}'s publicKey is ${pk.length} bytes, expected 2592 (ML-DSA-87)`);
+    }
+    const id = keyIdOf(pk);
+    if (seen.has(id)) throw bad(`validator ${r.name} repeats a public key`);
+    seen.add(id);
+    return { name: r.name, publicKey: pk, id };
+  });
+  const chainId = blake3(bytes);
+  return { chainId, chainIdHex: toHex(chainId), network: doc.network, createdAt: doc.createdAt, validators, path };
+}
+
+export function readGenesis(path: string): Genesis {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (cause) {
+    const why = cause instanceof Deno.errors.NotFound ? "no such file" : (cause as Error).message;
+    throw new GenesisError(`cannot read genesis file ${path}: ${why}`, { cause });
+  }
+  return parseGenesis(bytes, path);
+}
