@@ -85,7 +85,7 @@ export async function runCli(args: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   if (args[0] === "help") {
-    if (args.length === 1) {
+    if (args.length === 1 || args[1] === "--help" || args[1] === "-h") {
       io.out(topUsage());
       return 0;
     }

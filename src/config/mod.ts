@@ -142,9 +142,10 @@ function fail(f: Field, raw: unknown, source: string): never {
 const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/;
 
 /** Turns a raw value (string from env/flags, or a TOML value) into a typed value, or throws. */
-function coerce(f: Field, raw: unknown, source: string): ConfigValue {
+function coerce(f: Field, raw: unknown, source: string, textSource = true): ConfigValue {
   const t = f.type;
-  const fromText = typeof raw === "string";
+  // Text is parsed only from the environment and flags; TOML values must have the right type.
+  const fromText = typeof raw === "string" && textSource;
   switch (t.kind) {
     case "string": {
       if (typeof raw !== "string" || raw.length === 0) fail(f, raw, source);
@@ -215,7 +216,8 @@ function coerce(f: Field, raw: unknown, source: string): ConfigValue {
 function normalizeEnv(name: string, value: string): string {
   if (name !== "RUST_LOG") return value;
   const bare = value.split(",").map((s) => s.trim()).find((s) => s && !s.includes("="));
-  return bare ?? "info";
+  // "off" has no JSON-log equivalent: the quietest level is error.
+  return bare === undefined ? "info" : bare.toLowerCase() === "off" ? "error" : bare;
 }
 
 function flattenToml(
@@ -246,7 +248,10 @@ function unknownKey(key: string, fileName: string): ConfigError {
   const hint = section
     ? ` (known keys in [${section}]: ${siblings.join(", ")})`
     : ` (known sections: ${[...new Set(FIELDS.filter((f) => !f.secret).map((f) => f.key.split(".")[0]))].join(", ")})`;
-  return new ConfigError(`unknown key "${key}" in ${fileName}${hint}`);
+  if (section === "secrets") {
+    return new ConfigError(`unknown key ${JSON.stringify(key)} in ${fileName}: secrets come only from the environment`);
+  }
+  return new ConfigError(`unknown key ${JSON.stringify(key)} in ${fileName}${hint}`);
 }
 
 /** Resolves and validates the configuration. Throws ConfigError with one line naming the key. */
@@ -281,7 +286,7 @@ export function resolveConfig(input: ConfigInput): Config {
           `${key} cannot be set in ${input.toml.name}: secrets come only from the environment (${f.env?.[0]})`,
         );
       }
-      values.set(key, coerce(f, raw, input.toml.name));
+      values.set(key, coerce(f, raw, input.toml.name, false));
       sources[key] = "file";
     }
   }
@@ -304,8 +309,8 @@ export function resolveConfig(input: ConfigInput): Config {
     if (f.type.kind === "list") {
       const items = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : [];
       v = items.flatMap((s) => coerce(f, s, `flag ${flag}`) as string[]);
-    } else if (f.type.kind === "bool" && raw === true) {
-      v = true;
+    } else if (f.type.kind === "bool" && typeof raw === "boolean") {
+      v = raw;
     } else if (typeof raw === "string") {
       v = coerce(f, raw, `flag ${flag}`);
     } else {

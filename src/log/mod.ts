@@ -25,6 +25,11 @@ export interface LoggerOptions {
 }
 
 const encoder = new TextEncoder();
+const RESERVED = new Set(["time", "level", "msg"]);
+
+function jsonSafe(_key: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}
 
 function defaultWrite(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -45,11 +50,19 @@ export function createLogger(options: LoggerOptions, base: LogFields = {}): Logg
   const emit = (level: Level, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     const extra: LogFields = {};
-    for (const [k, v] of Object.entries(fields ?? {})) {
+    for (const [k, v] of Object.entries({ ...base, ...fields })) {
       if (k === "err") Object.assign(extra, errorFields(v));
-      else extra[k] = typeof v === "bigint" ? v.toString() : v;
+      // A field may not overwrite the line's own time, level or msg.
+      else extra[RESERVED.has(k) ? `field_${k}` : k] = v;
     }
-    write(JSON.stringify({ time: now().toISOString(), level, msg, ...base, ...extra }));
+    let line: string;
+    try {
+      line = JSON.stringify({ time: now().toISOString(), level, msg, ...extra }, jsonSafe);
+    } catch (e) {
+      // A logger never throws: a field that cannot be serialised (a cycle) is replaced.
+      line = JSON.stringify({ time: now().toISOString(), level, msg, log_error: (e as Error).message });
+    }
+    write(line);
   };
   return {
     trace: (m, f) => emit("trace", m, f),

@@ -60,7 +60,7 @@ export class Counter extends Metric {
     super(name, help, "counter", labelNames);
   }
   inc(labels: Labels = {}, by = 1): void {
-    if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
+    if (!(by >= 0)) throw new Error(`counter ${this.name} can only increase by a non-negative number, got ${by}`);
     this.checkLabels(labels);
     const key = labelKey(this.labelNames, labels);
     const cur = this.#values.get(key);
@@ -116,6 +116,7 @@ export class Histogram extends Metric {
   readonly buckets: readonly number[];
   constructor(name: string, help: string, labelNames: readonly string[] = [], buckets = DEFAULT_BUCKETS_S) {
     super(name, help, "histogram", labelNames);
+    if (labelNames.includes("le")) throw new Error(`histogram ${name} cannot have a label named le`);
     this.buckets = [...buckets].sort((a, b) => a - b);
   }
   observe(labels: Labels, value: number): void {

@@ -1,0 +1,163 @@
+/**
+ * The field frame that carries structured values across the wasm boundary
+ * (wasm/src/frame.rs): a flat list of (u8 tag, u32 LE length, bytes). This
+ * is packing only; the canonical format and all rules live in the core.
+ */
+import { CoreError } from "./_error.ts";
+
+/** Tags; must match wasm/src/frame.rs `tag`. */
+export const Tag = {
+  kind: 1,
+  chainId: 2,
+  account: 3,
+  nonce: 4,
+  timestampMs: 5,
+  maxFee: 6,
+  signature: 7,
+  name: 8,
+  publicKey: 9,
+  to: 10,
+  amount: 11,
+  memo: 12,
+  fMinPpb: 13,
+  fMaxPpb: 14,
+  fMinVerifiedPpb: 15,
+  fMaxVerifiedPpb: 16,
+  timeConstantMs: 17,
+  usageThreshold: 18,
+  agent: 19,
+  proofDigest: 20,
+  expiryMs: 21,
+  configHash: 22,
+  gracePeriodMs: 23,
+  reason: 24,
+  data: 25,
+  author: 40,
+  round: 41,
+  parent: 42,
+  tx: 43,
+  verified: 50,
+  ageMs: 51,
+  usage: 52,
+  ratePpb: 53,
+  fee: 54,
+  id: 60,
+  signingMessage: 61,
+  conflictKey: 62,
+  txId: 63,
+} as const;
+
+const U64_MAX = (1n << 64n) - 1n;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function invalid(message: string): CoreError {
+  return new CoreError("invalid_input", message);
+}
+
+export class FrameWriter {
+  #parts: Uint8Array[] = [];
+  #length = 0;
+
+  bytes(tag: number, value: Uint8Array, field: string): this {
+    if (!(value instanceof Uint8Array)) {
+      throw invalid(`${field} must be a Uint8Array`);
+    }
+    const header = new Uint8Array(5);
+    header[0] = tag;
+    new DataView(header.buffer).setUint32(1, value.length, true);
+    this.#parts.push(header, value);
+    this.#length += 5 + value.length;
+    return this;
+  }
+
+  text(tag: number, value: string, field: string): this {
+    if (typeof value !== "string") throw invalid(`${field} must be a string`);
+    return this.bytes(tag, encoder.encode(value), field);
+  }
+
+  u64(tag: number, value: bigint, field: string): this {
+    if (typeof value !== "bigint" || value < 0n || value > U64_MAX) {
+      throw invalid(`${field} must be a bigint in 0..2^64-1, got ${value}`);
+    }
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, value, true);
+    return this.bytes(tag, b, field);
+  }
+
+  u32(tag: number, value: number, field: string): this {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+      throw invalid(`${field} must be an integer in 0..2^32-1, got ${value}`);
+    }
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, value, true);
+    return this.bytes(tag, b, field);
+  }
+
+  bool(tag: number, value: boolean, field: string): this {
+    if (typeof value !== "boolean") throw invalid(`${field} must be a boolean`);
+    return this.bytes(tag, Uint8Array.of(value ? 1 : 0), field);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.#length);
+    let at = 0;
+    for (const part of this.#parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+}
+
+/** A parsed frame from the core; the core never sends a malformed one. */
+export class FrameReader {
+  #fields = new Map<number, Uint8Array[]>();
+
+  constructor(frame: Uint8Array) {
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.length);
+    let at = 0;
+    while (at < frame.length) {
+      const tag = frame[at];
+      const len = view.getUint32(at + 1, true);
+      const value = frame.subarray(at + 5, at + 5 + len);
+      at += 5 + len;
+      const list = this.#fields.get(tag);
+      if (list) list.push(value);
+      else this.#fields.set(tag, [value]);
+    }
+  }
+
+  all(tag: number): Uint8Array[] {
+    return this.#fields.get(tag) ?? [];
+  }
+
+  has(tag: number): boolean {
+    return this.#fields.has(tag);
+  }
+
+  bytes(tag: number): Uint8Array {
+    const list = this.#fields.get(tag);
+    if (!list || list.length !== 1) {
+      throw new CoreError(
+        "internal",
+        `The core's frame lacks field tag ${tag}`,
+      );
+    }
+    return list[0];
+  }
+
+  text(tag: number): string {
+    return decoder.decode(this.bytes(tag));
+  }
+
+  u64(tag: number): bigint {
+    const b = this.bytes(tag);
+    return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+  }
+
+  u32(tag: number): number {
+    const b = this.bytes(tag);
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  }
+}

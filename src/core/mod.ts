@@ -1,0 +1,549 @@
+/**
+ * The QuDAG core: typed access to the WASM core (wasm/), which owns the
+ * consensus-critical rules: canonical encoding of transactions and
+ * vertices, their ids (BLAKE3-256), structural validation with explicit
+ * limits, fixed-point fee math and decimal rUv amounts. TypeScript never
+ * re-implements these rules; it calls them here. The format is described
+ * in wasm/FORMAT.md. Signatures are verified by the crypto backends over
+ * the exact `signingMessage` bytes returned here.
+ *
+ * u64 values are bigint; every rejection is a `CoreError` with a stable
+ * `code`.
+ *
+ * @module
+ */
+import { core } from "./_wasm.ts";
+import { FrameReader, FrameWriter, Tag } from "./_frame.ts";
+import { CoreError } from "./_error.ts";
+
+export { CORE_ERROR_CODES, CoreError, isCoreErrorCode } from "./_error.ts";
+export type { CoreErrorCode } from "./_error.ts";
+
+// ---------------------------------------------------------------- types
+
+/** Common fields of every transaction. Ids and hashes are 32 bytes. */
+export interface TransactionHeader {
+  chainId: Uint8Array;
+  /** BLAKE3-256 of the account's ML-DSA-87 public key. */
+  account: Uint8Array;
+  nonce: bigint;
+  /** Informational only: no rule reads it. */
+  timestampMs: bigint;
+  /** The most the signer agrees to pay in fees, in smallest units. */
+  maxFee: bigint;
+}
+
+/** Fee parameters; rates in parts per billion (1e9 = 100%). */
+export interface FeeParams {
+  fMinPpb: number;
+  fMaxPpb: number;
+  fMinVerifiedPpb: number;
+  fMaxVerifiedPpb: number;
+  /** T, in milliseconds. */
+  timeConstantMs: bigint;
+  /** U, in smallest units. */
+  usageThreshold: bigint;
+}
+
+export type TransactionPayload =
+  | {
+    kind: "create_account";
+    /** 1..64 bytes of [a-z0-9_-]. */
+    name: string;
+    /** ML-DSA-87 public key, 2,592 bytes; `account` must be its BLAKE3-256. */
+    publicKey: Uint8Array;
+  }
+  | { kind: "transfer"; to: Uint8Array; amount: bigint; memo: Uint8Array }
+  | { kind: "mint"; to: Uint8Array; amount: bigint }
+  | { kind: "burn"; amount: bigint }
+  | { kind: "configure_fees"; fees: FeeParams }
+  | {
+    kind: "attest_agent";
+    agent: Uint8Array;
+    proofDigest: Uint8Array;
+    expiryMs: bigint;
+  }
+  | { kind: "revoke_agent"; agent: Uint8Array }
+  | { kind: "immutable_lock"; configHash: Uint8Array; gracePeriodMs: bigint }
+  | { kind: "governance_override"; configHash: Uint8Array; reason: string }
+  | { kind: "data"; data: Uint8Array };
+
+export type TransactionKind = TransactionPayload["kind"];
+export type UnsignedTransaction = TransactionHeader & TransactionPayload;
+/** A signed transaction; `signature` is ML-DSA-87, 4,627 bytes. */
+export type Transaction = UnsignedTransaction & { signature: Uint8Array };
+
+export interface TransactionInfo {
+  tx: Transaction;
+  /** BLAKE3-256 of the signed bytes. */
+  id: Uint8Array;
+  /** "qudag/tx/v1" || unsigned body: verify `tx.signature` over this. */
+  signingMessage: Uint8Array;
+  /** Hex of account || nonce (u64 LE): equal keys are a conflict set. */
+  conflictKey: string;
+}
+
+export interface UnsignedVertex {
+  chainId: Uint8Array;
+  /** BLAKE3-256 of the validator's ML-DSA-87 public key. */
+  author: Uint8Array;
+  /** 0 for genesis (no parents); otherwise at least one parent. */
+  round: bigint;
+  /** Informational only: no rule reads it. */
+  timestampMs: bigint;
+  /** Vertex ids in strictly ascending byte order. */
+  parents: Uint8Array[];
+  /** Full signed transaction bytes. */
+  transactions: Uint8Array[];
+}
+
+export interface Vertex extends UnsignedVertex {
+  signature: Uint8Array;
+}
+
+export interface VertexInfo {
+  vertex: Vertex;
+  id: Uint8Array;
+  /** "qudag/vertex/v1" || unsigned body: verify `vertex.signature` over this. */
+  signingMessage: Uint8Array;
+  /** Ids of `vertex.transactions`, in order. */
+  transactionIds: Uint8Array[];
+}
+
+export interface FeeInput {
+  verified: boolean;
+  /** t: milliseconds since the account's first transaction. */
+  tMs: bigint;
+  /** u: the account's volume over the last 30 days, in smallest units. */
+  usage: bigint;
+}
+
+export interface FeeQuote {
+  ratePpb: number;
+  fee: bigint;
+}
+
+export interface CoreConstants {
+  abiVersion: number;
+  formatVersion: number;
+  txBytesMax: number;
+  dataBytesMax: number;
+  memoBytesMax: number;
+  nameBytesMax: number;
+  reasonBytesMax: number;
+  parentsMax: number;
+  txsPerVertexMax: number;
+  vertexBytesMax: number;
+  blake3OutputBytesMax: number;
+  unitsPerRuv: bigint;
+  amountDecimals: number;
+  rateScalePpb: number;
+}
+
+// ---------------------------------------------------------------- constants
+
+function readConstants(): CoreConstants {
+  const values = new Map<string, string>();
+  for (const line of new TextDecoder().decode(core.constants()).split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  const num = (key: string): number => {
+    const v = values.get(key);
+    if (v === undefined) {
+      throw new CoreError("internal", `The core lacks constant ${key}`);
+    }
+    return Number(v);
+  };
+  return Object.freeze({
+    abiVersion: num("abi_version"),
+    formatVersion: num("format_version"),
+    txBytesMax: num("tx_bytes_max"),
+    dataBytesMax: num("data_bytes_max"),
+    memoBytesMax: num("memo_bytes_max"),
+    nameBytesMax: num("name_bytes_max"),
+    reasonBytesMax: num("reason_bytes_max"),
+    parentsMax: num("parents_max"),
+    txsPerVertexMax: num("txs_per_vertex_max"),
+    vertexBytesMax: num("vertex_bytes_max"),
+    blake3OutputBytesMax: num("blake3_output_bytes_max"),
+    unitsPerRuv: BigInt(values.get("units_per_ruv") ?? "0"),
+    amountDecimals: num("amount_decimals"),
+    rateScalePpb: num("rate_scale_ppb"),
+  });
+}
+
+/** Limits and constants, read from the core itself. */
+export const CORE_CONSTANTS: CoreConstants = readConstants();
+
+/** Sizes fixed by FIPS 204 (ML-DSA-87) and BLAKE3-256. */
+export const ML_DSA_87_PUBLIC_KEY_BYTES = 2592;
+export const ML_DSA_87_SIGNATURE_BYTES = 4627;
+export const HASH_BYTES = 32;
+
+// ---------------------------------------------------------------- BLAKE3
+
+/** BLAKE3 of `data`; `outLen` bytes of extended output (default 32). */
+export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
+  if (!Number.isInteger(outLen) || outLen < 0 || outLen > 0xffff_ffff) {
+    throw new CoreError(
+      "output_too_large",
+      `BLAKE3 output length ${outLen} is not a valid length`,
+    );
+  }
+  return core.blake3(data, outLen);
+}
+
+// ---------------------------------------------------------------- transactions
+
+function writeFees(w: FrameWriter, p: FeeParams): FrameWriter {
+  return w
+    .u32(Tag.fMinPpb, p.fMinPpb, "fMinPpb")
+    .u32(Tag.fMaxPpb, p.fMaxPpb, "fMaxPpb")
+    .u32(Tag.fMinVerifiedPpb, p.fMinVerifiedPpb, "fMinVerifiedPpb")
+    .u32(Tag.fMaxVerifiedPpb, p.fMaxVerifiedPpb, "fMaxVerifiedPpb")
+    .u64(Tag.timeConstantMs, p.timeConstantMs, "timeConstantMs")
+    .u64(Tag.usageThreshold, p.usageThreshold, "usageThreshold");
+}
+
+function readFees(r: FrameReader): FeeParams {
+  return {
+    fMinPpb: r.u32(Tag.fMinPpb),
+    fMaxPpb: r.u32(Tag.fMaxPpb),
+    fMinVerifiedPpb: r.u32(Tag.fMinVerifiedPpb),
+    fMaxVerifiedPpb: r.u32(Tag.fMaxVerifiedPpb),
+    timeConstantMs: r.u64(Tag.timeConstantMs),
+    usageThreshold: r.u64(Tag.usageThreshold),
+  };
+}
+
+function txFrame(tx: UnsignedTransaction, signature?: Uint8Array): Uint8Array {
+  if (tx === null || typeof tx !== "object") {
+    throw new CoreError("invalid_input", "A transaction must be an object");
+  }
+  const w = new FrameWriter()
+    .text(Tag.kind, tx.kind, "kind")
+    .bytes(Tag.chainId, tx.chainId, "chainId")
+    .bytes(Tag.account, tx.account, "account")
+    .u64(Tag.nonce, tx.nonce, "nonce")
+    .u64(Tag.timestampMs, tx.timestampMs, "timestampMs")
+    .u64(Tag.maxFee, tx.maxFee, "maxFee");
+  if (signature !== undefined) w.bytes(Tag.signature, signature, "signature");
+  switch (tx.kind) {
+    case "create_account":
+      w.text(Tag.name, tx.name, "name").bytes(
+        Tag.publicKey,
+        tx.publicKey,
+        "publicKey",
+      );
+      break;
+    case "transfer":
+      w.bytes(Tag.to, tx.to, "to").u64(Tag.amount, tx.amount, "amount")
+        .bytes(Tag.memo, tx.memo, "memo");
+      break;
+    case "mint":
+      w.bytes(Tag.to, tx.to, "to").u64(Tag.amount, tx.amount, "amount");
+      break;
+    case "burn":
+      w.u64(Tag.amount, tx.amount, "amount");
+      break;
+    case "configure_fees":
+      writeFees(w, tx.fees);
+      break;
+    case "attest_agent":
+      w.bytes(Tag.agent, tx.agent, "agent")
+        .bytes(Tag.proofDigest, tx.proofDigest, "proofDigest")
+        .u64(Tag.expiryMs, tx.expiryMs, "expiryMs");
+      break;
+    case "revoke_agent":
+      w.bytes(Tag.agent, tx.agent, "agent");
+      break;
+    case "immutable_lock":
+      w.bytes(Tag.configHash, tx.configHash, "configHash")
+        .u64(Tag.gracePeriodMs, tx.gracePeriodMs, "gracePeriodMs");
+      break;
+    case "governance_override":
+      w.bytes(Tag.configHash, tx.configHash, "configHash")
+        .text(Tag.reason, tx.reason, "reason");
+      break;
+    case "data":
+      w.bytes(Tag.data, tx.data, "data");
+      break;
+    default: {
+      // Only reachable from untyped callers: the frame then carries just the
+      // header and the core rejects the kind name (unknown_kind).
+      const unknownKind: never = tx;
+      void unknownKind;
+      break;
+    }
+  }
+  return w.finish();
+}
+
+function readPayload(r: FrameReader): TransactionPayload {
+  const kind = r.text(Tag.kind);
+  switch (kind) {
+    case "create_account":
+      return {
+        kind,
+        name: r.text(Tag.name),
+        publicKey: r.bytes(Tag.publicKey),
+      };
+    case "transfer":
+      return {
+        kind,
+        to: r.bytes(Tag.to),
+        amount: r.u64(Tag.amount),
+        memo: r.bytes(Tag.memo),
+      };
+    case "mint":
+      return { kind, to: r.bytes(Tag.to), amount: r.u64(Tag.amount) };
+    case "burn":
+      return { kind, amount: r.u64(Tag.amount) };
+    case "configure_fees":
+      return { kind, fees: readFees(r) };
+    case "attest_agent":
+      return {
+        kind,
+        agent: r.bytes(Tag.agent),
+        proofDigest: r.bytes(Tag.proofDigest),
+        expiryMs: r.u64(Tag.expiryMs),
+      };
+    case "revoke_agent":
+      return { kind, agent: r.bytes(Tag.agent) };
+    case "immutable_lock":
+      return {
+        kind,
+        configHash: r.bytes(Tag.configHash),
+        gracePeriodMs: r.u64(Tag.gracePeriodMs),
+      };
+    case "governance_override":
+      return {
+        kind,
+        configHash: r.bytes(Tag.configHash),
+        reason: r.text(Tag.reason),
+      };
+    case "data":
+      return { kind, data: r.bytes(Tag.data) };
+    default:
+      throw new CoreError("internal", `The core returned unknown kind ${kind}`);
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Canonical signed bytes of `tx`, after structural validation. */
+export function encodeTransaction(tx: Transaction): Uint8Array {
+  if (tx?.signature === undefined) {
+    throw new CoreError(
+      "invalid_input",
+      "Cannot encode transaction: it has no signature (use transactionSigningMessage to sign it first)",
+    );
+  }
+  return core.txEncode(txFrame(tx, tx.signature));
+}
+
+/** Decodes and validates signed bytes; also returns id, signing message and conflict key. */
+export function validateTransaction(bytes: Uint8Array): TransactionInfo {
+  const r = new FrameReader(core.txDecode(bytes));
+  const tx: Transaction = {
+    chainId: r.bytes(Tag.chainId),
+    account: r.bytes(Tag.account),
+    nonce: r.u64(Tag.nonce),
+    timestampMs: r.u64(Tag.timestampMs),
+    maxFee: r.u64(Tag.maxFee),
+    ...readPayload(r),
+    signature: r.bytes(Tag.signature),
+  };
+  return {
+    tx,
+    id: r.bytes(Tag.id),
+    signingMessage: r.bytes(Tag.signingMessage),
+    conflictKey: hex(r.bytes(Tag.conflictKey)),
+  };
+}
+
+/** Decodes and validates signed bytes. decode(encode(tx)) equals tx. */
+export function decodeTransaction(bytes: Uint8Array): Transaction {
+  return validateTransaction(bytes).tx;
+}
+
+/** BLAKE3-256 of the signed bytes (validated first). */
+export function transactionId(tx: Uint8Array | Transaction): Uint8Array {
+  const bytes = tx instanceof Uint8Array ? tx : encodeTransaction(tx);
+  return validateTransaction(bytes).id;
+}
+
+/**
+ * The exact bytes the account signs: "qudag/tx/v1" || unsigned body.
+ * Accepts an unsigned transaction (to sign it), a signed one, or signed bytes.
+ */
+export function transactionSigningMessage(
+  tx: Uint8Array | UnsignedTransaction,
+): Uint8Array {
+  if (tx instanceof Uint8Array) return validateTransaction(tx).signingMessage;
+  return core.txSigningMessage(txFrame(tx));
+}
+
+// ---------------------------------------------------------------- vertices
+
+function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): Uint8Array {
+  if (v === null || typeof v !== "object") {
+    throw new CoreError("invalid_input", "A vertex must be an object");
+  }
+  if (!Array.isArray(v.parents) || !Array.isArray(v.transactions)) {
+    throw new CoreError(
+      "invalid_input",
+      "A vertex needs arrays `parents` and `transactions`",
+    );
+  }
+  const w = new FrameWriter()
+    .bytes(Tag.chainId, v.chainId, "chainId")
+    .bytes(Tag.author, v.author, "author")
+    .u64(Tag.round, v.round, "round")
+    .u64(Tag.timestampMs, v.timestampMs, "timestampMs");
+  if (signature !== undefined) w.bytes(Tag.signature, signature, "signature");
+  v.parents.forEach((p, i) => w.bytes(Tag.parent, p, `parents[${i}]`));
+  v.transactions.forEach((t, i) => w.bytes(Tag.tx, t, `transactions[${i}]`));
+  return w.finish();
+}
+
+/** Canonical signed bytes of `v`, after structural validation (its transactions included). */
+export function encodeVertex(v: Vertex): Uint8Array {
+  if (v?.signature === undefined) {
+    throw new CoreError(
+      "invalid_input",
+      "Cannot encode vertex: it has no signature (use vertexSigningMessage to sign it first)",
+    );
+  }
+  return core.vertexEncode(vertexFrame(v, v.signature));
+}
+
+/** Decodes and validates signed bytes; also returns id, signing message and transaction ids. */
+export function validateVertex(bytes: Uint8Array): VertexInfo {
+  const r = new FrameReader(core.vertexDecode(bytes));
+  return {
+    vertex: {
+      chainId: r.bytes(Tag.chainId),
+      author: r.bytes(Tag.author),
+      round: r.u64(Tag.round),
+      timestampMs: r.u64(Tag.timestampMs),
+      parents: r.all(Tag.parent),
+      transactions: r.all(Tag.tx),
+      signature: r.bytes(Tag.signature),
+    },
+    id: r.bytes(Tag.id),
+    signingMessage: r.bytes(Tag.signingMessage),
+    transactionIds: r.all(Tag.txId),
+  };
+}
+
+/** Decodes and validates signed bytes. decode(encode(v)) equals v. */
+export function decodeVertex(bytes: Uint8Array): Vertex {
+  return validateVertex(bytes).vertex;
+}
+
+/** BLAKE3-256 of the signed bytes (validated first). */
+export function vertexId(v: Uint8Array | Vertex): Uint8Array {
+  const bytes = v instanceof Uint8Array ? v : encodeVertex(v);
+  return validateVertex(bytes).id;
+}
+
+/** The exact bytes the author signs: "qudag/vertex/v1" || unsigned body. */
+export function vertexSigningMessage(
+  v: Uint8Array | UnsignedVertex,
+): Uint8Array {
+  if (v instanceof Uint8Array) return validateVertex(v).signingMessage;
+  return core.vertexSigningMessage(vertexFrame(v));
+}
+
+// ---------------------------------------------------------------- fees
+
+/** SPEC.md defaults: 0.1%..1.0%, verified 0.25%..0.50%, T 90 days, U 10,000 rUv. */
+export function defaultFeeParams(): FeeParams {
+  return readFees(new FrameReader(core.feeDefaults()));
+}
+
+/** Throws `invalid_fee_params` unless f_min <= f_max <= 100% (both curves), T > 0, U > 0. */
+export function validateFeeParams(params: FeeParams): void {
+  core.feeParamsValidate(writeFees(new FrameWriter(), params).finish());
+}
+
+function feeFrame(
+  params: FeeParams,
+  input: FeeInput,
+  amount?: bigint,
+): Uint8Array {
+  const w = writeFees(new FrameWriter(), params)
+    .bool(Tag.verified, input.verified, "verified")
+    .u64(Tag.ageMs, input.tMs, "tMs")
+    .u64(Tag.usage, input.usage, "usage");
+  if (amount !== undefined) w.u64(Tag.amount, amount, "amount");
+  return w.finish();
+}
+
+/** The fee rate in parts per billion, in deterministic fixed point. */
+export function feeRate(params: FeeParams, input: FeeInput): number {
+  const r = new FrameReader(core.feeCompute(feeFrame(params, input)));
+  return Number(r.u64(Tag.ratePpb));
+}
+
+/** Rate and fee for `amount` smallest units: ceil(amount * rate), at least 1 if amount > 0. */
+export function feeFor(
+  params: FeeParams,
+  input: FeeInput,
+  amount: bigint,
+): FeeQuote {
+  const r = new FrameReader(core.feeCompute(feeFrame(params, input, amount)));
+  return { ratePpb: Number(r.u64(Tag.ratePpb)), fee: r.u64(Tag.fee) };
+}
+
+/**
+ * A ppb rate as a percent string with `decimals` places, rounded half up
+ * (display only: 3,238,480 ppb -> "0.324%").
+ */
+export function formatRatePercent(ratePpb: number, decimals = 3): string {
+  if (!Number.isInteger(ratePpb) || ratePpb < 0) {
+    throw new CoreError("invalid_input", `Rate ${ratePpb} is not a ppb rate`);
+  }
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 7) {
+    throw new CoreError("invalid_input", `decimals must be 0..7`);
+  }
+  // 1% = 10^7 ppb; keep `decimals` digits after the percent's point.
+  const step = 10n ** BigInt(7 - decimals);
+  const units = (BigInt(ratePpb) + step / 2n) / step;
+  const scale = 10n ** BigInt(decimals);
+  const whole = units / scale;
+  const frac = (units % scale).toString().padStart(decimals, "0");
+  return decimals === 0 ? `${whole}%` : `${whole}.${frac}%`;
+}
+
+// ---------------------------------------------------------------- amounts
+
+const encoder = new TextEncoder();
+
+/** Decimal rUv text ("50000", "0.5") to smallest units (1 rUv = 10^6). */
+export function parseAmount(text: string): bigint {
+  if (typeof text !== "string") {
+    throw new CoreError("amount_invalid", "An amount must be a string");
+  }
+  const out = core.amountParse(encoder.encode(text));
+  return new DataView(out.buffer).getBigUint64(0, true);
+}
+
+/** Smallest units to the shortest decimal rUv text. */
+export function formatAmount(units: bigint): string {
+  const w = new Uint8Array(8);
+  if (typeof units !== "bigint" || units < 0n || units >= 1n << 64n) {
+    throw new CoreError(
+      "amount_overflow",
+      `Amount ${units} is outside 0..2^64-1 smallest units`,
+    );
+  }
+  new DataView(w.buffer).setBigUint64(0, units, true);
+  return new TextDecoder().decode(core.amountFormat(w));
+}

@@ -1,0 +1,274 @@
+//! BLAKE3 (hash, keyed hash, derive key; extendable output), portable and
+//! single-threaded. Written for this crate from the BLAKE3 specification
+//! (Aumasson, Neves, O'Connor, Wilcox-O'Hearn, 2020) and checked against the
+//! official test vectors in /work/shared/testdata/blake3 (see tests below).
+//!
+//! Why our own code and not the `blake3` crate: the committed .wasm is built
+//! with Debian's rustc 1.63 by a plain `rustc` call, offline and byte for
+//! byte reproducible. The crate needs cargo, a build script (`cc`) and a
+//! registry fetch; a dependency-free module keeps the build a single command.
+//! Speed is not the point here (the native library has the fast BLAKE3).
+
+const OUT_LEN: usize = 32;
+const BLOCK_LEN: usize = 64;
+const CHUNK_LEN: usize = 1024;
+
+const CHUNK_START: u32 = 1 << 0;
+const CHUNK_END: u32 = 1 << 1;
+const PARENT: u32 = 1 << 2;
+const ROOT: u32 = 1 << 3;
+const KEYED_HASH: u32 = 1 << 4;
+const DERIVE_KEY_CONTEXT: u32 = 1 << 5;
+const DERIVE_KEY_MATERIAL: u32 = 1 << 6;
+
+/// The initial chaining value: the same constants as SHA-256's IV.
+const IV: [u32; 8] =
+    [0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A, 0x510E_527F, 0x9B05_688C, 0x1F83_D9AB, 0x5BE0_CD19];
+
+/// Message word order for the next round (the spec's permutation).
+const MSG_PERMUTATION: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
+
+#[inline(always)]
+fn g(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize, mx: u32, my: u32) {
+    s[a] = s[a].wrapping_add(s[b]).wrapping_add(mx);
+    s[d] = (s[d] ^ s[a]).rotate_right(16);
+    s[c] = s[c].wrapping_add(s[d]);
+    s[b] = (s[b] ^ s[c]).rotate_right(12);
+    s[a] = s[a].wrapping_add(s[b]).wrapping_add(my);
+    s[d] = (s[d] ^ s[a]).rotate_right(8);
+    s[c] = s[c].wrapping_add(s[d]);
+    s[b] = (s[b] ^ s[c]).rotate_right(7);
+}
+
+#[inline(always)]
+fn round(s: &mut [u32; 16], m: &[u32; 16]) {
+    // Columns, then diagonals.
+    g(s, 0, 4, 8, 12, m[0], m[1]);
+    g(s, 1, 5, 9, 13, m[2], m[3]);
+    g(s, 2, 6, 10, 14, m[4], m[5]);
+    g(s, 3, 7, 11, 15, m[6], m[7]);
+    g(s, 0, 5, 10, 15, m[8], m[9]);
+    g(s, 1, 6, 11, 12, m[10], m[11]);
+    g(s, 2, 7, 8, 13, m[12], m[13]);
+    g(s, 3, 4, 9, 14, m[14], m[15]);
+}
+
+fn compress(cv: &[u32; 8], block: &[u32; 16], counter: u64, block_len: u32, flags: u32) -> [u32; 16] {
+    let mut s = [
+        cv[0],
+        cv[1],
+        cv[2],
+        cv[3],
+        cv[4],
+        cv[5],
+        cv[6],
+        cv[7],
+        IV[0],
+        IV[1],
+        IV[2],
+        IV[3],
+        counter as u32,
+        (counter >> 32) as u32,
+        block_len,
+        flags,
+    ];
+    let mut m = *block;
+    for r in 0..7 {
+        round(&mut s, &m);
+        if r < 6 {
+            let mut next = [0u32; 16];
+            for (i, &p) in MSG_PERMUTATION.iter().enumerate() {
+                next[i] = m[p];
+            }
+            m = next;
+        }
+    }
+    for i in 0..8 {
+        s[i] ^= s[i + 8];
+        s[i + 8] ^= cv[i];
+    }
+    s
+}
+
+fn first_8(words: &[u32; 16]) -> [u32; 8] {
+    let mut out = [0u32; 8];
+    out.copy_from_slice(&words[..8]);
+    out
+}
+
+/// Little-endian words of a block of at most 64 bytes, zero padded.
+fn block_words(bytes: &[u8]) -> [u32; 16] {
+    let mut padded = [0u8; BLOCK_LEN];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    let mut words = [0u32; 16];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = u32::from_le_bytes([padded[4 * i], padded[4 * i + 1], padded[4 * i + 2], padded[4 * i + 3]]);
+    }
+    words
+}
+
+fn key_words(key: &[u8; 32]) -> [u32; 8] {
+    let mut words = [0u32; 8];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = u32::from_le_bytes([key[4 * i], key[4 * i + 1], key[4 * i + 2], key[4 * i + 3]]);
+    }
+    words
+}
+
+/// The inputs of one compression that has not been run yet: either a chaining
+/// value for the node above it, or (with ROOT) the root's output stream.
+struct Output {
+    input_cv: [u32; 8],
+    block: [u32; 16],
+    counter: u64,
+    block_len: u32,
+    flags: u32,
+}
+
+impl Output {
+    fn chaining_value(&self) -> [u32; 8] {
+        first_8(&compress(&self.input_cv, &self.block, self.counter, self.block_len, self.flags))
+    }
+
+    fn root_bytes(&self, out: &mut [u8]) {
+        // Each compression of the root yields 64 output bytes; the output
+        // block counter runs from 0.
+        for (block_index, out_block) in out.chunks_mut(BLOCK_LEN).enumerate() {
+            let words = compress(&self.input_cv, &self.block, block_index as u64, self.block_len, self.flags | ROOT);
+            for (word, dst) in words.iter().zip(out_block.chunks_mut(4)) {
+                let le = word.to_le_bytes();
+                dst.copy_from_slice(&le[..dst.len()]);
+            }
+        }
+    }
+}
+
+/// Compress all but the last block of one chunk (at most 1024 bytes, may be
+/// empty only for an empty message) and return the last block's Output.
+fn chunk_output(key: &[u32; 8], chunk: &[u8], chunk_counter: u64, flags: u32) -> Output {
+    let mut cv = *key;
+    let block_count = if chunk.is_empty() { 1 } else { (chunk.len() + BLOCK_LEN - 1) / BLOCK_LEN };
+    for i in 0..block_count - 1 {
+        let start_flag = if i == 0 { CHUNK_START } else { 0 };
+        let block = block_words(&chunk[i * BLOCK_LEN..(i + 1) * BLOCK_LEN]);
+        cv = first_8(&compress(&cv, &block, chunk_counter, BLOCK_LEN as u32, flags | start_flag));
+    }
+    let last = &chunk[(block_count - 1) * BLOCK_LEN..];
+    let start_flag = if block_count == 1 { CHUNK_START } else { 0 };
+    Output {
+        input_cv: cv,
+        block: block_words(last),
+        counter: chunk_counter,
+        block_len: last.len() as u32,
+        flags: flags | start_flag | CHUNK_END,
+    }
+}
+
+fn parent_output(key: &[u32; 8], left: &[u32; 8], right: &[u32; 8], flags: u32) -> Output {
+    let mut block = [0u32; 16];
+    block[..8].copy_from_slice(left);
+    block[8..].copy_from_slice(right);
+    Output { input_cv: *key, block, counter: 0, block_len: BLOCK_LEN as u32, flags: flags | PARENT }
+}
+
+/// The root Output of `input` under `key` and mode `flags`.
+///
+/// The tree is the spec's left-complete binary tree over 1024-byte chunks,
+/// built with a stack of subtree chaining values: after the n-th chunk (n
+/// counted from 1) one merge happens for every trailing zero bit of n. The
+/// last chunk is kept back so that whatever ends up at the top is finalised
+/// with ROOT. The stack holds at most 54 entries (2^54 chunks cover 2^64 bytes).
+fn root_output(key: &[u32; 8], input: &[u8], flags: u32) -> Output {
+    let mut stack: Vec<[u32; 8]> = Vec::new();
+    let chunk_count = if input.is_empty() { 1 } else { (input.len() + CHUNK_LEN - 1) / CHUNK_LEN };
+    for index in 0..chunk_count - 1 {
+        let chunk = &input[index * CHUNK_LEN..(index + 1) * CHUNK_LEN];
+        let mut cv = chunk_output(key, chunk, index as u64, flags).chaining_value();
+        let mut total = (index + 1) as u64;
+        while total & 1 == 0 {
+            // The stack is never empty here: `total` has a trailing zero only
+            // when an earlier subtree of the same size is waiting on it.
+            let left = stack.pop().unwrap_or(*key);
+            cv = parent_output(key, &left, &cv, flags).chaining_value();
+            total >>= 1;
+        }
+        stack.push(cv);
+    }
+    let last_index = chunk_count - 1;
+    let mut output = chunk_output(key, &input[last_index * CHUNK_LEN..], last_index as u64, flags);
+    while let Some(left) = stack.pop() {
+        output = parent_output(key, &left, &output.chaining_value(), flags);
+    }
+    output
+}
+
+/// BLAKE3-256 of `input`.
+pub fn hash(input: &[u8]) -> [u8; OUT_LEN] {
+    let mut out = [0u8; OUT_LEN];
+    root_output(&IV, input, 0).root_bytes(&mut out);
+    out
+}
+
+/// BLAKE3 extendable output: fills `out` (any length) with the output stream.
+pub fn hash_xof(input: &[u8], out: &mut [u8]) {
+    root_output(&IV, input, 0).root_bytes(out);
+}
+
+/// BLAKE3 keyed hash, extendable output.
+pub fn keyed_hash_xof(key: &[u8; 32], input: &[u8], out: &mut [u8]) {
+    root_output(&key_words(key), input, KEYED_HASH).root_bytes(out);
+}
+
+/// BLAKE3 derive-key mode, extendable output.
+pub fn derive_key_xof(context: &str, material: &[u8], out: &mut [u8]) {
+    let mut context_key = [0u8; 32];
+    root_output(&IV, context.as_bytes(), DERIVE_KEY_CONTEXT).root_bytes(&mut context_key);
+    root_output(&key_words(&context_key), material, DERIVE_KEY_MATERIAL).root_bytes(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{hex, json_cases};
+
+    const VECTORS: &str = include_str!("../testdata/blake3_test_vectors.json");
+
+    fn input_of(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn official_vectors_all_modes() {
+        let cases = json_cases(VECTORS);
+        assert!(cases.len() >= 35, "expected the full vector file, got {} cases", cases.len());
+        let key: [u8; 32] = *b"whats the Elvish word for friend";
+        let context = "BLAKE3 2019-12-27 16:29:52 test vectors context";
+        for case in &cases {
+            let input = input_of(case.input_len);
+            let expected_len = case.hash.len() / 2;
+
+            let mut out = vec![0u8; expected_len];
+            hash_xof(&input, &mut out);
+            assert_eq!(hex(&out), case.hash, "hash, input_len {}", case.input_len);
+            assert_eq!(hex(&hash(&input)), case.hash[..64], "hash/32, input_len {}", case.input_len);
+
+            keyed_hash_xof(&key, &input, &mut out);
+            assert_eq!(hex(&out), case.keyed_hash, "keyed_hash, input_len {}", case.input_len);
+
+            derive_key_xof(context, &input, &mut out);
+            assert_eq!(hex(&out), case.derive_key, "derive_key, input_len {}", case.input_len);
+        }
+    }
+
+    #[test]
+    fn prefix_of_extended_output_is_shorter_output() {
+        let input = input_of(3000);
+        let mut long = [0u8; 200];
+        hash_xof(&input, &mut long);
+        for len in [0usize, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129] {
+            let mut short = vec![0u8; len];
+            hash_xof(&input, &mut short);
+            assert_eq!(&short[..], &long[..len]);
+        }
+    }
+}

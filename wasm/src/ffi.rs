@@ -1,0 +1,328 @@
+//! The export layer: the only code that touches raw pointers. Every export
+//! takes its input as (ptr, len) in memory the host got from `qudag_alloc`
+//! (and frees with `qudag_free`), returns a `Code` as u32 (0 = ok), and
+//! leaves its output in the result buffer (`qudag_result_ptr` /
+//! `qudag_result_len`): the output bytes on success, the UTF-8 error message
+//! on failure. The result buffer is valid until the next call. No export
+//! reads a clock, a random source or any I/O.
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{fail, Code, Error, Result};
+use crate::fee::{self, FeeParams};
+use crate::frame::{self, tag, Out};
+use crate::limits::*;
+use crate::tx::{self, Transaction};
+use crate::vertex;
+use crate::{amount, blake3};
+
+/// Bumped on any change to exports, the frame tags or the result convention.
+pub const ABI_VERSION: u32 = 1;
+
+thread_local! {
+    static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn set_result(bytes: Vec<u8>) {
+    RESULT.with(|r| *r.borrow_mut() = bytes);
+}
+
+/// Run `f` on the input slice, store its output or error message, return the code.
+fn run(ptr: *const u8, len: usize, f: impl FnOnce(&[u8]) -> Result<Vec<u8>>) -> u32 {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        if len == 0 {
+            return f(&[]);
+        }
+        if ptr.is_null() {
+            fail!(InvalidInput, "Null input pointer with length {}", len);
+        }
+        // Safety: the host passes a buffer it allocated with qudag_alloc(len)
+        // and does not touch it during the call.
+        let input = unsafe { std::slice::from_raw_parts(ptr, len) };
+        f(input)
+    }));
+    let result = outcome.unwrap_or_else(|_| Err(Error::new(Code::Internal, "internal error: the core panicked")));
+    match result {
+        Ok(out) => {
+            set_result(out);
+            0
+        }
+        Err(e) => {
+            let code = e.code as u32;
+            set_result(e.message.into_bytes());
+            code
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn qudag_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Returns a buffer of `len` bytes (alignment 8), or null if out of memory.
+/// A zero-length request returns a non-null dangling pointer.
+#[no_mangle]
+pub extern "C" fn qudag_alloc(len: usize) -> *mut u8 {
+    if len == 0 {
+        return 8 as *mut u8;
+    }
+    match Layout::from_size_align(len, 8) {
+        // Safety: the layout has a non-zero size.
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Frees a buffer from `qudag_alloc(len)`; `len` must be the same value.
+///
+/// # Safety
+/// `ptr` must come from `qudag_alloc(len)` and not have been freed already.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_free(ptr: *mut u8, len: usize) {
+    if len == 0 || ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len, 8) {
+        // Safety: the caller guarantees ptr came from qudag_alloc(len).
+        unsafe { dealloc(ptr, layout) };
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn qudag_result_ptr() -> *const u8 {
+    RESULT.with(|r| r.borrow().as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn qudag_result_len() -> usize {
+    RESULT.with(|r| r.borrow().len())
+}
+
+/// The stable name of a result code into the result buffer; returns 0, or
+/// `invalid_input` for a number that is not a code.
+#[no_mangle]
+pub extern "C" fn qudag_error_name(code: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| match Code::from_u32(code) {
+        Some(c) => Ok(c.name().as_bytes().to_vec()),
+        None => fail!(InvalidInput, "{} is not a result code", code),
+    })
+}
+
+/// `name=value` lines: every limit and constant the host may need.
+#[no_mangle]
+pub extern "C" fn qudag_constants() -> u32 {
+    run(std::ptr::null(), 0, |_| {
+        let pairs: [(&str, u64); 14] = [
+            ("abi_version", u64::from(ABI_VERSION)),
+            ("format_version", u64::from(tx::FORMAT_VERSION)),
+            ("tx_bytes_max", TX_BYTES_MAX as u64),
+            ("data_bytes_max", DATA_BYTES_MAX as u64),
+            ("memo_bytes_max", MEMO_BYTES_MAX as u64),
+            ("name_bytes_max", NAME_BYTES_MAX as u64),
+            ("reason_bytes_max", REASON_BYTES_MAX as u64),
+            ("parents_max", PARENTS_MAX as u64),
+            ("txs_per_vertex_max", TXS_PER_VERTEX_MAX as u64),
+            ("vertex_bytes_max", VERTEX_BYTES_MAX as u64),
+            ("blake3_output_bytes_max", BLAKE3_OUTPUT_BYTES_MAX as u64),
+            ("units_per_ruv", amount::UNITS_PER_RUV),
+            ("amount_decimals", u64::from(amount::DECIMALS)),
+            ("rate_scale_ppb", fee::RATE_SCALE_PPB),
+        ];
+        let mut text = String::new();
+        for (k, v) in pairs.iter() {
+            text.push_str(&format!("{}={}\n", k, v));
+        }
+        Ok(text.into_bytes())
+    })
+}
+
+/// BLAKE3 of the input with `out_len` bytes of output (1..=65,536).
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_blake3_hash(ptr: *const u8, len: usize, out_len: usize) -> u32 {
+    run(ptr, len, |input| {
+        if out_len == 0 || out_len > BLAKE3_OUTPUT_BYTES_MAX {
+            fail!(OutputTooLarge, "BLAKE3 output length {} is outside 1..={}", out_len, BLAKE3_OUTPUT_BYTES_MAX);
+        }
+        let mut out = vec![0u8; out_len];
+        blake3::hash_xof(input, &mut out);
+        Ok(out)
+    })
+}
+
+fn tx_from_frame(input: &[u8]) -> Result<Transaction> {
+    frame::read_transaction(input)
+}
+
+/// Frame (with signature) -> canonical signed transaction bytes.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_tx_encode(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| tx_from_frame(input)?.encode())
+}
+
+/// Frame (signature ignored if present) -> "qudag/tx/v1" || unsigned body.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_tx_signing_message(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| tx_from_frame(input)?.signing_message())
+}
+
+/// Signed bytes -> frame of the fields plus id, signing message, conflict key.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_tx_decode(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| Ok(frame::write_tx_info(&tx::inspect(input)?)))
+}
+
+/// Frame (with signature) -> canonical signed vertex bytes.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_vertex_encode(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| frame::read_vertex(input)?.encode())
+}
+
+/// Frame (signature ignored if present) -> "qudag/vertex/v1" || unsigned body.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_vertex_signing_message(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| frame::read_vertex(input)?.signing_message())
+}
+
+/// Signed bytes -> frame of the fields plus id, signing message, tx ids.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_vertex_decode(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| Ok(frame::write_vertex_info(&vertex::inspect(input)?)))
+}
+
+/// The default fee parameters as a frame.
+#[no_mangle]
+pub extern "C" fn qudag_fee_defaults() -> u32 {
+    run(std::ptr::null(), 0, |_| {
+        let mut o = Out::new();
+        frame::write_fee_params(&mut o, &FeeParams::DEFAULT);
+        Ok(o.into_bytes())
+    })
+}
+
+/// Fee parameters frame -> ok or `invalid_fee_params`.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_fee_params_validate(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        frame::read_fee_params_only(input)?.validate()?;
+        Ok(Vec::new())
+    })
+}
+
+/// Fee request frame -> frame with the rate (ppb) and, if an amount was
+/// given, the fee.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_fee_compute(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let (params, fee_input, amount) = frame::read_fee_request(input)?;
+        let rate = fee::rate_ppb(&params, &fee_input)?;
+        let mut o = Out::new();
+        o.u64(tag::RATE_PPB, rate);
+        if let Some(amount) = amount {
+            o.u64(tag::FEE, fee::fee_for_rate(amount, rate));
+        }
+        Ok(o.into_bytes())
+    })
+}
+
+/// Decimal rUv text -> 8 bytes LE smallest units.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_amount_parse(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| Ok(amount::parse(input)?.to_le_bytes().to_vec()))
+}
+
+/// 8 bytes LE smallest units -> decimal rUv text.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_amount_format(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        if input.len() != 8 {
+            fail!(InvalidInput, "An amount is 8 bytes, got {}", input.len());
+        }
+        let mut a = [0u8; 8];
+        a.copy_from_slice(input);
+        Ok(amount::format(u64::from_le_bytes(a)).into_bytes())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> Vec<u8> {
+        RESULT.with(|r| r.borrow().clone())
+    }
+
+    fn call(f: unsafe extern "C" fn(*const u8, usize) -> u32, input: &[u8]) -> (u32, Vec<u8>) {
+        let ptr = qudag_alloc(input.len());
+        unsafe {
+            std::ptr::copy_nonoverlapping(input.as_ptr(), ptr, input.len());
+            let code = f(ptr, input.len());
+            qudag_free(ptr, input.len());
+            (code, result())
+        }
+    }
+
+    #[test]
+    fn result_convention() {
+        let (code, out) = call(qudag_amount_parse, b"0.5");
+        assert_eq!(code, 0);
+        assert_eq!(out, 500_000u64.to_le_bytes());
+        let (code, out) = call(qudag_amount_parse, b"-1");
+        assert_eq!(code, Code::AmountInvalid as u32);
+        assert!(String::from_utf8(out).unwrap().contains("negative"));
+        assert_eq!(qudag_error_name(Code::TrailingBytes as u32), 0);
+        assert_eq!(result(), b"trailing_bytes");
+        assert_eq!(qudag_error_name(12345), Code::InvalidInput as u32);
+        let (code, out) = call(qudag_amount_format, &u64::MAX.to_le_bytes());
+        assert_eq!((code, out), (0, b"18446744073709.551615".to_vec()));
+    }
+
+    #[test]
+    fn blake3_export_checks_output_length() {
+        let ptr = qudag_alloc(3);
+        unsafe {
+            std::ptr::copy_nonoverlapping(b"abc".as_ptr(), ptr, 3);
+            assert_eq!(qudag_blake3_hash(ptr, 3, 32), 0);
+            assert_eq!(result(), blake3::hash(b"abc"));
+            assert_eq!(qudag_blake3_hash(ptr, 3, 0), Code::OutputTooLarge as u32);
+            assert_eq!(qudag_blake3_hash(ptr, 3, BLAKE3_OUTPUT_BYTES_MAX + 1), Code::OutputTooLarge as u32);
+            qudag_free(ptr, 3);
+        }
+        assert_eq!(unsafe { qudag_blake3_hash(std::ptr::null(), 5, 32) }, Code::InvalidInput as u32);
+    }
+}

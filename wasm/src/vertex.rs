@@ -1,0 +1,315 @@
+//! Vertices of the DAG. Layout (all integers little-endian):
+//!
+//!   u8 version (1) | u8 object type (2 = vertex) | [32] chain id
+//!   [32] author | u64 round | u64 timestamp ms
+//!   u32 parent count | count x [32] parent id (strictly ascending bytes)
+//!   u32 tx count | count x (u32 length | signed transaction bytes)
+//!   [4627] ML-DSA-87 signature
+//!
+//! The signature covers "qudag/vertex/v1" || everything before it.
+
+use crate::blake3;
+use crate::codec::{Reader, Writer};
+use crate::error::{fail, Code, Result};
+use crate::limits::*;
+use crate::tx::{self, Hash, FORMAT_VERSION};
+
+pub const OBJECT_VERTEX: u8 = 2;
+pub const VERTEX_SIGNING_DOMAIN: &[u8] = b"qudag/vertex/v1";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vertex {
+    pub chain_id: Hash,
+    /// Validator id: BLAKE3-256 of the validator's ML-DSA-87 public key.
+    pub author: Hash,
+    /// 0 for a genesis vertex (no parents); otherwise at least one parent.
+    pub round: u64,
+    /// Informational only: no rule reads it.
+    pub timestamp_ms: u64,
+    pub parents: Vec<Hash>,
+    /// Full signed transaction bytes, each a valid transaction of this chain.
+    pub transactions: Vec<Vec<u8>>,
+    /// Empty for an unsigned vertex (see `signing_message`).
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct VertexInfo {
+    pub vertex: Vertex,
+    pub id: Hash,
+    pub signing_message: Vec<u8>,
+    /// Ids of `vertex.transactions`, in order.
+    pub tx_ids: Vec<Hash>,
+}
+
+impl Vertex {
+    /// Rules beyond the byte layout, in precedence order; returns the
+    /// transaction ids.
+    pub fn validate_fields(&self) -> Result<Vec<Hash>> {
+        if self.parents.len() > PARENTS_MAX {
+            fail!(TooManyParents, "Invalid vertex: {} parents, the limit is {}", self.parents.len(), PARENTS_MAX);
+        }
+        for (i, pair) in self.parents.windows(2).enumerate() {
+            if pair[0] == pair[1] {
+                fail!(ParentsDuplicate, "Invalid vertex: parent {} repeats parent {}", i + 1, i);
+            }
+            if pair[0] > pair[1] {
+                fail!(
+                    ParentsUnsorted,
+                    "Invalid vertex: parent {} sorts before parent {}; parents must be in ascending byte order",
+                    i + 1,
+                    i
+                );
+            }
+        }
+        if self.round == 0 && !self.parents.is_empty() {
+            fail!(
+                GenesisHasParents,
+                "Invalid vertex: round 0 (genesis) must have no parents, it has {}",
+                self.parents.len()
+            );
+        }
+        if self.round > 0 && self.parents.is_empty() {
+            fail!(ParentsMissing, "Invalid vertex: round {} needs at least one parent", self.round);
+        }
+        if self.transactions.len() > TXS_PER_VERTEX_MAX {
+            fail!(
+                TooManyTransactions,
+                "Invalid vertex: {} transactions, the limit is {}",
+                self.transactions.len(),
+                TXS_PER_VERTEX_MAX
+            );
+        }
+        let mut ids: Vec<Hash> = Vec::with_capacity(self.transactions.len());
+        let mut keys: Vec<[u8; 40]> = Vec::with_capacity(self.transactions.len());
+        for (i, bytes) in self.transactions.iter().enumerate() {
+            let info = tx::inspect(bytes).map_err(|mut e| {
+                e.message = format!("Invalid vertex: transaction {}: {}", i, e.message);
+                e
+            })?;
+            if info.tx.chain_id != self.chain_id {
+                fail!(ChainIdMismatch, "Invalid vertex: transaction {} belongs to another chain", i);
+            }
+            ids.push(info.id);
+            keys.push(info.conflict_key);
+        }
+        let mut sorted_ids = ids.clone();
+        sorted_ids.sort_unstable();
+        if sorted_ids.windows(2).any(|p| p[0] == p[1]) {
+            fail!(DuplicateTransaction, "Invalid vertex: a transaction appears twice");
+        }
+        keys.sort_unstable();
+        if keys.windows(2).any(|p| p[0] == p[1]) {
+            fail!(ConflictingTransactions, "Invalid vertex: two transactions share an account and nonce");
+        }
+        Ok(ids)
+    }
+
+    fn body_with_ids(&self) -> Result<(Vec<u8>, Vec<Hash>)> {
+        let ids = self.validate_fields()?;
+        let mut w = Writer::new();
+        w.u8(FORMAT_VERSION);
+        w.u8(OBJECT_VERTEX);
+        w.fixed(&self.chain_id);
+        w.fixed(&self.author);
+        w.u64(self.round);
+        w.u64(self.timestamp_ms);
+        w.u32(self.parents.len() as u32);
+        for p in &self.parents {
+            w.fixed(p);
+        }
+        w.u32(self.transactions.len() as u32);
+        for t in &self.transactions {
+            w.var(t);
+        }
+        let total = w.len() + ML_DSA_87_SIGNATURE_BYTES;
+        if total > VERTEX_BYTES_MAX {
+            fail!(VertexTooLarge, "Invalid vertex: {} bytes signed, the limit is {}", total, VERTEX_BYTES_MAX);
+        }
+        Ok((w.into_bytes(), ids))
+    }
+
+    pub fn body(&self) -> Result<Vec<u8>> {
+        Ok(self.body_with_ids()?.0)
+    }
+
+    pub fn signing_message(&self) -> Result<Vec<u8>> {
+        let body = self.body()?;
+        let mut msg = Vec::with_capacity(VERTEX_SIGNING_DOMAIN.len() + body.len());
+        msg.extend_from_slice(VERTEX_SIGNING_DOMAIN);
+        msg.extend_from_slice(&body);
+        Ok(msg)
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut bytes = self.body()?;
+        if self.signature.len() != ML_DSA_87_SIGNATURE_BYTES {
+            fail!(
+                InvalidInput,
+                "Cannot encode vertex: signature is {} bytes, expected {}",
+                self.signature.len(),
+                ML_DSA_87_SIGNATURE_BYTES
+            );
+        }
+        bytes.extend_from_slice(&self.signature);
+        Ok(bytes)
+    }
+
+    /// Decodes the layout only; `inspect` adds the field rules.
+    fn decode_layout(bytes: &[u8]) -> Result<Vertex> {
+        if bytes.len() > VERTEX_BYTES_MAX {
+            fail!(VertexTooLarge, "Cannot decode vertex: {} bytes, the limit is {}", bytes.len(), VERTEX_BYTES_MAX);
+        }
+        let mut r = Reader::new(bytes, "vertex");
+        let version = r.u8("version")?;
+        if version != FORMAT_VERSION {
+            fail!(UnknownVersion, "Cannot decode vertex: version {}, expected {}", version, FORMAT_VERSION);
+        }
+        let object = r.u8("object_type")?;
+        if object != OBJECT_VERTEX {
+            fail!(
+                UnknownObjectType,
+                "Cannot decode vertex: object type {}, expected {} (vertex)",
+                object,
+                OBJECT_VERTEX
+            );
+        }
+        let chain_id = r.hash("chain_id")?;
+        let author = r.hash("author")?;
+        let round = r.u64("round")?;
+        let timestamp_ms = r.u64("timestamp_ms")?;
+        let parent_count = r.count("parents", PARENTS_MAX, Code::TooManyParents)?;
+        let mut parents = Vec::with_capacity(parent_count);
+        for _ in 0..parent_count {
+            parents.push(r.hash("parent")?);
+        }
+        let tx_count = r.count("transactions", TXS_PER_VERTEX_MAX, Code::TooManyTransactions)?;
+        // Every transaction takes at least 4 bytes, so a bogus count cannot
+        // make us reserve more than the input's size.
+        let mut transactions = Vec::with_capacity(tx_count.min(bytes.len() / 4));
+        for _ in 0..tx_count {
+            transactions.push(r.var("transaction", TX_BYTES_MAX, Code::TxTooLarge)?.to_vec());
+        }
+        let signature = r.fixed(ML_DSA_87_SIGNATURE_BYTES, "signature")?.to_vec();
+        r.finish()?;
+        Ok(Vertex { chain_id, author, round, timestamp_ms, parents, transactions, signature })
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Vertex> {
+        Ok(inspect(bytes)?.vertex)
+    }
+}
+
+pub fn inspect(bytes: &[u8]) -> Result<VertexInfo> {
+    let vertex = Vertex::decode_layout(bytes)?;
+    let tx_ids = vertex.validate_fields()?;
+    let unsigned_len = bytes.len() - ML_DSA_87_SIGNATURE_BYTES;
+    let mut signing_message = Vec::with_capacity(VERTEX_SIGNING_DOMAIN.len() + unsigned_len);
+    signing_message.extend_from_slice(VERTEX_SIGNING_DOMAIN);
+    signing_message.extend_from_slice(&bytes[..unsigned_len]);
+    Ok(VertexInfo { id: blake3::hash(bytes), signing_message, tx_ids, vertex })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tx::tests::{h, sig, transfer};
+    use crate::tx::Transaction;
+
+    fn vertex(round: u64, parents: Vec<Hash>, txs: Vec<Transaction>) -> Vertex {
+        Vertex {
+            chain_id: h(7),
+            author: h(9),
+            round,
+            timestamp_ms: 1_700_000_000_123,
+            parents,
+            transactions: txs.iter().map(|t| t.encode().unwrap()).collect(),
+            signature: sig(200),
+        }
+    }
+
+    #[test]
+    fn round_trips_both_ways_with_ids() {
+        let v = vertex(3, vec![h(1), h(2), h(3)], vec![transfer(1), transfer(2)]);
+        let bytes = v.encode().unwrap();
+        let info = inspect(&bytes).unwrap();
+        assert_eq!(info.vertex, v);
+        assert_eq!(info.vertex.encode().unwrap(), bytes);
+        assert_eq!(info.id, blake3::hash(&bytes));
+        assert_eq!(info.tx_ids, vec![blake3::hash(&v.transactions[0]), blake3::hash(&v.transactions[1])]);
+        assert_eq!(&info.signing_message[..15], b"qudag/vertex/v1");
+        assert_eq!(info.signing_message, v.signing_message().unwrap());
+        assert_eq!(&bytes[..2], &[1, 2]);
+        // Genesis with no transactions is fine too.
+        let g = vertex(0, vec![], vec![]);
+        assert_eq!(Vertex::decode(&g.encode().unwrap()).unwrap(), g);
+        // Exactly PARENTS_MAX parents is fine.
+        let many: Vec<Hash> = (0..PARENTS_MAX).map(|i| [i as u8; 32]).collect();
+        vertex(1, many, vec![]).encode().unwrap();
+    }
+
+    #[test]
+    fn field_rules() {
+        let other_chain = Transaction { chain_id: h(8), ..transfer(1) };
+        let same_key = Transaction { max_fee: 77, ..transfer(1) };
+        let too_many: Vec<Hash> = (0..=PARENTS_MAX).map(|i| [i as u8; 32]).collect();
+        let cases: Vec<(Vertex, Code)> = vec![
+            (vertex(1, vec![h(2), h(1)], vec![]), Code::ParentsUnsorted),
+            (vertex(1, vec![h(1), h(1)], vec![]), Code::ParentsDuplicate),
+            (vertex(1, too_many, vec![]), Code::TooManyParents),
+            (vertex(0, vec![h(1)], vec![]), Code::GenesisHasParents),
+            (vertex(1, vec![], vec![]), Code::ParentsMissing),
+            (vertex(1, vec![h(1)], vec![other_chain]), Code::ChainIdMismatch),
+            (vertex(1, vec![h(1)], vec![transfer(1), transfer(1)]), Code::DuplicateTransaction),
+            (vertex(1, vec![h(1)], vec![transfer(1), same_key]), Code::ConflictingTransactions),
+        ];
+        for (v, code) in cases {
+            assert_eq!(v.encode().unwrap_err().code, code);
+            assert_eq!(v.signing_message().unwrap_err().code, code);
+        }
+        let mut v = vertex(1, vec![h(1)], vec![transfer(1)]);
+        v.transactions[0].push(0);
+        assert_eq!(v.encode().unwrap_err().code, Code::TrailingBytes);
+        let v = Vertex { signature: vec![], ..vertex(1, vec![h(1)], vec![]) };
+        assert_eq!(v.encode().unwrap_err().code, Code::InvalidInput);
+        v.signing_message().unwrap();
+    }
+
+    #[test]
+    fn size_limits() {
+        // Transactions per vertex: the count is checked before the bodies.
+        let mut bytes = vertex(1, vec![h(1)], vec![]).encode().unwrap();
+        let count_at = 2 + 32 + 32 + 8 + 8 + 4 + 32;
+        bytes[count_at..count_at + 4].copy_from_slice(&((TXS_PER_VERTEX_MAX + 1) as u32).to_le_bytes());
+        assert_eq!(inspect(&bytes).unwrap_err().code, Code::TooManyTransactions);
+        // Parent count prefix over the limit.
+        let mut bytes = vertex(1, vec![h(1)], vec![]).encode().unwrap();
+        bytes[82..86].copy_from_slice(&((PARENTS_MAX + 1) as u32).to_le_bytes());
+        assert_eq!(inspect(&bytes).unwrap_err().code, Code::TooManyParents);
+        // Transaction length prefix over the tx limit.
+        let mut bytes = vertex(1, vec![h(1)], vec![transfer(1)]).encode().unwrap();
+        bytes[count_at + 4..count_at + 8].copy_from_slice(&((TX_BYTES_MAX + 1) as u32).to_le_bytes());
+        assert_eq!(inspect(&bytes).unwrap_err().code, Code::TxTooLarge);
+        // Whole vertex over the limit, decode and encode.
+        assert_eq!(inspect(&vec![1u8; VERTEX_BYTES_MAX + 1]).unwrap_err().code, Code::VertexTooLarge);
+        let big: Vec<Transaction> = (0..400u64)
+            .map(|n| Transaction {
+                payload: crate::tx::Payload::Data { data: vec![n as u8; DATA_BYTES_MAX] },
+                ..transfer(n)
+            })
+            .collect();
+        assert_eq!(vertex(1, vec![h(1)], big).encode().unwrap_err().code, Code::VertexTooLarge);
+        // Trailing, truncated, version and object type.
+        let good = vertex(1, vec![h(1)], vec![transfer(1)]).encode().unwrap();
+        let mut b = good.clone();
+        b.push(1);
+        assert_eq!(inspect(&b).unwrap_err().code, Code::TrailingBytes);
+        assert_eq!(inspect(&good[..good.len() - 1]).unwrap_err().code, Code::Truncated);
+        let mut b = good.clone();
+        b[0] = 0;
+        assert_eq!(inspect(&b).unwrap_err().code, Code::UnknownVersion);
+        let mut b = good;
+        b[1] = 1;
+        assert_eq!(inspect(&b).unwrap_err().code, Code::UnknownObjectType);
+    }
+}
