@@ -6,6 +6,7 @@
 import { ConfigError } from "../config/mod.ts";
 import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
+import { dag } from "./dag.ts";
 import { key } from "./key.ts";
 import { start } from "./start.ts";
 import { status } from "./status.ts";
@@ -15,7 +16,7 @@ export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, key, version];
+const ENTRIES: readonly Entry[] = [start, status, key, dag, version];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;

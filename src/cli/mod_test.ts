@@ -299,7 +299,7 @@ Deno.test("runCli() status prints a running node's status", async () => {
   }
 });
 
-Deno.test("runCli() status exits 1 with node_error when the node answers an error", async () => {
+Deno.test("runCli() status exits 1 with the node's own error code when the node answers an error", async () => {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => Response.json({ error: { code: "not_ready" } }, { status: 503 }),
@@ -307,7 +307,7 @@ Deno.test("runCli() status exits 1 with node_error when the node answers an erro
   try {
     const r = await run(["status", "--node", `http://127.0.0.1:${server.addr.port}`]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /answered 503.*\[node_error\]$/);
+    assert.match(r.err, /failed with 503 \[not_ready\]$/);
   } finally {
     await server.shutdown();
   }

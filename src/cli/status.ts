@@ -1,6 +1,6 @@
 import type { Command } from "./_command.ts";
+import { callNode } from "./_client.ts";
 import { configFlagSpecs, loadConfig } from "./_config.ts";
-import { CliError } from "./_errors.ts";
 
 export const status: Command = {
   name: "status",
@@ -12,23 +12,8 @@ export const status: Command = {
   ],
   async run(parsed, io) {
     const config = loadConfig(parsed, io);
-    const url = `${config.cli.nodeUrl.replace(/\/+$/, "")}/api/v1/status`;
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-    } catch (cause) {
-      throw new CliError(
-        "node_unreachable",
-        `cannot reach a node at ${config.cli.nodeUrl}: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      );
-    }
-    const body = await res.json().catch(() => null) as Record<string, Record<string, unknown>> | null;
-    if (!res.ok || !body) {
-      throw new CliError("node_error", `${url} answered ${res.status}${body ? `: ${JSON.stringify(body)}` : ""}`);
-    }
+    const { json } = await callNode({ nodeUrl: config.cli.nodeUrl, timeoutMs: 5_000 }, "GET", "/api/v1/status");
+    const body = json as Record<string, Record<string, unknown> | undefined>;
     if (parsed.flags["--json"]) {
       io.out(JSON.stringify(body, null, 2));
       return 0;

@@ -22,7 +22,12 @@ export type CryptoBackendChoice = "auto" | "native" | "webcrypto" | "noble";
 export type ExchangeNodeType = "full" | "exchange-only" | "validator" | "light";
 
 export interface Config {
-  readonly node: { readonly id: string | null; readonly networkMode: NetworkMode; readonly dataDir: string };
+  readonly node: {
+    readonly id: string | null;
+    readonly networkMode: NetworkMode;
+    readonly dataDir: string;
+    readonly genesisFile: string | null;
+  };
   readonly http: {
     readonly host: string;
     readonly port: number;
@@ -330,7 +335,12 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
   const n = (k: string) => v.get(k) as number;
   const b = (k: string) => v.get(k) as boolean;
   return {
-    node: { id: s("node.id"), networkMode: s("node.network_mode") as NetworkMode, dataDir: s("node.data_dir")! },
+    node: {
+      id: s("node.id"),
+      networkMode: s("node.network_mode") as NetworkMode,
+      dataDir: s("node.data_dir")!,
+      genesisFile: s("node.genesis_file"),
+    },
     http: {
       host: s("http.host")!,
       port: n("http.port"),

@@ -58,6 +58,14 @@ export const FIELDS: readonly Field[] = [
     flag: "--data-dir",
     help: "where the database and key store live",
   },
+  {
+    key: "node.genesis_file",
+    type: { kind: "string", pattern: /^.+$/, describe: "a file path" },
+    default: null,
+    env: ["QUDAG_GENESIS_FILE"],
+    flag: "--genesis",
+    help: "genesis file (default <data dir>/genesis.json; made at first start in local mode)",
+  },
   // http
   {
     key: "http.host",

@@ -109,3 +109,40 @@ export function readGenesis(path: string): Genesis {
   }
   return parseGenesis(bytes, path);
 }
+
+/**
+ * The node's genesis: `--genesis FILE` / QUDAG_GENESIS_FILE, else
+ * <dataDir>/genesis.json. In network mode "local" a missing default file is
+ * made with this node as the only validator; any other mode needs one.
+ */
+export function loadGenesis(o: {
+  file: string | null;
+  dataDir: string;
+  networkMode: string;
+  nodeName: string;
+  nodePublicKey: Uint8Array;
+  nowIso: string;
+}): { genesis: Genesis; created: boolean } {
+  const path = o.file ?? `${o.dataDir.replace(/\/+$/, "")}/${GENESIS_FILE}`;
+  let created = false;
+  if (o.file === null && o.networkMode === "local") {
+    try {
+      Deno.statSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      const bytes = makeGenesis("local", o.nowIso, [{ name: o.nodeName, publicKey: o.nodePublicKey }]);
+      Deno.writeFileSync(path, bytes, { createNew: true });
+      created = true;
+    }
+  } else if (o.file === null) {
+    try {
+      Deno.statSync(path);
+    } catch (cause) {
+      throw new GenesisError(
+        `network mode ${o.networkMode} needs a genesis file: none at ${path} (set --genesis or QUDAG_GENESIS_FILE)`,
+        { cause },
+      );
+    }
+  }
+  return { genesis: readGenesis(path), created };
+}

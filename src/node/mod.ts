@@ -11,6 +11,12 @@ import { CONTENT_TYPE, registerProcessMetrics, Registry } from "../metrics/mod.t
 import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { type Genesis, loadGenesis } from "./genesis.ts";
+import { DagService } from "./dag_service.ts";
+import { createDagApi } from "../http/dag.ts";
+import { requireApiKeyOnWrites } from "../http/api_key.ts";
+import { Hono } from "hono";
+import type { Env } from "../http/app.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch";
 
@@ -28,6 +34,8 @@ export interface RunningNode {
   readonly crypto: SelectedBackend;
   readonly storage: Storage;
   readonly registry: Registry;
+  readonly genesis: Genesis;
+  readonly dag: DagService;
   readonly ports: { http: number; metrics: number };
   /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
   stop(reason: string): Promise<void>;
@@ -109,6 +117,26 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const identity = await loadIdentity(config, crypto.backend, log);
     const { boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString());
     const nodeId = config.node.id ?? `node-${identity.keyId.slice(0, 12)}`;
+    const { genesis, created } = loadGenesis({
+      file: config.node.genesisFile,
+      dataDir: config.node.dataDir,
+      networkMode: config.node.networkMode,
+      nodeName: nodeId,
+      nodePublicKey: identity.publicKey,
+      nowIso: new Date(startedAtMs).toISOString(),
+    });
+    if (created) log.info("created a local genesis with this node as its only validator", { path: genesis.path });
+    const storedChain = storage.getMeta("chain_id");
+    if (storedChain && storedChain !== genesis.chainIdHex) {
+      throw new NodeStartError(
+        "identity_mismatch",
+        `this data directory holds chain ${storedChain.slice(0, 16)}…, but ${genesis.path} describes chain ${
+          genesis.chainIdHex.slice(0, 16)
+        }…`,
+      );
+    }
+    storage.setMeta("chain_id", genesis.chainIdHex);
+    const isValidator = genesis.validators.some((v) => v.id === identity.keyId);
 
     const registry = new Registry();
     registerProcessMetrics(registry, startedAtMs / 1000, nowMs);
@@ -131,6 +159,23 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       ["method", "route", "status"],
     );
 
+    const dag = new DagService({
+      storage,
+      genesis,
+      backend: crypto.backend,
+      registry,
+      logger: log.child({ component: "dag" }),
+      nowMs,
+      signer: isValidator ? identity.signer : undefined,
+    });
+    if (isValidator && storage.vertexCount() === 0) {
+      const first = await dag.author([]);
+      log.info("authored this validator's first vertex", { id: first.id, status: first.status });
+    }
+    const dagApi = new Hono<Env>();
+    dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
+    dagApi.route("/", createDagApi(dag));
+
     let stopping = false;
     const checkReady = () => {
       if (stopping) throw new Error("node is shutting down");
@@ -149,6 +194,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       bodyLimitBytes: config.http.bodyLimitBytes,
       nowMs: () => performance.now(),
       checkReady,
+      areas: { "/api/v1/dag": dagApi },
       status: () => ({
         node: {
           id: nodeId,
@@ -163,6 +209,13 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         },
         crypto: { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason },
         storage: { kind: storage.kind, schemaVersion: storage.schemaVersion, vertices: storage.vertexCount() },
+        chain: {
+          id: genesis.chainIdHex,
+          network: genesis.network,
+          validators: genesis.validators.map((v) => ({ name: v.name, id: v.id })),
+          isValidator,
+        },
+        dag: { vertices: storage.vertexCount(), tips: storage.tips().length, orphans: dag.orphanCount },
         exchange: { enabled: config.exchange.enabled, nodeType: config.exchange.nodeType },
       }),
     });
@@ -220,7 +273,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       dataDir: config.node.dataDir,
       boots,
     });
-    return { identity, crypto, storage, registry, ports, stop, stopped };
+    return { identity, crypto, storage, registry, genesis, dag, ports, stop, stopped };
   } catch (e) {
     for (const fn of cleanup.reverse()) {
       try {

@@ -1,0 +1,24 @@
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "./errors.ts";
+
+/** Compares in time independent of where the strings differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Writes need `x-api-key` when the node has QUDAG_API_KEY; reads never do. */
+export function requireApiKeyOnWrites(apiKey: string | null): MiddlewareHandler {
+  return async (c, next) => {
+    if (apiKey && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
+      const given = c.req.header("x-api-key");
+      if (!given || !sameSecret(given, apiKey)) {
+        throw new ApiError(401, "unauthorized", given ? "x-api-key is wrong" : "this write needs an x-api-key header");
+      }
+    }
+    await next();
+  };
+}

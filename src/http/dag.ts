@@ -1,0 +1,82 @@
+/** /api/v1/dag: add, fetch and validate vertices; children; stats. */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { DagService, SubmitResult } from "../node/dag_service.ts";
+import type { Env } from "./app.ts";
+import { ApiError } from "./errors.ts";
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+function idParam(c: Context<Env>, name: string): string {
+  const id = c.req.param(name)?.toLowerCase() ?? "";
+  if (!ID_RE.test(id)) {
+    throw new ApiError(400, "invalid_request", `${name} must be 64 hex digits, got ${JSON.stringify(id.slice(0, 80))}`);
+  }
+  return id;
+}
+
+/** The body as vertex bytes: application/octet-stream, or JSON `{ "vertex": "<base64>" }`. */
+async function vertexBytes(c: Context<Env>): Promise<Uint8Array> {
+  const type = c.req.header("content-type") ?? "";
+  if (type.startsWith("application/json")) {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+    }
+    const b64 = (body as { vertex?: unknown })?.vertex;
+    if (typeof b64 !== "string") {
+      throw new ApiError(400, "invalid_request", 'expected { "vertex": "<base64 of the signed vertex bytes>" }');
+    }
+    try {
+      return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+    } catch {
+      throw new ApiError(400, "invalid_request", "vertex is not valid base64");
+    }
+  }
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.length === 0) throw new ApiError(400, "invalid_request", "empty body: send the signed vertex bytes");
+  return bytes;
+}
+
+const STATUS_HTTP = { admitted: 201, duplicate: 200, waiting: 202, rejected: 422 } as const;
+
+function answer(c: Context<Env>, r: SubmitResult) {
+  if (r.status === "rejected") {
+    throw new ApiError(422, r.code ?? "rejected", r.message ?? "vertex rejected", { id: r.id, status: "rejected" });
+  }
+  return c.json(r, STATUS_HTTP[r.status]);
+}
+
+export function createDagApi(dag: DagService): Hono<Env> {
+  const api = new Hono<Env>();
+  api.post("/nodes", async (c) => answer(c, await dag.submit(await vertexBytes(c), "api")));
+  api.get("/nodes/children/:hash", (c) => {
+    const id = idParam(c, "hash");
+    const children = dag.children(id);
+    if (children === null) throw new ApiError(404, "not_found", `no vertex ${id}`);
+    return c.json({ id, children });
+  });
+  api.get("/nodes/:hash", (c) => {
+    const id = idParam(c, "hash");
+    if ((c.req.header("accept") ?? "").includes("application/octet-stream")) {
+      const bytes = dag.bytesOf(id);
+      if (!bytes) throw new ApiError(404, "not_found", `no vertex ${id}`);
+      return c.body(bytes.slice().buffer, 200, { "content-type": "application/octet-stream" });
+    }
+    const v = dag.get(id);
+    if (!v) throw new ApiError(404, "not_found", `no vertex ${id}`);
+    return c.json(v);
+  });
+  api.post("/validate", async (c) => {
+    const r = await dag.validate(await vertexBytes(c));
+    return c.json(
+      r.status === "rejected"
+        ? { valid: false, id: r.id ?? null, code: r.code, message: r.message }
+        : { valid: true, id: r.id, missingParents: r.missing ?? [] },
+    );
+  });
+  api.get("/stats", (c) => c.json(dag.stats()));
+  return api;
+}

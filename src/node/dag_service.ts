@@ -1,0 +1,374 @@
+/**
+ * The DAG as this node keeps it: every vertex is decoded and checked by the
+ * WASM core, admitted by the pure rules in src/dag, signature-checked against
+ * the genesis validator set, persisted, and only then handed on. A vertex
+ * whose parents are missing waits in a bounded buffer; every refusal is
+ * counted by reason and logged, never dropped silently.
+ */
+import {
+  CoreError,
+  type CoreErrorCode,
+  decodeTransaction,
+  encodeVertex,
+  validateTransaction,
+  validateVertex,
+  type VertexInfo,
+  vertexSigningMessage,
+} from "../core/mod.ts";
+import type { CryptoBackend, MlDsaSigner, MlDsaVerifier } from "../crypto/backend.ts";
+import {
+  type AdmissionLimits,
+  admit,
+  DEFAULT_ADMISSION_LIMITS,
+  REJECT_REASONS,
+  type RejectReason,
+} from "../dag/admission.ts";
+import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits } from "../dag/orphans.ts";
+import { OrphanBuffer } from "../dag/orphans.ts";
+import { fromHex, keyIdOf, toHex } from "../keys/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { Storage } from "../storage/mod.ts";
+import type { Genesis } from "./genesis.ts";
+
+export type SubmitStatus = "admitted" | "duplicate" | "waiting" | "rejected";
+
+export interface SubmitResult {
+  readonly status: SubmitStatus;
+  /** Hex vertex id; absent when the bytes could not be decoded at all. */
+  readonly id?: string;
+  /** For "rejected": an admission reason or the core's error code. */
+  readonly code?: RejectReason | CoreErrorCode;
+  readonly message?: string;
+  /** For "waiting": the parents being waited for. */
+  readonly missing?: readonly string[];
+}
+
+export type Origin = "api" | "peer" | "local";
+
+export interface VertexView {
+  id: string;
+  chainId: string;
+  author: string;
+  authorName: string | null;
+  round: string;
+  timestampMs: string;
+  parents: string[];
+  transactions: { id: string; kind: string; account: string; nonce: string }[];
+  status: "accepted" | "rejected" | "processing";
+  receivedAtMs: number;
+  bytes: number;
+}
+
+export interface DagServiceOptions {
+  storage: Storage;
+  genesis: Genesis;
+  backend: CryptoBackend;
+  registry: Registry;
+  logger: Logger;
+  nowMs: () => number;
+  /** This node's validator signer, when it is a validator. */
+  signer?: MlDsaSigner;
+  admissionLimits?: AdmissionLimits;
+  orphanLimits?: OrphanLimits;
+}
+
+/** Bound on orphans released by one arrival, so one vertex cannot stall the event loop. */
+const RELEASE_PER_ARRIVAL_MAX = 10_000;
+
+export class DagService {
+  readonly #o: DagServiceOptions;
+  readonly #verifiers = new Map<string, Promise<MlDsaVerifier>>();
+  readonly #names = new Map<string, string>();
+  readonly #orphans: OrphanBuffer;
+  readonly #listeners: ((info: VertexInfo, origin: Origin) => void)[] = [];
+  readonly #rounds = new Map<string, bigint>();
+  readonly #received;
+  readonly #rejected;
+  readonly #orphanGauge;
+
+  constructor(o: DagServiceOptions) {
+    this.#o = o;
+    this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS);
+    for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
+    this.#received = o.registry.counter(
+      "qudag_dag_vertices_received_total",
+      "Vertices received, by origin and outcome.",
+      ["origin", "result"],
+    );
+    this.#rejected = o.registry.counter(
+      "qudag_dag_vertices_rejected_total",
+      "Vertices refused, by reason (admission reasons and the core's error codes).",
+      ["reason"],
+    );
+    this.#orphanGauge = o.registry.gauge("qudag_dag_orphans", "Vertices waiting for missing parents.");
+    for (const r of REJECT_REASONS) this.#rejected.inc({ reason: r }, 0);
+  }
+
+  /** Called after a vertex is stored (its parents are always stored before it). */
+  onAdmitted(fn: (info: VertexInfo, origin: Origin) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  get orphanCount(): number {
+    return this.#orphans.size;
+  }
+  /** Parents some waiting vertex needs: what to ask peers for. */
+  wanted(): string[] {
+    return this.#orphans.wanted();
+  }
+
+  #verifier(authorHex: string): Promise<MlDsaVerifier> | null {
+    let v = this.#verifiers.get(authorHex);
+    if (!v) {
+      const validator = this.#o.genesis.validators.find((x) => x.id === authorHex);
+      if (!validator) return null;
+      v = this.#o.backend.mlDsaVerifier(validator.publicKey);
+      this.#verifiers.set(authorHex, v);
+    }
+    return v;
+  }
+
+  #roundOf = (idHex: string): bigint | null => {
+    const cached = this.#rounds.get(idHex);
+    if (cached !== undefined) return cached;
+    const v = this.#o.storage.getVertex(idHex);
+    if (!v) return null;
+    this.#rounds.set(idHex, v.round);
+    return v.round;
+  };
+
+  /** Counts and logs a refusal; a dry run (validate) only reports it. */
+  #reject(
+    origin: Origin | "validate",
+    id: string | undefined,
+    code: RejectReason | CoreErrorCode,
+    message: string,
+  ): SubmitResult {
+    if (origin !== "validate") {
+      this.#received.inc({ origin, result: "rejected" });
+      this.#rejected.inc({ reason: code });
+      this.#o.logger.info("vertex rejected", { id, origin, reason: code, detail: message });
+    }
+    return { status: "rejected", id, code, message };
+  }
+
+  /** Checks everything but parents and storage: structure, chain, author, clock, signature. */
+  async #check(
+    bytes: Uint8Array,
+    origin: Origin | "validate",
+  ): Promise<{ ok: true; info: VertexInfo; id: string } | { ok: false; result: SubmitResult }> {
+    let info: VertexInfo;
+    try {
+      info = validateVertex(bytes);
+    } catch (e) {
+      if (e instanceof CoreError) return { ok: false, result: this.#reject(origin, undefined, e.code, e.message) };
+      throw e;
+    }
+    const id = toHex(info.id);
+    const v = info.vertex;
+    const verdict = admit(
+      {
+        chainIdHex: toHex(v.chainId),
+        authorHex: toHex(v.author),
+        round: v.round,
+        timestampMs: v.timestampMs,
+        parentIds: [],
+      },
+      {
+        chainIdHex: this.#o.genesis.chainIdHex,
+        isValidator: (a) => this.#names.has(a),
+        roundOf: this.#roundOf,
+        nowMs: this.#o.nowMs(),
+        limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
+      },
+    );
+    if (verdict.kind === "reject") {
+      return { ok: false, result: this.#reject(origin, id, verdict.reason, verdict.message) };
+    }
+    const verifier = await this.#verifier(toHex(v.author))!;
+    if (!await verifier.verify(info.signingMessage, v.signature)) {
+      return {
+        ok: false,
+        result: this.#reject(origin, id, "bad_signature", "the author's ML-DSA-87 signature does not verify"),
+      };
+    }
+    return { ok: true, info, id };
+  }
+
+  /** Validates without storing: what POST /api/v1/dag/validate answers. */
+  async validate(bytes: Uint8Array): Promise<SubmitResult> {
+    const c = await this.#check(bytes, "validate");
+    if (!c.ok) return c.result;
+    const missing = c.info.vertex.parents.map(toHex).filter((p) => this.#roundOf(p) === null);
+    return missing.length ? { status: "waiting", id: c.id, missing } : { status: "admitted", id: c.id };
+  }
+
+  async submit(bytes: Uint8Array, origin: Origin): Promise<SubmitResult> {
+    const c = await this.#check(bytes, origin);
+    if (!c.ok) return c.result;
+    const { info, id } = c;
+    if (this.#roundOf(id) !== null) {
+      this.#received.inc({ origin, result: "duplicate" });
+      return { status: "duplicate", id };
+    }
+    if (this.#orphans.has(id)) {
+      this.#received.inc({ origin, result: "duplicate" });
+      return { status: "waiting", id, missing: [] };
+    }
+    return this.#place(info, id, bytes, origin);
+  }
+
+  /** Stores a checked vertex if its parents are here, else buffers it; then releases waiting children. */
+  #place(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin): SubmitResult {
+    const parents = info.vertex.parents.map(toHex);
+    const verdict = admit(
+      {
+        chainIdHex: toHex(info.vertex.chainId),
+        authorHex: toHex(info.vertex.author),
+        round: info.vertex.round,
+        timestampMs: info.vertex.timestampMs,
+        parentIds: parents,
+      },
+      {
+        chainIdHex: this.#o.genesis.chainIdHex,
+        isValidator: (a) => this.#names.has(a),
+        roundOf: this.#roundOf,
+        // The clock was checked on arrival; a released orphan must not fail it for having waited.
+        nowMs: Number(info.vertex.timestampMs),
+        limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
+      },
+    );
+    if (verdict.kind === "reject") return this.#reject(origin, id, verdict.reason, verdict.message);
+    if (verdict.kind === "wait") {
+      for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs())) {
+        this.#rejected.inc({ reason: d.reason });
+        this.#o.logger.warn("waiting vertex dropped", { id: d.id, reason: d.reason });
+      }
+      this.#orphanGauge.set({}, this.#orphans.size);
+      this.#received.inc({ origin, result: "waiting" });
+      return { status: "waiting", id, missing: verdict.missing };
+    }
+    this.#store(info, id, bytes, origin);
+    this.#received.inc({ origin, result: "admitted" });
+    this.#releaseAfter(id, origin);
+    return { status: "admitted", id };
+  }
+
+  #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin): void {
+    const now = this.#o.nowMs();
+    const storage = this.#o.storage;
+    storage.transaction(() => {
+      storage.putVertex({
+        id,
+        bytes,
+        author: toHex(info.vertex.author),
+        round: info.vertex.round,
+        parents: info.vertex.parents.map(toHex),
+        receivedAtMs: now,
+      });
+      info.vertex.transactions.forEach((txBytes, i) => {
+        const tx = validateTransaction(txBytes);
+        storage.putTransaction({
+          id: toHex(info.transactionIds[i]),
+          bytes: txBytes,
+          conflictKey: tx.conflictKey,
+          vertex: id,
+          receivedAtMs: now,
+        });
+      });
+    });
+    this.#rounds.set(id, info.vertex.round);
+    for (const fn of this.#listeners) fn(info, origin);
+  }
+
+  #releaseAfter(firstId: string, origin: Origin): void {
+    const queue = [firstId];
+    let released = 0;
+    while (queue.length > 0 && released < RELEASE_PER_ARRIVAL_MAX) {
+      const parent = queue.shift()!;
+      for (const o of this.#orphans.arrived(parent)) {
+        released++;
+        // Its signature and clock were checked when it arrived.
+        const info = validateVertex(o.bytes);
+        const r = this.#place(info, o.id, o.bytes, origin);
+        if (r.status === "admitted") queue.push(o.id);
+      }
+    }
+    this.#orphanGauge.set({}, this.#orphans.size);
+  }
+
+  get(idHex: string): VertexView | null {
+    const v = this.#o.storage.getVertex(idHex);
+    if (!v) return null;
+    const info = validateVertex(v.bytes);
+    const decision = this.#o.storage.getDecision(idHex);
+    return {
+      id: v.id,
+      chainId: toHex(info.vertex.chainId),
+      author: v.author,
+      authorName: this.#names.get(v.author) ?? null,
+      round: v.round.toString(),
+      timestampMs: info.vertex.timestampMs.toString(),
+      parents: [...v.parents],
+      transactions: info.vertex.transactions.map((b, i) => {
+        const tx = decodeTransaction(b);
+        return {
+          id: toHex(info.transactionIds[i]),
+          kind: tx.kind,
+          account: toHex(tx.account),
+          nonce: tx.nonce.toString(),
+        };
+      }),
+      status: decision?.status ?? "processing",
+      receivedAtMs: v.receivedAtMs,
+      bytes: v.bytes.length,
+    };
+  }
+
+  /** The raw signed bytes of a stored vertex. */
+  bytesOf(idHex: string): Uint8Array | null {
+    return this.#o.storage.getVertex(idHex)?.bytes ?? null;
+  }
+
+  children(idHex: string): string[] | null {
+    if (this.#roundOf(idHex) === null) return null;
+    return this.#o.storage.children(idHex);
+  }
+
+  stats(): { vertices: number; tips: string[]; orphans: number; orphanBytes: number; validators: number } {
+    return {
+      vertices: this.#o.storage.vertexCount(),
+      tips: this.#o.storage.tips(),
+      orphans: this.#orphans.size,
+      orphanBytes: this.#orphans.bytes,
+      validators: this.#o.genesis.validators.length,
+    };
+  }
+
+  /**
+   * Authors a vertex as this node: the given signed transactions on top of the
+   * current tips, at one round past the highest parent.
+   */
+  async author(transactions: Uint8Array[], parentsMax = 16): Promise<SubmitResult> {
+    const signer = this.#o.signer;
+    if (!signer) throw new Error("this node has no validator key to author vertices with");
+    const authorId = keyIdOf(signer.publicKey);
+    if (!this.#names.has(authorId)) throw new Error("this node's key is not in the genesis validator set");
+    const tips = this.#o.storage.tips().slice(0, parentsMax).sort();
+    const round = tips.reduce((m, t) => {
+      const r = this.#roundOf(t)!;
+      return r + 1n > m ? r + 1n : m;
+    }, 0n);
+    const unsigned = {
+      chainId: this.#o.genesis.chainId,
+      author: fromHex(authorId),
+      round,
+      timestampMs: BigInt(this.#o.nowMs()),
+      parents: tips.map(fromHex),
+      transactions,
+    };
+    const signature = await signer.sign(vertexSigningMessage(unsigned));
+    return this.submit(encodeVertex({ ...unsigned, signature }), "local");
+  }
+}
