@@ -19,7 +19,8 @@ function assertNoStack(text: string): void {
 /** Parses Prometheus text exposition strictly enough to catch a malformed line. */
 function parseExposition(text: string): Map<string, { type: string; samples: { labels: string; value: number }[] }> {
   const families = new Map<string, { type: string; samples: { labels: string; value: number }[] }>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/;
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/;
   for (const line of text.split("\n")) {
     if (line === "") continue;
     const t = line.match(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/);
@@ -76,7 +77,11 @@ Deno.test("node: serves /health, /ready, /api/v1/status and /metrics; SIGTERM st
       s.labels.includes('status="200"')
     );
     assert.ok(statusSeries.length > 0, "no histogram series for GET /api/v1/status 200");
-    assert.ok(families.get("qudag_http_request_duration_seconds")!.samples.some((s) => s.labels.includes('route="unmatched"') && s.labels.includes('status="404"')));
+    assert.ok(
+      families.get("qudag_http_request_duration_seconds")!.samples.some((s) =>
+        s.labels.includes('route="unmatched"') && s.labels.includes('status="404"')
+      ),
+    );
     assert.equal(families.get("qudag_build_info")?.samples[0].value, 1);
     assert.ok(families.get("process_resident_memory_bytes")!.samples[0].value > 0);
     assert.ok(families.has("qudag_crypto_backend_info"));
@@ -110,7 +115,10 @@ Deno.test("node: an occupied port stops start-up with a clear error and a non-ze
     const port = (blocker.addr as Deno.NetAddr).port;
     const r = await runCliOnce(tempDir("port"), ["start", "--http-port", String(port), "--metrics-port", "0"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, new RegExp(`cannot listen for the HTTP API on 127\\.0\\.0\\.1:${port}: address already in use`));
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot listen for the HTTP API on 127\\.0\\.0\\.1:${port}: address already in use`),
+    );
     assert.match(r.stderr, /\[port_in_use\]/);
     assertNoStack(r.stderr);
   } finally {
@@ -136,12 +144,37 @@ Deno.test("node: a second node on the same data directory is refused", async () 
 Deno.test("node: bad configuration names the key, the value and what was expected", async (t) => {
   const dataDir = tempDir("cfg");
   const cases: { name: string; toml?: string; args?: string[]; env?: Record<string, string>; expect: RegExp }[] = [
-    { name: "malformed TOML", toml: "[http\nport = 1", expect: /qudag\.toml is not valid TOML: .*\(line \d+, column \d+\)/ },
-    { name: "unknown key", toml: "[http]\nprot = 8080\n", expect: /unknown key "http\.prot" in .*qudag\.toml \(known keys in \[http\]: host, port/ },
-    { name: "out-of-range value in TOML", toml: "[metrics]\nport = 70000\n", expect: /metrics\.port = 70000 \(from .*qudag\.toml\) is invalid: expected a port number from 0 to 65535/ },
-    { name: "out-of-range env", env: { FEE_F_MAX: "2" }, expect: /fees\.f_max = "2" \(from environment FEE_F_MAX\) is invalid: expected a number from 0 to 0\.5/ },
-    { name: "bad enum flag", args: ["--crypto-backend", "rsa"], expect: /crypto\.backend = "rsa" \(from flag --crypto-backend\) is invalid: expected one of auto, native, webcrypto, noble/ },
-    { name: "secret in TOML", toml: "[secrets]\nfee_admin_key = \"x\"\n", expect: /secrets\.fee_admin_key cannot be set in .*: secrets come only from the environment \(FEE_ADMIN_KEY\)/ },
+    {
+      name: "malformed TOML",
+      toml: "[http\nport = 1",
+      expect: /qudag\.toml is not valid TOML: .*\(line \d+, column \d+\)/,
+    },
+    {
+      name: "unknown key",
+      toml: "[http]\nprot = 8080\n",
+      expect: /unknown key "http\.prot" in .*qudag\.toml \(known keys in \[http\]: host, port/,
+    },
+    {
+      name: "out-of-range value in TOML",
+      toml: "[metrics]\nport = 70000\n",
+      expect: /metrics\.port = 70000 \(from .*qudag\.toml\) is invalid: expected a port number from 0 to 65535/,
+    },
+    {
+      name: "out-of-range env",
+      env: { FEE_F_MAX: "2" },
+      expect: /fees\.f_max = "2" \(from environment FEE_F_MAX\) is invalid: expected a number from 0 to 0\.5/,
+    },
+    {
+      name: "bad enum flag",
+      args: ["--crypto-backend", "rsa"],
+      expect:
+        /crypto\.backend = "rsa" \(from flag --crypto-backend\) is invalid: expected one of auto, native, webcrypto, noble/,
+    },
+    {
+      name: "secret in TOML",
+      toml: '[secrets]\nfee_admin_key = "x"\n',
+      expect: /secrets\.fee_admin_key cannot be set in .*: secrets come only from the environment \(FEE_ADMIN_KEY\)/,
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
@@ -166,7 +199,10 @@ Deno.test("node: key passphrase and key file failures are refused with their own
   await t.step("missing passphrase outside local mode", async () => {
     const r = await runCliOnce(dataDir, ["start", ...FAST], { NETWORK_MODE: "testnet" });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /network mode testnet needs NODE_PRIVATE_KEY or QUDAG_KEY_PASSPHRASE for the node key \[key_passphrase_missing\]/);
+    assert.match(
+      r.stderr,
+      /network mode testnet needs NODE_PRIVATE_KEY or QUDAG_KEY_PASSPHRASE for the node key \[key_passphrase_missing\]/,
+    );
   });
 
   // First start creates the node key under the passphrase.
@@ -190,7 +226,10 @@ Deno.test("node: key passphrase and key file failures are refused with their own
     Deno.writeTextFileSync(path, JSON.stringify(json));
     const r = await runCliOnce(dataDir, ["start", ...FAST], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /key file .* is corrupt: the passphrase is right but the sealed key or its header was modified \[key_file_corrupt\]/);
+    assert.match(
+      r.stderr,
+      /key file .* is corrupt: the passphrase is right but the sealed key or its header was modified \[key_file_corrupt\]/,
+    );
 
     Deno.writeTextFileSync(path, "{ not json");
     const r2 = await runCliOnce(dataDir, ["start", ...FAST], env);
