@@ -1,0 +1,628 @@
+/**
+ * A minimal RFC 6455 WebSocket, both ends, over Deno's TCP with TCP_NODELAY.
+ *
+ * Why not Deno's own: (1) its client leaves Nagle's algorithm on and writes a
+ * frame's header and payload separately, so every client-to-server message of
+ * 1 KiB to 64 KiB waited ~40 ms for the server's delayed ACK (measured on
+ * loopback: 1,000 B echo 0.1 ms, 1,200 B 41.8 ms, 65,000 B 0.3 ms); handshake
+ * frames and most consensus messages are in that range. (2) `Deno.serve`'s
+ * upgraded sockets buffer any message up to 64 MiB before the application sees
+ * it, so every unauthenticated connection could hold 64 MiB. Here the size limit
+ * (`messageBytesMax`, settable per socket as the peer earns trust) is enforced
+ * from the frame header, before a byte of payload is buffered.
+ *
+ * It implements the part of the WebSocket interface the transport uses (events as
+ * `on*` properties, `send`, `close`, `readyState`, `protocol`, `bufferedAmount`).
+ * Plain `ws://` only: peers talk over the private network.
+ */
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+/** Largest HTTP head (request or response) accepted during the upgrade. */
+export const UPGRADE_HEAD_BYTES_MAX = 8 * 1024;
+const READ_CHUNK_BYTES = 64 * 1024;
+/** Frames written to the socket in one write, at most this many bytes together. */
+const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
+/** After sending a close frame, how long to wait for the other side's before dropping TCP. */
+const CLOSE_WAIT_MS = 1_000;
+/** How long a close waits for queued frames (its own close frame) to be written. */
+const FLUSH_WAIT_MS = 100;
+/** A message may arrive in at most this many fragments. */
+const FRAGMENTS_MAX = 1_024;
+
+const OP_CONTINUATION = 0x0;
+const OP_TEXT = 0x1;
+const OP_BINARY = 0x2;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+const OP_PONG = 0xa;
+
+/** The subset of the WebSocket interface that PeerTransport uses. */
+export interface PeerSocket {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  /** Largest message accepted from the other side; a larger one closes the socket with 1009. */
+  messageBytesMax: number;
+  /** Set when this end closed the socket over the other side's framing (1002) or a too-large message (1009). */
+  readonly protocolError: { readonly code: number; readonly detail: string } | undefined;
+  binaryType: BinaryType;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+class ProtocolError extends Error {
+  /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */
+  readonly frameBytes: number;
+  constructor(readonly code: number, message: string, frameBytes = 0) {
+    super(message);
+    this.name = "ProtocolError";
+    this.frameBytes = frameBytes;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455 section 5.3). */
+function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
+  for (let i = 0; i < payload.length; i++) out[offset + i] = payload[i] ^ mask[i & 3];
+}
+
+/** One frame; clients mask (a fresh random key per frame), servers do not. */
+function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
+  const len = payload.length;
+  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const maskBytes = masked ? 4 : 0;
+  const frame = new Uint8Array(header + maskBytes + len);
+  frame[0] = 0x80 | opcode;
+  const maskBit = masked ? 0x80 : 0;
+  if (len < 126) {
+    frame[1] = maskBit | len;
+  } else if (len < 65536) {
+    frame[1] = maskBit | 126;
+    frame[2] = len >>> 8;
+    frame[3] = len & 0xff;
+  } else {
+    frame[1] = maskBit | 127;
+    const view = new DataView(frame.buffer);
+    view.setUint32(2, Math.floor(len / 2 ** 32));
+    view.setUint32(6, len >>> 0);
+  }
+  if (masked) {
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    frame.set(mask, header);
+    maskInto(frame, header + 4, payload, mask);
+  } else {
+    frame.set(payload, header);
+  }
+  return frame;
+}
+
+function closePayload(code: number, reason: string): Uint8Array {
+  const text = new TextEncoder().encode(reason).subarray(0, 123);
+  const out = new Uint8Array(2 + text.length);
+  out[0] = code >>> 8;
+  out[1] = code & 0xff;
+  out.set(text, 2);
+  return out;
+}
+
+async function acceptKeyOf(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
+  return new Uint8Array(digest).toBase64();
+}
+
+function indexOfHeadEnd(b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i++) {
+    if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
+function parseHeaders(lines: string[]): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return headers;
+}
+
+/** Reads an HTTP head from `conn`; returns it and the bytes after it. Throws ProtocolError past the size bound. */
+async function readHead(conn: Deno.TcpConn): Promise<{ head: string; rest: Uint8Array }> {
+  const chunk = new Uint8Array(READ_CHUNK_BYTES);
+  let buffered: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    const n = await conn.read(chunk);
+    if (n === null) throw new ProtocolError(1006, "connection closed during the upgrade");
+    buffered = concat(buffered, chunk.subarray(0, n));
+    const end = indexOfHeadEnd(buffered);
+    if (end >= 0) return { head: new TextDecoder().decode(buffered.subarray(0, end)), rest: buffered.slice(end + 4) };
+    if (buffered.length > UPGRADE_HEAD_BYTES_MAX) throw new ProtocolError(1006, "HTTP head too large");
+  }
+}
+
+interface ParsedFrame {
+  opcode: number;
+  fin: boolean;
+  payload: Uint8Array;
+  /** Offset just past this frame in the buffer. */
+  end: number;
+}
+
+/**
+ * One complete frame from the start of `b`, or null when more bytes are needed.
+ * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
+ */
+function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
+  if (b.length < 2) return null;
+  const fin = (b[0] & 0x80) !== 0;
+  if ((b[0] & 0x70) !== 0) throw new ProtocolError(1002, "reserved bits set");
+  const opcode = b[0] & 0x0f;
+  const masked = (b[1] & 0x80) !== 0;
+  if (masked !== fromClient) {
+    throw new ProtocolError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
+  }
+  let len = b[1] & 0x7f;
+  let at = 2;
+  if (len === 126) {
+    if (b.length < 4) return null;
+    len = (b[2] << 8) | b[3];
+    at = 4;
+  } else if (len === 127) {
+    if (b.length < 10) return null;
+    const view = new DataView(b.buffer, b.byteOffset + 2, 8);
+    len = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+    at = 10;
+  }
+  if (opcode >= 0x8) {
+    if (!fin || len > 125) throw new ProtocolError(1002, "bad control frame");
+  } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {
+    throw new ProtocolError(1002, `unknown opcode ${opcode}`);
+  }
+  // Refused from the header alone: an oversized message is never buffered.
+  const maskAt = at;
+  if (len > messageBytesMax) {
+    throw new ProtocolError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
+  }
+  if (masked) at += 4;
+  if (b.length < at + len) return null;
+  let payload = b.subarray(at, at + len);
+  if (masked) {
+    const unmasked = new Uint8Array(len);
+    maskInto(unmasked, 0, payload, b.subarray(maskAt, maskAt + 4));
+    payload = unmasked;
+  }
+  return { opcode, fin, payload, end: at + len };
+}
+
+/** The frame layer shared by both ends. Subclasses connect or accept, then call `runFrames()`. */
+abstract class FramedSocket implements PeerSocket {
+  readyState = CONNECTING;
+  protocol = "";
+  binaryType: BinaryType = "arraybuffer";
+  messageBytesMax: number;
+  protocolError: { readonly code: number; readonly detail: string } | undefined;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+
+  protected conn: Deno.TcpConn | undefined;
+  readonly #isClient: boolean;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #closeSent = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeCode = 1006;
+  #closeReason = "";
+  #cleanClose = false;
+
+  protected constructor(isClient: boolean, messageBytesMax: number) {
+    this.#isClient = isClient;
+    this.messageBytesMax = messageBytesMax;
+  }
+
+  get bufferedAmount(): number {
+    return this.#queuedBytes;
+  }
+
+  send(data: Uint8Array): void {
+    if (this.readyState === CONNECTING) throw new DOMException("WebSocket is still connecting", "InvalidStateError");
+    if (this.readyState !== OPEN) return; // like WebSocket: data sent after close is discarded
+    this.#enqueue(encodeFrame(OP_BINARY, data, this.#isClient));
+  }
+
+  close(code = 1000, reason = ""): void {
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      // Report the close now: a dial to an unreachable host can stay in connect() for minutes.
+      this.readyState = CLOSING;
+      queueMicrotask(() => this.finish(undefined));
+      return;
+    }
+    this.readyState = CLOSING;
+    this.#sendClose(code, reason);
+  }
+
+  #sendClose(code: number, reason: string): void {
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    this.#enqueue(encodeFrame(OP_CLOSE, closePayload(code, reason), this.#isClient));
+    this.#closeTimer = setTimeout(() => this.drop(), CLOSE_WAIT_MS);
+  }
+
+  /** Closes TCP; the read loop then ends and reports the close. */
+  protected drop(): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    try {
+      this.conn?.close();
+    } catch {
+      // already closed
+    }
+    this.conn = undefined;
+  }
+
+  protected enqueueRaw(bytes: Uint8Array): void {
+    this.#enqueue(bytes);
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    if (!this.#writing) void this.#writeLoop();
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && this.conn !== undefined) {
+        // Coalesce queued frames into one write; each frame is whole, and TCP_NODELAY sends at once.
+        let size = 0;
+        let count = 0;
+        while (
+          count < this.#queue.length && (count === 0 || size + this.#queue[count].length <= WRITE_COALESCE_BYTES_MAX)
+        ) {
+          size += this.#queue[count].length;
+          count++;
+        }
+        const parts = this.#queue.splice(0, count);
+        let chunk = parts[0];
+        if (count > 1) {
+          chunk = new Uint8Array(size);
+          let at = 0;
+          for (const p of parts) {
+            chunk.set(p, at);
+            at += p.length;
+          }
+        }
+        for (let written = 0; written < chunk.length;) {
+          const conn = this.conn as Deno.TcpConn | undefined;
+          if (conn === undefined) return;
+          written += await conn.write(chunk.subarray(written));
+        }
+        this.#queuedBytes = Math.max(0, this.#queuedBytes - size); // finish() may have zeroed it meanwhile
+      }
+    } catch {
+      this.drop();
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Gives queued frames (our close frame) a bounded moment to go out, then closes TCP. */
+  async #flushThenDrop(): Promise<void> {
+    for (let waited = 0; waited < FLUSH_WAIT_MS && this.#writing && this.conn !== undefined; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    this.drop();
+  }
+
+  #deliver(opcode: number, payload: Uint8Array): void {
+    if (this.readyState !== OPEN) return;
+    const data = opcode === OP_TEXT ? new TextDecoder().decode(payload) : payload.slice().buffer;
+    this.onmessage?.(new MessageEvent("message", { data }));
+  }
+
+  /** Whatever ends the connection: reports an error if it was not a close, then the close event. */
+  protected finish(error: unknown): void {
+    if (this.readyState === CLOSED) return;
+    if (error !== undefined && this.readyState !== CLOSING) this.onerror?.(new Event("error"));
+    this.drop();
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.readyState = CLOSED;
+    this.onclose?.(
+      new CloseEvent("close", { code: this.#closeCode, reason: this.#closeReason, wasClean: this.#cleanClose }),
+    );
+  }
+
+  /** The open socket's read loop: frames until close, EOF or a protocol error. Resolves when TCP is closed. */
+  protected async runFrames(conn: Deno.TcpConn, initial: Uint8Array): Promise<void> {
+    let buffered = initial;
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    const fragments: Uint8Array[] = [];
+    let fragmentBytes = 0;
+    let messageOpcode = 0;
+    /**
+     * After refusing a frame we keep reading (never buffering) until the other side
+     * answers our close or the close timer drops TCP: closing with unread data in
+     * the kernel would send RST and lose our close frame. `skip` counts the rest of
+     * a refused frame; `discardAll` is set when framing is lost (bad header).
+     */
+    let skip = 0;
+    let discardAll = false;
+    try {
+      for (;;) {
+        if (discardAll) {
+          buffered = new Uint8Array(0);
+        } else if (skip > 0) {
+          const k = Math.min(skip, buffered.length);
+          buffered = buffered.subarray(k);
+          skip -= k;
+        }
+        while (!discardAll && skip === 0) {
+          let frame: ParsedFrame | null;
+          try {
+            frame = parseFrame(buffered, this.messageBytesMax, !this.#isClient);
+          } catch (error) {
+            if (!(error instanceof ProtocolError)) throw error;
+            this.#refuse(error);
+            if (error.frameBytes > 0) skip = error.frameBytes;
+            else discardAll = true;
+            break;
+          }
+          if (frame === null) break;
+          buffered = buffered.subarray(frame.end);
+          const { opcode, fin, payload } = frame;
+          if (opcode === OP_PING) {
+            if (this.readyState === OPEN) this.#enqueue(encodeFrame(OP_PONG, payload, this.#isClient));
+          } else if (opcode === OP_PONG) {
+            // unsolicited pongs are allowed and ignored
+          } else if (opcode === OP_CLOSE) {
+            if (this.protocolError === undefined) {
+              // The code the other side sent (its answer, when the close was ours), as browsers report it.
+              this.#closeCode = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005;
+              this.#closeReason = new TextDecoder().decode(payload.subarray(2));
+            }
+            if (!this.#closeSent) {
+              this.readyState = CLOSING;
+              this.#sendClose(this.#closeCode === 1005 ? 1000 : this.#closeCode, "");
+            }
+            this.#cleanClose = true;
+            await this.#flushThenDrop();
+            return this.finish(undefined);
+          } else if (this.readyState !== OPEN) {
+            // Closing: data is no longer delivered.
+          } else {
+            const problem = opcode === OP_CONTINUATION ? fragments.length === 0 : fragments.length > 0;
+            if (problem || fragmentBytes + payload.length > this.messageBytesMax || fragments.length >= FRAGMENTS_MAX) {
+              this.#refuse(
+                problem
+                  ? new ProtocolError(1002, "unexpected continuation frame")
+                  : new ProtocolError(1009, `message over ${this.messageBytesMax} bytes or ${FRAGMENTS_MAX} fragments`),
+              );
+              fragments.length = 0;
+              continue;
+            }
+            if (opcode !== OP_CONTINUATION) messageOpcode = opcode;
+            if (fin && fragments.length === 0) {
+              this.#deliver(messageOpcode, payload);
+            } else {
+              fragments.push(payload.slice());
+              fragmentBytes += payload.length;
+              if (fin) {
+                const whole = new Uint8Array(fragmentBytes);
+                let at = 0;
+                for (const f of fragments) {
+                  whole.set(f, at);
+                  at += f.length;
+                }
+                fragments.length = 0;
+                fragmentBytes = 0;
+                this.#deliver(messageOpcode, whole);
+              }
+            }
+          }
+        }
+        const n = await conn.read(chunk);
+        if (n === null) return this.finish(undefined);
+        if (discardAll) continue;
+        buffered = buffered.length === 0 ? chunk.slice(0, n) : concat(buffered, chunk.subarray(0, n));
+      }
+    } catch (error) {
+      // A read failing after our own close (the close timer dropped TCP) is the normal end.
+      return this.finish(this.readyState === CLOSING ? undefined : error);
+    } finally {
+      if (this.readyState !== CLOSED) this.finish(undefined);
+    }
+  }
+
+  /** Our side refuses the other's framing or message size: record why and start the close handshake. */
+  #refuse(error: ProtocolError): void {
+    if (this.readyState !== OPEN) return;
+    this.protocolError = { code: error.code, detail: error.message };
+    this.#closeCode = error.code;
+    // The close reason is a stable code, like the transport's own refusals.
+    this.#closeReason = error.code === 1009 ? "oversized" : "malformed";
+    this.readyState = CLOSING;
+    this.#sendClose(error.code, this.#closeReason);
+  }
+
+  protected opened(): void {
+    this.readyState = OPEN;
+    this.onopen?.(new Event("open"));
+  }
+}
+
+export interface ClientOptions {
+  /** Largest message accepted from the server. */
+  readonly messageBytesMax: number;
+}
+
+/** The dialing side: `new NoDelayWebSocket("ws://host:port/path", ["proto"], { messageBytesMax })`. */
+export class NoDelayWebSocket extends FramedSocket {
+  readonly #url: URL;
+  readonly #protocols: readonly string[];
+
+  constructor(url: string, protocols: readonly string[], options: ClientOptions) {
+    super(true, options.messageBytesMax);
+    this.#url = new URL(url);
+    if (this.#url.protocol !== "ws:") throw new SyntaxError(`only ws:// URLs are supported, got ${url}`);
+    this.#protocols = protocols;
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    let conn: Deno.TcpConn;
+    let rest: Uint8Array;
+    try {
+      const hostname = this.#url.hostname.replace(/^\[(.*)\]$/, "$1");
+      const port = this.#url.port ? Number(this.#url.port) : 80;
+      conn = await Deno.connect({ hostname, port });
+      if (this.readyState !== CONNECTING) {
+        conn.close();
+        return this.finish(undefined);
+      }
+      this.conn = conn;
+      conn.setNoDelay(true);
+      const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
+      const head = [
+        `GET ${this.#url.pathname}${this.#url.search} HTTP/1.1`,
+        `Host: ${this.#url.host}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        `Sec-WebSocket-Key: ${key}`,
+        "Sec-WebSocket-Version: 13",
+        ...(this.#protocols.length > 0 ? [`Sec-WebSocket-Protocol: ${this.#protocols.join(", ")}`] : []),
+        "",
+        "",
+      ].join("\r\n");
+      this.enqueueRaw(new TextEncoder().encode(head));
+      const response = await readHead(conn);
+      rest = response.rest;
+      await this.#checkResponse(response.head, key);
+      if (this.readyState !== CONNECTING) return this.finish(undefined);
+    } catch (error) {
+      return this.finish(error);
+    }
+    this.opened();
+    await this.runFrames(conn, rest);
+  }
+
+  async #checkResponse(head: string, key: string): Promise<void> {
+    const [status, ...lines] = head.split("\r\n");
+    if (!/^HTTP\/1\.1 101\b/.test(status)) throw new ProtocolError(1006, `upgrade refused: ${status}`);
+    const headers = parseHeaders(lines);
+    if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ProtocolError(1006, "no Upgrade: websocket");
+    if (headers.get("sec-websocket-accept") !== await acceptKeyOf(key)) {
+      throw new ProtocolError(1006, "wrong Sec-WebSocket-Accept");
+    }
+    const protocol = headers.get("sec-websocket-protocol") ?? "";
+    if (protocol !== "" && !this.#protocols.includes(protocol)) {
+      throw new ProtocolError(1006, `server chose subprotocol ${protocol}, which was not offered`);
+    }
+    this.protocol = protocol;
+  }
+}
+
+/** A parsed WebSocket upgrade request. */
+export interface UpgradeRequest {
+  readonly path: string;
+  readonly protocols: readonly string[];
+  readonly key: string;
+}
+
+/**
+ * Reads and checks an upgrade request from an accepted connection. Returns the
+ * request, or a refusal (HTTP status and why) for anything that is not a
+ * WebSocket upgrade. Throws if the connection fails or sends a head over
+ * UPGRADE_HEAD_BYTES_MAX; the caller bounds the time (by closing `conn`).
+ */
+export async function readUpgradeRequest(
+  conn: Deno.TcpConn,
+): Promise<{ request: UpgradeRequest; rest: Uint8Array } | { status: number; why: string }> {
+  const { head, rest } = await readHead(conn);
+  const [line, ...lines] = head.split("\r\n");
+  const m = /^GET (\S+) HTTP\/1\.1$/.exec(line);
+  if (!m) return { status: 400, why: `not a GET request: ${line.slice(0, 60)}` };
+  const headers = parseHeaders(lines);
+  if (headers.get("upgrade")?.toLowerCase() !== "websocket") return { status: 426, why: "not a websocket upgrade" };
+  if (!(headers.get("connection") ?? "").toLowerCase().split(",").some((t) => t.trim() === "upgrade")) {
+    return { status: 400, why: "Connection header lacks upgrade" };
+  }
+  if (headers.get("sec-websocket-version") !== "13") return { status: 426, why: "websocket version is not 13" };
+  const key = headers.get("sec-websocket-key") ?? "";
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return { status: 400, why: "bad Sec-WebSocket-Key" };
+  const protocols = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter((p) => p);
+  return { request: { path: new URL(m[1], "ws://x").pathname, protocols, key }, rest };
+}
+
+/** Answers a request that will not be upgraded, then closes the connection. */
+export async function refuseUpgrade(conn: Deno.TcpConn, status: number, text: string): Promise<void> {
+  const body = new TextEncoder().encode(text + "\n");
+  const head = new TextEncoder().encode(
+    `HTTP/1.1 ${status} ${status === 429 ? "Too Many Requests" : "Refused"}\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+  );
+  try {
+    await conn.write(concat(head, body));
+  } catch {
+    // the peer is gone; nothing to tell it
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The accepting side, made by `acceptWebSocket()` after `readUpgradeRequest()` succeeded. */
+export class ServerWebSocket extends FramedSocket {
+  constructor(
+    conn: Deno.TcpConn,
+    request: UpgradeRequest,
+    protocol: string,
+    rest: Uint8Array,
+    messageBytesMax: number,
+  ) {
+    super(false, messageBytesMax);
+    this.conn = conn;
+    this.protocol = protocol;
+    void this.#run(conn, request, rest);
+  }
+
+  async #run(conn: Deno.TcpConn, request: UpgradeRequest, rest: Uint8Array): Promise<void> {
+    try {
+      const accept = await acceptKeyOf(request.key);
+      this.enqueueRaw(
+        new TextEncoder().encode(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\n` +
+            (this.protocol ? `Sec-WebSocket-Protocol: ${this.protocol}\r\n` : "") + "\r\n",
+        ),
+      );
+      if (this.readyState !== CONNECTING) return this.finish(undefined);
+    } catch (error) {
+      return this.finish(error);
+    }
+    // Handlers are attached by now: the constructor's caller ran before this first await resumed.
+    this.opened();
+    await this.runFrames(conn, rest);
+  }
+}

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { NoDelayWebSocket, readUpgradeRequest, refuseUpgrade, ServerWebSocket, UPGRADE_HEAD_BYTES_MAX } from "./_ws.ts";
+
+interface Server {
+  url: string;
+  received: Uint8Array[];
+  sockets: WebSocket[];
+  close(): Promise<void>;
+}
+
+/** A Deno.serve WebSocket server on 127.0.0.1 that echoes binary messages (or runs `onSocket`). */
+function startServer(onSocket?: (ws: WebSocket) => void, protocol = "p1"): Server {
+  const received: Uint8Array[] = [];
+  const sockets: WebSocket[] = [];
+  const closed: Promise<unknown>[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });
+    socket.binaryType = "arraybuffer";
+    sockets.push(socket);
+    closed.push(new Promise((resolve) => socket.addEventListener("close", resolve)));
+    if (onSocket) onSocket(socket);
+    else {
+      socket.onmessage = (e) => {
+        received.push(new Uint8Array(e.data as ArrayBuffer));
+        socket.send(e.data as ArrayBuffer);
+      };
+    }
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/x`,
+    received,
+    sockets,
+    async close() {
+      await Promise.all(closed);
+      await server.shutdown();
+    },
+  };
+}
+
+function events(ws: NoDelayWebSocket) {
+  const messages: ArrayBuffer[] = [];
+  const opened = new Promise<void>((resolve) => ws.onopen = () => resolve());
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  ws.onmessage = (e) => messages.push(e.data as ArrayBuffer);
+  return { messages, opened, closed };
+}
+
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(condition(), `timed out waiting for ${what}`);
+}
+
+Deno.test("NoDelayWebSocket: upgrades, agrees on the subprotocol and exchanges messages of every length class", async () => {
+  const server = startServer();
+  const ws = new NoDelayWebSocket(server.url, ["p1"], { messageBytesMax: 1 << 20 });
+  const ev = events(ws);
+  await ev.opened;
+  assert.equal(ws.protocol, "p1");
+  const sizes = [0, 1, 125, 126, 1200, 65535, 65536, 300_000];
+  for (const size of sizes) ws.send(new Uint8Array(size).fill(size % 251));
+  await until("echoes", () => ev.messages.length === sizes.length);
+  assert.deepEqual(ev.messages.map((m) => m.byteLength), sizes);
+  assert.ok(ev.messages.every((m, i) => new Uint8Array(m).every((b) => b === sizes[i] % 251)));
+  ws.close(1000, "bye");
+  const closed = await ev.closed;
+  assert.equal(closed.code, 1000);
+  assert.equal(ws.readyState, 3);
+  await server.close();
+});
+
+Deno.test("NoDelayWebSocket: a 4 KiB message gets no ~40 ms Nagle stall", async () => {
+  const server = startServer();
+  const ws = new NoDelayWebSocket(server.url, ["p1"], { messageBytesMax: 1 << 20 });
+  const ev = events(ws);
+  await ev.opened;
+  const rtts: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const echoed = new Promise((resolve) => ws.onmessage = resolve);
+    const t = performance.now();
+    ws.send(new Uint8Array(4096));
+    await echoed;
+    rtts.push(performance.now() - t);
+  }
+  rtts.sort((a, b) => a - b);
+  assert.ok(rtts[5] < 25, `median round trip ${rtts[5].toFixed(1)} ms`);
+  ws.close();
+  await ev.closed;
+  await server.close();
+});
+
+Deno.test("NoDelayWebSocket: reports the server's close code and reason", async () => {
+  const server = startServer((socket) => socket.onopen = () => socket.close(4001, "wrong_genesis"));
+  const ws = new NoDelayWebSocket(server.url, ["p1"], { messageBytesMax: 1024 });
+  const ev = events(ws);
+  const closed = await ev.closed;
+  assert.deepEqual([closed.code, closed.reason, closed.wasClean], [4001, "wrong_genesis", true]);
+  await server.close();
+});
+
+Deno.test("NoDelayWebSocket: refuses a message over messageBytesMax from its header (1009)", async () => {
+  const server = startServer((socket) => socket.onopen = () => socket.send(new Uint8Array(5000)));
+  const ws = new NoDelayWebSocket(server.url, ["p1"], { messageBytesMax: 4096 });
+  const ev = events(ws);
+  const closed = await ev.closed;
+  assert.equal(closed.code, 1009);
+  assert.equal(ev.messages.length, 0);
+  await server.close();
+});
+
+Deno.test("NoDelayWebSocket: reports a refused upgrade and a refused connection as 1006 with an error", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("too many handshakes\n", { status: 503 }),
+  );
+  const ws = new NoDelayWebSocket(`ws://127.0.0.1:${server.addr.port}/x`, ["p1"], { messageBytesMax: 1024 });
+  const ev = events(ws);
+  let errored = false;
+  ws.onerror = () => errored = true;
+  assert.equal((await ev.closed).code, 1006);
+  assert.ok(errored);
+  await server.shutdown();
+
+  const refused = new NoDelayWebSocket(`ws://127.0.0.1:${server.addr.port}/x`, ["p1"], { messageBytesMax: 1024 });
+  const ev2 = events(refused);
+  assert.equal((await ev2.closed).code, 1006);
+  assert.throws(() => new NoDelayWebSocket("wss://127.0.0.1:1/x", [], { messageBytesMax: 1 }), SyntaxError);
+});
+
+/** A Deno.listen server that upgrades with ServerWebSocket (echoing) or refuses with readUpgradeRequest's answer. */
+function startOwnServer(messageBytesMax: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sockets: ServerWebSocket[] = [];
+  const refusals: string[] = [];
+  const closed: Promise<unknown>[] = [];
+  const loop = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      let upgrade;
+      try {
+        upgrade = await readUpgradeRequest(conn);
+      } catch (error) {
+        refusals.push(`error: ${(error as Error).message}`);
+        conn.close();
+        continue;
+      }
+      if ("status" in upgrade) {
+        refusals.push(`${upgrade.status} ${upgrade.why}`);
+        await refuseUpgrade(conn, upgrade.status, upgrade.why);
+        continue;
+      }
+      const ws = new ServerWebSocket(
+        conn,
+        upgrade.request,
+        upgrade.request.protocols[0] ?? "",
+        upgrade.rest,
+        messageBytesMax,
+      );
+      closed.push(new Promise((resolve) => ws.onclose = resolve));
+      ws.onmessage = (e) => ws.send(new Uint8Array(e.data as ArrayBuffer));
+      sockets.push(ws);
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    sockets,
+    refusals,
+    async close() {
+      listener.close();
+      await loop;
+      await Promise.all(closed);
+    },
+  };
+}
+
+Deno.test("ServerWebSocket: Deno's own client talks to it; masked frames of every length class unmask", async () => {
+  const server = startOwnServer(1 << 20);
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/p`, ["p1"]);
+  ws.binaryType = "arraybuffer";
+  const messages: ArrayBuffer[] = [];
+  ws.onmessage = (e) => messages.push(e.data as ArrayBuffer);
+  await new Promise((resolve) => ws.onopen = resolve);
+  assert.equal(ws.protocol, "p1");
+  const sizes = [0, 125, 126, 65535, 65536, 200_000];
+  for (const size of sizes) ws.send(new Uint8Array(size).fill(size % 253));
+  await until("echoes", () => messages.length === sizes.length);
+  assert.deepEqual(messages.map((m) => m.byteLength), sizes);
+  assert.ok(messages.every((m, i) => new Uint8Array(m).every((b) => b === sizes[i] % 253)));
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  ws.close(1000);
+  assert.equal((await closed).code, 1000);
+  await server.close();
+});
+
+Deno.test("ServerWebSocket: refuses a message over messageBytesMax from its header (1009 oversized)", async () => {
+  const server = startOwnServer(4096);
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/p`);
+  await new Promise((resolve) => ws.onopen = resolve);
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  ws.send(new Uint8Array(1 << 20));
+  const event = await closed;
+  assert.deepEqual([event.code, event.reason], [1009, "oversized"]);
+  assert.equal(server.sockets[0].protocolError?.code, 1009);
+  await server.close();
+});
+
+Deno.test("readUpgradeRequest(): plain HTTP gets an HTTP refusal, an endless head an error", async () => {
+  const server = startOwnServer(1024);
+  const plain = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await plain.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const buf = new Uint8Array(512);
+  const n = await plain.read(buf);
+  assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^HTTP\/1\.1 426 /);
+  plain.close();
+  const endless = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await endless.write(new TextEncoder().encode("GET / HTTP/1.1\r\nX: " + "a".repeat(UPGRADE_HEAD_BYTES_MAX + 10)));
+  await until("refused", () => server.refusals.length === 2);
+  endless.close();
+  assert.match(server.refusals[0], /^426 /);
+  assert.match(server.refusals[1], /head too large/);
+  await server.close();
+});

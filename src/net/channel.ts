@@ -1,0 +1,166 @@
+/**
+ * The encrypted channel after the handshake: one AES-256-GCM key per direction,
+ * 96-bit nonces built from a strict per-direction frame counter.
+ *
+ * The counter also travels in the clear in the frame header (and is
+ * authenticated as associated data), so the receiver can tell a replayed,
+ * reordered or missing frame (`counter`) from a modified one (`tampered`).
+ * Either one ends the connection: WebSocket runs over TCP, so an honest peer's
+ * frames arrive exactly once and in order.
+ *
+ * Invariant: a key never encrypts two frames with the same counter. `seal()`
+ * takes the next counter synchronously, before its first await, so calls made in
+ * order get counters in order even when their encryptions overlap.
+ */
+
+import {
+  checkDataFrame,
+  DATA_HEADER_BYTES,
+  FRAME_DATA,
+  type FrameKind,
+  KIND_APP,
+  KIND_CONFIRM,
+  KIND_PING,
+  writeCounter,
+} from "./frame.ts";
+
+/**
+ * Frames one key may protect before the connection must be re-established (and so
+ * re-keyed). Far inside AES-GCM's limits for 1 MiB frames, and below 2^53.
+ */
+export const FRAMES_PER_KEY_MAX = 2 ** 40;
+const NONCE_BYTES = 12;
+const AES_KEY_BYTES = 32;
+
+export type ChannelErrorReason = "tampered" | "counter" | "malformed" | "oversized" | "exhausted";
+
+export class ChannelError extends Error {
+  readonly reason: ChannelErrorReason;
+  constructor(reason: ChannelErrorReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ChannelError";
+    this.reason = reason;
+  }
+}
+
+export interface Opened {
+  readonly counter: number;
+  readonly kind: FrameKind;
+  readonly payload: Uint8Array;
+}
+
+function nonceOf(counter: number): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(NONCE_BYTES);
+  writeCounter(nonce, 4, counter);
+  return nonce;
+}
+
+async function importAesKey(key: Uint8Array, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
+  if (key.length !== AES_KEY_BYTES) throw new RangeError(`AES-256-GCM key is ${key.length} bytes, expected 32`);
+  return await crypto.subtle.importKey("raw", new Uint8Array(key), "AES-GCM", false, [usage]);
+}
+
+/** Encrypts this side's frames in order. */
+export class SendCipher {
+  readonly #key: CryptoKey;
+  #next = 0;
+
+  private constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  static async create(key: Uint8Array): Promise<SendCipher> {
+    return new SendCipher(await importAesKey(key, "encrypt"));
+  }
+
+  /** Frames sealed so far (the next counter). */
+  get counter(): number {
+    return this.#next;
+  }
+
+  seal(kind: FrameKind, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#next >= FRAMES_PER_KEY_MAX) {
+      return Promise.reject(new ChannelError("exhausted", `send key used for ${FRAMES_PER_KEY_MAX} frames`));
+    }
+    const counter = this.#next++;
+    return this.#seal(counter, kind, payload);
+  }
+
+  async #seal(counter: number, kind: FrameKind, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const header = new Uint8Array(DATA_HEADER_BYTES);
+    header[0] = FRAME_DATA;
+    writeCounter(header, 1, counter);
+    const plain = new Uint8Array(1 + payload.length);
+    plain[0] = kind;
+    plain.set(payload, 1);
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonceOf(counter), additionalData: header }, this.#key, plain),
+    );
+    const frame = new Uint8Array(DATA_HEADER_BYTES + sealed.length);
+    frame.set(header, 0);
+    frame.set(sealed, DATA_HEADER_BYTES);
+    return frame;
+  }
+}
+
+/** Decrypts the peer's frames and insists on counters 0, 1, 2, ... with no gap. */
+export class ReceiveCipher {
+  readonly #key: CryptoKey;
+  readonly #frameBytesMax: number;
+  #expected = 0;
+
+  private constructor(key: CryptoKey, frameBytesMax: number) {
+    this.#key = key;
+    this.#frameBytesMax = frameBytesMax;
+  }
+
+  static async create(key: Uint8Array, frameBytesMax: number): Promise<ReceiveCipher> {
+    return new ReceiveCipher(await importAesKey(key, "decrypt"), frameBytesMax);
+  }
+
+  get counter(): number {
+    return this.#expected;
+  }
+
+  /** Rejects with a ChannelError; after any rejection the channel must be dropped. */
+  open(frame: Uint8Array): Promise<Opened> {
+    let counter: number;
+    try {
+      counter = checkDataFrame(frame, this.#frameBytesMax);
+    } catch (error) {
+      const reason = (error as { reason?: string }).reason === "oversized" ? "oversized" : "malformed";
+      return Promise.reject(new ChannelError(reason, (error as Error).message));
+    }
+    if (counter !== this.#expected) {
+      const what = counter < this.#expected ? "replayed or reordered" : "skipped ahead";
+      return Promise.reject(
+        new ChannelError("counter", `frame counter ${counter} ${what}, expected ${this.#expected}`),
+      );
+    }
+    if (this.#expected >= FRAMES_PER_KEY_MAX) {
+      return Promise.reject(new ChannelError("exhausted", `receive key used for ${FRAMES_PER_KEY_MAX} frames`));
+    }
+    this.#expected++;
+    return this.#open(counter, frame);
+  }
+
+  async #open(counter: number, frame: Uint8Array): Promise<Opened> {
+    let plain: Uint8Array;
+    try {
+      plain = new Uint8Array(
+        await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: nonceOf(counter), additionalData: frame.slice(0, DATA_HEADER_BYTES) },
+          this.#key,
+          frame.slice(DATA_HEADER_BYTES),
+        ),
+      );
+    } catch (cause) {
+      throw new ChannelError("tampered", `frame ${counter} failed authentication`, { cause });
+    }
+    const kind = plain[0];
+    if (kind !== KIND_APP && kind !== KIND_PING && kind !== KIND_CONFIRM) {
+      throw new ChannelError("malformed", `frame ${counter} has unknown kind 0x${kind.toString(16)}`);
+    }
+    return { counter, kind, payload: plain.subarray(1) };
+  }
+}
