@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { runCliOnce, spawnNode, startTaskArgs } from "./_node.ts";
+import { makeGenesis } from "../src/node/genesis.ts";
+import { fromHex } from "../src/keys/mod.ts";
 
 const FAST = ["--http-port", "0", "--metrics-port", "0"];
 
@@ -205,7 +207,20 @@ Deno.test("node: key passphrase and key file failures are refused with their own
     );
   });
 
-  // First start creates the node key under the passphrase.
+  await t.step("missing genesis outside local mode", async () => {
+    const r = await runCliOnce(dataDir, ["start", ...FAST], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /network mode testnet needs a genesis file: none at .*genesis\.json .*\[genesis_invalid\]/);
+  });
+
+  // That first start made the node key under the passphrase; a genesis naming it lets the node start.
+  const show = await runCliOnce(dataDir, ["key", "show", "node", "--public-key", "--json"], env);
+  assert.equal(show.code, 0, show.stderr);
+  const publicKey = fromHex(JSON.parse(show.stdout).publicKey);
+  Deno.writeFileSync(
+    `${dataDir}/genesis.json`,
+    makeGenesis("testnet", new Date().toISOString(), [{ name: "n1", publicKey }]),
+  );
   const node = spawnNode({ dataDir, args: FAST, env });
   await node.ready();
   assert.equal((await node.stop()).code, 0);
