@@ -34,10 +34,59 @@ export const CORE_ERROR_CODES = [
   "amount_invalid",
   "amount_too_many_decimals",
   "amount_overflow",
+  "wrong_chain",
+  "unknown_account",
+  "bad_signature",
+  "account_exists",
+  "nonce_too_low",
+  "nonce_too_high",
+  "time_regressed",
+  "not_authorized",
+  "config_locked",
+  "already_locked",
+  "not_locked",
+  "config_hash_mismatch",
+  "name_taken",
+  "unknown_recipient",
+  "attestation_expired",
+  "not_attested",
+  "supply_cap_exceeded",
+  "fee_exceeds_max_fee",
+  "insufficient_funds",
   "internal",
 ] as const;
 
 export type CoreErrorCode = typeof CORE_ERROR_CODES[number];
+
+/**
+ * The codes a ledger refusal can carry, in the precedence the rules check
+ * them (wasm/LEDGER.md). A refusal is a result, not an exception: it changes
+ * nothing and a replay returns it again.
+ */
+export const LEDGER_REFUSAL_CODES = [
+  "wrong_chain",
+  "unknown_account",
+  "bad_signature",
+  "account_exists",
+  "nonce_too_low",
+  "nonce_too_high",
+  "time_regressed",
+  "not_authorized",
+  "config_locked",
+  "already_locked",
+  "not_locked",
+  "config_hash_mismatch",
+  "name_taken",
+  "unknown_recipient",
+  "attestation_expired",
+  "not_attested",
+  "amount_overflow",
+  "supply_cap_exceeded",
+  "fee_exceeds_max_fee",
+  "insufficient_funds",
+] as const satisfies readonly CoreErrorCode[];
+
+export type LedgerRefusalCode = typeof LEDGER_REFUSAL_CODES[number];
 
 export function isCoreErrorCode(name: string): name is CoreErrorCode {
   return (CORE_ERROR_CODES as readonly string[]).includes(name);

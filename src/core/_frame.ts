@@ -45,6 +45,40 @@ export const Tag = {
   signingMessage: 61,
   conflictKey: 62,
   txId: 63,
+  resultCode: 70,
+  duplicate: 71,
+  message: 72,
+  vertex: 73,
+  concurrent: 74,
+  signatureOk: 75,
+  ledgerTimeMs: 76,
+  balance: 77,
+  nextNonce: 78,
+  createdMs: 79,
+  lastMs: 80,
+  minted: 81,
+  burned: 82,
+  supplyCap: 83,
+  feeAccount: 84,
+  exchangeMaster: 85,
+  feeAdmin: 86,
+  agentVerifier: 87,
+  governance: 88,
+  genesisTimeMs: 89,
+  lockedMs: 90,
+  graceEndMs: 91,
+  audit: 92,
+  accountCount: 93,
+  stateHash: 94,
+  concurrentDuplicate: 95,
+  attestedMs: 96,
+  lockTx: 97,
+  nameOwner: 98,
+  action: 99,
+  journalVertices: 100,
+  resultCount: 101,
+  currentConfigHash: 102,
+  touched: 103,
 } as const;
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -159,5 +193,9 @@ export class FrameReader {
   u32(tag: number): number {
     const b = this.bytes(tag);
     return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  }
+
+  bool(tag: number): boolean {
+    return this.bytes(tag)[0] === 1;
   }
 }

@@ -12,7 +12,7 @@ import * as wasm from "../../wasm/qudag_core.wasm";
 import { CoreError, isCoreErrorCode } from "./_error.ts";
 
 /** The export ABI this loader speaks (wasm/src/ffi.rs ABI_VERSION). */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 const loadedAbi = wasm.qudag_abi_version();
 if (loadedAbi !== ABI_VERSION) {
@@ -22,6 +22,7 @@ if (loadedAbi !== ABI_VERSION) {
 }
 
 type Export = (ptr: number, len: number) => number;
+type LedgerExport = (handle: number, ptr: number, len: number) => number;
 
 /** Bytes produced by one successful call, copied out of wasm memory. */
 function takeResult(): Uint8Array {
@@ -81,6 +82,11 @@ function callWith(fn: Export, input: Uint8Array): Uint8Array {
   }
 }
 
+/** Calls a ledger export: a handle plus one input buffer. */
+function callLedger(fn: LedgerExport, handle: number, input: Uint8Array): Uint8Array {
+  return callWith((p, l) => fn(handle, p, l), input);
+}
+
 /** Calls an export that takes no input. */
 function callNone(fn: () => number): Uint8Array {
   try {
@@ -105,6 +111,19 @@ export const core = {
   amountParse: (text: Uint8Array) => callWith(wasm.qudag_amount_parse, text),
   amountFormat: (units: Uint8Array) => callWith(wasm.qudag_amount_format, units),
   constants: () => callNone(wasm.qudag_constants),
+  ledgerGenesis: (frame: Uint8Array) => callWith(wasm.qudag_ledger_genesis, frame),
+  ledgerImport: (bytes: Uint8Array) => callWith(wasm.qudag_ledger_import, bytes),
+  ledgerFree: (handle: number) => callNone(() => wasm.qudag_ledger_free(handle)),
+  ledgerExport: (handle: number) => callNone(() => wasm.qudag_ledger_export(handle)),
+  ledgerStateHash: (handle: number) => callNone(() => wasm.qudag_ledger_state_hash(handle)),
+  ledgerAccounts: (handle: number) => callNone(() => wasm.qudag_ledger_accounts(handle)),
+  ledgerStatus: (handle: number) => callNone(() => wasm.qudag_ledger_status(handle)),
+  ledgerPrepare: (handle: number, tx: Uint8Array) => callLedger(wasm.qudag_ledger_prepare, handle, tx),
+  ledgerApply: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_apply, handle, frame),
+  ledgerAccount: (handle: number, id: Uint8Array) => callLedger(wasm.qudag_ledger_account, handle, id),
+  ledgerLookupName: (handle: number, name: Uint8Array) => callLedger(wasm.qudag_ledger_lookup_name, handle, name),
+  ledgerFeeQuote: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_fee_quote, handle, frame),
+  ledgerSettle: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_settle, handle, ids),
   /** The name of a numeric code, or undefined if it is not a code. */
   codeName: (code: number): string | undefined =>
     wasm.qudag_error_name(code) === 0 ? decoder.decode(takeResult()) : undefined,

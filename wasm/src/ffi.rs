@@ -13,16 +13,68 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{fail, Code, Error, Result};
 use crate::fee::{self, FeeParams};
 use crate::frame::{self, tag, Out};
+use crate::ledger::{self, State};
 use crate::limits::*;
 use crate::tx::{self, Transaction};
 use crate::vertex;
 use crate::{amount, blake3};
 
 /// Bumped on any change to exports, the frame tags or the result convention.
-pub const ABI_VERSION: u32 = 1;
+/// 2: the ledger exports (`qudag_ledger_*`).
+pub const ABI_VERSION: u32 = 2;
 
 thread_local! {
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Open ledgers by handle (index + 1); a freed slot is None and reused.
+    static LEDGERS: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An open ledger and the view its last apply used (speed only; see ledger::ViewCache).
+struct Slot {
+    state: State,
+    cache: ledger::ViewCache,
+}
+
+/// Most ledgers open at once in one module instance.
+const LEDGERS_MAX: usize = 1_024;
+
+fn ledger_open(state: State) -> Result<Vec<u8>> {
+    LEDGERS.with(|l| {
+        let mut l = l.borrow_mut();
+        let slot = match l.iter().position(|s| s.is_none()) {
+            Some(i) => i,
+            None if l.len() < LEDGERS_MAX => {
+                l.push(None);
+                l.len() - 1
+            }
+            None => fail!(InvalidInput, "Cannot open a ledger: {} are open, the limit", LEDGERS_MAX),
+        };
+        l[slot] = Some(Slot { state, cache: None });
+        Ok(((slot + 1) as u32).to_le_bytes().to_vec())
+    })
+}
+
+/// Runs `f` on the open ledger `handle`.
+fn with_slot<T>(handle: u32, f: impl FnOnce(&mut Slot) -> Result<T>) -> Result<T> {
+    LEDGERS.with(|l| {
+        let mut l = l.borrow_mut();
+        match (handle as usize).checked_sub(1).and_then(|i| l.get_mut(i)).and_then(|s| s.as_mut()) {
+            Some(slot) => f(slot),
+            None => fail!(InvalidInput, "{} is not an open ledger handle", handle),
+        }
+    })
+}
+
+/// Runs `f` on the state of the open ledger `handle`.
+fn with_ledger<T>(handle: u32, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    with_slot(handle, |slot| f(&mut slot.state))
+}
+
+fn hashes(input: &[u8], what: &str) -> Result<Vec<tx::Hash>> {
+    if input.len() % 32 != 0 {
+        fail!(InvalidInput, "{} must be a multiple of 32 bytes, got {}", what, input.len());
+    }
+    input.chunks(32).map(|c| frame::to_hash(c, what)).collect()
 }
 
 fn set_result(bytes: Vec<u8>) {
@@ -276,6 +328,153 @@ pub unsafe extern "C" fn qudag_amount_format(ptr: *const u8, len: usize) -> u32 
         let mut a = [0u8; 8];
         a.copy_from_slice(input);
         Ok(amount::format(u64::from_le_bytes(a)).into_bytes())
+    })
+}
+
+// ---------------------------------------------------------------- ledger
+
+/// Genesis frame -> a new ledger; the result is its handle (u32 LE).
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_genesis(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| ledger_open(State::genesis(&frame::read_genesis(input)?)?))
+}
+
+/// Export bytes -> a ledger; the result is its handle (u32 LE).
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_import(ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| ledger_open(ledger::encode::import(input)?))
+}
+
+/// Closes a ledger and frees its memory.
+#[no_mangle]
+pub extern "C" fn qudag_ledger_free(handle: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| {
+        with_ledger(handle, |_| Ok(()))?;
+        LEDGERS.with(|l| l.borrow_mut()[handle as usize - 1] = None);
+        Ok(Vec::new())
+    })
+}
+
+/// The whole state (receipts and journal included) for persistence.
+#[no_mangle]
+pub extern "C" fn qudag_ledger_export(handle: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| with_ledger(handle, |s| Ok(ledger::encode::export(s))))
+}
+
+/// BLAKE3-256 of the canonical state: a function of the accepted set.
+#[no_mangle]
+pub extern "C" fn qudag_ledger_state_hash(handle: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| with_ledger(handle, |s| Ok(ledger::encode::state_hash(s).to_vec())))
+}
+
+/// Signed tx bytes -> id, account, nonce, kind, signing message, the key
+/// that must have signed it (absent if the account is unknown) and any
+/// earlier receipt.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_prepare(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let info = tx::inspect(input)?;
+        with_ledger(handle, |s| Ok(frame::write_prepared(&ledger::prepare(s, &info), &info.signing_message)))
+    })
+}
+
+/// Apply request frame -> outcome frame (refusals are outcomes, code 0 here).
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_apply(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let req = frame::read_apply_request(input)?;
+        let info = tx::inspect(&req.tx)?;
+        with_slot(handle, |slot| {
+            let ctx = ledger::Context { vertex: req.vertex, time_ms: req.time_ms, concurrent: &req.concurrent };
+            let out = ledger::apply_cached(&mut slot.state, &mut slot.cache, &info, req.signature_ok, &ctx)?;
+            Ok(frame::write_outcome(&info.id, &out))
+        })
+    })
+}
+
+/// 32-byte account id -> account frame; `unknown_account` if absent.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_account(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let id = frame::to_hash(input, "account")?;
+        with_ledger(handle, |s| match s.accounts.get(&id) {
+            Some(a) => Ok(frame::write_account(s, &id, a)),
+            None => fail!(UnknownAccount, "Account {} does not exist", crate::codec::hex(&id)),
+        })
+    })
+}
+
+/// Name -> the owning account id (32 bytes); `unknown_account` if unclaimed.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_lookup_name(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        with_ledger(handle, |s| match s.account_by_name(input) {
+            Some(id) => Ok(id.to_vec()),
+            None => fail!(UnknownAccount, "No account is named {:?}", String::from_utf8_lossy(input)),
+        })
+    })
+}
+
+/// Every account id, ascending, concatenated (32 bytes each).
+#[no_mangle]
+pub extern "C" fn qudag_ledger_accounts(handle: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| {
+        with_ledger(handle, |s| Ok(s.accounts.keys().flat_map(|k| k.iter().copied()).collect()))
+    })
+}
+
+/// Supply, roles, fee parameters, lock, audit log, counts and state hash.
+#[no_mangle]
+pub extern "C" fn qudag_ledger_status(handle: u32) -> u32 {
+    run(std::ptr::null(), 0, |_| with_ledger(handle, |s| Ok(frame::write_status(s))))
+}
+
+/// {account, amount, ledger time} -> the rate and fee it would pay.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_fee_quote(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let (account, amount, time) = frame::read_fee_quote_request(input)?;
+        with_ledger(handle, |s| Ok(frame::write_quote(&ledger::fee_quote(s, &account, amount, time)?)))
+    })
+}
+
+/// Vertex ids (32 bytes each) that no later vertex can be concurrent to:
+/// their journal entries are dropped.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_settle(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let ids = hashes(input, "vertex ids")?;
+        with_slot(handle, |slot| {
+            for id in &ids {
+                slot.state.settle(id);
+            }
+            slot.cache = None;
+            Ok(Vec::new())
+        })
     })
 }
 

@@ -8,6 +8,7 @@
 
 use crate::error::{fail, Result};
 use crate::fee::{FeeInput, FeeParams};
+use crate::ledger::{self, Account, Genesis, GenesisAccount, Outcome, Prepared, Quote, Receipt, Roles, State};
 use crate::tx::{self, Hash, Payload, Transaction, TxInfo};
 use crate::vertex::{Vertex, VertexInfo};
 
@@ -50,6 +51,41 @@ pub mod tag {
     pub const SIGNING_MESSAGE: u8 = 61;
     pub const CONFLICT_KEY: u8 = 62;
     pub const TX_ID: u8 = 63;
+    // Ledger (ABI 2).
+    pub const RESULT_CODE: u8 = 70;
+    pub const DUPLICATE: u8 = 71;
+    pub const MESSAGE: u8 = 72;
+    pub const VERTEX: u8 = 73;
+    pub const CONCURRENT: u8 = 74;
+    pub const SIGNATURE_OK: u8 = 75;
+    pub const LEDGER_TIME_MS: u8 = 76;
+    pub const BALANCE: u8 = 77;
+    pub const NEXT_NONCE: u8 = 78;
+    pub const CREATED_MS: u8 = 79;
+    pub const LAST_MS: u8 = 80;
+    pub const MINTED: u8 = 81;
+    pub const BURNED: u8 = 82;
+    pub const SUPPLY_CAP: u8 = 83;
+    pub const FEE_ACCOUNT: u8 = 84;
+    pub const EXCHANGE_MASTER: u8 = 85;
+    pub const FEE_ADMIN: u8 = 86;
+    pub const AGENT_VERIFIER: u8 = 87;
+    pub const GOVERNANCE: u8 = 88;
+    pub const GENESIS_TIME_MS: u8 = 89;
+    pub const LOCKED_MS: u8 = 90;
+    pub const GRACE_END_MS: u8 = 91;
+    pub const AUDIT: u8 = 92;
+    pub const ACCOUNT_COUNT: u8 = 93;
+    pub const STATE_HASH: u8 = 94;
+    pub const CONCURRENT_DUPLICATE: u8 = 95;
+    pub const ATTESTED_MS: u8 = 96;
+    pub const LOCK_TX: u8 = 97;
+    pub const NAME_OWNER: u8 = 98;
+    pub const ACTION: u8 = 99;
+    pub const JOURNAL_VERTICES: u8 = 100;
+    pub const RESULT_COUNT: u8 = 101;
+    pub const CURRENT_CONFIG_HASH: u8 = 102;
+    pub const TOUCHED: u8 = 103;
 }
 
 /// Most fields one frame may carry (a vertex: 64 parents + 1,024
@@ -381,6 +417,169 @@ pub fn read_fee_params_only(buf: &[u8]) -> Result<FeeParams> {
     let params = read_fee_params(&mut f)?;
     f.finish()?;
     Ok(params)
+}
+
+// ---------------------------------------------------------------- ledger
+
+pub fn read_genesis(buf: &[u8]) -> Result<Genesis> {
+    let mut f = Fields::parse(buf)?;
+    let chain_id = f.hash(tag::CHAIN_ID, "chain_id")?;
+    let time_ms = f.u64(tag::GENESIS_TIME_MS, "genesis_time_ms")?;
+    let fee_params = read_fee_params(&mut f)?;
+    let supply_cap = f.u64(tag::SUPPLY_CAP, "supply_cap")?;
+    let roles = Roles {
+        fee_account: f.hash(tag::FEE_ACCOUNT, "fee_account")?,
+        exchange_master: f.hash(tag::EXCHANGE_MASTER, "exchange_master")?,
+        fee_admin: f.hash(tag::FEE_ADMIN, "fee_admin")?,
+        agent_verifier: f.hash(tag::AGENT_VERIFIER, "agent_verifier")?,
+        governance: f.hash(tag::GOVERNANCE, "governance")?,
+    };
+    let names = f.take_all(tag::NAME);
+    let keys = f.take_all(tag::PUBLIC_KEY);
+    if names.len() != keys.len() {
+        fail!(InvalidInput, "Bad field frame: {} genesis names but {} public keys", names.len(), keys.len());
+    }
+    let accounts = names
+        .iter()
+        .zip(keys.iter())
+        .map(|(n, k)| GenesisAccount { name: n.to_vec(), public_key: k.to_vec() })
+        .collect();
+    f.finish()?;
+    Ok(Genesis { chain_id, time_ms, fee_params, supply_cap, accounts, roles })
+}
+
+/// Apply request: signed tx bytes, whether its signature verified, the
+/// carrier vertex, the ledger time and the concurrent vertices.
+pub struct ApplyRequest {
+    pub tx: Vec<u8>,
+    pub signature_ok: bool,
+    pub vertex: Hash,
+    pub time_ms: u64,
+    pub concurrent: Vec<Hash>,
+}
+
+pub fn read_apply_request(buf: &[u8]) -> Result<ApplyRequest> {
+    let mut f = Fields::parse(buf)?;
+    let tx = f.bytes(tag::TX, "tx")?;
+    let signature_ok = f.bool(tag::SIGNATURE_OK, "signature_ok")?;
+    let vertex = f.hash(tag::VERTEX, "vertex")?;
+    let time_ms = f.u64(tag::LEDGER_TIME_MS, "ledger_time_ms")?;
+    let mut concurrent = Vec::new();
+    for c in f.take_all(tag::CONCURRENT) {
+        concurrent.push(to_hash(c, "concurrent")?);
+    }
+    f.finish()?;
+    Ok(ApplyRequest { tx, signature_ok, vertex, time_ms, concurrent })
+}
+
+fn write_receipt(o: &mut Out, r: &Receipt) {
+    o.u32(tag::RESULT_CODE, r.code);
+    o.u64(tag::FEE, r.fee);
+    o.u64(tag::RATE_PPB, r.rate_ppb);
+    o.bytes(tag::VERTEX, &r.vertex);
+    o.u64(tag::LEDGER_TIME_MS, r.time_ms);
+}
+
+pub fn write_outcome(id: &Hash, out: &Outcome) -> Vec<u8> {
+    let mut o = Out::new();
+    o.bytes(tag::ID, id);
+    write_receipt(&mut o, &out.receipt);
+    o.bytes(tag::MESSAGE, out.message.as_bytes());
+    o.bytes(tag::DUPLICATE, &[out.duplicate as u8]);
+    o.bytes(tag::CONCURRENT_DUPLICATE, &[out.concurrent_duplicate as u8]);
+    for id in &out.touched {
+        o.bytes(tag::TOUCHED, id);
+    }
+    o.into_bytes()
+}
+
+pub fn write_prepared(p: &Prepared, signing_message: &[u8]) -> Vec<u8> {
+    let mut o = Out::new();
+    o.bytes(tag::ID, &p.id);
+    o.bytes(tag::ACCOUNT, &p.account);
+    o.u64(tag::NONCE, p.nonce);
+    o.bytes(tag::KIND, p.kind.as_bytes());
+    o.bytes(tag::SIGNING_MESSAGE, signing_message);
+    if let Some(pk) = &p.public_key {
+        o.bytes(tag::PUBLIC_KEY, pk);
+    }
+    if let Some(r) = &p.receipt {
+        write_receipt(&mut o, r);
+    }
+    o.into_bytes()
+}
+
+pub fn write_account(state: &State, id: &Hash, a: &Account) -> Vec<u8> {
+    let mut o = Out::new();
+    o.bytes(tag::ID, id);
+    o.bytes(tag::NAME, &a.name);
+    o.bytes(tag::NAME_OWNER, &[(state.account_by_name(&a.name) == Some(*id)) as u8]);
+    o.bytes(tag::PUBLIC_KEY, &a.public_key);
+    o.u64(tag::BALANCE, a.balance);
+    o.u64(tag::NEXT_NONCE, a.next_nonce);
+    o.u64(tag::CREATED_MS, a.created_ms);
+    o.u64(tag::LAST_MS, a.last_ms);
+    if let Some(att) = &a.attestation {
+        o.u64(tag::EXPIRY_MS, att.expiry_ms);
+        o.bytes(tag::PROOF_DIGEST, &att.proof_digest);
+        o.u64(tag::ATTESTED_MS, att.attested_ms);
+    }
+    o.into_bytes()
+}
+
+pub fn write_status(s: &State) -> Vec<u8> {
+    let mut o = Out::new();
+    o.bytes(tag::CHAIN_ID, &s.chain_id);
+    o.u64(tag::GENESIS_TIME_MS, s.genesis_time_ms);
+    o.u64(tag::SUPPLY_CAP, s.supply_cap);
+    o.u64(tag::MINTED, s.minted);
+    o.u64(tag::BURNED, s.burned);
+    write_fee_params(&mut o, &s.fee_params);
+    o.bytes(tag::FEE_ACCOUNT, &s.roles.fee_account);
+    o.bytes(tag::EXCHANGE_MASTER, &s.roles.exchange_master);
+    o.bytes(tag::FEE_ADMIN, &s.roles.fee_admin);
+    o.bytes(tag::AGENT_VERIFIER, &s.roles.agent_verifier);
+    o.bytes(tag::GOVERNANCE, &s.roles.governance);
+    o.bytes(tag::CURRENT_CONFIG_HASH, &s.config_hash());
+    if let Some(l) = &s.lock {
+        o.bytes(tag::CONFIG_HASH, &l.config_hash);
+        o.u64(tag::LOCKED_MS, l.locked_ms);
+        o.u64(tag::GRACE_END_MS, l.grace_end_ms);
+        o.bytes(tag::LOCK_TX, &l.lock_tx);
+    }
+    for r in &s.audit {
+        let mut a = Out::new();
+        a.bytes(tag::TX_ID, &r.tx_id);
+        a.u64(tag::LEDGER_TIME_MS, r.time_ms);
+        a.bytes(tag::ACTION, if r.action == ledger::AUDIT_LOCK { b"lock" } else { b"override" });
+        a.bytes(tag::CONFIG_HASH, &r.config_hash);
+        a.bytes(tag::REASON, &r.reason);
+        o.bytes(tag::AUDIT, &a.into_bytes());
+    }
+    o.u64(tag::ACCOUNT_COUNT, s.accounts.len() as u64);
+    o.u64(tag::RESULT_COUNT, s.results.len() as u64);
+    o.u64(tag::JOURNAL_VERTICES, s.journal.len() as u64);
+    o.bytes(tag::STATE_HASH, &ledger::encode::state_hash(s));
+    o.into_bytes()
+}
+
+pub fn read_fee_quote_request(buf: &[u8]) -> Result<(Hash, u64, u64)> {
+    let mut f = Fields::parse(buf)?;
+    let account = f.hash(tag::ACCOUNT, "account")?;
+    let amount = f.u64(tag::AMOUNT, "amount")?;
+    let time = f.u64(tag::LEDGER_TIME_MS, "ledger_time_ms")?;
+    f.finish()?;
+    Ok((account, amount, time))
+}
+
+pub fn write_quote(q: &Quote) -> Vec<u8> {
+    let mut o = Out::new();
+    o.u64(tag::RATE_PPB, q.rate_ppb);
+    o.u64(tag::FEE, q.fee);
+    o.bytes(tag::VERIFIED, &[q.verified as u8]);
+    o.u64(tag::AGE_MS, q.age_ms);
+    o.u64(tag::USAGE, q.usage);
+    o.into_bytes()
 }
 
 #[cfg(test)]

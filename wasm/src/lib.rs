@@ -12,6 +12,7 @@ pub mod error;
 pub mod fee;
 pub mod ffi;
 pub mod frame;
+pub mod ledger;
 pub mod limits;
 pub mod tx;
 pub mod vertex;

@@ -158,12 +158,27 @@ pub struct Transaction {
 
 /// What a node needs after decoding: the id, the exact bytes the signature
 /// covers, and the conflict key (account || nonce LE, 40 bytes).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TxInfo {
     pub tx: Transaction,
     pub id: Hash,
     pub signing_message: Vec<u8>,
     pub conflict_key: [u8; 40],
+}
+
+/// Account names: 1..=64 bytes of [a-z0-9_-] (also used by the ledger genesis).
+pub fn check_name(name: &[u8]) -> Result<()> {
+    if name.len() > NAME_BYTES_MAX {
+        fail!(NameTooLarge, "Invalid account name: {} bytes, the limit is {}", name.len(), NAME_BYTES_MAX);
+    }
+    if name.is_empty() {
+        fail!(NameInvalid, "Invalid account name: it is empty");
+    }
+    if let Some(bad) = name.iter().find(|&&b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+    {
+        fail!(NameInvalid, "Invalid account name: byte 0x{:02x} is not one of [a-z0-9_-]", bad);
+    }
+    Ok(())
 }
 
 fn amount_nonzero(amount: u64, kind: &str) -> Result<()> {
@@ -179,17 +194,7 @@ impl Transaction {
     pub fn validate_fields(&self) -> Result<()> {
         match &self.payload {
             Payload::CreateAccount { name, public_key } => {
-                if name.len() > NAME_BYTES_MAX {
-                    fail!(NameTooLarge, "Invalid account name: {} bytes, the limit is {}", name.len(), NAME_BYTES_MAX);
-                }
-                if name.is_empty() {
-                    fail!(NameInvalid, "Invalid account name: it is empty");
-                }
-                if let Some(bad) =
-                    name.iter().find(|&&b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
-                {
-                    fail!(NameInvalid, "Invalid account name: byte 0x{:02x} is not one of [a-z0-9_-]", bad);
-                }
+                check_name(name)?;
                 if public_key.len() != ML_DSA_87_PUBLIC_KEY_BYTES {
                     fail!(
                         InvalidInput,
