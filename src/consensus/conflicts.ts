@@ -1,0 +1,136 @@
+import type { Parameters } from "./parameters.ts";
+import { Snowball } from "./snowball.ts";
+
+/**
+ * One conflict set: every transaction seen with one conflict key, with one
+ * Snowball instance choosing among the members that are still alive.
+ *
+ * Invariants:
+ * - `accepted` is null or a member; once set, every other member is dead.
+ * - the Snowball, when present, prefers a live member; a member that dies
+ *   while preferred (a dependency of it was rejected) causes a fresh Snowball
+ *   over the remaining live members, so the set can still decide. That is
+ *   safe: acceptance needs the dead member's dependencies accepted, which no
+ *   honest node will ever see, so no honest node accepted it either.
+ */
+export class ConflictSet {
+  readonly key: string;
+  readonly #params: Parameters;
+  readonly #members = new Set<string>();
+  readonly #dead = new Set<string>();
+  #snowball: Snowball | null = null;
+  #accepted: string | null = null;
+
+  constructor(params: Parameters, key: string) {
+    this.#params = params;
+    this.key = key;
+  }
+
+  /** Members ever seen, sorted. */
+  members(): string[] {
+    return [...this.#members].sort();
+  }
+
+  size(): number {
+    return this.#members.size;
+  }
+
+  accepted(): string | null {
+    return this.#accepted;
+  }
+
+  /** True while the set has a live member and nothing accepted. */
+  processing(): boolean {
+    return this.#accepted === null && this.#snowball !== null;
+  }
+
+  /** Adds a member. A member added after acceptance is dead on arrival. */
+  add(txId: string): void {
+    if (this.#members.has(txId)) return;
+    this.#members.add(txId);
+    if (this.#accepted !== null) {
+      this.#dead.add(txId);
+      return;
+    }
+    if (this.#snowball === null) this.#snowball = new Snowball(this.#params, txId);
+    else this.#snowball.add(txId);
+  }
+
+  /** The live member this node votes for, or null if none. */
+  preference(): string | null {
+    if (this.#accepted !== null) return this.#accepted;
+    return this.#snowball?.preference() ?? null;
+  }
+
+  /** The finalized live choice, if Snowball has finalized. */
+  finalized(): string | null {
+    if (this.#accepted !== null || this.#snowball === null) return null;
+    return this.#snowball.finalized() ? this.#snowball.preference() : null;
+  }
+
+  confidence(): number {
+    return this.#snowball?.confidence() ?? 0;
+  }
+
+  /**
+   * Records one poll: `votes` maps members to the number of responders that
+   * supported them (each responder supports at most one member).
+   */
+  recordPoll(votes: ReadonlyMap<string, number> | undefined): void {
+    const snowball = this.#snowball;
+    if (snowball === null || this.#accepted !== null) return;
+    let best: string | null = null;
+    let bestCount = 0;
+    if (votes !== undefined) {
+      for (const [txId, count] of [...votes].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+        if (count > bestCount) {
+          best = txId;
+          bestCount = count;
+        }
+      }
+    }
+    if (best === null || bestCount < this.#params.alphaPreference) {
+      snowball.recordUnsuccessfulPoll();
+    } else {
+      snowball.recordPoll(bestCount, best);
+      this.#restartIfPreferenceDead();
+    }
+  }
+
+  /** Marks `txId` accepted; returns the other live members, now rejected. */
+  accept(txId: string): string[] {
+    this.#accepted = txId;
+    this.#snowball = null;
+    const losers: string[] = [];
+    for (const member of this.members()) {
+      if (member !== txId && !this.#dead.has(member)) {
+        this.#dead.add(member);
+        losers.push(member);
+      }
+    }
+    return losers;
+  }
+
+  /** Marks `txId` dead because it was rejected for a reason of its own. */
+  kill(txId: string): void {
+    if (this.#dead.has(txId)) return;
+    this.#dead.add(txId);
+    this.#restartIfPreferenceDead();
+  }
+
+  #restartIfPreferenceDead(): void {
+    const snowball = this.#snowball;
+    if (snowball === null || !this.#dead.has(snowball.preference())) return;
+    const live = this.members().filter((m) => !this.#dead.has(m));
+    if (live.length === 0) {
+      this.#snowball = null;
+      return;
+    }
+    // Restart from the live member with the most successful polls so far.
+    let initial = live[0];
+    for (const m of live) if (snowball.strength(m) > snowball.strength(initial)) initial = m;
+    const fresh = new Snowball(this.#params, initial);
+    for (const m of live) fresh.add(m);
+    this.#snowball = fresh;
+  }
+}

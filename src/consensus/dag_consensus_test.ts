@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { DagConsensus } from "./dag_consensus.ts";
+import { ConsensusError, type Decision, type TxInput } from "./types.ts";
+
+// k 4, alpha 3: three of four responders must support a member.
+const params = { k: 4, alphaPreference: 3, alphaConfidence: 3, beta: 3 };
+
+function tx(id: string, conflictKey = `acct-${id}:0`, deps: string[] = []): TxInput {
+  return { id, conflictKey, deps };
+}
+
+function accepted(decisions: readonly Decision[]): string[] {
+  return decisions.filter((d) => d.status === "accepted").map((d) => `${d.kind}:${d.id}`);
+}
+
+function rejected(decisions: readonly Decision[]): string[] {
+  return decisions.filter((d) => d.status === "rejected").map((d) => `${d.kind}:${d.id}`);
+}
+
+function pollTimes(dag: DagConsensus, votes: string[][], n: number): Decision[] {
+  const out: Decision[] = [];
+  for (let i = 0; i < n; i++) out.push(...dag.recordPoll(votes));
+  return out;
+}
+
+Deno.test("a virtuous transaction is accepted after beta successful polls", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  assert.ok(dag.isVirtuous("t1"));
+  assert.deepEqual(dag.preferredFrontier(), ["v1"]);
+  const votes = [["v1"], ["v1"], ["v1"], []];
+  assert.deepEqual(pollTimes(dag, votes, 2), []);
+  const decisions = dag.recordPoll(votes);
+  assert.deepEqual(accepted(decisions), ["tx:t1", "vertex:v1"]);
+  assert.equal(decisions[0].rounds, 3);
+  assert.equal(dag.processing(), false);
+  assert.deepEqual(dag.preferredFrontier(), ["v1"]);
+});
+
+Deno.test("a vote for a vertex is a vote for its ancestors (chits are transitive)", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  dag.add({ id: "v2", parents: ["v1"], txs: [tx("t2")] });
+  assert.deepEqual(dag.preferredFrontier(), ["v2"]);
+  const d = pollTimes(dag, [["v2"], ["v2"], ["v2"]], 3);
+  assert.deepEqual(accepted(d), ["tx:t1", "tx:t2", "vertex:v1", "vertex:v2"]);
+});
+
+Deno.test("an unsuccessful poll resets confidence, so acceptance needs beta consecutive successes", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  pollTimes(dag, [["v1"], ["v1"], ["v1"]], 2);
+  dag.recordPoll([["v1"], ["v1"], []]); // 2 < alpha
+  assert.equal(dag.confidence("t1"), 0);
+  assert.deepEqual(pollTimes(dag, [["v1"], ["v1"], ["v1"]], 2), []);
+  assert.deepEqual(accepted(dag.recordPoll([["v1"], ["v1"], ["v1"]])), ["tx:t1", "vertex:v1"]);
+});
+
+Deno.test("the winner of a conflict set is accepted and the loser rejected with its descendants", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  dag.add({ id: "vb2", parents: ["vb"], txs: [tx("c")] });
+  assert.equal(dag.isVirtuous("a"), false);
+  assert.deepEqual(dag.conflictSet("alice:0"), ["a", "b"]);
+  // First seen is preferred: vb and its child are not strongly preferred.
+  assert.deepEqual(dag.preferredFrontier(), ["va"]);
+  const d = pollTimes(dag, [["vb2"], ["vb2"], ["vb2"], ["va"]], 3);
+  assert.deepEqual(accepted(d).sort(), ["tx:b", "tx:c", "vertex:vb", "vertex:vb2"]);
+  assert.deepEqual(rejected(d), ["tx:a", "vertex:va"]);
+  assert.equal(dag.txStatus("a"), "rejected");
+});
+
+Deno.test("snowball moves a node to the side the network prefers", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  assert.deepEqual(dag.preferredFrontier(), ["va"]);
+  dag.recordPoll([["vb"], ["vb"], ["vb"], ["va"]]);
+  assert.deepEqual(dag.preferredFrontier(), ["vb"]);
+});
+
+Deno.test("a responder supporting both sides of a conflict has its vote voided", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  // Two honest for a plus one double voter: 2 < alpha, unsuccessful.
+  dag.recordPoll([["va"], ["va"], ["va", "vb"]]);
+  assert.equal(dag.confidence("a"), 0);
+  assert.equal(dag.equivocatingVotes(), 1);
+});
+
+Deno.test("rejection cascades to transactions depending on a rejected transaction", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  dag.add({ id: "vc", parents: ["va"], txs: [tx("c", "alice:1", ["a"])] });
+  dag.add({ id: "vd", parents: [], txs: [tx("d", "bob:0", ["c"])] });
+  const d = pollTimes(dag, [["vb"], ["vb"], ["vb"]], 3);
+  assert.deepEqual(rejected(d).sort(), ["tx:a", "tx:c", "tx:d", "vertex:va", "vertex:vc", "vertex:vd"]);
+  // A transaction arriving later that depends on a rejected one is rejected at once.
+  const late = dag.add({ id: "ve", parents: ["vb"], txs: [tx("e", "carol:0", ["d"])] });
+  assert.deepEqual(rejected(late), ["tx:e", "vertex:ve"]);
+});
+
+Deno.test("a transaction waits for its dependencies before acceptance", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v2", parents: [], txs: [tx("t2", "alice:1", ["t1"])] });
+  // t1 unknown: t2 is not preferred, so nobody honest votes for v2.
+  assert.deepEqual(dag.preferredFrontier(), []);
+  pollTimes(dag, [["v2"], ["v2"], ["v2"]], 5);
+  assert.equal(dag.txStatus("t2"), "processing");
+  dag.add({ id: "v1", parents: [], txs: [tx("t1", "alice:0")] });
+  const d = pollTimes(dag, [["v1", "v2"], ["v1", "v2"], ["v1", "v2"]], 3);
+  assert.deepEqual(accepted(d).filter((x) => x.startsWith("tx")), ["tx:t1", "tx:t2"]);
+});
+
+Deno.test("a conflicting transaction arriving after acceptance is rejected on arrival", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  pollTimes(dag, [["va"], ["va"], ["va"]], 3);
+  const d = dag.add({ id: "vb", parents: ["va"], txs: [tx("b", "alice:0")] });
+  assert.deepEqual(rejected(d), ["tx:b", "vertex:vb"]);
+});
+
+Deno.test("orphanedTxs() lists live transactions whose vertices were all rejected", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  dag.add({ id: "vx", parents: ["va"], txs: [tx("x")] });
+  pollTimes(dag, [["vb"], ["vb"], ["vb"]], 3);
+  assert.equal(dag.vertexStatus("vx"), "rejected");
+  assert.deepEqual(dag.orphanedTxs(), [{ id: "x", conflictKey: "acct-x:0", deps: [] }]);
+  dag.add({ id: "vx2", parents: ["vb"], txs: [tx("x")] });
+  assert.deepEqual(dag.orphanedTxs(), []);
+  const d = pollTimes(dag, [["vx2"], ["vx2"], ["vx2"]], 3);
+  assert.deepEqual(accepted(d), ["tx:x", "vertex:vx2"]);
+});
+
+Deno.test("a rejected dependency restarts a conflict set that had finalized on its dependent", () => {
+  const dag = new DagConsensus({ ...params, beta: 2 });
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  dag.add({ id: "vc1", parents: [], txs: [tx("c1", "alice:1", ["a"])] });
+  dag.add({ id: "vc2", parents: [], txs: [tx("c2", "alice:1", ["b"])] });
+  // alice:1 finalizes on c1, but c1 must wait for a, which is undecided.
+  pollTimes(dag, [["vc1"], ["vc1"], ["vc1"]], 2);
+  assert.equal(dag.txStatus("c1"), "processing");
+  // The network settles alice:0 on b: a is rejected, so c1 is.
+  const d1 = pollTimes(dag, [["vb"], ["vb"], ["vb"]], 2);
+  assert.deepEqual(rejected(d1).filter((x) => x.startsWith("tx")).sort(), ["tx:a", "tx:c1"]);
+  // alice:1 decides again among its live members.
+  const d2 = pollTimes(dag, [["vc2"], ["vc2"], ["vc2"]], 2);
+  assert.deepEqual(accepted(d2), ["tx:c2", "vertex:vc2"]);
+});
+
+Deno.test("add() refuses unknown parents, duplicate conflict keys and altered copies", () => {
+  const dag = new DagConsensus(params);
+  assert.throws(() => dag.add({ id: "v", parents: ["nope"], txs: [] }), ConsensusError);
+  assert.throws(
+    () => dag.add({ id: "v", parents: [], txs: [tx("a", "k"), tx("b", "k")] }),
+    ConsensusError,
+  );
+  dag.add({ id: "v1", parents: [], txs: [tx("a", "k")] });
+  assert.throws(() => dag.add({ id: "v2", parents: [], txs: [tx("a", "other")] }), ConsensusError);
+  assert.equal(dag.hasVertex("v2"), false);
+});
+
+Deno.test("the same calls in the same order give the same decisions", () => {
+  const run = () => {
+    const dag = new DagConsensus(params);
+    const out: Decision[] = [];
+    out.push(...dag.add({ id: "va", parents: [], txs: [tx("a", "k:0")] }));
+    out.push(...dag.add({ id: "vb", parents: [], txs: [tx("b", "k:0")] }));
+    out.push(...dag.add({ id: "vc", parents: ["va", "vb"], txs: [tx("c")] }));
+    out.push(...pollTimes(dag, [["vb"], ["vb"], ["vc", "va"], ["va"]], 6));
+    return out;
+  };
+  assert.deepEqual(run(), run());
+});
+
+Deno.test("virtuousFrontier() keeps new vertices off contested transactions", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  dag.add({ id: "va", parents: ["v1"], txs: [tx("a", "alice:0")] });
+  assert.deepEqual(dag.virtuousFrontier(), ["va"]);
+  dag.add({ id: "vb", parents: ["v1"], txs: [tx("b", "alice:0")] });
+  // alice:0 is now contested: neither side is clean.
+  assert.deepEqual(dag.virtuousFrontier(), ["v1"]);
+  assert.deepEqual(dag.preferredFrontier(), ["va"]);
+});
+
+Deno.test("entangledTxs() lists virtuous transactions that only sit on contested ancestry", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vx", parents: ["va"], txs: [tx("x")] });
+  assert.deepEqual(dag.entangledTxs(), []);
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  assert.deepEqual(dag.entangledTxs().map((t) => t.id), ["x"]);
+  dag.add({ id: "vx2", parents: [], txs: [tx("x")] });
+  assert.deepEqual(dag.entangledTxs(), []);
+});
+
+Deno.test("pollSettled() is true only when more votes cannot change the outcome", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  assert.equal(dag.pollSettled([["v1"], ["v1"]], 2), false);
+  assert.equal(dag.pollSettled([["v1"], ["v1"], ["v1"]], 1), true); // alphaConfidence reached
+  assert.equal(dag.pollSettled([["v1"], []], 1), true); // 1 + 1 < alphaPreference
+  assert.equal(dag.pollSettled([["v1"]], 2), false); // 1 + 2 could reach alphaPreference
+  assert.equal(dag.pollSettled([[], []], 2), true); // 0 + 2 cannot
+});
+
+Deno.test("lastPollSuccesses() counts conflict sets a poll moved", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  dag.recordPoll([["v1"], ["v1"], ["v1"]]);
+  assert.equal(dag.lastPollSuccesses(), 1);
+  dag.recordPoll([["v1"], []]);
+  assert.equal(dag.lastPollSuccesses(), 0);
+});

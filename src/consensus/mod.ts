@@ -1,0 +1,18 @@
+/**
+ * The pure consensus layer: parameters, the Snowball family (Slush ->
+ * Snowflake -> Snowball) and Avalanche over a DAG. No I/O, no clock, no
+ * randomness; the engine samples, sends and times out.
+ */
+export {
+  DEFAULT_PARAMETERS,
+  type Parameters,
+  ParametersError,
+  parametersForValidatorCount,
+  verifyParameters,
+} from "./parameters.ts";
+export { Slush } from "./slush.ts";
+export { Snowflake } from "./snowflake.ts";
+export { Snowball } from "./snowball.ts";
+export { ConflictSet } from "./conflicts.ts";
+export { DagConsensus, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX, VOTE_FRONTIER_MAX } from "./dag_consensus.ts";
+export { ConsensusError, type Decision, type Status, type TxInput, type VertexInput } from "./types.ts";

@@ -1,0 +1,39 @@
+/** Shared shapes of the pure consensus layer. Ids are opaque strings (hex). */
+
+/** A transaction as consensus sees it: who it conflicts with and needs. */
+export interface TxInput {
+  readonly id: string;
+  /**
+   * Transactions with equal keys conflict; at most one of them is ever
+   * accepted. The ledger uses `${account}:${nonce}`.
+   */
+  readonly conflictKey: string;
+  /** Transactions that must be accepted before this one can be. */
+  readonly deps: readonly string[];
+}
+
+/** A vertex as consensus sees it; signatures were checked by the engine. */
+export interface VertexInput {
+  readonly id: string;
+  readonly parents: readonly string[];
+  readonly txs: readonly TxInput[];
+}
+
+export type Status = "processing" | "accepted" | "rejected";
+
+/** A final outcome, reported once per id and never revised. */
+export interface Decision {
+  readonly kind: "tx" | "vertex";
+  readonly id: string;
+  readonly status: "accepted" | "rejected";
+  /** Polls this node recorded between learning the id and deciding it. */
+  readonly rounds: number;
+}
+
+/** A vertex that breaks a structural rule; the engine drops and counts it. */
+export class ConsensusError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConsensusError";
+  }
+}

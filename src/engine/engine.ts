@@ -1,0 +1,465 @@
+import {
+  ConsensusError,
+  DagConsensus,
+  type Decision,
+  type Parameters,
+  parametersForValidatorCount,
+  type TxInput,
+  VERTEX_PARENTS_MAX,
+  VERTEX_TXS_MAX,
+  VOTE_FRONTIER_MAX,
+} from "../consensus/mod.ts";
+import { vertexBodyBytes, vertexSigningBytes, voteSigningBytes } from "./encoding.ts";
+import type { Clock, DecisionStore, Hasher, Rng, Sender, SignedVertex, SignedVote, Signer, Verifier } from "./types.ts";
+
+export interface EngineConfig {
+  /** Scaled down with {@linkcode parametersForValidatorCount} if needed. */
+  readonly params: Parameters;
+  /** Genesis validator ids, this node's included. */
+  readonly validators: readonly string[];
+  /** Polls in flight at once. */
+  readonly pollsOutstandingMax?: number;
+  /** Parents named by a vertex this node issues. */
+  readonly issueParentsMax?: number;
+  /** Vertices held while their parents are fetched; beyond, new ones wait for a refetch. */
+  readonly pendingVerticesMax?: number;
+  /** A missing vertex is requested again from another peer after this long. */
+  readonly fetchRetryMs?: number;
+  /**
+   * A transaction that cannot gather votes where it is (all its vertices
+   * rejected, or tied to a contested transaction) is re-issued on clean
+   * parents: by the author of one of its vertices after this long (at once
+   * if all were rejected), by anyone after three times this long.
+   */
+  readonly reissueGraceMs?: number;
+}
+
+export interface EngineDeps {
+  readonly sender: Sender;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly store: DecisionStore;
+  readonly signer: Signer;
+  readonly verifier: Verifier;
+  readonly hasher: Hasher;
+  /** Called with decisions only after the store recorded them. */
+  readonly onDecisions?: (decisions: readonly Decision[]) => void;
+}
+
+/** Counters for metrics and for the simulation's assertions. */
+export interface EngineStats {
+  pollsStarted: number;
+  pollsFinished: number;
+  queriesFailed: number;
+  votesAccepted: number;
+  /** Votes or vertices whose signer is not in the genesis set. */
+  unknownValidator: number;
+  /** Votes or vertices whose signature does not verify. */
+  badSignature: number;
+  /** Votes for no open query of ours, from a responder not asked, or oversized. */
+  unexpectedVotes: number;
+  /** Votes for a query of ours that had already ended early. */
+  lateVotes: number;
+  /** Vertices with a wrong id or breaking a structural rule. */
+  invalidVertices: number;
+  /** Vertices not held because the pending buffer was full. */
+  pendingOverflow: number;
+  verticesIssued: number;
+  txsReissued: number;
+}
+
+interface Poll {
+  readonly pending: Set<string>;
+  readonly votes: (readonly string[])[];
+}
+
+const VERTICES_PER_MESSAGE_MAX = 256;
+const IDS_PER_REQUEST_MAX = 64;
+/** Outstanding fetches remembered for retry pacing. */
+const REQUESTED_IDS_MAX = 8192;
+
+/**
+ * Drives one node's {@linkcode DagConsensus} from messages. Every handler is
+ * named after the message that triggers it and runs to completion
+ * synchronously; the engine owns no timers (a query's timeout arrives as
+ * `onQueryFailed`, periodic gossip as `onGossipTick`).
+ *
+ * Every vertex and vote from outside is checked before it reaches consensus:
+ * its author/responder must be a genesis validator and its signature must
+ * verify; a vote must answer an open query of ours, from a validator we asked,
+ * and is bound to (querier, requestId, responder), so it cannot be replayed
+ * into another query. Decisions are recorded in the store before anyone else
+ * hears of them.
+ */
+export class Engine {
+  readonly id: string;
+  readonly params: Parameters;
+  readonly stats: EngineStats = {
+    pollsStarted: 0,
+    pollsFinished: 0,
+    queriesFailed: 0,
+    votesAccepted: 0,
+    unknownValidator: 0,
+    badSignature: 0,
+    unexpectedVotes: 0,
+    lateVotes: 0,
+    invalidVertices: 0,
+    pendingOverflow: 0,
+    verticesIssued: 0,
+    txsReissued: 0,
+  };
+  readonly #consensus: DagConsensus;
+  readonly #deps: EngineDeps;
+  readonly #validators: readonly string[];
+  readonly #pollsOutstandingMax: number;
+  readonly #issueParentsMax: number;
+  readonly #pendingVerticesMax: number;
+  readonly #fetchRetryMs: number;
+  readonly #reissueGraceMs: number;
+  /** Signed copies of every vertex in consensus, to serve fetches. */
+  readonly #vertices = new Map<string, SignedVertex>();
+  /** Verified vertices waiting for parents; bounded by pendingVerticesMax. */
+  readonly #pending = new Map<string, SignedVertex>();
+  /** Vertex id -> when it was last requested. */
+  readonly #requestedAt = new Map<string, number>();
+  readonly #polls = new Map<number, Poll>();
+  /** Stuck tx id -> when this node first saw it stuck. */
+  readonly #stuckSince = new Map<string, number>();
+  #nextRequestId = 1;
+
+  constructor(config: EngineConfig, deps: EngineDeps) {
+    this.id = deps.signer.validatorId;
+    this.#validators = [...new Set(config.validators)].sort();
+    if (!this.#validators.includes(this.id)) {
+      throw new Error(`Cannot start engine: validator ${this.id} is not in the genesis set`);
+    }
+    this.params = parametersForValidatorCount(config.params, this.#validators.length);
+    this.#consensus = new DagConsensus(this.params);
+    this.#deps = deps;
+    this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
+    this.#issueParentsMax = Math.min(config.issueParentsMax ?? 8, VERTEX_PARENTS_MAX);
+    this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
+    this.#fetchRetryMs = config.fetchRetryMs ?? 500;
+    this.#reissueGraceMs = config.reissueGraceMs ?? 1_000;
+  }
+
+  /** Read-only view for metrics, tests and the HTTP layer. */
+  get consensus(): Pick<
+    DagConsensus,
+    | "preferredFrontier"
+    | "txStatus"
+    | "vertexStatus"
+    | "hasVertex"
+    | "processing"
+    | "polls"
+    | "lastPollSuccesses"
+    | "equivocatingVotes"
+    | "conflictSet"
+    | "preferenceOf"
+    | "undecided"
+    | "vertexInfo"
+    | "txInfo"
+    | "virtuousFrontier"
+    | "entangledTxs"
+    | "orphanedTxs"
+    | "verticesOf"
+  > {
+    return this.#consensus;
+  }
+
+  vertex(id: string): SignedVertex | undefined {
+    return this.#vertices.get(id);
+  }
+
+  pollsOutstanding(): number {
+    return this.#polls.size;
+  }
+
+  /**
+   * Issues a vertex carrying `txs` on top of the virtuous frontier, gossips
+   * it to every validator and starts polling. Returns the signed vertex.
+   * Throws a ConsensusError for transactions that cannot share a vertex.
+   */
+  issue(txs: readonly TxInput[]): SignedVertex {
+    if (txs.length === 0 || txs.length > VERTEX_TXS_MAX) {
+      throw new RangeError(`Cannot issue a vertex of ${txs.length} transactions: expected 1..${VERTEX_TXS_MAX}`);
+    }
+    const body = {
+      author: this.id,
+      // Clean parents only: an honest transaction must not wait on a contest.
+      parents: this.#consensus.virtuousFrontier().slice(-this.#issueParentsMax),
+      txs: txs.map((t) => ({ id: t.id, conflictKey: t.conflictKey, deps: [...t.deps] })),
+      timestampMs: Math.max(0, Math.floor(this.#deps.clock.nowMs())),
+    };
+    const id = this.#deps.hasher.idOf(vertexBodyBytes(body));
+    const vertex: SignedVertex = {
+      ...body,
+      id,
+      signature: this.#deps.signer.sign(vertexSigningBytes(id)),
+    };
+    const error = this.#addToConsensus(vertex);
+    if (error !== null) throw error;
+    this.stats.verticesIssued++;
+    for (const v of this.#validators) {
+      if (v !== this.id) this.#deps.sender.sendVertices(v, [vertex]);
+    }
+    this.#maybePoll();
+    return vertex;
+  }
+
+  /** Vertices arrived (gossip or an answer to a fetch). */
+  onVertices(from: string, vertices: readonly SignedVertex[]): void {
+    for (const v of vertices.slice(0, VERTICES_PER_MESSAGE_MAX)) {
+      if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
+      if (!this.#checkVertex(v)) continue;
+      if (this.#pending.size >= this.#pendingVerticesMax) {
+        this.stats.pendingOverflow++;
+        continue;
+      }
+      this.#pending.set(v.id, v);
+    }
+    this.#drainPending(from);
+    this.#maybePoll();
+  }
+
+  /** A peer asks for vertices by id. */
+  onGetVertices(from: string, ids: readonly string[]): void {
+    const found: SignedVertex[] = [];
+    for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
+      const v = this.#vertices.get(id) ?? this.#pending.get(id);
+      if (v !== undefined) found.push(v);
+    }
+    if (found.length > 0) this.#deps.sender.sendVertices(from, found);
+  }
+
+  /** A peer polls us: answer with our signed preferred frontier. */
+  onQuery(from: string, requestId: number, frontier: readonly string[]): void {
+    if (!this.#deps.verifier.isValidator(from)) {
+      this.stats.unknownValidator++;
+      return;
+    }
+    this.#fetchUnknown(from, frontier);
+    const unsigned = {
+      querier: from,
+      requestId,
+      responder: this.id,
+      frontier: this.#consensus.preferredFrontier(),
+    };
+    const vote: SignedVote = { ...unsigned, signature: this.#deps.signer.sign(voteSigningBytes(unsigned)) };
+    this.#deps.sender.sendVotes(from, vote);
+  }
+
+  /** A vote arrived, from the responder or relayed; only its signature counts. */
+  onVotes(from: string, vote: SignedVote): void {
+    const poll = this.#polls.get(vote.requestId);
+    if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
+      const late = vote.querier === this.id && poll === undefined && vote.requestId < this.#nextRequestId;
+      if (late) this.stats.lateVotes++;
+      else this.stats.unexpectedVotes++;
+      return;
+    }
+    if (!this.#deps.verifier.isValidator(vote.responder)) {
+      this.stats.unknownValidator++;
+      return;
+    }
+    if (vote.frontier.length > VOTE_FRONTIER_MAX) {
+      this.stats.unexpectedVotes++; // no honest engine sends more; not worth verifying
+      return;
+    }
+    if (!this.#deps.verifier.verify(vote.responder, voteSigningBytes(vote), vote.signature)) {
+      this.stats.badSignature++;
+      return;
+    }
+    this.stats.votesAccepted++;
+    poll.pending.delete(vote.responder);
+    poll.votes.push([...vote.frontier]);
+    this.#fetchUnknown(from, vote.frontier);
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(vote.requestId);
+  }
+
+  /** The transport gave up on our query to `from` (timeout or unreachable). */
+  onQueryFailed(from: string, requestId: number): void {
+    const poll = this.#polls.get(requestId);
+    if (poll === undefined || !poll.pending.delete(from)) return;
+    this.stats.queriesFailed++;
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(requestId);
+  }
+
+  /** A peer advertises its frontier (anti-entropy gossip). */
+  onFrontier(from: string, frontier: readonly string[], replyWanted: boolean): void {
+    if (!this.#deps.verifier.isValidator(from)) {
+      this.stats.unknownValidator++;
+      return;
+    }
+    this.#fetchUnknown(from, frontier);
+    if (replyWanted) this.#deps.sender.sendFrontier(from, this.#consensus.preferredFrontier(), false);
+  }
+
+  /**
+   * Periodic housekeeping, delivered by the host: swaps frontiers with one
+   * random validator, re-issues orphans whose grace ran out, and restarts
+   * polling if anything is undecided.
+   */
+  onGossipTick(): void {
+    const peers = this.#validators.filter((v) => v !== this.id);
+    if (peers.length > 0) {
+      const peer = peers[this.#deps.rng.nextInt(peers.length)];
+      this.#deps.sender.sendFrontier(peer, this.#consensus.preferredFrontier(), true);
+      this.#request(peer, this.#missingParents());
+    }
+    this.#reissueStuck();
+    this.#maybePoll();
+  }
+
+  #checkVertex(v: SignedVertex): boolean {
+    if (!this.#deps.verifier.isValidator(v.author)) {
+      this.stats.unknownValidator++;
+      return false;
+    }
+    if (
+      v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX ||
+      this.#deps.hasher.idOf(vertexBodyBytes(v)) !== v.id
+    ) {
+      this.stats.invalidVertices++;
+      return false;
+    }
+    if (!this.#deps.verifier.verify(v.author, vertexSigningBytes(v.id), v.signature)) {
+      this.stats.badSignature++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Adds every pending vertex whose parents are known; fetches the rest. */
+  #drainPending(from: string): void {
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const [id, v] of this.#pending) {
+        if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
+          this.#pending.delete(id);
+          this.#addToConsensus(v);
+          progress = true;
+        }
+      }
+    }
+    this.#request(from, this.#missingParents());
+  }
+
+  /** Parents of pending vertices that are neither known nor pending, sorted. */
+  #missingParents(): string[] {
+    const missing = new Set<string>();
+    for (const v of this.#pending.values()) {
+      for (const p of v.parents) if (!this.#consensus.hasVertex(p) && !this.#pending.has(p)) missing.add(p);
+    }
+    return [...missing].sort();
+  }
+
+  /** Adds a checked vertex; returns the structural error if consensus refused it. */
+  #addToConsensus(v: SignedVertex): ConsensusError | null {
+    let decisions: Decision[];
+    try {
+      decisions = this.#consensus.add(v);
+    } catch (e) {
+      if (!(e instanceof ConsensusError)) throw e;
+      this.stats.invalidVertices++;
+      return e;
+    }
+    this.#vertices.set(v.id, v);
+    this.#requestedAt.delete(v.id);
+    this.#report(decisions);
+    return null;
+  }
+
+  #fetchUnknown(from: string, ids: readonly string[]): void {
+    const unknown = ids.slice(0, VOTE_FRONTIER_MAX).filter((id) =>
+      !this.#consensus.hasVertex(id) && !this.#pending.has(id)
+    );
+    // A peer naming vertices we hold pending likely has their missing ancestors too.
+    const waiting = ids.some((id) => this.#pending.has(id)) ? this.#missingParents() : [];
+    this.#request(from, [...unknown, ...waiting]);
+  }
+
+  #request(from: string, ids: readonly string[]): void {
+    if (from === this.id) return;
+    const now = this.#deps.clock.nowMs();
+    const due = ids.filter((id) => {
+      const at = this.#requestedAt.get(id);
+      return at === undefined || now - at >= this.#fetchRetryMs;
+    }).slice(0, IDS_PER_REQUEST_MAX);
+    if (due.length === 0) return;
+    // Ids nobody ever serves (a Byzantine peer can name any) must not pile up.
+    if (this.#requestedAt.size + due.length > REQUESTED_IDS_MAX) this.#requestedAt.clear();
+    for (const id of due) this.#requestedAt.set(id, now);
+    this.#deps.sender.sendGetVertices(from, due);
+  }
+
+  #maybePoll(): void {
+    while (this.#polls.size < this.#pollsOutstandingMax && this.#consensus.processing()) {
+      this.#startPoll();
+    }
+  }
+
+  #startPoll(): void {
+    const requestId = this.#nextRequestId++;
+    const sample = this.#sample(this.params.k);
+    const frontier = this.#consensus.preferredFrontier();
+    const poll: Poll = { pending: new Set(), votes: [] };
+    this.#polls.set(requestId, poll);
+    this.stats.pollsStarted++;
+    for (const v of sample) {
+      if (v === this.id) poll.votes.push(frontier);
+      else poll.pending.add(v);
+    }
+    for (const v of [...poll.pending].sort()) this.#deps.sender.sendQuery(v, requestId, frontier);
+    if (poll.pending.size === 0) this.#finishPoll(requestId);
+  }
+
+  /** k distinct validators, uniformly (partial Fisher-Yates over the sorted set). */
+  #sample(k: number): string[] {
+    const pool = [...this.#validators];
+    const n = Math.min(k, pool.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + this.#deps.rng.nextInt(pool.length - i);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, n);
+  }
+
+  #finishPoll(requestId: number): void {
+    const poll = this.#polls.get(requestId)!;
+    this.#polls.delete(requestId);
+    this.stats.pollsFinished++;
+    this.#report(this.#consensus.recordPoll(poll.votes));
+    // Repoll at once only after progress; a fruitless poll (a partition, a
+    // stalled contest) waits for new vertices or the next gossip tick, so a
+    // stall costs a few polls per tick instead of a busy loop.
+    if (this.#consensus.lastPollSuccesses() > 0) this.#maybePoll();
+  }
+
+  #reissueStuck(): void {
+    const now = this.#deps.clock.nowMs();
+    const orphaned = this.#consensus.orphanedTxs();
+    const orphans = new Set(orphaned.map((t) => t.id));
+    const stuck = new Map<string, TxInput>();
+    for (const t of [...orphaned, ...this.#consensus.entangledTxs()]) stuck.set(t.id, t);
+    for (const id of [...this.#stuckSince.keys()]) if (!stuck.has(id)) this.#stuckSince.delete(id);
+    for (const id of [...stuck.keys()].sort()) {
+      const since = this.#stuckSince.get(id) ?? now;
+      this.#stuckSince.set(id, since);
+      const mine = this.#consensus.verticesOf(id).some((v) => this.#vertices.get(v)?.author === this.id);
+      const waitMs = mine ? (orphans.has(id) ? 0 : this.#reissueGraceMs) : 3 * this.#reissueGraceMs;
+      if (now - since < waitMs) continue;
+      this.#stuckSince.delete(id);
+      this.stats.txsReissued++;
+      this.issue([stuck.get(id)!]);
+    }
+  }
+
+  /** Persist, then tell. */
+  #report(decisions: readonly Decision[]): void {
+    if (decisions.length === 0) return;
+    this.#deps.store.record(decisions);
+    this.#deps.onDecisions?.(decisions);
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * One seeded run: N engines (some replaced by Byzantine nodes) over the
+ * simulated network. Chaos (delays, drops, partitions, Byzantine behaviour)
+ * until `healAtMs`; then partitions end and drops stop (delays and
+ * reordering remain) and the run continues until every honest node has
+ * decided everything it knows and all accepted the same transactions.
+ *
+ * Checked on every decision: no two honest nodes accept conflicting
+ * transactions, and each decision was in the node's store before it was
+ * reported. Checked at the end: liveness after heal.
+ */
+import { DEFAULT_PARAMETERS, type Parameters, type TxInput } from "../../src/consensus/mod.ts";
+import {
+  Engine,
+  type EngineStats,
+  type Hasher,
+  MemoryDecisionStore,
+  type Signer,
+  type Verifier,
+} from "../../src/engine/mod.ts";
+import { ALL_VOTE_ATTACKS, ByzantineNode, type VoteAttack } from "./byzantine.ts";
+import { fakeHasher, FakeKeyring } from "./fake_crypto.ts";
+import { Scheduler, SimNetwork } from "./network.ts";
+import { SimRng } from "./rng.ts";
+
+/** The signature scheme a run uses: the fake one by default, ML-DSA-87 in one test. */
+export interface SimCrypto {
+  signerFor(validatorId: string): Signer;
+  /** A key outside the genesis set. */
+  outsider(): Signer;
+  readonly verifier: Verifier;
+  readonly hasher: Hasher;
+}
+
+export interface ScenarioOptions {
+  seed: number;
+  validators: number;
+  byzantine: number;
+  params?: Parameters;
+  /** Client transactions spread over honest nodes (nonce chains of 2). */
+  honestTxs?: number;
+  /** Honest double spends: one account, one nonce, two honest nodes. */
+  doubleSpends?: number;
+  /** Byzantine validators that equivocate (each one conflict pair). */
+  equivocators?: number;
+  attacks?: readonly VoteAttack[];
+  healAtMs?: number;
+  /** Give up (liveness failure) at this virtual time. */
+  deadlineMs?: number;
+  gossipEveryMs?: number;
+  queryTimeoutMs?: number;
+  /** Chaos knobs; by default drawn from the seed. */
+  dropRate?: number;
+  /** Message delay bounds; by default 2 ms to a maximum drawn from the seed. */
+  delayMinMs?: number;
+  delayMaxMs?: number;
+  partition?: boolean;
+  crypto?: SimCrypto;
+  eventsMax?: number;
+  pollsOutstandingMax?: number;
+  /** Diagnosis hook: sees the honest engines when the run ends. */
+  inspect?: (engines: ReadonlyMap<string, Engine>) => void;
+}
+
+export interface ScenarioResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly failure: string | null;
+  /**
+   * Set when every virtuous transaction was accepted everywhere but some
+   * contested one was still undecided somewhere at the deadline (Avalanche
+   * promises liveness to virtuous transactions only).
+   */
+  readonly contestedUndecided: string | null;
+  /** Accepted transactions per honest node (all equal when ok). */
+  readonly acceptedTxs: number;
+  /** Tx decisions (accept or reject) reported by honest nodes. */
+  readonly txDecisions: number;
+  /** Polls between learning and accepting a transaction, per honest acceptance. */
+  readonly rounds: number[];
+  /** Virtual ms from submission to acceptance, per honest acceptance of an honest tx. */
+  readonly latenciesMs: number[];
+  readonly endMs: number;
+  readonly messages: number;
+  readonly stats: EngineStats;
+  readonly equivocatingVotes: number;
+}
+
+function fakeCrypto(seed: number, ids: readonly string[]): SimCrypto {
+  const keyring = new FakeKeyring(seed, ids);
+  return {
+    signerFor: (id) => keyring.signerFor(id),
+    outsider: () => keyring.signerFor("outsider", seed),
+    verifier: keyring,
+    hasher: fakeHasher,
+  };
+}
+
+function sumStats(all: readonly EngineStats[]): EngineStats {
+  const out = { ...all[0] };
+  for (const s of all.slice(1)) {
+    for (const k of Object.keys(out) as (keyof EngineStats)[]) out[k] += s[k];
+  }
+  return out;
+}
+
+export function runScenario(opts: ScenarioOptions): ScenarioResult {
+  const rng = new SimRng(opts.seed);
+  const n = opts.validators;
+  const ids = Array.from({ length: n }, (_, i) => `v${String(i).padStart(3, "0")}`);
+  // Byzantine validators are spread over the sorted id space.
+  const byzIds = new Set<string>();
+  while (byzIds.size < opts.byzantine) byzIds.add(rng.pick(ids));
+  const honestIds = ids.filter((id) => !byzIds.has(id));
+  const crypto = opts.crypto ?? fakeCrypto(opts.seed, ids);
+  const healAtMs = opts.healAtMs ?? 4_000;
+  const deadlineMs = opts.deadlineMs ?? 30_000;
+  const gossipEveryMs = opts.gossipEveryMs ?? 200;
+  const eventsMax = opts.eventsMax ?? 20_000_000;
+
+  const scheduler = new Scheduler();
+  const dropRate = opts.dropRate ?? rng.pick([0, 0.01, 0.05, 0.1]);
+  const network = new SimNetwork(
+    scheduler,
+    rng.fork(1),
+    {
+      delayMinMs: opts.delayMinMs ?? 2,
+      delayMaxMs: opts.delayMaxMs ?? rng.pick([20, 60, 150]),
+      dropRate,
+      partition: null,
+    },
+    opts.queryTimeoutMs ?? 400,
+  );
+
+  const txKey = new Map<string, string>();
+  const submittedAt = new Map<string, number>();
+  /** Honest clients' transactions that conflict with nothing: these must be accepted everywhere. */
+  const honestVirtuousTxIds: string[] = [];
+  const acceptedByKey = new Map<string, { tx: string; node: string }>();
+  const rounds: number[] = [];
+  const latencies: number[] = [];
+  let txDecisions = 0;
+  let failure: string | null = null;
+  const registerTx = (tx: TxInput) => txKey.set(tx.id, tx.conflictKey);
+
+  const engines = new Map<string, Engine>();
+  const stores = new Map<string, MemoryDecisionStore>();
+  for (const [index, id] of honestIds.entries()) {
+    const store = new MemoryDecisionStore();
+    const engine = new Engine(
+      { params: opts.params ?? DEFAULT_PARAMETERS, validators: ids, pollsOutstandingMax: opts.pollsOutstandingMax },
+      {
+        sender: network.senderFor(id),
+        clock: scheduler,
+        rng: rng.fork(100 + index),
+        store,
+        signer: crypto.signerFor(id),
+        verifier: crypto.verifier,
+        hasher: crypto.hasher,
+        onDecisions: (decisions) => {
+          for (const d of decisions) {
+            if (store.status(d.kind, d.id) !== d.status) {
+              failure ??= `seed ${opts.seed}: ${id} reported ${d.kind} ${d.id} ${d.status} before storing it`;
+            }
+            if (d.kind !== "tx") continue;
+            txDecisions++;
+            if (d.status !== "accepted") continue;
+            rounds.push(d.rounds);
+            const at = submittedAt.get(d.id);
+            if (at !== undefined) latencies.push(scheduler.nowMs() - at);
+            const key = txKey.get(d.id);
+            if (key === undefined) {
+              failure ??= `seed ${opts.seed}: ${id} accepted ${d.id}, a transaction nobody issued`;
+              continue;
+            }
+            const prior = acceptedByKey.get(key);
+            if (prior === undefined) acceptedByKey.set(key, { tx: d.id, node: id });
+            else if (prior.tx !== d.id) {
+              failure ??=
+                `seed ${opts.seed}: SAFETY: ${prior.node} accepted ${prior.tx} but ${id} accepted ${d.id}, both ${key}`;
+            }
+          }
+        },
+      },
+    );
+    engines.set(id, engine);
+    stores.set(id, store);
+    network.endpoints.set(id, engine);
+  }
+
+  const attacks = opts.attacks ?? ALL_VOTE_ATTACKS;
+  const byzNodes: ByzantineNode[] = [];
+  for (const [index, id] of [...byzIds].sort().entries()) {
+    const node = new ByzantineNode(
+      id,
+      network,
+      crypto.signerFor(id),
+      crypto.outsider(),
+      crypto.hasher,
+      rng.fork(500 + index),
+      honestIds,
+      (validator, key) => engines.get(validator)?.consensus.preferenceOf(key) ?? null,
+      attacks,
+      registerTx,
+    );
+    byzNodes.push(node);
+    network.endpoints.set(id, node);
+  }
+
+  // Client workload: nonce chains of two per account, on random honest nodes.
+  const makeTx = (label: string, conflictKey: string, deps: string[]): TxInput => {
+    const tx = { id: crypto.hasher.idOf(new TextEncoder().encode(`tx/${opts.seed}/${label}`)), conflictKey, deps };
+    registerTx(tx);
+    return tx;
+  };
+  const submit = (node: string, tx: TxInput, atMs: number, virtuous: boolean) => {
+    if (virtuous) honestVirtuousTxIds.push(tx.id);
+    scheduler.schedule(atMs, () => {
+      if (!submittedAt.has(tx.id)) submittedAt.set(tx.id, scheduler.nowMs());
+      engines.get(node)!.issue([tx]);
+    });
+  };
+  const chaosEndMs = Math.max(1, healAtMs - 1_500);
+  const honestTxs = opts.honestTxs ?? 6;
+  for (let i = 0; i < honestTxs; i += 2) {
+    const node = rng.pick(honestIds);
+    const t0 = rng.between(0, chaosEndMs);
+    const first = makeTx(`acct${i}/0`, `acct${i}:0`, []);
+    submit(node, first, t0, true);
+    if (i + 1 < honestTxs) {
+      submit(node, makeTx(`acct${i}/1`, `acct${i}:1`, [first.id]), t0 + rng.between(0, 300), true);
+    }
+  }
+  for (let i = 0; i < (opts.doubleSpends ?? 1) && honestIds.length >= 2; i++) {
+    const a = rng.pick(honestIds);
+    let b = rng.pick(honestIds);
+    while (b === a) b = rng.pick(honestIds);
+    const t0 = rng.between(0, chaosEndMs);
+    submit(a, makeTx(`dbl${i}/a`, `dbl${i}:0`, []), t0, false);
+    submit(b, makeTx(`dbl${i}/b`, `dbl${i}:0`, []), t0 + rng.between(0, 50), false);
+  }
+
+  // Byzantine activity during the chaos phase.
+  const equivocators = Math.min(opts.equivocators ?? byzNodes.length, byzNodes.length);
+  byzNodes.forEach((node, i) => {
+    if (i < equivocators) scheduler.schedule(rng.between(0, chaosEndMs), () => node.equivocate(`e${i}`));
+    scheduler.schedule(rng.between(0, chaosEndMs), () => node.sendMalformed());
+    for (let t = rng.between(0, 300); t < healAtMs; t += 300) scheduler.schedule(t, () => node.probe());
+  });
+
+  // A partition of the honest validators (Byzantine ones reach both sides).
+  if (opts.partition ?? rng.chance(0.5)) {
+    const start = rng.between(0, chaosEndMs);
+    const end = Math.min(healAtMs, start + rng.between(500, 2_500));
+    const groups = new Map<string, number>();
+    const cut = 1 + rng.nextInt(Math.max(1, honestIds.length - 1));
+    honestIds.forEach((id, i) => groups.set(id, i < cut ? 0 : 1));
+    scheduler.schedule(start, () => network.conditions.partition = groups);
+    scheduler.schedule(end, () => network.conditions.partition = null);
+  }
+  scheduler.schedule(healAtMs, () => {
+    network.conditions.partition = null;
+    network.conditions.dropRate = 0;
+  });
+
+  // Periodic gossip ticks, as a host would deliver them.
+  for (const id of honestIds) {
+    const engine = engines.get(id)!;
+    const tick = () => {
+      engine.onGossipTick();
+      scheduler.schedule(gossipEveryMs, tick);
+    };
+    scheduler.schedule(rng.between(0, gossipEveryMs), tick);
+  }
+
+  /**
+   * "virtuous": every honest virtuous transaction is accepted by every honest
+   * node. "all": besides, every honest node has decided everything it knows
+   * and all accepted the same set.
+   */
+  const live = (mode: "all" | "virtuous"): string | null => {
+    let reference: string | null = null;
+    for (const id of honestIds) {
+      const engine = engines.get(id)!;
+      const store = stores.get(id)!;
+      if (mode === "all" && engine.consensus.processing()) {
+        const u = engine.consensus.undecided();
+        const txs = u.txs.map((t) => {
+          const info = engine.consensus.txInfo(t)!;
+          return `${t.slice(0, 8)}(${info.conflictKey} deps ${info.deps.map((d) => d.slice(0, 8))} in ${
+            engine.consensus.verticesOf(t).map((v) => `${v.slice(0, 8)}:${engine.consensus.vertexStatus(v)}`)
+          } pref ${engine.consensus.preferenceOf(info.conflictKey)?.slice(0, 8)})`;
+        });
+        return `${id} has undecided vertices [${u.vertices.map((v) => v.slice(0, 8))}] and transactions [${txs}]`;
+      }
+      for (const tx of honestVirtuousTxIds) {
+        if (store.status("tx", tx) !== "accepted") {
+          return `${id} has not accepted virtuous transaction ${tx} (${txKey.get(tx)})`;
+        }
+      }
+      if (mode === "virtuous") continue;
+      const accepted = store.accepted("tx").join(",");
+      if (reference === null) reference = accepted;
+      else if (accepted !== reference) return `${id} accepted a different set of transactions`;
+    }
+    return null;
+  };
+
+  let endMs = healAtMs;
+  let notLive: string | null;
+  if (!scheduler.runUntil(healAtMs, eventsMax)) failure ??= `seed ${opts.seed}: event budget ran out`;
+  let contestedUndecided: string | null = null;
+  while (failure === null) {
+    notLive = live("all");
+    if (notLive === null) break;
+    if (scheduler.nowMs() >= deadlineMs) {
+      const virtuous = live("virtuous");
+      if (virtuous !== null) {
+        failure = `seed ${opts.seed}: LIVENESS: by ${deadlineMs} ms (healed at ${healAtMs} ms): ${virtuous}`;
+      } else {
+        contestedUndecided = `seed ${opts.seed}: by ${deadlineMs} ms: ${notLive}`;
+      }
+      break;
+    }
+    if (!scheduler.runUntil(scheduler.nowMs() + 250, eventsMax)) {
+      failure = `seed ${opts.seed}: event budget of ${eventsMax} ran out`;
+    }
+  }
+  endMs = scheduler.nowMs();
+
+  opts.inspect?.(engines);
+  const stats = sumStats([...engines.values()].map((e) => e.stats));
+  return {
+    seed: opts.seed,
+    ok: failure === null,
+    failure,
+    contestedUndecided,
+    acceptedTxs: stores.get(honestIds[0])!.accepted("tx").length,
+    txDecisions,
+    rounds,
+    latenciesMs: latencies,
+    endMs,
+    messages: network.messagesSent,
+    stats,
+    equivocatingVotes: [...engines.values()].reduce((s, e) => s + e.consensus.equivocatingVotes(), 0),
+  };
+}
