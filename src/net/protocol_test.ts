@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import {
+  decodeMessage,
+  encodeMessage,
+  IDS_PER_MESSAGE_MAX,
+  ProtocolError,
+  type ProtocolMessage,
+  VERTICES_PER_MESSAGE_MAX,
+} from "./protocol.ts";
+
+const id = (n: number) => n.toString(16).padStart(2, "0").repeat(32);
+
+Deno.test("encodeMessage() and decodeMessage() round-trip every message type", () => {
+  const messages: ProtocolMessage[] = [
+    { type: "vertices", vertices: [new Uint8Array([1, 2, 3]), new Uint8Array(0)] },
+    { type: "getVertices", ids: [id(1), id(2)] },
+    { type: "query", requestId: 4_000_000_000, frontier: [id(3)] },
+    {
+      type: "votes",
+      querier: id(4),
+      requestId: 7,
+      responder: id(5),
+      frontier: [],
+      signature: new Uint8Array(4627).fill(9),
+    },
+    { type: "frontier", frontier: [id(6), id(7)], replyWanted: true },
+    { type: "frontier", frontier: [], replyWanted: false },
+  ];
+  for (const m of messages) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+});
+
+Deno.test("decodeMessage() refuses unknown types, truncation, trailing bytes and over-limit counts", () => {
+  const ok = encodeMessage({ type: "getVertices", ids: [id(1)] });
+  const refuse = (b: Uint8Array, re: RegExp) =>
+    assert.throws(() => decodeMessage(b), (e: unknown) => e instanceof ProtocolError && re.test(e.message));
+  refuse(new Uint8Array([99]), /unknown message type 99/);
+  refuse(new Uint8Array(0), /truncated message type/);
+  refuse(ok.slice(0, ok.length - 1), /truncated ids/);
+  refuse(new Uint8Array([...ok, 0]), /1 trailing bytes/);
+  const many = new Uint8Array(5);
+  many[0] = 2;
+  new DataView(many.buffer).setUint32(1, IDS_PER_MESSAGE_MAX + 1, true);
+  refuse(many, /more than 256/);
+  const vs = new Uint8Array(5);
+  vs[0] = 1;
+  new DataView(vs.buffer).setUint32(1, VERTICES_PER_MESSAGE_MAX + 1, true);
+  refuse(vs, /vertices, more than/);
+  refuse(new Uint8Array([5, 2, 0, 0, 0, 0]), /reply flag 2/);
+});
+
+Deno.test("encodeMessage() refuses ids that are not 64 lower-case hex digits", () => {
+  assert.throws(() => encodeMessage({ type: "getVertices", ids: ["AB".repeat(32)] }), ProtocolError);
+  assert.throws(() => encodeMessage({ type: "getVertices", ids: ["ab"] }), ProtocolError);
+});
