@@ -15,6 +15,8 @@ export interface NodeIdentity {
   readonly publicKey: Uint8Array;
   readonly source: "env" | "key-store";
   readonly signer: MlDsaSigner;
+  /** The 32-byte ML-DSA-87 seed, in memory only, for the engine's synchronous signer. Never logged. */
+  readonly seed: Uint8Array;
 }
 
 const LOCAL_PASSPHRASE_FILE = "local-passphrase";
@@ -43,7 +45,7 @@ export async function loadIdentity(config: Config, backend: CryptoBackend, log: 
   if (config.secrets.nodePrivateKey) {
     const seed = parseSeedSecret("NODE_PRIVATE_KEY", config.secrets.nodePrivateKey);
     const signer = await backend.mlDsaSigner(seed);
-    return { keyId: keyIdOf(signer.publicKey), publicKey: signer.publicKey, source: "env", signer };
+    return { keyId: keyIdOf(signer.publicKey), publicKey: signer.publicKey, source: "env", signer, seed };
   }
   const dir = keyStoreDir(config.node.dataDir);
   const store = new KeyStore({ dir, backend });
@@ -71,5 +73,5 @@ export async function loadIdentity(config: Config, backend: CryptoBackend, log: 
   if (!nodeKeys[0]) log.info("generated node key", { keyId: info.keyId, path: info.path });
   const key = await store.unlock(info.path, passphrase);
   const signer = await backend.mlDsaSigner(key.secret);
-  return { keyId: key.keyId, publicKey: key.publicKey, source: "key-store", signer };
+  return { keyId: key.keyId, publicKey: key.publicKey, source: "key-store", signer, seed: key.secret };
 }

@@ -111,6 +111,7 @@ export function runStorageConformance(target: ConformanceTarget): void {
     );
     s.putDecision({ id: "t2", subject: "tx", status: "rejected", decidedAtMs: 7 });
     assert.deepEqual(s.decisionCounts(), { accepted: 1, rejected: 1 });
+    assert.deepEqual(s.allDecisions().map((d) => [d.id, d.status]), [["t1", "accepted"], ["t2", "rejected"]]);
     assert.equal(s.getDecision("nope"), null);
   });
 

@@ -120,6 +120,9 @@ export class MemoryStorage implements Storage {
     const d = this.#open().decisions.get(id);
     return d ? { ...d } : null;
   }
+  allDecisions(): Decision[] {
+    return [...this.#open().decisions.values()].map((d) => ({ ...d }));
+  }
   decisionCounts(): Record<DecisionStatus, number> {
     const out = { accepted: 0, rejected: 0 };
     for (const d of this.#open().decisions.values()) out[d.status]++;

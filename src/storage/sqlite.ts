@@ -280,6 +280,14 @@ export class SqliteStorage implements Storage {
       ? { id: row.id, subject: row.subject, status: row.status, decidedAtMs: Number(row.decided_at_ms) }
       : null;
   }
+  allDecisions(): Decision[] {
+    return (this.#stmt("SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY rowid").all() as {
+      id: string;
+      subject: DecisionSubject;
+      status: DecisionStatus;
+      decided_at_ms: number;
+    }[]).map((r) => ({ id: r.id, subject: r.subject, status: r.status, decidedAtMs: Number(r.decided_at_ms) }));
+  }
   decisionCounts(): Record<DecisionStatus, number> {
     const out = { accepted: 0, rejected: 0 };
     for (

@@ -87,6 +87,8 @@ export interface Storage {
    */
   putDecision(d: Decision): void;
   getDecision(id: string): Decision | null;
+  /** Every decision, in the order they were recorded. */
+  allDecisions(): Decision[];
   decisionCounts(): Record<DecisionStatus, number>;
 
   /** Runs fn atomically: all its writes land or none do. */
