@@ -3,7 +3,8 @@
  * clock, with delays, drops, reordering, partitions that heal, and Byzantine
  * validators (equivocating vertices, votes for both sides, votes steering
  * each node away from its preference, withheld votes, garbage, impersonated
- * and replayed signatures, malformed vertices).
+ * and replayed signatures, malformed vertices), and an honest validator that
+ * crashes and restarts from what it stored (Engine.restore).
  *
  * Every run checks, on every decision, that no two honest nodes accept
  * conflicting transactions and that the decision was stored before it was
@@ -104,6 +105,29 @@ Deno.test(`${SEEDS_100} seeds: 100 validators, 10 Byzantine: never conflicting a
 
 Deno.test("a Byzantine validator that only withholds votes cannot break safety or stall virtuous transactions", () => {
   runSeeds(range(BASE_SEED, 100), { validators: 4, byzantine: 1, attacks: ["withhold"], deadlineMs: 12_000 });
+});
+
+/** Seeds per run of the crash-and-restart scenario. */
+const SEEDS_RESTART = Number(Deno.env.get("QUDAG_SIM_SEEDS_RESTART") ?? 200);
+
+Deno.test(`${SEEDS_RESTART} seeds: crash and restart of an honest validator: restored decisions hold, never conflicting acceptance, virtuous transactions accepted everywhere`, () => {
+  // The node restarts from its vertices and decisions only: Snowball state, polls and pending vertices are lost.
+  const results = runSeeds(range(BASE_SEED, SEEDS_RESTART), { validators: 4, byzantine: 1, crash: {} });
+  assert.equal(total(results, (r) => r.restarts), SEEDS_RESTART);
+  assert.ok(total(results, (r) => r.restoredDecisions) > 0);
+  assert.ok(total(results, (r) => r.acceptedTxs) >= SEEDS_RESTART * 6, "every run accepted its virtuous transactions");
+  const stalled = results.filter((r) => r.contestedUndecided !== null);
+  assert.ok(stalled.length <= results.length * 0.02, `too many stalled contested conflicts: ${stalled.length}`);
+});
+
+Deno.test("a validator restarted late, after it decided the double spend, keeps its decisions", () => {
+  const results = runSeeds(range(BASE_SEED, 50), {
+    validators: 4,
+    byzantine: 1,
+    crash: { atMs: 3_500, downMs: 300 },
+  });
+  assert.equal(total(results, (r) => r.restarts), 50);
+  assert.ok(total(results, (r) => r.restoredDecisions) >= 50 * 3, "the restarted validators had decided much already");
 });
 
 Deno.test("a run is a pure function of its seed", () => {

@@ -64,7 +64,7 @@ async function post(http: string, path: string, bytes: Uint8Array) {
 Deno.test("DAG API: admits, waits for parents, refuses with reasons, counts them, and keeps vertices across a restart", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "qudag-dag-" });
   const env = { NODE_PRIVATE_KEY: toHex(SEED) };
-  const args = ["--http-port", "0", "--metrics-port", "0"];
+  const args = ["--http-port", "0", "--metrics-port", "0", "--p2p-port", "0"];
   let node = spawnNode({ dataDir, args, env });
   let v1Id = "";
   try {

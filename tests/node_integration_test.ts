@@ -8,7 +8,7 @@ import { runCliOnce, spawnNode, startTaskArgs } from "./_node.ts";
 import { makeGenesis } from "../src/node/genesis.ts";
 import { fromHex } from "../src/keys/mod.ts";
 
-const FAST = ["--http-port", "0", "--metrics-port", "0"];
+const FAST = ["--http-port", "0", "--metrics-port", "0", "--p2p-port", "0"];
 
 function tempDir(prefix: string): string {
   return Deno.makeTempDirSync({ prefix: `qudag-${prefix}-` });
@@ -115,7 +115,15 @@ Deno.test("node: an occupied port stops start-up with a clear error and a non-ze
   const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (blocker.addr as Deno.NetAddr).port;
-    const r = await runCliOnce(tempDir("port"), ["start", "--http-port", String(port), "--metrics-port", "0"]);
+    const r = await runCliOnce(tempDir("port"), [
+      "start",
+      "--http-port",
+      String(port),
+      "--metrics-port",
+      "0",
+      "--p2p-port",
+      "0",
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr,

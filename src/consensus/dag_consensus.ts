@@ -1,6 +1,6 @@
 import { ConflictSet } from "./conflicts.ts";
 import { type Parameters, verifyParameters } from "./parameters.ts";
-import { ConsensusError, type Decision, type Status, type TxInput, type VertexInput } from "./types.ts";
+import { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";
 
 /** Vertices one vote may name; longer frontiers are cut (sorted, first N). */
 export const VOTE_FRONTIER_MAX = 64;
@@ -217,6 +217,97 @@ export class DagConsensus {
     }
     this.#settle();
     return this.#takeDecisions();
+  }
+
+  /**
+   * Reinstates outcomes this node decided before a restart (read back from its
+   * decision store) on a DAG rebuilt with {@linkcode add}, before any poll.
+   * Afterwards each of them holds: an accepted transaction is accepted, so the
+   * other members of its conflict set are rejected and no later poll can
+   * revive them; a rejected transaction or vertex is rejected together with
+   * everything depending on it; an accepted vertex is accepted. What is left
+   * undecided starts over with fresh Snowball state and is polled as usual:
+   * lost confidence costs polls, never safety, as nothing undecided was ever
+   * reported.
+   *
+   * Returns the decisions that follow from `decided` but are not among it (a
+   * crash may fall between a decision and its consequences being stored):
+   * they are new, to be recorded and reported. Decisions in `decided` are
+   * never returned; their `rounds` are ignored.
+   *
+   * Throws {@linkcode RestoreError} after a poll, for an id in no known
+   * vertex, and for outcomes that contradict each other (two accepted members
+   * of one conflict set, an accepted transaction whose dependency is not
+   * accepted, an accepted vertex with an undecided parent...). The instance
+   * is then in an unspecified state and must be discarded.
+   */
+  restoreDecisions(decided: readonly Decision[]): Decision[] {
+    if (this.#polls > 0) {
+      throw new RestoreError(`Cannot restore decisions: ${this.#polls} polls were recorded already`);
+    }
+    const given = new Map<string, Decision["status"]>();
+    for (const d of decided) {
+      const known = d.kind === "tx" ? this.#txs.has(d.id) : this.#vertices.has(d.id);
+      if (!known) {
+        throw new RestoreError(
+          `Cannot restore: ${d.kind} ${d.id} was decided ${d.status} but is in no restored vertex`,
+        );
+      }
+      const key = `${d.kind}:${d.id}`;
+      if ((given.get(key) ?? d.status) !== d.status) {
+        throw new RestoreError(`Cannot restore: ${d.kind} ${d.id} was decided both accepted and rejected`);
+      }
+      given.set(key, d.status);
+    }
+    const pick = (kind: Decision["kind"], status: Decision["status"]) =>
+      [...new Set(decided.filter((d) => d.kind === kind && d.status === status).map((d) => d.id))].sort();
+
+    const accepted = pick("tx", "accepted");
+    const winners = new Map<string, string>();
+    for (const id of accepted) {
+      const key = this.#txs.get(id)!.conflictKey;
+      const prior = winners.get(key);
+      if (prior !== undefined) {
+        throw new RestoreError(
+          `Cannot restore: ${prior} and ${id} were both accepted, and both have conflict key ${key}`,
+        );
+      }
+      winners.set(key, id);
+    }
+    // Dependencies first; every pass accepts at least one, so at most accepted.length passes.
+    let waiting = accepted;
+    while (waiting.length > 0) {
+      const blocked: string[] = [];
+      for (const id of waiting) {
+        const tx = this.#txs.get(id)!;
+        if (tx.status === "rejected") {
+          throw new RestoreError(
+            `Cannot restore: tx ${id} was decided accepted, but a dependency of it lost its conflict set`,
+          );
+        }
+        if (tx.deps.every((d) => this.#txs.get(d)?.status === "accepted")) this.#acceptTx(id);
+        else blocked.push(id);
+      }
+      if (blocked.length === waiting.length) {
+        const tx = this.#txs.get(blocked[0])!;
+        const dep = tx.deps.find((d) => this.#txs.get(d)?.status !== "accepted");
+        throw new RestoreError(`Cannot restore: tx ${tx.id} was decided accepted, but its dependency ${dep} is not`);
+      }
+      waiting = blocked;
+    }
+    this.#reject(pick("tx", "rejected"), pick("vertex", "rejected"));
+    this.#settle();
+
+    for (const [key, status] of given) {
+      const [kind, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      const now = kind === "tx" ? this.#txs.get(id)!.status : this.#vertices.get(id)!.status;
+      if (now !== status) {
+        throw new RestoreError(
+          `Cannot restore: ${kind} ${id} was decided ${status}, but the other decisions leave it ${now}`,
+        );
+      }
+    }
+    return this.#takeDecisions().filter((d) => given.get(`${d.kind}:${d.id}`) !== d.status);
   }
 
   /**
@@ -559,9 +650,14 @@ export class DagConsensus {
   }
 
   #rejectTx(txId: string): void {
+    this.#reject([txId], []);
+  }
+
+  /** Rejects the transactions and vertices and, transitively, all their dependents and descendants. */
+  #reject(txIds: readonly string[], vertexIds: readonly string[]): void {
     // Iterative: cascades may be long chains of dependents and descendants.
-    const txQueue = [txId];
-    const vertexQueue: string[] = [];
+    const txQueue = [...txIds];
+    const vertexQueue = [...vertexIds];
     while (txQueue.length > 0 || vertexQueue.length > 0) {
       const nextTx = txQueue.pop();
       if (nextTx !== undefined) {

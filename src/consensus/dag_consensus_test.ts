@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DagConsensus } from "./dag_consensus.ts";
-import { ConsensusError, type Decision, type TxInput } from "./types.ts";
+import { ConsensusError, type Decision, RestoreError, type TxInput } from "./types.ts";
 
 // k 4, alpha 3: three of four responders must support a member.
 const params = { k: 4, alphaPreference: 3, alphaConfidence: 3, beta: 3 };
@@ -218,4 +218,111 @@ Deno.test("lastPollSuccesses() counts conflict sets a poll moved", () => {
   assert.equal(dag.lastPollSuccesses(), 1);
   dag.recordPoll([["v1"], []]);
   assert.equal(dag.lastPollSuccesses(), 0);
+});
+
+/** Decisions as `kind:id:status`, in order. */
+function decided(decisions: readonly Decision[]): string[] {
+  return decisions.map((d) => `${d.kind}:${d.id}:${d.status}`);
+}
+
+function decision(kind: Decision["kind"], id: string, status: Decision["status"]): Decision {
+  return { kind, id, status, rounds: 0 };
+}
+
+/** va carries a, vb carries b (a conflicts with b), vc sits on vb, vd carries d, virtuous. */
+function contested(): DagConsensus {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+  dag.add({ id: "vc", parents: ["vb"], txs: [tx("c")] });
+  dag.add({ id: "vd", parents: [], txs: [tx("d")] });
+  return dag;
+}
+
+Deno.test("restoreDecisions() keeps a rejected rival rejected whatever later polls say", () => {
+  const dag = contested();
+  const restored = dag.restoreDecisions([
+    decision("tx", "a", "accepted"),
+    decision("vertex", "va", "accepted"),
+    decision("tx", "b", "rejected"),
+    decision("vertex", "vb", "rejected"),
+    decision("vertex", "vc", "rejected"),
+  ]);
+  assert.deepEqual(restored, []);
+  assert.equal(dag.txStatus("a"), "accepted");
+  assert.equal(dag.txStatus("b"), "rejected");
+  assert.equal(dag.preferenceOf("alice:0"), "a");
+  // Every responder votes for b's side, many times over.
+  const later = pollTimes(dag, [["vc"], ["vc"], ["vc"], ["vc"]], 3 * params.beta);
+  assert.deepEqual(decided(later).filter((d) => d.startsWith("tx:b") || d.startsWith("vertex:vb")), []);
+  assert.equal(dag.txStatus("b"), "rejected");
+  // A newcomer to the decided set is rejected on arrival.
+  assert.deepEqual(decided(dag.add({ id: "vb2", parents: [], txs: [tx("b2", "alice:0")] })), [
+    "tx:b2:rejected",
+    "vertex:vb2:rejected",
+  ]);
+});
+
+Deno.test("restoreDecisions() leaves undecided transactions to polls, which decide them as usual", () => {
+  const dag = contested();
+  dag.restoreDecisions([decision("tx", "d", "accepted"), decision("vertex", "vd", "accepted")]);
+  assert.equal(dag.processing(), true);
+  assert.deepEqual(dag.undecided(), { vertices: ["va", "vb", "vc"], txs: ["a", "b", "c"] });
+  const later = pollTimes(dag, [["vc"], ["vc"], ["vc"], ["va"]], params.beta + 1);
+  assert.deepEqual(decided(later).sort(), [
+    "tx:a:rejected",
+    "tx:b:accepted",
+    "tx:c:accepted",
+    "vertex:va:rejected",
+    "vertex:vb:accepted",
+    "vertex:vc:accepted",
+  ]);
+  assert.equal(dag.processing(), false);
+});
+
+Deno.test("restoreDecisions() returns only the consequences that were not given", () => {
+  const dag = contested();
+  // A crash after `a` was stored but before the rest of its batch was.
+  const restored = dag.restoreDecisions([decision("tx", "a", "accepted")]);
+  assert.deepEqual(decided(restored), [
+    "tx:b:rejected",
+    "vertex:vb:rejected",
+    "vertex:vc:rejected",
+    "vertex:va:accepted",
+  ]);
+  assert.ok(restored.every((d) => d.rounds === 0));
+});
+
+Deno.test("restoreDecisions() refuses unknown ids, contradictions and a consensus that has polled", () => {
+  assert.throws(() => contested().restoreDecisions([decision("tx", "zz", "accepted")]), RestoreError);
+  assert.throws(
+    () => contested().restoreDecisions([decision("vertex", "zz", "rejected")]),
+    /vertex zz .* no restored vertex/,
+  );
+  assert.throws(
+    () => contested().restoreDecisions([decision("tx", "a", "accepted"), decision("tx", "b", "accepted")]),
+    /a and b were both accepted, and both have conflict key alice:0/,
+  );
+  assert.throws(
+    () => contested().restoreDecisions([decision("tx", "a", "accepted"), decision("tx", "a", "rejected")]),
+    /tx a was decided both accepted and rejected/,
+  );
+  const spendsB = contested();
+  spendsB.add({ id: "ve", parents: ["vb"], txs: [tx("e", "bob:0", ["b"])] });
+  assert.throws(
+    () => spendsB.restoreDecisions([decision("tx", "a", "accepted"), decision("tx", "e", "accepted")]),
+    /tx e was decided accepted, but a dependency of it lost its conflict set/,
+  );
+
+  assert.throws(
+    () => contested().restoreDecisions([decision("vertex", "vd", "accepted")]),
+    /vertex vd was decided accepted, but the other decisions leave it processing/,
+  );
+  const withDep = new DagConsensus(params);
+  withDep.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  withDep.add({ id: "v2", parents: ["v1"], txs: [tx("t2", "k2:0", ["t1"])] });
+  assert.throws(() => withDep.restoreDecisions([decision("tx", "t2", "accepted")]), /its dependency t1 is not/);
+  const polled = contested();
+  polled.recordPoll([]);
+  assert.throws(() => polled.restoreDecisions([]), /1 polls were recorded already/);
 });

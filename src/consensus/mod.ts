@@ -15,4 +15,4 @@ export { Snowflake } from "./snowflake.ts";
 export { Snowball } from "./snowball.ts";
 export { ConflictSet } from "./conflicts.ts";
 export { DagConsensus, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX, VOTE_FRONTIER_MAX } from "./dag_consensus.ts";
-export { ConsensusError, type Decision, type Status, type TxInput, type VertexInput } from "./types.ts";
+export { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";

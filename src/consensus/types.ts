@@ -37,3 +37,15 @@ export class ConsensusError extends Error {
     this.name = "ConsensusError";
   }
 }
+
+/**
+ * Outcomes read back after a restart that cannot be reinstated: they name
+ * unknown ids or contradict each other. The store is inconsistent (or holds
+ * another DAG's decisions); the node must not start on it.
+ */
+export class RestoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RestoreError";
+  }
+}

@@ -1,77 +1,11 @@
-import type { SignedVertex, SignedVote } from "./types.ts";
+import type { SignedVote } from "./types.ts";
+import { Writer } from "./_writer.ts";
 
 /**
- * Byte strings that get hashed or signed. Every field is length-prefixed and
- * every message starts with a domain tag, so no two different messages share
- * bytes and a vertex signature can never pass as a vote signature.
- *
- * The vertex body encoding is provisional: the canonical encoding belongs to
- * the WASM core (src/core/), which will replace `vertexBodyBytes`.
+ * The bytes a vote's signature covers: (querier, requestId, responder,
+ * frontier) under the "qudag/vote/v1" tag, so a vote counts in one query only.
+ * Vertex bytes are the {@linkcode VertexCodec}'s business, not the engine's.
  */
-class Writer {
-  static readonly #text = new TextEncoder();
-  #buf = new Uint8Array(256);
-  #view = new DataView(this.#buf.buffer);
-  #at = 0;
-
-  u32(n: number): this {
-    if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
-      throw new RangeError(`Cannot encode ${n}: expected an integer in [0, 2^32)`);
-    }
-    this.#reserve(4);
-    this.#view.setUint32(this.#at, n);
-    this.#at += 4;
-    return this;
-  }
-
-  u53(n: number): this {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`Cannot encode ${n}: expected a non-negative safe integer`);
-    }
-    return this.u32(Math.floor(n / 0x1_0000_0000)).u32(n % 0x1_0000_0000);
-  }
-
-  str(s: string): this {
-    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
-    this.#reserve(4 + 3 * s.length);
-    const { written } = Writer.#text.encodeInto(s, this.#buf.subarray(this.#at + 4));
-    this.#view.setUint32(this.#at, written);
-    this.#at += 4 + written;
-    return this;
-  }
-
-  list(items: readonly string[]): this {
-    this.u32(items.length);
-    for (const s of items) this.str(s);
-    return this;
-  }
-
-  bytes(): Uint8Array {
-    return this.#buf.slice(0, this.#at);
-  }
-
-  #reserve(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));
-    grown.set(this.#buf.subarray(0, this.#at));
-    this.#buf = grown;
-    this.#view = new DataView(grown.buffer);
-  }
-}
-
-export type VertexBody = Omit<SignedVertex, "id" | "signature">;
-
-export function vertexBodyBytes(v: VertexBody): Uint8Array {
-  const w = new Writer().str("qudag/vertex-body/v1").str(v.author).u53(v.timestampMs).list(v.parents);
-  w.u32(v.txs.length);
-  for (const tx of v.txs) w.str(tx.id).str(tx.conflictKey).list(tx.deps);
-  return w.bytes();
-}
-
-export function vertexSigningBytes(vertexId: string): Uint8Array {
-  return new Writer().str("qudag/vertex-sig/v1").str(vertexId).bytes();
-}
-
 export function voteSigningBytes(vote: Omit<SignedVote, "signature">): Uint8Array {
   return new Writer()
     .str("qudag/vote/v1")

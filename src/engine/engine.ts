@@ -4,13 +4,25 @@ import {
   type Decision,
   type Parameters,
   parametersForValidatorCount,
+  RestoreError,
   type TxInput,
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
   VOTE_FRONTIER_MAX,
 } from "../consensus/mod.ts";
-import { vertexBodyBytes, vertexSigningBytes, voteSigningBytes } from "./encoding.ts";
-import type { Clock, DecisionStore, Hasher, Rng, Sender, SignedVertex, SignedVote, Signer, Verifier } from "./types.ts";
+import { voteSigningBytes } from "./encoding.ts";
+import type {
+  Clock,
+  DecisionStore,
+  Rng,
+  Sender,
+  SignedVertex,
+  SignedVote,
+  Signer,
+  Verifier,
+  VertexBody,
+  VertexCodec,
+} from "./types.ts";
 
 export interface EngineConfig {
   /** Scaled down with {@linkcode parametersForValidatorCount} if needed. */
@@ -32,16 +44,29 @@ export interface EngineConfig {
    * if all were rejected), by anyone after three times this long.
    */
   readonly reissueGraceMs?: number;
+  /**
+   * Request id of this engine's first poll (default 1); ids then count up and
+   * wrap within [1, 2^32). A restarted node should start well past the ids of
+   * its previous run (a random u32 will do), so that votes still in flight for
+   * the old run's queries cannot count in the new run's.
+   */
+  readonly firstRequestId?: number;
 }
+
+/** Request ids travel as u32. */
+const REQUEST_ID_MAX = 0xffff_ffff;
 
 export interface EngineDeps {
   readonly sender: Sender;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly store: DecisionStore;
+  /** Signs this node's votes; its validatorId is this node's id. */
   readonly signer: Signer;
+  /** The genesis set, and vote signatures. */
   readonly verifier: Verifier;
-  readonly hasher: Hasher;
+  /** Builds this node's vertices and checks received vertices' ids and signatures. */
+  readonly codec: VertexCodec;
   /** Called with decisions only after the store recorded them. */
   readonly onDecisions?: (decisions: readonly Decision[]) => void;
 }
@@ -85,11 +110,13 @@ const REQUESTED_IDS_MAX = 8192;
  * `onQueryFailed`, periodic gossip as `onGossipTick`).
  *
  * Every vertex and vote from outside is checked before it reaches consensus:
- * its author/responder must be a genesis validator and its signature must
- * verify; a vote must answer an open query of ours, from a validator we asked,
- * and is bound to (querier, requestId, responder), so it cannot be replayed
- * into another query. Decisions are recorded in the store before anyone else
- * hears of them.
+ * its author/responder must be a genesis validator; a vertex's id and
+ * signature must pass the {@linkcode VertexCodec}, a vote's signature the
+ * verifier; a vote must answer an open query of ours, from a validator we
+ * asked, and is bound to (querier, requestId, responder), so it cannot be
+ * replayed into another query. Decisions are recorded in the store before
+ * anyone else hears of them. After a restart, {@linkcode Engine.restore}
+ * rebuilds the state from what the node stored.
  */
 export class Engine {
   readonly id: string;
@@ -125,7 +152,11 @@ export class Engine {
   readonly #polls = new Map<number, Poll>();
   /** Stuck tx id -> when this node first saw it stuck. */
   readonly #stuckSince = new Map<string, number>();
-  #nextRequestId = 1;
+  #nextRequestId: number;
+  /** True until the first message or restore(); restore() needs a fresh engine. */
+  #fresh = true;
+  /** While restore() runs: collects decisions instead of reporting them. */
+  #restoring: Decision[] | null = null;
 
   constructor(config: EngineConfig, deps: EngineDeps) {
     this.id = deps.signer.validatorId;
@@ -141,6 +172,12 @@ export class Engine {
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
     this.#fetchRetryMs = config.fetchRetryMs ?? 500;
     this.#reissueGraceMs = config.reissueGraceMs ?? 1_000;
+    this.#nextRequestId = config.firstRequestId ?? 1;
+    if (!Number.isInteger(this.#nextRequestId) || this.#nextRequestId < 1 || this.#nextRequestId > REQUEST_ID_MAX) {
+      throw new RangeError(
+        `Cannot start engine: firstRequestId is ${config.firstRequestId}, expected 1..${REQUEST_ID_MAX}`,
+      );
+    }
   }
 
   /** Read-only view for metrics, tests and the HTTP layer. */
@@ -171,8 +208,64 @@ export class Engine {
     return this.#vertices.get(id);
   }
 
+  /** Every vertex in consensus, parents before children (the order they were added). */
+  vertices(): SignedVertex[] {
+    return [...this.#vertices.values()];
+  }
+
   pollsOutstanding(): number {
     return this.#polls.size;
+  }
+
+  /**
+   * Rebuilds this node's state after a restart, before any message: the DAG
+   * from `vertices` (every vertex the node stored, parents before children)
+   * and the outcomes from `decisions` (every decision its store holds), with
+   * {@linkcode DagConsensus.restoreDecisions}: each decision holds again (an
+   * accepted transaction's conflicting ones are rejected and stay so, whatever
+   * later polls say), none of them is recorded or reported again, and what is
+   * undecided is polled as usual from the next message or gossip tick on
+   * (restore sends nothing).
+   *
+   * The vertices are trusted to be ones this node checked before storing:
+   * their ids and signatures are not checked again (the codec is not called).
+   * Vertices from outside the genesis set or breaking a structural rule are
+   * dropped and counted as onVertices() would; one whose parents are missing
+   * waits in the pending buffer and is fetched like any other.
+   *
+   * Decisions that follow from the restored ones but were not stored (a crash
+   * between a decision and its consequences) are recorded and reported now,
+   * before restore returns. Throws {@linkcode RestoreError} if this engine is
+   * not fresh, or if a decision names an id that no restored vertex carries
+   * or contradicts the others; the engine must then be discarded.
+   */
+  restore(vertices: readonly SignedVertex[], decisions: readonly Decision[]): void {
+    if (!this.#fresh) {
+      throw new RestoreError("Cannot restore: this engine has handled messages or was restored already; use a new one");
+    }
+    this.#fresh = false;
+    const derived: Decision[] = [];
+    this.#restoring = derived;
+    try {
+      for (const v of vertices) {
+        if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
+        if (!this.#checkVertex(v, false)) continue;
+        // Straight in when the parents are known: the pending buffer is too small for a whole DAG.
+        if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
+          this.#addToConsensus(v);
+        } else if (this.#pending.size < this.#pendingVerticesMax) {
+          this.#pending.set(v.id, v);
+        } else {
+          this.stats.pendingOverflow++;
+        }
+      }
+      this.#drainPending(this.id);
+      derived.push(...this.#consensus.restoreDecisions(decisions));
+    } finally {
+      this.#restoring = null;
+    }
+    const given = new Set(decisions.map((d) => `${d.kind}:${d.id}:${d.status}`));
+    this.#report(derived.filter((d) => !given.has(`${d.kind}:${d.id}:${d.status}`)));
   }
 
   /**
@@ -181,22 +274,21 @@ export class Engine {
    * Throws a ConsensusError for transactions that cannot share a vertex.
    */
   issue(txs: readonly TxInput[]): SignedVertex {
+    this.#fresh = false;
     if (txs.length === 0 || txs.length > VERTEX_TXS_MAX) {
       throw new RangeError(`Cannot issue a vertex of ${txs.length} transactions: expected 1..${VERTEX_TXS_MAX}`);
     }
-    const body = {
+    const body: VertexBody = {
       author: this.id,
       // Clean parents only: an honest transaction must not wait on a contest.
       parents: this.#consensus.virtuousFrontier().slice(-this.#issueParentsMax),
       txs: txs.map((t) => ({ id: t.id, conflictKey: t.conflictKey, deps: [...t.deps] })),
       timestampMs: Math.max(0, Math.floor(this.#deps.clock.nowMs())),
     };
-    const id = this.#deps.hasher.idOf(vertexBodyBytes(body));
-    const vertex: SignedVertex = {
-      ...body,
-      id,
-      signature: this.#deps.signer.sign(vertexSigningBytes(id)),
-    };
+    const vertex = this.#deps.codec.build(body);
+    if (vertex.author !== this.id) {
+      throw new Error(`Cannot issue a vertex: the codec built one authored by ${vertex.author}, not ${this.id}`);
+    }
     const error = this.#addToConsensus(vertex);
     if (error !== null) throw error;
     this.stats.verticesIssued++;
@@ -209,9 +301,10 @@ export class Engine {
 
   /** Vertices arrived (gossip or an answer to a fetch). */
   onVertices(from: string, vertices: readonly SignedVertex[]): void {
+    this.#fresh = false;
     for (const v of vertices.slice(0, VERTICES_PER_MESSAGE_MAX)) {
       if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
-      if (!this.#checkVertex(v)) continue;
+      if (!this.#checkVertex(v, true)) continue;
       if (this.#pending.size >= this.#pendingVerticesMax) {
         this.stats.pendingOverflow++;
         continue;
@@ -224,6 +317,7 @@ export class Engine {
 
   /** A peer asks for vertices by id. */
   onGetVertices(from: string, ids: readonly string[]): void {
+    this.#fresh = false;
     const found: SignedVertex[] = [];
     for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
       const v = this.#vertices.get(id) ?? this.#pending.get(id);
@@ -234,6 +328,7 @@ export class Engine {
 
   /** A peer polls us: answer with our signed preferred frontier. */
   onQuery(from: string, requestId: number, frontier: readonly string[]): void {
+    this.#fresh = false;
     if (!this.#deps.verifier.isValidator(from)) {
       this.stats.unknownValidator++;
       return;
@@ -251,6 +346,7 @@ export class Engine {
 
   /** A vote arrived, from the responder or relayed; only its signature counts. */
   onVotes(from: string, vote: SignedVote): void {
+    this.#fresh = false;
     const poll = this.#polls.get(vote.requestId);
     if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
       const late = vote.querier === this.id && poll === undefined && vote.requestId < this.#nextRequestId;
@@ -279,6 +375,7 @@ export class Engine {
 
   /** The transport gave up on our query to `from` (timeout or unreachable). */
   onQueryFailed(from: string, requestId: number): void {
+    this.#fresh = false;
     const poll = this.#polls.get(requestId);
     if (poll === undefined || !poll.pending.delete(from)) return;
     this.stats.queriesFailed++;
@@ -287,6 +384,7 @@ export class Engine {
 
   /** A peer advertises its frontier (anti-entropy gossip). */
   onFrontier(from: string, frontier: readonly string[], replyWanted: boolean): void {
+    this.#fresh = false;
     if (!this.#deps.verifier.isValidator(from)) {
       this.stats.unknownValidator++;
       return;
@@ -301,6 +399,7 @@ export class Engine {
    * polling if anything is undecided.
    */
   onGossipTick(): void {
+    this.#fresh = false;
     const peers = this.#validators.filter((v) => v !== this.id);
     if (peers.length > 0) {
       const peer = peers[this.#deps.rng.nextInt(peers.length)];
@@ -311,23 +410,21 @@ export class Engine {
     this.#maybePoll();
   }
 
-  #checkVertex(v: SignedVertex): boolean {
+  /** Genesis author, structural limits and, with `checkCodec`, id and signature; counts refusals. */
+  #checkVertex(v: SignedVertex, checkCodec: boolean): boolean {
     if (!this.#deps.verifier.isValidator(v.author)) {
       this.stats.unknownValidator++;
       return false;
     }
-    if (
-      v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX ||
-      this.#deps.hasher.idOf(vertexBodyBytes(v)) !== v.id
-    ) {
+    if (v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX) {
       this.stats.invalidVertices++;
       return false;
     }
-    if (!this.#deps.verifier.verify(v.author, vertexSigningBytes(v.id), v.signature)) {
-      this.stats.badSignature++;
-      return false;
-    }
-    return true;
+    if (!checkCodec) return true;
+    const verdict = this.#deps.codec.check(v);
+    if (verdict === "bad_id") this.stats.invalidVertices++;
+    else if (verdict === "bad_signature") this.stats.badSignature++;
+    return verdict === "ok";
   }
 
   /** Adds every pending vertex whose parents are known; fetches the rest. */
@@ -401,7 +498,8 @@ export class Engine {
   }
 
   #startPoll(): void {
-    const requestId = this.#nextRequestId++;
+    const requestId = this.#nextRequestId;
+    this.#nextRequestId = requestId >= REQUEST_ID_MAX ? 1 : requestId + 1;
     const sample = this.#sample(this.params.k);
     const frontier = this.#consensus.preferredFrontier();
     const poll: Poll = { pending: new Set(), votes: [] };
@@ -459,6 +557,10 @@ export class Engine {
   /** Persist, then tell. */
   #report(decisions: readonly Decision[]): void {
     if (decisions.length === 0) return;
+    if (this.#restoring !== null) {
+      this.#restoring.push(...decisions); // restore() reports them once it knows which are new
+      return;
+    }
     this.#deps.store.record(decisions);
     this.#deps.onDecisions?.(decisions);
   }

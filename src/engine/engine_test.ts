@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { Decision } from "../consensus/mod.ts";
-import { vertexBodyBytes, vertexSigningBytes, voteSigningBytes } from "./encoding.ts";
+import { voteSigningBytes } from "./encoding.ts";
+import { createReferenceCodec, vertexBodyBytes, vertexSigningBytes } from "./reference_codec.ts";
 import { Engine } from "./engine.ts";
 import { MemoryDecisionStore } from "./memory_store.ts";
-import type { Sender, SignedVertex, SignedVote, Signer, Verifier } from "./types.ts";
+import { RestoreError } from "../consensus/mod.ts";
+import type { Sender, SignedVertex, SignedVote, Signer, Verifier, VertexCodec } from "./types.ts";
 
 // Test doubles. The "signature" is a keyed checksum: a stand-in for ML-DSA-87
 // that only the named validator's test signer produces. Not cryptography.
@@ -38,7 +40,14 @@ type Sent =
   | { kind: "votes"; to: string; vote: SignedVote }
   | { kind: "frontier"; to: string; frontier: readonly string[] };
 
-function harness(id = "a") {
+interface HarnessOptions {
+  codec?: VertexCodec;
+  /** Shared by the engines of one node across a restart. */
+  store?: MemoryDecisionStore;
+  firstRequestId?: number;
+}
+
+function harness(id = "a", opts: HarnessOptions = {}) {
   const sent: Sent[] = [];
   const sender: Sender = {
     sendVertices: (to, vertices) => sent.push({ kind: "vertices", to, vertices }),
@@ -47,11 +56,11 @@ function harness(id = "a") {
     sendVotes: (to, vote) => sent.push({ kind: "votes", to, vote }),
     sendFrontier: (to, frontier) => sent.push({ kind: "frontier", to, frontier }),
   };
-  const store = new MemoryDecisionStore();
+  const store = opts.store ?? new MemoryDecisionStore();
   const reported: Decision[] = [];
   let now = 1_000;
   const engine = new Engine(
-    { params: PARAMS, validators: VALIDATORS, pollsOutstandingMax: 1 },
+    { params: PARAMS, validators: VALIDATORS, pollsOutstandingMax: 1, firstRequestId: opts.firstRequestId },
     {
       sender,
       clock: { nowMs: () => now },
@@ -59,14 +68,14 @@ function harness(id = "a") {
       store,
       signer: signer(id),
       verifier,
-      hasher,
+      codec: opts.codec ?? createReferenceCodec(signer(id), verifier, hasher),
       onDecisions: (ds) => {
         for (const d of ds) assert.equal(store.status(d.kind, d.id), d.status, "stored before reported");
         reported.push(...ds);
       },
     },
   );
-  return { engine, sent, store, reported, tick: (ms: number) => (now += ms) };
+  return { engine, sent, store, reported, answered: { count: 0 }, tick: (ms: number) => (now += ms) };
 }
 
 function vote(from: string, querier: string, requestId: number, frontier: string[]): SignedVote {
@@ -76,8 +85,7 @@ function vote(from: string, querier: string, requestId: number, frontier: string
 
 function vertex(author: string, parents: string[], txId: string, key = `${txId}:0`): SignedVertex {
   const body = { author, parents, txs: [{ id: txId, conflictKey: key, deps: [] }], timestampMs: 5 };
-  const id = hasher.idOf(vertexBodyBytes(body));
-  return { ...body, id, signature: signer(author).sign(vertexSigningBytes(id)) };
+  return createReferenceCodec(signer(author), verifier, hasher).build(body);
 }
 
 const queries = (sent: Sent[]) => sent.filter((m): m is Extract<Sent, { kind: "query" }> => m.kind === "query");
@@ -210,4 +218,199 @@ Deno.test("onGossipTick() swaps frontiers with one peer; onFrontier() fetches wh
   assert.deepEqual(sent.map((m) => m.kind), ["frontier"]);
   engine.onFrontier("b", ["ff".repeat(8)], true);
   assert.deepEqual(sent.slice(1).map((m) => m.kind), ["get", "frontier"]);
+});
+
+Deno.test("issue() gossips and serves what the codec built, its payload included", () => {
+  const reference = createReferenceCodec(signer("a"), verifier, hasher);
+  const codec: VertexCodec = {
+    build: (body) => ({ ...reference.build(body), payload: new Uint8Array([1, 2, 3]) }),
+    check: (v) => reference.check(v),
+  };
+  const { engine, sent } = harness("a", { codec });
+  const v = engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  assert.deepEqual(v.payload, new Uint8Array([1, 2, 3]));
+  const gossiped = sent.find((m): m is Extract<Sent, { kind: "vertices" }> => m.kind === "vertices")!;
+  assert.equal(gossiped.vertices[0], v);
+  engine.onGetVertices("b", [v.id]);
+  const served = sent.filter((m): m is Extract<Sent, { kind: "vertices" }> => m.kind === "vertices").at(-1)!;
+  assert.deepEqual(served, { kind: "vertices", to: "b", vertices: [v] });
+});
+
+Deno.test("issue() issues nothing when the codec's build() throws", () => {
+  const codec: VertexCodec = {
+    build: () => {
+      throw new Error("no bytes for transaction t1");
+    },
+    check: () => "ok",
+  };
+  const { engine, sent } = harness("a", { codec });
+  assert.throws(() => engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]), /no bytes for transaction t1/);
+  assert.deepEqual(sent, []);
+  assert.equal(engine.consensus.txStatus("t1"), undefined);
+  assert.equal(engine.stats.verticesIssued, 0);
+});
+
+Deno.test("onVertices() counts the codec's bad_id as invalid and bad_signature as a bad signature", () => {
+  const verdicts = new Map<string, "ok" | "bad_id" | "bad_signature">();
+  const seen: SignedVertex[] = [];
+  const codec: VertexCodec = {
+    build: () => {
+      throw new Error("not used");
+    },
+    check: (v) => {
+      seen.push(v);
+      return verdicts.get(v.id) ?? "ok";
+    },
+  };
+  const { engine } = harness("a", { codec });
+  const withPayload = (v: SignedVertex) => ({ ...v, payload: new Uint8Array([9]) });
+  const wrongId = withPayload(vertex("b", [], "t1"));
+  const forged = withPayload(vertex("c", [], "t2"));
+  const good = withPayload(vertex("d", [], "t3"));
+  verdicts.set(wrongId.id, "bad_id");
+  verdicts.set(forged.id, "bad_signature");
+  engine.onVertices("b", [wrongId, forged, good]);
+  assert.equal(engine.stats.invalidVertices, 1);
+  assert.equal(engine.stats.badSignature, 1);
+  assert.deepEqual(seen.map((v) => v.payload), [new Uint8Array([9]), new Uint8Array([9]), new Uint8Array([9])]);
+  assert.equal(engine.consensus.hasVertex(wrongId.id), false);
+  assert.equal(engine.consensus.hasVertex(forged.id), false);
+  assert.equal(engine.vertex(good.id), good);
+});
+
+function decision(kind: Decision["kind"], id: string, status: Decision["status"]): Decision {
+  return { kind, id, status, rounds: 0 };
+}
+
+/** Every query not answered yet gets `frontier` from its validator, `rounds` times over. */
+function pollWith(h: ReturnType<typeof harness>, frontier: string[], rounds: number): void {
+  for (let round = 0; round < rounds; round++) {
+    const all = queries(h.sent);
+    const unanswered = all.slice(h.answered.count);
+    h.answered.count = all.length;
+    for (const q of unanswered) h.engine.onVotes(q.to, vote(q.to, "a", q.requestId, frontier));
+    h.engine.onGossipTick(); // restarts polling after a poll that made no progress
+  }
+}
+
+/** A stored history: A (alice:0) accepted in va, its double spend B rejected with vb and vc on top; vd undecided. */
+function history() {
+  const va = vertex("b", [], "A", "alice:0");
+  const vb = vertex("c", [], "B", "alice:0");
+  const vc = vertex("c", [vb.id], "C");
+  const vd = vertex("d", [], "D");
+  const decisions = [
+    decision("tx", "A", "accepted"),
+    decision("tx", "B", "rejected"),
+    decision("vertex", vb.id, "rejected"),
+    decision("vertex", vc.id, "rejected"),
+    decision("vertex", va.id, "accepted"),
+  ];
+  return { va, vb, vc, vd, vertices: [va, vb, vc, vd], decisions };
+}
+
+Deno.test("restore() keeps an accepted transaction's rival rejected even if every vote prefers the rival", () => {
+  const { vb, vc, vertices, decisions } = history();
+  const store = new MemoryDecisionStore();
+  store.record(decisions); // what the node's database held at the crash
+  const h = harness("a", { store });
+  h.engine.restore(vertices, decisions);
+  assert.equal(h.engine.consensus.txStatus("A"), "accepted");
+  assert.equal(h.engine.consensus.txStatus("B"), "rejected");
+  h.engine.onGossipTick();
+  pollWith(h, [vc.id, vb.id], 4 * PARAMS.beta);
+  assert.ok(h.engine.consensus.polls() >= PARAMS.beta);
+  assert.equal(h.engine.consensus.txStatus("B"), "rejected");
+  assert.equal(h.store.status("tx", "B"), "rejected");
+  assert.ok(!h.reported.some((d) => d.id === "B" || d.id === vb.id));
+  assert.equal(h.store.log().filter((d) => d.id === "B").length, 1, "recorded once, before the crash");
+  // A new double spend of alice:0 is rejected on arrival.
+  const late = vertex("b", [], "B2", "alice:0");
+  h.engine.onVertices("b", [late]);
+  assert.equal(h.engine.consensus.txStatus("B2"), "rejected");
+});
+
+Deno.test("restore() leaves undecided transactions to polls, which decide them as usual", () => {
+  const h = harness();
+  const { vd, vertices, decisions } = history();
+  h.engine.restore(vertices, decisions);
+  assert.equal(h.engine.consensus.txStatus("D"), "processing");
+  assert.deepEqual(h.sent, [], "restore() sends nothing");
+  h.engine.onGossipTick();
+  pollWith(h, [vd.id], PARAMS.beta);
+  assert.equal(h.engine.consensus.txStatus("D"), "accepted");
+  assert.deepEqual(h.reported.map((d) => `${d.kind}:${d.id}:${d.status}`), [
+    "tx:D:accepted",
+    `vertex:${vd.id}:accepted`,
+  ]);
+});
+
+Deno.test("restore() neither stores nor reports the restored decisions, only consequences missing from the store", () => {
+  const h = harness();
+  const { va, vb, vc, vertices, decisions } = history();
+  h.engine.restore(vertices, decisions);
+  assert.deepEqual(h.reported, []);
+  assert.deepEqual(h.store.log(), []);
+  // A crash stored A's acceptance but not the rest of its batch.
+  const partial = harness();
+  partial.engine.restore(vertices, [decision("tx", "A", "accepted")]);
+  const expected = [
+    "tx:B:rejected",
+    `vertex:${vb.id}:rejected`,
+    `vertex:${vc.id}:rejected`,
+    `vertex:${va.id}:accepted`,
+  ];
+  assert.deepEqual(partial.reported.map((d) => `${d.kind}:${d.id}:${d.status}`), expected);
+  assert.deepEqual(partial.store.log().map((d) => `${d.kind}:${d.id}:${d.status}`), expected);
+});
+
+Deno.test("restore() after a real run: the restarted engine agrees with the one it replaces", () => {
+  const store = new MemoryDecisionStore();
+  const before = harness("a", { store });
+  const v = before.engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  pollWith(before, [v.id], PARAMS.beta);
+  before.engine.onVertices("b", [vertex("b", [v.id], "t2")]); // undecided at the crash
+  const stored = store.log().length;
+  assert.equal(stored, 2);
+  const after = harness("a", { store });
+  after.engine.restore(before.engine.vertices(), store.log());
+  assert.equal(store.log().length, stored);
+  assert.equal(after.engine.consensus.txStatus("t1"), "accepted");
+  assert.equal(after.engine.consensus.txStatus("t2"), "processing");
+  assert.deepEqual(after.engine.consensus.preferredFrontier(), before.engine.consensus.preferredFrontier());
+  assert.deepEqual(after.engine.vertices(), before.engine.vertices());
+});
+
+Deno.test("restore() holds a vertex whose parent comes later, and drops what onVertices() would", () => {
+  const h = harness();
+  const parent = vertex("b", [], "t1");
+  const child = vertex("c", [parent.id], "t2");
+  const outsider = vertex("z", [], "t3");
+  h.engine.restore([child, outsider, parent], []);
+  assert.equal(h.engine.consensus.hasVertex(child.id), true);
+  assert.equal(h.engine.stats.unknownValidator, 1);
+  assert.equal(h.engine.consensus.hasVertex(outsider.id), false);
+});
+
+Deno.test("restore() needs a fresh engine and known ids", () => {
+  const { vertices, decisions } = history();
+  const used = harness();
+  used.engine.onGossipTick();
+  assert.throws(() => used.engine.restore(vertices, decisions), RestoreError);
+  const twice = harness();
+  twice.engine.restore(vertices, decisions);
+  assert.throws(() => twice.engine.restore([], []), /restored already; use a new one/);
+  assert.throws(
+    () => harness().engine.restore(vertices.slice(0, 2), decisions),
+    /vertex [0-9a-f]+ was decided rejected but is in no restored vertex/,
+  );
+  assert.throws(() => harness().engine.restore(vertices, [decision("tx", "nope", "accepted")]), RestoreError);
+});
+
+Deno.test("firstRequestId sets the first poll's request id; ids wrap within u32", () => {
+  const h = harness("a", { firstRequestId: 0xffff_ffff });
+  const v = h.engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  pollWith(h, [v.id], 1);
+  assert.deepEqual([...new Set(queries(h.sent).map((q) => q.requestId))], [0xffff_ffff, 1]);
+  assert.throws(() => harness("a", { firstRequestId: 0 }), /firstRequestId is 0, expected 1\.\.4294967295/);
 });

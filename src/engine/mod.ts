@@ -4,5 +4,17 @@
  */
 export { Engine, type EngineConfig, type EngineDeps, type EngineStats } from "./engine.ts";
 export { MemoryDecisionStore } from "./memory_store.ts";
-export { type VertexBody, vertexBodyBytes, vertexSigningBytes, voteSigningBytes } from "./encoding.ts";
-export type { Clock, DecisionStore, Hasher, Rng, Sender, SignedVertex, SignedVote, Signer, Verifier } from "./types.ts";
+export { voteSigningBytes } from "./encoding.ts";
+export { createReferenceCodec, type Hasher, vertexBodyBytes, vertexSigningBytes } from "./reference_codec.ts";
+export type {
+  Clock,
+  DecisionStore,
+  Rng,
+  Sender,
+  SignedVertex,
+  SignedVote,
+  Signer,
+  Verifier,
+  VertexBody,
+  VertexCodec,
+} from "./types.ts";

@@ -1,17 +1,39 @@
 import type { Decision, TxInput } from "../consensus/mod.ts";
 
-/**
- * A vertex as it travels between validators. `id` is the hash of the body
- * (everything but the signature); the signature covers the id.
- */
-export interface SignedVertex {
-  readonly id: string;
+/** What an author decides about a vertex; the codec turns it into a signed vertex. */
+export interface VertexBody {
   /** Validator id of the author; must be in the genesis set. */
   readonly author: string;
   readonly parents: readonly string[];
   readonly txs: readonly TxInput[];
   readonly timestampMs: number;
+}
+
+/**
+ * A vertex as it travels between validators. How `id` and `signature` are
+ * computed is the {@linkcode VertexCodec}'s business; the engine only asks it
+ * whether they check out.
+ */
+export interface SignedVertex extends VertexBody {
+  readonly id: string;
   readonly signature: Uint8Array;
+  /**
+   * Opaque canonical bytes for the transport (the node's codec fills in the
+   * core encoding). The engine never reads them; it keeps and forwards them.
+   */
+  readonly payload?: Uint8Array;
+}
+
+/**
+ * Encoding, id and signature of vertices. The engine builds its own vertices
+ * with it and checks every received one with it, so the id rule and the
+ * signed bytes live in one place (the WASM core in production).
+ */
+export interface VertexCodec {
+  /** Builds and signs a vertex this node authors (its id is final). May throw; the engine then does not issue. */
+  build(body: VertexBody): SignedVertex;
+  /** Checks a received vertex's id and signature. */
+  check(v: SignedVertex): "ok" | "bad_id" | "bad_signature";
 }
 
 /**
@@ -55,19 +77,14 @@ export interface DecisionStore {
   record(decisions: readonly Decision[]): void;
 }
 
-/** Signs as this node's validator key (ML-DSA-87 in production). */
+/** Signs votes as this node's validator key (ML-DSA-87 in production). */
 export interface Signer {
   readonly validatorId: string;
   sign(message: Uint8Array): Uint8Array;
 }
 
-/** Checks signatures against the genesis validator set. */
+/** Knows the genesis validator set and checks vote signatures against it. */
 export interface Verifier {
   isValidator(validatorId: string): boolean;
   verify(validatorId: string, message: Uint8Array, signature: Uint8Array): boolean;
-}
-
-/** Computes a vertex id from its body bytes (BLAKE3 hex in production). */
-export interface Hasher {
-  idOf(bytes: Uint8Array): string;
 }

@@ -4,6 +4,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { CoreError } from "../core/mod.ts";
 
 export class ApiError extends Error {
   readonly code: string;
@@ -59,6 +60,10 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: Con
     const status = err.status as ContentfulStatusCode;
     const code = status === 413 ? "body_too_large" : status === 401 ? "unauthorized" : "invalid_request";
     return { status, body: { error: { code, message: err.message || "request refused", requestId } } };
+  }
+  // The core refuses bad bytes with a stable code: the client sent something malformed.
+  if (err instanceof CoreError) {
+    return { status: 422, body: { error: { code: err.code, message: err.message, requestId } } };
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "string" && code in STATUS_BY_CODE) {

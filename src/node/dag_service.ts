@@ -81,7 +81,7 @@ export class DagService {
   readonly #verifiers = new Map<string, Promise<MlDsaVerifier>>();
   readonly #names = new Map<string, string>();
   readonly #orphans: OrphanBuffer;
-  readonly #listeners: ((info: VertexInfo, origin: Origin) => void)[] = [];
+  readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin) => void)[] = [];
   readonly #rounds = new Map<string, bigint>();
   readonly #received;
   readonly #rejected;
@@ -106,7 +106,7 @@ export class DagService {
   }
 
   /** Called after a vertex is stored (its parents are always stored before it). */
-  onAdmitted(fn: (info: VertexInfo, origin: Origin) => void): void {
+  onAdmitted(fn: (info: VertexInfo, bytes: Uint8Array, origin: Origin) => void): void {
     this.#listeners.push(fn);
   }
 
@@ -196,6 +196,23 @@ export class DagService {
     return { ok: true, info, id };
   }
 
+  /** Round of a stored vertex, or null when it is not stored here. */
+  roundOf(idHex: string): bigint | null {
+    return this.#roundOf(idHex);
+  }
+
+  /**
+   * Stores a vertex this node has just signed itself: no signature check, no
+   * waiting (its parents are stored). Synchronous, so the engine can issue
+   * and store in one step.
+   */
+  admitOwn(bytes: Uint8Array): SubmitResult {
+    const info = validateVertex(bytes);
+    const id = toHex(info.id);
+    if (this.#roundOf(id) !== null) return { status: "duplicate", id };
+    return this.#place(info, id, bytes, "local");
+  }
+
   /** Validates without storing: what POST /api/v1/dag/validate answers. */
   async validate(bytes: Uint8Array): Promise<SubmitResult> {
     const c = await this.#check(bytes, "validate");
@@ -279,7 +296,7 @@ export class DagService {
       });
     });
     this.#rounds.set(id, info.vertex.round);
-    for (const fn of this.#listeners) fn(info, origin);
+    for (const fn of this.#listeners) fn(info, bytes, origin);
   }
 
   #releaseAfter(firstId: string, origin: Origin): void {

@@ -16,6 +16,11 @@ import { DagService } from "./dag_service.ts";
 import { createDagApi } from "../http/dag.ts";
 import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
+import { PeerTransport } from "../net/transport.ts";
+import { Discovery, resolveAaaa } from "../net/discovery.ts";
+import { ConsensusService } from "./consensus.ts";
+import { createSyncSigner } from "./sync_signer.ts";
+import { createTransactionsApi } from "../http/transactions.ts";
 import type { Env } from "../http/app.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch";
@@ -36,7 +41,9 @@ export interface RunningNode {
   readonly registry: Registry;
   readonly genesis: Genesis;
   readonly dag: DagService;
-  readonly ports: { http: number; metrics: number };
+  readonly consensus: ConsensusService;
+  readonly transport: PeerTransport;
+  readonly ports: { http: number; metrics: number; p2p: number };
   /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
   stop(reason: string): Promise<void>;
   /** Resolves when the node has stopped. */
@@ -172,9 +179,67 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       const first = await dag.author([]);
       log.info("authored this validator's first vertex", { id: first.id, status: first.status });
     }
+
+    if (config.secrets.peerAuthToken && config.secrets.peerAuthToken.length < 32) {
+      log.warn("PEER_AUTH_TOKEN is shorter than 32 characters; a validator could guess it offline");
+    }
+    const transport = new PeerTransport({
+      genesis: { chainId: genesis.chainId, validators: genesis.validators.map((v) => v.publicKey) },
+      backend: crypto.backend,
+      signer: identity.signer,
+      token: config.secrets.peerAuthToken,
+      logger: log.child({ component: "p2p" }),
+      registry,
+      limits: { peersMax: config.p2p.maxPeers },
+    });
+    cleanup.push(() => transport.close());
+    let p2pPort: number;
+    try {
+      p2pPort = transport.listen({ hostname: config.p2p.host, port: config.p2p.port }).port;
+    } catch (cause) {
+      if (cause instanceof Deno.errors.AddrInUse) {
+        throw new NodeStartError(
+          "port_in_use",
+          `cannot listen for peers on ${config.p2p.host}:${config.p2p.port}: address already in use (change p2p.port)`,
+          { cause },
+        );
+      }
+      throw new NodeStartError("listen_failed", `cannot listen for peers: ${(cause as Error).message}`, { cause });
+    }
+    const consensus = new ConsensusService({
+      genesis,
+      validatorId: identity.keyId,
+      syncSigner: createSyncSigner(identity.seed),
+      storage,
+      dag,
+      backend: crypto.backend,
+      transport,
+      registry,
+      logger: log.child({ component: "consensus" }),
+      nowMs,
+    });
+    if (isValidator) consensus.start();
+    cleanup.push(() => consensus.stop());
+    const discovery = new Discovery({
+      staticPeers: config.p2p.peers,
+      bootstrap: config.p2p.bootstrap,
+      flyApp: config.fly.appName,
+      selfAddresses: config.fly.privateIp ? [config.fly.privateIp] : [],
+      peerPort: config.p2p.port,
+      resolve: resolveAaaa,
+      transport,
+      logger: log.child({ component: "discovery" }),
+      intervalMs: config.dag.syncIntervalS * 1000,
+    });
+    discovery.start();
+    cleanup.push(() => discovery.stop());
+
     const dagApi = new Hono<Env>();
     dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     dagApi.route("/", createDagApi(dag));
+    const txApi = new Hono<Env>();
+    txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
+    txApi.route("/", createTransactionsApi(consensus, storage));
 
     let stopping = false;
     const checkReady = () => {
@@ -194,7 +259,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       bodyLimitBytes: config.http.bodyLimitBytes,
       nowMs: () => performance.now(),
       checkReady,
-      areas: { "/api/v1/dag": dagApi },
+      areas: { "/api/v1/dag": dagApi, "/api/v1/transactions": txApi },
       status: () => ({
         node: {
           id: nodeId,
@@ -216,6 +281,13 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           isValidator,
         },
         dag: { vertices: storage.vertexCount(), tips: storage.tips().length, orphans: dag.orphanCount },
+        peers: transport.peers().map((p) => ({ id: p.peerId, remote: p.remote, role: p.role, since: p.connectedAtMs })),
+        consensus: {
+          params: consensus.engine.params,
+          pollsStarted: consensus.engine.stats.pollsStarted,
+          pollsFinished: consensus.engine.stats.pollsFinished,
+          decisions: storage.decisionCounts(),
+        },
         exchange: { enabled: config.exchange.enabled, nodeType: config.exchange.nodeType },
       }),
     });
@@ -237,7 +309,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     );
     cleanup.push(() => metricsServer.shutdown());
 
-    const ports = { http: httpServer.addr.port, metrics: metricsServer.addr.port };
+    const ports = { http: httpServer.addr.port, metrics: metricsServer.addr.port, p2p: p2pPort };
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => resolveStopped = r);
     let stopPromise: Promise<void> | null = null;
@@ -250,6 +322,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           const t = setTimeout(() => r("timeout"), config.http.shutdownTimeoutMs);
           Deno.unrefTimer(t);
         });
+        discovery.stop();
+        consensus.stop();
+        await transport.close();
         const drained = await Promise.race([
           Promise.all([httpServer.shutdown(), metricsServer.shutdown()]).then(() => "drained" as const),
           deadline,
@@ -270,10 +345,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       networkMode: config.node.networkMode,
       http: `http://${config.http.host}:${ports.http}`,
       metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
+      p2p: `${config.p2p.host}:${ports.p2p}`,
       dataDir: config.node.dataDir,
       boots,
     });
-    return { identity, crypto, storage, registry, genesis, dag, ports, stop, stopped };
+    return { identity, crypto, storage, registry, genesis, dag, consensus, transport, ports, stop, stopped };
   } catch (e) {
     for (const fn of cleanup.reverse()) {
       try {

@@ -6,12 +6,12 @@
  * replayed votes, and malformed vertices.
  */
 import {
+  createReferenceCodec,
   type Hasher,
   type SignedVertex,
   type SignedVote,
   type Signer,
-  vertexBodyBytes,
-  vertexSigningBytes,
+  type Verifier,
   voteSigningBytes,
 } from "../../src/engine/mod.ts";
 import type { TxInput } from "../../src/consensus/mod.ts";
@@ -55,6 +55,7 @@ export class ByzantineNode implements SimEndpoint {
     readonly network: SimNetwork,
     readonly signer: Signer,
     readonly outsider: Signer,
+    readonly verifier: Verifier,
     readonly hasher: Hasher,
     readonly rng: SimRng,
     readonly honest: readonly string[],
@@ -72,8 +73,7 @@ export class ByzantineNode implements SimEndpoint {
       txs,
       timestampMs: Math.floor(this.network.scheduler.nowMs()),
     };
-    const id = this.hasher.idOf(vertexBodyBytes(body));
-    return { ...body, id, signature: signer.sign(vertexSigningBytes(id)) };
+    return createReferenceCodec(signer, this.verifier, this.hasher).build(body);
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 import { DEFAULT_PARAMETERS, type Parameters, type TxInput } from "../../src/consensus/mod.ts";
 import {
+  createReferenceCodec,
   Engine,
   type EngineStats,
   type Hasher,
@@ -29,6 +30,7 @@ export interface SimCrypto {
   /** A key outside the genesis set. */
   outsider(): Signer;
   readonly verifier: Verifier;
+  /** Vertex ids of the reference codec, and transaction ids. */
   readonly hasher: Hasher;
 }
 
@@ -60,6 +62,14 @@ export interface ScenarioOptions {
   pollsOutstandingMax?: number;
   /** Diagnosis hook: sees the honest engines when the run ends. */
   inspect?: (engines: ReadonlyMap<string, Engine>) => void;
+  /**
+   * Crashes one honest validator (drawn from the seed) and, after `downMs`,
+   * replaces it with a new engine restored from what it had stored: its
+   * vertices and its recorded decisions. By default both times are drawn from
+   * the seed, the crash at most at `healAtMs` (later ones may never come: a
+   * run ends once everything is decided); the run goes on until it is back.
+   */
+  crash?: { atMs?: number; downMs?: number };
 }
 
 export interface ScenarioResult {
@@ -84,6 +94,10 @@ export interface ScenarioResult {
   readonly messages: number;
   readonly stats: EngineStats;
   readonly equivocatingVotes: number;
+  /** Honest validators restarted from their stores (see `crash`). */
+  readonly restarts: number;
+  /** Decisions those restarts read back from their stores. */
+  readonly restoredDecisions: number;
 }
 
 function fakeCrypto(seed: number, ids: readonly string[]): SimCrypto {
@@ -95,6 +109,9 @@ function fakeCrypto(seed: number, ids: readonly string[]): SimCrypto {
     hasher: fakeHasher,
   };
 }
+
+/** A client whose validator is down submits again after this long. */
+const CLIENT_RETRY_MS = 100;
 
 function sumStats(all: readonly EngineStats[]): EngineStats {
   const out = { ...all[0] };
@@ -140,28 +157,40 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   const rounds: number[] = [];
   const latencies: number[] = [];
   let txDecisions = 0;
+  let restarts = 0;
+  let restoredDecisions = 0;
   let failure: string | null = null;
   const registerTx = (tx: TxInput) => txKey.set(tx.id, tx.conflictKey);
 
   const engines = new Map<string, Engine>();
   const stores = new Map<string, MemoryDecisionStore>();
-  for (const [index, id] of honestIds.entries()) {
-    const store = new MemoryDecisionStore();
+  /** `${node}:${kind}:${id}`: a node reports each outcome once, across restarts too. */
+  const reported = new Set<string>();
+  const startEngine = (id: string, engineRng: SimRng, store: MemoryDecisionStore, firstRequestId = 1): Engine => {
+    const signer = crypto.signerFor(id);
     const engine = new Engine(
-      { params: opts.params ?? DEFAULT_PARAMETERS, validators: ids, pollsOutstandingMax: opts.pollsOutstandingMax },
+      {
+        params: opts.params ?? DEFAULT_PARAMETERS,
+        validators: ids,
+        pollsOutstandingMax: opts.pollsOutstandingMax,
+        firstRequestId,
+      },
       {
         sender: network.senderFor(id),
         clock: scheduler,
-        rng: rng.fork(100 + index),
+        rng: engineRng,
         store,
-        signer: crypto.signerFor(id),
+        signer,
         verifier: crypto.verifier,
-        hasher: crypto.hasher,
+        codec: createReferenceCodec(signer, crypto.verifier, crypto.hasher),
         onDecisions: (decisions) => {
           for (const d of decisions) {
             if (store.status(d.kind, d.id) !== d.status) {
               failure ??= `seed ${opts.seed}: ${id} reported ${d.kind} ${d.id} ${d.status} before storing it`;
             }
+            const once = `${id}:${d.kind}:${d.id}`;
+            if (reported.has(once)) failure ??= `seed ${opts.seed}: ${id} reported ${d.kind} ${d.id} twice`;
+            reported.add(once);
             if (d.kind !== "tx") continue;
             txDecisions++;
             if (d.status !== "accepted") continue;
@@ -186,7 +215,13 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     engines.set(id, engine);
     stores.set(id, store);
     network.endpoints.set(id, engine);
-  }
+    return engine;
+  };
+  for (const [index, id] of honestIds.entries()) startEngine(id, rng.fork(100 + index), new MemoryDecisionStore());
+  /** Honest validators that crashed and have not restarted yet: they hear and do nothing. */
+  const down = new Set<string>();
+  /** Counters of engines that crashed, so the totals include their work. */
+  const retired: EngineStats[] = [];
 
   const attacks = opts.attacks ?? ALL_VOTE_ATTACKS;
   const byzNodes: ByzantineNode[] = [];
@@ -196,6 +231,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       network,
       crypto.signerFor(id),
       crypto.outsider(),
+      crypto.verifier,
       crypto.hasher,
       rng.fork(500 + index),
       honestIds,
@@ -215,10 +251,13 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   };
   const submit = (node: string, tx: TxInput, atMs: number, virtuous: boolean) => {
     if (virtuous) honestVirtuousTxIds.push(tx.id);
-    scheduler.schedule(atMs, () => {
+    const attempt = () => {
       if (!submittedAt.has(tx.id)) submittedAt.set(tx.id, scheduler.nowMs());
-      engines.get(node)!.issue([tx]);
-    });
+      // A client of a crashed node tries again later.
+      if (down.has(node)) scheduler.schedule(CLIENT_RETRY_MS, attempt);
+      else engines.get(node)!.issue([tx]);
+    };
+    scheduler.schedule(atMs, attempt);
   };
   const chaosEndMs = Math.max(1, healAtMs - 1_500);
   const honestTxs = opts.honestTxs ?? 6;
@@ -265,12 +304,52 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
 
   // Periodic gossip ticks, as a host would deliver them.
   for (const id of honestIds) {
-    const engine = engines.get(id)!;
     const tick = () => {
-      engine.onGossipTick();
+      if (!down.has(id)) engines.get(id)!.onGossipTick();
       scheduler.schedule(gossipEveryMs, tick);
     };
     scheduler.schedule(rng.between(0, gossipEveryMs), tick);
+  }
+
+  if (opts.crash !== undefined) {
+    const victim = rng.pick(honestIds);
+    const crashAtMs = opts.crash.atMs ?? rng.between(0, healAtMs);
+    const downMs = opts.crash.downMs ?? rng.between(0, 1_000);
+    const engineRng = rng.fork(900);
+    scheduler.schedule(crashAtMs, () => {
+      // What the node's database holds: the vertices it added and the decisions it recorded.
+      const crashed = engines.get(victim)!;
+      retired.push(crashed.stats);
+      const vertices = crashed.vertices();
+      const decisions = [...stores.get(victim)!.log()];
+      down.add(victim);
+      network.endpoints.delete(victim); // messages to it are lost while it is down
+      scheduler.schedule(downMs, () => {
+        const store = new MemoryDecisionStore();
+        store.record(decisions);
+        // A new run starts its request ids far from the old run's, so stale votes match no poll.
+        const engine = startEngine(victim, engineRng, store, 1 + engineRng.nextInt(0x7fff_ffff));
+        try {
+          engine.restore(vertices, decisions);
+        } catch (e) {
+          failure ??= `seed ${opts.seed}: RESTORE: ${victim} could not restore: ${e}`;
+        }
+        down.delete(victim);
+        for (const d of decisions) {
+          const now = d.kind === "tx" ? engine.consensus.txStatus(d.id) : engine.consensus.vertexStatus(d.id);
+          if (now !== d.status) {
+            failure ??= `seed ${opts.seed}: RESTORE: ${victim} has ${d.kind} ${d.id} ${now}, not ${d.status}`;
+          }
+        }
+        if (store.log().length !== decisions.length) {
+          failure ??= `seed ${opts.seed}: RESTORE: ${victim} stored ${
+            store.log().length - decisions.length
+          } decisions again`;
+        }
+        restarts++;
+        restoredDecisions += decisions.length;
+      });
+    });
   }
 
   /**
@@ -281,6 +360,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   const live = (mode: "all" | "virtuous"): string | null => {
     let reference: string | null = null;
     for (const id of honestIds) {
+      if (down.has(id)) return `${id} is down`;
       const engine = engines.get(id)!;
       const store = stores.get(id)!;
       if (mode === "all" && engine.consensus.processing()) {
@@ -329,7 +409,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   endMs = scheduler.nowMs();
 
   opts.inspect?.(engines);
-  const stats = sumStats([...engines.values()].map((e) => e.stats));
+  const stats = sumStats([...retired, ...[...engines.values()].map((e) => e.stats)]);
   return {
     seed: opts.seed,
     ok: failure === null,
@@ -343,5 +423,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     messages: network.messagesSent,
     stats,
     equivocatingVotes: [...engines.values()].reduce((s, e) => s + e.consensus.equivocatingVotes(), 0),
+    restarts,
+    restoredDecisions,
   };
 }
