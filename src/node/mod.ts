@@ -17,6 +17,8 @@ import { createDagApi } from "../http/dag.ts";
 import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
+import { blake3 } from "../core/mod.ts";
+import { toHex } from "../keys/mod.ts";
 import { Discovery, resolveAaaa } from "../net/discovery.ts";
 import { ConsensusService } from "./consensus.ts";
 import { createSyncSigner } from "./sync_signer.ts";
@@ -80,6 +82,12 @@ function listen(
       { cause },
     );
   }
+}
+
+/** BLAKE3 over the sorted ids of accepted transactions: equal on nodes that accepted the same set. */
+function acceptedTxHash(storage: Storage): string {
+  const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id).sort();
+  return toHex(blake3(new TextEncoder().encode(ids.join("\n"))));
 }
 
 /** Records this start and refuses a data directory that belongs to another identity. */
@@ -287,6 +295,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           pollsStarted: consensus.engine.stats.pollsStarted,
           pollsFinished: consensus.engine.stats.pollsFinished,
           decisions: storage.decisionCounts(),
+          acceptedTxHash: acceptedTxHash(storage),
         },
         exchange: { enabled: config.exchange.enabled, nodeType: config.exchange.nodeType },
       }),

@@ -1,0 +1,225 @@
+/**
+ * A local multi-node testnet on loopback: `deno task testnet [--nodes N]`.
+ * Makes validator keys and a genesis, starts N real node processes (node 1 is
+ * the bootstrap) under the start task's permission flags, prints their URLs,
+ * writes <dir>/testnet.json for scripts, tests and the CLI, and stops them all
+ * on Ctrl-C. Each run makes a new genesis, so nodes of two testnets never talk.
+ */
+import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
+import denoJson from "../deno.json" with { type: "json" };
+import { keyIdOf, toHex } from "../src/keys/mod.ts";
+import { makeGenesis, parseGenesis } from "../src/node/genesis.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+export interface TestnetNode {
+  name: string;
+  id: string;
+  http: string;
+  metrics: string;
+  p2p: string;
+  dataDir: string;
+  pid: number;
+}
+
+export interface TestnetDescription {
+  chainId: string;
+  genesis: string;
+  keysDir: string;
+  nodes: TestnetNode[];
+}
+
+export interface RunningTestnet {
+  description: TestnetDescription;
+  processes: Deno.ChildProcess[];
+  /** Stderr text of node i so far. */
+  log(i: number): string;
+  /** Stops node i with a signal and waits for it. */
+  stopNode(i: number, signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Starts node i again on the same data directory and ports. */
+  restartNode(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestnetOptions {
+  nodes: number;
+  dir: string;
+  basePort: number;
+  env?: Record<string, string>;
+  /** Extra `start` flags for every node. */
+  args?: string[];
+  quiet?: boolean;
+}
+
+/** The start task's flags with ./data swapped for `dataDir` (the same narrowing the node runs under). */
+function nodeArgs(dataDir: string): string[] {
+  const words = denoJson.tasks.start.split(/\s+/);
+  const runAt = words.indexOf("run");
+  const mainAt = words.indexOf("main.ts");
+  return [
+    "run",
+    ...words.slice(runAt + 1, mainAt).map((f) =>
+      f.startsWith("--allow-read=") || f.startsWith("--allow-write=")
+        ? f.replace(/(^|[=,])\.\/data(?=,|$)/, `$1${dataDir}`)
+        : f
+    ),
+    `${ROOT}/main.ts`,
+    "start",
+  ];
+}
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+  for (const k of ["HOME", "DENO_DIR", "PATH", "TMPDIR"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
+
+export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 32) throw new Error("--nodes must be 1..32");
+  const dir = o.dir.startsWith("/") ? o.dir : `${Deno.cwd()}/${o.dir}`;
+  Deno.mkdirSync(`${dir}/keys`, { recursive: true, mode: 0o700 });
+  const validators = Array.from({ length: o.nodes }, (_, i) => {
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    Deno.writeTextFileSync(`${dir}/keys/node${i + 1}.seed`, toHex(seed) + "\n", { mode: 0o600 });
+    return { name: `node${i + 1}`, seed, publicKey: ml_dsa87.keygen(seed).publicKey };
+  });
+  const genesisBytes = makeGenesis("testnet-local", new Date().toISOString(), validators);
+  Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
+  const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
+  const ports = validators.map((_, i) => ({
+    http: o.basePort + 10 * i,
+    metrics: o.basePort + 10 * i + 1,
+    p2p: o.basePort + 10 * i + 2,
+  }));
+  const nodes: TestnetNode[] = validators.map((v, i) => ({
+    name: v.name,
+    id: keyIdOf(v.publicKey),
+    http: `http://127.0.0.1:${ports[i].http}`,
+    metrics: `http://127.0.0.1:${ports[i].metrics}/metrics`,
+    p2p: `127.0.0.1:${ports[i].p2p}`,
+    dataDir: `${dir}/${v.name}`,
+    pid: 0,
+  }));
+  const logs: string[] = nodes.map(() => "");
+  const processes: Deno.ChildProcess[] = [];
+
+  const spawn = (i: number): Deno.ChildProcess => {
+    const n = nodes[i];
+    Deno.mkdirSync(n.dataDir, { recursive: true });
+    Deno.writeFileSync(`${n.dataDir}/genesis.json`, genesisBytes);
+    const peers = nodes.filter((_, j) => j !== i).flatMap((p) => ["--peer", p.p2p]);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...nodeArgs(n.dataDir),
+        "--data-dir",
+        n.dataDir,
+        "--http-port",
+        String(ports[i].http),
+        "--metrics-port",
+        String(ports[i].metrics),
+        "--p2p-port",
+        String(ports[i].p2p),
+        "--node-id",
+        n.name,
+        ...peers,
+        ...(o.args ?? []),
+      ],
+      env: {
+        ...baseEnv(),
+        NETWORK_MODE: "testnet",
+        NODE_PRIVATE_KEY: toHex(validators[i].seed),
+        LOG_LEVEL: "info",
+        ...o.env,
+      },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    n.pid = child.pid;
+    logs[i] = "";
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stderr) logs[i] += dec.decode(chunk, { stream: true });
+    })();
+    processes[i] = child;
+    return child;
+  };
+
+  const waitReady = async (i: number) => {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await fetch(`${nodes[i].http}/ready`, { signal: AbortSignal.timeout(1_000) });
+        await r.body?.cancel();
+        if (r.ok) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${nodes[i].name} not ready after 30 s:\n${logs[i]}`);
+  };
+
+  nodes.forEach((_, i) => spawn(i));
+  await Promise.all(nodes.map((_, i) => waitReady(i)));
+  const description: TestnetDescription = {
+    chainId: genesis.chainIdHex,
+    genesis: `${dir}/genesis.json`,
+    keysDir: `${dir}/keys`,
+    nodes,
+  };
+  Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
+
+  const stopNode = async (i: number, signal: Deno.Signal = "SIGTERM") => {
+    try {
+      processes[i].kill(signal);
+    } catch { /* already gone */ }
+    return await processes[i].status;
+  };
+  return {
+    description,
+    processes,
+    log: (i) => logs[i],
+    stopNode,
+    async restartNode(i) {
+      spawn(i);
+      await waitReady(i);
+      Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
+    },
+    async stop() {
+      await Promise.all(processes.map((_, i) => stopNode(i)));
+    },
+  };
+}
+
+if (import.meta.main) {
+  const args = Deno.args;
+  const flag = (name: string, dflt: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+  };
+  if (args.includes("--help")) {
+    console.log("usage: deno task testnet [--nodes N] [--dir DIR] [--base-port PORT]");
+    Deno.exit(0);
+  }
+  const net = await startTestnet({
+    nodes: Number(flag("--nodes", "4")),
+    dir: flag("--dir", ".testnet"),
+    basePort: Number(flag("--base-port", "7100")),
+  });
+  const d = net.description;
+  console.log(`testnet up: chain ${d.chainId}\ngenesis ${d.genesis}\nkeys    ${d.keysDir}\n`);
+  for (const n of d.nodes) {
+    console.log(`${n.name}${n === d.nodes[0] ? " (bootstrap)" : ""}  http ${n.http}  metrics ${n.metrics}  p2p ${n.p2p}`);
+  }
+  console.log(`\ndescription: ${d.genesis.replace(/genesis\.json$/, "testnet.json")}\nCtrl-C stops every node.`);
+  const stop = async () => {
+    console.log("stopping…");
+    await net.stop();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop());
+  Deno.addSignalListener("SIGTERM", () => void stop());
+}
