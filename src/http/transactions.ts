@@ -35,6 +35,22 @@ export function createTransactionsApi(consensus: ConsensusService, storage: Stor
     const r = consensus.submit(await bodyBytes(c, "transaction"));
     return c.json(r, r.state === "pending" ? 202 : 200);
   });
+  /** Many states at once (at most 1,000 ids), for clients following a batch. */
+  api.post("/status", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+    }
+    const ids = (body as { ids?: unknown })?.ids;
+    if (
+      !Array.isArray(ids) || ids.length > 1000 || !ids.every((x) => typeof x === "string" && /^[0-9a-f]{64}$/.test(x))
+    ) {
+      throw new ApiError(400, "invalid_request", 'expected { "ids": [up to 1000 ids of 64 hex digits] }');
+    }
+    return c.json({ states: Object.fromEntries(ids.map((id: string) => [id, consensus.txState(id)])) });
+  });
   api.get("/:id", (c) => {
     const id = c.req.param("id").toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(id)) throw new ApiError(400, "invalid_request", "id must be 64 hex digits");
