@@ -10,6 +10,7 @@ import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { encodeTransaction, transactionSigningMessage } from "../src/core/mod.ts";
 import { fromHex, keyIdOf } from "../src/keys/mod.ts";
 import { type RunningTestnet, startTestnet } from "../scripts/testnet.ts";
+import { runCliOnce } from "./_node.ts";
 
 const account = ml_dsa87.keygen(new Uint8Array(32).fill(42));
 const ACCOUNT_ID = fromHex(keyIdOf(account.publicKey));
@@ -150,6 +151,25 @@ Deno.test({
           assert.ok(caught, `the restarted node did not catch up:\n${net.log(3).slice(-3000)}`);
         },
       );
+
+      await t.step("qudag peer list / ban / unban / add / remove against a running node", async () => {
+        const cli = (a: string[]) => runCliOnce(dir, [...a, "--node", nodes[0].http]);
+        const listed = await cli(["peer", "list", "--json"]);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.equal(JSON.parse(listed.stdout).peers.length, 3);
+        const ban = await cli(["peer", "ban", nodes[3].id]);
+        assert.equal(ban.code, 0, ban.stderr);
+        const after = JSON.parse((await cli(["peer", "list", "--json"])).stdout);
+        assert.deepEqual(after.banned, [nodes[3].id]);
+        assert.ok(!after.peers.some((p: { id: string }) => p.id === nodes[3].id), "a banned peer is still connected");
+        assert.equal((await cli(["peer", "ban", nodes[3].id, "--unban"])).code, 0);
+        assert.equal((await cli(["peer", "ban", "ab".repeat(32)])).code, 1);
+        assert.equal((await cli(["peer", "add", "127.0.0.1:9"])).code, 0);
+        assert.equal((await cli(["peer", "remove", "127.0.0.1:9"])).code, 0);
+        const missing = await cli(["peer", "remove", "127.0.0.1:9"]);
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /\[not_found\]/);
+      });
     } finally {
       await net.stop();
     }

@@ -8,6 +8,7 @@ import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
 import { dag } from "./dag.ts";
 import { key } from "./key.ts";
+import { peer } from "./peer.ts";
 import { start } from "./start.ts";
 import { status } from "./status.ts";
 import { version } from "./version.ts";
@@ -16,7 +17,7 @@ export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, key, dag, version];
+const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, version];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;

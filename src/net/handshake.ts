@@ -80,6 +80,7 @@ export type HandshakeFailure =
   | "protocol_version"
   | "wrong_genesis"
   | "unknown_validator"
+  | "banned"
   | "self_connection"
   | "unexpected_peer"
   | "replayed_hello"
@@ -131,6 +132,8 @@ export class ValidatorSet {
   readonly #backend: CryptoBackend;
   readonly #keys = new Map<string, Uint8Array>();
   readonly #verifiers = new Map<string, Promise<MlDsaVerifier>>();
+  /** Validators this node refuses (operator's `qudag peer ban`); kept in memory until unbanned. */
+  readonly #banned = new Set<string>();
 
   constructor(backend: CryptoBackend, publicKeys: readonly Uint8Array[]) {
     this.#backend = backend;
@@ -147,6 +150,19 @@ export class ValidatorSet {
 
   ids(): string[] {
     return [...this.#keys.keys()];
+  }
+
+  ban(id: string): void {
+    this.#banned.add(id);
+  }
+  unban(id: string): boolean {
+    return this.#banned.delete(id);
+  }
+  isBanned(id: string): boolean {
+    return this.#banned.has(id);
+  }
+  banned(): string[] {
+    return [...this.#banned].sort();
   }
 
   /** The verifier of a validator in the set. */
@@ -326,6 +342,9 @@ function checkPeerId(ctx: HandshakeContext, selfId: string, raw: Uint8Array, rol
     throw new HandshakeError("unknown_validator", `${role} ${peerId.slice(0, 16)} is not a genesis validator`);
   }
   if (peerId === selfId) throw new HandshakeError("self_connection", "the peer is this node");
+  if (ctx.validators.isBanned(peerId)) {
+    throw new HandshakeError("banned", `${role} ${peerId.slice(0, 16)} is banned here`);
+  }
   return peerId;
 }
 

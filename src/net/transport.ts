@@ -68,6 +68,7 @@ export type DisconnectReason =
   | "remote_closed"
   | "local_close"
   | "duplicate"
+  | "banned"
   | "internal";
 
 export interface TransportLimits {
@@ -533,6 +534,30 @@ export class PeerTransport {
     if (target === undefined) return;
     clearTimeout(target.timer);
     this.#targets.delete(target.url);
+  }
+
+  /** Refuses `peerId` from now on (until unban) and ends its session if it has one. */
+  ban(peerId: string): boolean {
+    if (!this.#ctx.validators.has(peerId)) return false;
+    this.#ctx.validators.ban(peerId);
+    const conn = this.#peers.get(peerId);
+    if (conn) {
+      this.#end(conn, { kind: "disconnect", reason: "banned", detail: "banned by the operator" }, 4003, "banned");
+    }
+    return true;
+  }
+
+  unban(peerId: string): boolean {
+    return this.#ctx.validators.unban(peerId);
+  }
+
+  banned(): string[] {
+    return this.#ctx.validators.banned();
+  }
+
+  /** Addresses this node keeps dialing. */
+  targets(): string[] {
+    return [...this.#targets.keys()].sort();
   }
 
   /** Queues `message` for `peerId`; never blocks. "queue_full" is the backpressure signal. */

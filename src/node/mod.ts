@@ -23,6 +23,7 @@ import { Discovery, resolveAaaa } from "../net/discovery.ts";
 import { ConsensusService } from "./consensus.ts";
 import { createSyncSigner } from "./sync_signer.ts";
 import { createTransactionsApi } from "../http/transactions.ts";
+import { createPeersApi } from "../http/peers.ts";
 import type { Env } from "../http/app.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch";
@@ -86,7 +87,8 @@ function listen(
 
 /** BLAKE3 over the sorted ids of accepted transactions: equal on nodes that accepted the same set. */
 function acceptedTxHash(storage: Storage): string {
-  const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id).sort();
+  const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id)
+    .sort();
   return toHex(blake3(new TextEncoder().encode(ids.join("\n"))));
 }
 
@@ -245,6 +247,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const dagApi = new Hono<Env>();
     dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     dagApi.route("/", createDagApi(dag));
+    const peersApi = new Hono<Env>();
+    peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
+    peersApi.route("/", createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name]))));
     const txApi = new Hono<Env>();
     txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     txApi.route("/", createTransactionsApi(consensus, storage));
@@ -267,7 +272,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       bodyLimitBytes: config.http.bodyLimitBytes,
       nowMs: () => performance.now(),
       checkReady,
-      areas: { "/api/v1/dag": dagApi, "/api/v1/transactions": txApi },
+      areas: { "/api/v1/dag": dagApi, "/api/v1/transactions": txApi, "/api/v1/peers": peersApi },
       status: () => ({
         node: {
           id: nodeId,
