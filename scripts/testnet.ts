@@ -29,8 +29,99 @@ export interface TestnetDescription {
   nodes: TestnetNode[];
 }
 
+/**
+ * TCP relays between every ordered pair of nodes, run in this process, so a
+ * test can cut the network between groups of nodes and heal it again.
+ */
+class LinkRelays {
+  #listeners: Deno.Listener[] = [];
+  #open = new Map<string, Set<Deno.Conn>>();
+  #cut = new Set<string>();
+  readonly addresses = new Map<string, string>();
+
+  constructor(private readonly targets: string[]) {}
+
+  start(): void {
+    for (let i = 0; i < this.targets.length; i++) {
+      for (let j = 0; j < this.targets.length; j++) {
+        if (i === j) continue;
+        const key = `${i}>${j}`;
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        this.#listeners.push(l);
+        this.addresses.set(key, `127.0.0.1:${(l.addr as Deno.NetAddr).port}`);
+        this.#open.set(key, new Set());
+        void this.#serve(l, key, this.targets[j]);
+      }
+    }
+  }
+
+  async #serve(l: Deno.Listener, key: string, target: string): Promise<void> {
+    for await (const inbound of l) {
+      if (this.#cut.has(key)) {
+        inbound.close();
+        continue;
+      }
+      const [hostname, port] = target.split(":");
+      let outbound: Deno.Conn;
+      try {
+        outbound = await Deno.connect({ hostname, port: Number(port) });
+      } catch {
+        inbound.close();
+        continue;
+      }
+      const set = this.#open.get(key)!;
+      set.add(inbound).add(outbound);
+      const close = () => {
+        for (const c of [inbound, outbound]) {
+          set.delete(c);
+          try {
+            c.close();
+          } catch { /* closed */ }
+        }
+      };
+      inbound.readable.pipeTo(outbound.writable, { preventClose: true }).catch(() => {}).finally(close);
+      outbound.readable.pipeTo(inbound.writable, { preventClose: true }).catch(() => {}).finally(close);
+    }
+  }
+
+  /** Cuts every link between nodes of different groups (both directions) and refuses new ones. */
+  partition(groups: number[][]): void {
+    const groupOf = new Map(groups.flatMap((g, gi) => g.map((n) => [n, gi])));
+    for (const key of this.#open.keys()) {
+      const [i, j] = key.split(">").map(Number);
+      if (groupOf.get(i) !== groupOf.get(j)) {
+        this.#cut.add(key);
+        for (const c of this.#open.get(key)!) {
+          try {
+            c.close();
+          } catch { /* closed */ }
+        }
+        this.#open.get(key)!.clear();
+      }
+    }
+  }
+
+  heal(): void {
+    this.#cut.clear();
+  }
+
+  close(): void {
+    for (const l of this.#listeners) l.close();
+    for (const set of this.#open.values()) {
+      for (const c of set) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    }
+  }
+}
+
 export interface RunningTestnet {
   description: TestnetDescription;
+  /** Only with `relayed`: cut the links between groups of nodes (by index), then heal them. */
+  partition(groups: number[][]): void;
+  heal(): void;
   processes: Deno.ChildProcess[];
   /** Stderr text of node i so far. */
   log(i: number): string;
@@ -48,6 +139,8 @@ export interface TestnetOptions {
   env?: Record<string, string>;
   /** Extra `start` flags for every node. */
   args?: string[];
+  /** Route every peer link through relays in this process, so it can be cut (tests). */
+  relayed?: boolean;
   quiet?: boolean;
 }
 
@@ -104,13 +197,15 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     pid: 0,
   }));
   const logs: string[] = nodes.map(() => "");
+  const relays = o.relayed ? new LinkRelays(nodes.map((n) => n.p2p)) : null;
+  relays?.start();
   const processes: Deno.ChildProcess[] = [];
 
   const spawn = (i: number): Deno.ChildProcess => {
     const n = nodes[i];
     Deno.mkdirSync(n.dataDir, { recursive: true });
     Deno.writeFileSync(`${n.dataDir}/genesis.json`, genesisBytes);
-    const peers = nodes.filter((_, j) => j !== i).flatMap((p) => ["--peer", p.p2p]);
+    const peers = nodes.flatMap((p, j) => j === i ? [] : ["--peer", relays?.addresses.get(`${i}>${j}`) ?? p.p2p]);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...nodeArgs(n.dataDir),
@@ -180,6 +275,13 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   };
   return {
     description,
+    partition(groups) {
+      if (!relays) throw new Error("partition() needs a testnet started with relayed: true");
+      relays.partition(groups);
+    },
+    heal() {
+      relays?.heal();
+    },
     processes,
     log: (i) => logs[i],
     stopNode,
@@ -190,6 +292,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     },
     async stop() {
       await Promise.all(processes.map((_, i) => stopNode(i)));
+      relays?.close();
     },
   };
 }

@@ -175,3 +175,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "testnet: a 2|2 split accepts nothing conflicting and converges after healing",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "qudag-split-" });
+    const net = await startTestnet({ nodes: 4, dir, basePort: BASE_PORT + 500, relayed: true });
+    const nodes = net.description.nodes;
+    const chainId = fromHex(net.description.chainId);
+    const peersOf = async () => (await Promise.all(nodes.map((n) => status(n.http)))).map((s) => s.peers.length);
+    try {
+      assert.ok(await until(async () => (await peersOf()).every((p) => p === 3), 15_000), "no full mesh");
+      net.partition([[0, 1], [2, 3]]);
+      assert.ok(
+        await until(async () => (await peersOf()).every((p) => p === 1), 15_000),
+        `split not seen: ${await peersOf()}`,
+      );
+
+      const left = await submit(nodes[0].http, dataTx(chainId, 500n, "left side spends"));
+      const right = await submit(nodes[2].http, dataTx(chainId, 500n, "right side spends"));
+      const virtuous = [
+        await submit(nodes[1].http, dataTx(chainId, 501n, "left virtuous")),
+        await submit(nodes[3].http, dataTx(chainId, 502n, "right virtuous")),
+      ];
+      // Two of four validators can never reach alpha = 3: nothing may be accepted while split.
+      await new Promise((r) => setTimeout(r, 3_000));
+      for (const n of nodes) {
+        for (const id of [left, right, ...virtuous]) {
+          assert.notEqual(await state(n.http, id), "accepted", `${n.name} accepted during the split`);
+        }
+      }
+
+      net.heal();
+      assert.ok(
+        await until(async () => (await peersOf()).every((p) => p === 3), 60_000),
+        `no mesh after healing: ${await peersOf()}`,
+      );
+      const converged = await until(async () => {
+        const s = await Promise.all(nodes.flatMap((n) => virtuous.map((id) => state(n.http, id))));
+        return s.every((x) => x === "accepted");
+      }, 60_000);
+      assert.ok(converged, "virtuous transactions not accepted everywhere after healing");
+      await until(async () => {
+        const s = await Promise.all(nodes.flatMap((n) => [state(n.http, left), state(n.http, right)]));
+        return s.every((x) => x === "accepted" || x === "rejected");
+      }, 20_000);
+      const views = await Promise.all(nodes.map(async (n) => [await state(n.http, left), await state(n.http, right)]));
+      for (const [a, b] of views) assert.ok(!(a === "accepted" && b === "accepted"), `both sides accepted: ${views}`);
+      const winners = views.map(([a, b]) => (a === "accepted" ? "L" : b === "accepted" ? "R" : "-")).filter((x) =>
+        x !== "-"
+      );
+      assert.ok(winners.every((w) => w === winners[0]), `nodes disagree after healing: ${views}`);
+      const ok = await until(async () => {
+        const hashes = (await Promise.all(nodes.map((n) => status(n.http)))).map((s) => s.consensus.acceptedTxHash);
+        return hashes.every((h) => h === hashes[0]);
+      }, 20_000);
+      assert.ok(ok, "accepted sets differ after healing");
+    } finally {
+      await net.stop();
+    }
+  },
+});
