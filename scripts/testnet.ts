@@ -6,11 +6,9 @@
  * on Ctrl-C. Each run makes a new genesis, so nodes of two testnets never talk.
  */
 import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
-import denoJson from "../deno.json" with { type: "json" };
 import { keyIdOf, toHex } from "../src/keys/mod.ts";
 import { makeGenesis, parseGenesis } from "../src/node/genesis.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+import { baseEnv, ROOT, startTaskArgs } from "./node_process.ts";
 
 export interface TestnetNode {
   name: string;
@@ -144,32 +142,6 @@ export interface TestnetOptions {
   quiet?: boolean;
 }
 
-/** The start task's flags with ./data swapped for `dataDir` (the same narrowing the node runs under). */
-function nodeArgs(dataDir: string): string[] {
-  const words = denoJson.tasks.start.split(/\s+/);
-  const runAt = words.indexOf("run");
-  const mainAt = words.indexOf("main.ts");
-  return [
-    "run",
-    ...words.slice(runAt + 1, mainAt).map((f) =>
-      f.startsWith("--allow-read=") || f.startsWith("--allow-write=")
-        ? f.replace(/(^|[=,])\.\/data(?=,|$)/, `$1${dataDir}`)
-        : f
-    ),
-    `${ROOT}/main.ts`,
-    "start",
-  ];
-}
-
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
-  for (const k of ["HOME", "DENO_DIR", "PATH", "TMPDIR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  return env;
-}
-
 export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 32) throw new Error("--nodes must be 1..32");
   const dir = o.dir.startsWith("/") ? o.dir : `${Deno.cwd()}/${o.dir}`;
@@ -208,7 +180,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     const peers = nodes.flatMap((p, j) => j === i ? [] : ["--peer", relays?.addresses.get(`${i}>${j}`) ?? p.p2p]);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        ...nodeArgs(n.dataDir),
+        ...startTaskArgs(n.dataDir, `${ROOT}/main.ts`),
         "--data-dir",
         n.dataDir,
         "--http-port",
@@ -315,7 +287,9 @@ if (import.meta.main) {
   const d = net.description;
   console.log(`testnet up: chain ${d.chainId}\ngenesis ${d.genesis}\nkeys    ${d.keysDir}\n`);
   for (const n of d.nodes) {
-    console.log(`${n.name}${n === d.nodes[0] ? " (bootstrap)" : ""}  http ${n.http}  metrics ${n.metrics}  p2p ${n.p2p}`);
+    console.log(
+      `${n.name}${n === d.nodes[0] ? " (bootstrap)" : ""}  http ${n.http}  metrics ${n.metrics}  p2p ${n.p2p}`,
+    );
   }
   console.log(`\ndescription: ${d.genesis.replace(/genesis\.json$/, "testnet.json")}\nCtrl-C stops every node.`);
   const stop = async () => {

@@ -3,33 +3,9 @@
  * deno.json's `start` task (data directory swapped for a temporary one), and
  * follows its JSON log on stderr.
  */
-import denoJson from "../deno.json" with { type: "json" };
+import { baseEnv, ROOT, startTaskArgs } from "../scripts/node_process.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-/** What Deno itself needs from the environment (its cache); the node's own settings come from each test. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
-  for (const name of ["HOME", "DENO_DIR", "PATH", "TMPDIR"]) {
-    const v = Deno.env.get(name);
-    if (v !== undefined) env[name] = v;
-  }
-  return env;
-}
-
-/** The `start` task's deno flags with ./data replaced by `dataDir`, and the script swapped for `script`. */
-export function startTaskArgs(dataDir: string, script = "main.ts", scriptArgs: string[] = ["start"]): string[] {
-  const words = denoJson.tasks.start.split(/\s+/);
-  const runAt = words.indexOf("run");
-  const mainAt = words.indexOf("main.ts");
-  if (runAt < 0 || mainAt < 0) throw new Error("deno.json tasks.start is not `<deno> run <flags> main.ts start`");
-  const flags = words.slice(runAt + 1, mainAt).map((f) =>
-    f.startsWith("--allow-read=") || f.startsWith("--allow-write=")
-      ? f.replace(/(^|[=,])\.\/data(?=,|$)/, `$1${dataDir}`)
-      : f
-  );
-  return ["run", ...flags, script, ...scriptArgs];
-}
+export { startTaskArgs };
 
 export interface LogLine {
   level: string;

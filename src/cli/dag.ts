@@ -27,7 +27,7 @@ function readVertexFile(path: unknown): Uint8Array {
   const text = new TextDecoder().decode(bytes).trim();
   if (/^[A-Za-z0-9+/=\s]+$/.test(text) && text.length > 0) {
     try {
-      return Uint8Array.from(atob(text.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+      return Uint8Array.fromBase64(text.replace(/\s+/g, ""));
     } catch { /* binary after all */ }
   }
   return bytes;

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { DagService, SubmitResult } from "../node/dag_service.ts";
 import type { Env } from "./app.ts";
 import { ApiError } from "./errors.ts";
+import { signedBytes } from "./_body.ts";
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -13,31 +14,6 @@ function idParam(c: Context<Env>, name: string): string {
     throw new ApiError(400, "invalid_request", `${name} must be 64 hex digits, got ${JSON.stringify(id.slice(0, 80))}`);
   }
   return id;
-}
-
-/** The body as vertex bytes: application/octet-stream, or JSON `{ "vertex": "<base64>" }`. */
-async function vertexBytes(c: Context<Env>): Promise<Uint8Array> {
-  const type = c.req.header("content-type") ?? "";
-  if (type.startsWith("application/json")) {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new ApiError(400, "invalid_json", "the body is not valid JSON");
-    }
-    const b64 = (body as { vertex?: unknown })?.vertex;
-    if (typeof b64 !== "string") {
-      throw new ApiError(400, "invalid_request", 'expected { "vertex": "<base64 of the signed vertex bytes>" }');
-    }
-    try {
-      return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-    } catch {
-      throw new ApiError(400, "invalid_request", "vertex is not valid base64");
-    }
-  }
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (bytes.length === 0) throw new ApiError(400, "invalid_request", "empty body: send the signed vertex bytes");
-  return bytes;
 }
 
 const STATUS_HTTP = { admitted: 201, duplicate: 200, waiting: 202, rejected: 422 } as const;
@@ -51,7 +27,7 @@ function answer(c: Context<Env>, r: SubmitResult) {
 
 export function createDagApi(dag: DagService): Hono<Env> {
   const api = new Hono<Env>();
-  api.post("/nodes", async (c) => answer(c, await dag.submit(await vertexBytes(c), "api")));
+  api.post("/nodes", async (c) => answer(c, await dag.submit(await signedBytes(c, "vertex"), "api")));
   api.get("/nodes/children/:hash", (c) => {
     const id = idParam(c, "hash");
     const children = dag.children(id);
@@ -70,7 +46,7 @@ export function createDagApi(dag: DagService): Hono<Env> {
     return c.json(v);
   });
   api.post("/validate", async (c) => {
-    const r = await dag.validate(await vertexBytes(c));
+    const r = await dag.validate(await signedBytes(c, "vertex"));
     return c.json(
       r.status === "rejected"
         ? { valid: false, id: r.id ?? null, code: r.code, message: r.message }

@@ -1,38 +1,15 @@
 /** /api/v1/transactions: submit signed transactions and follow them to a decision. */
 import { Hono } from "hono";
-import type { Context } from "hono";
 import type { ConsensusService } from "../node/consensus.ts";
 import type { Storage } from "../storage/mod.ts";
 import type { Env } from "./app.ts";
 import { ApiError } from "./errors.ts";
-
-async function bodyBytes(c: Context<Env>, field: string): Promise<Uint8Array> {
-  if ((c.req.header("content-type") ?? "").startsWith("application/json")) {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new ApiError(400, "invalid_json", "the body is not valid JSON");
-    }
-    const b64 = (body as Record<string, unknown>)?.[field];
-    if (typeof b64 !== "string") {
-      throw new ApiError(400, "invalid_request", `expected { "${field}": "<base64 of the signed bytes>" }`);
-    }
-    try {
-      return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-    } catch {
-      throw new ApiError(400, "invalid_request", `${field} is not valid base64`);
-    }
-  }
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (bytes.length === 0) throw new ApiError(400, "invalid_request", "empty body: send the signed transaction bytes");
-  return bytes;
-}
+import { signedBytes } from "./_body.ts";
 
 export function createTransactionsApi(consensus: ConsensusService, storage: Storage): Hono<Env> {
   const api = new Hono<Env>();
   api.post("/", async (c) => {
-    const r = consensus.submit(await bodyBytes(c, "transaction"));
+    const r = consensus.submit(await signedBytes(c, "transaction"));
     return c.json(r, r.state === "pending" ? 202 : 200);
   });
   /** Many states at once (at most 1,000 ids), for clients following a batch. */

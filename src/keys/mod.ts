@@ -79,18 +79,18 @@ export interface UnlockedKey extends KeyInfo {
   readonly secret: Uint8Array;
 }
 
-const b64 = {
-  enc: (b: Uint8Array) => btoa(String.fromCharCode(...b)),
-  dec: (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0)),
-};
+const toB64 = (b: Uint8Array) => b.toBase64();
 
 export function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return b.toHex();
 }
 
 export function fromHex(s: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) throw new KeyError("key_invalid", "not a hex string");
-  return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
+  try {
+    return Uint8Array.fromHex(s);
+  } catch {
+    throw new KeyError("key_invalid", "not a hex string");
+  }
 }
 
 /** A key's id: BLAKE3-256 of its public key (by the WASM core), hex. For ML-DSA keys this is the validator/account id. */
@@ -124,16 +124,16 @@ async function seal(
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const derived = await deriveKey(passphrase, salt, kdf);
-  const withKdf = { ...meta, kdf: { name: "scrypt", ...kdf, salt: b64.enc(salt) } };
+  const withKdf = { ...meta, kdf: { name: "scrypt", ...kdf, salt: toB64(salt) } };
   const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["encrypt"]);
   const ct = new Uint8Array(
     await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: header(withKdf) }, aesKey, secret.slice()),
   );
   return {
     ...withKdf,
-    check: b64.enc(blake3(derived.slice(32), 16)),
-    cipher: { name: "aes-256-gcm", iv: b64.enc(iv) },
-    ciphertext: b64.enc(ct),
+    check: toB64(blake3(derived.slice(32), 16)),
+    cipher: { name: "aes-256-gcm", iv: toB64(iv) },
+    ciphertext: toB64(ct),
   };
 }
 
@@ -165,9 +165,11 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
     throw bad("cipher is not aes-256-gcm");
   }
   try {
-    const pk = b64.dec(f.publicKey!);
+    const pk = Uint8Array.fromBase64(f.publicKey!);
     if (keyIdOf(pk) !== f.keyId) throw bad("keyId does not match the public key");
-    if (b64.dec(f.cipher.iv).length !== 12 || b64.dec(kdf.salt).length < 16) throw bad("iv or salt has a wrong length");
+    if (Uint8Array.fromBase64(f.cipher.iv).length !== 12 || Uint8Array.fromBase64(kdf.salt).length < 16) {
+      throw bad("iv or salt has a wrong length");
+    }
   } catch (e) {
     if (e instanceof KeyError) throw e;
     throw bad("a field is not valid base64");
@@ -176,8 +178,8 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
 }
 
 async function unseal(f: KeyFileJson, passphrase: string, path: string): Promise<Uint8Array> {
-  const derived = await deriveKey(passphrase, b64.dec(f.kdf.salt), f.kdf);
-  if (b64.enc(blake3(derived.slice(32), 16)) !== f.check) {
+  const derived = await deriveKey(passphrase, Uint8Array.fromBase64(f.kdf.salt), f.kdf);
+  if (toB64(blake3(derived.slice(32), 16)) !== f.check) {
     throw new KeyError("key_passphrase_wrong", `wrong passphrase for key file ${path}`);
   }
   const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["decrypt"]);
@@ -185,9 +187,9 @@ async function unseal(f: KeyFileJson, passphrase: string, path: string): Promise
     const { check: _c, cipher: _ci, ciphertext: _ct, ...meta } = f;
     return new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: b64.dec(f.cipher.iv), additionalData: header(meta) },
+        { name: "AES-GCM", iv: Uint8Array.fromBase64(f.cipher.iv), additionalData: header(meta) },
         aesKey,
-        b64.dec(f.ciphertext),
+        Uint8Array.fromBase64(f.ciphertext),
       ),
     );
   } catch (cause) {
@@ -264,7 +266,7 @@ export class KeyStore {
       algorithm,
       purpose,
       keyId,
-      publicKey: b64.enc(publicKey),
+      publicKey: toB64(publicKey),
       createdAt,
     }, this.#kdf);
     const path = out ?? `${this.dir}/${purpose}-${keyId.slice(0, 16)}.key.json`;
@@ -322,7 +324,7 @@ export class KeyStore {
       keyId: f.keyId,
       algorithm: f.algorithm as KeyAlgorithm,
       purpose: f.purpose as KeyPurpose,
-      publicKey: b64.dec(f.publicKey),
+      publicKey: Uint8Array.fromBase64(f.publicKey),
       createdAt: f.createdAt,
       path,
     };
@@ -379,7 +381,7 @@ export function parseSeedSecret(name: string, value: string): Uint8Array {
   const v = value.trim();
   if (/^[0-9a-fA-F]{64}$/.test(v)) return fromHex(v);
   try {
-    const b = b64.dec(v);
+    const b = Uint8Array.fromBase64(v);
     if (b.length === 32) return b;
   } catch { /* fall through */ }
   throw new KeyError(

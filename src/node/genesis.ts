@@ -39,11 +39,6 @@ export class GenesisError extends Error {
   }
 }
 
-const b64 = {
-  enc: (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join("")),
-  dec: (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0)),
-};
-
 /** The bytes of a new genesis file. */
 export function makeGenesis(
   network: string,
@@ -56,7 +51,7 @@ export function makeGenesis(
     createdAt,
     // A random nonce keeps two genesis files made at the same moment apart.
     nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
-    validators: validators.map((v) => ({ name: v.name, publicKey: b64.enc(v.publicKey) })),
+    validators: validators.map((v) => ({ name: v.name, publicKey: v.publicKey.toBase64() })),
   };
   return new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
 }
@@ -83,7 +78,7 @@ export function parseGenesis(bytes: Uint8Array, path: string): Genesis {
     }
     let pk: Uint8Array;
     try {
-      pk = b64.dec(String(r.publicKey));
+      pk = Uint8Array.fromBase64(String(r.publicKey));
     } catch {
       throw bad(`validator ${r.name}'s publicKey is not base64`);
     }

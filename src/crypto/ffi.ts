@@ -1,0 +1,286 @@
+/**
+ * The only `Deno.dlopen` in qudag: the symbol table of libqudag_native (the Rust
+ * cdylib in `native/`), with each export's C signature beside it, and the checks
+ * made right after loading (ABI version, then CPU support).
+ *
+ * Conventions of the C ABI (see `native/src/abi.rs`): every function returns a
+ * `NativeResult` code (0 = ok), takes `(pointer, length)` pairs, and writes
+ * caller-owned output buffers of an exact length only on success. Buffers are
+ * passed as Uint8Array ("buffer" parameters), which works with a narrow
+ * `--allow-ffi=<path>`; `Deno.UnsafePointer.of()` would not.
+ *
+ * `openNative()` never throws: it returns the library, or the reason it cannot be
+ * used (missing file, no FFI permission, other ABI version, CPU too old).
+ */
+
+/** The ABI version this module was written against (`ABI_VERSION` in native/src/abi.rs). */
+export const NATIVE_ABI_VERSION = 1;
+
+/** Where `deno task build:native` puts the library, relative to the project root. */
+export const DEFAULT_NATIVE_LIBRARY_PATH = `./native/target/release/${libraryFileName()}`;
+
+function libraryFileName(): string {
+  switch (Deno.build.os) {
+    case "darwin":
+      return "libqudag_native.dylib";
+    case "windows":
+      return "qudag_native.dll";
+    default:
+      return "libqudag_native.so";
+  }
+}
+
+/** Result codes of every export (`QudagResult` in native/src/abi.rs). */
+export const NativeResult = Object.freeze({
+  ok: 0,
+  /** The signature does not verify; not a failure of the call. */
+  invalidSignature: 1,
+  nullPointer: 2,
+  badLength: 3,
+  /** A key fails the FIPS 203 checks (modulus check of ek, hash check of dk). */
+  badKey: 4,
+  badArgument: 5,
+  panic: 6,
+  internal: 7,
+  cpuUnsupported: 8,
+});
+
+const RESULT_NAMES: Readonly<Record<number, string>> = Object.freeze({
+  0: "ok",
+  1: "invalid signature",
+  2: "null pointer",
+  3: "bad length",
+  4: "bad key",
+  5: "bad argument",
+  6: "panic caught in the native library",
+  7: "internal failure",
+  8: "CPU not supported",
+});
+
+/** "bad length (3)" for logs and error messages. */
+export function describeNativeResult(code: number): string {
+  return `${RESULT_NAMES[code] ?? "unknown result"} (${code})`;
+}
+
+const VERSION_SYMBOLS = {
+  // uint32_t qudag_native_abi_version(void);
+  qudag_native_abi_version: { parameters: [], result: "u32" },
+} as const;
+
+const SYMBOLS = {
+  // uint32_t qudag_native_abi_version(void);
+  qudag_native_abi_version: { parameters: [], result: "u32" },
+  // uint32_t qudag_native_cpu_supported(void);  /* 1 = this CPU can run the library */
+  qudag_native_cpu_supported: { parameters: [], result: "u32" },
+
+  // uint32_t qudag_mldsa87_keygen(const uint8_t *seed, size_t seed_len,
+  //     uint8_t *public_key_out, size_t public_key_out_len,
+  //     uint8_t *secret_key_out, size_t secret_key_out_len);
+  qudag_mldsa87_keygen: {
+    parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+  // uint32_t qudag_mldsa87_sign(const uint8_t *secret_key, size_t secret_key_len,
+  //     const uint8_t *message, size_t message_len,
+  //     const uint8_t *context, size_t context_len,
+  //     const uint8_t *rnd, size_t rnd_len,
+  //     uint8_t *signature_out, size_t signature_out_len);
+  // ~230 us: run off the event loop.
+  qudag_mldsa87_sign: {
+    parameters: [
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "u32",
+    nonblocking: true,
+  },
+  // uint32_t qudag_mldsa87_verify(const uint8_t *public_key, size_t public_key_len,
+  //     const uint8_t *message, size_t message_len,
+  //     const uint8_t *context, size_t context_len,
+  //     const uint8_t *signature, size_t signature_len);  /* 0 valid, 1 invalid */
+  // ~80 us: synchronous, because a nonblocking call adds ~13 us to each verification and
+  // verification throughput is what the node needs; large volumes go through the batch.
+  qudag_mldsa87_verify: {
+    parameters: [
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "u32",
+  },
+  // uint32_t qudag_mldsa87_verify_batch(const uint8_t *packed, size_t packed_len,
+  //     size_t count, uint32_t threads, uint8_t *results_out, size_t results_out_len);
+  // packed item: u32 LE message_len | u8 context_len | public key | signature | context | message
+  qudag_mldsa87_verify_batch: {
+    parameters: ["buffer", "usize", "usize", "u32", "buffer", "usize"],
+    result: "u32",
+    nonblocking: true,
+  },
+
+  // uint32_t qudag_mlkem_keygen(uint32_t level, const uint8_t *d, size_t d_len,
+  //     const uint8_t *z, size_t z_len,
+  //     uint8_t *encapsulation_key_out, size_t encapsulation_key_out_len,
+  //     uint8_t *decapsulation_key_out, size_t decapsulation_key_out_len);
+  qudag_mlkem_keygen: {
+    parameters: [
+      "u32",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "u32",
+  },
+  // uint32_t qudag_mlkem_encaps(uint32_t level,
+  //     const uint8_t *encapsulation_key, size_t encapsulation_key_len,
+  //     const uint8_t *m, size_t m_len,
+  //     uint8_t *ciphertext_out, size_t ciphertext_out_len,
+  //     uint8_t *shared_key_out, size_t shared_key_out_len);
+  qudag_mlkem_encaps: {
+    parameters: [
+      "u32",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "u32",
+  },
+  // uint32_t qudag_mlkem_decaps(uint32_t level,
+  //     const uint8_t *decapsulation_key, size_t decapsulation_key_len,
+  //     const uint8_t *ciphertext, size_t ciphertext_len,
+  //     uint8_t *shared_key_out, size_t shared_key_out_len);
+  qudag_mlkem_decaps: {
+    parameters: ["u32", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+
+  // uint32_t qudag_blake3_hash(const uint8_t *data, size_t data_len,
+  //     uint8_t *out, size_t out_len);  /* out_len 1 ..= 1 MiB */
+  qudag_blake3_hash: {
+    parameters: ["buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+  // uint32_t qudag_blake3_keyed_hash(const uint8_t *key, size_t key_len,
+  //     const uint8_t *data, size_t data_len, uint8_t *out, size_t out_len);
+  qudag_blake3_keyed_hash: {
+    parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+  // uint32_t qudag_blake3_derive_key(const uint8_t *context, size_t context_len,
+  //     const uint8_t *material, size_t material_len, uint8_t *out, size_t out_len);
+  qudag_blake3_derive_key: {
+    parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+} as const;
+
+export type NativeSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+export interface NativeLibrary {
+  readonly path: string;
+  readonly abiVersion: number;
+  readonly symbols: NativeSymbols;
+  close(): void;
+}
+
+export type NativeOpenResult =
+  | { readonly ok: true; readonly library: NativeLibrary }
+  | { readonly ok: false; readonly reason: string; readonly cause?: unknown };
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Opens only the version symbol, so a library of another ABI gets a clear message. */
+function readAbiVersion(path: string): number {
+  const probe = Deno.dlopen(path, VERSION_SYMBOLS);
+  try {
+    return probe.symbols.qudag_native_abi_version();
+  } finally {
+    probe.close();
+  }
+}
+
+/**
+ * Loads libqudag_native from `path` and checks it. Returns the library, or why it
+ * cannot be used; never throws.
+ */
+export function openNative(
+  path: string = DEFAULT_NATIVE_LIBRARY_PATH,
+): NativeOpenResult {
+  let abiVersion: number;
+  try {
+    abiVersion = readAbiVersion(path);
+  } catch (cause) {
+    const hint = cause instanceof Deno.errors.NotCapable
+      ? ` (run with --allow-ffi=${path})`
+      : " (build it with `deno task build:native`)";
+    return {
+      ok: false,
+      reason: `native library ${path} could not be loaded: ${message(cause)}${hint}`,
+      cause,
+    };
+  }
+  if (abiVersion !== NATIVE_ABI_VERSION) {
+    return {
+      ok: false,
+      reason:
+        `native library ${path} has ABI version ${abiVersion}, expected ${NATIVE_ABI_VERSION} (rebuild it with \`deno task build:native\`)`,
+    };
+  }
+  let library: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    library = Deno.dlopen(path, SYMBOLS);
+  } catch (cause) {
+    return {
+      ok: false,
+      reason: `native library ${path} (ABI ${abiVersion}) lacks a symbol: ${message(cause)}`,
+      cause,
+    };
+  }
+  if (library.symbols.qudag_native_cpu_supported() !== 1) {
+    library.close();
+    return {
+      ok: false,
+      reason: `native library ${path} needs an x86-64-v3 CPU (AVX2, BMI2, FMA), which this machine lacks`,
+    };
+  }
+  return {
+    ok: true,
+    library: Object.freeze({
+      path,
+      abiVersion,
+      symbols: library.symbols,
+      close: () => library.close(),
+    }),
+  };
+}
+
+/** Like `openNative()`, but throws an Error (with `cause`) carrying the reason. */
+export function loadNative(path?: string): NativeLibrary {
+  const opened = openNative(path);
+  if (!opened.ok) throw new Error(opened.reason, { cause: opened.cause });
+  return opened.library;
+}
