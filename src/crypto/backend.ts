@@ -92,6 +92,16 @@ export interface MlDsaSigner {
 }
 
 /** A parsed public key; reusing it for many verifications is what pays off. */
+/**
+ * A signer that answers at once, for callers that cannot await (the
+ * consensus engine signs votes and vertices inside its message handlers).
+ */
+export interface MlDsaSyncSigner {
+  readonly publicKey: Uint8Array;
+  /** Hedged signing with fresh randomness, empty context. */
+  sign(message: Uint8Array): Uint8Array;
+}
+
 export interface MlDsaVerifier {
   readonly publicKey: Uint8Array;
   /** false for a signature that does not verify; throws CryptoError for wrong lengths. */
@@ -136,6 +146,8 @@ export interface CryptoBackend {
   readonly capabilities: BackendCapabilities;
 
   mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner>;
+  /** A synchronous signer, where the backend can sign without awaiting (native, noble; not WebCrypto). */
+  mlDsaSyncSigner?(seed: Uint8Array): MlDsaSyncSigner;
   mlDsaVerifier(publicKey: Uint8Array): Promise<MlDsaVerifier>;
   /** One result per item, in order. `threads` is a hint; 1 means the calling thread. */
   mlDsaVerifyBatch(items: VerifyItem[], threads?: number): Promise<boolean[]>;

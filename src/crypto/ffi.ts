@@ -102,6 +102,24 @@ const SYMBOLS = {
     result: "u32",
     nonblocking: true,
   },
+  // The same export, called on the calling thread: for callers that cannot await (the
+  // consensus engine signs inside its handlers); ~230 us.
+  qudag_mldsa87_sign_sync: {
+    name: "qudag_mldsa87_sign",
+    parameters: [
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "u32",
+  },
   // uint32_t qudag_mldsa87_verify(const uint8_t *public_key, size_t public_key_len,
   //     const uint8_t *message, size_t message_len,
   //     const uint8_t *context, size_t context_len,

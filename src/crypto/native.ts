@@ -25,6 +25,7 @@ import {
   ML_DSA_87,
   ML_KEM,
   type MlDsaSigner,
+  type MlDsaSyncSigner,
   type MlDsaVerifier,
   type MlKemLevel,
   type SignOptions,
@@ -268,6 +269,48 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
             });
           },
         });
+      });
+    },
+
+    mlDsaSyncSigner(seed: Uint8Array): MlDsaSyncSigner {
+      checkLength("ML-DSA-87 seed", seed, ML_DSA_87.seedBytes);
+      const publicKey = new Uint8Array(ML_DSA_87.publicKeyBytes);
+      const secretKey = new Uint8Array(ML_DSA_87_SECRET_KEY_BYTES);
+      check(
+        "ML-DSA-87 keygen",
+        s.qudag_mldsa87_keygen(
+          seed,
+          BigInt(seed.length),
+          publicKey,
+          BigInt(publicKey.length),
+          secretKey,
+          BigInt(secretKey.length),
+        ),
+      );
+      const noContext = new Uint8Array(0);
+      return Object.freeze({
+        publicKey,
+        sign(message: Uint8Array): Uint8Array {
+          checkMessage("message", message);
+          const rnd = randomBytes(ML_DSA_87.rndBytes);
+          const signature = new Uint8Array(ML_DSA_87.signatureBytes);
+          check(
+            "ML-DSA-87 sign",
+            s.qudag_mldsa87_sign_sync(
+              secretKey,
+              BigInt(secretKey.length),
+              message,
+              BigInt(message.length),
+              noContext,
+              0n,
+              rnd,
+              BigInt(rnd.length),
+              signature,
+              BigInt(signature.length),
+            ),
+          );
+          return signature;
+        },
       });
     },
 

@@ -373,3 +373,28 @@ Deno.test("garbage keys, signatures and ciphertexts never crash the process", { 
   }));
   assert.deepEqual(await b.mlDsaVerifyBatch(batch, 2), batch.map(() => false));
 });
+
+Deno.test({
+  name: "mlDsaSyncSigner() signs on the calling thread; its signatures verify on noble",
+  ignore: !nativeAvailableForSyncTest(),
+  fn() {
+    const backend = createNativeBackend();
+    const seed = new Uint8Array(32).fill(5);
+    const signer = backend.mlDsaSyncSigner!(seed);
+    const msg = new TextEncoder().encode("sync");
+    const sig = signer.sign(msg);
+    assert.equal(sig.length, 4627);
+    assert.ok(ml_dsa87.verify(sig, msg, signer.publicKey));
+    assert.deepEqual(signer.publicKey, ml_dsa87.keygen(seed).publicKey);
+    assert.throws(() => backend.mlDsaSyncSigner!(new Uint8Array(31)), /31 bytes, expected 32/);
+  },
+});
+
+function nativeAvailableForSyncTest(): boolean {
+  try {
+    createNativeBackend();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -18,6 +18,7 @@ import {
   ML_DSA_87,
   ML_KEM,
   type MlDsaSigner,
+  type MlDsaSyncSigner,
   type MlDsaVerifier,
   type MlKemLevel,
   type SignOptions,
@@ -111,6 +112,12 @@ export function createNobleBackend(): CryptoBackend {
   return Object.freeze({
     name: "noble",
     capabilities: CAPABILITIES,
+
+    mlDsaSyncSigner(seed: Uint8Array): MlDsaSyncSigner {
+      checkLength("ML-DSA-87 seed", seed, ML_DSA_87.seedBytes);
+      const { publicKey, secretKey } = ml_dsa87.keygen(seed);
+      return Object.freeze({ publicKey, sign: (message: Uint8Array) => ml_dsa87.sign(message, secretKey) });
+    },
 
     mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner> {
       try {

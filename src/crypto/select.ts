@@ -289,9 +289,11 @@ export function createRoutedBackend(
 
   const blake3Impl = p.blake3 && primary.blake3 ? primary.blake3.bind(primary) : fallback.blake3?.bind(fallback);
 
+  const syncSignerOwner = primary.mlDsaSyncSigner ? primary : fallback.mlDsaSyncSigner ? fallback : undefined;
   const routed: CryptoBackend = {
     name: primary.name,
     capabilities,
+    ...(syncSignerOwner ? { mlDsaSyncSigner: (seed: Uint8Array) => syncSignerOwner.mlDsaSyncSigner!(seed) } : {}),
 
     async mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner> {
       const main = await primary.mlDsaSigner(seed);

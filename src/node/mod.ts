@@ -219,7 +219,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const consensus = new ConsensusService({
       genesis,
       validatorId: identity.keyId,
-      syncSigner: createSyncSigner(identity.seed),
+      syncSigner: createSyncSigner(crypto.backend, identity.seed),
       storage,
       dag,
       backend: crypto.backend,
