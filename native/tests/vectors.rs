@@ -1,6 +1,6 @@
 //! Known-answer tests against the official vectors in shared/testdata (C2SP/CCTV for ML-KEM,
 //! the accumulated SHAKE128 procedures for ML-DSA-87 and ML-KEM, BLAKE3's test_vectors.json).
-//! Set QUDAG_TESTDATA to point elsewhere; by default it is ../../shared/testdata from native/.
+//! Set QUDAG_TESTDATA to point elsewhere; by default the repository's own copies in tests/fixtures (taken unchanged from shared/testdata).
 
 use qudag_native::abi::QudagResult;
 use qudag_native::{blake3_hash, mldsa87, mlkem};
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 fn testdata(relative: &str) -> PathBuf {
     let root = std::env::var_os("QUDAG_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures"));
     let path = root.join(relative);
     assert!(
         path.exists(),
@@ -169,8 +169,8 @@ fn level_of(name: &str) -> mlkem::Level {
 #[test]
 fn cctv_strcmp_decaps_rejects_implicitly() {
     for file in [
-        "cctv/ML-KEM/strcmp-ML-KEM-768.txt",
-        "cctv/ML-KEM/strcmp-ML-KEM-1024.txt",
+        "ml-kem/strcmp-ML-KEM-768.txt",
+        "ml-kem/strcmp-ML-KEM-1024.txt",
     ] {
         for record in records(file) {
             let key = mlkem::decaps(level_of(file), field(&record, "dk"), field(&record, "c"))
@@ -187,8 +187,8 @@ fn cctv_strcmp_decaps_rejects_implicitly() {
 #[test]
 fn cctv_unlucky_sample_encaps_and_decaps() {
     for file in [
-        "cctv/ML-KEM/unluckysample-ML-KEM-768.txt",
-        "cctv/ML-KEM/unluckysample-ML-KEM-1024.txt",
+        "ml-kem/unluckysample-ML-KEM-768.txt",
+        "ml-kem/unluckysample-ML-KEM-1024.txt",
     ] {
         let level = level_of(file);
         for record in records(file) {
@@ -218,8 +218,8 @@ fn cctv_unlucky_sample_encaps_and_decaps() {
 #[test]
 fn cctv_modulus_every_invalid_encapsulation_key_is_rejected() {
     for file in [
-        "cctv/ML-KEM/modulus-ML-KEM-768.txt.gz",
-        "cctv/ML-KEM/modulus-ML-KEM-1024.txt.gz",
+        "ml-kem/modulus-ML-KEM-768.txt.gz",
+        "ml-kem/modulus-ML-KEM-1024.txt.gz",
     ] {
         let level = level_of(file);
         let gz = std::fs::File::open(testdata(file)).expect("open");
