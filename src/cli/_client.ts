@@ -1,5 +1,20 @@
 /** The CLI's HTTP client for a running node: one place for timeouts and error mapping. */
+import type { Parsed } from "./_args.ts";
+import type { Io } from "./_command.ts";
+import { configFlagSpecs, loadConfig } from "./_config.ts";
 import { CliError } from "./_errors.ts";
+
+/** Flags of every command that talks to a node. */
+export const NODE_FLAGS = [
+  ...configFlagSpecs(["cli.node_url"]),
+  { name: "--json", kind: "bool" as const, help: "print raw JSON" },
+];
+
+/** Where the node is (--node, QUDAG_NODE_URL) and the API key for writes. */
+export function nodeClient(parsed: Parsed, io: Io): ClientOptions {
+  const config = loadConfig(parsed, io);
+  return { nodeUrl: config.cli.nodeUrl, apiKey: config.secrets.apiKey };
+}
 
 export interface ClientOptions {
   nodeUrl: string;

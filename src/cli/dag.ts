@@ -1,19 +1,7 @@
 import { UsageError } from "./_args.ts";
-import { callNode } from "./_client.ts";
+import { callNode, NODE_FLAGS, nodeClient } from "./_client.ts";
 import type { Command, Group, Io } from "./_command.ts";
-import { configFlagSpecs, loadConfig } from "./_config.ts";
 import type { Parsed } from "./_args.ts";
-
-const NODE_FLAGS = [...configFlagSpecs(["cli.node_url"]), {
-  name: "--json",
-  kind: "bool" as const,
-  help: "print raw JSON",
-}];
-
-function client(parsed: Parsed, io: Io) {
-  const config = loadConfig(parsed, io);
-  return { nodeUrl: config.cli.nodeUrl, apiKey: config.secrets.apiKey };
-}
 
 /** Vertex bytes from a file: raw binary, or base64 text. */
 function readVertexFile(path: unknown): Uint8Array {
@@ -55,7 +43,7 @@ const add: Command = {
   ],
   async run(parsed, io) {
     const bytes = readVertexFile(parsed.flags["--file"]);
-    const { json } = await callNode(client(parsed, io), "POST", "/api/v1/dag/nodes", { bytes });
+    const { json } = await callNode(nodeClient(parsed, io), "POST", "/api/v1/dag/nodes", { bytes });
     return print(
       io,
       parsed,
@@ -73,7 +61,7 @@ const get: Command = {
   maxPositionals: 1,
   flags: NODE_FLAGS,
   async run(parsed, io) {
-    const { json } = await callNode(client(parsed, io), "GET", `/api/v1/dag/nodes/${hashArg(parsed)}`);
+    const { json } = await callNode(nodeClient(parsed, io), "GET", `/api/v1/dag/nodes/${hashArg(parsed)}`);
     const v = json as Record<string, unknown> & { parents: string[]; transactions: unknown[] };
     return print(io, parsed, json, () =>
       [
@@ -95,7 +83,7 @@ const children: Command = {
   maxPositionals: 1,
   flags: NODE_FLAGS,
   async run(parsed, io) {
-    const { json } = await callNode(client(parsed, io), "GET", `/api/v1/dag/nodes/children/${hashArg(parsed)}`);
+    const { json } = await callNode(nodeClient(parsed, io), "GET", `/api/v1/dag/nodes/children/${hashArg(parsed)}`);
     const list = json.children as string[];
     return print(io, parsed, json, () => list.length ? list.join("\n") : "(no children)");
   },
@@ -111,7 +99,7 @@ const validate: Command = {
   ],
   async run(parsed, io) {
     const bytes = readVertexFile(parsed.flags["--file"]);
-    const { json } = await callNode(client(parsed, io), "POST", "/api/v1/dag/validate", { bytes });
+    const { json } = await callNode(nodeClient(parsed, io), "POST", "/api/v1/dag/validate", { bytes });
     print(io, parsed, json, () => json.valid ? `valid ${json.id}` : `invalid: ${json.message} [${json.code}]`);
     return json.valid ? 0 : 1;
   },
@@ -123,7 +111,7 @@ const stats: Command = {
   usage: "qudag dag stats [--node URL] [--json]",
   flags: NODE_FLAGS,
   async run(parsed, io) {
-    const { json } = await callNode(client(parsed, io), "GET", "/api/v1/dag/stats");
+    const { json } = await callNode(nodeClient(parsed, io), "GET", "/api/v1/dag/stats");
     return print(io, parsed, json, () =>
       [
         `vertices    ${json.vertices}`,

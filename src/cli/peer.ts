@@ -1,19 +1,7 @@
 import { UsageError } from "./_args.ts";
 import type { Parsed } from "./_args.ts";
-import { callNode } from "./_client.ts";
+import { callNode, NODE_FLAGS, nodeClient } from "./_client.ts";
 import type { Command, Group, Io } from "./_command.ts";
-import { configFlagSpecs, loadConfig } from "./_config.ts";
-
-const NODE_FLAGS = [...configFlagSpecs(["cli.node_url"]), {
-  name: "--json",
-  kind: "bool" as const,
-  help: "print raw JSON",
-}];
-
-function client(parsed: Parsed, io: Io) {
-  const config = loadConfig(parsed, io);
-  return { nodeUrl: config.cli.nodeUrl, apiKey: config.secrets.apiKey };
-}
 
 function one(parsed: Parsed, what: string): string {
   const v = parsed.positionals[0];
@@ -27,7 +15,7 @@ const list: Command = {
   usage: "qudag peer list [--node URL] [--json]",
   flags: NODE_FLAGS,
   async run(parsed, io) {
-    const { json } = await callNode(client(parsed, io), "GET", "/api/v1/peers");
+    const { json } = await callNode(nodeClient(parsed, io), "GET", "/api/v1/peers");
     if (parsed.flags["--json"]) {
       io.out(JSON.stringify(json, null, 2));
       return 0;
@@ -51,7 +39,7 @@ const add: Command = {
   flags: NODE_FLAGS,
   async run(parsed, io) {
     const address = one(parsed, "peer address (host:port)");
-    await callNode(client(parsed, io), "POST", "/api/v1/peers", { json: { address } });
+    await callNode(nodeClient(parsed, io), "POST", "/api/v1/peers", { json: { address } });
     io.out(`dialing ${address}`);
     return 0;
   },
@@ -65,7 +53,7 @@ const remove: Command = {
   flags: NODE_FLAGS,
   async run(parsed, io) {
     const address = one(parsed, "peer address (host:port)");
-    await callNode(client(parsed, io), "POST", "/api/v1/peers/remove", { json: { address } });
+    await callNode(nodeClient(parsed, io), "POST", "/api/v1/peers/remove", { json: { address } });
     io.out(`forgot ${address}`);
     return 0;
   },
@@ -81,10 +69,10 @@ const ban: Command = {
     const id = one(parsed, "validator id (64 hex digits)");
     if (!/^[0-9a-fA-F]{64}$/.test(id)) throw new UsageError(`${JSON.stringify(id)} is not a 64-hex-digit validator id`);
     if (parsed.flags["--unban"]) {
-      await callNode(client(parsed, io), "POST", "/api/v1/peers/unban", { json: { peerId: id.toLowerCase() } });
+      await callNode(nodeClient(parsed, io), "POST", "/api/v1/peers/unban", { json: { peerId: id.toLowerCase() } });
       io.out(`unbanned ${id}`);
     } else {
-      await callNode(client(parsed, io), "POST", "/api/v1/peers/ban", { json: { peerId: id.toLowerCase() } });
+      await callNode(nodeClient(parsed, io), "POST", "/api/v1/peers/ban", { json: { peerId: id.toLowerCase() } });
       io.out(`banned ${id}`);
     }
     return 0;

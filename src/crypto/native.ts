@@ -215,26 +215,32 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
     return ML_KEM[checkLevel(level)];
   }
 
+  /** Public key and expanded secret key from a seed; the secret stays in the caller's closure. */
+  function keygen(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+    checkLength("ML-DSA-87 seed", seed, ML_DSA_87.seedBytes);
+    const publicKey = new Uint8Array(ML_DSA_87.publicKeyBytes);
+    const secretKey = new Uint8Array(ML_DSA_87_SECRET_KEY_BYTES);
+    check(
+      "ML-DSA-87 keygen",
+      s.qudag_mldsa87_keygen(
+        seed,
+        BigInt(seed.length),
+        publicKey,
+        BigInt(publicKey.length),
+        secretKey,
+        BigInt(secretKey.length),
+      ),
+    );
+    return { publicKey, secretKey };
+  }
+
   const backend: CryptoBackend = {
     name: "native",
     capabilities: CAPABILITIES,
 
     mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner> {
       return attempt(() => {
-        checkLength("ML-DSA-87 seed", seed, ML_DSA_87.seedBytes);
-        const publicKey = new Uint8Array(ML_DSA_87.publicKeyBytes);
-        const secretKey = new Uint8Array(ML_DSA_87_SECRET_KEY_BYTES);
-        check(
-          "ML-DSA-87 keygen",
-          s.qudag_mldsa87_keygen(
-            seed,
-            BigInt(seed.length),
-            publicKey,
-            BigInt(publicKey.length),
-            secretKey,
-            BigInt(secretKey.length),
-          ),
-        );
+        const { publicKey, secretKey } = keygen(seed);
         return Object.freeze({
           publicKey,
           sign(message: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
@@ -273,20 +279,7 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
     },
 
     mlDsaSyncSigner(seed: Uint8Array): MlDsaSyncSigner {
-      checkLength("ML-DSA-87 seed", seed, ML_DSA_87.seedBytes);
-      const publicKey = new Uint8Array(ML_DSA_87.publicKeyBytes);
-      const secretKey = new Uint8Array(ML_DSA_87_SECRET_KEY_BYTES);
-      check(
-        "ML-DSA-87 keygen",
-        s.qudag_mldsa87_keygen(
-          seed,
-          BigInt(seed.length),
-          publicKey,
-          BigInt(publicKey.length),
-          secretKey,
-          BigInt(secretKey.length),
-        ),
-      );
+      const { publicKey, secretKey } = keygen(seed);
       const noContext = new Uint8Array(0);
       return Object.freeze({
         publicKey,
