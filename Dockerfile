@@ -26,7 +26,6 @@ ENV QUDAG_DATA_DIR=/data \
     QUDAG_NATIVE_LIB=/app/libqudag_native.so \
     QUDAG_HTTP_HOST=0.0.0.0 \
     QUDAG_METRICS_HOST=0.0.0.0 \
-    QUDAG_P2P_HOST=:: \
     NETWORK_MODE=testnet
 USER qudag
 VOLUME ["/data"]

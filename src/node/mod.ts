@@ -203,14 +203,18 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       limits: { peersMax: config.p2p.maxPeers },
     });
     cleanup.push(() => transport.close());
+    // On Fly, peers meet on the private IPv6 network unless p2p.host was set explicitly.
+    const p2pHost = config.fly.privateIp && config.sources["p2p.host"] === "default"
+      ? config.fly.privateIp
+      : config.p2p.host;
     let p2pPort: number;
     try {
-      p2pPort = transport.listen({ hostname: config.p2p.host, port: config.p2p.port }).port;
+      p2pPort = transport.listen({ hostname: p2pHost, port: config.p2p.port }).port;
     } catch (cause) {
       if (cause instanceof Deno.errors.AddrInUse) {
         throw new NodeStartError(
           "port_in_use",
-          `cannot listen for peers on ${config.p2p.host}:${config.p2p.port}: address already in use (change p2p.port)`,
+          `cannot listen for peers on ${p2pHost}:${config.p2p.port}: address already in use (change p2p.port)`,
           { cause },
         );
       }
@@ -359,7 +363,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       networkMode: config.node.networkMode,
       http: `http://${config.http.host}:${ports.http}`,
       metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
-      p2p: `${config.p2p.host}:${ports.p2p}`,
+      p2p: `${p2pHost}:${ports.p2p}`,
       dataDir: config.node.dataDir,
       boots,
     });
