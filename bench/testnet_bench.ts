@@ -24,8 +24,9 @@ const TIME_MAX_MS = 180_000;
 const log = (s: string) => json || console.log(s);
 
 const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-testnet-" });
-const net = await startTestnet({ nodes: NODES, dir, basePort: 30_000 + Math.floor(Math.random() * 20_000) });
+const net = await startTestnet({ nodes: NODES, dir, basePort: 0 });
 const nodes = net.description.nodes;
+const apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
 try {
   const chainId = fromHex(net.description.chainId);
   log(`testnet of ${NODES} nodes up; signing ${TXS} transactions from ${ACCOUNTS} accounts…`);
@@ -64,7 +65,7 @@ try {
       const at = performance.now();
       const res = await fetch(`${nodes[i % NODES].http}/api/v1/transactions`, {
         method: "POST",
-        headers: { "content-type": "application/octet-stream" },
+        headers: { "content-type": "application/octet-stream", "x-api-key": apiKey },
         body: txs[i].slice().buffer,
       });
       const { id } = await res.json();
@@ -78,7 +79,7 @@ try {
     const now = performance.now();
     const states = (await (await fetch(`${nodes[0].http}/api/v1/transactions/status`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-api-key": apiKey },
       body: JSON.stringify({ ids }),
     })).json()).states as Record<string, string>;
     for (const [id, s] of Object.entries(states)) if (s === "accepted") acceptedAt.set(id, now);

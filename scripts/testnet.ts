@@ -24,6 +24,8 @@ export interface TestnetDescription {
   chainId: string;
   genesis: string;
   keysDir: string;
+  /** File holding the x-api-key every node of this testnet requires for writes to /api/v1/peers. */
+  apiKeyFile: string;
   nodes: TestnetNode[];
 }
 
@@ -133,6 +135,7 @@ export interface RunningTestnet {
 export interface TestnetOptions {
   nodes: number;
   dir: string;
+  /** First port (node i uses base+10i, +1, +2); 0 picks free ports. */
   basePort: number;
   env?: Record<string, string>;
   /** Extra `start` flags for every node. */
@@ -140,6 +143,14 @@ export interface TestnetOptions {
   /** Route every peer link through relays in this process, so it can be cut (tests). */
   relayed?: boolean;
   quiet?: boolean;
+}
+
+/** A port free right now on 127.0.0.1 (the OS picks it). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }
 
 export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
@@ -154,11 +165,15 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   const genesisBytes = makeGenesis("testnet-local", new Date().toISOString(), validators);
   Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
   const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
-  const ports = validators.map((_, i) => ({
-    http: o.basePort + 10 * i,
-    metrics: o.basePort + 10 * i + 1,
-    p2p: o.basePort + 10 * i + 2,
-  }));
+  const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24)));
+  Deno.writeTextFileSync(`${dir}/keys/api-key`, apiKey + "\n", { mode: 0o600 });
+  const ports = validators.map((
+    _,
+    i,
+  ) => (o.basePort
+    ? { http: o.basePort + 10 * i, metrics: o.basePort + 10 * i + 1, p2p: o.basePort + 10 * i + 2 }
+    : { http: freePort(), metrics: freePort(), p2p: freePort() })
+  );
   const nodes: TestnetNode[] = validators.map((v, i) => ({
     name: v.name,
     id: keyIdOf(v.publicKey),
@@ -198,6 +213,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
         ...baseEnv(),
         NETWORK_MODE: "testnet",
         NODE_PRIVATE_KEY: toHex(validators[i].seed),
+        QUDAG_API_KEY: apiKey,
         LOG_LEVEL: "info",
         ...o.env,
       },
@@ -218,7 +234,9 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
 
   const waitReady = async (i: number) => {
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
+    let exited = false;
+    processes[i].status.then(() => exited = true);
+    while (Date.now() < deadline && !exited) {
       try {
         const r = await fetch(`${nodes[i].http}/ready`, { signal: AbortSignal.timeout(1_000) });
         await r.body?.cancel();
@@ -226,23 +244,45 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${nodes[i].name} not ready after 30 s:\n${logs[i]}`);
+    throw new Error(`${nodes[i].name} ${exited ? "exited" : "not ready after 30 s"}:\n${logs[i]}`);
   };
 
   nodes.forEach((_, i) => spawn(i));
-  await Promise.all(nodes.map((_, i) => waitReady(i)));
+  try {
+    await Promise.all(nodes.map((_, i) => waitReady(i)));
+  } catch (e) {
+    // Leave nothing running when the testnet cannot start.
+    for (const p of processes) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Promise.allSettled(processes.map((p) => p.status));
+    relays?.close();
+    throw e;
+  }
   const description: TestnetDescription = {
     chainId: genesis.chainIdHex,
     genesis: `${dir}/genesis.json`,
     keysDir: `${dir}/keys`,
+    apiKeyFile: `${dir}/keys/api-key`,
     nodes,
   };
   Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
 
+  /** Bounded: a node that ignores the signal for 10 s is killed. */
   const stopNode = async (i: number, signal: Deno.Signal = "SIGTERM") => {
     try {
       processes[i].kill(signal);
     } catch { /* already gone */ }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), 10_000));
+    const first = await Promise.race([processes[i].status, late]);
+    clearTimeout(timer);
+    if (first !== "late") return first;
+    try {
+      processes[i].kill("SIGKILL");
+    } catch { /* gone */ }
     return await processes[i].status;
   };
   return {

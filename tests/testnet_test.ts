@@ -28,10 +28,13 @@ function dataTx(chainId: Uint8Array, nonce: bigint, payload: string): Uint8Array
   return encodeTransaction({ ...u, signature: ml_dsa87.sign(transactionSigningMessage(u), account.secretKey) });
 }
 
+/** The testnet's x-api-key (its nodes require it for writes). */
+let apiKey = "";
+
 async function submit(http: string, tx: Uint8Array): Promise<string> {
   const res = await fetch(`${http}/api/v1/transactions`, {
     method: "POST",
-    headers: { "content-type": "application/octet-stream" },
+    headers: { "content-type": "application/octet-stream", "x-api-key": apiKey },
     body: tx.slice().buffer,
   });
   const body = await res.json();
@@ -59,15 +62,14 @@ async function until(done: () => Promise<boolean>, timeoutMs: number): Promise<b
   return await done();
 }
 
-const BASE_PORT = 20_000 + Math.floor(Math.random() * 20_000);
-
 Deno.test({
   name: "testnet: 4 real nodes accept the same transactions, resolve a double spend the same way and survive kill -9",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
     const dir = Deno.makeTempDirSync({ prefix: "qudag-testnet-" });
-    const net: RunningTestnet = await startTestnet({ nodes: 4, dir, basePort: BASE_PORT });
+    const net: RunningTestnet = await startTestnet({ nodes: 4, dir, basePort: 0 });
+    apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
     const nodes = net.description.nodes;
     const chainId = fromHex(net.description.chainId);
     try {
@@ -153,7 +155,11 @@ Deno.test({
       );
 
       await t.step("qudag peer list / ban / unban / add / remove against a running node", async () => {
-        const cli = (a: string[]) => runCliOnce(dir, [...a, "--node", nodes[0].http]);
+        const cli = (a: string[], key = apiKey) =>
+          runCliOnce(dir, [...a, "--node", nodes[0].http], { QUDAG_API_KEY: key });
+        const refused = await cli(["peer", "ban", nodes[3].id], "wrong-key");
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /\[unauthorized\]/);
         const listed = await cli(["peer", "list", "--json"]);
         assert.equal(listed.code, 0, listed.stderr);
         assert.equal(JSON.parse(listed.stdout).peers.length, 3);
@@ -182,7 +188,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = Deno.makeTempDirSync({ prefix: "qudag-split-" });
-    const net = await startTestnet({ nodes: 4, dir, basePort: BASE_PORT + 500, relayed: true });
+    const net = await startTestnet({ nodes: 4, dir, basePort: 0, relayed: true });
+    apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
     const nodes = net.description.nodes;
     const chainId = fromHex(net.description.chainId);
     const peersOf = async () => (await Promise.all(nodes.map((n) => status(n.http)))).map((s) => s.peers.length);

@@ -1,7 +1,7 @@
 import { UsageError } from "./_args.ts";
 import type { Parsed } from "./_args.ts";
 import { callNode, NODE_FLAGS, nodeClient } from "./_client.ts";
-import type { Command, Group, Io } from "./_command.ts";
+import type { Command, Group } from "./_command.ts";
 
 function one(parsed: Parsed, what: string): string {
   const v = parsed.positionals[0];

@@ -6,6 +6,8 @@
  */
 
 /** Why a vertex was not admitted. Each is counted in metrics by this name. */
+import { VERTEX_PARENTS_MAX, VERTEX_TXS_MAX } from "../consensus/mod.ts";
+
 export type RejectReason =
   | "malformed"
   | "wrong_chain"
@@ -13,6 +15,8 @@ export type RejectReason =
   | "bad_signature"
   | "clock_drift"
   | "round_not_after_parents"
+  | "round_gap"
+  | "exceeds_consensus_limits"
   | "orphan_evicted"
   | "orphan_expired"
   | "parent_rejected";
@@ -24,6 +28,8 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "bad_signature",
   "clock_drift",
   "round_not_after_parents",
+  "round_gap",
+  "exceeds_consensus_limits",
   "orphan_evicted",
   "orphan_expired",
   "parent_rejected",
@@ -47,6 +53,7 @@ export interface AdmissionInput {
   readonly round: bigint;
   readonly timestampMs: bigint;
   readonly parentIds: readonly string[];
+  readonly txCount: number;
 }
 
 export interface AdmissionContext {
@@ -75,6 +82,14 @@ export function admit(v: AdmissionInput, ctx: AdmissionContext): Admission {
       `vertex is for chain ${v.chainIdHex.slice(0, 16)}…, this node runs ${ctx.chainIdHex.slice(0, 16)}…`,
     );
   }
+  // Consensus takes fewer parents and transactions than the encoding allows: a vertex it would
+  // refuse must not be stored as if it counted.
+  if (v.parentIds.length > VERTEX_PARENTS_MAX || v.txCount > VERTEX_TXS_MAX) {
+    return reject(
+      "exceeds_consensus_limits",
+      `${v.parentIds.length} parents and ${v.txCount} transactions; consensus takes at most ${VERTEX_PARENTS_MAX} and ${VERTEX_TXS_MAX}`,
+    );
+  }
   if (!ctx.isValidator(v.authorHex)) {
     return reject("unknown_author", `author ${v.authorHex.slice(0, 16)}… is not in the validator set`);
   }
@@ -92,14 +107,22 @@ export function admit(v: AdmissionInput, ctx: AdmissionContext): Admission {
     );
   }
   const missing: string[] = [];
+  let highest = -1n;
   for (const p of v.parentIds) {
     const r = ctx.roundOf(p);
     if (r === null) missing.push(p);
     else if (r >= v.round) {
       return reject("round_not_after_parents", `round ${v.round} is not after parent ${p.slice(0, 16)}…'s round ${r}`);
-    }
+    } else if (r > highest) highest = r;
   }
   if (missing.length > 0) return { kind: "wait", missing };
+  // Rounds count parent steps exactly, so they stay small (storable, comparable) and cannot be inflated.
+  if (v.round !== highest + 1n) {
+    return reject(
+      "round_gap",
+      `round ${v.round} must be one more than its highest parent's (${highest + 1n} expected)`,
+    );
+  }
   return { kind: "admit" };
 }
 

@@ -16,7 +16,15 @@ function ctx(rounds: Record<string, bigint> = {}): AdmissionContext {
 }
 
 function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
-  return { chainIdHex: CHAIN, authorHex: AUTHOR, round: 2n, timestampMs: BigInt(NOW), parentIds: ["p1"], ...over };
+  return {
+    chainIdHex: CHAIN,
+    authorHex: AUTHOR,
+    round: 2n,
+    timestampMs: BigInt(NOW),
+    parentIds: ["p1"],
+    txCount: 1,
+    ...over,
+  };
 }
 
 Deno.test("admit() admits a vertex whose parents are known and earlier", () => {
@@ -51,4 +59,19 @@ Deno.test("admit() rejects a vertex whose round is not after a parent's", () => 
 Deno.test("admit() asks to wait for exactly the missing parents", () => {
   const r = admit(input({ parentIds: ["p1", "p2", "p3"] }), ctx({ p2: 0n }));
   assert.deepEqual(r, { kind: "wait", missing: ["p1", "p3"] });
+});
+
+Deno.test("admit() rejects a round that skips past its highest parent's round + 1", () => {
+  const r = admit(input({ round: 5n, parentIds: ["p1", "p2"] }), ctx({ p1: 1n, p2: 3n }));
+  assert.equal(r.kind === "reject" && r.reason, "round_gap");
+  assert.deepEqual(admit(input({ round: 4n, parentIds: ["p1", "p2"] }), ctx({ p1: 1n, p2: 3n })), { kind: "admit" });
+  assert.deepEqual(admit(input({ round: 0n, parentIds: [] }), ctx()), { kind: "admit" });
+});
+
+Deno.test("admit() rejects more parents or transactions than consensus takes", () => {
+  const many = Array.from({ length: 17 }, (_, i) => `p${i}`);
+  const r = admit(input({ parentIds: many }), ctx());
+  assert.equal(r.kind === "reject" && r.reason, "exceeds_consensus_limits");
+  const t = admit(input({ txCount: 257 }), ctx({ p1: 1n }));
+  assert.equal(t.kind === "reject" && t.reason, "exceeds_consensus_limits");
 });

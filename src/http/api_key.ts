@@ -10,10 +10,18 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** Writes need `x-api-key` when the node has QUDAG_API_KEY; reads never do. */
-export function requireApiKeyOnWrites(apiKey: string | null): MiddlewareHandler {
+/**
+ * Writes need `x-api-key` when the node has QUDAG_API_KEY; reads never do.
+ * With `always`, writes are refused outright when no key is configured (the
+ * operator's endpoints: nobody may ban validators or make the node dial).
+ */
+export function requireApiKeyOnWrites(apiKey: string | null, always = false): MiddlewareHandler {
   return async (c, next) => {
-    if (apiKey && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
+    const write = !["GET", "HEAD", "OPTIONS"].includes(c.req.method);
+    if (write && !apiKey && always) {
+      throw new ApiError(403, "api_key_required", "set QUDAG_API_KEY on the node to use this endpoint");
+    }
+    if (apiKey && write) {
       const given = c.req.header("x-api-key");
       if (!given || !sameSecret(given, apiKey)) {
         throw new ApiError(401, "unauthorized", given ? "x-api-key is wrong" : "this write needs an x-api-key header");

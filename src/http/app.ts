@@ -22,6 +22,8 @@ export interface AppDeps {
   nowMs: () => number;
   /** Throws when the node cannot serve (storage not writable, not synced). */
   checkReady: () => void;
+  /** True once shutdown began: writes are refused so nothing is accepted and then lost. */
+  isStopping?: () => boolean;
   status: () => StatusReport;
   /** Sub-apps by mount path, e.g. "/api/v1/dag". */
   areas?: Record<string, Hono<Env>>;
@@ -71,6 +73,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
       },
     }),
   );
+
+  app.use("*", async (c, next) => {
+    if (deps.isStopping?.() && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
+      throw new ApiError(503, "shutting_down", "this node is shutting down; retry on another node");
+    }
+    await next();
+  });
 
   app.get("/health", (c) => c.json({ status: "alive" }));
   app.get("/ready", (c) => {

@@ -44,6 +44,7 @@ export class Discovery {
   #dynamic = new Set<string>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #refreshing: Promise<void> | null = null;
+  #stopped = false;
 
   constructor(o: DiscoveryOptions) {
     this.#o = o;
@@ -54,8 +55,12 @@ export class Discovery {
     const fixed = new Set([...this.#o.staticPeers, ...(this.#o.bootstrap ? [this.#o.bootstrap] : [])]);
     for (const a of [...fixed].sort()) this.#o.transport.connect(a);
     if (this.#o.flyApp) {
-      void this.refresh();
-      this.#timer = setInterval(() => void this.refresh(), this.#o.intervalMs);
+      const run = () =>
+        this.refresh().catch((err) => {
+          if (!this.#stopped) this.#o.logger.warn("peer discovery failed", { err });
+        });
+      void run();
+      this.#timer = setInterval(run, this.#o.intervalMs);
     }
   }
 
@@ -73,6 +78,8 @@ export class Discovery {
       let ips: string[];
       try {
         ips = await this.#o.resolve(name);
+        // The node may have stopped (and closed its transport) while DNS answered.
+        if (this.#stopped) return;
       } catch (e) {
         // A failed lookup keeps the current peers: DNS hiccups must not disconnect anyone.
         this.#o.logger.warn("peer discovery lookup failed", { name, err: e });
@@ -94,6 +101,7 @@ export class Discovery {
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
   }

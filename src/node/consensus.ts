@@ -16,7 +16,7 @@ import {
   vertexSigningMessage,
 } from "../core/mod.ts";
 import type { CryptoBackend, MlDsaVerifier } from "../crypto/backend.ts";
-import { type Decision, DEFAULT_PARAMETERS, type Parameters, type TxInput } from "../consensus/mod.ts";
+import { type Decision, DEFAULT_PARAMETERS, type Parameters, type TxInput, VERTEX_TXS_MAX } from "../consensus/mod.ts";
 import {
   Engine,
   type Sender,
@@ -60,10 +60,29 @@ export interface ConsensusOptions {
 
 export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unknown";
 
+/** A submission this node refuses: stable code, message for the client. */
+export class SubmitError extends Error {
+  readonly code: "wrong_chain" | "mempool_full" | "shutting_down";
+  constructor(code: SubmitError["code"], message: string) {
+    super(message);
+    this.name = "SubmitError";
+    this.code = code;
+  }
+}
+
 /** Bound on remembered verified votes (one entry per vote received). */
 const VERIFIED_VOTES_MAX = 16_384;
 /** Bound on transactions waiting to be issued. */
 const MEMPOOL_MAX = 100_000;
+/**
+ * Bytes of transactions in one vertex: a vertex must fit one transport message
+ * (1 MiB) with room for its header, parents and signature.
+ */
+const VERTEX_TX_BYTES_MAX = 960 * 1024;
+/** Bytes of vertices packed into one protocol message. */
+const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
+/** Gossip ticks between re-requests of parents that waiting vertices need. */
+const WANTED_EVERY_TICKS = 10;
 
 export class ConsensusService {
   readonly engine: Engine;
@@ -73,6 +92,8 @@ export class ConsensusService {
   readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #mempool = new Map<string, Uint8Array>();
   #batch: TxInput[] = [];
+  #batchBytes = 0;
+  #ticks = 0;
   #batchTimer: ReturnType<typeof setTimeout> | null = null;
   #tick: ReturnType<typeof setInterval> | null = null;
   readonly #firstSeenMs = new Map<string, number>();
@@ -145,8 +166,10 @@ export class ConsensusService {
         onDecisions: (ds) => this.#reported(ds),
       },
     );
-    o.dag.onAdmitted((info, bytes, origin) => {
-      if (origin !== "local") this.engine.onVertices(toHex(info.vertex.author), [toSignedVertex(info, bytes)]);
+    o.dag.onAdmitted((info, bytes, origin, from) => {
+      if (origin !== "local" && !this.#stopped) {
+        this.engine.onVertices(from ?? toHex(info.vertex.author), [toSignedVertex(info, bytes)]);
+      }
     });
   }
 
@@ -163,8 +186,13 @@ export class ConsensusService {
       rounds: 0,
     }));
     this.engine.restore(vertices, decisions);
-    this.#o.transport?.onMessage((from, bytes) => void this.#onMessage(from, bytes));
-    this.#tick = setInterval(() => this.engine.onGossipTick(), this.#o.gossipIntervalMs ?? 100);
+    // The one boundary for peer input: nothing a peer sends may reject unhandled and end the process.
+    this.#o.transport?.onMessage((from, bytes) => {
+      this.#onMessage(from, bytes).catch((err) => {
+        if (!this.#stopped) this.#o.logger.error("protocol message failed", { peer: from, err });
+      });
+    });
+    this.#tick = setInterval(() => this.#onTick(), this.#o.gossipIntervalMs ?? 100);
     this.#o.logger.info("consensus started", {
       vertices: vertices.length,
       decisions: decisions.length,
@@ -172,29 +200,56 @@ export class ConsensusService {
     });
   }
 
+  #onTick(): void {
+    if (this.#stopped) return;
+    this.engine.onGossipTick();
+    // Parents that waiting vertices need are asked for again, from a random connected peer.
+    if (++this.#ticks % WANTED_EVERY_TICKS === 0) {
+      const wanted = this.#o.dag.wanted().slice(0, 256);
+      const peers = this.#o.transport?.peers() ?? [];
+      if (wanted.length && peers.length) {
+        this.#send(peers[randomInt(peers.length)].peerId, { type: "getVertices", ids: wanted });
+      }
+    }
+  }
+
   stop(): void {
     this.#stopped = true;
     if (this.#tick !== null) clearInterval(this.#tick);
     if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
     for (const t of this.#queryTimers.values()) clearTimeout(t);
     this.#queryTimers.clear();
   }
 
   /** Takes a signed transaction into the next vertex this node issues. Idempotent by transaction id. */
   submit(bytes: Uint8Array): { id: string; state: TxState } {
+    if (this.#stopped) throw new SubmitError("shutting_down", "this node is shutting down; submit elsewhere or retry");
     const info = validateTransaction(bytes);
     const id = toHex(info.id);
+    if (toHex(info.tx.chainId) !== this.#o.genesis.chainIdHex) {
+      throw new SubmitError(
+        "wrong_chain",
+        `the transaction is for chain ${toHex(info.tx.chainId).slice(0, 16)}…, this node runs ${
+          this.#o.genesis.chainIdHex.slice(0, 16)
+        }…`,
+      );
+    }
     const state = this.txState(id);
     if (state !== "unknown") {
       this.#m.submitted.inc({ result: "duplicate" });
       return { id, state };
     }
-    if (this.#mempool.size >= MEMPOOL_MAX) throw new Error(`the mempool is full (${MEMPOOL_MAX} transactions)`);
+    if (this.#mempool.size >= MEMPOOL_MAX) {
+      throw new SubmitError("mempool_full", `the mempool is full (${MEMPOOL_MAX} transactions); retry later`);
+    }
+    if (this.#batchBytes + bytes.length > VERTEX_TX_BYTES_MAX) this.#flush();
     this.#mempool.set(id, bytes);
     this.#firstSeenMs.set(id, this.#o.nowMs());
     this.#batch.push({ id, conflictKey: info.conflictKey, deps: [] });
+    this.#batchBytes += bytes.length;
     this.#m.submitted.inc({ result: "queued" });
-    if (this.#batch.length >= (this.#o.batchTxsMax ?? 256)) this.#flush();
+    if (this.#batch.length >= (this.#o.batchTxsMax ?? VERTEX_TXS_MAX)) this.#flush();
     else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
     return { id, state: "pending" };
   }
@@ -212,6 +267,8 @@ export class ConsensusService {
     this.#batchTimer = null;
     const batch = this.#batch;
     this.#batch = [];
+    this.#batchBytes = 0;
+    if (this.#stopped) return;
     // Two transactions of one conflict set cannot share a vertex: issue them apart.
     const groups: TxInput[][] = [];
     for (const tx of batch) {
@@ -223,8 +280,20 @@ export class ConsensusService {
       try {
         this.engine.issue(g);
       } catch (e) {
-        this.#o.logger.warn("could not issue a vertex", { err: e, txs: g.length });
-        for (const t of g) this.#mempool.delete(t.id);
+        // Retry one by one so only the transaction at fault is dropped.
+        this.#o.logger.warn("could not issue a vertex; retrying its transactions one by one", {
+          err: e,
+          txs: g.length,
+        });
+        for (const t of g) {
+          try {
+            this.engine.issue([t]);
+          } catch (err) {
+            this.#o.logger.warn("transaction dropped: it cannot be issued", { id: t.id, err });
+            this.#m.submitted.inc({ result: "dropped" });
+            this.#forget(t.id);
+          }
+        }
       }
     }
   }
@@ -236,10 +305,14 @@ export class ConsensusService {
       if (d.kind === "tx") {
         const seen = this.#firstSeenMs.get(d.id);
         if (seen !== undefined && d.status === "accepted") this.#m.acceptance.observe({}, (now - seen) / 1000);
-        this.#firstSeenMs.delete(d.id);
-        this.#mempool.delete(d.id);
+        this.#forget(d.id);
       }
     }
+  }
+
+  #forget(txId: string): void {
+    this.#mempool.delete(txId);
+    this.#firstSeenMs.delete(txId);
   }
 
   #codec(): VertexCodec {
@@ -270,6 +343,8 @@ export class ConsensusService {
         const bytes = encodeVertex({ ...unsigned, signature });
         const stored = o.dag.admitOwn(bytes);
         if (stored.status === "rejected") throw new Error(`own vertex refused: ${stored.message} [${stored.code}]`);
+        // Stored with the vertex now: the mempool no longer needs the bytes.
+        for (const t of body.txs) this.#mempool.delete(t.id);
         return toSignedVertex(validateVertex(bytes), bytes);
       },
       // Every vertex the engine gets came through the DAG service, which checked its id and signature.
@@ -280,19 +355,34 @@ export class ConsensusService {
   #send(to: string, m: ProtocolMessage): boolean {
     const t = this.#o.transport;
     if (!t || this.#stopped) return false;
-    return t.send(to, encodeMessage(m)) === "queued";
+    const r = t.send(to, encodeMessage(m));
+    if (r !== "queued") this.#m.messages.inc({ type: `send_${r}` });
+    return r === "queued";
+  }
+
+  /** Sends vertex bytes to a peer, as many per message as fit. */
+  #sendVertexBytes(to: string, all: readonly Uint8Array[]): void {
+    let chunk: Uint8Array[] = [];
+    let bytes = 0;
+    for (const v of all) {
+      if (chunk.length && (chunk.length >= VERTICES_PER_MESSAGE_MAX || bytes + v.length > MESSAGE_VERTEX_BYTES_MAX)) {
+        this.#send(to, { type: "vertices", vertices: chunk });
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(v);
+      bytes += v.length;
+    }
+    if (chunk.length) this.#send(to, { type: "vertices", vertices: chunk });
   }
 
   #sender(): Sender {
     return {
-      sendVertices: (to, vertices) => {
-        for (let i = 0; i < vertices.length; i += VERTICES_PER_MESSAGE_MAX) {
-          const chunk = vertices.slice(i, i + VERTICES_PER_MESSAGE_MAX).map((v) => v.payload).filter((p) =>
-            p !== undefined
-          );
-          if (chunk.length) this.#send(to, { type: "vertices", vertices: chunk });
-        }
-      },
+      sendVertices: (to, vertices) =>
+        this.#sendVertexBytes(
+          to,
+          vertices.map((v) => v.payload ?? this.#o.storage.getVertex(v.id)?.bytes).filter((b) => b !== undefined),
+        ),
       sendGetVertices: (to, ids) => void this.#send(to, { type: "getVertices", ids: [...ids].slice(0, 256) }),
       sendQuery: (to, requestId, frontier) => {
         const key = `${to}:${requestId}`;
@@ -332,19 +422,24 @@ export class ConsensusService {
     switch (m.type) {
       case "vertices":
         for (const v of m.vertices) {
-          const r = await this.#o.dag.submit(v, "peer");
+          const r = await this.#o.dag.submit(v, "peer", from);
+          if (this.#stopped) return;
           if (r.status === "waiting" && r.missing?.length) {
             this.#send(from, { type: "getVertices", ids: [...r.missing] });
           }
+          // Stored earlier but not in the engine (it dropped it: full pending buffer): hand it on.
+          if (r.status === "duplicate" && r.id && !this.engine.consensus.hasVertex(r.id)) {
+            const stored = this.#o.storage.getVertex(r.id)!.bytes;
+            this.engine.onVertices(from, [toSignedVertex(validateVertex(stored), stored)]);
+          }
         }
         break;
-      case "getVertices": {
-        const found = m.ids.map((id) => this.#o.storage.getVertex(id)?.bytes).filter((b) => b !== undefined);
-        for (let i = 0; i < found.length; i += VERTICES_PER_MESSAGE_MAX) {
-          this.#send(from, { type: "vertices", vertices: found.slice(i, i + VERTICES_PER_MESSAGE_MAX) });
-        }
+      case "getVertices":
+        this.#sendVertexBytes(
+          from,
+          m.ids.map((id) => this.#o.storage.getVertex(id)?.bytes).filter((b) => b !== undefined),
+        );
         break;
-      }
       case "query":
         this.engine.onQuery(from, m.requestId, m.frontier);
         break;
@@ -369,7 +464,10 @@ export class ConsensusService {
     if (validator && vote.responder === from) {
       let verifier = this.#voteVerifiers.get(validator.id);
       if (!verifier) {
-        this.#voteVerifiers.set(validator.id, verifier = this.#o.backend.mlDsaVerifier(validator.publicKey));
+        verifier = this.#o.backend.mlDsaVerifier(validator.publicKey);
+        // A failed import is not kept: a passing error must not disable a validator's votes.
+        verifier.catch(() => this.#voteVerifiers.delete(validator.id));
+        this.#voteVerifiers.set(validator.id, verifier);
       }
       const message = voteSigningBytes(vote);
       if (await (await verifier).verify(message, vote.signature)) {
@@ -380,14 +478,19 @@ export class ConsensusService {
         this.#m.votes.inc({ result: "verified" });
       } else this.#m.votes.inc({ result: "bad_signature" });
     } else this.#m.votes.inc({ result: "wrong_sender" });
-    const key = `${from}:${vote.requestId}`;
-    const t = this.#queryTimers.get(key);
-    if (t !== undefined) {
-      clearTimeout(t);
-      this.#queryTimers.delete(key);
-    }
+    if (this.#stopped) return;
     // The engine checks the signature again through the verifier: a vote that failed above is refused and counted there.
-    if (!this.#stopped) this.engine.onVotes(from, vote);
+    const accepted = this.engine.stats.votesAccepted;
+    this.engine.onVotes(from, vote);
+    // Only a vote the engine took answers the query; after a refused one its timeout must still fire.
+    if (this.engine.stats.votesAccepted > accepted) {
+      const key = `${from}:${vote.requestId}`;
+      const t = this.#queryTimers.get(key);
+      if (t !== undefined) {
+        clearTimeout(t);
+        this.#queryTimers.delete(key);
+      }
+    }
   }
 }
 

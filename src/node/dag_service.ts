@@ -81,7 +81,7 @@ export class DagService {
   readonly #verifiers = new Map<string, Promise<MlDsaVerifier>>();
   readonly #names = new Map<string, string>();
   readonly #orphans: OrphanBuffer;
-  readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin) => void)[] = [];
+  readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void)[] = [];
   readonly #rounds = new Map<string, bigint>();
   readonly #received;
   readonly #rejected;
@@ -106,7 +106,8 @@ export class DagService {
   }
 
   /** Called after a vertex is stored (its parents are always stored before it). */
-  onAdmitted(fn: (info: VertexInfo, bytes: Uint8Array, origin: Origin) => void): void {
+  /** `from` is the peer that sent it, when a peer did. */
+  onAdmitted(fn: (info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void): void {
     this.#listeners.push(fn);
   }
 
@@ -124,6 +125,8 @@ export class DagService {
       const validator = this.#o.genesis.validators.find((x) => x.id === authorHex);
       if (!validator) return null;
       v = this.#o.backend.mlDsaVerifier(validator.publicKey);
+      // A failed import is not kept: a passing error must not disable a validator.
+      v.catch(() => this.#verifiers.delete(authorHex));
       this.#verifiers.set(authorHex, v);
     }
     return v;
@@ -173,12 +176,14 @@ export class DagService {
         authorHex: toHex(v.author),
         round: v.round,
         timestampMs: v.timestampMs,
-        parentIds: [],
+        parentIds: v.parents.map(toHex),
+        txCount: v.transactions.length,
       },
       {
         chainIdHex: this.#o.genesis.chainIdHex,
         isValidator: (a) => this.#names.has(a),
-        roundOf: this.#roundOf,
+        // Only what needs no parents is decided here; the parents are looked at when the vertex is placed.
+        roundOf: () => null,
         nowMs: this.#o.nowMs(),
         limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
       },
@@ -221,7 +226,7 @@ export class DagService {
     return missing.length ? { status: "waiting", id: c.id, missing } : { status: "admitted", id: c.id };
   }
 
-  async submit(bytes: Uint8Array, origin: Origin): Promise<SubmitResult> {
+  async submit(bytes: Uint8Array, origin: Origin, from?: string): Promise<SubmitResult> {
     const c = await this.#check(bytes, origin);
     if (!c.ok) return c.result;
     const { info, id } = c;
@@ -233,11 +238,11 @@ export class DagService {
       this.#received.inc({ origin, result: "duplicate" });
       return { status: "waiting", id, missing: [] };
     }
-    return this.#place(info, id, bytes, origin);
+    return this.#place(info, id, bytes, origin, from);
   }
 
   /** Stores a checked vertex if its parents are here, else buffers it; then releases waiting children. */
-  #place(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin): SubmitResult {
+  #place(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin, from?: string): SubmitResult {
     const parents = info.vertex.parents.map(toHex);
     const verdict = admit(
       {
@@ -246,6 +251,7 @@ export class DagService {
         round: info.vertex.round,
         timestampMs: info.vertex.timestampMs,
         parentIds: parents,
+        txCount: info.vertex.transactions.length,
       },
       {
         chainIdHex: this.#o.genesis.chainIdHex,
@@ -256,7 +262,15 @@ export class DagService {
         limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
       },
     );
-    if (verdict.kind === "reject") return this.#reject(origin, id, verdict.reason, verdict.message);
+    if (verdict.kind === "reject") {
+      // What waits on a refused vertex can never enter: drop it now, counted, rather than at expiry.
+      for (const child of this.#orphans.discardDependents(id)) {
+        this.#rejected.inc({ reason: "parent_rejected" });
+        this.#o.logger.info("waiting vertex dropped: a parent was refused", { id: child, parent: id });
+      }
+      this.#orphanGauge.set({}, this.#orphans.size);
+      return this.#reject(origin, id, verdict.reason, verdict.message);
+    }
     if (verdict.kind === "wait") {
       for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs())) {
         this.#rejected.inc({ reason: d.reason });
@@ -266,13 +280,13 @@ export class DagService {
       this.#received.inc({ origin, result: "waiting" });
       return { status: "waiting", id, missing: verdict.missing };
     }
-    this.#store(info, id, bytes, origin);
+    this.#store(info, id, bytes, origin, from);
     this.#received.inc({ origin, result: "admitted" });
     this.#releaseAfter(id, origin);
     return { status: "admitted", id };
   }
 
-  #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin): void {
+  #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin, from?: string): void {
     const now = this.#o.nowMs();
     const storage = this.#o.storage;
     storage.transaction(() => {
@@ -296,7 +310,7 @@ export class DagService {
       });
     });
     this.#rounds.set(id, info.vertex.round);
-    for (const fn of this.#listeners) fn(info, bytes, origin);
+    for (const fn of this.#listeners) fn(info, bytes, origin, from);
   }
 
   #releaseAfter(firstId: string, origin: Origin): void {

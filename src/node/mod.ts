@@ -252,7 +252,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     dagApi.route("/", createDagApi(dag));
     const peersApi = new Hono<Env>();
-    peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
+    peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey, true));
     peersApi.route("/", createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name]))));
     const txApi = new Hono<Env>();
     txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
@@ -276,6 +276,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       bodyLimitBytes: config.http.bodyLimitBytes,
       nowMs: () => performance.now(),
       checkReady,
+      isStopping: () => stopping,
       areas: { "/api/v1/dag": dagApi, "/api/v1/transactions": txApi, "/api/v1/peers": peersApi },
       status: () => ({
         node: {
@@ -340,19 +341,24 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           const t = setTimeout(() => r("timeout"), config.http.shutdownTimeoutMs);
           Deno.unrefTimer(t);
         });
-        discovery.stop();
-        consensus.stop();
-        await transport.close();
-        const drained = await Promise.race([
-          Promise.all([httpServer.shutdown(), metricsServer.shutdown()]).then(() => "drained" as const),
-          deadline,
-        ]);
-        if (drained === "timeout") {
-          log.warn("in-flight requests did not finish in time", { timeoutMs: config.http.shutdownTimeoutMs });
+        try {
+          discovery.stop();
+          consensus.stop();
+          await transport.close();
+          const drained = await Promise.race([
+            Promise.all([httpServer.shutdown(), metricsServer.shutdown()]).then(() => "drained" as const),
+            deadline,
+          ]);
+          if (drained === "timeout") {
+            log.warn("in-flight requests did not finish in time", { timeoutMs: config.http.shutdownTimeoutMs });
+          }
+        } catch (err) {
+          log.error("error while stopping", { err });
+        } finally {
+          storage.close();
+          log.info("node stopped", { reason });
+          resolveStopped();
         }
-        storage.close();
-        log.info("node stopped", { reason });
-        resolveStopped();
       })();
       return stopPromise;
     };
