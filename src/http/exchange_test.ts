@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import { blake3, Ledger, validateTransaction } from "../core/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import { Registry } from "../metrics/mod.ts";
+import { MemoryStorage } from "../storage/mod.ts";
+import {
+  DagWriter,
+  MINUTE_MS,
+  realKey,
+  RUV,
+  seedFlowTransactions,
+  seedGenesis,
+  signTx,
+  T0,
+  verifyAsync,
+  writeChain,
+} from "../ledger/_testing.ts";
+import { LedgerService } from "../ledger/service.ts";
+import { createApp } from "./app.ts";
+import { createExchangeApi, EXCHANGE_API_BASE } from "./exchange.ts";
+
+const LOCK_TIME_MS = T0 + 10n * MINUTE_MS;
+const HOUR_MS = 3_600_000;
+
+/** The seed flow accepted and applied, served by the exchange API behind the node's app middleware. */
+async function setup() {
+  const storage = new MemoryStorage();
+  const registry = new Registry();
+  const ledger = new LedgerService({
+    genesis: seedGenesis(),
+    storage,
+    verify: verifyAsync,
+    logger: silentLogger,
+    registry,
+  });
+  using scratch = Ledger.genesis(seedGenesis());
+  const steps = seedFlowTransactions(scratch.status().configHash);
+  writeChain(new DagWriter(storage), steps.map((s) => s.tx));
+  await ledger.rebuild();
+  const submitted = new Map<string, Uint8Array>();
+  const submit = (bytes: Uint8Array) => {
+    // As ConsensusService.submit: validate (CoreError on malformed bytes), then queue.
+    const id = validateTransaction(bytes).id.toHex();
+    const state = storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
+    if (state !== "unknown") return { id, state };
+    submitted.set(id, bytes);
+    return { id, state: "pending" };
+  };
+  const txState = (id: string) => storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
+  const api = createExchangeApi(ledger, submit, txState, { nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS });
+  const app = createApp({
+    logger: silentLogger,
+    requestDuration: registry.histogram("http_request_duration_seconds", "Duration.", ["method", "route", "status"]),
+    bodyLimitBytes: 64 * 1024,
+    nowMs: () => 0,
+    checkReady: () => {},
+    status: () => ({}),
+    areas: { [EXCHANGE_API_BASE]: api },
+  });
+  const get = async (path: string) => {
+    const res = await app.request(`${EXCHANGE_API_BASE}${path}`);
+    return { status: res.status, body: await res.json() };
+  };
+  return { app, ledger, storage, steps, submitted, get };
+}
+
+Deno.test("exchange API GET /status reports supply, roles, lock and state hash as strings", async () => {
+  const { get, ledger } = await setup();
+  try {
+    const { status, body } = await get("/status");
+    assert.equal(status, 200);
+    assert.equal(body.supply, "10000000");
+    assert.equal(body.supplyUnits, "10000000000000");
+    assert.equal(body.minted, "10000000");
+    assert.equal(body.burned, "0");
+    assert.equal(body.supplyCap, null);
+    assert.equal(body.roles.exchangeMaster.name, "exchange-master");
+    assert.equal(body.roles.feeAccount.id, realKey(1).id.toHex());
+    assert.equal(body.locked, true);
+    assert.equal(body.lock.graceEndMs, (LOCK_TIME_MS + 86_400_000n).toString());
+    assert.equal(body.configHash, body.lock.configHash);
+    assert.equal(body.stateHash, ledger.stateHash().toHex());
+    assert.equal(body.accountCount, 8);
+    assert.equal(body.appliedVertices, 9);
+    assert.equal(body.fees.fMin, "0.100%");
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /accounts lists accounts in pages", async () => {
+  const { get, ledger } = await setup();
+  try {
+    const all = await get("/accounts");
+    assert.equal(all.status, 200);
+    assert.equal(all.body.accounts.length, 8);
+    assert.equal(all.body.next, null);
+    assert.equal(all.body.accounts[0].publicKey, undefined);
+    const names = all.body.accounts.map((a: { name: string }) => a.name).sort();
+    assert.deepEqual(names, [
+      "agent-verifier",
+      "alice",
+      "bob",
+      "exchange-master",
+      "fee-admin",
+      "fees",
+      "genesis-treasury",
+      "governance",
+    ]);
+    const first = await get("/accounts?limit=5");
+    assert.equal(first.body.accounts.length, 5);
+    const rest = await get(`/accounts?after=${first.body.next}`);
+    assert.equal(rest.body.accounts.length, 3);
+    assert.deepEqual([...first.body.accounts, ...rest.body.accounts], all.body.accounts);
+    assert.equal((await get("/accounts?limit=0")).status, 400);
+    assert.equal((await get("/accounts?after=xyz")).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /accounts/:idOrName and /balance, by name and by id; 404 for unknown accounts", async () => {
+  const { get, ledger } = await setup();
+  try {
+    const alice = await get("/accounts/alice");
+    assert.equal(alice.status, 200);
+    assert.equal(alice.body.id, realKey(11).id.toHex());
+    assert.equal(alice.body.balance, "50000");
+    assert.equal(alice.body.balanceUnits, "50000000000");
+    assert.equal(alice.body.nextNonce, "1");
+    assert.equal(alice.body.attestation.expiryMs, (T0 + 365n * 86_400_000n).toString());
+    assert.equal(Uint8Array.fromBase64(alice.body.publicKey).length, 2592);
+    const treasuryId = realKey(10).id.toHex();
+    const byId = await get(`/accounts/${treasuryId}/balance`);
+    assert.deepEqual(byId.body, {
+      id: treasuryId,
+      name: "genesis-treasury",
+      balance: "9919919.98968",
+      balanceUnits: "9919919989680",
+    });
+    assert.equal((await get("/accounts/fees/balance")).body.balanceUnits, "80010320");
+    for (const path of ["/accounts/nobody", "/accounts/nobody/balance", `/accounts/${"ab".repeat(32)}`]) {
+      const r = await get(path);
+      assert.equal(r.status, 404, path);
+      assert.equal(r.body.error.code, "not_found");
+    }
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API transactions: submit (JSON or bytes) and look up state and ledger receipt", async () => {
+  const { app, get, ledger, steps, submitted } = await setup();
+  try {
+    const transferBob = blake3(steps[5].tx).toHex();
+    const looked = await get(`/transactions/${transferBob}`);
+    assert.equal(looked.status, 200);
+    assert.equal(looked.body.state, "accepted");
+    assert.equal(looked.body.receipt.code, "ok");
+    assert.equal(looked.body.receipt.fee, "30.01032");
+    assert.equal(looked.body.receipt.feeUnits, "30010320");
+    assert.equal(looked.body.receipt.ratePpb, 1_000_344);
+    assert.equal(looked.body.receipt.timeMs, (T0 + 7n * MINUTE_MS).toString());
+
+    const tx = signTx(realKey(11), 1n, { kind: "transfer", to: realKey(12).id, amount: RUV, memo: new Uint8Array() });
+    const post = (body: BodyInit, type: string) =>
+      app.request(`${EXCHANGE_API_BASE}/transactions`, { method: "POST", body, headers: { "content-type": type } });
+    const res = await post(JSON.stringify({ transaction: tx.toBase64() }), "application/json");
+    assert.equal(res.status, 202);
+    const id = blake3(tx).toHex();
+    assert.deepEqual(await res.json(), { id, state: "pending" });
+    assert.ok(submitted.has(id));
+    const again = await post(tx.slice(), "application/octet-stream");
+    assert.equal(again.status, 202); // still pending: the same answer as the first time
+    assert.deepEqual(await again.json(), { id, state: "pending" });
+    const pending = await get(`/transactions/${id}`);
+    assert.deepEqual(pending.body, { id, state: "pending", receipt: null });
+
+    const garbage = await post(new Uint8Array([1, 2, 3]), "application/octet-stream");
+    assert.equal(garbage.status, 422);
+    assert.equal((await post(JSON.stringify({ tx: "x" }), "application/json")).status, 400);
+    assert.equal((await get(`/transactions/${"00".repeat(32)}`)).status, 404);
+    assert.equal((await get("/transactions/nothex")).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /fees and /fees/quote; malformed amounts are 400 with the core's code", async () => {
+  const { get, ledger } = await setup();
+  try {
+    const fees = await get("/fees");
+    assert.equal(fees.status, 200);
+    assert.deepEqual(
+      [fees.body.fMin, fees.body.fMax, fees.body.fMinVerified, fees.body.fMaxVerified],
+      ["0.100%", "1.000%", "0.250%", "0.500%"],
+    );
+    assert.equal(fees.body.usageThreshold, "10000");
+    assert.equal(fees.body.timeConstantMs, String(90 * 86_400_000));
+
+    // The same figure as the core's seed-flow test: verified alice, one minute after the lock.
+    const q = await get(`/fees/quote?account=alice&amount=1000&timeMs=${LOCK_TIME_MS + MINUTE_MS}`);
+    assert.equal(q.status, 200);
+    assert.equal(q.body.ratePpb, 2_500_135);
+    assert.equal(q.body.verified, true);
+    assert.equal(q.body.amountUnits, "1000000000");
+    assert.equal(q.body.feeUnits, "2500135");
+    assert.equal(q.body.fee, "2.500135");
+    // Without timeMs: the injected clock.
+    const now = await get(`/fees/quote?account=${realKey(10).id.toHex()}&amount=0.5`);
+    assert.equal(now.body.timeMs, (LOCK_TIME_MS + BigInt(HOUR_MS)).toString());
+    assert.equal(now.body.verified, false);
+
+    for (
+      const [amount, code] of [
+        ["abc", "amount_invalid"],
+        ["-1", "amount_invalid"],
+        ["1.0000001", "amount_too_many_decimals"],
+        ["99999999999999999999", "amount_overflow"],
+      ]
+    ) {
+      const r = await get(`/fees/quote?account=alice&amount=${encodeURIComponent(amount)}`);
+      assert.equal(r.status, 400, amount);
+      assert.equal(r.body.error.code, code, amount);
+    }
+    assert.equal((await get("/fees/quote?account=nobody&amount=1")).status, 404);
+    assert.equal((await get("/fees/quote?amount=1")).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /immutable reports the lock, grace time left by the injected clock, and audit", async () => {
+  const { get, ledger, steps } = await setup();
+  try {
+    const { status, body } = await get("/immutable");
+    assert.equal(status, 200);
+    assert.equal(body.locked, true);
+    assert.equal(body.lock.inGracePeriod, true);
+    assert.equal(body.lock.graceRemainingMs, String(23 * HOUR_MS));
+    assert.equal(body.lock.lockTx, blake3(steps[8].tx).toHex());
+    assert.equal(body.audit.length, 1);
+    assert.equal(body.audit[0].action, "lock");
+    assert.equal(body.audit[0].timeMs, LOCK_TIME_MS.toString());
+  } finally {
+    ledger.close();
+  }
+});
