@@ -8,6 +8,7 @@
 import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { keyIdOf, toHex } from "../src/keys/mod.ts";
 import { makeGenesis, parseGenesis } from "../src/node/genesis.ts";
+import { makeExchangeGenesis } from "../src/ledger/genesis.ts";
 import { baseEnv, ROOT, startTaskArgs } from "./node_process.ts";
 
 export interface TestnetNode {
@@ -16,6 +17,8 @@ export interface TestnetNode {
   http: string;
   metrics: string;
   p2p: string;
+  /** The exchange API (port 8081's role). */
+  exchange: string;
   dataDir: string;
   pid: number;
 }
@@ -24,6 +27,8 @@ export interface TestnetDescription {
   chainId: string;
   genesis: string;
   keysDir: string;
+  /** Seed files (hex) of the exchange's genesis accounts, by role: fees, exchange-master, fee-admin, agent-verifier, governance. */
+  exchangeKeys: Record<string, string>;
   /** File holding the x-api-key every node of this testnet requires for writes to /api/v1/peers. */
   apiKeyFile: string;
   nodes: TestnetNode[];
@@ -162,17 +167,40 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     Deno.writeTextFileSync(`${dir}/keys/node${i + 1}.seed`, toHex(seed) + "\n", { mode: 0o600 });
     return { name: `node${i + 1}`, seed, publicKey: ml_dsa87.keygen(seed).publicKey };
   });
-  const genesisBytes = makeGenesis("testnet-local", new Date().toISOString(), validators);
+  // The exchange's genesis accounts, one key per authority (SPEC.md "Exchange").
+  const roles = ["fees", "exchange-master", "fee-admin", "agent-verifier", "governance"] as const;
+  const exchangeKeys: Record<string, string> = {};
+  const roleAccounts = roles.map((name) => {
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    exchangeKeys[name] = `${dir}/keys/${name}.seed`;
+    Deno.writeTextFileSync(exchangeKeys[name], toHex(seed) + "\n", { mode: 0o600 });
+    return { name, publicKey: ml_dsa87.keygen(seed).publicKey };
+  });
+  const exchange = makeExchangeGenesis({
+    timeMs: BigInt(Date.now()),
+    supplyCap: 0n,
+    accounts: roleAccounts,
+    roles: {
+      feeAccount: "fees",
+      exchangeMaster: "exchange-master",
+      feeAdmin: "fee-admin",
+      agentVerifier: "agent-verifier",
+      governance: "governance",
+    },
+  });
+  const genesisBytes = makeGenesis("testnet-local", new Date().toISOString(), validators, exchange);
   Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
   const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
   const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24)));
   Deno.writeTextFileSync(`${dir}/keys/api-key`, apiKey + "\n", { mode: 0o600 });
-  const ports = validators.map((
-    _,
-    i,
-  ) => (o.basePort
-    ? { http: o.basePort + 10 * i, metrics: o.basePort + 10 * i + 1, p2p: o.basePort + 10 * i + 2 }
-    : { http: freePort(), metrics: freePort(), p2p: freePort() })
+  const ports = validators.map((_, i) => (o.basePort
+    ? {
+      http: o.basePort + 10 * i,
+      metrics: o.basePort + 10 * i + 1,
+      p2p: o.basePort + 10 * i + 2,
+      exchange: o.basePort + 10 * i + 3,
+    }
+    : { http: freePort(), metrics: freePort(), p2p: freePort(), exchange: freePort() })
   );
   const nodes: TestnetNode[] = validators.map((v, i) => ({
     name: v.name,
@@ -180,6 +208,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     http: `http://127.0.0.1:${ports[i].http}`,
     metrics: `http://127.0.0.1:${ports[i].metrics}/metrics`,
     p2p: `127.0.0.1:${ports[i].p2p}`,
+    exchange: `http://127.0.0.1:${ports[i].exchange}`,
     dataDir: `${dir}/${v.name}`,
     pid: 0,
   }));
@@ -204,6 +233,9 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
         String(ports[i].metrics),
         "--p2p-port",
         String(ports[i].p2p),
+        "--enable-exchange",
+        "--exchange-port",
+        String(ports[i].exchange),
         "--node-id",
         n.name,
         ...peers,
@@ -266,6 +298,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     genesis: `${dir}/genesis.json`,
     keysDir: `${dir}/keys`,
     apiKeyFile: `${dir}/keys/api-key`,
+    exchangeKeys,
     nodes,
   };
   Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
@@ -328,7 +361,9 @@ if (import.meta.main) {
   console.log(`testnet up: chain ${d.chainId}\ngenesis ${d.genesis}\nkeys    ${d.keysDir}\n`);
   for (const n of d.nodes) {
     console.log(
-      `${n.name}${n === d.nodes[0] ? " (bootstrap)" : ""}  http ${n.http}  metrics ${n.metrics}  p2p ${n.p2p}`,
+      `${n.name}${
+        n === d.nodes[0] ? " (bootstrap)" : ""
+      }  http ${n.http}  exchange ${n.exchange}  metrics ${n.metrics}  p2p ${n.p2p}`,
     );
   }
   console.log(`\ndescription: ${d.genesis.replace(/genesis\.json$/, "testnet.json")}\nCtrl-C stops every node.`);

@@ -56,6 +56,8 @@ export interface ConsensusOptions {
   batchDelayMs?: number;
   /** Most transactions in one vertex this node issues. */
   batchTxsMax?: number;
+  /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
+  onStored?: (decisions: readonly Decision[]) => void;
 }
 
 export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unknown";
@@ -299,6 +301,7 @@ export class ConsensusService {
   }
 
   #reported(decisions: readonly Decision[]): void {
+    this.#o.onStored?.(decisions);
     const now = this.#o.nowMs();
     for (const d of decisions) {
       this.#m.decisions.inc({ kind: d.kind, status: d.status });

@@ -27,6 +27,8 @@ export interface Genesis {
   readonly network: string;
   readonly createdAt: string;
   readonly validators: readonly GenesisValidator[];
+  /** The exchange ledger's genesis (JSON, parsed by src/ledger/genesis.ts), when this chain runs the exchange. */
+  readonly exchange: unknown;
   /** Where it was read from. */
   readonly path: string;
 }
@@ -44,6 +46,7 @@ export function makeGenesis(
   network: string,
   createdAt: string,
   validators: readonly { name: string; publicKey: Uint8Array }[],
+  exchange?: unknown,
 ): Uint8Array {
   const doc = {
     format: GENESIS_FORMAT,
@@ -52,6 +55,7 @@ export function makeGenesis(
     // A random nonce keeps two genesis files made at the same moment apart.
     nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
     validators: validators.map((v) => ({ name: v.name, publicKey: v.publicKey.toBase64() })),
+    ...(exchange === undefined ? {} : { exchange }),
   };
   return new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
 }
@@ -91,7 +95,15 @@ export function parseGenesis(bytes: Uint8Array, path: string): Genesis {
     return { name: r.name, publicKey: pk, id };
   });
   const chainId = blake3(bytes);
-  return { chainId, chainIdHex: toHex(chainId), network: doc.network, createdAt: doc.createdAt, validators, path };
+  return {
+    chainId,
+    chainIdHex: toHex(chainId),
+    network: doc.network,
+    createdAt: doc.createdAt,
+    validators,
+    exchange: doc.exchange ?? null,
+    path,
+  };
 }
 
 export function readGenesis(path: string): Genesis {

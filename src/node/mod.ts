@@ -24,9 +24,11 @@ import { ConsensusService } from "./consensus.ts";
 import { createSyncSigner } from "./sync_signer.ts";
 import { createTransactionsApi } from "../http/transactions.ts";
 import { createPeersApi } from "../http/peers.ts";
+import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
+import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
 
-export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch";
+export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch" | "exchange_unavailable";
 
 export class NodeStartError extends Error {
   readonly code: NodeStartErrorCode;
@@ -46,7 +48,8 @@ export interface RunningNode {
   readonly dag: DagService;
   readonly consensus: ConsensusService;
   readonly transport: PeerTransport;
-  readonly ports: { http: number; metrics: number; p2p: number };
+  readonly ports: { http: number; metrics: number; p2p: number; exchange: number | null };
+  readonly ledger: LedgerService | null;
   /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
   stop(reason: string): Promise<void>;
   /** Resolves when the node has stopped. */
@@ -85,11 +88,25 @@ function listen(
   }
 }
 
-/** BLAKE3 over the sorted ids of accepted transactions: equal on nodes that accepted the same set. */
-function acceptedTxHash(storage: Storage): string {
-  const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id)
-    .sort();
-  return toHex(blake3(new TextEncoder().encode(ids.join("\n"))));
+/**
+ * BLAKE3 over the sorted ids of accepted transactions: equal on nodes that
+ * accepted the same set. Recomputed only when the number of decisions changed,
+ * so status requests cannot make the node rescan its decisions each time.
+ */
+function acceptedTxHasher(storage: Storage): () => string {
+  let count = -1;
+  let hash = "";
+  return () => {
+    const c = storage.decisionCounts();
+    const n = c.accepted + c.rejected;
+    if (n !== count) {
+      const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id)
+        .sort();
+      hash = toHex(blake3(new TextEncoder().encode(ids.join("\n"))));
+      count = n;
+    }
+    return hash;
+  };
 }
 
 /** Records this start and refuses a data directory that belongs to another identity. */
@@ -220,6 +237,24 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       }
       throw new NodeStartError("listen_failed", `cannot listen for peers: ${(cause as Error).message}`, { cause });
     }
+    // The exchange ledger follows consensus when the genesis defines it: rebuilt from the stored DAG and decisions.
+    let ledger: LedgerService | null = null;
+    if (genesis.exchange !== null) {
+      ledger = new LedgerService({
+        genesis: parseExchangeGenesis(genesis.exchange, genesis.chainId),
+        storage,
+        verify: async (pk, message, signature) => (await crypto.backend.mlDsaVerifier(pk)).verify(message, signature),
+        logger: log.child({ component: "ledger" }),
+        registry,
+      });
+      const rebuilt = await ledger.rebuild();
+      log.info("exchange ledger rebuilt", { vertices: rebuilt.vertices, transactions: rebuilt.transactions });
+    } else if (config.exchange.enabled) {
+      throw new NodeStartError(
+        "exchange_unavailable",
+        `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from`,
+      );
+    }
     const consensus = new ConsensusService({
       genesis,
       validatorId: identity.keyId,
@@ -231,6 +266,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       registry,
       logger: log.child({ component: "consensus" }),
       nowMs,
+      onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
     });
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
@@ -248,6 +284,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     discovery.start();
     cleanup.push(() => discovery.stop());
 
+    const acceptedTxHash = acceptedTxHasher(storage);
     const dagApi = new Hono<Env>();
     dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     dagApi.route("/", createDagApi(dag));
@@ -305,9 +342,13 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           pollsStarted: consensus.engine.stats.pollsStarted,
           pollsFinished: consensus.engine.stats.pollsFinished,
           decisions: storage.decisionCounts(),
-          acceptedTxHash: acceptedTxHash(storage),
+          acceptedTxHash: acceptedTxHash(),
         },
-        exchange: { enabled: config.exchange.enabled, nodeType: config.exchange.nodeType },
+        exchange: {
+          enabled: config.exchange.enabled,
+          nodeType: config.exchange.nodeType,
+          ledger: ledger ? { stateHash: toHex(ledger.stateHash()), halted: ledger.halted?.message ?? null } : null,
+        },
       }),
     });
 
@@ -327,8 +368,50 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       },
     );
     cleanup.push(() => metricsServer.shutdown());
+    let exchangeServer: Deno.HttpServer<Deno.NetAddr> | null = null;
+    if (ledger && config.exchange.enabled) {
+      const exchangeApp = createApp({
+        logger: log.child({ component: "exchange" }),
+        requestDuration,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        nowMs: () => performance.now(),
+        checkReady: () => {
+          checkReady();
+          if (ledger!.halted) throw new Error(`the ledger halted: ${ledger!.halted.message}`);
+        },
+        isStopping: () => stopping,
+        status: () => ({ exchange: ledger!.summary() }),
+        areas: {
+          [EXCHANGE_API_BASE]: (() => {
+            const api = new Hono<Env>();
+            api.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
+            api.route(
+              "/",
+              createExchangeApi(ledger!, (b) => consensus.submit(b), (id) => consensus.txState(id), {
+                nowMs,
+              }),
+            );
+            return api;
+          })(),
+        },
+      });
+      exchangeServer = listen(
+        "the exchange API",
+        "exchange.port",
+        config.http.host,
+        config.exchange.port,
+        exchangeApp.fetch,
+      );
+      const srv = exchangeServer;
+      cleanup.push(() => srv.shutdown());
+    }
 
-    const ports = { http: httpServer.addr.port, metrics: metricsServer.addr.port, p2p: p2pPort };
+    const ports = {
+      http: httpServer.addr.port,
+      metrics: metricsServer.addr.port,
+      p2p: p2pPort,
+      exchange: exchangeServer?.addr.port ?? null,
+    };
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => resolveStopped = r);
     let stopPromise: Promise<void> | null = null;
@@ -346,7 +429,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           consensus.stop();
           await transport.close();
           const drained = await Promise.race([
-            Promise.all([httpServer.shutdown(), metricsServer.shutdown()]).then(() => "drained" as const),
+            Promise.all([httpServer.shutdown(), metricsServer.shutdown(), exchangeServer?.shutdown()]).then(() =>
+              "drained" as const
+            ),
             deadline,
           ]);
           if (drained === "timeout") {
@@ -355,6 +440,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         } catch (err) {
           log.error("error while stopping", { err });
         } finally {
+          await ledger?.close();
           storage.close();
           log.info("node stopped", { reason });
           resolveStopped();
@@ -370,10 +456,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       http: `http://${config.http.host}:${ports.http}`,
       metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
       p2p: `${p2pHost}:${ports.p2p}`,
+      exchange: ports.exchange === null ? null : `http://${config.http.host}:${ports.exchange}`,
       dataDir: config.node.dataDir,
       boots,
     });
-    return { identity, crypto, storage, registry, genesis, dag, consensus, transport, ports, stop, stopped };
+    return { identity, crypto, storage, registry, genesis, dag, consensus, transport, ledger, ports, stop, stopped };
   } catch (e) {
     for (const fn of cleanup.reverse()) {
       try {
