@@ -27,7 +27,8 @@ function backend(): CryptoBackend {
   return native;
 }
 
-const TESTDATA = new URL("../../../shared/testdata/", import.meta.url);
+// The repository's own copies of shared/testdata (tests/fixtures/README.md says where each came from).
+const TESTDATA = new URL("../../tests/fixtures/", import.meta.url);
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -187,7 +188,7 @@ Deno.test("ML-KEM keygen and encaps agree with noble", { ignore }, async () => {
 Deno.test("ML-KEM Encaps rejects every CCTV modulus-check key", { ignore }, async () => {
   const b = backend();
   for (const level of [768, 1024] as const) {
-    const gz = await Deno.readFile(new URL(`cctv/ML-KEM/modulus-ML-KEM-${level}.txt.gz`, TESTDATA));
+    const gz = await Deno.readFile(new URL(`ml-kem/modulus-ML-KEM-${level}.txt.gz`, TESTDATA));
     const text = await new Response(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
     const keys = text.split("\n").filter((line) => line.trim() !== "");
     assert.ok(keys.length > 100);
