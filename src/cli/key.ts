@@ -23,6 +23,7 @@ function describe(k: KeyInfo): Record<string, string> {
     keyId: k.keyId,
     algorithm: ALGORITHM_NAMES[k.algorithm],
     purpose: k.purpose,
+    ...(k.label === undefined ? {} : { label: k.label }),
     createdAt: k.createdAt,
     path: k.path,
   };
@@ -92,8 +93,8 @@ const list: Command = {
       if (keys.length === 0) io.out(`no keys in ${dir}`);
       for (const k of keys) {
         io.out(
-          `${k.keyId.slice(0, 16)}  ${ALGORITHM_NAMES[k.algorithm].padEnd(10)}  ${
-            k.purpose.padEnd(20)
+          `${k.keyId.slice(0, 16)}  ${ALGORITHM_NAMES[k.algorithm].padEnd(10)}  ${k.purpose.padEnd(20)}  ${
+            (k.label ?? "").padEnd(16)
           }  ${k.createdAt}`,
         );
       }

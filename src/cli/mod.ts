@@ -7,6 +7,7 @@ import { ConfigError } from "../config/mod.ts";
 import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
 import { dag } from "./dag.ts";
+import { exchange } from "./exchange.ts";
 import { key } from "./key.ts";
 import { peer } from "./peer.ts";
 import { start } from "./start.ts";
@@ -17,7 +18,7 @@ export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, version];
+const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, exchange, version];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;

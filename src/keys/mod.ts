@@ -18,10 +18,14 @@ export const KEY_PURPOSES = [
   "immutable-governance",
   "fee-configuration",
   "agent-verification",
+  "account",
 ] as const;
 export type KeyPurpose = typeof KEY_PURPOSES[number];
 
 export const KEY_FILE_FORMAT = "qudag-key/1";
+
+/** An optional label in a key file's public header (an exchange account's name): 1..64 of [a-z0-9_-]. */
+export const KEY_LABEL_RE = /^[a-z0-9_-]{1,64}$/;
 
 export type KeyErrorCode =
   | "key_passphrase_missing"
@@ -59,6 +63,8 @@ interface KeyFileJson {
   keyId: string;
   publicKey: string;
   createdAt: string;
+  /** Optional; authenticated with the rest of the header. */
+  label?: string;
   kdf: { name: string; log2N: number; r: number; p: number; salt: string };
   check: string;
   cipher: { name: string; iv: string };
@@ -72,6 +78,8 @@ export interface KeyInfo {
   readonly publicKey: Uint8Array;
   readonly createdAt: string;
   readonly path: string;
+  /** The header's label (an exchange account's name), if it has one. */
+  readonly label?: string;
 }
 
 export interface UnlockedKey extends KeyInfo {
@@ -109,9 +117,18 @@ function deriveKey(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promis
 }
 
 function header(f: Omit<KeyFileJson, "check" | "cipher" | "ciphertext">): Uint8Array<ArrayBuffer> {
-  // Associated data: every public field, in a fixed order.
+  // Associated data: every public field, in a fixed order (the label only when present, so older files still open).
   return new TextEncoder().encode(
-    JSON.stringify([f.format, f.algorithm, f.purpose, f.keyId, f.publicKey, f.createdAt, f.kdf]),
+    JSON.stringify([
+      f.format,
+      f.algorithm,
+      f.purpose,
+      f.keyId,
+      f.publicKey,
+      f.createdAt,
+      f.kdf,
+      ...(f.label === undefined ? [] : [f.label]),
+    ]),
   );
 }
 
@@ -154,6 +171,9 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
   if (!KEY_PURPOSES.includes(f.purpose as KeyPurpose)) throw bad(`unknown purpose ${JSON.stringify(f.purpose)}`);
   for (const k of ["keyId", "publicKey", "createdAt", "check", "ciphertext"] as const) {
     if (typeof f[k] !== "string") throw bad(`field ${k} is missing`);
+  }
+  if (f.label !== undefined && (typeof f.label !== "string" || !KEY_LABEL_RE.test(f.label))) {
+    throw bad("label is not 1..64 of [a-z0-9_-]");
   }
   const kdf = f.kdf;
   if (
@@ -244,20 +264,25 @@ export class KeyStore {
     purpose: KeyPurpose,
     passphrase: string,
     out?: string,
+    label?: string,
   ): Promise<KeyInfo> {
     if (!passphrase) throw new KeyError("key_passphrase_missing", "an empty passphrase cannot protect a key");
     const secret = crypto.getRandomValues(new Uint8Array(algorithm === "ml-dsa" ? 32 : 64));
-    return await this.import(algorithm, purpose, secret, passphrase, out);
+    return await this.import(algorithm, purpose, secret, passphrase, out, label);
   }
 
-  /** Seals a given secret (seed) into a key file. */
+  /** Seals a given secret (seed) into a key file, with an optional `label` in its authenticated header. */
   async import(
     algorithm: KeyAlgorithm,
     purpose: KeyPurpose,
     secret: Uint8Array,
     passphrase: string,
     out?: string,
+    label?: string,
   ): Promise<KeyInfo> {
+    if (label !== undefined && !KEY_LABEL_RE.test(label)) {
+      throw new KeyError("key_invalid", `label ${JSON.stringify(label)} is not 1..64 of [a-z0-9_-]`);
+    }
     const publicKey = await publicKeyOf(this.#backend, algorithm, secret);
     const keyId = keyIdOf(publicKey);
     const createdAt = this.#now().toISOString();
@@ -268,6 +293,7 @@ export class KeyStore {
       keyId,
       publicKey: toB64(publicKey),
       createdAt,
+      ...(label === undefined ? {} : { label }),
     }, this.#kdf);
     const path = out ?? `${this.dir}/${purpose}-${keyId.slice(0, 16)}.key.json`;
     try {
@@ -279,7 +305,7 @@ export class KeyStore {
       }
       throw new KeyError("key_io", `cannot write key file ${path}: ${(cause as Error).message}`, { cause });
     }
-    return { keyId, algorithm, purpose, publicKey, createdAt, path };
+    return { keyId, algorithm, purpose, publicKey, createdAt, path, ...(label === undefined ? {} : { label }) };
   }
 
   /** Every key file in the store (public parts only; no passphrase needed). Corrupt files are reported, not hidden. */
@@ -327,6 +353,7 @@ export class KeyStore {
       publicKey: Uint8Array.fromBase64(f.publicKey),
       createdAt: f.createdAt,
       path,
+      ...(f.label === undefined ? {} : { label: f.label }),
     };
   }
 
@@ -345,6 +372,20 @@ export class KeyStore {
         matches.map((k) => k.keyId.slice(0, 16)).join(", ")
       }); give a longer key id`,
     );
+  }
+
+  /** The key of `purpose` whose header label is `label`, or null; several such keys are an error (key_invalid). */
+  findLabelled(purpose: KeyPurpose, label: string): KeyInfo | null {
+    const matches = this.list().keys.filter((k) => k.purpose === purpose && k.label === label);
+    if (matches.length > 1) {
+      throw new KeyError(
+        "key_invalid",
+        `${matches.length} ${purpose} keys are labelled "${label}" in ${this.dir} (${
+          matches.map((k) => k.keyId.slice(0, 16)).join(", ")
+        }); name one by key id`,
+      );
+    }
+    return matches[0] ?? null;
   }
 
   /** Decrypts a key file and checks that the secret really belongs to the public key. */

@@ -231,6 +231,41 @@ Deno.test("KeyStore find() reports an ambiguous id prefix", () =>
     assert.match(e.message, /give a longer key id/);
   }));
 
+Deno.test("KeyStore keeps an account key's label in the authenticated header and finds keys by it", () =>
+  withDir(async (dir) => {
+    const s = store(dir);
+    const alice = await s.generate("ml-dsa", "account", PASS, undefined, "alice");
+    assert.equal(alice.label, "alice");
+    assert.equal(s.read(alice.path).label, "alice");
+    assert.equal((await s.unlock(alice.path, PASS)).label, "alice");
+    const unlabelled = await s.generate("ml-dsa", "account", PASS);
+    assert.equal(unlabelled.label, undefined);
+    assert.equal(s.read(unlabelled.path).label, undefined);
+    assert.equal((await s.unlock(unlabelled.path, PASS)).keyId, unlabelled.keyId);
+
+    assert.equal(s.findLabelled("account", "alice")?.keyId, alice.keyId);
+    assert.equal(s.findLabelled("account", "bob"), null);
+    assert.equal(s.findLabelled("node", "alice"), null);
+    await rejectsWith(s.generate("ml-dsa", "account", PASS, undefined, "Alice!"), "key_invalid");
+
+    // Editing, adding or removing a label breaks decryption.
+    const bob = await s.generate("ml-dsa", "account", PASS, undefined, "bob");
+    editJson(bob.path, (j) => j.label = "carol");
+    await rejectsWith(s.unlock(bob.path, PASS), "key_file_corrupt");
+    editJson(bob.path, (j) => delete j.label);
+    await rejectsWith(s.unlock(bob.path, PASS), "key_file_corrupt");
+    editJson(unlabelled.path, (j) => j.label = "mallory");
+    await rejectsWith(s.unlock(unlabelled.path, PASS), "key_file_corrupt");
+    editJson(alice.path, (j) => j.label = "Not A Label");
+    await rejectsWith(() => s.read(alice.path), "key_file_corrupt");
+
+    // Two keys with one label: ambiguous.
+    const again = await s.generate("ml-dsa", "account", PASS, undefined, "dave");
+    Deno.copyFileSync(again.path, `${dir}/keys/copy.key.json`);
+    const e = await rejectsWith(() => s.findLabelled("account", "dave"), "key_invalid");
+    assert.match(e.message, /2 account keys are labelled "dave"/);
+  }));
+
 Deno.test("parseSeedSecret() accepts 64 hex digits or base64 of 32 bytes", () => {
   const seed = crypto.getRandomValues(new Uint8Array(32));
   assert.deepEqual(parseSeedSecret("NODE_PRIVATE_KEY", toHex(seed)), seed);
