@@ -200,7 +200,8 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
       p2p: o.basePort + 10 * i + 2,
       exchange: o.basePort + 10 * i + 3,
     }
-    : { http: freePort(), metrics: freePort(), p2p: freePort(), exchange: freePort() })
+    // 0: each node binds a free port itself and reports it (no window for another process to take it).
+    : { http: 0, metrics: 0, p2p: 0, exchange: 0 })
   );
   const nodes: TestnetNode[] = validators.map((v, i) => ({
     name: v.name,
@@ -213,15 +214,13 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     pid: 0,
   }));
   const logs: string[] = nodes.map(() => "");
-  const relays = o.relayed ? new LinkRelays(nodes.map((n) => n.p2p)) : null;
-  relays?.start();
+  let relays: LinkRelays | null = null;
   const processes: Deno.ChildProcess[] = [];
 
   const spawn = (i: number): Deno.ChildProcess => {
     const n = nodes[i];
     Deno.mkdirSync(n.dataDir, { recursive: true });
     Deno.writeFileSync(`${n.dataDir}/genesis.json`, genesisBytes);
-    const peers = nodes.flatMap((p, j) => j === i ? [] : ["--peer", relays?.addresses.get(`${i}>${j}`) ?? p.p2p]);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...startTaskArgs(n.dataDir, `${ROOT}/main.ts`),
@@ -238,7 +237,6 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
         String(ports[i].exchange),
         "--node-id",
         n.name,
-        ...peers,
         ...(o.args ?? []),
       ],
       env: {
@@ -264,24 +262,58 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     return child;
   };
 
+  /** Waits for node i's "node ready" log line and takes its actual addresses (and ports) from it. */
   const waitReady = async (i: number) => {
     const deadline = Date.now() + 30_000;
     let exited = false;
     processes[i].status.then(() => exited = true);
     while (Date.now() < deadline && !exited) {
-      try {
-        const r = await fetch(`${nodes[i].http}/ready`, { signal: AbortSignal.timeout(1_000) });
-        await r.body?.cancel();
-        if (r.ok) return;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 100));
+      const line = logs[i].split("\n").find((l) => l.includes('"msg":"node ready"'));
+      if (line) {
+        const ready = JSON.parse(line) as { http: string; metrics: string; p2p: string; exchange: string | null };
+        const port = (url: string) => Number(url.replace(/\/metrics$/, "").split(":").pop());
+        ports[i] = {
+          http: port(ready.http),
+          metrics: port(ready.metrics),
+          p2p: port(ready.p2p),
+          exchange: port(ready.exchange!),
+        };
+        Object.assign(nodes[i], {
+          http: ready.http,
+          metrics: ready.metrics,
+          p2p: `127.0.0.1:${ports[i].p2p}`,
+          exchange: ready.exchange!,
+        });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`${nodes[i].name} ${exited ? "exited" : "not ready after 30 s"}:\n${logs[i]}`);
+  };
+
+  /** Tells node i to dial every other node (through its relay when relayed). */
+  const introduce = async (i: number) => {
+    for (let j = 0; j < nodes.length; j++) {
+      if (j === i) continue;
+      const address = relays?.addresses.get(`${i}>${j}`) ?? nodes[j].p2p;
+      const res = await fetch(`${nodes[i].http}/api/v1/peers`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": apiKey },
+        body: JSON.stringify({ address }),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`${nodes[i].name} refused peer ${address}: ${res.status}`);
+    }
   };
 
   nodes.forEach((_, i) => spawn(i));
   try {
     await Promise.all(nodes.map((_, i) => waitReady(i)));
+    if (o.relayed) {
+      relays = new LinkRelays(nodes.map((n) => n.p2p));
+      relays.start();
+    }
+    for (let i = 0; i < nodes.length; i++) await introduce(i);
   } catch (e) {
     // Leave nothing running when the testnet cannot start.
     for (const p of processes) {
@@ -331,8 +363,10 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     log: (i) => logs[i],
     stopNode,
     async restartNode(i) {
+      // Same ports as before: the others keep dialing its old peer address.
       spawn(i);
       await waitReady(i);
+      await introduce(i);
       Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
     },
     async stop() {
