@@ -150,14 +150,6 @@ export interface TestnetOptions {
   quiet?: boolean;
 }
 
-/** A port free right now on 127.0.0.1 (the OS picks it). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 32) throw new Error("--nodes must be 1..32");
   const dir = o.dir.startsWith("/") ? o.dir : `${Deno.cwd()}/${o.dir}`;
