@@ -24,7 +24,7 @@ const TIME_MAX_MS = 180_000;
 const log = (s: string) => json || console.log(s);
 
 const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-testnet-" });
-const net = await startTestnet({ nodes: NODES, dir, basePort: 0 });
+const net = await startTestnet({ nodes: NODES, dir, basePort: 0, exchange: false });
 const nodes = net.description.nodes;
 const apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
 try {

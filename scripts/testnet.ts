@@ -147,6 +147,13 @@ export interface TestnetOptions {
   args?: string[];
   /** Route every peer link through relays in this process, so it can be cut (tests). */
   relayed?: boolean;
+  /**
+   * Give the genesis an exchange section and run the exchange API (default
+   * true). Without one the chain is consensus only: any well-formed
+   * transaction is ordered, none is checked by a ledger (consensus tests and
+   * bench:testnet send `data` transactions from throwaway keys).
+   */
+  exchange?: boolean;
   quiet?: boolean;
 }
 
@@ -180,7 +187,13 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
       governance: "governance",
     },
   });
-  const genesisBytes = makeGenesis("testnet-local", new Date().toISOString(), validators, exchange);
+  const withExchange = o.exchange ?? true;
+  const genesisBytes = makeGenesis(
+    "testnet-local",
+    new Date().toISOString(),
+    validators,
+    withExchange ? exchange : undefined,
+  );
   Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
   const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
   const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24)));
@@ -224,9 +237,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
         String(ports[i].metrics),
         "--p2p-port",
         String(ports[i].p2p),
-        "--enable-exchange",
-        "--exchange-port",
-        String(ports[i].exchange),
+        ...(withExchange ? ["--enable-exchange", "--exchange-port", String(ports[i].exchange)] : []),
         "--node-id",
         n.name,
         ...(o.args ?? []),
@@ -268,13 +279,13 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
           http: port(ready.http),
           metrics: port(ready.metrics),
           p2p: port(ready.p2p),
-          exchange: port(ready.exchange!),
+          exchange: ready.exchange === null ? 0 : port(ready.exchange),
         };
         Object.assign(nodes[i], {
           http: ready.http,
           metrics: ready.metrics,
           p2p: `127.0.0.1:${ports[i].p2p}`,
-          exchange: ready.exchange!,
+          exchange: ready.exchange ?? "",
         });
         return;
       }

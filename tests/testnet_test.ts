@@ -68,7 +68,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const dir = Deno.makeTempDirSync({ prefix: "qudag-testnet-" });
-    const net: RunningTestnet = await startTestnet({ nodes: 4, dir, basePort: 0 });
+    const net: RunningTestnet = await startTestnet({ nodes: 4, dir, basePort: 0, exchange: false });
     apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
     const nodes = net.description.nodes;
     const chainId = fromHex(net.description.chainId);
@@ -188,7 +188,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = Deno.makeTempDirSync({ prefix: "qudag-split-" });
-    const net = await startTestnet({ nodes: 4, dir, basePort: 0, relayed: true });
+    const net = await startTestnet({ nodes: 4, dir, basePort: 0, relayed: true, exchange: false });
     apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
     const nodes = net.description.nodes;
     const chainId = fromHex(net.description.chainId);

@@ -120,6 +120,7 @@ export const core = {
   ledgerStatus: (handle: number) => callNone(() => wasm.qudag_ledger_status(handle)),
   ledgerPrepare: (handle: number, tx: Uint8Array) => callLedger(wasm.qudag_ledger_prepare, handle, tx),
   ledgerApply: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_apply, handle, frame),
+  ledgerCheck: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_check, handle, frame),
   ledgerAccount: (handle: number, id: Uint8Array) => callLedger(wasm.qudag_ledger_account, handle, id),
   ledgerLookupName: (handle: number, name: Uint8Array) => callLedger(wasm.qudag_ledger_lookup_name, handle, name),
   ledgerFeeQuote: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_fee_quote, handle, frame),

@@ -178,7 +178,7 @@ Deno.test("Ledger reproduces the seed flow to the unit with real ML-DSA-87 signa
 
 // ---------------------------------------------------------------- refusals
 
-Deno.test("Ledger.apply() reaches every refusal code, each changing nothing", () => {
+Deno.test("Ledger.apply() reaches every refusal code; a refusal past the nonce check consumes only the nonce", () => {
   const [fees, master, feeAdmin, verifier, governance] = [1, 2, 3, 4, 5].map(fakeKey);
   const [alice, bob, carol, nobody] = [10, 11, 12, 99].map(fakeKey);
   using ledger = Ledger.genesis(genesisFor({ fees, master, feeAdmin, verifier, governance }, 1_000n * RUV));
@@ -242,14 +242,32 @@ Deno.test("Ledger.apply() reaches every refusal code, each changing nothing", ()
   const seen = new Set<string>();
   for (const [code, tx, signatureOk, time] of cases) {
     const before = ledger.stateHash();
-    const out = ledger.apply(tx, at(time), signatureOk);
+    // The dry run decides the same and changes nothing.
+    const dry = ledger.check(tx, time, signatureOk);
+    assert.equal(dry.code, code, dry.message);
+    assert.deepEqual(ledger.stateHash(), before, `the dry run of ${code} changed the state`);
+    // Applied on a copy: a refusal after the nonce check consumes the nonce, nothing else.
+    using copy = Ledger.import(ledger.export());
+    const signer = copy.prepare(tx).account;
+    const nonceBefore = copy.account(signer)?.nextNonce;
+    const out = copy.apply(tx, at(time), signatureOk);
     assert.equal(out.code, code, out.message);
     assert.ok(out.message.length > 0);
-    assert.deepEqual(ledger.stateHash(), before, `${code} changed the state`);
-    const again = ledger.apply(tx, at(time + 1n), true);
+    assert.equal(out.touched.length, dry.touched.length, code);
+    if (out.touched.length > 0) {
+      assert.match(out.message, /nonce \d+ is consumed$/);
+      assert.equal(copy.account(signer)?.nextNonce, nonceBefore! + 1n);
+      assert.equal(copy.status().supply, ledger.status().supply);
+      for (const a of [alice, bob]) assert.equal(copy.balance(a.id), ledger.balance(a.id));
+    } else {
+      assert.deepEqual(copy.stateHash(), before, `${code} changed the state`);
+    }
+    const afterApply = copy.stateHash();
+    const again = copy.apply(tx, at(time + 1n), true);
     assert.equal(again.duplicate, true);
     assert.equal(again.code, code);
-    assert.equal(ledger.prepare(tx).receipt?.code, code);
+    assert.deepEqual(copy.stateHash(), afterApply);
+    assert.equal(copy.prepare(tx).receipt?.code, code);
     seen.add(code);
   }
   // Unlock, then the two governance refusals left.
@@ -258,7 +276,7 @@ Deno.test("Ledger.apply() reaches every refusal code, each changing nothing", ()
   const again = sign(governance, 2n, { kind: "governance_override", configHash: new Uint8Array(32), reason: "y" });
   assert.equal(ledger.apply(again, at(t), true).code, "not_locked");
   seen.add("not_locked");
-  const badHash = sign(governance, 2n, { kind: "immutable_lock", configHash: new Uint8Array(32), gracePeriodMs: 0n });
+  const badHash = sign(governance, 3n, { kind: "immutable_lock", configHash: new Uint8Array(32), gracePeriodMs: 0n });
   assert.equal(ledger.apply(badHash, at(t), true).code, "config_hash_mismatch");
   seen.add("config_hash_mismatch");
   assert.deepEqual([...LEDGER_REFUSAL_CODES].filter((c) => !seen.has(c)), []);

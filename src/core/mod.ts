@@ -735,6 +735,16 @@ function readRoles(r: FrameReader): LedgerRoles {
 
 const textDecoder = new TextDecoder();
 
+function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean): Uint8Array {
+  const w = new FrameWriter()
+    .bytes(Tag.tx, tx, "tx")
+    .bool(Tag.signatureOk, signatureOk, "signatureOk")
+    .bytes(Tag.vertex, context.vertex, "context.vertex")
+    .u64(Tag.ledgerTimeMs, context.timeMs, "context.timeMs");
+  (context.concurrent ?? []).forEach((v, i) => w.bytes(Tag.concurrent, v, `context.concurrent[${i}]`));
+  return w.finish();
+}
+
 /**
  * The exchange ledger, held by the WASM core: a pure, deterministic state
  * transition (wasm/LEDGER.md). Two steps per transaction, so a bad signature
@@ -818,13 +828,22 @@ export class Ledger {
    * returned, not thrown; a `CoreError` means the call itself was wrong.
    */
   apply(tx: Uint8Array, context: LedgerContext, signatureOk: boolean): LedgerOutcome {
-    const w = new FrameWriter()
-      .bytes(Tag.tx, tx, "tx")
-      .bool(Tag.signatureOk, signatureOk, "signatureOk")
-      .bytes(Tag.vertex, context.vertex, "context.vertex")
-      .u64(Tag.ledgerTimeMs, context.timeMs, "context.timeMs");
-    (context.concurrent ?? []).forEach((v, i) => w.bytes(Tag.concurrent, v, `context.concurrent[${i}]`));
-    const r = new FrameReader(core.ledgerApply(this.#live(), w.finish()));
+    return this.#outcome(core.ledgerApply(this.#live(), applyFrame(tx, context, signatureOk)));
+  }
+
+  /**
+   * A dry run (not consensus): the receipt `apply` would give `tx` at ledger
+   * time `timeMs` against the whole current state, changing nothing. Its
+   * `vertex` is zero; `touched` names the signer when the refusal would
+   * consume its nonce. A node refuses submissions with it.
+   */
+  check(tx: Uint8Array, timeMs: bigint, signatureOk: boolean): LedgerOutcome {
+    const context = { vertex: new Uint8Array(32), timeMs };
+    return this.#outcome(core.ledgerCheck(this.#live(), applyFrame(tx, context, signatureOk)));
+  }
+
+  #outcome(bytes: Uint8Array): LedgerOutcome {
+    const r = new FrameReader(bytes);
     return {
       id: r.bytes(Tag.id),
       ...readReceipt(r),

@@ -269,21 +269,32 @@ export class Engine {
   }
 
   /**
-   * Issues a vertex carrying `txs` on top of the virtuous frontier, gossips
+   * Issues a vertex carrying `txs` on top of the virtuous frontier (and of
+   * `requiredParents`, at most issueParentsMax − 1 of them), gossips
    * it to every validator and starts polling. Returns the signed vertex.
    * Throws a ConsensusError for transactions that cannot share a vertex.
    */
-  issue(txs: readonly TxInput[]): SignedVertex {
+  issue(txs: readonly TxInput[], requiredParents: readonly string[] = []): SignedVertex {
     this.#fresh = false;
     if (txs.length === 0 || txs.length > VERTEX_TXS_MAX) {
       throw new RangeError(`Cannot issue a vertex of ${txs.length} transactions: expected 1..${VERTEX_TXS_MAX}`);
     }
+    // Clean parents only (an honest transaction must not wait on a contest), except the
+    // ones the caller requires (e.g. the carrier of the same account's previous nonce).
+    const frontier = this.#consensus.virtuousFrontier();
+    const required = [...new Set(requiredParents)]
+      .filter((p) => this.#consensus.hasVertex(p) && !frontier.includes(p))
+      .slice(0, this.#issueParentsMax - 1);
+    const room = this.#issueParentsMax - required.length;
+    const parents = [...required, ...frontier.slice(Math.max(0, frontier.length - room))];
+    // Never before a parent: ledger time (a vertex's timestamp) then only grows along causal chains.
+    let timestampMs = Math.max(0, Math.floor(this.#deps.clock.nowMs()));
+    for (const p of parents) timestampMs = Math.max(timestampMs, this.#vertices.get(p)?.timestampMs ?? 0);
     const body: VertexBody = {
       author: this.id,
-      // Clean parents only: an honest transaction must not wait on a contest.
-      parents: this.#consensus.virtuousFrontier().slice(-this.#issueParentsMax),
+      parents,
       txs: txs.map((t) => ({ id: t.id, conflictKey: t.conflictKey, deps: [...t.deps] })),
-      timestampMs: Math.max(0, Math.floor(this.#deps.clock.nowMs())),
+      timestampMs,
     };
     const vertex = this.#deps.codec.build(body);
     if (vertex.author !== this.id) {

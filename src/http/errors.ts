@@ -4,7 +4,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { CoreError } from "../core/mod.ts";
+import { CoreError, LEDGER_REFUSAL_CODES } from "../core/mod.ts";
 
 export class ApiError extends Error {
   readonly code: string;
@@ -42,6 +42,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   crypto_bad_key: 400,
   crypto_unsupported: 501,
   crypto_backend_unavailable: 503,
+  ledger_halted: 503,
+  // A submission the exchange ledger refuses (dry run before consensus): the client's transaction is invalid.
+  ...Object.fromEntries(LEDGER_REFUSAL_CODES.map((c) => [c, 422 as const])),
 };
 
 export function statusForCode(code: string): ContentfulStatusCode {

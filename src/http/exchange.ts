@@ -86,7 +86,7 @@ function badInput(error: unknown, field: string): never {
 
 export function createExchangeApi(
   ledger: LedgerService,
-  submit: (bytes: Uint8Array) => { id: string; state: string },
+  submit: (bytes: Uint8Array) => Promise<{ id: string; state: string }>,
   txState: (id: string) => string,
   options: ExchangeApiOptions = {},
 ): Hono<Env> {
@@ -170,7 +170,7 @@ export function createExchangeApi(
   api.get("/accounts/:idOrName", (c) => c.json(accountView(findAccount(c), true)));
 
   api.post("/transactions", async (c) => {
-    const r = submit(await signedBytes(c, "transaction"));
+    const r = await submit(await signedBytes(c, "transaction"));
     return c.json({ id: r.id, state: r.state }, r.state === "pending" ? 202 : 200);
   });
 

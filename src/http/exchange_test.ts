@@ -42,9 +42,9 @@ async function setup() {
     // As ConsensusService.submit: validate (CoreError on malformed bytes), then queue.
     const id = validateTransaction(bytes).id.toHex();
     const state = storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
-    if (state !== "unknown") return { id, state };
+    if (state !== "unknown") return Promise.resolve({ id, state });
     submitted.set(id, bytes);
-    return { id, state: "pending" };
+    return Promise.resolve({ id, state: "pending" });
   };
   const txState = (id: string) => storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
   const api = createExchangeApi(ledger, submit, txState, { nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS });

@@ -9,7 +9,7 @@ import { signedBytes } from "./_body.ts";
 export function createTransactionsApi(consensus: ConsensusService, storage: Storage): Hono<Env> {
   const api = new Hono<Env>();
   api.post("/", async (c) => {
-    const r = consensus.submit(await signedBytes(c, "transaction"));
+    const r = await consensus.submit(await signedBytes(c, "transaction"));
     return c.json(r, r.state === "pending" ? 202 : 200);
   });
   /** Many states at once (at most 1,000 ids), for clients following a batch. */

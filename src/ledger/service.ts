@@ -305,7 +305,8 @@ export class LedgerService {
       const out = this.#ledger.apply(txs[i], context, verdicts[i]);
       this.#count(out, id);
       if (!out.duplicate) first++;
-      if (out.code === "ok" && !out.duplicate) facts = true;
+      // Applied, or refused after its nonce check (the nonce is consumed): either leaves journal facts.
+      if (!out.duplicate && (out.code === "ok" || out.touched.length > 0)) facts = true;
     }
     const seq = this.#nextSeq++;
     this.#applied.set(id, { seq, concurrent, facts });
@@ -400,6 +401,30 @@ export class LedgerService {
     this.#m.supply.set({}, Number(s.supply));
     this.#m.accounts.set({}, s.accountCount);
     this.#m.vertices.set({}, this.#applied.size);
+  }
+
+  // ------------------------------------------------------------ submissions
+
+  /**
+   * The dry run of a submission (not consensus): verifies its signature with
+   * the signer's registered key (or a create_account's own key), then asks the
+   * core what applying it at ledger time `timeMs` against the current state
+   * would give. Nothing changes. Throws `ledger_halted` while halted: this
+   * node's state is not one to judge by.
+   */
+  async check(tx: Uint8Array, timeMs: number): Promise<LedgerOutcome> {
+    if (this.#halted !== null) {
+      throw Object.assign(new LedgerServiceError(`halted: ${this.#halted.message}`), {
+        code: "ledger_halted" as const,
+      });
+    }
+    const p = this.#ledger.prepare(tx);
+    let signatureOk = false;
+    if (p.receipt === undefined && p.publicKey !== undefined) {
+      const signature = tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES);
+      signatureOk = await this.#o.verify(p.publicKey, p.signingMessage, signature);
+    }
+    return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk);
   }
 
   // ------------------------------------------------------------ queries

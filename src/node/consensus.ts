@@ -10,6 +10,7 @@
 import {
   blake3,
   encodeVertex,
+  type TransactionInfo,
   validateTransaction,
   validateVertex,
   type VertexInfo,
@@ -58,14 +59,26 @@ export interface ConsensusOptions {
   batchTxsMax?: number;
   /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
   onStored?: (decisions: readonly Decision[]) => void;
+  /**
+   * Decides whether a new submission may enter consensus (the exchange
+   * ledger's dry run); throws a {@linkcode SubmitError} to refuse it. Told
+   * whether the account's previous nonce is still on its way (in this node's
+   * mempool or undecided in consensus), so a chain of transactions can be
+   * submitted before the first is accepted.
+   */
+  admit?: (bytes: Uint8Array, info: TransactionInfo, o: { predecessorPending: boolean }) => Promise<void>;
 }
 
 export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unknown";
 
-/** A submission this node refuses: stable code, message for the client. */
+/**
+ * A submission this node refuses: stable code (wrong_chain, mempool_full,
+ * shutting_down, ledger_halted, or an exchange ledger refusal code such as
+ * insufficient_funds), message for the client.
+ */
 export class SubmitError extends Error {
-  readonly code: "wrong_chain" | "mempool_full" | "shutting_down";
-  constructor(code: SubmitError["code"], message: string) {
+  readonly code: string;
+  constructor(code: string, message: string) {
     super(message);
     this.name = "SubmitError";
     this.code = code;
@@ -83,6 +96,8 @@ const MEMPOOL_MAX = 100_000;
 const VERTEX_TX_BYTES_MAX = 960 * 1024;
 /** Bytes of vertices packed into one protocol message. */
 const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
+/** Most extra parents a vertex takes to have its transactions' predecessors in its causal past. */
+const PREDECESSOR_PARENTS_MAX = 4;
 /** Gossip ticks between re-requests of parents that waiting vertices need. */
 const WANTED_EVERY_TICKS = 10;
 
@@ -93,6 +108,9 @@ export class ConsensusService {
   readonly #voteVerifiers = new Map<string, Promise<MlDsaVerifier>>();
   readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #mempool = new Map<string, Uint8Array>();
+  /** Conflict key → id of the mempool transaction holding it, and back. */
+  readonly #mempoolKeys = new Map<string, string>();
+  readonly #mempoolKeyOf = new Map<string, string>();
   #batch: TxInput[] = [];
   #batchBytes = 0;
   #ticks = 0;
@@ -224,11 +242,48 @@ export class ConsensusService {
     this.#queryTimers.clear();
   }
 
-  /** Takes a signed transaction into the next vertex this node issues. Idempotent by transaction id. */
-  submit(bytes: Uint8Array): { id: string; state: TxState } {
+  /**
+   * Takes a signed transaction into the next vertex this node issues, after
+   * the `admit` check (the exchange ledger's dry run). Idempotent by
+   * transaction id. Throws {@linkcode SubmitError} for a refusal.
+   */
+  async submit(bytes: Uint8Array): Promise<{ id: string; state: TxState }> {
+    const info = this.#precheck(bytes);
+    const id = toHex(info.id);
+    const state = this.txState(id);
+    if (state !== "unknown") {
+      this.#m.submitted.inc({ result: "duplicate" });
+      return { id, state };
+    }
+    if (this.#o.admit) {
+      try {
+        await this.#o.admit(bytes, info, { predecessorPending: this.#predecessorPending(info) });
+      } catch (error) {
+        this.#m.submitted.inc({ result: "refused" });
+        throw error;
+      }
+      // The same transaction may have come in meanwhile.
+      this.#precheck(bytes);
+      const now = this.txState(id);
+      if (now !== "unknown") return { id, state: now };
+    }
+    this.#mempool.set(id, bytes);
+    this.#mempoolKeys.set(info.conflictKey, id);
+    this.#mempoolKeyOf.set(id, info.conflictKey);
+    this.#firstSeenMs.set(id, this.#o.nowMs());
+    if (this.#batchBytes + bytes.length > VERTEX_TX_BYTES_MAX) this.#flush();
+    this.#batch.push({ id, conflictKey: info.conflictKey, deps: [] });
+    this.#batchBytes += bytes.length;
+    this.#m.submitted.inc({ result: "queued" });
+    if (this.#batch.length >= (this.#o.batchTxsMax ?? VERTEX_TXS_MAX)) this.#flush();
+    else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
+    return { id, state: "pending" };
+  }
+
+  /** The checks that need no ledger: decoding, chain, shutdown, mempool room. */
+  #precheck(bytes: Uint8Array): TransactionInfo {
     if (this.#stopped) throw new SubmitError("shutting_down", "this node is shutting down; submit elsewhere or retry");
     const info = validateTransaction(bytes);
-    const id = toHex(info.id);
     if (toHex(info.tx.chainId) !== this.#o.genesis.chainIdHex) {
       throw new SubmitError(
         "wrong_chain",
@@ -237,23 +292,34 @@ export class ConsensusService {
         }…`,
       );
     }
-    const state = this.txState(id);
-    if (state !== "unknown") {
-      this.#m.submitted.inc({ result: "duplicate" });
-      return { id, state };
-    }
     if (this.#mempool.size >= MEMPOOL_MAX) {
       throw new SubmitError("mempool_full", `the mempool is full (${MEMPOOL_MAX} transactions); retry later`);
     }
-    if (this.#batchBytes + bytes.length > VERTEX_TX_BYTES_MAX) this.#flush();
-    this.#mempool.set(id, bytes);
-    this.#firstSeenMs.set(id, this.#o.nowMs());
-    this.#batch.push({ id, conflictKey: info.conflictKey, deps: [] });
-    this.#batchBytes += bytes.length;
-    this.#m.submitted.inc({ result: "queued" });
-    if (this.#batch.length >= (this.#o.batchTxsMax ?? VERTEX_TXS_MAX)) this.#flush();
-    else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
-    return { id, state: "pending" };
+    return info;
+  }
+
+  /** Whether the account's previous nonce is in this node's mempool or undecided/accepted in consensus. */
+  #predecessorPending(info: TransactionInfo): boolean {
+    if (info.tx.nonce === 0n) return false;
+    const key = conflictKeyOf(info.tx.account, info.tx.nonce - 1n);
+    if (this.#mempoolKeys.has(key)) return true;
+    return this.engine.consensus.conflictSet(key).some((t) => this.engine.consensus.txStatus(t) !== "rejected");
+  }
+
+  /**
+   * Vertices a new vertex must descend from so that `tx` (account, n) has
+   * its account's transaction n − 1 in its causal past (the exchange ledger
+   * judges nonces there): the undecided carriers of n − 1's preferred
+   * transaction. An accepted carrier needs nothing: the virtuous frontier
+   * descends from every accepted vertex.
+   */
+  #predecessorCarriers(tx: TxInput): string[] {
+    const { account, nonce } = splitConflictKey(tx.conflictKey);
+    if (nonce === 0n) return [];
+    const c = this.engine.consensus;
+    const preferred = c.preferenceOf(conflictKeyOf(account, nonce - 1n));
+    if (preferred === null || c.txStatus(preferred) !== "processing") return [];
+    return c.verticesOf(preferred).filter((v) => c.vertexStatus(v) === "processing").slice(0, 1);
   }
 
   txState(id: string): TxState {
@@ -271,16 +337,39 @@ export class ConsensusService {
     this.#batch = [];
     this.#batchBytes = 0;
     if (this.#stopped) return;
-    // Two transactions of one conflict set cannot share a vertex: issue them apart.
+    // Two transactions of one conflict set cannot share a vertex: issue them apart. An account's
+    // nonce n goes in the group of its n − 1 or a later one (groups are issued in order), and its
+    // vertex descends from n − 1's carrier.
     const groups: TxInput[][] = [];
+    const groupOfKey = new Map<string, number>();
     for (const tx of batch) {
-      const g = groups.find((g) => !g.some((t) => t.conflictKey === tx.conflictKey));
-      if (g) g.push(tx);
-      else groups.push([tx]);
+      const { account, nonce } = splitConflictKey(tx.conflictKey);
+      const after = nonce === 0n ? 0 : groupOfKey.get(conflictKeyOf(account, nonce - 1n)) ?? 0;
+      let g = groups.findIndex((g, i) => i >= after && !g.some((t) => t.conflictKey === tx.conflictKey));
+      if (g < 0) g = groups.push([]) - 1;
+      groups[g].push(tx);
+      groupOfKey.set(tx.conflictKey, g);
     }
+    const carrierOfKey = new Map<string, string>();
+    const parentsFor = (g: readonly TxInput[]): string[] => {
+      const keys = new Set(g.map((t) => t.conflictKey));
+      const out = new Set<string>();
+      for (const t of g) {
+        const { account, nonce } = splitConflictKey(t.conflictKey);
+        if (nonce === 0n) continue;
+        const pred = conflictKeyOf(account, nonce - 1n);
+        if (keys.has(pred)) continue; // earlier in the same vertex
+        const issued = carrierOfKey.get(pred);
+        if (issued !== undefined) out.add(issued);
+        else for (const v of this.#predecessorCarriers(t)) out.add(v);
+      }
+      return [...out].slice(0, PREDECESSOR_PARENTS_MAX);
+    };
     for (const g of groups) {
+      const required = parentsFor(g);
       try {
-        this.engine.issue(g);
+        const v = this.engine.issue(g, required);
+        for (const t of g) carrierOfKey.set(t.conflictKey, v.id);
       } catch (e) {
         // Retry one by one so only the transaction at fault is dropped.
         this.#o.logger.warn("could not issue a vertex; retrying its transactions one by one", {
@@ -289,7 +378,8 @@ export class ConsensusService {
         });
         for (const t of g) {
           try {
-            this.engine.issue([t]);
+            const v = this.engine.issue([t], parentsFor([t]));
+            carrierOfKey.set(t.conflictKey, v.id);
           } catch (err) {
             this.#o.logger.warn("transaction dropped: it cannot be issued", { id: t.id, err });
             this.#m.submitted.inc({ result: "dropped" });
@@ -314,8 +404,16 @@ export class ConsensusService {
   }
 
   #forget(txId: string): void {
-    this.#mempool.delete(txId);
+    this.#dropFromMempool(txId);
     this.#firstSeenMs.delete(txId);
+  }
+
+  #dropFromMempool(txId: string): void {
+    this.#mempool.delete(txId);
+    const key = this.#mempoolKeyOf.get(txId);
+    if (key === undefined) return;
+    this.#mempoolKeyOf.delete(txId);
+    if (this.#mempoolKeys.get(key) === txId) this.#mempoolKeys.delete(key);
   }
 
   #codec(): VertexCodec {
@@ -347,7 +445,7 @@ export class ConsensusService {
         const stored = o.dag.admitOwn(bytes);
         if (stored.status === "rejected") throw new Error(`own vertex refused: ${stored.message} [${stored.code}]`);
         // Stored with the vertex now: the mempool no longer needs the bytes.
-        for (const t of body.txs) this.#mempool.delete(t.id);
+        for (const t of body.txs) this.#dropFromMempool(t.id);
         return toSignedVertex(validateVertex(bytes), bytes);
       },
       // Every vertex the engine gets came through the DAG service, which checked its id and signature.
@@ -495,6 +593,21 @@ export class ConsensusService {
       }
     }
   }
+}
+
+/** The consensus conflict key of (account, nonce): the core's 40 bytes, hex (account, nonce u64 LE). */
+export function conflictKeyOf(account: Uint8Array, nonce: bigint): string {
+  const n = new Uint8Array(8);
+  new DataView(n.buffer).setBigUint64(0, nonce, true);
+  return toHex(account) + toHex(n);
+}
+
+function splitConflictKey(key: string): { account: Uint8Array; nonce: bigint } {
+  const bytes = fromHex(key);
+  return {
+    account: bytes.subarray(0, 32),
+    nonce: new DataView(bytes.buffer, bytes.byteOffset + 32, 8).getBigUint64(0, true),
+  };
 }
 
 function voteKey(responder: string, message: Uint8Array, signature: Uint8Array): string {

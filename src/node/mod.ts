@@ -20,7 +20,7 @@ import { PeerTransport } from "../net/transport.ts";
 import { blake3 } from "../core/mod.ts";
 import { toHex } from "../keys/mod.ts";
 import { Discovery, resolveAaaa } from "../net/discovery.ts";
-import { ConsensusService } from "./consensus.ts";
+import { ConsensusService, SubmitError } from "./consensus.ts";
 import { createSyncSigner } from "./sync_signer.ts";
 import { createTransactionsApi } from "../http/transactions.ts";
 import { createPeersApi } from "../http/peers.ts";
@@ -267,6 +267,17 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       logger: log.child({ component: "consensus" }),
       nowMs,
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
+      // The exchange ledger's dry run: a transaction it would refuse never enters consensus (where it
+      // would spend the account's nonce) and the client gets the refusal code at once.
+      admit: ledger
+        ? async (bytes, _info, o) => {
+          const out = await ledger!.check(bytes, nowMs());
+          if (out.duplicate || out.code === "ok") return;
+          // The previous nonce (or the account's creation) is still on its way: judged when applied.
+          if (o.predecessorPending && (out.code === "nonce_too_high" || out.code === "unknown_account")) return;
+          throw new SubmitError(out.code, out.message);
+        }
+        : undefined,
     });
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());

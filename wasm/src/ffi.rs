@@ -404,6 +404,22 @@ pub unsafe extern "C" fn qudag_ledger_apply(handle: u32, ptr: *const u8, len: us
     })
 }
 
+/// Apply request frame -> outcome frame of a dry run (`ledger::check`): the
+/// state does not change; `vertex` and `concurrent` are ignored.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_check(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let req = frame::read_apply_request(input)?;
+        let info = tx::inspect(&req.tx)?;
+        with_ledger(handle, |s| {
+            Ok(frame::write_outcome(&info.id, &ledger::check(s, &info, req.signature_ok, req.time_ms)))
+        })
+    })
+}
+
 /// 32-byte account id -> account frame; `unknown_account` if absent.
 ///
 /// # Safety

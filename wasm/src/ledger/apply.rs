@@ -67,16 +67,42 @@ pub fn prepare(state: &State, info: &TxInfo) -> Prepared {
 
 /// What evaluation decided; commit carries it out.
 enum Plan {
-    Create { name: Vec<u8>, public_key: Vec<u8> },
-    Transfer { to: Hash, amount: u64, fee: u64 },
-    Mint { to: Hash, amount: u64 },
-    Burn { amount: u64 },
-    ConfigureFees { params: FeeParams },
-    Attest { agent: Hash, attestation: Attestation },
-    Revoke { agent: Hash },
-    Lock { lock: Lock },
-    Override { config_hash: Hash, reason: Vec<u8> },
+    Create {
+        name: Vec<u8>,
+        public_key: Vec<u8>,
+    },
+    Transfer {
+        to: Hash,
+        amount: u64,
+        fee: u64,
+    },
+    Mint {
+        to: Hash,
+        amount: u64,
+    },
+    Burn {
+        amount: u64,
+    },
+    ConfigureFees {
+        params: FeeParams,
+    },
+    Attest {
+        agent: Hash,
+        attestation: Attestation,
+    },
+    Revoke {
+        agent: Hash,
+    },
+    Lock {
+        lock: Lock,
+    },
+    Override {
+        config_hash: Hash,
+        reason: Vec<u8>,
+    },
     Data,
+    /// A refusal after the nonce check: the nonce advances, nothing else.
+    Consume,
 }
 
 fn refuse<T>(code: Code, message: String) -> Result<T> {
@@ -93,9 +119,34 @@ fn authorized(signer: &Hash, role: &Hash, kind: &str, role_name: &str) -> Result
     Ok(())
 }
 
+/// A refusal, and whether it consumes the transaction's nonce: it does once
+/// the nonce was the account's next one in the view (the rules from
+/// `time_regressed` on), because consensus has then spent the account's
+/// conflict key (account, nonce) on this transaction and no other transaction
+/// with that nonce can ever be accepted. A `create_account` never consumes
+/// (there is no account to advance).
+struct Refusal {
+    error: Error,
+    consumes: bool,
+}
+
 /// Decides validity and fee against the view, in the precedence of LEDGER.md.
 /// Returns the plan and the (rate, fee) charged.
-fn evaluate(state: &State, view: &View, info: &TxInfo, signature_ok: bool, time: u64) -> Result<(Plan, u64, u64)> {
+fn evaluate(
+    state: &State,
+    view: &View,
+    info: &TxInfo,
+    signature_ok: bool,
+    time: u64,
+) -> std::result::Result<(Plan, u64, u64), Refusal> {
+    let creating = matches!(info.tx.payload, Payload::CreateAccount { .. });
+    let signer = precheck(state, view, info, signature_ok).map_err(|error| Refusal { error, consumes: false })?;
+    decide(state, view, info, signer, time).map_err(|error| Refusal { error, consumes: !creating })
+}
+
+/// The rules up to and including the nonce: the signer's account in the view
+/// (None for a create_account).
+fn precheck(state: &State, view: &View, info: &TxInfo, signature_ok: bool) -> Result<Option<Account>> {
     let tx = &info.tx;
     let kind = tx.payload.kind_name();
     if tx.chain_id != state.chain_id {
@@ -121,10 +172,7 @@ fn evaluate(state: &State, view: &View, info: &TxInfo, signature_ok: bool, time:
             format!("Refused create_account: account {} already exists", hex(&tx.account)),
         );
     }
-    let (next_nonce, last_ms) = match &signer {
-        Some(a) => (a.next_nonce, a.last_ms),
-        None => (0, state.genesis_time_ms),
-    };
+    let next_nonce = signer.as_ref().map_or(0, |a| a.next_nonce);
     if tx.nonce < next_nonce {
         return refuse(
             Code::NonceTooLow,
@@ -143,6 +191,14 @@ fn evaluate(state: &State, view: &View, info: &TxInfo, signature_ok: bool, time:
             ),
         );
     }
+    Ok(signer)
+}
+
+/// The rules after the nonce, in precedence order.
+fn decide(state: &State, view: &View, info: &TxInfo, signer: Option<Account>, time: u64) -> Result<(Plan, u64, u64)> {
+    let tx = &info.tx;
+    let kind = tx.payload.kind_name();
+    let last_ms = signer.as_ref().map_or(state.genesis_time_ms, |a| a.last_ms);
     if time < last_ms {
         return refuse(
             Code::TimeRegressed,
@@ -355,11 +411,12 @@ fn commit(state: &mut State, info: &TxInfo, plan: Plan, time: u64) -> Vec<Fact> 
     {
         let a = state.accounts.get_mut(&signer).expect("signer exists");
         a.next_nonce = tx.nonce + 1;
-        a.last_ms = time;
+        // A consumed refusal may be time_regressed: last_ms only grows.
+        a.last_ms = a.last_ms.max(time);
     }
     facts.push(Fact::Nonce { account: signer, nonce: tx.nonce });
     match plan {
-        Plan::Create { .. } | Plan::Data => {}
+        Plan::Create { .. } | Plan::Data | Plan::Consume => {}
         Plan::Transfer { to, amount, fee } => {
             debit(state, &mut facts, &signer, amount + fee);
             credit(state, &mut facts, &to, amount);
@@ -478,46 +535,53 @@ pub fn apply_cached(
     let view = &cache.as_ref().expect("just filled").1;
     let mut receipt = Receipt { code: 0, fee: 0, rate_ppb: 0, vertex: ctx.vertex, time_ms: ctx.time_ms };
     let mut touched = std::collections::BTreeSet::new();
-    let message = match evaluate(state, view, info, signature_ok, ctx.time_ms) {
+    let (plan, message) = match evaluate(state, view, info, signature_ok, ctx.time_ms) {
         Ok((plan, rate, fee)) => {
-            // The view passed the nonce check, so the global record must agree
-            // unless two accepted transactions share account and nonce, which
-            // consensus (one conflict set per account and nonce) rules out.
-            let global_next = state.accounts.get(&info.tx.account).map(|a| a.next_nonce);
-            let consistent = match &info.tx.payload {
-                Payload::CreateAccount { .. } => global_next.is_none(),
-                _ => global_next == Some(info.tx.nonce),
-            };
-            if !consistent {
-                fail!(
-                    InvalidInput,
-                    "Cannot apply: another accepted transaction already used account {} nonce {}; consensus must accept one per conflict key",
-                    hex(&info.tx.account),
-                    info.tx.nonce
-                );
-            }
             receipt.fee = fee;
             receipt.rate_ppb = rate;
-            let facts = commit(state, info, plan, ctx.time_ms);
-            for fact in &facts {
-                match fact {
-                    Fact::Balance { account, .. } | Fact::Created { account } | Fact::Nonce { account, .. } => {
-                        touched.insert(*account);
-                    }
-                    Fact::Attestation { agent, .. } => {
-                        touched.insert(*agent);
-                    }
-                    _ => {}
-                }
-            }
-            state.journal.entry(ctx.vertex).or_default().extend(facts);
-            String::new()
+            (Some(plan), String::new())
         }
-        Err(e) => {
-            receipt.code = e.code as u32;
-            e.message
+        Err(Refusal { error, consumes }) => {
+            receipt.code = error.code as u32;
+            if consumes {
+                let message = format!("{}; nonce {} is consumed", error.message, info.tx.nonce);
+                (Some(Plan::Consume), message)
+            } else {
+                (None, error.message)
+            }
         }
     };
+    if let Some(plan) = plan {
+        // The view passed the nonce check, so the global record must agree
+        // unless two accepted transactions share account and nonce, which
+        // consensus (one conflict set per account and nonce) rules out.
+        let global_next = state.accounts.get(&info.tx.account).map(|a| a.next_nonce);
+        let consistent = match &info.tx.payload {
+            Payload::CreateAccount { .. } => global_next.is_none(),
+            _ => global_next == Some(info.tx.nonce),
+        };
+        if !consistent {
+            fail!(
+                InvalidInput,
+                "Cannot apply: another accepted transaction already used account {} nonce {}; consensus must accept one per conflict key",
+                hex(&info.tx.account),
+                info.tx.nonce
+            );
+        }
+        let facts = commit(state, info, plan, ctx.time_ms);
+        for fact in &facts {
+            match fact {
+                Fact::Balance { account, .. } | Fact::Created { account } | Fact::Nonce { account, .. } => {
+                    touched.insert(*account);
+                }
+                Fact::Attestation { agent, .. } => {
+                    touched.insert(*agent);
+                }
+                _ => {}
+            }
+        }
+        state.journal.entry(ctx.vertex).or_default().extend(facts);
+    }
     state.results.insert(info.id, receipt);
     Ok(Outcome {
         receipt,
@@ -526,6 +590,38 @@ pub fn apply_cached(
         concurrent_duplicate: false,
         touched: touched.into_iter().collect(),
     })
+}
+
+/// A dry run (not consensus): what `apply` would decide for `info` at
+/// `time_ms` against the whole current state (no concurrent vertices), without
+/// changing anything. A node uses it to refuse a submission before it enters
+/// consensus. `receipt.vertex` is zero; `touched` lists the signer when the
+/// refusal would consume its nonce.
+pub fn check(state: &State, info: &TxInfo, signature_ok: bool, time_ms: u64) -> Outcome {
+    if let Some(receipt) = state.results.get(&info.id) {
+        let code_name = Code::from_u32(receipt.code).map_or("ok", |c| c.name());
+        return Outcome {
+            receipt: *receipt,
+            message: format!("Already applied in vertex {}: {}", hex(&receipt.vertex), code_name),
+            duplicate: true,
+            concurrent_duplicate: false,
+            touched: Vec::new(),
+        };
+    }
+    let view = View::build(state, &[]);
+    let mut receipt = Receipt { code: 0, fee: 0, rate_ppb: 0, vertex: [0; 32], time_ms };
+    let (message, touched) = match evaluate(state, &view, info, signature_ok, time_ms) {
+        Ok((_, rate, fee)) => {
+            receipt.fee = fee;
+            receipt.rate_ppb = rate;
+            (String::new(), Vec::new())
+        }
+        Err(Refusal { error, consumes }) => {
+            receipt.code = error.code as u32;
+            (error.message, if consumes { vec![info.tx.account] } else { Vec::new() })
+        }
+    };
+    Outcome { receipt, message, duplicate: false, concurrent_duplicate: false, touched }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

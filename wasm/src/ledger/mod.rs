@@ -24,7 +24,7 @@ use crate::fee::{FeeParams, MS_PER_DAY};
 use crate::limits::ML_DSA_87_PUBLIC_KEY_BYTES;
 use crate::tx::{check_name, Hash};
 
-pub use apply::{apply, apply_cached, fee_quote, prepare, Context, Outcome, Prepared, Quote, ViewCache};
+pub use apply::{apply, apply_cached, check, fee_quote, prepare, Context, Outcome, Prepared, Quote, ViewCache};
 pub use view::Fact;
 
 /// u (fee usage) is the account's transfer volume on the current UTC day and

@@ -38,6 +38,19 @@ const FEE_ADMIN: u32 = 3;
 const VERIFIER: u32 = 4;
 const GOVERNANCE: u32 = 5;
 
+/// `after` is `before` with only `account`'s next nonce moved to `next` (and
+/// its last time not going back): what a refusal after the nonce check does.
+fn assert_only_nonce_moved(before: &State, after: &State, account: &Hash, next: u64) {
+    let (b, a) = (&before.accounts[account], &after.accounts[account]);
+    assert_eq!(a.next_nonce, next);
+    assert!(a.last_ms >= b.last_ms);
+    let mut undone = after.clone();
+    let u = undone.accounts.get_mut(account).unwrap();
+    u.next_nonce = b.next_nonce;
+    u.last_ms = b.last_ms;
+    assert_eq!(state_hash(&undone), state_hash(before), "a refusal changed more than the nonce");
+}
+
 fn genesis(supply_cap: u64) -> State {
     let names = [
         (FEES, "fees"),
@@ -177,14 +190,15 @@ fn seed_flow_balances_to_the_unit() {
     // During the grace period a fee change is accepted; after it, refused.
     let p2 = FeeParams { f_min_ppb: 2_000_000, ..FeeParams::DEFAULT };
     ok(&mut s, &tx(FEE_ADMIN, 1, 0, Payload::ConfigureFees { params: p2 }), lock_time + MS_PER_DAY - 1);
-    let before = state_hash(&s);
+    let before = s.clone();
     let late = run(
         &mut s,
         &tx(FEE_ADMIN, 2, 0, Payload::ConfigureFees { params: FeeParams::DEFAULT }),
         lock_time + MS_PER_DAY,
     );
     assert_eq!(late.receipt.code, Code::ConfigLocked as u32, "{}", late.message);
-    assert_eq!(state_hash(&s), before);
+    // Refused after its nonce check: only the fee admin's nonce moved.
+    assert_only_nonce_moved(&before, &s, &id(FEE_ADMIN), 3);
     // An audited override lifts the lock; the change then goes through.
     let reason = b"incident 7: restore default fees".to_vec();
     ok(
@@ -195,8 +209,8 @@ fn seed_flow_balances_to_the_unit() {
     assert!(s.lock.is_none());
     assert_eq!(s.audit.len(), 2);
     assert_eq!(s.audit[1].action, AUDIT_OVERRIDE);
-    // The refused transaction keeps its result; a newly signed one (another max fee) goes through.
-    ok(&mut s, &tx(FEE_ADMIN, 2, 1, Payload::ConfigureFees { params: FeeParams::DEFAULT }), lock_time + MS_PER_DAY + 2);
+    // The refused transaction keeps its result; the next nonce goes through.
+    ok(&mut s, &tx(FEE_ADMIN, 3, 1, Payload::ConfigureFees { params: FeeParams::DEFAULT }), lock_time + MS_PER_DAY + 2);
     check_invariants(&s);
     assert_eq!(import(&export(&s)).unwrap(), s);
 }
@@ -268,19 +282,30 @@ fn every_refusal_has_its_code_and_changes_nothing() {
         (tx(10, 1, 0, Payload::Burn { amount: 100 * RUV + 1 }), true, t, Code::InsufficientFunds),
     ];
     for (info, sig_ok, time, code) in cases {
-        let before = state_hash(&s);
-        let balances: Vec<u64> = s.accounts.values().map(|a| a.balance).collect();
+        // Each case on its own copy: a refusal after the nonce check consumes the nonce.
+        let base = s.clone();
+        let mut c = s.clone();
         let out =
-            apply(&mut s, &info, sig_ok, &Context { vertex: vertex_id(1), time_ms: time, concurrent: &[] }).unwrap();
+            apply(&mut c, &info, sig_ok, &Context { vertex: vertex_id(1), time_ms: time, concurrent: &[] }).unwrap();
         assert_eq!(Code::from_u32(out.receipt.code), Some(code), "{}", out.message);
         assert!(!out.message.is_empty());
-        assert_eq!(state_hash(&s), before, "{:?} changed the state", code);
-        assert_eq!(s.accounts.values().map(|a| a.balance).collect::<Vec<_>>(), balances);
-        // A replay returns the same refusal and still changes nothing.
+        let creating = matches!(info.tx.payload, Payload::CreateAccount { .. });
+        let consumes = !creating && (code as u32 >= Code::TimeRegressed as u32 || code == Code::AmountOverflow);
+        if consumes {
+            assert!(out.message.ends_with("is consumed"), "{}", out.message);
+            assert_eq!(out.touched, vec![info.tx.account]);
+            assert_only_nonce_moved(&base, &c, &info.tx.account, info.tx.nonce + 1);
+        } else {
+            assert_eq!(state_hash(&c), state_hash(&base), "{:?} changed the state", code);
+            assert!(out.touched.is_empty());
+        }
+        // A replay returns the same refusal and changes nothing more.
+        let after = state_hash(&c);
         let again =
-            apply(&mut s, &info, true, &Context { vertex: vertex_id(2), time_ms: time, concurrent: &[] }).unwrap();
+            apply(&mut c, &info, true, &Context { vertex: vertex_id(2), time_ms: time, concurrent: &[] }).unwrap();
         assert!(again.duplicate);
         assert_eq!(again.receipt, out.receipt);
+        assert_eq!(state_hash(&c), after);
     }
     // Not locked: override refused. Unlocked first by an override.
     ok(&mut s, &tx(GOVERNANCE, 1, 0, Payload::GovernanceOverride { config_hash: [0; 32], reason: b"x".to_vec() }), t);
@@ -291,7 +316,7 @@ fn every_refusal_has_its_code_and_changes_nothing() {
     );
     assert_eq!(out.receipt.code, Code::NotLocked as u32);
     let out =
-        run(&mut s, &tx(GOVERNANCE, 2, 0, Payload::ImmutableLock { config_hash: [3; 32], grace_period_ms: 0 }), t);
+        run(&mut s, &tx(GOVERNANCE, 3, 0, Payload::ImmutableLock { config_hash: [3; 32], grace_period_ms: 0 }), t);
     assert_eq!(out.receipt.code, Code::ConfigHashMismatch as u32);
     check_invariants(&s);
 }
@@ -533,15 +558,17 @@ fn apply_in_random_order(dag: &Dag, rng: &mut Rng) -> (State, Vec<Vec<Receipt>>)
         let concurrent: Vec<Hash> =
             done.iter().filter(|d| !dag.ancestors[v].contains(d)).map(|d| dag.ids[*d]).collect();
         for (info, sig_ok) in &dag.txs[v] {
-            let before = state_hash(&s);
+            let before = s.clone();
             let ctx = Context { vertex: dag.ids[v], time_ms: dag.times[v], concurrent: &concurrent };
             let out = if use_cache {
                 apply_cached(&mut s, &mut cache, info, *sig_ok, &ctx).unwrap()
             } else {
                 apply(&mut s, info, *sig_ok, &ctx).unwrap()
             };
-            if out.receipt.code != 0 || out.duplicate {
-                assert_eq!(state_hash(&s), before, "a refusal or replay changed the state");
+            if out.duplicate || (out.receipt.code != 0 && out.touched.is_empty()) {
+                assert_eq!(state_hash(&s), state_hash(&before), "a refusal or replay changed the state");
+            } else if out.receipt.code != 0 {
+                assert_only_nonce_moved(&before, &s, &info.tx.account, info.tx.nonce + 1);
             }
             assert!(!out.concurrent_duplicate, "the generator only replays ancestors");
             check_invariants(&s);
@@ -621,7 +648,9 @@ fn a_transaction_is_judged_by_its_causal_past_not_by_arrival() {
         apply(&mut s1, &spend, true, &Context { vertex: [0xcc; 32], time_ms: T0 + 2, concurrent: &[] }).unwrap();
     assert!(again.duplicate && !again.concurrent_duplicate);
     assert_eq!(again.receipt, r1.receipt);
-    let fresh = transfer(11, 1, id(10), 4 * RUV);
+    // The refusal consumed bob's nonce 1 (consensus spent that conflict key): he goes on with 2.
+    assert_eq!(s1.accounts[&id(11)].next_nonce, 2);
+    let fresh = transfer(11, 2, id(10), 4 * RUV);
     let r3 = apply(&mut s1, &fresh, true, &Context { vertex: [0xcc; 32], time_ms: T0 + 2, concurrent: &[] }).unwrap();
     assert_eq!(r3.receipt.code, 0, "{}", r3.message);
 }
@@ -679,4 +708,40 @@ fn host_contract_violations_are_errors_not_results() {
         apply(&mut s, &create(10, "b"), true, &Context { vertex: [9; 32], time_ms: T0, concurrent: &[vertex_id(T0)] });
     assert_eq!(twin.unwrap_err().code, Code::InvalidInput);
     assert!(s.results.len() == 1);
+}
+
+#[test]
+fn a_dry_run_decides_like_apply_and_changes_nothing() {
+    let mut s = genesis(0);
+    ok(&mut s, &create(10, "alice"), T0);
+    ok(&mut s, &create(11, "bob"), T0);
+    ok(&mut s, &tx(MASTER, 0, 0, Payload::Mint { to: id(10), amount: 10 * RUV }), T0);
+    let cases = [
+        (transfer(10, 1, id(11), RUV), true, 0),
+        (transfer(10, 1, id(11), 11 * RUV), true, Code::InsufficientFunds as u32),
+        (transfer(10, 2, id(11), RUV), true, Code::NonceTooHigh as u32),
+        (transfer(10, 1, id(11), RUV), false, Code::BadSignature as u32),
+        (create(12, "alice"), true, Code::NameTaken as u32),
+    ];
+    for (info, sig_ok, code) in cases {
+        let before = s.clone();
+        let dry = check(&s, &info, sig_ok, T0 + 1);
+        assert_eq!(s, before, "a dry run changed the state");
+        assert_eq!(dry.receipt.code, code, "{}", dry.message);
+        let consumes = code == Code::InsufficientFunds as u32;
+        assert_eq!(dry.touched, if consumes { vec![info.tx.account] } else { vec![] });
+        let mut c = s.clone();
+        let real =
+            apply(&mut c, &info, sig_ok, &Context { vertex: [7; 32], time_ms: T0 + 1, concurrent: &[] }).unwrap();
+        assert_eq!(
+            (real.receipt.code, real.receipt.fee, real.receipt.rate_ppb),
+            (dry.receipt.code, dry.receipt.fee, dry.receipt.rate_ppb)
+        );
+    }
+    // An applied transaction's dry run is its receipt again.
+    let info = transfer(10, 1, id(11), RUV);
+    let real = ok(&mut s, &info, T0 + 1);
+    let dry = check(&s, &info, true, T0 + 5);
+    assert!(dry.duplicate);
+    assert_eq!(dry.receipt, real.receipt);
 }
