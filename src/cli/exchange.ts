@@ -1,6 +1,7 @@
 /**
- * `qudag exchange`: the seeds' 15 exchange commands against a running node's
- * exchange API (/api/v1/exchange, port 8081 by default). Reads are plain GETs.
+ * `qudag exchange`: the seeds' 15 exchange commands, plus governance-override,
+ * against a running node's exchange API (/api/v1/exchange, port 8081 by
+ * default). Reads are plain GETs.
  * Writes are built by the WASM core, signed here with ML-DSA-87 (noble) by a
  * key from the key store (accounts, labelled with their name) or a role key
  * (EXCHANGE_MASTER_KEY, FEE_ADMIN_KEY, AGENT_VERIFICATION_KEY,
@@ -313,7 +314,7 @@ const ROLES = {
   },
   governance: {
     key: "governance",
-    what: "immutable governance key (deploy-immutable)",
+    what: "immutable governance key (deploy-immutable, governance-override)",
     secret: "IMMUTABLE_GOVERNANCE_KEY",
     value: (c) => c.secrets.immutableGovernanceKey,
   },
@@ -840,6 +841,90 @@ const deployImmutable: Command = {
   },
 };
 
+/**
+ * A governance override's reason: what the CLI accepts is stricter than the core (1..reasonBytesMax bytes of
+ * UTF-8): it must also say something (not only spaces) and hold no control characters, because every node
+ * shows it on its audit trail for good.
+ */
+function reasonArg(flag: string, text: string): string {
+  const bytes = new TextEncoder().encode(text).length;
+  if (text.trim() === "") throw new UsageError(`${flag} must say why (it is empty or only spaces) [reason_invalid]`);
+  if (bytes > CORE_CONSTANTS.reasonBytesMax) {
+    throw new UsageError(
+      `${flag} is ${bytes} bytes of UTF-8, at most ${CORE_CONSTANTS.reasonBytesMax} [reason_too_large]`,
+    );
+  }
+  if (/\p{Cc}/u.test(text)) {
+    throw new UsageError(`${flag} ${quoted(text)} has control characters (newlines, tabs, escapes) [reason_invalid]`);
+  }
+  return text;
+}
+
+/** A string as a JSON literal, with the C1 controls and bidirectional overrides escaped too: safe on a terminal. */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+const governanceOverride: Command = {
+  name: "governance-override",
+  summary: "lift the configuration lock, with a reason kept on the audit trail (governance key)",
+  usage: "qudag exchange governance-override --reason TEXT [--config-hash HEX] [--key-path FILE] [--node URL] " +
+    "[--no-wait]",
+  flags: [
+    {
+      name: "--reason",
+      kind: "string",
+      value: "TEXT",
+      help: `why the lock is lifted, kept on every node's audit trail (UTF-8, 1..${CORE_CONSTANTS.reasonBytesMax} ` +
+        "bytes, no control characters)",
+    },
+    {
+      name: "--config-hash",
+      kind: "string",
+      value: "HEX",
+      help: "configuration hash recorded with the override, 64 hex digits (default: the node's current one)",
+    },
+    KEY_PATH_FLAG,
+    ...WRITE_FLAGS,
+    ...STORE_FLAGS,
+  ],
+  details: "Lifts the immutable lock at once, during or after its grace period: fee changes are accepted again and " +
+    "a new deploy-immutable is possible. The override, its reason and the lock it lifted stay on the audit trail " +
+    "(immutable-status). Signed with IMMUTABLE_GOVERNANCE_KEY or --key-path FILE; refused with not_locked when " +
+    "the configuration is not locked.",
+  async run(parsed, io) {
+    const reason = reasonArg("--reason", str("--reason", parsed, true));
+    const hashText = str("--config-hash", parsed, false);
+    if (hashText !== undefined && !/^[0-9a-fA-F]{64}$/.test(hashText)) {
+      throw new UsageError(`--config-hash ${JSON.stringify(hashText)} is not a configuration hash (64 hex digits)`);
+    }
+    const ctx = context(parsed, io);
+    const maxFee = maxFeeArg(ctx);
+    const signer = await roleSigner(ctx, ROLES.governance);
+    const status = await get(ctx, "/status");
+    checkRole(status, ROLES.governance, signer);
+    const lock = status.lock as Json | null;
+    // Checked before signing, like the role, so that no transaction the ledger must refuse is sent at all.
+    if (!lock) throw new CliError("not_locked", "the configuration is not locked: there is no lock to override");
+    const configHash = (hashText ?? String(status.configHash)).toLowerCase();
+    const sent = await send(ctx, status, signer, {
+      kind: "governance_override",
+      configHash: fromHex(configHash),
+      reason,
+    }, maxFee ?? 0n);
+    return report(
+      ctx,
+      sent,
+      (r) =>
+        `lifted the lock on configuration ${lock.configHash} (locked at ${iso(lock.lockedMs)}) at ${iso(r.timeMs)}\n` +
+        `audit record: override, config hash ${configHash}, reason ${quoted(reason)}`,
+    );
+  },
+};
+
 // ---------------------------------------------------------------- reads
 
 function print(ctx: Ctx, value: unknown, text: () => string): number {
@@ -1035,9 +1120,23 @@ const feeStatus: Command = {
   },
 };
 
+/** The audit trail, oldest first: every lock and override with its transaction, config hash and reason. */
+function auditLines(audit: Json[]): string[] {
+  if (audit.length === 0) return ["audit        none (never locked)"];
+  const lines = [`audit        ${audit.length} record${audit.length === 1 ? "" : "s"}, oldest first`];
+  audit.forEach((a, i) => {
+    lines.push(
+      `  ${i + 1}. ${iso(a.timeMs)}  ${String(a.action).padEnd(8)}  tx ${a.txId}`,
+      `     config hash  ${a.configHash}`,
+    );
+    if (a.reason !== "") lines.push(`     reason       ${quoted(String(a.reason))}`);
+  });
+  return lines;
+}
+
 const immutableStatus: Command = {
   name: "immutable-status",
-  summary: "whether the configuration is locked, by whom, and the time left to change it",
+  summary: "whether the configuration is locked, by whom, the time left to change it, and the audit trail",
   usage: "qudag exchange immutable-status [--node URL] [--json]",
   flags: READ_FLAGS,
   async run(parsed, io) {
@@ -1066,9 +1165,7 @@ const immutableStatus: Command = {
           `lock tx      ${lock.lockTx}`,
         );
       }
-      for (const a of audit) {
-        lines.push(`audit        ${iso(a.timeMs)} ${a.action} ${a.configHash} ${a.reason}`.trimEnd());
-      }
+      lines.push(...auditLines(audit));
       return lines.join("\n");
     });
   },
@@ -1154,6 +1251,7 @@ export const exchange: Group = {
     supply,
     exchangeStatus,
     deployImmutable,
+    governanceOverride,
     configureFees,
     feeStatus,
     immutableStatus,
