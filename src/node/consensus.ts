@@ -61,12 +61,12 @@ export interface ConsensusOptions {
   onStored?: (decisions: readonly Decision[]) => void;
   /**
    * Decides whether a new submission may enter consensus (the exchange
-   * ledger's dry run); throws a {@linkcode SubmitError} to refuse it. Told
-   * whether the account's previous nonce is still on its way (in this node's
-   * mempool or undecided in consensus), so a chain of transactions can be
-   * submitted before the first is accepted.
+   * ledger's dry run); throws a {@linkcode SubmitError} to refuse it.
+   * `predecessorPending()` says whether the account's previous nonce is on
+   * its way (in this node's mempool, undecided or accepted in consensus), so a
+   * chain of transactions can be submitted before the first is applied.
    */
-  admit?: (bytes: Uint8Array, info: TransactionInfo, o: { predecessorPending: boolean }) => Promise<void>;
+  admit?: (bytes: Uint8Array, info: TransactionInfo, o: { predecessorPending: () => boolean }) => Promise<void>;
 }
 
 export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unknown";
@@ -257,7 +257,7 @@ export class ConsensusService {
     }
     if (this.#o.admit) {
       try {
-        await this.#o.admit(bytes, info, { predecessorPending: this.#predecessorPending(info) });
+        await this.#o.admit(bytes, info, { predecessorPending: () => this.#predecessorPending(info) });
       } catch (error) {
         this.#m.submitted.inc({ result: "refused" });
         throw error;

@@ -89,6 +89,13 @@ function listen(
 }
 
 /**
+ * How long a submission whose nonce is ahead of the ledger waits for its
+ * predecessor to reach this node (from a client that sends a chain to several
+ * nodes, the predecessor arrives by gossip within a batch delay and a hop).
+ */
+const PREDECESSOR_WAIT_MS = 1_000;
+
+/**
  * BLAKE3 over the sorted ids of accepted transactions: equal on nodes that
  * accepted the same set. Recomputed only when the number of decisions changed,
  * so status requests cannot make the node rescan its decisions each time.
@@ -270,12 +277,25 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       // The exchange ledger's dry run: a transaction it would refuse never enters consensus (where it
       // would spend the account's nonce) and the client gets the refusal code at once.
       admit: ledger
-        ? async (bytes, _info, o) => {
-          const out = await ledger!.check(bytes, nowMs());
-          if (out.duplicate || out.code === "ok") return;
-          // The previous nonce (or the account's creation) is still on its way: judged when applied.
-          if (o.predecessorPending && (out.code === "nonce_too_high" || out.code === "unknown_account")) return;
-          throw new SubmitError(out.code, out.message);
+        ? async (bytes, info, o) => {
+          const started = nowMs();
+          for (;;) {
+            const out = await ledger!.check(bytes, nowMs());
+            if (out.duplicate || out.code === "ok") return;
+            // Too early for the ledger: the previous nonce (or the account's creation) may still be on its
+            // way, submitted here or to another node a moment ago. Taken once it is in this node's mempool
+            // or consensus (then judged when applied); waited for at most PREDECESSOR_WAIT_MS.
+            const early = out.code === "nonce_too_high" || out.code === "unknown_account";
+            if (early && o.predecessorPending()) return;
+            const waited = nowMs() - started;
+            if (!early || waited >= PREDECESSOR_WAIT_MS) {
+              const note = early
+                ? `; nonce ${info.tx.nonce - 1n} of this account did not reach this node within ${waited} ms`
+                : "";
+              throw new SubmitError(out.code, out.message + note);
+            }
+            await new Promise((r) => setTimeout(r, 25));
+          }
         }
         : undefined,
     });
