@@ -1,7 +1,9 @@
 /**
- * `deno run bench/ledger_bench.ts [--json] [--quick]`: how fast the WASM
- * core's ledger transition runs on this machine.
+ * `deno task bench:ledger [-- --json] [--quick] [--node-transfers N] [--node-senders N] [--core-only]`:
+ * how fast the WASM core's ledger transition runs on this machine, and how
+ * fast transfers get through the whole node path (bench/_node_path.ts).
  *
+ * Core only (`Ledger` in this process):
  * - transfers/s: `Ledger.apply()` of pre-signed transfers (decode + BLAKE3 id
  *   of the 4.8 KB signed bytes + causal view + fee math + commit), signature
  *   verdict given as true: ML-DSA-87 verification is the crypto backends' cost,
@@ -11,12 +13,33 @@
  *
  * Each figure is the median of ROUNDS rounds. Transfers are pre-encoded, so
  * only the ledger is timed.
+ *
+ * Whole node path (after the core figures, so the two never share the CPU):
+ * a 4-node local testnet, NODE_TRANSFERS pre-signed transfers from
+ * NODE_SENDERS accounts submitted to the exchange API, timed from the first
+ * submit until every node's ledger applied all of them; ratio to the core.
+ * Needs the task's permissions (run, net, read, write, env); under a bare
+ * `deno run` without them it is skipped and says so.
  */
 import { blake3, defaultFeeParams, encodeTransaction, Ledger, type LedgerGenesis } from "../src/core/mod.ts";
+import { measureNodePath, NODE_SENDERS_MAX, NODE_TRANSFERS_MAX, type NodePathResult } from "./_node_path.ts";
 
 const args = new Set(Deno.args);
 const JSON_OUTPUT = args.has("--json");
 const QUICK = args.has("--quick");
+const CORE_ONLY = args.has("--core-only");
+
+/** `--name N` as an integer in 1..max, or `dflt`; a wrong value stops the run. */
+function intFlag(name: string, dflt: number, max: number): number {
+  const at = Deno.args.indexOf(name);
+  if (at < 0) return dflt;
+  const value = Number(Deno.args[at + 1]);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    console.error(`${name} must be an integer 1..${max}, got ${JSON.stringify(Deno.args[at + 1] ?? null)}`);
+    Deno.exit(2);
+  }
+  return value;
+}
 /** Timed rounds per figure; the median is reported. */
 const ROUNDS = QUICK ? 1 : 5;
 /** Accounts in the ledger (senders and recipients of the transfers). */
@@ -25,6 +48,18 @@ const ACCOUNTS = QUICK ? 200 : 2_000;
 const TRANSFERS_PER_ROUND = QUICK ? 2_000 : 10_000;
 /** Concurrent vertices named per apply in the wide-frontier figure. */
 const CONCURRENT_VERTICES = 16;
+/** Node path: transfers submitted and waited for. */
+const NODE_TRANSFERS = intFlag("--node-transfers", QUICK ? 400 : 2_000, NODE_TRANSFERS_MAX);
+/** Node path: sender accounts (consecutive nonces each); >= NODE_TRANSFERS gives one transfer per sender. */
+const NODE_SENDERS = intFlag("--node-senders", 50, NODE_SENDERS_MAX);
+/** Node path: validators of the local testnet. */
+const NODE_COUNT = 4;
+/** Node path: submits in flight at once. */
+const NODE_SUBMIT_CONCURRENCY = 16;
+/** Node path: transfers whose submit-to-applied time is looked up. */
+const NODE_LATENCY_SAMPLES = 64;
+/** Node path: from the first submit until every node applied everything. */
+const NODE_TIME_MAX_MS = 120_000;
 
 const CHAIN = new Uint8Array(32).fill(7);
 const T0 = 1_750_000_000_000n;
@@ -140,12 +175,90 @@ const results = {
   })(),
 };
 
-if (JSON_OUTPUT) {
-  console.log(JSON.stringify(results));
-} else {
+/** Why the node path cannot run here, or null: it needs the task's permissions. */
+function nodePathUnavailable(): string | null {
+  if (CORE_ONLY) return "--core-only";
+  const needed: Deno.PermissionDescriptor[] = [
+    { name: "run" },
+    { name: "read" },
+    { name: "write" },
+    { name: "env" },
+    { name: "net", host: "127.0.0.1" },
+  ];
+  const missing = needed.filter((p) => Deno.permissions.querySync(p).state !== "granted").map((p) => p.name);
+  return missing.length ? `no ${missing.join(", ")} permission: run \`deno task bench:ledger\`` : null;
+}
+
+if (!JSON_OUTPUT) {
   console.log(`ledger (WASM core), ${ACCOUNTS} accounts, median of ${ROUNDS} rounds`);
   console.log(`  transfers applied/s:                    ${results.transfers_per_s}`);
   console.log(`  transfers applied/s, 16 concurrent:     ${results.transfers_per_s_16_concurrent}`);
   console.log(`  stateHash():                            ${results.state_hash_ms} ms`);
   console.log(`  export():                               ${results.export_ms} ms (${results.export_bytes} bytes)`);
 }
+
+const skipped = nodePathUnavailable();
+let node: NodePathResult | null = null;
+if (skipped === null) {
+  node = await measureNodePath({
+    transfers: NODE_TRANSFERS,
+    senders: NODE_SENDERS,
+    nodes: NODE_COUNT,
+    concurrency: NODE_SUBMIT_CONCURRENCY,
+    samples: NODE_LATENCY_SAMPLES,
+    timeMaxMs: NODE_TIME_MAX_MS,
+    log: (line) => console.error(line),
+  });
+}
+/** Node path over core, both in transfers applied per second. */
+const ratio = (core: number) => node === null ? null : Number((node.transfers_per_s / core).toFixed(4));
+
+if (JSON_OUTPUT) {
+  console.log(JSON.stringify({
+    ...results,
+    node_path: node ?? { skipped },
+    node_path_over_core: ratio(results.transfers_per_s),
+    node_path_over_core_16_concurrent: ratio(results.transfers_per_s_16_concurrent),
+  }));
+} else if (node === null) {
+  console.log(`node path: skipped (${skipped})`);
+} else {
+  const n = node;
+  console.log(
+    `node path (${n.nodes} nodes on 127.0.0.1, exchange API), ${n.transfers} transfers, ${n.senders} senders:`,
+  );
+  console.log(`  senders:                                ${n.mode}`);
+  console.log(`  crypto backend (nodes / signing):       ${n.crypto_backend_node} / ${n.crypto_backend_signing}`);
+  console.log(`  setup (start, create, mint):            ${n.setup_s} s (not timed)`);
+  console.log(`  signing (pre-signed, not timed):        ${n.signing_s} s (${n.signing_per_s} signatures/s)`);
+  console.log(
+    `  submit:                                 ${n.submit_s} s (${n.submit_per_s} transfers/s, ${n.submit_concurrency} in flight)`,
+  );
+  console.log(
+    `  applied on every node:                  ${n.applied_all_s} s after the first submit (by node: ${
+      n.applied_by_node_s.join(", ")
+    } s)`,
+  );
+  console.log(`  transfers applied/s, end to end:        ${n.transfers_per_s}`);
+  console.log(`  this process's CPU meanwhile:           ${n.client_cpu_s} s (submits, polls, lookups)`);
+  console.log(
+    `  submit -> applied, every node:          p50 ${n.latency_all_nodes_s.p50} s, p99 ${n.latency_all_nodes_s.p99} s ` +
+      `(${n.latency_samples} sampled by lookups, rounds of ${n.lookup_round_ms} ms)`,
+  );
+  console.log(
+    `  submit -> applied, the node sent to:    p50 ${n.latency_submit_node_s.p50} s, p99 ${n.latency_submit_node_s.p99} s`,
+  );
+  console.log(
+    `  submit -> applied, every node, all:     p50 ${n.latency_all_transfers_s.p50} s, p99 ${n.latency_all_transfers_s.p99} s ` +
+      `(every transfer, from the nonce polls every ${n.completion_poll_ms} ms)`,
+  );
+  console.log(
+    `  same ledger state hash on every node:   ${n.same_state_hash ? "yes" : "NO"} (${n.state_hash.slice(0, 16)}…)`,
+  );
+  console.log(
+    `  node path / core:                       ${ratio(results.transfers_per_s)} (16 concurrent: ${
+      ratio(results.transfers_per_s_16_concurrent)
+    })`,
+  );
+}
+if (node !== null && !node.same_state_hash) Deno.exit(1);
