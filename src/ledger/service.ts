@@ -334,13 +334,16 @@ export class LedgerService {
       }
       const key = p.publicKey ?? created.get(account);
       if (p.receipt !== undefined || key === undefined) return Promise.resolve(false);
-      // The signed encoding ends with the signature (the core's applyVerified reads it the same way).
-      const signature = tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES);
       // A verifier that fails to run rejects, and the service halts: recording
       // bad_signature for a backend fault would diverge from the other nodes.
-      return this.#o.verify(key, p.signingMessage, signature);
+      return this.#verifySignature(tx, key, p.signingMessage);
     });
     return await Promise.all(checks);
+  }
+
+  /** The signed encoding ends with the signature (the core's applyVerified reads it the same way). */
+  #verifySignature(tx: Uint8Array, key: Uint8Array, signingMessage: Uint8Array): Promise<boolean> {
+    return this.#o.verify(key, signingMessage, tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES));
   }
 
   #count(out: LedgerOutcome, vertex: string): void {
@@ -419,11 +422,8 @@ export class LedgerService {
       });
     }
     const p = this.#ledger.prepare(tx);
-    let signatureOk = false;
-    if (p.receipt === undefined && p.publicKey !== undefined) {
-      const signature = tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES);
-      signatureOk = await this.#o.verify(p.publicKey, p.signingMessage, signature);
-    }
+    const signatureOk = p.receipt === undefined && p.publicKey !== undefined &&
+      await this.#verifySignature(tx, p.publicKey, p.signingMessage);
     return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk);
   }
 
