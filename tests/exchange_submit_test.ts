@@ -435,6 +435,37 @@ Deno.test({
         moved(start, await agreedView("after the chain"), sent);
       });
 
+      await step(
+        "the same transfers posted to all four nodes at once: one carrier each, one outcome everywhere",
+        async () => {
+          const start = await settled("before the simultaneous posts");
+          const n = account(start, "alice").nextNonce;
+          const amounts = [RUV / 10n, RUV / 5n, RUV / 4n, RUV / 2n];
+          const txs = amounts.map((amount, k) => transfer(alice, n + BigInt(k), bob.id, amount));
+          const ids: string[] = [];
+          for (const [k, tx] of txs.entries()) {
+            // Every node gets the same bytes in the same instant: several carry them in vertices of their own.
+            const answers = await Promise.all(d.nodes.map((_, i) => post(i, tx)));
+            for (const [i, r] of answers.entries()) {
+              assert.ok(taken(r, tx), `nonce n+${k} posted to node ${i}: ${r.status} ${JSON.stringify(r.body)}`);
+            }
+            ids.push(idOf(tx));
+            alicesTxs.push({ id: idOf(tx), amount: amounts[k], what: `nonce n+${k} posted to every node` });
+          }
+          const receipts = await applied(ids, "transfers posted to every node");
+          const sent = receipts.map((r, k) => paid(r, amounts[k], `nonce n+${k} posted to every node`));
+          moved(start, await agreedView("after the simultaneous posts"), sent);
+          // At most one vertex carrying a transaction is ever accepted: no ledger saw one carried twice.
+          for (const [i, node] of d.nodes.entries()) {
+            const scrape = await (await fetch(node.metrics)).text();
+            const duplicates = scrape.split("\n").filter((l) =>
+              l.startsWith("qudag_ledger_duplicate_transactions_total") && !l.endsWith(" 0")
+            );
+            assert.deepEqual(duplicates, [], `node ${i} applied a transaction carried twice`);
+          }
+        },
+      );
+
       await step("every node ends with the same ledger; balances follow exactly from the receipts", async () => {
         const end = await settled("at the end");
         const receipts = await applied(alicesTxs.map((x) => x.id), "at the end");

@@ -13,8 +13,21 @@ interface VertexState {
   readonly id: string;
   readonly parents: readonly string[];
   readonly txIds: readonly string[];
+  /** Its carriers, in txIds order. */
+  readonly carriers: readonly string[];
   readonly children: string[];
   readonly addedAtPoll: number;
+  status: Status;
+}
+
+/**
+ * One transaction in one vertex. Conflict sets choose among carriers, so of
+ * all the vertices carrying a transaction at most one is ever accepted.
+ */
+interface CarrierState {
+  readonly id: string;
+  readonly txId: string;
+  readonly vertexId: string;
   status: Status;
 }
 
@@ -22,7 +35,7 @@ interface TxState {
   readonly id: string;
   readonly conflictKey: string;
   readonly deps: readonly string[];
-  readonly vertexIds: string[];
+  readonly carriers: string[];
   readonly addedAtPoll: number;
   status: Status;
 }
@@ -33,34 +46,52 @@ const SUPPORT_CACHE_MAX = 256;
 /** Marks a responder that supported two members of one conflict set. */
 const EQUIVOCATED = "";
 
+/** The id of `txId` carried by `vertexId`, as conflict sets know it. */
+export function carrierId(txId: string, vertexId: string): string {
+  return `${txId}@${vertexId}`;
+}
+
 /**
  * Avalanche over a DAG of vertices, as a pure state machine.
  *
- * - Conflicts: every transaction belongs to the conflict set of its
- *   conflictKey; each set runs one Snowball ({@linkcode ConflictSet}).
- * - Preference: a transaction is preferred when it is its set's preference
- *   and each dependency is accepted or itself preferred. A vertex is strongly
- *   preferred when its transactions are preferred and its parents are
- *   accepted or strongly preferred. The preferred frontier is the set of tips
- *   of (accepted vertices + strongly preferred vertices); it is what this node
- *   answers when queried.
+ * - Carriers: a transaction carried by a vertex is a carrier (transaction,
+ *   vertex). Every carrier belongs to the conflict set of its transaction's
+ *   conflictKey, and each set runs one Snowball ({@linkcode ConflictSet}):
+ *   the same transaction carried by two vertices competes with itself like a
+ *   double spend, so at most one vertex carrying it is ever accepted, and a
+ *   ledger evaluating transactions in their carrier's causal past sees one
+ *   carrier on every node.
+ * - Preference: a carrier is preferred when it is its set's preference and
+ *   each dependency of its transaction is accepted or has a preferred
+ *   carrier. A vertex is strongly preferred when its carriers are preferred
+ *   and its parents are accepted or strongly preferred. The preferred
+ *   frontier is the set of tips of (accepted vertices + strongly preferred
+ *   vertices); it is what this node answers when queried.
  * - Chits: a responder's vote is its preferred frontier. A vote for a vertex
  *   is a vote for every ancestor, so each responder supports, in each
- *   conflict set, the member found in the ancestry of its frontier. A
- *   responder whose ancestry holds two members of one set is equivocating;
+ *   conflict set, the carrier found in the ancestry of its frontier. A
+ *   responder whose ancestry holds two carriers of one set is equivocating;
  *   its vote in that set is void.
  * - Confidence: every recorded poll feeds every processing conflict set; a
- *   member with at least alphaPreference supporters is a successful poll for
+ *   carrier with at least alphaPreference supporters is a successful poll for
  *   it, anything else is an unsuccessful poll, which resets confidence.
- * - Acceptance: a transaction is accepted once its set's Snowball finalized on
- *   it (beta consecutive confident polls) and all its dependencies are
- *   accepted. Accepting it rejects the other members of its set. A vertex is
- *   accepted once its parents and transactions are.
+ * - Acceptance is by vertex: a vertex is accepted once its parents are, each
+ *   of its carriers is its set's finalized choice (beta consecutive confident
+ *   polls) and each dependency of its transactions is accepted. Its carriers
+ *   and their transactions are accepted with it; that rejects every other
+ *   carrier of their sets, and the transactions of those that carry another
+ *   transaction.
  * - Rejection: a transaction is rejected when a conflicting one is accepted
- *   or a dependency is rejected; a vertex is rejected when one of its
- *   transactions or parents is rejected; both cascade to all dependents.
- *   A processing transaction whose every vertex was rejected is an orphan,
- *   to be re-issued in a new vertex by the engine ({@linkcode orphanedTxs}).
+ *   or a dependency is rejected; a carrier when its vertex or its transaction
+ *   is rejected or another carrier of its set is accepted; a vertex when a
+ *   parent or one of its carriers is rejected; all cascade to dependents and
+ *   descendants. A processing transaction whose every carrier was rejected
+ *   is an orphan, to be issued again in a new vertex by the engine
+ *   ({@linkcode orphanedTxs}).
+ * - Ties: a set's Snowball starts on its lowest carrier id and moves only to
+ *   a strictly stronger one, so nodes that saw the members in different
+ *   orders still start from the same preference, and a contest between two
+ *   equally new sides (a healed partition) does not stall.
  *
  * Deterministic: given the same calls in the same order, the same decisions
  * in the same order; every iteration whose order can leak out is sorted.
@@ -69,6 +100,7 @@ export class DagConsensus {
   readonly params: Parameters;
   readonly #vertices = new Map<string, VertexState>();
   readonly #txs = new Map<string, TxState>();
+  readonly #carriers = new Map<string, CarrierState>();
   readonly #sets = new Map<string, ConflictSet>();
   /** Dependents by dependency id; the dependency may not be known yet. */
   readonly #dependents = new Map<string, string[]>();
@@ -151,28 +183,37 @@ export class DagConsensus {
     return this.#equivocatingVotes;
   }
 
-  /** True when no conflicting transaction has been seen for `txId`. */
+  /** True when `txId` is known and its conflict set never held another carrier. */
   isVirtuous(txId: string): boolean {
     const tx = this.#txs.get(txId);
     return tx !== undefined && this.#sets.get(tx.conflictKey)!.size() === 1;
   }
 
-  /** Consecutive confident polls of the set `txId` belongs to, if preferred. */
+  /** Consecutive confident polls of the set `txId` belongs to, if a carrier of it is preferred. */
   confidence(txId: string): number {
     const tx = this.#txs.get(txId);
     if (tx === undefined) return 0;
     const set = this.#sets.get(tx.conflictKey)!;
-    return set.preference() === txId ? set.confidence() : 0;
+    const preferred = set.preference();
+    return preferred !== null && this.#carriers.get(preferred)!.txId === txId ? set.confidence() : 0;
   }
 
-  /** The member of the conflict set of `conflictKey` this node votes for. */
+  /** The transaction this node votes for in the conflict set of `conflictKey`. */
   preferenceOf(conflictKey: string): string | null {
-    return this.#sets.get(conflictKey)?.preference() ?? null;
+    const preferred = this.#sets.get(conflictKey)?.preference();
+    return preferred == null ? null : this.#carriers.get(preferred)!.txId;
   }
 
-  /** Members of the conflict set of `conflictKey`, sorted. */
+  /** The vertex of the carrier this node votes for in the set of `conflictKey`. */
+  preferredVertexOf(conflictKey: string): string | null {
+    const preferred = this.#sets.get(conflictKey)?.preference();
+    return preferred == null ? null : this.#carriers.get(preferred)!.vertexId;
+  }
+
+  /** Transactions carried in the conflict set of `conflictKey`, sorted. */
   conflictSet(conflictKey: string): string[] {
-    return this.#sets.get(conflictKey)?.members() ?? [];
+    const members = this.#sets.get(conflictKey)?.members() ?? [];
+    return [...new Set(members.map((c) => this.#carriers.get(c)!.txId))].sort();
   }
 
   /**
@@ -183,10 +224,12 @@ export class DagConsensus {
   add(vertex: VertexInput): Decision[] {
     if (this.#vertices.has(vertex.id)) return [];
     this.#checkVertex(vertex);
+    const carriers = vertex.txs.map((t) => carrierId(t.id, vertex.id));
     const state: VertexState = {
       id: vertex.id,
       parents: [...vertex.parents],
       txIds: vertex.txs.map((t) => t.id),
+      carriers,
       children: [],
       addedAtPoll: this.#polls,
       status: "processing",
@@ -195,37 +238,84 @@ export class DagConsensus {
     for (const p of state.parents) this.#vertices.get(p)!.children.push(vertex.id);
     this.#changed();
 
-    for (const input of vertex.txs) {
-      const known = this.#txs.get(input.id);
-      if (known !== undefined) {
-        known.vertexIds.push(vertex.id);
-        continue;
-      }
-      this.#addTx(input, vertex.id);
-    }
+    let doomed = state.parents.some((p) => this.#vertices.get(p)!.status === "rejected") ||
+      this.#selfDefeating(state, vertex.txs);
+    vertex.txs.forEach((input, i) => {
+      const tx = this.#txs.get(input.id) ?? this.#addTx(input);
+      const carrier: CarrierState = { id: carriers[i], txId: tx.id, vertexId: vertex.id, status: "processing" };
+      this.#carriers.set(carrier.id, carrier);
+      tx.carriers.push(carrier.id);
+      const set = this.#sets.get(tx.conflictKey)!;
+      set.add(carrier.id);
+      // Late: its set decided already (on another transaction, or on another carrier of this one).
+      if (set.accepted() !== null || tx.status === "rejected") doomed = true;
+    });
 
-    const doomed = state.status === "rejected" ||
-      state.parents.some((p) => this.#vertices.get(p)!.status === "rejected") ||
-      state.txIds.some((t) => this.#txs.get(t)!.status === "rejected");
     if (doomed) {
-      if (state.status !== "rejected") {
-        state.status = "rejected";
-        this.#decide("vertex", state.id, "rejected", state.addedAtPoll);
-      }
+      this.#reject([], [], [vertex.id]);
     } else {
       this.#processingVertices.add(vertex.id);
+      for (const input of vertex.txs) {
+        const key = this.#txs.get(input.id)!.conflictKey;
+        if (this.#sets.get(key)!.processing()) this.#processingSets.add(key);
+      }
     }
     this.#settle();
     return this.#takeDecisions();
   }
 
   /**
+   * True when an undecided ancestor of `v` carries a member of the conflict
+   * set of one of `v`'s transactions (a rival, or the same transaction), or a
+   * transaction depending on one of them. Such a vertex could never be
+   * accepted: it cannot be strongly preferred while its ancestor is (two
+   * members of one set), and a dependent would wait for its dependency,
+   * carried by its own descendant. So it is rejected on arrival. Every node
+   * agrees: an accepted ancestor carrier decided the set (or the dependency
+   * was accepted elsewhere first), a rejected ancestor rejects `v` anyway,
+   * and the undecided ones are found here.
+   */
+  #selfDefeating(v: VertexState, txs: readonly TxInput[]): boolean {
+    const taken = this.#rivalVertices(txs);
+    if (taken.size === 0) return false;
+    const seen = new Set<string>();
+    const stack = [...v.parents];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const ancestor = this.#vertices.get(id)!;
+      if (ancestor.status !== "processing") continue;
+      if (taken.has(id)) return true;
+      stack.push(...ancestor.parents);
+    }
+    return false;
+  }
+
+  /**
+   * Vertices of the live carriers in the conflict sets of `txs`, and of the
+   * live carriers of transactions depending on them.
+   */
+  #rivalVertices(txs: readonly { readonly id: string; readonly conflictKey: string }[]): Set<string> {
+    const out = new Set<string>();
+    const live = (c: string) => {
+      const carrier = this.#carriers.get(c)!;
+      if (carrier.status === "processing") out.add(carrier.vertexId);
+    };
+    for (const tx of txs) {
+      for (const c of this.#sets.get(tx.conflictKey)?.members() ?? []) live(c);
+      for (const d of this.#dependents.get(tx.id) ?? []) for (const c of this.#txs.get(d)?.carriers ?? []) live(c);
+    }
+    return out;
+  }
+
+  /**
    * Reinstates outcomes this node decided before a restart (read back from its
    * decision store) on a DAG rebuilt with {@linkcode add}, before any poll.
-   * Afterwards each of them holds: an accepted transaction is accepted, so the
-   * other members of its conflict set are rejected and no later poll can
-   * revive them; a rejected transaction or vertex is rejected together with
-   * everything depending on it; an accepted vertex is accepted. What is left
+   * Afterwards each of them holds: an accepted vertex is accepted with its
+   * carriers and transactions, so the other carriers of their conflict sets
+   * are rejected and no later poll can revive them; a rejected transaction or
+   * vertex is rejected together with everything depending on it. What is left
    * undecided starts over with fresh Snowball state and is polled as usual:
    * lost confidence costs polls, never safety, as nothing undecided was ever
    * reported.
@@ -237,9 +327,9 @@ export class DagConsensus {
    *
    * Throws {@linkcode RestoreError} after a poll, for an id in no known
    * vertex, and for outcomes that contradict each other (two accepted members
-   * of one conflict set, an accepted transaction whose dependency is not
-   * accepted, an accepted vertex with an undecided parent...). The instance
-   * is then in an unspecified state and must be discarded.
+   * of one conflict set, an accepted vertex with an undecided parent, an
+   * accepted transaction no accepted vertex carries...). The instance is then
+   * in an unspecified state and must be discarded.
    */
   restoreDecisions(decided: readonly Decision[]): Decision[] {
     if (this.#polls > 0) {
@@ -262,9 +352,8 @@ export class DagConsensus {
     const pick = (kind: Decision["kind"], status: Decision["status"]) =>
       [...new Set(decided.filter((d) => d.kind === kind && d.status === status).map((d) => d.id))].sort();
 
-    const accepted = pick("tx", "accepted");
     const winners = new Map<string, string>();
-    for (const id of accepted) {
+    for (const id of pick("tx", "accepted")) {
       const key = this.#txs.get(id)!.conflictKey;
       const prior = winners.get(key);
       if (prior !== undefined) {
@@ -274,28 +363,40 @@ export class DagConsensus {
       }
       winners.set(key, id);
     }
-    // Dependencies first; every pass accepts at least one, so at most accepted.length passes.
-    let waiting = accepted;
+    // In insertion order (parents first); dependencies may come later, so pass until no progress.
+    const acceptedVertices = new Set(pick("vertex", "accepted"));
+    let waiting = [...this.#vertices.keys()].filter((id) => acceptedVertices.has(id));
     while (waiting.length > 0) {
       const blocked: string[] = [];
       for (const id of waiting) {
-        const tx = this.#txs.get(id)!;
-        if (tx.status === "rejected") {
-          throw new RestoreError(
-            `Cannot restore: tx ${id} was decided accepted, but a dependency of it lost its conflict set`,
-          );
+        const v = this.#vertices.get(id)!;
+        if (v.status === "accepted") continue;
+        const problem = this.#restoreProblem(v);
+        if (problem !== null) {
+          throw new RestoreError(`Cannot restore: vertex ${id} was decided accepted, but ${problem}`);
         }
-        if (tx.deps.every((d) => this.#txs.get(d)?.status === "accepted")) this.#acceptTx(id);
+        if (this.#acceptable(v, false)) this.#acceptVertex(v);
         else blocked.push(id);
       }
       if (blocked.length === waiting.length) {
-        const tx = this.#txs.get(blocked[0])!;
-        const dep = tx.deps.find((d) => this.#txs.get(d)?.status !== "accepted");
-        throw new RestoreError(`Cannot restore: tx ${tx.id} was decided accepted, but its dependency ${dep} is not`);
+        const v = this.#vertices.get(blocked[0])!;
+        const parent = v.parents.find((p) => this.#vertices.get(p)!.status !== "accepted");
+        const dep = v.carriers.flatMap((c) => this.#txs.get(this.#carriers.get(c)!.txId)!.deps)
+          .find((d) => this.#txs.get(d)?.status !== "accepted");
+        throw new RestoreError(
+          `Cannot restore: vertex ${v.id} was decided accepted, but ${
+            parent !== undefined ? `its parent ${parent} is not` : `its dependency ${dep} is not`
+          }`,
+        );
       }
       waiting = blocked;
     }
-    this.#reject(pick("tx", "rejected"), pick("vertex", "rejected"));
+    for (const id of pick("tx", "accepted")) {
+      if (this.#txs.get(id)!.status !== "accepted") {
+        throw new RestoreError(`Cannot restore: tx ${id} was decided accepted, but no vertex carrying it was`);
+      }
+    }
+    this.#reject(pick("tx", "rejected"), [], pick("vertex", "rejected"));
     this.#settle();
 
     for (const [key, status] of given) {
@@ -308,6 +409,22 @@ export class DagConsensus {
       }
     }
     return this.#takeDecisions().filter((d) => given.get(`${d.kind}:${d.id}`) !== d.status);
+  }
+
+  /** Why `v`, decided accepted, cannot be: null if nothing rules it out. */
+  #restoreProblem(v: VertexState): string | null {
+    if (v.status === "rejected") return "the other decisions reject it";
+    for (const c of v.carriers) {
+      const carrier = this.#carriers.get(c)!;
+      const tx = this.#txs.get(carrier.txId)!;
+      if (tx.status === "rejected") return `its transaction ${tx.id} lost its conflict set or a dependency`;
+      const winner = this.#sets.get(tx.conflictKey)!.accepted();
+      if (winner !== null && winner !== c) {
+        const other = this.#carriers.get(winner)!;
+        return `${other.txId} in vertex ${other.vertexId} was accepted too, in conflict set ${tx.conflictKey}`;
+      }
+    }
+    return null;
   }
 
   /**
@@ -324,7 +441,7 @@ export class DagConsensus {
       let best = 0;
       for (const count of tally?.values() ?? []) best = Math.max(best, count);
       const set = this.#sets.get(key)!;
-      // A set that finalized and waits for dependencies makes no progress.
+      // A set that finalized and waits for its vertex makes no progress.
       if (best >= this.params.alphaPreference && set.finalized() === null) this.#lastPollSuccesses++;
       set.recordPoll(tally);
     }
@@ -355,7 +472,7 @@ export class DagConsensus {
     return true;
   }
 
-  /** Conflict key -> member -> supporting responders. */
+  /** Conflict key -> carrier -> supporting responders. */
   #tally(votes: readonly (readonly string[])[], countEquivocation: boolean): Map<string, Map<string, number>> {
     const tallies = new Map<string, Map<string, number>>();
     for (const frontier of votes) {
@@ -366,14 +483,14 @@ export class DagConsensus {
         if (this.#supportCache.size >= SUPPORT_CACHE_MAX) this.#supportCache.clear();
         this.#supportCache.set(cacheKey, support);
       }
-      for (const [key, txId] of support) {
-        if (txId === EQUIVOCATED) {
+      for (const [key, carrier] of support) {
+        if (carrier === EQUIVOCATED) {
           if (countEquivocation) this.#equivocatingVotes++;
           continue;
         }
         let tally = tallies.get(key);
         if (tally === undefined) tallies.set(key, tally = new Map());
-        tally.set(txId, (tally.get(txId) ?? 0) + 1);
+        tally.set(carrier, (tally.get(carrier) ?? 0) + 1);
       }
     }
     return tallies;
@@ -385,12 +502,12 @@ export class DagConsensus {
    */
   preferredFrontier(): string[] {
     if (this.#frontierCache !== null) return [...this.#frontierCache];
-    const preferredTx = new Map<string, boolean>();
+    const memo = new Map<string, boolean>();
     const strong = new Set<string>();
     for (const id of this.#processingVertices) {
       const v = this.#vertices.get(id)!;
       const ok = v.parents.every((p) => this.#vertices.get(p)!.status === "accepted" || strong.has(p)) &&
-        v.txIds.every((t) => this.#txPreferred(t, preferredTx, 0));
+        v.carriers.every((c) => this.#carrierPreferred(c, memo, 0));
       if (ok) strong.add(id);
     }
     const tips = new Set<string>([...this.#acceptedTips, ...strong]);
@@ -401,50 +518,29 @@ export class DagConsensus {
 
   /**
    * Tips of the clean part of the DAG: accepted vertices, and processing
-   * vertices whose transactions are all virtuous (alone in their conflict set,
-   * with clean dependencies) and whose parents are clean. New vertices go on
-   * top of these, so an honest transaction is never tied to the fate of a
-   * contested one (a contested conflict may never be decided). Sorted.
+   * vertices whose carriers are all alone in their conflict set (with clean
+   * dependencies) and whose parents are clean. New vertices go on top of
+   * these, so an honest transaction is not tied to the fate of a contested
+   * one. With `forTxs`, leaves out the live carriers in their conflict sets
+   * and of their dependents, and their descendants: the tips a vertex
+   * carrying `forTxs` may name without being rejected on arrival. Sorted.
    */
-  virtuousFrontier(): string[] {
-    const cleanTx = new Map<string, boolean>();
-    const clean = this.#cleanVertices(cleanTx);
-    const tips = new Set<string>([...this.#acceptedTips, ...clean]);
-    for (const id of clean) for (const p of this.#vertices.get(id)!.parents) tips.delete(p);
-    return [...tips].sort();
-  }
-
-  /**
-   * Virtuous processing transactions with accepted dependencies that sit
-   * only in vertices descending from a contested transaction (or rejected):
-   * validators on the other side of that contest do not vote for them, so
-   * they need re-issuing on clean parents. Includes {@linkcode orphanedTxs}'s
-   * virtuous members. Sorted.
-   */
-  entangledTxs(): TxInput[] {
-    const cleanTx = new Map<string, boolean>();
-    const clean = this.#cleanVertices(cleanTx);
-    const out: TxInput[] = [];
-    for (const id of [...this.#processingTxs].sort()) {
-      const tx = this.#txs.get(id)!;
-      if (this.#sets.get(tx.conflictKey)!.size() !== 1) continue;
-      if (!tx.deps.every((d) => this.#txs.get(d)?.status === "accepted")) continue;
-      if (tx.vertexIds.some((v) => clean.has(v))) continue;
-      out.push({ id, conflictKey: tx.conflictKey, deps: [...tx.deps] });
-    }
-    return out;
-  }
-
-  #cleanVertices(cleanTx: Map<string, boolean>): Set<string> {
+  virtuousFrontier(forTxs: readonly TxInput[] = []): string[] {
+    const memo = new Map<string, boolean>();
     const clean = new Set<string>();
+    // A vertex carrying forTxs must not descend from a rival carrier (see #selfDefeating).
+    const taken = this.#rivalVertices(forTxs);
     for (const id of this.#processingVertices) {
       const v = this.#vertices.get(id)!;
       if (
+        !taken.has(id) &&
         v.parents.every((p) => this.#vertices.get(p)!.status === "accepted" || clean.has(p)) &&
-        v.txIds.every((t) => this.#txClean(t, cleanTx, 0))
+        v.txIds.every((t) => this.#txClean(t, memo, 0))
       ) clean.add(id);
     }
-    return clean;
+    const tips = new Set<string>([...this.#acceptedTips, ...clean]);
+    for (const id of clean) for (const p of this.#vertices.get(id)!.parents) tips.delete(p);
+    return [...tips].sort();
   }
 
   #txClean(txId: string, memo: Map<string, boolean>, depth: number): boolean {
@@ -465,23 +561,23 @@ export class DagConsensus {
   }
 
   /**
-   * Processing transactions none of whose vertices is still alive: nobody
+   * Processing transactions none of whose carriers is still alive: nobody
    * can vote for them until they are issued again in a new vertex. Sorted.
    */
   orphanedTxs(): TxInput[] {
     const out: TxInput[] = [];
     for (const id of [...this.#processingTxs].sort()) {
       const tx = this.#txs.get(id)!;
-      if (tx.vertexIds.every((v) => this.#vertices.get(v)!.status === "rejected")) {
+      if (tx.carriers.every((c) => this.#carriers.get(c)!.status === "rejected")) {
         out.push({ id, conflictKey: tx.conflictKey, deps: [...tx.deps] });
       }
     }
     return out;
   }
 
-  /** Vertices containing `txId`, sorted. */
+  /** Vertices carrying `txId`, sorted. */
   verticesOf(txId: string): string[] {
-    return [...(this.#txs.get(txId)?.vertexIds ?? [])].sort();
+    return (this.#txs.get(txId)?.carriers ?? []).map((c) => this.#carriers.get(c)!.vertexId).sort();
   }
 
   #checkVertex(vertex: VertexInput): void {
@@ -531,12 +627,13 @@ export class DagConsensus {
     }
   }
 
-  #addTx(input: TxInput, vertexId: string): void {
+  /** A transaction seen for the first time (its first carrier is added by the caller). */
+  #addTx(input: TxInput): TxState {
     const tx: TxState = {
       id: input.id,
       conflictKey: input.conflictKey,
       deps: [...input.deps],
-      vertexIds: [vertexId],
+      carriers: [],
       addedAtPoll: this.#polls,
       status: "processing",
     };
@@ -551,17 +648,23 @@ export class DagConsensus {
       set = new ConflictSet(this.params, tx.conflictKey);
       this.#sets.set(tx.conflictKey, set);
     }
-    set.add(tx.id);
-    const lost = set.accepted() !== null;
-    const depRejected = tx.deps.some((d) => this.#txs.get(d)?.status === "rejected");
-    if (lost || depRejected) {
-      this.#rejectTx(tx.id);
-      return;
-    }
     this.#processingTxs.add(tx.id);
-    if (set.processing()) this.#processingSets.add(tx.conflictKey);
+    // Another transaction won its set already, or a dependency is rejected.
+    if (set.accepted() !== null || tx.deps.some((d) => this.#txs.get(d)?.status === "rejected")) {
+      this.#reject([tx.id], [], []);
+    }
+    return tx;
   }
 
+  #carrierPreferred(carrierId: string, memo: Map<string, boolean>, depth: number): boolean {
+    const carrier = this.#carriers.get(carrierId)!;
+    if (carrier.status !== "processing") return carrier.status === "accepted";
+    const tx = this.#txs.get(carrier.txId)!;
+    return this.#sets.get(tx.conflictKey)!.preference() === carrierId &&
+      tx.deps.every((d) => this.#txPreferred(d, memo, depth + 1));
+  }
+
+  /** Accepted, or a carrier of it preferred (dependency chains this deep wait for acceptance). */
   #txPreferred(txId: string, memo: Map<string, boolean>, depth: number): boolean {
     const cached = memo.get(txId);
     if (cached !== undefined) return cached;
@@ -569,17 +672,16 @@ export class DagConsensus {
     let ok: boolean;
     if (tx === undefined || tx.status === "rejected") ok = false;
     else if (tx.status === "accepted") ok = true;
-    else if (depth > 64) ok = false; // a dependency chain this deep waits for acceptance
+    else if (depth > 64) ok = false;
     else {
       memo.set(txId, false); // a dependency cycle is never preferred
-      ok = this.#sets.get(tx.conflictKey)!.preference() === txId &&
-        tx.deps.every((d) => this.#txPreferred(d, memo, depth + 1));
+      ok = tx.carriers.some((c) => this.#carrierPreferred(c, memo, depth));
     }
     memo.set(txId, ok);
     return ok;
   }
 
-  /** Conflict key -> supported member (or EQUIVOCATED) for one frontier. */
+  /** Conflict key -> supported carrier (or EQUIVOCATED) for one frontier. */
   #support(frontier: readonly string[]): Map<string, string> {
     const support = new Map<string, string>();
     const seen = new Set<string>();
@@ -590,75 +692,97 @@ export class DagConsensus {
       seen.add(id);
       const v = this.#vertices.get(id)!;
       if (v.status === "accepted") continue; // its whole ancestry is decided
-      for (const txId of v.txIds) {
-        const tx = this.#txs.get(txId)!;
-        if (tx.status !== "processing") continue;
-        const prior = support.get(tx.conflictKey);
-        if (prior === undefined) support.set(tx.conflictKey, txId);
-        else if (prior !== txId) support.set(tx.conflictKey, EQUIVOCATED);
+      for (const c of v.carriers) {
+        const carrier = this.#carriers.get(c)!;
+        if (carrier.status !== "processing") continue;
+        const key = this.#txs.get(carrier.txId)!.conflictKey;
+        const prior = support.get(key);
+        if (prior === undefined) support.set(key, c);
+        else if (prior !== c) support.set(key, EQUIVOCATED);
       }
       for (const p of v.parents) if (!seen.has(p)) stack.push(p);
     }
     return support;
   }
 
-  /** Accepts and rejects until nothing more follows. */
+  /**
+   * True when `v` can be accepted now: parents accepted, every carrier its
+   * set's choice (finalized by polls, unless `polled` is false: restoring)
+   * and every dependency of its transactions accepted or carried by `v` too.
+   */
+  #acceptable(v: VertexState, polled: boolean): boolean {
+    if (v.status !== "processing") return false;
+    if (!v.parents.every((p) => this.#vertices.get(p)!.status === "accepted")) return false;
+    return v.carriers.every((c) => {
+      const carrier = this.#carriers.get(c)!;
+      const tx = this.#txs.get(carrier.txId)!;
+      return carrier.status === "processing" &&
+        (!polled || this.#sets.get(tx.conflictKey)!.finalized() === c) &&
+        tx.deps.every((d) => this.#txs.get(d)?.status === "accepted" || v.txIds.includes(d));
+    });
+  }
+
+  /** Accepts until nothing more follows. */
   #settle(): void {
     this.#changed();
     let changed = true;
     while (changed) {
       changed = false;
-      for (const key of [...this.#processingSets].sort()) {
-        const set = this.#sets.get(key)!;
-        const choice = set.finalized();
-        if (choice === null) {
-          if (!set.processing()) this.#processingSets.delete(key);
-          continue;
-        }
-        const tx = this.#txs.get(choice)!;
-        if (tx.deps.every((d) => this.#txs.get(d)?.status === "accepted")) {
-          this.#acceptTx(choice);
-          changed = true;
-        }
+      for (const key of [...this.#processingSets]) {
+        if (!this.#sets.get(key)!.processing()) this.#processingSets.delete(key);
       }
       for (const id of [...this.#processingVertices]) {
         const v = this.#vertices.get(id)!;
-        if (v.status !== "processing") continue;
-        if (
-          v.parents.every((p) => this.#vertices.get(p)!.status === "accepted") &&
-          v.txIds.every((t) => this.#txs.get(t)!.status === "accepted")
-        ) {
-          v.status = "accepted";
-          this.#processingVertices.delete(id);
-          for (const p of v.parents) this.#acceptedTips.delete(p);
-          this.#acceptedTips.add(id);
-          this.#decide("vertex", id, "accepted", v.addedAtPoll);
+        if (this.#acceptable(v, true)) {
+          this.#acceptVertex(v);
           changed = true;
         }
       }
     }
   }
 
-  #acceptTx(txId: string): void {
-    const tx = this.#txs.get(txId)!;
-    tx.status = "accepted";
-    this.#processingTxs.delete(txId);
-    this.#decide("tx", txId, "accepted", tx.addedAtPoll);
-    const set = this.#sets.get(tx.conflictKey)!;
-    this.#processingSets.delete(tx.conflictKey);
-    for (const loser of set.accept(txId)) this.#rejectTx(loser);
+  /**
+   * Accepts `v`, its carriers and their transactions; rejects the other
+   * carriers of their sets, and the transactions among them that are not
+   * the accepted one.
+   */
+  #acceptVertex(v: VertexState): void {
+    const loserTxs: string[] = [];
+    const loserCarriers: string[] = [];
+    for (const c of v.carriers) {
+      const carrier = this.#carriers.get(c)!;
+      carrier.status = "accepted";
+      const tx = this.#txs.get(carrier.txId)!;
+      if (tx.status === "processing") {
+        tx.status = "accepted";
+        this.#processingTxs.delete(tx.id);
+        this.#decide("tx", tx.id, "accepted", tx.addedAtPoll);
+      }
+      this.#processingSets.delete(tx.conflictKey);
+      loserCarriers.push(...this.#sets.get(tx.conflictKey)!.accept(c));
+      // Every other transaction of the set loses, orphans (no live carrier) included.
+      for (const t of this.conflictSet(tx.conflictKey)) if (t !== tx.id) loserTxs.push(t);
+    }
+    v.status = "accepted";
+    this.#processingVertices.delete(v.id);
+    for (const p of v.parents) this.#acceptedTips.delete(p);
+    this.#acceptedTips.add(v.id);
+    this.#decide("vertex", v.id, "accepted", v.addedAtPoll);
+    this.#reject(loserTxs, loserCarriers, []);
   }
 
-  #rejectTx(txId: string): void {
-    this.#reject([txId], []);
-  }
-
-  /** Rejects the transactions and vertices and, transitively, all their dependents and descendants. */
-  #reject(txIds: readonly string[], vertexIds: readonly string[]): void {
+  /**
+   * Rejects the transactions, carriers and vertices and, transitively,
+   * everything depending on them: a transaction's dependents and carriers, a
+   * carrier's vertex, a vertex's carriers and children. A carrier's
+   * transaction lives on (it may be carried again).
+   */
+  #reject(txIds: readonly string[], carrierIds: readonly string[], vertexIds: readonly string[]): void {
     // Iterative: cascades may be long chains of dependents and descendants.
     const txQueue = [...txIds];
+    const carrierQueue = [...carrierIds];
     const vertexQueue = [...vertexIds];
-    while (txQueue.length > 0 || vertexQueue.length > 0) {
+    while (txQueue.length > 0 || carrierQueue.length > 0 || vertexQueue.length > 0) {
       const nextTx = txQueue.pop();
       if (nextTx !== undefined) {
         const tx = this.#txs.get(nextTx);
@@ -669,11 +793,23 @@ export class DagConsensus {
         tx.status = "rejected";
         this.#processingTxs.delete(nextTx);
         this.#decide("tx", nextTx, "rejected", tx.addedAtPoll);
-        const set = this.#sets.get(tx.conflictKey)!;
-        set.kill(nextTx);
-        if (!set.processing()) this.#processingSets.delete(tx.conflictKey);
-        vertexQueue.push(...tx.vertexIds);
+        carrierQueue.push(...tx.carriers);
         txQueue.push(...(this.#dependents.get(nextTx) ?? []));
+        continue;
+      }
+      const nextCarrier = carrierQueue.pop();
+      if (nextCarrier !== undefined) {
+        const carrier = this.#carriers.get(nextCarrier)!;
+        if (carrier.status === "rejected") continue;
+        if (carrier.status === "accepted") {
+          throw new Error(`Consensus invariant broken: rejecting accepted carrier ${nextCarrier}`);
+        }
+        carrier.status = "rejected";
+        const key = this.#txs.get(carrier.txId)!.conflictKey;
+        const set = this.#sets.get(key)!;
+        set.kill(nextCarrier);
+        if (!set.processing()) this.#processingSets.delete(key);
+        vertexQueue.push(carrier.vertexId);
         continue;
       }
       const vid = vertexQueue.pop()!;
@@ -682,6 +818,7 @@ export class DagConsensus {
       v.status = "rejected";
       this.#processingVertices.delete(vid);
       this.#decide("vertex", vid, "rejected", v.addedAtPoll);
+      carrierQueue.push(...v.carriers);
       vertexQueue.push(...v.children);
     }
     this.#changed();

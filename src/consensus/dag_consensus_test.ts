@@ -43,7 +43,7 @@ Deno.test("a vote for a vertex is a vote for its ancestors (chits are transitive
   dag.add({ id: "v2", parents: ["v1"], txs: [tx("t2")] });
   assert.deepEqual(dag.preferredFrontier(), ["v2"]);
   const d = pollTimes(dag, [["v2"], ["v2"], ["v2"]], 3);
-  assert.deepEqual(accepted(d), ["tx:t1", "tx:t2", "vertex:v1", "vertex:v2"]);
+  assert.deepEqual(accepted(d), ["tx:t1", "vertex:v1", "tx:t2", "vertex:v2"]);
 });
 
 Deno.test("an unsuccessful poll resets confidence, so acceptance needs beta consecutive successes", () => {
@@ -190,15 +190,103 @@ Deno.test("virtuousFrontier() keeps new vertices off contested transactions", ()
   assert.deepEqual(dag.preferredFrontier(), ["va"]);
 });
 
-Deno.test("entangledTxs() lists virtuous transactions that only sit on contested ancestry", () => {
+Deno.test("one transaction in two concurrent vertices: one carrier wins, the other vertex is rejected", () => {
   const dag = new DagConsensus(params);
-  dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+  // A client sent t to two nodes at once; each carried it with a transaction of its own.
+  dag.add({ id: "v1", parents: [], txs: [tx("t"), tx("x")] });
+  dag.add({ id: "v2", parents: [], txs: [tx("t"), tx("y")] });
+  assert.equal(dag.isVirtuous("t"), false);
+  assert.deepEqual(dag.conflictSet("acct-t:0"), ["t"]);
+  assert.deepEqual(dag.verticesOf("t"), ["v1", "v2"]);
+  // Both carriers are new: every node prefers the lowest carrier id, whatever it saw first.
+  assert.deepEqual(dag.preferredFrontier(), ["v1"]);
+  assert.equal(dag.preferredVertexOf("acct-t:0"), "v1");
+  const d = pollTimes(dag, [["v1"], ["v1"], ["v1"], ["v2"]], 3);
+  assert.deepEqual(decidedIn(d), ["tx:t:accepted", "tx:x:accepted", "vertex:v1:accepted", "vertex:v2:rejected"]);
+  assert.equal(dag.txStatus("t"), "accepted");
+  // y lost only its vertex: it is an orphan, to be carried again, not a rejected transaction.
+  assert.equal(dag.txStatus("y"), "processing");
+  assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["y"]);
+  // A late carrier of the accepted transaction is rejected on arrival, with all it carries.
+  const late = dag.add({ id: "v3", parents: [], txs: [tx("t"), tx("z")] });
+  assert.deepEqual(decidedIn(late), ["vertex:v3:rejected"]);
+  assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["y", "z"]);
+});
+
+Deno.test("the lowest carrier is preferred whatever order the carriers arrived in", () => {
+  const forward = new DagConsensus(params);
+  forward.add({ id: "v1", parents: [], txs: [tx("t")] });
+  forward.add({ id: "v2", parents: [], txs: [tx("t")] });
+  const backward = new DagConsensus(params);
+  backward.add({ id: "v2", parents: [], txs: [tx("t")] });
+  backward.add({ id: "v1", parents: [], txs: [tx("t")] });
+  assert.deepEqual(forward.preferredFrontier(), ["v1"]);
+  assert.deepEqual(backward.preferredFrontier(), ["v1"]);
+  // Once a side won a poll, a newcomer does not take the preference, however low its id.
+  const won = new DagConsensus(params);
+  won.add({ id: "v2", parents: [], txs: [tx("t")] });
+  won.recordPoll([["v2"], ["v2"], ["v2"]]);
+  won.add({ id: "v1", parents: [], txs: [tx("t")] });
+  assert.deepEqual(won.preferredFrontier(), ["v2"]);
+});
+
+Deno.test("a vertex carrying a transaction its undecided ancestor carries is rejected on arrival", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v1", parents: [], txs: [tx("t")] });
+  dag.add({ id: "v2", parents: ["v1"], txs: [tx("u")] });
+  const d = dag.add({ id: "v3", parents: ["v2"], txs: [tx("t"), tx("w")] });
+  assert.deepEqual(decidedIn(d), ["vertex:v3:rejected"]);
+  assert.deepEqual(dag.preferredFrontier(), ["v2"]);
+  const later = pollTimes(dag, [["v2"], ["v2"], ["v2"]], 3);
+  assert.deepEqual(decidedIn(later).filter((x) => x.startsWith("tx")), ["tx:t:accepted", "tx:u:accepted"]);
+});
+
+Deno.test("a vertex on top of its own rival is rejected on arrival; virtuousFrontier(txs) keeps issuers off it", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "v0", parents: [], txs: [tx("t0")] });
+  dag.add({ id: "va", parents: ["v0"], txs: [tx("a", "alice:0")] });
   dag.add({ id: "vx", parents: ["va"], txs: [tx("x")] });
-  assert.deepEqual(dag.entangledTxs(), []);
-  dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
-  assert.deepEqual(dag.entangledTxs().map((t) => t.id), ["x"]);
-  dag.add({ id: "vx2", parents: [], txs: [tx("x")] });
-  assert.deepEqual(dag.entangledTxs(), []);
+  // Where an issuer of a double spend of alice:0 may go: not on va or anything above it.
+  assert.deepEqual(dag.virtuousFrontier(), ["vx"]);
+  assert.deepEqual(dag.virtuousFrontier([tx("b", "alice:0")]), ["v0"]);
+  // Built on the first spend, it could never be strongly preferred.
+  assert.deepEqual(decidedIn(dag.add({ id: "vb", parents: ["vx"], txs: [tx("b", "alice:0")] })), [
+    "vertex:vb:rejected",
+  ]);
+  assert.equal(dag.txStatus("b"), "processing", "b itself is not decided: only that vertex is");
+  dag.add({ id: "vb2", parents: ["v0"], txs: [tx("b", "alice:0")] });
+  assert.equal(dag.vertexStatus("vb2"), "processing");
+});
+
+Deno.test("a transaction on contested ancestry waits for the contest: accepted with its side or orphaned", () => {
+  const build = () => {
+    const dag = new DagConsensus(params);
+    dag.add({ id: "va", parents: [], txs: [tx("a", "alice:0")] });
+    dag.add({ id: "vx", parents: ["va"], txs: [tx("x")] });
+    dag.add({ id: "vb", parents: [], txs: [tx("b", "alice:0")] });
+    return dag;
+  };
+  const wins = build();
+  assert.deepEqual(wins.virtuousFrontier(), []);
+  const d1 = pollTimes(wins, [["vx"], ["vx"], ["vx"]], 3);
+  assert.deepEqual(decidedIn(d1).sort(), [
+    "tx:a:accepted",
+    "tx:b:rejected",
+    "tx:x:accepted",
+    "vertex:va:accepted",
+    "vertex:vb:rejected",
+    "vertex:vx:accepted",
+  ]);
+  const loses = build();
+  const d2 = pollTimes(loses, [["vb"], ["vb"], ["vb"]], 3);
+  assert.deepEqual(decidedIn(d2).filter((x) => x.startsWith("tx")).sort(), ["tx:a:rejected", "tx:b:accepted"]);
+  assert.deepEqual(loses.orphanedTxs().map((t) => t.id), ["x"]);
+  // Carried again on the winning side, it is decided like any virtuous transaction.
+  loses.add({ id: "vx2", parents: ["vb"], txs: [tx("x")] });
+  assert.deepEqual(decidedIn(pollTimes(loses, [["vx2"], ["vx2"], ["vx2"]], 3)), [
+    "tx:x:accepted",
+    "vertex:vx2:accepted",
+  ]);
 });
 
 Deno.test("pollSettled() is true only when more votes cannot change the outcome", () => {
@@ -221,6 +309,10 @@ Deno.test("lastPollSuccesses() counts conflict sets a poll moved", () => {
 });
 
 /** Decisions as `kind:id:status`, in order. */
+function decidedIn(decisions: readonly Decision[]): string[] {
+  return decided(decisions);
+}
+
 function decided(decisions: readonly Decision[]): string[] {
   return decisions.map((d) => `${d.kind}:${d.id}:${d.status}`);
 }
@@ -282,13 +374,13 @@ Deno.test("restoreDecisions() leaves undecided transactions to polls, which deci
 
 Deno.test("restoreDecisions() returns only the consequences that were not given", () => {
   const dag = contested();
-  // A crash after `a` was stored but before the rest of its batch was.
-  const restored = dag.restoreDecisions([decision("tx", "a", "accepted")]);
+  // A store holding va's acceptance but not the rest of its batch.
+  const restored = dag.restoreDecisions([decision("vertex", "va", "accepted")]);
   assert.deepEqual(decided(restored), [
+    "tx:a:accepted",
     "tx:b:rejected",
     "vertex:vb:rejected",
     "vertex:vc:rejected",
-    "vertex:va:accepted",
   ]);
   assert.ok(restored.every((d) => d.rounds === 0));
 });
@@ -307,21 +399,40 @@ Deno.test("restoreDecisions() refuses unknown ids, contradictions and a consensu
     () => contested().restoreDecisions([decision("tx", "a", "accepted"), decision("tx", "a", "rejected")]),
     /tx a was decided both accepted and rejected/,
   );
+  assert.throws(
+    () => contested().restoreDecisions([decision("tx", "a", "accepted")]),
+    /tx a was decided accepted, but no vertex carrying it was/,
+  );
+  assert.throws(
+    () => contested().restoreDecisions([decision("vertex", "va", "accepted"), decision("vertex", "vb", "accepted")]),
+    /vertex vb was decided accepted, but the other decisions reject it/,
+  );
   const spendsB = contested();
   spendsB.add({ id: "ve", parents: ["vb"], txs: [tx("e", "bob:0", ["b"])] });
   assert.throws(
-    () => spendsB.restoreDecisions([decision("tx", "a", "accepted"), decision("tx", "e", "accepted")]),
-    /tx e was decided accepted, but a dependency of it lost its conflict set/,
+    () => spendsB.restoreDecisions([decision("vertex", "va", "accepted"), decision("vertex", "ve", "accepted")]),
+    /vertex ve was decided accepted, but the other decisions reject it/,
   );
-
-  assert.throws(
-    () => contested().restoreDecisions([decision("vertex", "vd", "accepted")]),
-    /vertex vd was decided accepted, but the other decisions leave it processing/,
+  assert.deepEqual(
+    decided(contested().restoreDecisions([decision("vertex", "vd", "accepted")])),
+    ["tx:d:accepted"],
+    "an accepted vertex brings its transactions",
   );
   const withDep = new DagConsensus(params);
   withDep.add({ id: "v1", parents: [], txs: [tx("t1")] });
-  withDep.add({ id: "v2", parents: ["v1"], txs: [tx("t2", "k2:0", ["t1"])] });
-  assert.throws(() => withDep.restoreDecisions([decision("tx", "t2", "accepted")]), /its dependency t1 is not/);
+  withDep.add({ id: "v2", parents: [], txs: [tx("t2", "k2:0", ["t1"])] });
+  assert.throws(() => withDep.restoreDecisions([decision("vertex", "v2", "accepted")]), /its dependency t1 is not/);
+  const withParent = new DagConsensus(params);
+  withParent.add({ id: "v1", parents: [], txs: [tx("t1")] });
+  withParent.add({ id: "v2", parents: ["v1"], txs: [tx("t2")] });
+  assert.throws(() => withParent.restoreDecisions([decision("vertex", "v2", "accepted")]), /its parent v1 is not/);
+  const twice = new DagConsensus(params);
+  twice.add({ id: "v1", parents: [], txs: [tx("t")] });
+  twice.add({ id: "v2", parents: [], txs: [tx("t")] });
+  assert.throws(
+    () => twice.restoreDecisions([decision("vertex", "v1", "accepted"), decision("vertex", "v2", "accepted")]),
+    /vertex v2 was decided accepted, but the other decisions reject it/,
+  );
   const polled = contested();
   polled.recordPoll([]);
   assert.throws(() => polled.restoreDecisions([]), /1 polls were recorded already/);

@@ -7,6 +7,7 @@ import { Snowflake } from "./snowflake.ts";
  * preference is the strongest choice, and it only moves to another choice
  * whose strength is strictly greater (ties keep the current preference), so
  * one lucky poll cannot flip a node that has seen many polls the other way.
+ * Before any choice has won a poll the preference is the lowest choice.
  *
  * Finality is the embedded Snowflake's: beta consecutive confident polls for
  * the same choice. Once finalized, the preference is the Snowflake's choice
@@ -30,9 +31,18 @@ export class Snowball {
     this.#preference = initialChoice;
   }
 
-  /** Adds a choice. A no-op for known choices and once finalized. */
+  /**
+   * Adds a choice. A no-op for known choices. While no choice has won a
+   * poll, the preference is the lowest choice, whatever the order in which
+   * the choices arrived, so nodes that heard of them in different orders
+   * start out agreeing.
+   */
   add(choice: string): void {
-    if (!this.#strength.has(choice)) this.#strength.set(choice, 0);
+    if (this.#strength.has(choice)) return;
+    this.#strength.set(choice, 0);
+    if (!this.finalized() && this.strength(this.#preference) === 0 && choice < this.#preference) {
+      this.#preference = choice;
+    }
   }
 
   has(choice: string): boolean {

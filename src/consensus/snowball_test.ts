@@ -76,3 +76,14 @@ Deno.test("a finalized Snowball reports the Snowflake's choice and ignores polls
   sb.recordPoll(5, "a");
   assert.equal(sb.preference(), "b");
 });
+
+Deno.test("before any poll is won the preference is the lowest choice, whatever the order of arrival", () => {
+  const late = new Snowball(params, "b");
+  late.add("c");
+  late.add("a");
+  assert.equal(late.preference(), "a");
+  const won = new Snowball(params, "b");
+  won.recordPoll(3, "b"); // strength b = 1
+  won.add("a");
+  assert.equal(won.preference(), "b", "a newcomer does not take a preference that has won a poll");
+});

@@ -38,10 +38,9 @@ export interface EngineConfig {
   /** A missing vertex is requested again from another peer after this long. */
   readonly fetchRetryMs?: number;
   /**
-   * A transaction that cannot gather votes where it is (all its vertices
-   * rejected, or tied to a contested transaction) is re-issued on clean
-   * parents: by the author of one of its vertices after this long (at once
-   * if all were rejected), by anyone after three times this long.
+   * A transaction none of whose carriers is alive (all its vertices were
+   * rejected) is re-issued on clean parents: at once by the author of one of
+   * its vertices, by anyone after three times this long.
    */
   readonly reissueGraceMs?: number;
   /**
@@ -197,7 +196,7 @@ export class Engine {
     | "vertexInfo"
     | "txInfo"
     | "virtuousFrontier"
-    | "entangledTxs"
+    | "preferredVertexOf"
     | "orphanedTxs"
     | "verticesOf"
   > {
@@ -281,7 +280,7 @@ export class Engine {
     }
     // Clean parents only (an honest transaction must not wait on a contest), except the
     // ones the caller requires (e.g. the carrier of the same account's previous nonce).
-    const frontier = this.#consensus.virtuousFrontier();
+    const frontier = this.#consensus.virtuousFrontier(txs);
     const required = [...new Set(requiredParents)]
       .filter((p) => this.#consensus.hasVertex(p) && !frontier.includes(p))
       .slice(0, this.#issueParentsMax - 1);
@@ -546,22 +545,24 @@ export class Engine {
     if (this.#consensus.lastPollSuccesses() > 0) this.#maybePoll();
   }
 
+  /**
+   * Issues orphans again: at once if this node authored one of their
+   * rejected carriers, after three grace periods otherwise (its author may
+   * be gone). Only orphans: a transaction whose carrier is undecided waits
+   * for it, since a second live carrier would compete with the first.
+   */
   #reissueStuck(): void {
     const now = this.#deps.clock.nowMs();
-    const orphaned = this.#consensus.orphanedTxs();
-    const orphans = new Set(orphaned.map((t) => t.id));
-    const stuck = new Map<string, TxInput>();
-    for (const t of [...orphaned, ...this.#consensus.entangledTxs()]) stuck.set(t.id, t);
-    for (const id of [...this.#stuckSince.keys()]) if (!stuck.has(id)) this.#stuckSince.delete(id);
-    for (const id of [...stuck.keys()].sort()) {
+    const orphans = new Map<string, TxInput>(this.#consensus.orphanedTxs().map((t) => [t.id, t]));
+    for (const id of [...this.#stuckSince.keys()]) if (!orphans.has(id)) this.#stuckSince.delete(id);
+    for (const [id, tx] of orphans) {
       const since = this.#stuckSince.get(id) ?? now;
       this.#stuckSince.set(id, since);
       const mine = this.#consensus.verticesOf(id).some((v) => this.#vertices.get(v)?.author === this.id);
-      const waitMs = mine ? (orphans.has(id) ? 0 : this.#reissueGraceMs) : 3 * this.#reissueGraceMs;
-      if (now - since < waitMs) continue;
+      if (now - since < (mine ? 0 : 3 * this.#reissueGraceMs)) continue;
       this.#stuckSince.delete(id);
       this.stats.txsReissued++;
-      this.issue([stuck.get(id)!]);
+      this.issue([tx]);
     }
   }
 

@@ -351,14 +351,14 @@ Deno.test("restore() neither stores nor reports the restored decisions, only con
   h.engine.restore(vertices, decisions);
   assert.deepEqual(h.reported, []);
   assert.deepEqual(h.store.log(), []);
-  // A crash stored A's acceptance but not the rest of its batch.
+  // A store holding va's acceptance but not the rest of its batch.
   const partial = harness();
-  partial.engine.restore(vertices, [decision("tx", "A", "accepted")]);
+  partial.engine.restore(vertices, [decision("vertex", va.id, "accepted")]);
   const expected = [
+    "tx:A:accepted",
     "tx:B:rejected",
     `vertex:${vb.id}:rejected`,
     `vertex:${vc.id}:rejected`,
-    `vertex:${va.id}:accepted`,
   ];
   assert.deepEqual(partial.reported.map((d) => `${d.kind}:${d.id}:${d.status}`), expected);
   assert.deepEqual(partial.store.log().map((d) => `${d.kind}:${d.id}:${d.status}`), expected);

@@ -317,9 +317,8 @@ export class ConsensusService {
     const { account, nonce } = splitConflictKey(tx.conflictKey);
     if (nonce === 0n) return [];
     const c = this.engine.consensus;
-    const preferred = c.preferenceOf(conflictKeyOf(account, nonce - 1n));
-    if (preferred === null || c.txStatus(preferred) !== "processing") return [];
-    return c.verticesOf(preferred).filter((v) => c.vertexStatus(v) === "processing").slice(0, 1);
+    const carrier = c.preferredVertexOf(conflictKeyOf(account, nonce - 1n));
+    return carrier !== null && c.vertexStatus(carrier) === "processing" ? [carrier] : [];
   }
 
   txState(id: string): TxState {
@@ -333,7 +332,8 @@ export class ConsensusService {
   #flush(): void {
     if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
-    const batch = this.#batch;
+    // A transaction a peer's vertex brought meanwhile is carried already: a second carrier would only compete.
+    const batch = this.#batch.filter((t) => this.engine.consensus.txStatus(t.id) === undefined);
     this.#batch = [];
     this.#batchBytes = 0;
     if (this.#stopped) return;
