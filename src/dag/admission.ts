@@ -16,6 +16,7 @@ export type RejectReason =
   | "clock_drift"
   | "round_not_after_parents"
   | "round_gap"
+  | "timestamp_before_parent"
   | "exceeds_consensus_limits"
   | "orphan_evicted"
   | "orphan_expired"
@@ -29,6 +30,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "clock_drift",
   "round_not_after_parents",
   "round_gap",
+  "timestamp_before_parent",
   "exceeds_consensus_limits",
   "orphan_evicted",
   "orphan_expired",
@@ -61,6 +63,8 @@ export interface AdmissionContext {
   readonly isValidator: (authorHex: string) => boolean;
   /** Round of a stored vertex, or null when it is not known here. */
   readonly roundOf: (idHex: string) => bigint | null;
+  /** Timestamp of a stored vertex (called only for parents roundOf knows). */
+  readonly timestampOf: (idHex: string) => bigint;
   readonly nowMs: number;
   readonly limits: AdmissionLimits;
 }
@@ -113,7 +117,17 @@ export function admit(v: AdmissionInput, ctx: AdmissionContext): Admission {
     if (r === null) missing.push(p);
     else if (r >= v.round) {
       return reject("round_not_after_parents", `round ${v.round} is not after parent ${p.slice(0, 16)}…'s round ${r}`);
-    } else if (r > highest) highest = r;
+    } else {
+      // Ledger time (a vertex's timestamp) must only grow along causal chains.
+      const t = ctx.timestampOf(p);
+      if (t > v.timestampMs) {
+        return reject(
+          "timestamp_before_parent",
+          `timestamp ${v.timestampMs} is before parent ${p.slice(0, 16)}…'s timestamp ${t}`,
+        );
+      }
+      if (r > highest) highest = r;
+    }
   }
   if (missing.length > 0) return { kind: "wait", missing };
   // Rounds count parent steps exactly, so they stay small (storable, comparable) and cannot be inflated.

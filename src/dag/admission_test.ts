@@ -5,11 +5,12 @@ const CHAIN = "c".repeat(64);
 const AUTHOR = "a".repeat(64);
 const NOW = 1_800_000_000_000;
 
-function ctx(rounds: Record<string, bigint> = {}): AdmissionContext {
+function ctx(rounds: Record<string, bigint> = {}, timestamps: Record<string, bigint> = {}): AdmissionContext {
   return {
     chainIdHex: CHAIN,
     isValidator: (a) => a === AUTHOR,
     roundOf: (id) => rounds[id] ?? null,
+    timestampOf: (id) => timestamps[id] ?? BigInt(NOW - 1_000),
     nowMs: NOW,
     limits: DEFAULT_ADMISSION_LIMITS,
   };
@@ -74,4 +75,12 @@ Deno.test("admit() rejects more parents or transactions than consensus takes", (
   assert.equal(r.kind === "reject" && r.reason, "exceeds_consensus_limits");
   const t = admit(input({ txCount: 257 }), ctx({ p1: 1n }));
   assert.equal(t.kind === "reject" && t.reason, "exceeds_consensus_limits");
+});
+
+Deno.test("admit() rejects a vertex whose timestamp is before a parent's; equal is fine", () => {
+  const c = ctx({ p1: 1n, p2: 1n }, { p1: BigInt(NOW - 5), p2: BigInt(NOW + 5) });
+  const r = admit(input({ parentIds: ["p1", "p2"] }), c);
+  assert.equal(r.kind === "reject" && r.reason, "timestamp_before_parent");
+  assert.match(r.kind === "reject" ? r.message : "", /timestamp \d+ is before parent p2…'s timestamp \d+/);
+  assert.deepEqual(admit(input({ parentIds: ["p1"], timestampMs: BigInt(NOW - 5) }), c), { kind: "admit" });
 });

@@ -75,6 +75,8 @@ export interface DagServiceOptions {
 
 /** Bound on orphans released by one arrival, so one vertex cannot stall the event loop. */
 const RELEASE_PER_ARRIVAL_MAX = 10_000;
+/** Vertex timestamps kept in memory for admission checks (a new vertex names recent parents). */
+const TIMESTAMP_CACHE_MAX = 65_536;
 
 export class DagService {
   readonly #o: DagServiceOptions;
@@ -83,6 +85,8 @@ export class DagService {
   readonly #orphans: OrphanBuffer;
   readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void)[] = [];
   readonly #rounds = new Map<string, bigint>();
+  /** Timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
+  readonly #timestamps = new Map<string, bigint>();
   readonly #received;
   readonly #rejected;
   readonly #orphanGauge;
@@ -141,6 +145,22 @@ export class DagService {
     return v.round;
   };
 
+  #remember(map: Map<string, bigint>, id: string, value: bigint): void {
+    if (map.size >= TIMESTAMP_CACHE_MAX) map.delete(map.keys().next().value!);
+    map.set(id, value);
+  }
+
+  /** Timestamp of a stored vertex (read from its bytes once, then cached). */
+  #timestampOf = (idHex: string): bigint => {
+    const cached = this.#timestamps.get(idHex);
+    if (cached !== undefined) return cached;
+    const stored = this.#o.storage.getVertex(idHex);
+    if (!stored) throw new Error(`Cannot read the timestamp of vertex ${idHex}: it is not stored`);
+    const ts = validateVertex(stored.bytes).vertex.timestampMs;
+    this.#remember(this.#timestamps, idHex, ts);
+    return ts;
+  };
+
   /** Counts and logs a refusal; a dry run (validate) only reports it. */
   #reject(
     origin: Origin | "validate",
@@ -184,6 +204,7 @@ export class DagService {
         isValidator: (a) => this.#names.has(a),
         // Only what needs no parents is decided here; the parents are looked at when the vertex is placed.
         roundOf: () => null,
+        timestampOf: () => 0n,
         nowMs: this.#o.nowMs(),
         limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
       },
@@ -257,6 +278,7 @@ export class DagService {
         chainIdHex: this.#o.genesis.chainIdHex,
         isValidator: (a) => this.#names.has(a),
         roundOf: this.#roundOf,
+        timestampOf: this.#timestampOf,
         // The clock was checked on arrival; a released orphan must not fail it for having waited.
         nowMs: Number(info.vertex.timestampMs),
         limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
@@ -310,6 +332,7 @@ export class DagService {
       });
     });
     this.#rounds.set(id, info.vertex.round);
+    this.#remember(this.#timestamps, id, info.vertex.timestampMs);
     for (const fn of this.#listeners) fn(info, bytes, origin, from);
   }
 
