@@ -202,14 +202,14 @@ Deno.test("one transaction in two concurrent vertices: one carrier wins, the oth
   assert.deepEqual(dag.preferredFrontier(), ["v1"]);
   assert.equal(dag.preferredVertexOf("acct-t:0"), "v1");
   const d = pollTimes(dag, [["v1"], ["v1"], ["v1"], ["v2"]], 3);
-  assert.deepEqual(decidedIn(d), ["tx:t:accepted", "tx:x:accepted", "vertex:v1:accepted", "vertex:v2:rejected"]);
+  assert.deepEqual(decided(d), ["tx:t:accepted", "tx:x:accepted", "vertex:v1:accepted", "vertex:v2:rejected"]);
   assert.equal(dag.txStatus("t"), "accepted");
   // y lost only its vertex: it is an orphan, to be carried again, not a rejected transaction.
   assert.equal(dag.txStatus("y"), "processing");
   assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["y"]);
   // A late carrier of the accepted transaction is rejected on arrival, with all it carries.
   const late = dag.add({ id: "v3", parents: [], txs: [tx("t"), tx("z")] });
-  assert.deepEqual(decidedIn(late), ["vertex:v3:rejected"]);
+  assert.deepEqual(decided(late), ["vertex:v3:rejected"]);
   assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["y", "z"]);
 });
 
@@ -235,10 +235,10 @@ Deno.test("a vertex carrying a transaction its undecided ancestor carries is rej
   dag.add({ id: "v1", parents: [], txs: [tx("t")] });
   dag.add({ id: "v2", parents: ["v1"], txs: [tx("u")] });
   const d = dag.add({ id: "v3", parents: ["v2"], txs: [tx("t"), tx("w")] });
-  assert.deepEqual(decidedIn(d), ["vertex:v3:rejected"]);
+  assert.deepEqual(decided(d), ["vertex:v3:rejected"]);
   assert.deepEqual(dag.preferredFrontier(), ["v2"]);
   const later = pollTimes(dag, [["v2"], ["v2"], ["v2"]], 3);
-  assert.deepEqual(decidedIn(later).filter((x) => x.startsWith("tx")), ["tx:t:accepted", "tx:u:accepted"]);
+  assert.deepEqual(decided(later).filter((x) => x.startsWith("tx")), ["tx:t:accepted", "tx:u:accepted"]);
 });
 
 Deno.test("a vertex on top of its own rival is rejected on arrival; virtuousFrontier(txs) keeps issuers off it", () => {
@@ -250,7 +250,7 @@ Deno.test("a vertex on top of its own rival is rejected on arrival; virtuousFron
   assert.deepEqual(dag.virtuousFrontier(), ["vx"]);
   assert.deepEqual(dag.virtuousFrontier([tx("b", "alice:0")]), ["v0"]);
   // Built on the first spend, it could never be strongly preferred.
-  assert.deepEqual(decidedIn(dag.add({ id: "vb", parents: ["vx"], txs: [tx("b", "alice:0")] })), [
+  assert.deepEqual(decided(dag.add({ id: "vb", parents: ["vx"], txs: [tx("b", "alice:0")] })), [
     "vertex:vb:rejected",
   ]);
   assert.equal(dag.txStatus("b"), "processing", "b itself is not decided: only that vertex is");
@@ -269,7 +269,7 @@ Deno.test("a transaction on contested ancestry waits for the contest: accepted w
   const wins = build();
   assert.deepEqual(wins.virtuousFrontier(), []);
   const d1 = pollTimes(wins, [["vx"], ["vx"], ["vx"]], 3);
-  assert.deepEqual(decidedIn(d1).sort(), [
+  assert.deepEqual(decided(d1).sort(), [
     "tx:a:accepted",
     "tx:b:rejected",
     "tx:x:accepted",
@@ -279,11 +279,11 @@ Deno.test("a transaction on contested ancestry waits for the contest: accepted w
   ]);
   const loses = build();
   const d2 = pollTimes(loses, [["vb"], ["vb"], ["vb"]], 3);
-  assert.deepEqual(decidedIn(d2).filter((x) => x.startsWith("tx")).sort(), ["tx:a:rejected", "tx:b:accepted"]);
+  assert.deepEqual(decided(d2).filter((x) => x.startsWith("tx")).sort(), ["tx:a:rejected", "tx:b:accepted"]);
   assert.deepEqual(loses.orphanedTxs().map((t) => t.id), ["x"]);
   // Carried again on the winning side, it is decided like any virtuous transaction.
   loses.add({ id: "vx2", parents: ["vb"], txs: [tx("x")] });
-  assert.deepEqual(decidedIn(pollTimes(loses, [["vx2"], ["vx2"], ["vx2"]], 3)), [
+  assert.deepEqual(decided(pollTimes(loses, [["vx2"], ["vx2"], ["vx2"]], 3)), [
     "tx:x:accepted",
     "vertex:vx2:accepted",
   ]);
@@ -309,10 +309,6 @@ Deno.test("lastPollSuccesses() counts conflict sets a poll moved", () => {
 });
 
 /** Decisions as `kind:id:status`, in order. */
-function decidedIn(decisions: readonly Decision[]): string[] {
-  return decided(decisions);
-}
-
 function decided(decisions: readonly Decision[]): string[] {
   return decisions.map((d) => `${d.kind}:${d.id}:${d.status}`);
 }
