@@ -79,6 +79,8 @@ export const Tag = {
   resultCount: 101,
   currentConfigHash: 102,
   touched: 103,
+  journalHash: 104,
+  appliedVertices: 105,
 } as const;
 
 const U64_MAX = (1n << 64n) - 1n;

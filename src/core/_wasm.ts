@@ -12,7 +12,7 @@ import * as wasm from "../../wasm/qudag_core.wasm";
 import { CoreError, isCoreErrorCode } from "./_error.ts";
 
 /** The export ABI this loader speaks (wasm/src/ffi.rs ABI_VERSION). */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 const loadedAbi = wasm.qudag_abi_version();
 if (loadedAbi !== ABI_VERSION) {
@@ -125,6 +125,8 @@ export const core = {
   ledgerLookupName: (handle: number, name: Uint8Array) => callLedger(wasm.qudag_ledger_lookup_name, handle, name),
   ledgerFeeQuote: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_fee_quote, handle, frame),
   ledgerSettle: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_settle, handle, ids),
+  ledgerCutHashes: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_cut_hashes, handle, ids),
+  ledgerCutSnapshot: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_cut_snapshot, handle, ids),
   /** The name of a numeric code, or undefined if it is not a code. */
   codeName: (code: number): string | undefined =>
     wasm.qudag_error_name(code) === 0 ? decoder.decode(takeResult()) : undefined,

@@ -400,3 +400,146 @@ Deno.test("Ledger state hash depends on the accepted set, not the causal order i
   }
   assert.ok(applied > CASES * 5, `only ${applied} transactions applied`);
 });
+
+// ---------------------------------------------------------------- wide concurrent sets, cuts
+
+Deno.test("Ledger.apply() takes a carrier concurrent to 4,096 state-changing vertices", () => {
+  const [fees, master, feeAdmin, verifier, governance] = [1, 2, 3, 4, 5].map(fakeKey);
+  const [alice, bob] = [10, 11].map(fakeKey);
+  using ledger = Ledger.genesis(genesisFor({ fees, master, feeAdmin, verifier, governance }));
+  const memo = new Uint8Array();
+  const root = vertexId(-1n);
+  for (
+    const tx of [
+      sign(alice, 0n, { kind: "create_account", name: "alice", publicKey: alice.publicKey }),
+      sign(bob, 0n, { kind: "create_account", name: "bob", publicKey: bob.publicKey }),
+      sign(master, 0n, { kind: "mint", to: bob.id, amount: 100n * RUV }),
+    ]
+  ) {
+    assert.equal(ledger.apply(tx, { vertex: root, timeMs: T0 }, true).code, "ok");
+  }
+  // A chain of 4,096 vertices on top of the root, each minting one unit to alice.
+  const WIDE = 4_096;
+  const chain: Uint8Array[] = [];
+  for (let i = 1; i <= WIDE; i++) {
+    const vertex = vertexId(BigInt(i));
+    const mint = sign(master, BigInt(i), { kind: "mint", to: alice.id, amount: 1n });
+    assert.equal(ledger.apply(mint, { vertex, timeMs: T0 + BigInt(i) }, true).code, "ok");
+    chain.push(vertex);
+  }
+  assert.equal(ledger.balance(alice.id), BigInt(WIDE));
+  // A carrier on the root only: the whole chain is concurrent, so alice has nothing in its past.
+  const carrier = { vertex: vertexId(-2n), timeMs: T0 + MINUTE_MS, concurrent: chain };
+  const spend = ledger.apply(sign(alice, 1n, { kind: "transfer", to: bob.id, amount: 1n, memo }), carrier, true);
+  assert.equal(spend.code, "insufficient_funds", spend.message);
+  const gift = ledger.apply(sign(bob, 1n, { kind: "transfer", to: alice.id, amount: RUV, memo }), carrier, true);
+  assert.equal(gift.code, "ok", gift.message);
+  assert.equal(ledger.status().journalVertices, WIDE + 2);
+
+  // The cut at the root and the first half of the chain: what a ledger that applied only those holds.
+  const kept = WIDE / 2;
+  const excluded = [...chain.slice(kept), carrier.vertex];
+  using alone = Ledger.genesis(genesisFor({ fees, master, feeAdmin, verifier, governance }));
+  for (
+    const tx of [
+      sign(alice, 0n, { kind: "create_account", name: "alice", publicKey: alice.publicKey }),
+      sign(bob, 0n, { kind: "create_account", name: "bob", publicKey: bob.publicKey }),
+      sign(master, 0n, { kind: "mint", to: bob.id, amount: 100n * RUV }),
+    ]
+  ) {
+    alone.apply(tx, { vertex: root, timeMs: T0 }, true);
+  }
+  for (let i = 1; i <= kept; i++) {
+    const mint = sign(master, BigInt(i), { kind: "mint", to: alice.id, amount: 1n });
+    alone.apply(mint, { vertex: chain[i - 1], timeMs: T0 + BigInt(i) }, true);
+  }
+  const cut = ledger.cutHashes(excluded);
+  assert.deepEqual(cut.stateHash, alone.stateHash());
+  assert.deepEqual(cut, alone.cutHashes([]));
+  assert.equal(cut.journalVertices, kept + 1);
+  using restored = Ledger.import(ledger.cutSnapshot(excluded));
+  assert.deepEqual(restored.stateHash(), alone.stateHash());
+  assert.equal(restored.status().resultCount, 0);
+  assert.equal(ledger.balance(alice.id), BigInt(WIDE) + RUV, "cutting changed the ledger");
+});
+
+Deno.test("Ledger.cutHashes() and cutSnapshot() give the state of a ledger that applied only the kept vertices", () => {
+  const [fees, master, feeAdmin, verifier, governance] = [1, 2, 3, 4, 5].map(fakeKey);
+  const [alice, bob, carol] = [10, 11, 12].map(fakeKey);
+  const g = genesisFor({ fees, master, feeAdmin, verifier, governance });
+  const memo = new Uint8Array();
+  const newFees = { ...defaultFeeParams(), fMinPpb: 2_000_000 };
+  using probe = Ledger.genesis({ ...g, fees: newFees });
+  const lockedHash = probe.status().configHash;
+  // v0 <- v1 <- v2 <- v4 and v0 <- v3 <- v4: v3 is concurrent to v1 and v2.
+  const v = [0n, 1n, 2n, 3n, 4n].map(vertexId);
+  const time = (i: number) => T0 + BigInt(i) * DAY_MS;
+  const txs: Uint8Array[][] = [
+    [
+      sign(alice, 0n, { kind: "create_account", name: "alice", publicKey: alice.publicKey }),
+      sign(bob, 0n, { kind: "create_account", name: "bob", publicKey: bob.publicKey }),
+      sign(master, 0n, { kind: "mint", to: alice.id, amount: 1_000n * RUV }),
+    ],
+    [
+      sign(alice, 1n, { kind: "transfer", to: bob.id, amount: 10n * RUV, memo }),
+      sign(feeAdmin, 0n, { kind: "configure_fees", fees: newFees }),
+    ],
+    [
+      sign(governance, 0n, { kind: "immutable_lock", configHash: lockedHash, gracePeriodMs: DAY_MS }),
+      sign(bob, 1n, { kind: "transfer", to: alice.id, amount: RUV, memo }),
+      sign(alice, 2n, { kind: "transfer", to: bob.id, amount: 5n * RUV, memo }),
+    ],
+    [
+      sign(carol, 0n, { kind: "create_account", name: "carol", publicKey: carol.publicKey }),
+      sign(master, 1n, { kind: "mint", to: carol.id, amount: 7n * RUV }),
+    ],
+    [
+      sign(verifier, 0n, { kind: "attest_agent", agent: bob.id, proofDigest: new Uint8Array(32), expiryMs: time(9) }),
+      sign(carol, 1n, { kind: "burn", amount: RUV }),
+      sign(alice, 3n, { kind: "transfer", to: carol.id, amount: 2n * RUV, memo }),
+    ],
+  ];
+  const applyVertex = (ledger: Ledger, i: number, concurrent: number[]) => {
+    for (const tx of txs[i]) {
+      const out = ledger.apply(tx, { vertex: v[i], timeMs: time(i), concurrent: concurrent.map((c) => v[c]) }, true);
+      assert.equal(out.code, "ok", out.message);
+    }
+  };
+  using full = Ledger.genesis(g);
+  applyVertex(full, 0, []);
+  applyVertex(full, 1, []);
+  applyVertex(full, 3, [1]);
+  applyVertex(full, 2, [3]);
+  applyVertex(full, 4, []);
+  full.settle([v[0]]);
+  assert.equal(full.prepare(txs[0][0]).receipt, undefined, "settling drops the receipts its vertex carried");
+  assert.equal(full.status().appliedVertices, 4);
+  const fullHash = full.stateHash();
+
+  // K = {v0, v1, v3} (downward closed): v2 and v4 excluded.
+  const excluded = [v[2], v[4]];
+  using alone = Ledger.genesis(g);
+  applyVertex(alone, 0, []);
+  applyVertex(alone, 3, []);
+  applyVertex(alone, 1, [3]);
+  alone.settle([v[0]]);
+  const cut = full.cutHashes(excluded);
+  assert.deepEqual(cut, alone.cutHashes([]));
+  assert.deepEqual(cut.stateHash, alone.stateHash());
+  assert.equal(cut.journalVertices, 2);
+  assert.notDeepEqual(cut.stateHash, fullHash);
+
+  // The snapshot imports to that state, without receipts, and replaying the excluded vertices gives the full state.
+  using restored = Ledger.import(full.cutSnapshot(excluded));
+  assert.deepEqual(restored.stateHash(), alone.stateHash());
+  assert.deepEqual(restored.cutHashes([]), cut);
+  assert.equal(restored.status().resultCount, 0);
+  assert.equal(restored.status().lock, undefined);
+  assert.equal(restored.account(bob.id)?.attestation, undefined);
+  assert.equal(restored.accountByName("carol")?.balance, 7n * RUV);
+  applyVertex(restored, 2, [3]);
+  applyVertex(restored, 4, []);
+  assert.deepEqual(restored.stateHash(), fullHash);
+  assert.deepEqual(full.stateHash(), fullHash, "cutting changed the ledger");
+  assert.throws(() => full.cutHashes([new Uint8Array(31)]), /excluded\[0\] must be a 32-byte id/);
+});

@@ -596,7 +596,7 @@ export interface LedgerGenesis {
 export interface LedgerContext {
   vertex: Uint8Array;
   timeMs: bigint;
-  /** Applied vertices that are not ancestors of `vertex` (at most 4,096). */
+  /** Applied vertices that are not ancestors of `vertex` (at most 65,536, the journal's limit). */
   concurrent?: Uint8Array[];
 }
 
@@ -690,9 +690,23 @@ export interface LedgerStatus {
   lock?: LedgerLock;
   audit: LedgerAuditRecord[];
   accountCount: number;
+  /** Receipts held: those of transactions whose first carrier is not settled yet. */
   resultCount: number;
+  /** Unsettled vertices whose transactions changed state (journal entries). */
   journalVertices: number;
+  /** Unsettled vertices that carried a first application (each holds receipts until settled). */
+  appliedVertices: number;
   stateHash: Uint8Array;
+}
+
+/** What a checkpoint signs: the hashes of the state at a cut (see {@linkcode Ledger.cutHashes}). */
+export interface LedgerCutHashes {
+  /** The state hash of the cut state (what a ledger that applied only the kept vertices has). */
+  stateHash: Uint8Array;
+  /** BLAKE3-256 of the cut state's journal (the kept unsettled vertices' facts). */
+  journalHash: Uint8Array;
+  /** Entries left in the cut state's journal. */
+  journalVertices: number;
 }
 
 export interface LedgerFeeQuote extends FeeQuote {
@@ -735,13 +749,29 @@ function readRoles(r: FrameReader): LedgerRoles {
 
 const textDecoder = new TextDecoder();
 
+/** Concatenates 32-byte ids, as the core takes a set of vertices. */
+function packIds(ids: Uint8Array[], field: string): Uint8Array {
+  if (!Array.isArray(ids)) throw new CoreError("invalid_input", `${field} must be an array of 32-byte ids`);
+  const out = new Uint8Array(ids.length * HASH_BYTES);
+  ids.forEach((id, i) => {
+    if (!(id instanceof Uint8Array) || id.length !== HASH_BYTES) {
+      throw new CoreError("invalid_input", `${field}[${i}] must be a 32-byte id`);
+    }
+    out.set(id, i * HASH_BYTES);
+  });
+  return out;
+}
+
 function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean): Uint8Array {
   const w = new FrameWriter()
     .bytes(Tag.tx, tx, "tx")
     .bool(Tag.signatureOk, signatureOk, "signatureOk")
     .bytes(Tag.vertex, context.vertex, "context.vertex")
     .u64(Tag.ledgerTimeMs, context.timeMs, "context.timeMs");
-  (context.concurrent ?? []).forEach((v, i) => w.bytes(Tag.concurrent, v, `context.concurrent[${i}]`));
+  // One field of packed ids: a concurrent set may be longer than a frame's field limit.
+  if (context.concurrent !== undefined && context.concurrent.length > 0) {
+    w.bytes(Tag.concurrent, packIds(context.concurrent, "context.concurrent"), "context.concurrent");
+  }
   return w.finish();
 }
 
@@ -751,7 +781,9 @@ function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean
  * can never change state: {@linkcode Ledger.prepare} says which key must have
  * signed it, the caller verifies, {@linkcode Ledger.apply} applies (or
  * refuses with a stable code) given that verdict. {@linkcode Ledger.applyVerified}
- * does all three. Call {@linkcode Ledger.free} when done.
+ * does all three. {@linkcode Ledger.settle} bounds its memory;
+ * {@linkcode Ledger.cutHashes} and {@linkcode Ledger.cutSnapshot} give the
+ * state at a cut of the DAG (a checkpoint). Call {@linkcode Ledger.free} when done.
  */
 export class Ledger {
   #handle: number;
@@ -954,6 +986,7 @@ export class Ledger {
       accountCount: Number(r.u64(Tag.accountCount)),
       resultCount: Number(r.u64(Tag.resultCount)),
       journalVertices: Number(r.u64(Tag.journalVertices)),
+      appliedVertices: Number(r.u64(Tag.appliedVertices)),
       stateHash: r.bytes(Tag.stateHash),
     };
   }
@@ -976,17 +1009,37 @@ export class Ledger {
 
   /**
    * Vertices no later vertex can be concurrent to (every vertex still to be
-   * applied descends from them): their journal entries are dropped. Changes
-   * no balance and not the state hash.
+   * applied descends from them): their journal entries are dropped, and so
+   * are the receipts of the transactions they carried first (`prepare` no
+   * longer returns those: keep receipts durably). Changes no balance and not
+   * the state hash.
    */
   settle(vertices: Uint8Array[]): void {
-    const ids = new Uint8Array(vertices.length * HASH_BYTES);
-    vertices.forEach((v, i) => {
-      if (!(v instanceof Uint8Array) || v.length !== HASH_BYTES) {
-        throw new CoreError("invalid_input", `vertices[${i}] must be a 32-byte id`);
-      }
-      ids.set(v, i * HASH_BYTES);
-    });
-    core.ledgerSettle(this.#live(), ids);
+    core.ledgerSettle(this.#live(), packIds(vertices, "vertices"));
+  }
+
+  /**
+   * The hashes of the state at a cut K of the DAG: this ledger without the
+   * effects of the `excluded` applied vertices, as if a ledger had applied
+   * only K. Every kept vertex must have no excluded ancestor (K is downward
+   * closed) and no excluded vertex may have been settled; excluded vertices
+   * without journal entries are ignored. This ledger does not change.
+   */
+  cutHashes(excluded: Uint8Array[]): LedgerCutHashes {
+    const r = new FrameReader(core.ledgerCutHashes(this.#live(), packIds(excluded, "excluded")));
+    return {
+      stateHash: r.bytes(Tag.stateHash),
+      journalHash: r.bytes(Tag.journalHash),
+      journalVertices: Number(r.u64(Tag.journalVertices)),
+    };
+  }
+
+  /**
+   * The {@linkcode Ledger.export} of the state at the cut that
+   * {@linkcode Ledger.cutHashes} describes, without receipts;
+   * {@linkcode Ledger.import} loads it. This ledger does not change.
+   */
+  cutSnapshot(excluded: Uint8Array[]): Uint8Array {
+    return core.ledgerCutSnapshot(this.#live(), packIds(excluded, "excluded"));
   }
 }

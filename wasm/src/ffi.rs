@@ -21,7 +21,9 @@ use crate::{amount, blake3};
 
 /// Bumped on any change to exports, the frame tags or the result convention.
 /// 2: the ledger exports (`qudag_ledger_*`).
-pub const ABI_VERSION: u32 = 2;
+/// 3: a packed concurrent set, `qudag_ledger_cut_hashes` / `_cut_snapshot`,
+///    export v2, settling drops receipts.
+pub const ABI_VERSION: u32 = 3;
 
 thread_local! {
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -68,13 +70,6 @@ fn with_slot<T>(handle: u32, f: impl FnOnce(&mut Slot) -> Result<T>) -> Result<T
 /// Runs `f` on the state of the open ledger `handle`.
 fn with_ledger<T>(handle: u32, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     with_slot(handle, |slot| f(&mut slot.state))
-}
-
-fn hashes(input: &[u8], what: &str) -> Result<Vec<tx::Hash>> {
-    if input.len() % 32 != 0 {
-        fail!(InvalidInput, "{} must be a multiple of 32 bytes, got {}", what, input.len());
-    }
-    input.chunks(32).map(|c| frame::to_hash(c, what)).collect()
 }
 
 fn set_result(bytes: Vec<u8>) {
@@ -476,14 +471,15 @@ pub unsafe extern "C" fn qudag_ledger_fee_quote(handle: u32, ptr: *const u8, len
 }
 
 /// Vertex ids (32 bytes each) that no later vertex can be concurrent to:
-/// their journal entries are dropped.
+/// their journal entries and the receipts of the transactions they carried
+/// first are dropped.
 ///
 /// # Safety
 /// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
 #[no_mangle]
 pub unsafe extern "C" fn qudag_ledger_settle(handle: u32, ptr: *const u8, len: usize) -> u32 {
     run(ptr, len, |input| {
-        let ids = hashes(input, "vertex ids")?;
+        let ids = frame::packed_hashes(input, "vertex ids")?;
         with_slot(handle, |slot| {
             for id in &ids {
                 slot.state.settle(id);
@@ -491,6 +487,34 @@ pub unsafe extern "C" fn qudag_ledger_settle(handle: u32, ptr: *const u8, len: u
             slot.cache = None;
             Ok(Vec::new())
         })
+    })
+}
+
+/// Excluded vertex ids (32 bytes each) -> frame with the state hash, the
+/// journal hash and the journal size of the state without them
+/// (`ledger::cut`): a checkpoint's hashes. The ledger does not change.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_cut_hashes(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let excluded = frame::packed_hashes(input, "excluded vertex ids")?;
+        with_ledger(handle, |s| Ok(frame::write_cut_hashes(&ledger::cut(s, &excluded))))
+    })
+}
+
+/// Excluded vertex ids (32 bytes each) -> the export of the state without
+/// them (`ledger::cut`; no receipts): a checkpoint's snapshot, read back by
+/// `qudag_ledger_import`. The ledger does not change.
+///
+/// # Safety
+/// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn qudag_ledger_cut_snapshot(handle: u32, ptr: *const u8, len: usize) -> u32 {
+    run(ptr, len, |input| {
+        let excluded = frame::packed_hashes(input, "excluded vertex ids")?;
+        with_ledger(handle, |s| Ok(ledger::encode::export(&ledger::cut(s, &excluded))))
     })
 }
 

@@ -4,7 +4,9 @@
 //! strings as UTF-8. Repeated tags form lists, in order. The host only packs
 //! and unpacks fields; every rule (layout, order, limits) stays in Rust.
 //! Parsing is strict: an unknown, repeated (where single) or leftover tag,
-//! or a value of the wrong width, is `invalid_input`.
+//! or a value of the wrong width, is `invalid_input`. A list that may be
+//! longer than the field limit (a concurrent set) is one field of packed
+//! 32-byte ids instead.
 
 use crate::error::{fail, Result};
 use crate::fee::{FeeInput, FeeParams};
@@ -86,6 +88,9 @@ pub mod tag {
     pub const RESULT_COUNT: u8 = 101;
     pub const CURRENT_CONFIG_HASH: u8 = 102;
     pub const TOUCHED: u8 = 103;
+    // ABI 3.
+    pub const JOURNAL_HASH: u8 = 104;
+    pub const APPLIED_VERTICES: u8 = 105;
 }
 
 /// Most fields one frame may carry (a vertex: 64 parents + 1,024
@@ -449,7 +454,9 @@ pub fn read_genesis(buf: &[u8]) -> Result<Genesis> {
 }
 
 /// Apply request: signed tx bytes, whether its signature verified, the
-/// carrier vertex, the ledger time and the concurrent vertices.
+/// carrier vertex, the ledger time and the concurrent vertices (one
+/// `CONCURRENT` field of concatenated 32-byte ids; absent or empty = none).
+#[derive(Debug)]
 pub struct ApplyRequest {
     pub tx: Vec<u8>,
     pub signature_ok: bool,
@@ -464,12 +471,30 @@ pub fn read_apply_request(buf: &[u8]) -> Result<ApplyRequest> {
     let signature_ok = f.bool(tag::SIGNATURE_OK, "signature_ok")?;
     let vertex = f.hash(tag::VERTEX, "vertex")?;
     let time_ms = f.u64(tag::LEDGER_TIME_MS, "ledger_time_ms")?;
-    let mut concurrent = Vec::new();
-    for c in f.take_all(tag::CONCURRENT) {
-        concurrent.push(to_hash(c, "concurrent")?);
-    }
+    let concurrent = match f.take_all(tag::CONCURRENT).as_slice() {
+        [] => Vec::new(),
+        [packed] if packed.len() % 32 == 0 => packed_hashes(packed, "concurrent")?,
+        [packed] => fail!(
+            InvalidInput,
+            "Bad field frame: concurrent is {} bytes, not a whole number of 32-byte vertex ids",
+            packed.len()
+        ),
+        more => fail!(
+            InvalidInput,
+            "Bad field frame: concurrent is one field of packed 32-byte vertex ids, got {} fields",
+            more.len()
+        ),
+    };
     f.finish()?;
     Ok(ApplyRequest { tx, signature_ok, vertex, time_ms, concurrent })
+}
+
+/// Concatenated 32-byte ids, e.g. a concurrent set or vertices to settle.
+pub fn packed_hashes(v: &[u8], name: &str) -> Result<Vec<Hash>> {
+    if v.len() % 32 != 0 {
+        fail!(InvalidInput, "{} must be whole 32-byte ids, got {} bytes", name, v.len());
+    }
+    v.chunks(32).map(|c| to_hash(c, name)).collect()
 }
 
 fn write_receipt(o: &mut Out, r: &Receipt) {
@@ -559,7 +584,17 @@ pub fn write_status(s: &State) -> Vec<u8> {
     o.u64(tag::ACCOUNT_COUNT, s.accounts.len() as u64);
     o.u64(tag::RESULT_COUNT, s.results.len() as u64);
     o.u64(tag::JOURNAL_VERTICES, s.journal.len() as u64);
+    o.u64(tag::APPLIED_VERTICES, s.applied.len() as u64);
     o.bytes(tag::STATE_HASH, &ledger::encode::state_hash(s));
+    o.into_bytes()
+}
+
+/// The hashes of a cut state (`ledger::cut`): what a checkpoint signs.
+pub fn write_cut_hashes(s: &State) -> Vec<u8> {
+    let mut o = Out::new();
+    o.bytes(tag::STATE_HASH, &ledger::encode::state_hash(s));
+    o.bytes(tag::JOURNAL_HASH, &ledger::encode::journal_hash(s));
+    o.u64(tag::JOURNAL_VERTICES, s.journal.len() as u64);
     o.into_bytes()
 }
 
@@ -583,48 +618,5 @@ pub fn write_quote(q: &Quote) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::Code;
-    use crate::tx::tests::every_kind;
-
-    fn tx_frame(tx: &Transaction) -> Vec<u8> {
-        // A tx info frame minus the three info fields is a valid input frame.
-        let info = tx::inspect(&tx.encode().unwrap()).unwrap();
-        let full = write_tx_info(&info);
-        let mut f = Fields::parse(&full).unwrap();
-        let mut o = Out::new();
-        for item in f.items.iter_mut() {
-            if item.0 < tag::ID {
-                o.bytes(item.0, item.1);
-            }
-        }
-        o.into_bytes()
-    }
-
-    #[test]
-    fn transactions_cross_the_frame_unchanged() {
-        for tx in every_kind() {
-            assert_eq!(read_transaction(&tx_frame(&tx)).unwrap(), tx);
-        }
-    }
-
-    #[test]
-    fn strict_frames() {
-        let tx = &every_kind()[1];
-        let good = tx_frame(tx);
-        let mut extra = good.clone();
-        extra.extend_from_slice(&[tag::NAME, 1, 0, 0, 0, b'x']);
-        assert_eq!(read_transaction(&extra).unwrap_err().code, Code::InvalidInput);
-        let mut twice = good.clone();
-        twice.extend_from_slice(&[tag::NONCE, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(read_transaction(&twice).unwrap_err().code, Code::InvalidInput);
-        assert_eq!(read_transaction(&good[..good.len() - 1]).unwrap_err().code, Code::InvalidInput);
-        let mut o = Out::new();
-        o.bytes(tag::KIND, b"teleport");
-        assert_eq!(read_transaction(&o.into_bytes()).unwrap_err().code, Code::UnknownKind);
-        let mut o = Out::new();
-        o.bytes(tag::KIND, b"burn");
-        assert_eq!(read_transaction(&o.into_bytes()).unwrap_err().code, Code::InvalidInput);
-    }
-}
+#[path = "frame_tests.rs"]
+mod tests;

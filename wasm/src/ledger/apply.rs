@@ -410,11 +410,12 @@ fn commit(state: &mut State, info: &TxInfo, plan: Plan, time: u64) -> Vec<Fact> 
     }
     {
         let a = state.accounts.get_mut(&signer).expect("signer exists");
+        let previous_last_ms = a.last_ms;
         a.next_nonce = tx.nonce + 1;
         // A consumed refusal may be time_regressed: last_ms only grows.
         a.last_ms = a.last_ms.max(time);
+        facts.push(Fact::Nonce { account: signer, nonce: tx.nonce, previous_last_ms });
     }
-    facts.push(Fact::Nonce { account: signer, nonce: tx.nonce });
     match plan {
         Plan::Create { .. } | Plan::Data | Plan::Consume => {}
         Plan::Transfer { to, amount, fee } => {
@@ -424,7 +425,9 @@ fn commit(state: &mut State, info: &TxInfo, plan: Plan, time: u64) -> Vec<Fact> 
             if fee > 0 {
                 credit(state, &mut facts, &fee_account, fee);
             }
-            state.accounts.get_mut(&signer).expect("signer exists").record_volume(time, amount);
+            let a = state.accounts.get_mut(&signer).expect("signer exists");
+            facts.push(Fact::Volume { account: signer, nonce: tx.nonce, previous: a.volume.clone() });
+            a.record_volume(time, amount);
         }
         Plan::Mint { to, amount } => {
             state.minted += amount;
@@ -451,7 +454,7 @@ fn commit(state: &mut State, info: &TxInfo, plan: Plan, time: u64) -> Vec<Fact> 
             a.attestation = None;
         }
         Plan::Lock { lock } => {
-            facts.push(Fact::Lock { nonce: tx.nonce, previous: state.lock });
+            facts.push(Fact::Lock { nonce: tx.nonce, previous: state.lock, audit_len: state.audit.len() as u64 });
             state.audit.push(AuditRecord {
                 tx_id: info.id,
                 time_ms: time,
@@ -462,7 +465,7 @@ fn commit(state: &mut State, info: &TxInfo, plan: Plan, time: u64) -> Vec<Fact> 
             state.lock = Some(lock);
         }
         Plan::Override { config_hash, reason } => {
-            facts.push(Fact::Lock { nonce: tx.nonce, previous: state.lock });
+            facts.push(Fact::Lock { nonce: tx.nonce, previous: state.lock, audit_len: state.audit.len() as u64 });
             state.audit.push(AuditRecord {
                 tx_id: info.id,
                 time_ms: time,
@@ -583,6 +586,7 @@ pub fn apply_cached(
         state.journal.entry(ctx.vertex).or_default().extend(facts);
     }
     state.results.insert(info.id, receipt);
+    state.applied.entry(ctx.vertex).or_default().push(info.id);
     Ok(Outcome {
         receipt,
         message,

@@ -4,9 +4,11 @@
 //!
 //! - state hash = BLAKE3-256 of `STATE_DOMAIN || body(hashed part)`;
 //! - export = `EXPORT_DOMAIN || body(everything)`: adds public keys, the
-//!   receipts and the journal, so `import(export(s)) == s`.
+//!   receipts, the journal and the applied map, so `import(export(s)) == s`;
+//! - journal hash = BLAKE3-256 of `JOURNAL_DOMAIN || journal`, the facts in
+//!   their export encoding (the same on every node: view.rs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::Fact;
 use super::{Account, Attestation, AuditRecord, Lock, Receipt, Roles, State, AUDIT_LOCK, AUDIT_OVERRIDE};
@@ -18,7 +20,10 @@ use crate::limits::{ML_DSA_87_PUBLIC_KEY_BYTES, NAME_BYTES_MAX, REASON_BYTES_MAX
 use crate::tx::Hash;
 
 pub const STATE_DOMAIN: &[u8] = b"qudag/ledger-state/v1";
-pub const EXPORT_DOMAIN: &[u8] = b"qudag/ledger-export/v1";
+/// v2: undo facts (last_ms, volume window, audit length) and the applied map.
+pub const EXPORT_DOMAIN: &[u8] = b"qudag/ledger-export/v2";
+const EXPORT_DOMAIN_V1: &[u8] = b"qudag/ledger-export/v1";
+pub const JOURNAL_DOMAIN: &[u8] = b"qudag/ledger-journal/v1";
 /// Bounds for decoding an export (the node's own data, still checked).
 const ITEMS_MAX: usize = u32::MAX as usize;
 
@@ -47,6 +52,14 @@ fn opt_attestation(w: &mut Writer, a: &Option<Attestation>) {
     }
 }
 
+fn volume(w: &mut Writer, days: &[(u64, u64)]) {
+    w.u32(days.len() as u32);
+    for (day, v) in days {
+        w.u64(*day);
+        w.u64(*v);
+    }
+}
+
 fn account(w: &mut Writer, id: &Hash, a: &Account, full: bool) {
     w.fixed(id);
     w.var(&a.name);
@@ -57,11 +70,7 @@ fn account(w: &mut Writer, id: &Hash, a: &Account, full: bool) {
     w.u64(a.next_nonce);
     w.u64(a.created_ms);
     w.u64(a.last_ms);
-    w.u32(a.volume.len() as u32);
-    for (day, v) in &a.volume {
-        w.u64(*day);
-        w.u64(*v);
-    }
+    volume(w, &a.volume);
     opt_attestation(w, &a.attestation);
 }
 
@@ -81,10 +90,11 @@ fn fact(w: &mut Writer, f: &Fact) {
             w.var(name);
             w.fixed(account);
         }
-        Fact::Nonce { account, nonce } => {
+        Fact::Nonce { account, nonce, previous_last_ms } => {
             w.u8(4);
             w.fixed(account);
             w.u64(*nonce);
+            w.u64(*previous_last_ms);
         }
         Fact::Minted { amount } => {
             w.u8(5);
@@ -105,10 +115,28 @@ fn fact(w: &mut Writer, f: &Fact) {
             w.u64(*nonce);
             opt_attestation(w, previous);
         }
-        Fact::Lock { nonce, previous } => {
+        Fact::Lock { nonce, previous, audit_len } => {
             w.u8(9);
             w.u64(*nonce);
             opt_lock(w, previous);
+            w.u64(*audit_len);
+        }
+        Fact::Volume { account, nonce, previous } => {
+            w.u8(10);
+            w.fixed(account);
+            w.u64(*nonce);
+            volume(w, previous);
+        }
+    }
+}
+
+fn journal(w: &mut Writer, s: &State) {
+    w.u32(s.journal.len() as u32);
+    for (vertex, facts) in &s.journal {
+        w.fixed(vertex);
+        w.u32(facts.len() as u32);
+        for f in facts {
+            fact(w, f);
         }
     }
 }
@@ -155,12 +183,13 @@ fn body(s: &State, full: bool) -> Vec<u8> {
             w.fixed(&r.vertex);
             w.u64(r.time_ms);
         }
-        w.u32(s.journal.len() as u32);
-        for (vertex, facts) in &s.journal {
+        journal(&mut w, s);
+        w.u32(s.applied.len() as u32);
+        for (vertex, txs) in &s.applied {
             w.fixed(vertex);
-            w.u32(facts.len() as u32);
-            for f in facts {
-                fact(&mut w, f);
+            w.u32(txs.len() as u32);
+            for tx in txs {
+                w.fixed(tx);
             }
         }
     }
@@ -175,6 +204,18 @@ pub fn state_hash(s: &State) -> Hash {
 /// Everything, for persistence; `import` reads it back.
 pub fn export(s: &State) -> Vec<u8> {
     body(s, true)
+}
+
+/// BLAKE3-256 of the journal: `JOURNAL_DOMAIN || u32 vertex count ||` per
+/// vertex, ascending by id, `id || u32 fact count || facts` (export
+/// encoding). Equal on two nodes holding the same unsettled vertices, since
+/// a vertex's facts are written by its own transactions and every
+/// `previous` belongs to a nonce chain ordered by causality (view.rs).
+pub fn journal_hash(s: &State) -> Hash {
+    let mut w = Writer::new();
+    w.fixed(JOURNAL_DOMAIN);
+    journal(&mut w, s);
+    blake3::hash(&w.into_bytes())
 }
 
 fn read_lock(r: &mut Reader) -> Result<Option<Lock>> {
@@ -202,6 +243,15 @@ fn read_attestation(r: &mut Reader) -> Result<Option<Attestation>> {
     })
 }
 
+fn read_volume(r: &mut Reader) -> Result<Vec<(u64, u64)>> {
+    let days = r.count("volume", super::VOLUME_WINDOW_DAYS as usize, Code::InvalidInput)?;
+    let mut volume = Vec::new();
+    for _ in 0..days {
+        volume.push((r.u64("day")?, r.u64("volume")?));
+    }
+    Ok(volume)
+}
+
 fn read_fact(r: &mut Reader) -> Result<Fact> {
     Ok(match r.u8("fact")? {
         1 => {
@@ -215,12 +265,17 @@ fn read_fact(r: &mut Reader) -> Result<Fact> {
             name: r.var("name", NAME_BYTES_MAX, Code::NameTooLarge)?.to_vec(),
             account: r.hash("account")?,
         },
-        4 => Fact::Nonce { account: r.hash("account")?, nonce: r.u64("nonce")? },
+        4 => Fact::Nonce {
+            account: r.hash("account")?,
+            nonce: r.u64("nonce")?,
+            previous_last_ms: r.u64("previous_last_ms")?,
+        },
         5 => Fact::Minted { amount: r.u64("amount")? },
         6 => Fact::Burned { amount: r.u64("amount")? },
         7 => Fact::FeeParams { nonce: r.u64("nonce")?, previous: FeeParams::read(r)? },
         8 => Fact::Attestation { agent: r.hash("agent")?, nonce: r.u64("nonce")?, previous: read_attestation(r)? },
-        9 => Fact::Lock { nonce: r.u64("nonce")?, previous: read_lock(r)? },
+        9 => Fact::Lock { nonce: r.u64("nonce")?, previous: read_lock(r)?, audit_len: r.u64("audit_len")? },
+        10 => Fact::Volume { account: r.hash("account")?, nonce: r.u64("nonce")?, previous: read_volume(r)? },
         other => fail!(InvalidInput, "Cannot import ledger: unknown fact {}", other),
     })
 }
@@ -249,8 +304,16 @@ pub fn import(bytes: &[u8]) -> Result<State> {
 
 fn import_inner(bytes: &[u8]) -> Result<State> {
     let mut r = Reader::new(bytes, "ledger export");
-    if r.fixed(EXPORT_DOMAIN.len(), "domain")? != EXPORT_DOMAIN {
-        fail!(InvalidInput, "Cannot import ledger: not a qudag ledger export (v1)");
+    let domain = r.fixed(EXPORT_DOMAIN.len(), "domain")?;
+    if domain == EXPORT_DOMAIN_V1 {
+        fail!(
+            InvalidInput,
+            "Cannot import ledger: this is a v1 export, whose journal cannot undo a vertex fully; \
+             rebuild the ledger by replaying the accepted vertices"
+        );
+    }
+    if domain != EXPORT_DOMAIN {
+        fail!(InvalidInput, "Cannot import ledger: not a qudag ledger export (v2)");
     }
     let chain_id = r.hash("chain_id")?;
     let genesis_time_ms = r.u64("genesis_time_ms")?;
@@ -299,11 +362,7 @@ fn import_inner(bytes: &[u8]) -> Result<State> {
         let next_nonce = r.u64("next_nonce")?;
         let created_ms = r.u64("created_ms")?;
         let last_ms = r.u64("last_ms")?;
-        let days = r.count("volume", super::VOLUME_WINDOW_DAYS as usize, Code::InvalidInput)?;
-        let mut volume = Vec::new();
-        for _ in 0..days {
-            volume.push((r.u64("day")?, r.u64("volume")?));
-        }
+        let volume = read_volume(&mut r)?;
         let attestation = read_attestation(&mut r)?;
         total += u128::from(balance);
         names.entry(name.clone()).or_default().insert(id);
@@ -334,7 +393,7 @@ fn import_inner(bytes: &[u8]) -> Result<State> {
         };
         results.insert(id, receipt);
     }
-    let n = r.count("journal", ITEMS_MAX, Code::InvalidInput)?;
+    let n = r.count("journal", super::JOURNAL_VERTICES_MAX, Code::InvalidInput)?;
     let mut journal = BTreeMap::new();
     let mut prev = None;
     for _ in 0..n {
@@ -347,6 +406,7 @@ fn import_inner(bytes: &[u8]) -> Result<State> {
         }
         journal.insert(vertex, facts);
     }
+    let applied = read_applied(&mut r, &results)?;
     r.finish()?;
     for (role, id) in
         [&roles.fee_account, &roles.exchange_master, &roles.fee_admin, &roles.agent_verifier, &roles.governance]
@@ -371,5 +431,43 @@ fn import_inner(bytes: &[u8]) -> Result<State> {
         burned,
         results,
         journal,
+        applied,
     })
+}
+
+/// The applied map, checked against the receipts: every receipt is listed
+/// once, under its own carrier, and nothing else is.
+fn read_applied(r: &mut Reader, results: &BTreeMap<Hash, Receipt>) -> Result<BTreeMap<Hash, Vec<Hash>>> {
+    let n = r.count("applied", ITEMS_MAX, Code::InvalidInput)?;
+    let mut applied = BTreeMap::new();
+    let mut listed: BTreeSet<Hash> = BTreeSet::new();
+    let mut prev = None;
+    for _ in 0..n {
+        let vertex = r.hash("vertex")?;
+        ascending(&mut prev, vertex, "applied vertices")?;
+        let k = r.count("applied transactions", ITEMS_MAX, Code::InvalidInput)?;
+        let mut txs = Vec::new();
+        for _ in 0..k {
+            let tx = r.hash("tx_id")?;
+            if results.get(&tx).map(|receipt| receipt.vertex) != Some(vertex) || !listed.insert(tx) {
+                fail!(
+                    InvalidInput,
+                    "Cannot import ledger: transaction {} is listed under vertex {} without being its first carrier",
+                    crate::codec::hex(&tx),
+                    crate::codec::hex(&vertex)
+                );
+            }
+            txs.push(tx);
+        }
+        applied.insert(vertex, txs);
+    }
+    if listed.len() != results.len() {
+        fail!(
+            InvalidInput,
+            "Cannot import ledger: {} receipts but {} transactions listed under their carriers",
+            results.len(),
+            listed.len()
+        );
+    }
+    Ok(applied)
 }

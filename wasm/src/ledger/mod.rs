@@ -8,11 +8,18 @@
 //! names as concurrent; every effect on the global state commutes (sums,
 //! set unions, and values owned by one account's nonce chain). So the state
 //! is a function of the accepted set, whatever order a node accepted it in.
+//! The same journal facts undo whole vertices: `cut.rs` gives the state at a
+//! downward-closed cut of the DAG (a checkpoint).
 
 pub mod apply;
+pub mod cut;
 pub mod encode;
 pub mod view;
 
+#[cfg(test)]
+mod cut_tests;
+#[cfg(test)]
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
@@ -25,15 +32,17 @@ use crate::limits::ML_DSA_87_PUBLIC_KEY_BYTES;
 use crate::tx::{check_name, Hash};
 
 pub use apply::{apply, apply_cached, check, fee_quote, prepare, Context, Outcome, Prepared, Quote, ViewCache};
+pub use cut::cut;
 pub use view::Fact;
 
 /// u (fee usage) is the account's transfer volume on the current UTC day and
 /// the 29 days before it: day buckets, so the window is bounded (30 entries).
 pub const VOLUME_WINDOW_DAYS: u64 = 30;
-/// Most vertices one apply may name as concurrent to its carrier.
-pub const CONCURRENT_VERTICES_MAX: usize = 4_096;
 /// Most unsettled vertices the journal keeps; the host settles older ones.
 pub const JOURNAL_VERTICES_MAX: usize = 65_536;
+/// Most vertices one apply may name as concurrent to its carrier: only
+/// journal vertices contribute, so a larger set is never useful.
+pub const CONCURRENT_VERTICES_MAX: usize = JOURNAL_VERTICES_MAX;
 /// Most accounts a genesis configuration may create.
 pub const GENESIS_ACCOUNTS_MAX: usize = 16;
 /// Domain tag of the configuration hash (immutable deployment).
@@ -153,10 +162,15 @@ pub struct State {
     pub minted: u64,
     pub burned: u64,
     // Below: not part of the state hash (bookkeeping, see LEDGER.md).
-    /// tx id -> result; applied and refused transactions alike.
+    /// tx id -> result; applied and refused transactions alike, until the
+    /// carrier is settled.
     pub results: BTreeMap<Hash, Receipt>,
     /// Unsettled vertex -> the effects its transactions had (view.rs).
     pub journal: BTreeMap<Hash, Vec<Fact>>,
+    /// Unsettled vertex -> the transactions first applied (or refused) with
+    /// it as carrier, in order; duplicates are not listed. Invariant: the ids
+    /// listed are exactly the keys of `results`, each under its receipt's vertex.
+    pub applied: BTreeMap<Hash, Vec<Hash>>,
 }
 
 pub fn config_hash_of(chain_id: &Hash, params: &FeeParams, supply_cap: u64) -> Hash {
@@ -235,6 +249,7 @@ impl State {
             burned: 0,
             results: BTreeMap::new(),
             journal: BTreeMap::new(),
+            applied: BTreeMap::new(),
         };
         for a in &g.accounts {
             check_name(&a.name)?;
@@ -297,8 +312,15 @@ impl State {
 
     /// Tells the core a vertex will never again be named as concurrent
     /// (it is in the causal past of every vertex still to be applied), so
-    /// its journal entry can go. Settling changes no balance and no hash.
+    /// its journal entry can go, and with it the receipts of the transactions
+    /// it carried first: `prepare` no longer returns them (the host keeps
+    /// receipts durably). Settling changes no balance and no hash.
     pub fn settle(&mut self, vertex: &Hash) {
         self.journal.remove(vertex);
+        for tx in self.applied.remove(vertex).unwrap_or_default() {
+            if self.results.get(&tx).map_or(false, |r| r.vertex == *vertex) {
+                self.results.remove(&tx);
+            }
+        }
     }
 }

@@ -10,6 +10,20 @@
 //! - fee parameters, attestations and the lock are each written by one
 //!   authority's nonce chain, so concurrent writes are a suffix of that
 //!   chain: the view's value is the `previous` of the earliest one.
+//!
+//! The facts also undo everything else the state hash covers (an account's
+//! `last_ms` and volume window, the audit list), which the view never needs
+//! but a cut does (`cut.rs`). Each chain-owned value (an account's last_ms
+//! and window, the fee parameters, an attestation, the lock and audit) is
+//! written by one nonce chain, and a transaction with nonce n + 1 is only
+//! applied (ok or consumed) if n is in its carrier's causal past. So for any
+//! set of vertices whose complement is downward closed in the DAG (the
+//! concurrent set of a carrier, or the excluded vertices of a cut), the
+//! entries of each chain among them are a suffix of that chain, and the
+//! `previous` of the one with the smallest nonce is the value without them.
+//! The same argument makes the facts identical on every node: every
+//! `previous` is the value after the chain's nonce n - 1, whatever else a
+//! node had applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,10 +48,18 @@ pub enum Fact {
         name: Vec<u8>,
         account: Hash,
     },
-    /// `account` used `nonce`.
+    /// `account` used `nonce`; its `last_ms` was `previous_last_ms` before
+    /// (for a create_account, the new account's own creation time).
     Nonce {
         account: Hash,
         nonce: u64,
+        previous_last_ms: u64,
+    },
+    /// A transfer with `account`'s nonce `nonce` replaced its volume window `previous`.
+    Volume {
+        account: Hash,
+        nonce: u64,
+        previous: Vec<(u64, u64)>,
     },
     Minted {
         amount: u64,
@@ -56,10 +78,12 @@ pub enum Fact {
         nonce: u64,
         previous: Option<Attestation>,
     },
-    /// lock/override with governance nonce `nonce` replaced `previous`.
+    /// lock/override with governance nonce `nonce` replaced `previous` and
+    /// pushed an audit record onto an audit list of `audit_len` records.
     Lock {
         nonce: u64,
         previous: Option<Lock>,
+        audit_len: u64,
     },
 }
 
@@ -76,7 +100,8 @@ pub struct View {
     lock: Option<(u64, Option<Lock>)>,
 }
 
-fn earliest<T: Clone>(slot: &mut Option<(u64, T)>, nonce: u64, previous: &T) {
+/// Keeps in `slot` the `previous` of the chain entry with the smallest nonce.
+pub(super) fn earliest<T: Clone>(slot: &mut Option<(u64, T)>, nonce: u64, previous: &T) {
     match slot {
         Some((n, _)) if *n <= nonce => {}
         _ => *slot = Some((nonce, previous.clone())),
@@ -107,7 +132,7 @@ impl View {
                     Fact::NameClaim { name, account } => {
                         v.names.insert((name.clone(), *account));
                     }
-                    Fact::Nonce { account, nonce } => {
+                    Fact::Nonce { account, nonce, .. } => {
                         let e = v.min_nonce.entry(*account).or_insert(*nonce);
                         *e = (*e).min(*nonce);
                     }
@@ -121,7 +146,11 @@ impl View {
                             v.attestations.insert(*agent, s);
                         }
                     }
-                    Fact::Lock { nonce, previous } => earliest(&mut v.lock, *nonce, previous),
+                    Fact::Lock { nonce, previous, .. } => earliest(&mut v.lock, *nonce, previous),
+                    // Only the account's own chain writes its window, and a
+                    // transaction whose chain has concurrent entries fails the
+                    // nonce check before reading it (see `account`).
+                    Fact::Volume { .. } => {}
                 }
             }
         }
