@@ -6,6 +6,7 @@
 import { ConfigError } from "../config/mod.ts";
 import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
+import { checkpoint } from "./checkpoint.ts";
 import { dag } from "./dag.ts";
 import { exchange } from "./exchange.ts";
 import { key } from "./key.ts";
@@ -18,7 +19,7 @@ export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, exchange, version];
+const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, exchange, checkpoint, version];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;
