@@ -161,3 +161,53 @@ Deno.test("real ML-DSA-87: 4 validators, 1 Byzantine, signed vertices and votes"
   assert.ok(result.stats.votesAccepted > 0, "genuine ML-DSA-87 votes were counted");
   assert.ok(result.stats.badSignature > 0, "garbage and impersonated ML-DSA-87 signatures were refused");
 });
+
+/** Settlement in the simulation: boundaries every 500 ms, closed 3 s late (longer than any partition here). */
+const SIM_SETTLEMENT = { intervalMs: 500, verticesMax: 64, lagMs: 3_000 };
+const SEEDS_SETTLE = Number(Deno.env.get("QUDAG_SIM_SEEDS_SETTLE") ?? 1_000);
+
+Deno.test(`${SEEDS_SETTLE} seeds with settlement: no two statements certified for one sequence, every honest node closes the same cuts`, () => {
+  const results = runSeeds(range(BASE_SEED, SEEDS_SETTLE), {
+    validators: 4,
+    byzantine: 1,
+    settlement: SIM_SETTLEMENT,
+    deadlineMs: 40_000,
+  });
+  const cuts = total(results, (r) => r.cuts);
+  const certified = total(results, (r) => r.certified);
+  const mismatches = total(results, (r) => r.statementMismatches);
+  console.log(`settlement: ${cuts} cuts closed, ${certified} certified, ${mismatches} honest statement mismatches`);
+  assert.ok(cuts >= SEEDS_SETTLE, "every run closed cuts");
+  assert.equal(mismatches, 0, "honest nodes closed different cuts for one sequence");
+  assert.ok(certified >= cuts, "a certificate formed for every cut the first node closed");
+});
+
+Deno.test("settlement under steady load: memory stays bounded while the DAG grows", () => {
+  // 25 transactions a second for a minute of virtual time: the settled part leaves memory.
+  const result = runScenario({
+    seed: 5,
+    validators: 4,
+    byzantine: 1,
+    settlement: { intervalMs: 500, verticesMax: 256, lagMs: 1_000 },
+    load: { everyMs: 40, untilMs: 60_000 },
+    honestTxs: 0,
+    doubleSpends: 0,
+    equivocators: 0,
+    partition: false,
+    dropRate: 0.01,
+    delayMaxMs: 60,
+    healAtMs: 60_000,
+    deadlineMs: 120_000,
+  });
+  assert.equal(result.failure, null);
+  assert.equal(result.acceptedTxs, 1_500);
+  console.log(
+    `steady load: ${result.verticesTotal} vertices issued, ${result.cuts} cuts; most held in memory: ${
+      JSON.stringify(result.inMemoryMax)
+    }`,
+  );
+  assert.ok(result.cuts >= 100, `cuts closed: ${result.cuts}`);
+  assert.equal(result.statementMismatches, 0);
+  assert.ok(result.inMemoryMax.vertices < result.verticesTotal / 4, "settled vertices left memory");
+  assert.ok(result.inMemoryMax.txs < result.verticesTotal / 4, "settled transactions left memory");
+});

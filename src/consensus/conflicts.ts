@@ -13,10 +13,15 @@ import { Snowball } from "./snowball.ts";
  *   safe: acceptance needs the dead member's dependencies accepted, which no
  *   honest node will ever see, so no honest node accepted it either.
  */
+/** What `accepted()` returns for a set whose winner was settled and is no longer held in memory. */
+export const SETTLED_WINNER = "(settled)";
+
 export class ConflictSet {
   readonly key: string;
   readonly #params: Parameters;
   readonly #members = new Set<string>();
+  /** Every transaction whose carriers joined, even once those carriers are forgotten. */
+  readonly #txs = new Set<string>();
   readonly #dead = new Set<string>();
   #snowball: Snowball | null = null;
   #accepted: string | null = null;
@@ -58,6 +63,7 @@ export class ConflictSet {
 
   /** The live member this node votes for, or null if none. */
   preference(): string | null {
+    if (this.#accepted === SETTLED_WINNER) return null;
     if (this.#accepted !== null) return this.#accepted;
     return this.#snowball?.preference() ?? null;
   }
@@ -109,6 +115,36 @@ export class ConflictSet {
       }
     }
     return losers;
+  }
+
+  /**
+   * Marks the set decided by a winner that is settled and no longer held
+   * (`accepted()` is {@linkcode SETTLED_WINNER}): every member is dead.
+   */
+  settle(): void {
+    this.#accepted = SETTLED_WINNER;
+    this.#snowball = null;
+    for (const m of this.#members) this.#dead.add(m);
+  }
+
+  /** Records that `txId` belongs to this set (its carriers are its members). */
+  addTx(txId: string): void {
+    this.#txs.add(txId);
+  }
+
+  /** Transactions ever carried in this set and not forgotten, sorted. */
+  txIds(): string[] {
+    return [...this.#txs].sort();
+  }
+
+  forgetTx(txId: string): void {
+    this.#txs.delete(txId);
+  }
+
+  /** Drops a dead or accepted member that is no longer held anywhere (its vertex was settled). */
+  forget(member: string): void {
+    this.#members.delete(member);
+    this.#dead.delete(member);
   }
 
   /** Marks `txId` dead because it was rejected for a reason of its own. */

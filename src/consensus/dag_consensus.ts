@@ -1,6 +1,8 @@
 import { ConflictSet } from "./conflicts.ts";
+import { type Cut, type CutPlan, type CutVertexView, planCut } from "./cut.ts";
 import { type Parameters, verifyParameters } from "./parameters.ts";
 import { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";
+import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 
 /** Vertices one vote may name; longer frontiers are cut (sorted, first N). */
 export const VOTE_FRONTIER_MAX = 64;
@@ -12,12 +14,37 @@ export const VERTEX_PARENTS_MAX = 16;
 interface VertexState {
   readonly id: string;
   readonly parents: readonly string[];
-  readonly txIds: readonly string[];
+  /** Emptied when it becomes a settled stub (see applyCut). */
+  txIds: readonly string[];
   /** Its carriers, in txIds order. */
-  readonly carriers: readonly string[];
+  carriers: readonly string[];
   readonly children: string[];
   readonly addedAtPoll: number;
+  readonly timestampMs: number;
   status: Status;
+}
+
+/**
+ * What consensus no longer holds in memory once a cut settled it (the node
+ * reads it from storage). Without one, nothing is ever settled.
+ */
+export interface SettledView {
+  /** True for an accepted vertex of a closed cut (consensus may have dropped it). */
+  isSettled(vertexId: string): boolean;
+  /** "accepted" for a transaction a closed cut holds, "rejected" for any rejected one; else undefined. */
+  txStatus(txId: string): "accepted" | "rejected" | undefined;
+  /** The accepted transaction of `conflictKey`, if a closed cut holds it. */
+  winner(conflictKey: string): string | null;
+}
+
+const NOTHING_SETTLED: SettledView = { isSettled: () => false, txStatus: () => undefined, winner: () => null };
+
+export interface DagConsensusOptions {
+  readonly settled?: SettledView;
+  /** The last closed cut (after a restart); its frontier vertices must be added first. */
+  readonly position?: CutPosition;
+  /** Sequence number of that cut (0: none yet). */
+  readonly seq?: number;
 }
 
 /**
@@ -45,6 +72,11 @@ const SUPPORT_CACHE_MAX = 256;
 
 /** Marks a responder that supported two members of one conflict set. */
 const EQUIVOCATED = "";
+
+/** The tally key of an empty vertex's own one-member choice (no conflict key or carrier id looks like it). */
+function emptyKey(vertexId: string): string {
+  return `@${vertexId}`;
+}
 
 /** The id of `txId` carried by `vertexId`, as conflict sets know it. */
 export function carrierId(txId: string, vertexId: string): string {
@@ -110,6 +142,13 @@ export class DagConsensus {
   readonly #processingSets = new Set<string>();
   /** Accepted vertices without an accepted child. */
   readonly #acceptedTips = new Set<string>();
+  /**
+   * Processing vertices without transactions -> consecutive polls in which at
+   * least alphaConfidence responders had them in their frontier's ancestry.
+   * Such a vertex decides no conflict set, yet it must win polls like any
+   * other: a vertex only some nodes ever see must not be accepted by them.
+   */
+  readonly #emptyConfidence = new Map<string, number>();
   #polls = 0;
   #lastPollSuccesses = 0;
   #equivocatingVotes = 0;
@@ -120,13 +159,40 @@ export class DagConsensus {
   #frontierCache: string[] | null = null;
   readonly #supportCache = new Map<string, Map<string, string>>();
   #decisions: Decision[] = [];
+  readonly #settled: SettledView;
+  #position: CutPosition;
+  #seq: number;
 
-  constructor(params: Parameters) {
+  constructor(params: Parameters, options: DagConsensusOptions = {}) {
     this.params = verifyParameters(params);
+    this.#settled = options.settled ?? NOTHING_SETTLED;
+    this.#position = options.position ?? GENESIS_POSITION;
+    this.#seq = options.seq ?? 0;
   }
 
+  /** Known here, or settled (possibly dropped from memory). */
   hasVertex(id: string): boolean {
-    return this.#vertices.has(id);
+    return this.#vertices.has(id) || this.#settled.isSettled(id);
+  }
+
+  /** The last closed cut. */
+  get position(): CutPosition {
+    return this.#position;
+  }
+
+  /** Sequence number of the last closed cut (0 before the first). */
+  get cutSeq(): number {
+    return this.#seq;
+  }
+
+  /** Vertices held in memory (unsettled ones and the settled frontier). */
+  get size(): { vertices: number; txs: number; carriers: number; sets: number } {
+    return { vertices: this.#vertices.size, txs: this.#txs.size, carriers: this.#carriers.size, sets: this.#sets.size };
+  }
+
+  /** A parent's status: settled vertices dropped from memory were accepted. */
+  #statusOf(id: string): Status {
+    return this.#vertices.get(id)?.status ?? "accepted";
   }
 
   vertexStatus(id: string): Status | undefined {
@@ -212,8 +278,183 @@ export class DagConsensus {
 
   /** Transactions carried in the conflict set of `conflictKey`, sorted. */
   conflictSet(conflictKey: string): string[] {
-    const members = this.#sets.get(conflictKey)?.members() ?? [];
-    return [...new Set(members.map((c) => this.#carriers.get(c)!.txId))].sort();
+    return this.#sets.get(conflictKey)?.txIds() ?? [];
+  }
+
+  // ------------------------------------------------------------ settlement (cut.ts)
+
+  /**
+   * The next cut at `boundaryMs` (the highest boundary the caller's clock
+   * lets it close), from the unsettled vertices held here. Changes nothing.
+   */
+  planCut(boundaryMs: number, verticesMax: number): CutPlan {
+    const unsettled: CutVertexView[] = [];
+    for (const v of this.#vertices.values()) {
+      if (!this.#isStub(v)) unsettled.push(v);
+    }
+    return planCut(this.#position, unsettled, boundaryMs, verticesMax);
+  }
+
+  /** The cut a plan closes, numbered after the last one. */
+  cutOf(plan: Extract<CutPlan, { kind: "cut" }>): Cut {
+    return {
+      seq: this.#seq + 1,
+      boundaryMs: plan.boundaryMs,
+      prevBoundaryMs: this.#position.boundaryMs,
+      vertices: plan.vertices,
+      txIds: plan.vertices.flatMap((v) => this.#vertices.get(v)?.txIds ?? []).sort(),
+      frontier: plan.frontier,
+      snapshotSafe: plan.snapshotSafe,
+    };
+  }
+
+  /**
+   * Closes a planned cut: its vertices are settled. Drops from memory every
+   * vertex below the boundary (all decided) except the new frontier, which
+   * stays as accepted stubs new vertices may name; drops their carriers, the
+   * decided transactions and conflict sets nothing held refers to any more.
+   * Later carriers of a dropped set are judged by the {@linkcode SettledView}.
+   */
+  applyCut(plan: Extract<CutPlan, { kind: "cut" }>): Cut {
+    const cut = this.cutOf(plan);
+    const keep = new Set(plan.frontier);
+    const dropped: VertexState[] = [];
+    for (const v of this.#vertices.values()) {
+      if (v.timestampMs < plan.boundaryMs && !keep.has(v.id)) {
+        if (v.status === "processing") throw new Error(`Cannot settle: vertex ${v.id} below the cut is undecided`);
+        dropped.push(v);
+      }
+    }
+    for (const v of dropped) {
+      this.#vertices.delete(v.id);
+      this.#acceptedTips.delete(v.id);
+    }
+    for (const id of keep) this.#toStub(this.#vertices.get(id)!);
+    for (const v of dropped) for (const c of v.carriers) this.#dropCarrier(c);
+    this.#position = { boundaryMs: plan.boundaryMs, frontier: plan.frontier };
+    this.#seq = cut.seq;
+    this.#changed();
+    return cut;
+  }
+
+  /**
+   * Rejects undecided vertices that keep a cut from closing for too long
+   * (their descendants with them); their transactions become orphans and are
+   * issued again. Returns the decisions.
+   */
+  abandon(vertexIds: readonly string[]): Decision[] {
+    this.#reject([], [], vertexIds.filter((id) => this.#vertices.get(id)?.status === "processing"));
+    this.#acceptReady();
+    return this.#takeDecisions();
+  }
+
+  /**
+   * Holds a vertex of the last cut's frontier (after a restart, or after a
+   * state sync) as an accepted stub: new vertices may name it; its carriers
+   * are settled and not held. Call before adding the vertices above the cut.
+   */
+  addSettled(
+    vertex: { readonly id: string; readonly parents: readonly string[]; readonly timestampMs?: number },
+  ): void {
+    if (this.#vertices.has(vertex.id)) return;
+    if (!this.#position.frontier.includes(vertex.id)) {
+      throw new ConsensusError(`Cannot hold vertex ${vertex.id} as settled: it is not on the settled frontier`);
+    }
+    this.#vertices.set(vertex.id, {
+      id: vertex.id,
+      parents: [...vertex.parents],
+      txIds: [],
+      carriers: [],
+      children: [],
+      addedAtPoll: this.#polls,
+      timestampMs: vertex.timestampMs ?? 0,
+      status: "accepted",
+    });
+    this.#acceptedTips.add(vertex.id);
+    this.#changed();
+  }
+
+  /**
+   * Which of `targets` none of `parents` descends from (sorted). Walks the
+   * vertices held in memory; a target that is dropped from memory counts as
+   * reached only when named directly.
+   */
+  notReachedFrom(parents: readonly string[], targets: readonly string[]): string[] {
+    const left = new Set(targets);
+    const seen = new Set<string>();
+    const stack = [...parents];
+    while (stack.length > 0 && left.size > 0) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      left.delete(id);
+      const v = this.#vertices.get(id);
+      if (v !== undefined && !this.#isStub(v)) stack.push(...v.parents);
+    }
+    return [...left].sort();
+  }
+
+  /** Accepted here, or accepted and dropped from memory. */
+  #txAccepted(txId: string): boolean {
+    const tx = this.#txs.get(txId);
+    return tx === undefined ? this.#settled.txStatus(txId) === "accepted" : tx.status === "accepted";
+  }
+
+  /** A settled frontier vertex, held only so that new vertices may name it. */
+  #isStub(v: VertexState): boolean {
+    return v.status === "accepted" && v.timestampMs < this.#position.boundaryMs;
+  }
+
+  #toStub(v: VertexState): void {
+    if (v.carriers.length === 0) return;
+    const carriers = [...v.carriers];
+    v.carriers = [];
+    v.txIds = [];
+    for (const c of carriers) this.#dropCarrier(c);
+  }
+
+  /** Forgets a settled carrier, and its set once its winner is settled (later members are judged by the SettledView). */
+  #dropCarrier(carrierId: string): void {
+    const carrier = this.#carriers.get(carrierId);
+    if (carrier === undefined) return;
+    const key = this.#txs.get(carrier.txId)?.conflictKey;
+    const set = key === undefined ? undefined : this.#sets.get(key);
+    if (set !== undefined && set.accepted() === carrierId) {
+      for (const m of set.members()) this.#forgetCarrier(m);
+      // Its other transactions lost when it was accepted; those left without carriers go too.
+      for (const t of set.txIds()) {
+        const other = this.#txs.get(t);
+        if (other !== undefined && other.status !== "processing" && other.carriers.length === 0) this.#dropTx(other);
+      }
+      this.#sets.delete(key!);
+      this.#processingSets.delete(key!);
+    } else {
+      set?.forget(carrierId);
+      this.#forgetCarrier(carrierId);
+    }
+  }
+
+  /** Removes a carrier, and its transaction once decided and carried by nothing held. */
+  #forgetCarrier(carrierId: string): void {
+    const carrier = this.#carriers.get(carrierId);
+    if (carrier === undefined) return;
+    this.#carriers.delete(carrierId);
+    const tx = this.#txs.get(carrier.txId);
+    if (tx === undefined) return;
+    const i = tx.carriers.indexOf(carrierId);
+    if (i >= 0) tx.carriers.splice(i, 1);
+    if (tx.status === "processing" || tx.carriers.length > 0) return;
+    this.#dropTx(tx);
+  }
+
+  #dropTx(tx: TxState): void {
+    this.#txs.delete(tx.id);
+    this.#sets.get(tx.conflictKey)?.forgetTx(tx.id);
+    for (const d of tx.deps) {
+      const list = this.#dependents.get(d)?.filter((t) => t !== tx.id);
+      if (list === undefined || list.length === 0) this.#dependents.delete(d);
+      else this.#dependents.set(d, list);
+    }
   }
 
   /**
@@ -232,13 +473,14 @@ export class DagConsensus {
       carriers,
       children: [],
       addedAtPoll: this.#polls,
+      timestampMs: vertex.timestampMs ?? 0,
       status: "processing",
     };
     this.#vertices.set(vertex.id, state);
-    for (const p of state.parents) this.#vertices.get(p)!.children.push(vertex.id);
+    for (const p of state.parents) this.#vertices.get(p)?.children.push(vertex.id);
     this.#changed();
 
-    let doomed = state.parents.some((p) => this.#vertices.get(p)!.status === "rejected") ||
+    let doomed = state.parents.some((p) => this.#statusOf(p) === "rejected") ||
       this.#selfDefeating(state, vertex.txs);
     vertex.txs.forEach((input, i) => {
       const tx = this.#txs.get(input.id) ?? this.#addTx(input);
@@ -255,12 +497,13 @@ export class DagConsensus {
       this.#reject([], [], [vertex.id]);
     } else {
       this.#processingVertices.add(vertex.id);
+      if (vertex.txs.length === 0) this.#emptyConfidence.set(vertex.id, 0);
       for (const input of vertex.txs) {
         const key = this.#txs.get(input.id)!.conflictKey;
         if (this.#sets.get(key)!.processing()) this.#processingSets.add(key);
       }
     }
-    this.#settle();
+    this.#acceptReady();
     return this.#takeDecisions();
   }
 
@@ -284,8 +527,8 @@ export class DagConsensus {
       const id = stack.pop()!;
       if (seen.has(id)) continue;
       seen.add(id);
-      const ancestor = this.#vertices.get(id)!;
-      if (ancestor.status !== "processing") continue;
+      const ancestor = this.#vertices.get(id);
+      if (ancestor === undefined || ancestor.status !== "processing") continue;
       if (taken.has(id)) return true;
       stack.push(...ancestor.parents);
     }
@@ -380,7 +623,7 @@ export class DagConsensus {
       }
       if (blocked.length === waiting.length) {
         const v = this.#vertices.get(blocked[0])!;
-        const parent = v.parents.find((p) => this.#vertices.get(p)!.status !== "accepted");
+        const parent = v.parents.find((p) => this.#statusOf(p) !== "accepted");
         const dep = v.carriers.flatMap((c) => this.#txs.get(this.#carriers.get(c)!.txId)!.deps)
           .find((d) => this.#txs.get(d)?.status !== "accepted");
         throw new RestoreError(
@@ -397,7 +640,7 @@ export class DagConsensus {
       }
     }
     this.#reject(pick("tx", "rejected"), [], pick("vertex", "rejected"));
-    this.#settle();
+    this.#acceptReady();
 
     for (const [key, status] of given) {
       const [kind, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
@@ -420,7 +663,8 @@ export class DagConsensus {
       if (tx.status === "rejected") return `its transaction ${tx.id} lost its conflict set or a dependency`;
       const winner = this.#sets.get(tx.conflictKey)!.accepted();
       if (winner !== null && winner !== c) {
-        const other = this.#carriers.get(winner)!;
+        const other = this.#carriers.get(winner);
+        if (other === undefined) return `conflict set ${tx.conflictKey} was decided by a settled transaction`;
         return `${other.txId} in vertex ${other.vertexId} was accepted too, in conflict set ${tx.conflictKey}`;
       }
     }
@@ -445,8 +689,15 @@ export class DagConsensus {
       if (best >= this.params.alphaPreference && set.finalized() === null) this.#lastPollSuccesses++;
       set.recordPoll(tally);
     }
+    // An empty vertex is its own one-member choice: beta consecutive polls with alphaConfidence supporters.
+    for (const [id, confidence] of this.#emptyConfidence) {
+      const key = emptyKey(id);
+      const count = tallies.get(key)?.get(key) ?? 0;
+      if (count >= this.params.alphaConfidence && confidence < this.params.beta) this.#lastPollSuccesses++;
+      this.#emptyConfidence.set(id, count >= this.params.alphaConfidence ? confidence + 1 : 0);
+    }
     this.#changed();
-    this.#settle();
+    this.#acceptReady();
     return this.#takeDecisions();
   }
 
@@ -462,7 +713,7 @@ export class DagConsensus {
     const { alphaPreference, alphaConfidence } = this.params;
     if (votes.length < alphaConfidence && pending >= alphaPreference) return false;
     const tallies = this.#tally(votes, false);
-    for (const key of this.#processingSets) {
+    for (const key of [...this.#processingSets, ...[...this.#emptyConfidence.keys()].map(emptyKey)]) {
       let best = 0;
       for (const count of tallies.get(key)?.values() ?? []) best = Math.max(best, count);
       if (best >= alphaConfidence) continue;
@@ -506,7 +757,7 @@ export class DagConsensus {
     const strong = new Set<string>();
     for (const id of this.#processingVertices) {
       const v = this.#vertices.get(id)!;
-      const ok = v.parents.every((p) => this.#vertices.get(p)!.status === "accepted" || strong.has(p)) &&
+      const ok = v.parents.every((p) => this.#statusOf(p) === "accepted" || strong.has(p)) &&
         v.carriers.every((c) => this.#carrierPreferred(c, memo, 0));
       if (ok) strong.add(id);
     }
@@ -534,7 +785,7 @@ export class DagConsensus {
       const v = this.#vertices.get(id)!;
       if (
         !taken.has(id) &&
-        v.parents.every((p) => this.#vertices.get(p)!.status === "accepted" || clean.has(p)) &&
+        v.parents.every((p) => this.#statusOf(p) === "accepted" || clean.has(p)) &&
         v.txIds.every((t) => this.#txClean(t, memo, 0))
       ) clean.add(id);
     }
@@ -548,7 +799,8 @@ export class DagConsensus {
     if (cached !== undefined) return cached;
     const tx = this.#txs.get(txId);
     let ok: boolean;
-    if (tx === undefined || tx.status === "rejected") ok = false;
+    if (tx === undefined) ok = this.#settled.txStatus(txId) === "accepted";
+    else if (tx.status === "rejected") ok = false;
     else if (tx.status === "accepted") ok = true;
     else if (depth > 64) ok = false;
     else {
@@ -577,7 +829,7 @@ export class DagConsensus {
 
   /** Vertices carrying `txId`, sorted. */
   verticesOf(txId: string): string[] {
-    return (this.#txs.get(txId)?.carriers ?? []).map((c) => this.#carriers.get(c)!.vertexId).sort();
+    return (this.#txs.get(txId)?.carriers ?? []).flatMap((c) => this.#carriers.get(c)?.vertexId ?? []).sort();
   }
 
   #checkVertex(vertex: VertexInput): void {
@@ -595,7 +847,7 @@ export class DagConsensus {
       throw new ConsensusError(`Cannot add vertex ${vertex.id}: a parent is named twice`);
     }
     for (const p of vertex.parents) {
-      if (!this.#vertices.has(p)) {
+      if (!this.hasVertex(p)) {
         throw new ConsensusError(`Cannot add vertex ${vertex.id}: parent ${p} is unknown`);
       }
     }
@@ -647,6 +899,16 @@ export class DagConsensus {
     if (set === undefined) {
       set = new ConflictSet(this.params, tx.conflictKey);
       this.#sets.set(tx.conflictKey, set);
+      // Decided and settled long ago: this carrier is late (a replay, or a rival of a settled transaction).
+      const winner = this.#settled.winner(tx.conflictKey);
+      if (winner !== null) set.settle();
+    }
+    set.addTx(tx.id);
+    // Decided before and dropped from memory: decided again without a second report.
+    const decided = this.#settled.txStatus(tx.id);
+    if (decided !== undefined) {
+      tx.status = decided;
+      return tx;
     }
     this.#processingTxs.add(tx.id);
     // Another transaction won its set already, or a dependency is rejected.
@@ -670,7 +932,8 @@ export class DagConsensus {
     if (cached !== undefined) return cached;
     const tx = this.#txs.get(txId);
     let ok: boolean;
-    if (tx === undefined || tx.status === "rejected") ok = false;
+    if (tx === undefined) ok = this.#settled.txStatus(txId) === "accepted";
+    else if (tx.status === "rejected") ok = false;
     else if (tx.status === "accepted") ok = true;
     else if (depth > 64) ok = false;
     else {
@@ -690,11 +953,13 @@ export class DagConsensus {
       const id = stack.pop()!;
       if (seen.has(id)) continue;
       seen.add(id);
-      const v = this.#vertices.get(id)!;
-      if (v.status === "accepted") continue; // its whole ancestry is decided
+      const v = this.#vertices.get(id);
+      // Accepted (or settled and dropped): its whole ancestry is decided.
+      if (v === undefined || v.status === "accepted") continue;
+      if (this.#emptyConfidence.has(id)) support.set(emptyKey(id), emptyKey(id));
       for (const c of v.carriers) {
-        const carrier = this.#carriers.get(c)!;
-        if (carrier.status !== "processing") continue;
+        const carrier = this.#carriers.get(c);
+        if (carrier === undefined || carrier.status !== "processing") continue;
         const key = this.#txs.get(carrier.txId)!.conflictKey;
         const prior = support.get(key);
         if (prior === undefined) support.set(key, c);
@@ -712,18 +977,19 @@ export class DagConsensus {
    */
   #acceptable(v: VertexState, polled: boolean): boolean {
     if (v.status !== "processing") return false;
-    if (!v.parents.every((p) => this.#vertices.get(p)!.status === "accepted")) return false;
+    if (!v.parents.every((p) => this.#statusOf(p) === "accepted")) return false;
+    if (polled && v.carriers.length === 0) return (this.#emptyConfidence.get(v.id) ?? 0) >= this.params.beta;
     return v.carriers.every((c) => {
       const carrier = this.#carriers.get(c)!;
       const tx = this.#txs.get(carrier.txId)!;
       return carrier.status === "processing" &&
         (!polled || this.#sets.get(tx.conflictKey)!.finalized() === c) &&
-        tx.deps.every((d) => this.#txs.get(d)?.status === "accepted" || v.txIds.includes(d));
+        tx.deps.every((d) => this.#txAccepted(d) || v.txIds.includes(d));
     });
   }
 
   /** Accepts until nothing more follows. */
-  #settle(): void {
+  #acceptReady(): void {
     this.#changed();
     let changed = true;
     while (changed) {
@@ -765,6 +1031,7 @@ export class DagConsensus {
     }
     v.status = "accepted";
     this.#processingVertices.delete(v.id);
+    this.#emptyConfidence.delete(v.id);
     for (const p of v.parents) this.#acceptedTips.delete(p);
     this.#acceptedTips.add(v.id);
     this.#decide("vertex", v.id, "accepted", v.addedAtPoll);
@@ -817,6 +1084,7 @@ export class DagConsensus {
       if (v.status !== "processing") continue;
       v.status = "rejected";
       this.#processingVertices.delete(vid);
+      this.#emptyConfidence.delete(vid);
       this.#decide("vertex", vid, "rejected", v.addedAtPoll);
       carrierQueue.push(...v.carriers);
       vertexQueue.push(...v.children);

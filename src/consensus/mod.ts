@@ -13,6 +13,14 @@ export {
 export { Slush } from "./slush.ts";
 export { Snowflake } from "./snowflake.ts";
 export { Snowball } from "./snowball.ts";
-export { ConflictSet } from "./conflicts.ts";
-export { DagConsensus, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX, VOTE_FRONTIER_MAX } from "./dag_consensus.ts";
+export { ConflictSet, SETTLED_WINNER } from "./conflicts.ts";
+export { type Cut, type CutBlocker, type CutPlan, type CutVertexView, FRONTIER_MAX, planCut } from "./cut.ts";
+export {
+  DagConsensus,
+  type DagConsensusOptions,
+  type SettledView,
+  VERTEX_PARENTS_MAX,
+  VERTEX_TXS_MAX,
+  VOTE_FRONTIER_MAX,
+} from "./dag_consensus.ts";
 export { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";

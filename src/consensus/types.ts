@@ -17,6 +17,8 @@ export interface VertexInput {
   readonly id: string;
   readonly parents: readonly string[];
   readonly txs: readonly TxInput[];
+  /** Its author's timestamp: never below a parent's; settlement cuts by it (0 when absent). */
+  readonly timestampMs?: number;
 }
 
 export type Status = "processing" | "accepted" | "rejected";

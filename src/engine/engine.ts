@@ -1,15 +1,18 @@
 import {
   ConsensusError,
+  type Cut,
   DagConsensus,
   type Decision,
   type Parameters,
   parametersForValidatorCount,
   RestoreError,
+  type SettledView,
   type TxInput,
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
   VOTE_FRONTIER_MAX,
 } from "../consensus/mod.ts";
+import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import { voteSigningBytes } from "./encoding.ts";
 import type {
   Clock,
@@ -50,6 +53,23 @@ export interface EngineConfig {
    * the old run's queries cannot count in the new run's.
    */
   readonly firstRequestId?: number;
+  /** Closing cuts (wasm/LEDGER.md, "Settlement"); without it nothing is settled. */
+  readonly settlement?: SettlementConfig;
+}
+
+/** When cuts close. The first two are chain parameters (every node must use the same); the others local policy. */
+export interface SettlementConfig {
+  /** Cut boundaries are multiples of this (ms of vertex time). */
+  readonly intervalMs: number;
+  /** Most vertices one cut settles; a larger interval is split. */
+  readonly verticesMax: number;
+  /** A boundary closes only once this node's clock is this far past it (late vertices, clock skew). */
+  readonly lagMs: number;
+  /** The last closed cut and its sequence number (after a restart or a state sync). */
+  readonly position?: CutPosition;
+  readonly seq?: number;
+  /** The cut before it: new vertices must descend from its whole frontier (src/dag/coverage.ts). */
+  readonly previous?: CutPosition;
 }
 
 /** Request ids travel as u32. */
@@ -68,6 +88,15 @@ export interface EngineDeps {
   readonly codec: VertexCodec;
   /** Called with decisions only after the store recorded them. */
   readonly onDecisions?: (decisions: readonly Decision[]) => void;
+  /** What settled cuts dropped from memory; needed with `settlement`. */
+  readonly settled?: SettledView;
+  /** Called with each closed cut, after the store recorded it and after every decision before it was reported. */
+  readonly onCut?: (cut: Cut) => void;
+  /**
+   * Where settled vertices go when they leave memory, so that lagging peers
+   * can still fetch them (the node serves fetches from its database instead).
+   */
+  readonly archive?: { put(vertex: SignedVertex): void; get(id: string): SignedVertex | undefined };
 }
 
 /** Counters for metrics and for the simulation's assertions. */
@@ -88,6 +117,11 @@ export interface EngineStats {
   invalidVertices: number;
   /** Vertices not held because the pending buffer was full. */
   pendingOverflow: number;
+  /** Vertices below the settled cut, or not descending from its whole frontier. */
+  staleVertices: number;
+  cutsClosed: number;
+  /** Undecided vertices rejected because a certified cut past them does not hold them. */
+  verticesAbandoned: number;
   verticesIssued: number;
   txsReissued: number;
 }
@@ -101,6 +135,8 @@ const VERTICES_PER_MESSAGE_MAX = 256;
 const IDS_PER_REQUEST_MAX = 64;
 /** Outstanding fetches remembered for retry pacing. */
 const REQUESTED_IDS_MAX = 8192;
+/** Cuts one gossip tick may close (an interval over verticesMax splits into several). */
+const CUTS_PER_TICK_MAX = 64;
 
 /**
  * Drives one node's {@linkcode DagConsensus} from messages. Every handler is
@@ -131,6 +167,9 @@ export class Engine {
     lateVotes: 0,
     invalidVertices: 0,
     pendingOverflow: 0,
+    staleVertices: 0,
+    cutsClosed: 0,
+    verticesAbandoned: 0,
     verticesIssued: 0,
     txsReissued: 0,
   };
@@ -142,6 +181,7 @@ export class Engine {
   readonly #pendingVerticesMax: number;
   readonly #fetchRetryMs: number;
   readonly #reissueGraceMs: number;
+  readonly #settlement: SettlementConfig | null;
   /** Signed copies of every vertex in consensus, to serve fetches. */
   readonly #vertices = new Map<string, SignedVertex>();
   /** Verified vertices waiting for parents; bounded by pendingVerticesMax. */
@@ -156,6 +196,12 @@ export class Engine {
   #fresh = true;
   /** While restore() runs: collects decisions instead of reporting them. */
   #restoring: Decision[] | null = null;
+  /** What the unsettled vertices in consensus descend from, for the settled-frontier rule. */
+  readonly #coverage: CoverageIndex;
+  /** The newest cut the validators certified (onCertifiedCut), if newer than this node's. */
+  #certified: CutPosition | null = null;
+  /** Why the next cut cannot close yet (null when nothing waits). */
+  #cutBlocked: { readonly boundaryMs: number; readonly blockers: number; readonly sinceMs: number } | null = null;
 
   constructor(config: EngineConfig, deps: EngineDeps) {
     this.id = deps.signer.validatorId;
@@ -164,10 +210,16 @@ export class Engine {
       throw new Error(`Cannot start engine: validator ${this.id} is not in the genesis set`);
     }
     this.params = parametersForValidatorCount(config.params, this.#validators.length);
-    this.#consensus = new DagConsensus(this.params);
+    this.#settlement = config.settlement ?? null;
+    this.#consensus = new DagConsensus(this.params, {
+      settled: deps.settled,
+      position: config.settlement?.position,
+      seq: config.settlement?.seq,
+    });
+    this.#coverage = new CoverageIndex(this.#consensus.position, config.settlement?.previous);
     this.#deps = deps;
     this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
-    this.#issueParentsMax = Math.min(config.issueParentsMax ?? 8, VERTEX_PARENTS_MAX);
+    this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
     this.#fetchRetryMs = config.fetchRetryMs ?? 500;
     this.#reissueGraceMs = config.reissueGraceMs ?? 1_000;
@@ -189,6 +241,8 @@ export class Engine {
     | "processing"
     | "polls"
     | "lastPollSuccesses"
+    | "size"
+    | "position"
     | "equivocatingVotes"
     | "conflictSet"
     | "preferenceOf"
@@ -246,8 +300,14 @@ export class Engine {
     const derived: Decision[] = [];
     this.#restoring = derived;
     try {
+      const frontier = new Set(this.#consensus.position.frontier);
       for (const v of vertices) {
         if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
+        if (frontier.has(v.id)) {
+          this.#consensus.addSettled(v);
+          this.#vertices.set(v.id, v);
+          continue;
+        }
         if (!this.#checkVertex(v, false)) continue;
         // Straight in when the parents are known: the pending buffer is too small for a whole DAG.
         if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
@@ -285,9 +345,13 @@ export class Engine {
       .filter((p) => this.#consensus.hasVertex(p) && !frontier.includes(p))
       .slice(0, this.#issueParentsMax - 1);
     const room = this.#issueParentsMax - required.length;
-    const parents = [...required, ...frontier.slice(Math.max(0, frontier.length - room))];
+    // Oldest tips first: a tip nobody builds on would in time fall below the settled cut.
+    const age = (id: string) => this.#vertices.get(id)?.timestampMs ?? 0;
+    const oldest = [...frontier].sort((a, b) => age(a) - age(b) || (a < b ? -1 : 1)).slice(0, room);
+    const parents = this.#covering([...required, ...oldest]);
     // Never before a parent: ledger time (a vertex's timestamp) then only grows along causal chains.
-    let timestampMs = Math.max(0, Math.floor(this.#deps.clock.nowMs()));
+    // Never below the settled cut either.
+    let timestampMs = Math.max(this.#coverage.position.boundaryMs, Math.floor(this.#deps.clock.nowMs()));
     for (const p of parents) timestampMs = Math.max(timestampMs, this.#vertices.get(p)?.timestampMs ?? 0);
     const body: VertexBody = {
       author: this.id,
@@ -307,6 +371,34 @@ export class Engine {
     }
     this.#maybePoll();
     return vertex;
+  }
+
+  /**
+   * `parents`, plus the settled frontier vertices none of them descends from
+   * (every new vertex must descend from the whole frontier), in place of the
+   * last ordinary ones when there is no room.
+   */
+  #covering(parents: readonly string[]): string[] {
+    // The frontier this node requires, and those of its last cut and of the newest certified one (peers ahead of
+    // this node require them): a vertex that misses one would be refused by whoever closed that cut.
+    const targets = new Set([...this.#coverage.required.frontier, ...this.#coverage.position.frontier]);
+    for (const f of this.#certified?.frontier ?? []) {
+      if (this.#consensus.hasVertex(f) && this.#consensus.vertexStatus(f) !== "rejected") targets.add(f);
+    }
+    const missing = this.#consensus.notReachedFrom(parents, [...targets]);
+    if (missing.length === 0) return [...parents];
+    const out = [...parents];
+    for (const f of missing) {
+      if (this.#consensus.notReachedFrom(out, [f]).length === 0) continue; // reached through one added before
+      if (out.length >= VERTEX_PARENTS_MAX) {
+        // Drop an ordinary parent whose ancestry adds none of the targets.
+        const spare = out.findIndex((p) => !targets.has(p));
+        if (spare < 0) break;
+        out.splice(spare, 1);
+      }
+      out.push(f);
+    }
+    return out;
   }
 
   /** Vertices arrived (gossip or an answer to a fetch). */
@@ -330,7 +422,7 @@ export class Engine {
     this.#fresh = false;
     const found: SignedVertex[] = [];
     for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
-      const v = this.#vertices.get(id) ?? this.#pending.get(id);
+      const v = this.#vertices.get(id) ?? this.#pending.get(id) ?? this.#deps.archive?.get(id);
       if (v !== undefined) found.push(v);
     }
     if (found.length > 0) this.#deps.sender.sendVertices(from, found);
@@ -417,6 +509,7 @@ export class Engine {
       this.#request(peer, this.#missingParents());
     }
     this.#reissueStuck();
+    this.#maybeCut();
     this.#maybePoll();
   }
 
@@ -428,6 +521,10 @@ export class Engine {
     }
     if (v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX) {
       this.stats.invalidVertices++;
+      return false;
+    }
+    if (v.timestampMs < this.#coverage.position.boundaryMs) {
+      this.stats.staleVertices++;
       return false;
     }
     if (!checkCodec) return true;
@@ -445,8 +542,12 @@ export class Engine {
       for (const [id, v] of this.#pending) {
         if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
           this.#pending.delete(id);
-          this.#addToConsensus(v);
           progress = true;
+          if (this.#restoring === null && !this.#coverage.check(v.parents, v.timestampMs).ok) {
+            this.stats.staleVertices++;
+            continue;
+          }
+          this.#addToConsensus(v);
         }
       }
     }
@@ -473,6 +574,7 @@ export class Engine {
       return e;
     }
     this.#vertices.set(v.id, v);
+    this.#coverage.add(v.id, v.parents, v.timestampMs);
     this.#requestedAt.delete(v.id);
     this.#report(decisions);
     return null;
@@ -564,6 +666,101 @@ export class Engine {
       this.stats.txsReissued++;
       this.issue([tx]);
     }
+  }
+
+  /**
+   * Closes the cuts this node's clock allows (settlement.lagMs past each
+   * boundary), in order: persist, drop what they settle from memory, tell.
+   * A cut waits while a vertex below its boundary, or an undecided one above
+   * it that misses part of the current frontier, is undecided; only a
+   * certified cut from the other validators ends such a wait for good
+   * ({@linkcode Engine.onCertifiedCut}).
+   */
+  #maybeCut(): void {
+    const s = this.#settlement;
+    if (s === null) return;
+    const now = this.#deps.clock.nowMs();
+    const closable = Math.floor((now - s.lagMs) / s.intervalMs) * s.intervalMs;
+    // The next multiple of the interval above `ms`.
+    const after = (ms: number) => (Math.floor(ms / s.intervalMs) + 1) * s.intervalMs;
+    let boundary = after(this.#consensus.position.boundaryMs);
+    for (let i = 0; i < CUTS_PER_TICK_MAX && boundary <= closable; i++) {
+      const plan = this.#consensus.planCut(boundary, s.verticesMax);
+      if (plan.kind === "none") {
+        // An empty interval: go on with the one holding the next vertex.
+        this.#cutBlocked = null;
+        if (plan.nextMs === null) return;
+        boundary = Math.max(boundary + s.intervalMs, after(plan.nextMs));
+        continue;
+      }
+      if (plan.kind === "blocked") {
+        this.#cutBlocked = {
+          boundaryMs: plan.boundaryMs,
+          blockers: plan.blockers.length,
+          sinceMs: this.#cutBlocked?.sinceMs ?? now,
+        };
+        return;
+      }
+      const cut = this.#consensus.cutOf(plan);
+      this.#deps.store.recordCut?.(cut);
+      this.#consensus.applyCut(plan);
+      for (const [id, v] of this.#vertices) {
+        if (v.timestampMs < cut.boundaryMs && !cut.frontier.includes(id)) {
+          this.#deps.archive?.put(v);
+          this.#vertices.delete(id);
+        }
+      }
+      for (const [id, v] of this.#pending) if (v.timestampMs < cut.boundaryMs) this.#pending.delete(id);
+      this.#coverage.advance(this.#consensus.position);
+      this.#cutBlocked = null;
+      this.stats.cutsClosed++;
+      this.#deps.onCut?.(cut);
+      boundary = after(cut.boundaryMs);
+    }
+  }
+
+  /**
+   * More than two thirds of the validators certified a cut at `position`
+   * (src/checkpoint): what it holds was accepted, and nothing else below its
+   * boundary ever will be. Undecided vertices below the boundary that are not
+   * ancestors of its frontier are rejected here (their transactions become
+   * orphans and are issued again), so this node's own cut can close. Done only
+   * when every frontier vertex is known, so that ancestry can be decided; the
+   * missing ones are fetched. Returns how many vertices were abandoned.
+   */
+  onCertifiedCut(position: CutPosition, from?: string): number {
+    if (position.boundaryMs <= this.#consensus.position.boundaryMs) return 0;
+    if (position.boundaryMs > (this.#certified?.boundaryMs ?? 0)) this.#certified = position;
+    const unknown = position.frontier.filter((f) => !this.#consensus.hasVertex(f));
+    if (unknown.length > 0) {
+      if (from !== undefined) this.#request(from, unknown);
+      return 0;
+    }
+    const held = new Set<string>();
+    const stack = [...position.frontier];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (held.has(id)) continue;
+      held.add(id);
+      stack.push(...(this.#consensus.parentsOf(id) ?? []));
+    }
+    const doomed = this.#consensus.undecided().vertices.filter((id) =>
+      !held.has(id) && (this.#vertices.get(id)?.timestampMs ?? Infinity) < position.boundaryMs
+    );
+    if (doomed.length === 0) return 0;
+    this.stats.verticesAbandoned += doomed.length;
+    this.#report(this.#consensus.abandon(doomed));
+    this.#maybeCut();
+    return doomed.length;
+  }
+
+  /** The last closed cut, and why the next one waits (null: nothing waits). */
+  settlement(): {
+    seq: number;
+    position: CutPosition;
+    blocked: { boundaryMs: number; blockers: number; sinceMs: number } | null;
+  } {
+    return { seq: this.#consensus.cutSeq, position: this.#consensus.position, blocked: this.#cutBlocked };
   }
 
   /** Persist, then tell. */

@@ -1,10 +1,13 @@
-import type { Decision } from "../consensus/mod.ts";
+import type { Cut, Decision, SettledView } from "../consensus/mod.ts";
 import type { DecisionStore } from "./types.ts";
 
 /** A DecisionStore in memory, for simulations and tests. */
 export class MemoryDecisionStore implements DecisionStore {
   readonly #status = new Map<string, Decision>();
   readonly #log: Decision[] = [];
+  readonly #cuts: Cut[] = [];
+  readonly #settled = new Set<string>();
+  readonly #settledTxs = new Set<string>();
 
   record(decisions: readonly Decision[]): void {
     for (const d of decisions) {
@@ -16,6 +19,16 @@ export class MemoryDecisionStore implements DecisionStore {
       this.#status.set(key, d);
       this.#log.push(d);
     }
+  }
+
+  recordCut(cut: Cut): void {
+    const last = this.#cuts.at(-1);
+    if (cut.seq !== (last?.seq ?? 0) + 1) {
+      throw new Error(`Cannot record cut ${cut.seq}: the last recorded one is ${last?.seq ?? 0}`);
+    }
+    this.#cuts.push(cut);
+    for (const v of cut.vertices) this.#settled.add(v);
+    for (const t of cut.txIds) this.#settledTxs.add(t);
   }
 
   status(kind: "tx" | "vertex", id: string): Decision["status"] | undefined {
@@ -31,5 +44,22 @@ export class MemoryDecisionStore implements DecisionStore {
 
   log(): readonly Decision[] {
     return this.#log;
+  }
+
+  cuts(): readonly Cut[] {
+    return this.#cuts;
+  }
+
+  /** What this store knows of settled vertices and transactions; `keyOf` gives a transaction's conflict key. */
+  settledView(keyOf: (txId: string) => string | undefined): SettledView {
+    return {
+      isSettled: (id) => this.#settled.has(id),
+      txStatus: (id) =>
+        this.#settledTxs.has(id) ? "accepted" : this.status("tx", id) === "rejected" ? "rejected" : undefined,
+      winner: (key) => {
+        for (const t of this.#settledTxs) if (keyOf(t) === key) return t;
+        return null;
+      },
+    };
   }
 }

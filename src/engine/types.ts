@@ -1,4 +1,4 @@
-import type { Decision, TxInput } from "../consensus/mod.ts";
+import type { Cut, Decision, TxInput } from "../consensus/mod.ts";
 
 /** What an author decides about a vertex; the codec turns it into a signed vertex. */
 export interface VertexBody {
@@ -75,6 +75,8 @@ export interface Rng {
 /** Durable record of decisions. `record` returns only once they are durable. */
 export interface DecisionStore {
   record(decisions: readonly Decision[]): void;
+  /** Records a closed cut (its position and sequence number); returns only once it is durable. */
+  recordCut?(cut: Cut): void;
 }
 
 /** Signs votes as this node's validator key (ML-DSA-87 in production). */

@@ -9,13 +9,14 @@
  * transactions, and each decision was in the node's store before it was
  * reported. Checked at the end: liveness after heal.
  */
-import { DEFAULT_PARAMETERS, type Parameters, type TxInput } from "../../src/consensus/mod.ts";
+import { type Cut, DEFAULT_PARAMETERS, type Parameters, type TxInput } from "../../src/consensus/mod.ts";
 import {
   createReferenceCodec,
   Engine,
   type EngineStats,
   type Hasher,
   MemoryDecisionStore,
+  type SignedVertex,
   type Signer,
   type Verifier,
 } from "../../src/engine/mod.ts";
@@ -60,6 +61,14 @@ export interface ScenarioOptions {
   crypto?: SimCrypto;
   eventsMax?: number;
   pollsOutstandingMax?: number;
+  /**
+   * Settlement and checkpoints: engines close cuts (src/consensus/cut.ts) and
+   * sign a statement of each; Byzantine validators sign every statement they
+   * see. The run then also waits until every honest node closed the same cuts.
+   */
+  settlement?: { intervalMs: number; verticesMax: number; lagMs: number };
+  /** Steady client load: one virtuous transaction every `everyMs` until `untilMs`, on random honest nodes. */
+  load?: { everyMs: number; untilMs: number };
   /** Diagnosis hook: sees the honest engines when the run ends. */
   inspect?: (engines: ReadonlyMap<string, Engine>) => void;
   /**
@@ -98,6 +107,15 @@ export interface ScenarioResult {
   readonly restarts: number;
   /** Decisions those restarts read back from their stores. */
   readonly restoredDecisions: number;
+  /** With `settlement`: cuts closed by the first honest node, and certificates formed (distinct sequences). */
+  readonly cuts: number;
+  readonly certified: number;
+  /** Honest closes whose statement differs from another honest node's for the same sequence. */
+  readonly statementMismatches: number;
+  /** Largest number of vertices / transactions any honest engine held in memory at a gossip tick. */
+  readonly inMemoryMax: { vertices: number; txs: number; sets: number };
+  /** Vertices the first honest node added over the run (settled ones included). */
+  readonly verticesTotal: number;
 }
 
 function fakeCrypto(seed: number, ids: readonly string[]): SimCrypto {
@@ -164,18 +182,71 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
 
   const engines = new Map<string, Engine>();
   const stores = new Map<string, MemoryDecisionStore>();
+  // Checkpoints: sequence -> statement digest -> signers.
+  const quorum = Math.floor((2 * n) / 3) + 1;
+  const signatures = new Map<number, Map<string, Set<string>>>();
+  /** seq -> node -> its statement. */
+  const statements = new Map<number, Map<string, string>>();
+  const sign = (seq: number, digest: string, signer: string, cut: Cut) => {
+    let bySeq = signatures.get(seq);
+    if (bySeq === undefined) signatures.set(seq, bySeq = new Map());
+    let signers = bySeq.get(digest);
+    if (signers === undefined) bySeq.set(digest, signers = new Set());
+    const before = signers.size;
+    signers.add(signer);
+    // Byzantine validators sign whatever they see: equivocation cannot certify two statements.
+    for (const b of byzIds) signers.add(b);
+    if (before < quorum && signers.size >= quorum) {
+      // Certified: nodes behind it learn it (as a gossiped certificate would tell them), after a network delay.
+      const position = { boundaryMs: cut.boundaryMs, frontier: cut.frontier };
+      for (const id of honestIds) {
+        scheduler.schedule(network.conditions.delayMaxMs, () => {
+          if (!down.has(id)) engines.get(id)!.onCertifiedCut(position, signer);
+        });
+      }
+    }
+  };
+  const inMemoryMax = { vertices: 0, txs: 0, sets: 0 };
+  /** Each node's settled vertices, as its database would keep them (they survive a crash). */
+  const archives = new Map<string, Map<string, SignedVertex>>();
+  let verticesTotal = 0;
   /** `${node}:${kind}:${id}`: a node reports each outcome once, across restarts too. */
   const reported = new Set<string>();
   const startEngine = (id: string, engineRng: SimRng, store: MemoryDecisionStore, firstRequestId = 1): Engine => {
     const signer = crypto.signerFor(id);
+    const lastCut = store.cuts().at(-1);
+    const prevCut = store.cuts().at(-2);
     const engine = new Engine(
       {
         params: opts.params ?? DEFAULT_PARAMETERS,
         validators: ids,
         pollsOutstandingMax: opts.pollsOutstandingMax,
         firstRequestId,
+        settlement: opts.settlement === undefined ? undefined : {
+          ...opts.settlement,
+          position: lastCut === undefined ? undefined : { boundaryMs: lastCut.boundaryMs, frontier: lastCut.frontier },
+          seq: lastCut?.seq,
+          previous: prevCut === undefined ? undefined : { boundaryMs: prevCut.boundaryMs, frontier: prevCut.frontier },
+        },
       },
       {
+        settled: store.settledView((tx) => txKey.get(tx)),
+        archive: (() => {
+          let archive = archives.get(id);
+          if (archive === undefined) archives.set(id, archive = new Map());
+          const a = archive;
+          return { put: (v: SignedVertex) => void a.set(v.id, v), get: (vid: string) => a.get(vid) };
+        })(),
+        onCut: (cut) => {
+          const digest = `${cut.seq}|${cut.boundaryMs}|${cut.prevBoundaryMs}|${
+            [...cut.vertices].sort()
+          }|${cut.frontier}`;
+          let bySeq = statements.get(cut.seq);
+          if (bySeq === undefined) statements.set(cut.seq, bySeq = new Map());
+          bySeq.set(id, digest);
+          if (Deno.env.get("SIMDBG")) console.log("CUT", id, digest.slice(0, 400));
+          sign(cut.seq, digest, id, cut);
+        },
         sender: network.senderFor(id),
         clock: scheduler,
         rng: engineRng,
@@ -279,6 +350,14 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     submit(b, makeTx(`dbl${i}/b`, `dbl${i}:0`, []), t0 + rng.between(0, 50), false);
   }
 
+  if (opts.load !== undefined) {
+    let i = 0;
+    for (let t = 0; t < opts.load.untilMs; t += opts.load.everyMs) {
+      submit(rng.pick(honestIds), makeTx(`load${i}`, `load${i}:0`, []), t, true);
+      i++;
+    }
+  }
+
   // Byzantine activity during the chaos phase.
   const equivocators = Math.min(opts.equivocators ?? byzNodes.length, byzNodes.length);
   byzNodes.forEach((node, i) => {
@@ -305,7 +384,14 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   // Periodic gossip ticks, as a host would deliver them.
   for (const id of honestIds) {
     const tick = () => {
-      if (!down.has(id)) engines.get(id)!.onGossipTick();
+      if (!down.has(id)) {
+        const engine = engines.get(id)!;
+        engine.onGossipTick();
+        const size = engine.consensus.size;
+        inMemoryMax.vertices = Math.max(inMemoryMax.vertices, size.vertices);
+        inMemoryMax.txs = Math.max(inMemoryMax.txs, size.txs);
+        inMemoryMax.sets = Math.max(inMemoryMax.sets, size.sets);
+      }
       scheduler.schedule(gossipEveryMs, tick);
     };
     scheduler.schedule(rng.between(0, gossipEveryMs), tick);
@@ -321,12 +407,16 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       const crashed = engines.get(victim)!;
       retired.push(crashed.stats);
       const vertices = crashed.vertices();
-      const decisions = [...stores.get(victim)!.log()];
+      const oldStore = stores.get(victim)!;
+      // What a restart reads back: the vertices above the last cut (and its frontier), and their decisions.
+      const held = new Set(vertices.flatMap((v) => [v.id, ...v.txs.map((t) => t.id)]));
+      const decisions = oldStore.log().filter((d) => held.has(d.id));
       down.add(victim);
       network.endpoints.delete(victim); // messages to it are lost while it is down
       scheduler.schedule(downMs, () => {
         const store = new MemoryDecisionStore();
-        store.record(decisions);
+        for (const cut of oldStore.cuts()) store.recordCut(cut);
+        store.record(oldStore.log());
         // A new run starts its request ids far from the old run's, so stale votes match no poll.
         const engine = startEngine(victim, engineRng, store, 1 + engineRng.nextInt(0x7fff_ffff));
         try {
@@ -341,9 +431,9 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
             failure ??= `seed ${opts.seed}: RESTORE: ${victim} has ${d.kind} ${d.id} ${now}, not ${d.status}`;
           }
         }
-        if (store.log().length !== decisions.length) {
+        if (store.log().length !== oldStore.log().length) {
           failure ??= `seed ${opts.seed}: RESTORE: ${victim} stored ${
-            store.log().length - decisions.length
+            store.log().length - oldStore.log().length
           } decisions again`;
         }
         restarts++;
@@ -383,6 +473,20 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       if (reference === null) reference = accepted;
       else if (accepted !== reference) return `${id} accepted a different set of transactions`;
     }
+    return mode === "all" ? settledEverywhere() : null;
+  };
+
+  /** With settlement: every honest node closed the same cuts, up to past the last vertex. */
+  const settledEverywhere = (): string | null => {
+    if (opts.settlement === undefined) return null;
+    let seq: number | null = null;
+    for (const id of honestIds) {
+      const s = engines.get(id)!.settlement();
+      const lastTs = Math.max(0, ...engines.get(id)!.vertices().map((v) => v.timestampMs));
+      if (s.position.boundaryMs <= lastTs) return `${id} has not settled its last vertex (cut ${s.seq})`;
+      if (seq === null) seq = s.seq;
+      else if (s.seq !== seq) return `${id} is at cut ${s.seq}, another honest node at ${seq}`;
+    }
     return null;
   };
 
@@ -410,6 +514,18 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
 
   opts.inspect?.(engines);
   const stats = sumStats([...retired, ...[...engines.values()].map((e) => e.stats)]);
+  let certified = 0;
+  let statementMismatches = 0;
+  for (const [seq, bySeq] of signatures) {
+    const certifiedDigests = [...bySeq].filter(([, signers]) => signers.size >= quorum).map(([d]) => d);
+    if (certifiedDigests.length > 1) {
+      failure ??= `seed ${opts.seed}: CHECKPOINT: two statements certified for sequence ${seq}`;
+    }
+    if (certifiedDigests.length === 1) certified++;
+    const honest = new Set(statements.get(seq)?.values() ?? []);
+    if (honest.size > 1) statementMismatches++;
+  }
+  verticesTotal = stats.verticesIssued;
   return {
     seed: opts.seed,
     ok: failure === null,
@@ -425,5 +541,10 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     equivocatingVotes: [...engines.values()].reduce((s, e) => s + e.consensus.equivocatingVotes(), 0),
     restarts,
     restoredDecisions,
+    cuts: engines.get(honestIds[0])!.settlement().seq,
+    certified,
+    statementMismatches,
+    inMemoryMax,
+    verticesTotal,
   };
 }
