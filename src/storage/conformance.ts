@@ -1,38 +1,32 @@
 /**
  * The shared conformance suite: every Storage implementation must pass it.
- * `open` returns a fresh, empty store; `reopen`, when given, closes and opens
- * the same store again so persistence is checked too.
+ * This file holds the DAG part (meta, vertices, transactions, decisions,
+ * counters, transaction()) and runs the settlement part
+ * (conformance_settlement.ts) too.
  */
 import assert from "node:assert/strict";
-import { type Storage, StorageError, type StoredVertex } from "./types.ts";
+import { StorageError } from "./types.ts";
+import {
+  accept,
+  assertStorageError,
+  BASE_MS,
+  type ConformanceTarget,
+  reject,
+  storeTest,
+  tx,
+  vertex,
+} from "./_conformance.ts";
+import { runSettlementConformance } from "./conformance_settlement.ts";
 
-export interface ConformanceTarget {
-  name: string;
-  open(): Storage;
-  reopen?(s: Storage): Storage;
-}
-
-function vertex(id: string, parents: string[], round = 1n): StoredVertex {
-  return {
-    id,
-    bytes: new TextEncoder().encode(`vertex ${id}`),
-    author: "aa".repeat(32),
-    round,
-    parents,
-    receivedAtMs: 1_700_000_000_000,
-  };
-}
+export type { ConformanceTarget } from "./_conformance.ts";
 
 export function runStorageConformance(target: ConformanceTarget): void {
-  const t = (name: string, fn: (s: Storage) => void) =>
-    Deno.test(`${target.name}: ${name}`, () => {
-      const s = target.open();
-      try {
-        fn(s);
-      } finally {
-        s.close();
-      }
-    });
+  runDagConformance(target);
+  runSettlementConformance(target);
+}
+
+function runDagConformance(target: ConformanceTarget): void {
+  const t = storeTest(target);
 
   t("getMeta() returns null for a missing key and the last value set", (s) => {
     assert.equal(s.getMeta("k"), null);
@@ -42,14 +36,24 @@ export function runStorageConformance(target: ConformanceTarget): void {
   });
 
   t("putVertex() stores once and is idempotent", (s) => {
-    assert.equal(s.putVertex(vertex("01", [])), true);
-    assert.equal(s.putVertex(vertex("01", [])), false);
+    assert.equal(s.putVertex(vertex("01", [], 1n, BASE_MS + 5)), true);
+    assert.equal(s.putVertex(vertex("01", [], 1n, BASE_MS + 9)), false);
     assert.equal(s.vertexCount(), 1);
     const v = s.getVertex("01")!;
     assert.equal(v.id, "01");
     assert.equal(v.round, 1n);
+    assert.equal(v.timestampMs, BASE_MS + 5);
+    assert.equal(v.receivedAtMs, BASE_MS);
     assert.deepEqual(v.bytes, new TextEncoder().encode("vertex 01"));
     assert.equal(s.getVertex("02"), null);
+  });
+
+  t("putVertex() refuses a timestamp that is not a safe integer", (s) => {
+    for (const ts of [1.5, NaN, 2 ** 53, undefined as unknown as number]) {
+      assert.throws(() => s.putVertex({ ...vertex("01", []), timestampMs: ts }), RangeError);
+    }
+    assert.equal(s.vertexCount(), 0);
+    assert.equal(s.getVertex("01"), null);
   });
 
   t("getVertex() returns parents sorted and a copy of the bytes", (s) => {
@@ -71,43 +75,164 @@ export function runStorageConformance(target: ConformanceTarget): void {
     assert.deepEqual(s.children("0d"), []);
   });
 
-  t("tips() lists vertices without children; vertexIdsInOrder() puts parents first", (s) => {
-    assert.deepEqual(s.tips(), []);
-    s.putVertex(vertex("0a", [], 0n));
-    s.putVertex(vertex("09", [], 0n));
-    assert.deepEqual(s.tips(), ["09", "0a"]);
-    s.putVertex(vertex("01", ["09", "0a"], 1n));
-    s.putVertex(vertex("ff", ["0a"], 1n));
-    s.putVertex(vertex("00", ["01", "ff"], 2n));
-    assert.deepEqual(s.tips(), ["00"]);
-    assert.deepEqual(s.vertexIdsInOrder(), ["09", "0a", "01", "ff", "00"]);
+  // Inserted out of order; (timestamp, round, id) puts every parent first.
+  const dag = [
+    vertex("e0", ["c0", "d0"], 3n, BASE_MS + 20),
+    vertex("c0", ["a0", "b0"], 2n, BASE_MS + 10),
+    vertex("d0", ["b0"], 2n, BASE_MS + 20),
+    vertex("b0", [], 1n, BASE_MS + 10),
+    vertex("a0", [], 1n, BASE_MS),
+    vertex("ff", ["a0"], 2n, BASE_MS + 10),
+  ];
+  const ordered = ["a0", "b0", "c0", "ff", "d0", "e0"];
+
+  t("verticesFrom() lists vertices at or above a timestamp in (timestamp, round, id) order", (s) => {
+    assert.deepEqual(s.verticesFrom(0), []);
+    for (const v of dag) s.putVertex(v);
+    assert.deepEqual(s.verticesFrom(0), ordered);
+    assert.deepEqual(s.verticesFrom(BASE_MS), ordered);
+    assert.deepEqual(s.verticesFrom(BASE_MS + 1), ["b0", "c0", "ff", "d0", "e0"]);
+    assert.deepEqual(s.verticesFrom(BASE_MS + 10), ["b0", "c0", "ff", "d0", "e0"]);
+    assert.deepEqual(s.verticesFrom(BASE_MS + 20), ["d0", "e0"]);
+    assert.deepEqual(s.verticesFrom(BASE_MS + 21), []);
+    for (const [i, id] of ordered.entries()) {
+      for (const p of s.getVertex(id)!.parents) assert.ok(ordered.indexOf(p) < i, `${p} before ${id}`);
+    }
+  });
+
+  t("acceptedVerticesFrom() and acceptedVerticesBetween() list accepted vertices only, parents first", (s) => {
+    for (const v of dag) s.putVertex(v);
+    for (const id of ["a0", "b0", "c0", "d0"]) accept(s, id);
+    reject(s, "ff");
+    // e0 is undecided.
+    assert.deepEqual(s.acceptedVerticesFrom(0), ["a0", "b0", "c0", "d0"]);
+    assert.deepEqual(s.acceptedVerticesFrom(BASE_MS + 10), ["b0", "c0", "d0"]);
+    assert.deepEqual(s.acceptedVerticesFrom(BASE_MS + 21), []);
+    assert.deepEqual(s.acceptedVerticesBetween(BASE_MS, BASE_MS + 20), ["a0", "b0", "c0"]);
+    assert.deepEqual(s.acceptedVerticesBetween(BASE_MS + 10, BASE_MS + 11), ["b0", "c0"]);
+    assert.deepEqual(s.acceptedVerticesBetween(BASE_MS + 20, BASE_MS + 20), []);
+    assert.deepEqual(s.acceptedVerticesBetween(BASE_MS + 20, BASE_MS), []);
+    accept(s, "e0");
+    assert.deepEqual(s.acceptedVerticesBetween(BASE_MS + 20, BASE_MS + 21), ["d0", "e0"]);
+  });
+
+  t("vertexTimestamp() returns a stored vertex's timestamp, or null", (s) => {
+    s.putVertex(vertex("01", [], 1n, 0));
+    s.putVertex(vertex("02", ["01"], 2n, BASE_MS));
+    assert.equal(s.vertexTimestamp("01"), 0);
+    assert.equal(s.vertexTimestamp("02"), BASE_MS);
+    assert.equal(s.vertexTimestamp("03"), null);
+  });
+
+  t("setVertexTimestamp() accepts the timestamp a vertex has and refuses another or an unknown vertex", (s) => {
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(10), []);
+    s.putVertex(vertex("01", [], 1n, BASE_MS));
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(10), []);
+    s.setVertexTimestamp("01", BASE_MS);
+    assertStorageError(
+      () => s.setVertexTimestamp("01", BASE_MS + 1),
+      "storage_conflict",
+      /vertex 01.*is 1700000000000/,
+    );
+    assertStorageError(() => s.setVertexTimestamp("02", BASE_MS), "storage_conflict", /vertex 02: it is not stored/);
+    assert.throws(() => s.setVertexTimestamp("01", 0.5), RangeError);
+    assert.throws(() => s.vertexIdsWithoutTimestamp(-1), RangeError);
+    assert.equal(s.vertexTimestamp("01"), BASE_MS);
+  });
+
+  t("pruneVertexBodies() empties the bytes below a timestamp and keeps everything else", (s) => {
+    for (const v of dag) s.putVertex(v);
+    accept(s, "a0");
+    reject(s, "ff");
+    assert.equal(s.pruneVertexBodies(BASE_MS), 0);
+    assert.equal(s.pruneVertexBodies(BASE_MS + 20), 4);
+    assert.equal(s.pruneVertexBodies(BASE_MS + 20), 0, "already pruned");
+    for (const id of ["a0", "b0", "c0", "ff"]) {
+      const v = s.getVertex(id)!;
+      assert.equal(v.bytes.length, 0, id);
+      assert.equal(v.timestampMs, dag.find((d) => d.id === id)!.timestampMs);
+    }
+    for (const id of ["d0", "e0"]) assert.deepEqual(s.getVertex(id)!.bytes, new TextEncoder().encode(`vertex ${id}`));
+    assert.deepEqual(s.getVertex("c0")!.parents, ["a0", "b0"]);
+    assert.deepEqual(s.children("a0"), ["c0", "ff"]);
+    assert.equal(s.getDecision("a0")!.status, "accepted");
+    assert.equal(s.vertexCount(), 6);
+    assert.deepEqual(s.verticesFrom(0), ordered);
+    assert.deepEqual(s.acceptedVerticesFrom(0), ["a0"]);
+    assert.equal(s.putVertex(dag[4]), false, "a pruned vertex is still stored");
+    assert.equal(s.getVertex("a0")!.bytes.length, 0);
+    assert.equal(s.pruneVertexBodies(BASE_MS + 21), 2);
+  });
+
+  t("vertexCount() and the decision counters follow inserts and decisions, not repeats or rollbacks", (s) => {
+    const zero = { tx: { accepted: 0, rejected: 0 }, vertex: { accepted: 0, rejected: 0 } };
+    assert.equal(s.vertexCount(), 0);
+    assert.deepEqual(s.decisionCounts(), { accepted: 0, rejected: 0 });
+    assert.deepEqual(s.decisionCountsBySubject(), zero);
+    for (const v of dag) s.putVertex(v);
+    s.putVertex(dag[0]);
+    assert.equal(s.vertexCount(), 6);
+    accept(s, "a0");
+    accept(s, "a0");
+    accept(s, "b0");
+    reject(s, "ff");
+    accept(s, "t1", "tx");
+    reject(s, "t2", "tx");
+    reject(s, "t3", "tx");
+    assert.throws(() => reject(s, "a0"), StorageError);
+    assert.throws(() =>
+      s.transaction(() => {
+        s.putVertex(vertex("99", [], 9n, BASE_MS + 99));
+        accept(s, "c0");
+        reject(s, "t4", "tx");
+        throw new Error("boom");
+      }), /boom/);
+    assert.equal(s.vertexCount(), 6);
+    assert.deepEqual(s.decisionCounts(), { accepted: 3, rejected: 3 });
+    assert.deepEqual(s.decisionCountsBySubject(), {
+      tx: { accepted: 1, rejected: 2 },
+      vertex: { accepted: 2, rejected: 1 },
+    });
+    const counts = s.decisionCountsBySubject();
+    counts.tx.accepted = 100;
+    assert.equal(s.decisionCountsBySubject().tx.accepted, 1, "a copy");
   });
 
   t("putTransaction() stores once; conflicting() groups by conflict key", (s) => {
-    const tx = (id: string, key: string) => ({
-      id,
-      bytes: new TextEncoder().encode(`tx ${id}`),
-      conflictKey: key,
-      vertex: "01",
-      receivedAtMs: 7,
-    });
     assert.equal(s.putTransaction(tx("t2", "acct:1")), true);
     assert.equal(s.putTransaction(tx("t2", "acct:1")), false);
     s.putTransaction(tx("t1", "acct:1"));
     s.putTransaction(tx("t3", "acct:2"));
     assert.deepEqual(s.conflicting("acct:1"), ["t1", "t2"]);
+    assert.deepEqual(s.conflicting("acct:9"), []);
     assert.deepEqual(s.getTransaction("t3")!.bytes, new TextEncoder().encode("tx t3"));
     assert.equal(s.getTransaction("t3")!.conflictKey, "acct:2");
     assert.equal(s.getTransaction("nope"), null);
+  });
+
+  t("acceptedOfConflict() returns the accepted transaction of a conflict key, or null", (s) => {
+    for (const [id, key] of [["t1", "acct:1"], ["t2", "acct:1"], ["t3", "acct:1"], ["t4", "acct:2"]]) {
+      s.putTransaction(tx(id, key));
+    }
+    assert.equal(s.acceptedOfConflict("acct:1"), null);
+    reject(s, "t1", "tx");
+    assert.equal(s.acceptedOfConflict("acct:1"), null);
+    accept(s, "t3", "tx");
+    assert.equal(s.acceptedOfConflict("acct:1"), "t3");
+    assert.equal(s.acceptedOfConflict("acct:2"), null);
+    assert.equal(s.acceptedOfConflict("acct:9"), null);
+    accept(s, "t9", "tx"); // decided, never stored as a transaction
+    assert.equal(s.acceptedOfConflict("acct:1"), "t3");
   });
 
   t("putDecision() is final: same status is a no-op, a different one is refused", (s) => {
     s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 });
     s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 });
     assert.equal(s.getDecision("t1")!.decidedAtMs, 5);
-    assert.throws(
+    assertStorageError(
       () => s.putDecision({ id: "t1", subject: "tx", status: "rejected", decidedAtMs: 6 }),
-      (e: unknown) => e instanceof StorageError && e.code === "storage_conflict",
+      "storage_conflict",
+      /tx t1 was already accepted; cannot record it as rejected/,
     );
     s.putDecision({ id: "t2", subject: "tx", status: "rejected", decidedAtMs: 7 });
     assert.deepEqual(s.decisionCounts(), { accepted: 1, rejected: 1 });
@@ -117,16 +242,23 @@ export function runStorageConformance(target: ConformanceTarget): void {
 
   t("transaction() rolls back every write when fn throws", (s) => {
     s.setMeta("k", "before");
+    s.putVertex(vertex("00", [], 0n, BASE_MS));
     assert.throws(() =>
       s.transaction(() => {
         s.setMeta("k", "inside");
-        s.putVertex(vertex("01", []));
+        s.putVertex(vertex("01", ["00"]));
+        s.putTransaction(tx("t1", "acct:1"));
         s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 1 });
+        s.pruneVertexBodies(BASE_MS + 1);
         throw new Error("boom");
       }), /boom/);
     assert.equal(s.getMeta("k"), "before");
-    assert.equal(s.vertexCount(), 0);
+    assert.equal(s.vertexCount(), 1);
+    assert.deepEqual(s.children("00"), []);
     assert.equal(s.getDecision("t1"), null);
+    assert.deepEqual(s.conflicting("acct:1"), []);
+    assert.equal(s.getVertex("00")!.bytes.length, 9);
+    assert.deepEqual(s.verticesFrom(0), ["00"]);
   });
 
   t("transaction() commits and returns fn's value; nested calls join it", (s) => {
@@ -152,22 +284,47 @@ export function runStorageConformance(target: ConformanceTarget): void {
   Deno.test(`${target.name}: a closed store refuses calls with storage_closed`, () => {
     const s = target.open();
     s.close();
-    assert.throws(() => s.getMeta("k"), (e: unknown) => e instanceof StorageError && e.code === "storage_closed");
+    for (
+      const call of [
+        () => s.getMeta("k"),
+        () => s.vertexCount(),
+        () => s.verticesFrom(0),
+        () => s.decisionCountsBySubject(),
+        () => s.latestCut(),
+        () => s.snapshotSeqs(),
+        () => s.transaction(() => 1),
+      ]
+    ) assertStorageError(call, "storage_closed");
   });
 
   if (target.reopen) {
     const reopen = target.reopen;
-    Deno.test(`${target.name}: data survives close and reopen`, () => {
+    Deno.test(`${target.name}: the DAG, its counters and pruned bodies survive close and reopen`, () => {
       let s = target.open();
       s.setMeta("k", "v");
-      s.putVertex(vertex("01", []));
-      s.putVertex(vertex("02", ["01"]));
-      s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 3 });
+      for (const v of dag) s.putVertex(v);
+      accept(s, "a0");
+      reject(s, "ff");
+      s.putTransaction(tx("t1", "acct:1"));
+      accept(s, "t1", "tx");
+      s.pruneVertexBodies(BASE_MS + 10);
       s = reopen(s);
       try {
         assert.equal(s.getMeta("k"), "v");
-        assert.deepEqual(s.children("01"), ["02"]);
-        assert.equal(s.getDecision("t1")!.status, "accepted");
+        assert.deepEqual(s.children("a0"), ["c0", "ff"]);
+        assert.equal(s.getDecision("a0")!.status, "accepted");
+        assert.equal(s.vertexCount(), 6);
+        assert.deepEqual(s.decisionCountsBySubject(), {
+          tx: { accepted: 1, rejected: 0 },
+          vertex: { accepted: 1, rejected: 1 },
+        });
+        assert.deepEqual(s.verticesFrom(0), ordered);
+        assert.equal(s.getVertex("a0")!.bytes.length, 0);
+        assert.equal(s.getVertex("b0")!.bytes.length, 9);
+        assert.equal(s.vertexTimestamp("e0"), BASE_MS + 20);
+        assert.equal(s.acceptedOfConflict("acct:1"), "t1");
+        s.putVertex(vertex("f1", ["e0"], 4n, BASE_MS + 30));
+        assert.equal(s.vertexCount(), 7);
       } finally {
         s.close();
       }

@@ -52,6 +52,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX transactions_by_conflict ON transactions(conflict_key, id);
       CREATE INDEX vertices_by_round ON vertices(round, id);`,
   },
+  {
+    version: 4,
+    name: "settlement",
+    // ts_ms stays NULL for rows written before this version until the node
+    // backfills it from their bytes (vertexIdsWithoutTimestamp). Counters are
+    // counted once here, then kept by triggers inside each writing
+    // transaction; no statement may use REPLACE on vertices or decisions,
+    // because its implicit delete fires no trigger (recursive_triggers is off).
+    sql: `
+      ALTER TABLE vertices ADD COLUMN ts_ms INTEGER;
+      CREATE INDEX vertices_by_ts ON vertices(ts_ms, round, id);
+      CREATE INDEX vertices_unpruned_by_ts ON vertices(ts_ms) WHERE length(bytes) > 0;
+
+      CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+      INSERT INTO counters (name, n) VALUES
+        ('vertices', (SELECT COUNT(*) FROM vertices)),
+        ('decisions:tx:accepted', (SELECT COUNT(*) FROM decisions WHERE subject = 'tx' AND status = 'accepted')),
+        ('decisions:tx:rejected', (SELECT COUNT(*) FROM decisions WHERE subject = 'tx' AND status = 'rejected')),
+        ('decisions:vertex:accepted', (SELECT COUNT(*) FROM decisions WHERE subject = 'vertex' AND status = 'accepted')),
+        ('decisions:vertex:rejected', (SELECT COUNT(*) FROM decisions WHERE subject = 'vertex' AND status = 'rejected'));
+      CREATE TRIGGER vertices_counted_in AFTER INSERT ON vertices
+        BEGIN UPDATE counters SET n = n + 1 WHERE name = 'vertices'; END;
+      CREATE TRIGGER vertices_counted_out AFTER DELETE ON vertices
+        BEGIN UPDATE counters SET n = n - 1 WHERE name = 'vertices'; END;
+      CREATE TRIGGER decisions_counted_in AFTER INSERT ON decisions
+        BEGIN UPDATE counters SET n = n + 1 WHERE name = 'decisions:' || NEW.subject || ':' || NEW.status; END;
+      CREATE TRIGGER decisions_counted_out AFTER DELETE ON decisions
+        BEGIN UPDATE counters SET n = n - 1 WHERE name = 'decisions:' || OLD.subject || ':' || OLD.status; END;
+
+      CREATE TABLE receipts (
+        tx_id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        fee TEXT NOT NULL,
+        rate_ppb INTEGER NOT NULL,
+        vertex TEXT NOT NULL,
+        time_ms INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE cuts (
+        seq INTEGER PRIMARY KEY,
+        boundary_ms INTEGER NOT NULL,
+        prev_boundary_ms INTEGER NOT NULL,
+        frontier TEXT NOT NULL,
+        vertex_count INTEGER NOT NULL,
+        snapshot_safe INTEGER NOT NULL CHECK (snapshot_safe IN (0, 1)),
+        statement BLOB,
+        digest TEXT,
+        signature BLOB
+      ) STRICT;
+
+      CREATE TABLE certificates (
+        seq INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL,
+        statement BLOB NOT NULL,
+        signatures BLOB NOT NULL
+      ) STRICT;
+
+      CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

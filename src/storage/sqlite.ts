@@ -5,10 +5,28 @@ import {
   type DecisionSubject,
   type Storage,
   StorageError,
+  type StoredCertificate,
+  type StoredCut,
+  type StoredReceipt,
   type StoredTransaction,
   type StoredVertex,
 } from "./types.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import {
+  checkCertificate,
+  checkCut,
+  checkCutStatement,
+  checkDecision,
+  checkKeep,
+  checkLimit,
+  checkReceipt,
+  checkSeq,
+  checkTimestampBackfill,
+  checkVertex,
+  CUTS_FROM_LIMIT_DEFAULT,
+} from "./_rules.ts";
+import { decodeSignatures, encodeSignatures } from "./_signatures.ts";
+import { SQL } from "./_sqlite_sql.ts";
 
 export const DB_FILE = "qudag.db";
 
@@ -170,34 +188,41 @@ export class SqliteStorage implements Storage {
     return s;
   }
 
+  #ids(sql: string, ...params: (string | number)[]): string[] {
+    return (this.#stmt(sql).all(...params) as { id: string }[]).map((r) => r.id);
+  }
+
   getMeta(key: string): string | null {
-    const row = this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.#stmt(SQL.getMeta).get(key) as { value: string } | undefined;
     return row?.value ?? null;
   }
   setMeta(key: string, value: string): void {
-    this.#stmt("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-      .run(key, value);
+    this.#stmt(SQL.setMeta).run(key, value);
   }
 
   putVertex(v: StoredVertex): boolean {
+    checkVertex(v);
     return this.transaction(() => {
-      const r = this.#stmt(
-        "INSERT INTO vertices (id, bytes, author, round, received_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-      ).run(v.id, v.bytes, v.author, v.round, v.receivedAtMs);
+      const r = this.#stmt(SQL.putVertex).run(v.id, v.bytes, v.author, v.round, v.receivedAtMs, v.timestampMs);
       if (Number(r.changes) === 0) return false;
-      const ins = this.#stmt("INSERT OR IGNORE INTO vertex_parents (child, parent) VALUES (?, ?)");
+      const ins = this.#stmt(SQL.putVertexParent);
       for (const p of v.parents) ins.run(v.id, p);
       return true;
     });
   }
   getVertex(id: string): StoredVertex | null {
-    const row = this.#stmt("SELECT id, bytes, author, round, received_at_ms FROM vertices WHERE id = ?").get(id) as
-      | { id: string; bytes: Uint8Array; author: string; round: number | bigint; received_at_ms: number }
+    const row = this.#stmt(SQL.getVertex).get(id) as
+      | {
+        id: string;
+        bytes: Uint8Array;
+        author: string;
+        round: number | bigint;
+        received_at_ms: number;
+        ts_ms: number | null;
+      }
       | undefined;
     if (!row) return null;
-    const parents = (this.#stmt("SELECT parent FROM vertex_parents WHERE child = ? ORDER BY parent").all(id) as {
-      parent: string;
-    }[]).map((r) => r.parent);
+    const parents = (this.#stmt(SQL.parents).all(id) as { parent: string }[]).map((r) => r.parent);
     return {
       id: row.id,
       bytes: new Uint8Array(row.bytes),
@@ -205,37 +230,51 @@ export class SqliteStorage implements Storage {
       round: BigInt(row.round),
       parents,
       receivedAtMs: Number(row.received_at_ms),
+      timestampMs: row.ts_ms === null ? NaN : Number(row.ts_ms),
     };
   }
   children(id: string): string[] {
-    return (this.#stmt("SELECT child FROM vertex_parents WHERE parent = ? ORDER BY child").all(id) as {
-      child: string;
-    }[]).map((r) => r.child);
+    return (this.#stmt(SQL.children).all(id) as { child: string }[]).map((r) => r.child);
   }
   vertexCount(): number {
-    return Number((this.#stmt("SELECT COUNT(*) AS n FROM vertices").get() as { n: number }).n);
+    return this.#counters().get("vertices") ?? 0;
   }
-
-  tips(): string[] {
-    return (this.#stmt(
-      "SELECT id FROM vertices v WHERE NOT EXISTS (SELECT 1 FROM vertex_parents p WHERE p.parent = v.id) ORDER BY id",
-    ).all() as { id: string }[]).map((r) => r.id);
+  verticesFrom(timestampMs: number): string[] {
+    return this.#ids(SQL.verticesFrom, timestampMs);
   }
-  vertexIdsInOrder(): string[] {
-    return (this.#stmt("SELECT id FROM vertices ORDER BY round, id").all() as { id: string }[]).map((r) => r.id);
+  acceptedVerticesFrom(timestampMs: number): string[] {
+    return this.#ids(SQL.acceptedVerticesFrom, timestampMs);
+  }
+  acceptedVerticesBetween(fromMs: number, toMs: number): string[] {
+    return this.#ids(SQL.acceptedVerticesBetween, fromMs, toMs);
+  }
+  vertexTimestamp(id: string): number | null {
+    const row = this.#stmt(SQL.vertexTimestamp).get(id) as { ts_ms: number | null } | undefined;
+    return row?.ts_ms == null ? null : Number(row.ts_ms);
+  }
+  vertexIdsWithoutTimestamp(limit: number): string[] {
+    checkLimit("limit of vertexIdsWithoutTimestamp()", limit);
+    return this.#ids(SQL.vertexIdsWithoutTimestamp, limit);
+  }
+  setVertexTimestamp(id: string, timestampMs: number): void {
+    this.transaction(() => {
+      const row = this.#stmt(SQL.vertexTimestamp).get(id) as { ts_ms: number | null } | undefined;
+      const current = row === undefined ? undefined : row.ts_ms === null ? null : Number(row.ts_ms);
+      if (checkTimestampBackfill(id, current, timestampMs)) this.#stmt(SQL.setVertexTimestamp).run(timestampMs, id);
+    });
+  }
+  pruneVertexBodies(timestampMs: number): number {
+    return Number(this.#stmt(SQL.pruneVertexBodies).run(timestampMs).changes);
   }
 
   putTransaction(t: StoredTransaction): boolean {
-    const r = this.#stmt(
-      "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-    ).run(t.id, t.bytes, t.conflictKey, t.vertex, t.receivedAtMs);
+    const r = this.#stmt(SQL.putTransaction).run(t.id, t.bytes, t.conflictKey, t.vertex, t.receivedAtMs);
     return Number(r.changes) > 0;
   }
   getTransaction(id: string): StoredTransaction | null {
-    const row = this.#stmt("SELECT id, bytes, conflict_key, vertex, received_at_ms FROM transactions WHERE id = ?")
-      .get(id) as
-        | { id: string; bytes: Uint8Array; conflict_key: string; vertex: string; received_at_ms: number }
-        | undefined;
+    const row = this.#stmt(SQL.getTransaction).get(id) as
+      | { id: string; bytes: Uint8Array; conflict_key: string; vertex: string; received_at_ms: number }
+      | undefined;
     return row
       ? {
         id: row.id,
@@ -247,58 +286,142 @@ export class SqliteStorage implements Storage {
       : null;
   }
   conflicting(conflictKey: string): string[] {
-    return (this.#stmt("SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id").all(conflictKey) as {
-      id: string;
-    }[]).map((r) => r.id);
+    return this.#ids(SQL.conflicting, conflictKey);
+  }
+  acceptedOfConflict(conflictKey: string): string | null {
+    return this.#ids(SQL.acceptedOfConflict, conflictKey)[0] ?? null;
   }
 
   putDecision(d: Decision): void {
     this.transaction(() => {
-      const prev = this.getDecision(d.id);
-      if (prev) {
-        if (prev.status !== d.status || prev.subject !== d.subject) {
-          throw new StorageError(
-            "storage_conflict",
-            `${d.subject} ${d.id} was already ${prev.status}; cannot record it as ${d.status}`,
-          );
-        }
-        return;
-      }
-      this.#stmt("INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?)").run(
-        d.id,
-        d.subject,
-        d.status,
-        d.decidedAtMs,
-      );
+      if (!checkDecision(this.getDecision(d.id), d)) return;
+      this.#stmt(SQL.putDecision).run(d.id, d.subject, d.status, d.decidedAtMs);
     });
   }
   getDecision(id: string): Decision | null {
-    const row = this.#stmt("SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?").get(id) as
-      | { id: string; subject: DecisionSubject; status: DecisionStatus; decided_at_ms: number }
-      | undefined;
-    return row
-      ? { id: row.id, subject: row.subject, status: row.status, decidedAtMs: Number(row.decided_at_ms) }
-      : null;
+    const row = this.#stmt(SQL.getDecision).get(id) as DecisionRow | undefined;
+    return row ? decisionOf(row) : null;
   }
   allDecisions(): Decision[] {
-    return (this.#stmt("SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY rowid").all() as {
-      id: string;
-      subject: DecisionSubject;
-      status: DecisionStatus;
-      decided_at_ms: number;
-    }[]).map((r) => ({ id: r.id, subject: r.subject, status: r.status, decidedAtMs: Number(r.decided_at_ms) }));
+    return (this.#stmt(SQL.allDecisions).all() as DecisionRow[]).map(decisionOf);
   }
   decisionCounts(): Record<DecisionStatus, number> {
-    const out = { accepted: 0, rejected: 0 };
-    for (
-      const r of this.#stmt("SELECT status, COUNT(*) AS n FROM decisions GROUP BY status").all() as {
-        status: DecisionStatus;
-        n: number;
-      }[]
-    ) out[r.status] = Number(r.n);
-    return out;
+    const { tx, vertex } = this.decisionCountsBySubject();
+    return { accepted: tx.accepted + vertex.accepted, rejected: tx.rejected + vertex.rejected };
+  }
+  decisionCountsBySubject(): Record<DecisionSubject, Record<DecisionStatus, number>> {
+    const c = this.#counters();
+    const n = (name: string) => c.get(`decisions:${name}`) ?? 0;
+    return {
+      tx: { accepted: n("tx:accepted"), rejected: n("tx:rejected") },
+      vertex: { accepted: n("vertex:accepted"), rejected: n("vertex:rejected") },
+    };
+  }
+  #counters(): Map<string, number> {
+    const rows = this.#stmt(SQL.counters).all() as { name: string; n: number }[];
+    return new Map(rows.map((r) => [r.name, Number(r.n)]));
   }
 
+  putReceipts(receipts: readonly StoredReceipt[]): void {
+    for (const r of receipts) checkReceipt(r);
+    this.transaction(() => {
+      const ins = this.#stmt(SQL.putReceipt);
+      for (const r of receipts) ins.run(r.txId, r.code, r.fee.toString(), r.ratePpb, r.vertex, r.timeMs);
+    });
+  }
+  getReceipt(txId: string): StoredReceipt | null {
+    const row = this.#stmt(SQL.getReceipt).get(txId) as
+      | { tx_id: string; code: string; fee: string; rate_ppb: number; vertex: string; time_ms: number }
+      | undefined;
+    return row
+      ? {
+        txId: row.tx_id,
+        code: row.code,
+        fee: BigInt(row.fee),
+        ratePpb: Number(row.rate_ppb),
+        vertex: row.vertex,
+        timeMs: Number(row.time_ms),
+      }
+      : null;
+  }
+
+  putCut(cut: StoredCut): void {
+    this.transaction(() => {
+      const latest = (this.#stmt(SQL.latestCutSeq).get() as { seq: number | null }).seq;
+      checkCut(cut, latest);
+      this.#stmt(SQL.putCut).run(
+        cut.seq,
+        cut.boundaryMs,
+        cut.prevBoundaryMs,
+        JSON.stringify(cut.frontier),
+        cut.vertexCount,
+        cut.snapshotSafe ? 1 : 0,
+        cut.statement,
+        cut.digest,
+        cut.signature,
+      );
+    });
+  }
+  setCutStatement(seq: number, statement: Uint8Array, digest: string, signature: Uint8Array | null): void {
+    this.transaction(() => {
+      const row = this.#stmt(SQL.cutDigest).get(seq) as { digest: string | null } | undefined;
+      if (checkCutStatement(seq, row?.digest, digest)) {
+        this.#stmt(SQL.setCutStatement).run(statement, digest, signature, seq);
+      } else if (signature) {
+        this.#stmt(SQL.fillCutSignature).run(signature, seq);
+      }
+    });
+  }
+  getCut(seq: number): StoredCut | null {
+    const row = this.#stmt(SQL.getCut).get(seq) as CutRow | undefined;
+    return row ? cutOf(row) : null;
+  }
+  latestCut(): StoredCut | null {
+    const row = this.#stmt(SQL.latestCut).get() as CutRow | undefined;
+    return row ? cutOf(row) : null;
+  }
+  cutsFrom(seq: number, limit = CUTS_FROM_LIMIT_DEFAULT): StoredCut[] {
+    checkLimit("limit of cutsFrom()", limit);
+    return (this.#stmt(SQL.cutsFrom).all(seq, limit) as CutRow[]).map(cutOf);
+  }
+
+  putCertificate(c: StoredCertificate): void {
+    this.transaction(() => {
+      const prev = this.#stmt(SQL.certificateDigest).get(c.seq) as { digest: string } | undefined;
+      const checked = checkCertificate(prev?.digest ?? null, c);
+      if (!checked) return;
+      this.#stmt(SQL.putCertificate).run(
+        checked.seq,
+        checked.digest,
+        checked.statement,
+        encodeSignatures(checked.signatures),
+      );
+    });
+  }
+  getCertificate(seq: number): StoredCertificate | null {
+    const row = this.#stmt(SQL.getCertificate).get(seq) as CertificateRow | undefined;
+    return row ? certificateOf(row) : null;
+  }
+  latestCertificate(): StoredCertificate | null {
+    const row = this.#stmt(SQL.latestCertificate).get() as CertificateRow | undefined;
+    return row ? certificateOf(row) : null;
+  }
+
+  putSnapshot(seq: number, bytes: Uint8Array, keep: number): void {
+    checkSeq("snapshot", seq);
+    checkKeep(keep);
+    this.transaction(() => {
+      this.#stmt(SQL.putSnapshot).run(seq, bytes);
+      this.#stmt(SQL.trimSnapshots).run(keep);
+    });
+  }
+  getSnapshot(seq: number): Uint8Array | null {
+    const row = this.#stmt(SQL.getSnapshot).get(seq) as { bytes: Uint8Array } | undefined;
+    return row ? new Uint8Array(row.bytes) : null;
+  }
+  snapshotSeqs(): number[] {
+    return (this.#stmt(SQL.snapshotSeqs).all() as { seq: number }[]).map((r) => Number(r.seq));
+  }
   transaction<T>(fn: () => T): T {
     if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
     // Nested calls join the outer transaction through a savepoint.
@@ -337,4 +460,56 @@ export class SqliteStorage implements Storage {
     } catch { /* best effort; WAL replays on next open */ }
     this.#db.close();
   }
+}
+
+// Rows as node:sqlite returns them: types, not interfaces, so they match its index signature.
+
+type DecisionRow = {
+  id: string;
+  subject: DecisionSubject;
+  status: DecisionStatus;
+  decided_at_ms: number;
+};
+function decisionOf(r: DecisionRow): Decision {
+  return { id: r.id, subject: r.subject, status: r.status, decidedAtMs: Number(r.decided_at_ms) };
+}
+
+type CutRow = {
+  seq: number;
+  boundary_ms: number;
+  prev_boundary_ms: number;
+  frontier: string;
+  vertex_count: number;
+  snapshot_safe: number;
+  statement: Uint8Array | null;
+  digest: string | null;
+  signature: Uint8Array | null;
+};
+function cutOf(r: CutRow): StoredCut {
+  return {
+    seq: Number(r.seq),
+    boundaryMs: Number(r.boundary_ms),
+    prevBoundaryMs: Number(r.prev_boundary_ms),
+    frontier: JSON.parse(r.frontier) as string[],
+    vertexCount: Number(r.vertex_count),
+    snapshotSafe: r.snapshot_safe === 1,
+    statement: r.statement === null ? null : new Uint8Array(r.statement),
+    digest: r.digest,
+    signature: r.signature === null ? null : new Uint8Array(r.signature),
+  };
+}
+
+type CertificateRow = {
+  seq: number;
+  digest: string;
+  statement: Uint8Array;
+  signatures: Uint8Array;
+};
+function certificateOf(r: CertificateRow): StoredCertificate {
+  return {
+    seq: Number(r.seq),
+    digest: r.digest,
+    statement: new Uint8Array(r.statement),
+    signatures: decodeSignatures(r.signatures, `certificate ${r.seq}`),
+  };
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { runStorageConformance } from "./conformance.ts";
 import { MemoryStorage } from "./memory.ts";
 import { DB_FILE, SqliteStorage } from "./sqlite.ts";
-import { SCHEMA_VERSION } from "./migrations.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { StorageError } from "./types.ts";
+import { SQL } from "./_sqlite_sql.ts";
 
 runStorageConformance({ name: "MemoryStorage", open: () => new MemoryStorage() });
 
@@ -74,4 +76,184 @@ Deno.test("SqliteStorage.open() applies every migration once and records the ver
   const s = SqliteStorage.open({ dataDir: dir });
   assert.equal(s.schemaVersion, SCHEMA_VERSION);
   s.close();
+  const db = new DatabaseSync(`${dir}/${DB_FILE}`);
+  try {
+    const rows = db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[];
+    assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+  } finally {
+    db.close();
+  }
+});
+
+/** A database as the build before schema version 4 left it, with a few rows. */
+function createVersion3Database(dir: string): void {
+  const db = new DatabaseSync(`${dir}/${DB_FILE}`);
+  try {
+    db.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
+    );
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        "2026-11-01T00:00:00.000Z",
+      );
+    }
+    const vertex = db.prepare(
+      "INSERT INTO vertices (id, bytes, author, round, received_at_ms) VALUES (?, ?, 'aa', ?, 5)",
+    );
+    const parent = db.prepare("INSERT INTO vertex_parents (child, parent) VALUES (?, ?)");
+    const decision = db.prepare("INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, 9)");
+    const tx = db.prepare(
+      "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, X'00', ?, 'c3', 5)",
+    );
+    // Ids against round order, so (round, id) order shows.
+    vertex.run("c3", new TextEncoder().encode("vertex c3"), 0);
+    vertex.run("b2", new TextEncoder().encode("vertex b2"), 1);
+    vertex.run("a1", new TextEncoder().encode("vertex a1"), 2);
+    parent.run("b2", "c3");
+    parent.run("a1", "b2");
+    decision.run("c3", "vertex", "accepted");
+    decision.run("b2", "vertex", "rejected");
+    decision.run("t1", "tx", "accepted");
+    decision.run("t2", "tx", "rejected");
+    decision.run("t3", "tx", "rejected");
+    tx.run("t1", "acct:1");
+    tx.run("t2", "acct:1");
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("SqliteStorage.open() migrates a version 3 database: counters counted once, timestamps left to backfill", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "qudag-v3-" });
+  createVersion3Database(dir);
+  let s = SqliteStorage.open({ dataDir: dir });
+  try {
+    assert.equal(s.schemaVersion, 4);
+    assert.equal(s.vertexCount(), 3);
+    assert.deepEqual(s.decisionCountsBySubject(), {
+      tx: { accepted: 1, rejected: 2 },
+      vertex: { accepted: 1, rejected: 1 },
+    });
+    assert.deepEqual(s.decisionCounts(), { accepted: 2, rejected: 3 });
+    assert.equal(s.acceptedOfConflict("acct:1"), "t1");
+
+    // Rows without a timestamp: listed for the backfill, skipped by the reads by time and by pruning.
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(10), ["c3", "b2", "a1"]);
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(2), ["c3", "b2"]);
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(0), []);
+    const legacy = s.getVertex("a1")!;
+    assert.ok(Number.isNaN(legacy.timestampMs));
+    assert.deepEqual(legacy.bytes, new TextEncoder().encode("vertex a1"));
+    assert.deepEqual(legacy.parents, ["b2"]);
+    assert.equal(s.vertexTimestamp("a1"), null);
+    assert.deepEqual(s.verticesFrom(0), []);
+    assert.deepEqual(s.acceptedVerticesFrom(0), []);
+    assert.equal(s.pruneVertexBodies(Number.MAX_SAFE_INTEGER), 0);
+
+    s.setVertexTimestamp("c3", 100);
+    s.setVertexTimestamp("b2", 100);
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(10), ["a1"]);
+    s.setVertexTimestamp("a1", 200);
+    s.setVertexTimestamp("a1", 200);
+    assert.throws(
+      () => s.setVertexTimestamp("a1", 300),
+      (e: unknown) => e instanceof StorageError && e.code === "storage_conflict",
+    );
+    assert.deepEqual(s.vertexIdsWithoutTimestamp(10), []);
+    assert.deepEqual(s.verticesFrom(0), ["c3", "b2", "a1"]);
+    assert.deepEqual(s.acceptedVerticesBetween(100, 201), ["c3"]);
+    assert.equal(s.getVertex("a1")!.timestampMs, 200);
+
+    // The triggers count from here on.
+    s.putVertex({ ...legacy, id: "d4", round: 3n, parents: ["a1"], timestampMs: 300 });
+    s.putDecision({ id: "d4", subject: "vertex", status: "accepted", decidedAtMs: 10 });
+    s = (s.close(), SqliteStorage.open({ dataDir: dir }));
+    assert.equal(s.vertexCount(), 4);
+    assert.deepEqual(s.decisionCountsBySubject().vertex, { accepted: 2, rejected: 1 });
+    assert.deepEqual(s.acceptedVerticesFrom(0), ["c3", "d4"]);
+  } finally {
+    s.close();
+  }
+});
+
+/** The details of EXPLAIN QUERY PLAN, one per line of the plan. */
+function planOf(db: DatabaseSync, sql: string): string[] {
+  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail);
+}
+
+/** Reads that must cost what they return, not the history below them. */
+const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
+  verticesFrom: ["SEARCH vertices USING COVERING INDEX vertices_by_ts (ts_ms>?)"],
+  acceptedVerticesFrom: [
+    "SEARCH v USING COVERING INDEX vertices_by_ts (ts_ms>?)",
+    "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
+  ],
+  acceptedVerticesBetween: [
+    "SEARCH v USING COVERING INDEX vertices_by_ts (ts_ms>? AND ts_ms<?)",
+    "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
+  ],
+  vertexTimestamp: ["SEARCH vertices USING INDEX sqlite_autoindex_vertices_1 (id=?)"],
+  vertexIdsWithoutTimestamp: ["SEARCH vertices USING COVERING INDEX vertices_by_ts (ts_ms=?)"],
+  pruneVertexBodies: ["SEARCH vertices USING INDEX vertices_unpruned_by_ts (ts_ms<?)"],
+  acceptedOfConflict: [
+    "SEARCH t USING COVERING INDEX transactions_by_conflict (conflict_key=?)",
+    "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
+  ],
+  latestCutSeq: ["SEARCH cuts"],
+  cutsFrom: ["SEARCH cuts USING INTEGER PRIMARY KEY (rowid>?)"],
+};
+
+Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, with or without statistics", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "qudag-plan-" });
+  const s = SqliteStorage.open({ dataDir: dir });
+  s.transaction(() => {
+    for (let i = 0; i < 2000; i++) {
+      const id = i.toString(16).padStart(64, "0");
+      s.putVertex({
+        id,
+        bytes: new Uint8Array(64),
+        author: "aa".repeat(32),
+        round: BigInt(i),
+        parents: i === 0 ? [] : [(i - 1).toString(16).padStart(64, "0")],
+        receivedAtMs: i,
+        timestampMs: i * 10,
+      });
+      s.putDecision({ id, subject: "vertex", status: i % 3 === 0 ? "rejected" : "accepted", decidedAtMs: i });
+      s.putTransaction({
+        id: `t${i}`,
+        bytes: new Uint8Array(8),
+        conflictKey: `acct:${i % 50}`,
+        vertex: id,
+        receivedAtMs: i,
+      });
+    }
+  });
+  s.pruneVertexBodies(10_000);
+  s.close();
+  const db = new DatabaseSync(`${dir}/${DB_FILE}`);
+  try {
+    for (const stats of ["without statistics", "after ANALYZE"]) {
+      if (stats === "after ANALYZE") db.exec("ANALYZE");
+      for (const [name, expected] of Object.entries(INDEXED_PLANS)) {
+        assert.deepEqual(planOf(db, SQL[name as keyof typeof SQL]), expected, `${name} ${stats}`);
+      }
+      // allDecisions is for tests and tools; counters holds five rows.
+      for (const [name, sql] of Object.entries(SQL)) {
+        if (name === "allDecisions" || name === "counters") continue;
+        for (const line of planOf(db, sql)) {
+          assert.doesNotMatch(
+            line,
+            /^SCAN (vertices|vertex_parents|transactions|decisions|receipts)\b/,
+            `${name} ${stats}`,
+          );
+          assert.doesNotMatch(line, /TEMP B-TREE/, `${name} sorts rows ${stats}`);
+        }
+      }
+    }
+  } finally {
+    db.close();
+  }
 });

@@ -16,6 +16,8 @@ export interface StoredVertex {
   /** Hex parent ids, sorted. */
   readonly parents: readonly string[];
   readonly receivedAtMs: number;
+  /** The author's timestamp (settlement cuts by it). */
+  readonly timestampMs: number;
 }
 
 export interface StoredTransaction {
@@ -37,6 +39,52 @@ export interface Decision {
   readonly subject: DecisionSubject;
   readonly status: DecisionStatus;
   readonly decidedAtMs: number;
+}
+
+/** The exchange ledger's receipt of a transaction, kept after the core forgets it (settlement). */
+export interface StoredReceipt {
+  readonly txId: string;
+  /** "ok" or the refusal code. */
+  readonly code: string;
+  /** Smallest units. */
+  readonly fee: bigint;
+  readonly ratePpb: number;
+  /** The carrier vertex it was applied in. */
+  readonly vertex: string;
+  /** Ledger time (the carrier's timestamp). */
+  readonly timeMs: number;
+}
+
+/**
+ * A closed cut (src/consensus/cut.ts) and this node's checkpoint statement of
+ * it (src/checkpoint). The statement fields are filled once the ledger folded
+ * the cut (`statement` is null until then).
+ */
+export interface StoredCut {
+  readonly seq: number;
+  readonly boundaryMs: number;
+  readonly prevBoundaryMs: number;
+  /** Hex ids, sorted. */
+  readonly frontier: readonly string[];
+  /** Vertices this cut settled. */
+  readonly vertexCount: number;
+  readonly snapshotSafe: boolean;
+  /** The encoded statement (src/checkpoint encodeStatement), once known. */
+  readonly statement: Uint8Array | null;
+  /** Hex digest of `statement`. */
+  readonly digest: string | null;
+  /** This node's ML-DSA-87 signature of `statement`, if it signed it. */
+  readonly signature: Uint8Array | null;
+}
+
+/** A statement more than two thirds of the genesis validators signed. */
+export interface StoredCertificate {
+  readonly seq: number;
+  /** Hex digest of `statement`. */
+  readonly digest: string;
+  readonly statement: Uint8Array;
+  /** Signer id (hex) and signature, sorted by signer. */
+  readonly signatures: readonly { readonly validator: string; readonly signature: Uint8Array }[];
 }
 
 export type StorageErrorCode =
@@ -69,16 +117,42 @@ export interface Storage {
   /** Ids of stored vertices that name `id` as a parent, sorted. */
   children(id: string): string[];
   vertexCount(): number;
-  /** Vertices no stored vertex names as a parent, sorted. */
-  tips(): string[];
-  /** Every stored vertex id in (round, id) order: parents always come before children. */
-  vertexIdsInOrder(): string[];
+  /** Ids of stored vertices with a timestamp at or above `timestampMs`, parents before children ((timestamp, round, id) order). */
+  verticesFrom(timestampMs: number): string[];
+  /** The same, only those decided accepted. */
+  acceptedVerticesFrom(timestampMs: number): string[];
+  /** Accepted vertices with a timestamp in [fromMs, toMs), parents before children. */
+  acceptedVerticesBetween(fromMs: number, toMs: number): string[];
+  /** Timestamp of a stored vertex, or null. */
+  vertexTimestamp(id: string): number | null;
+  /**
+   * Vertices stored before schema version 4 carry no timestamp until the node
+   * reads it from their bytes and calls setVertexTimestamp: until then the
+   * range reads above skip them, vertexTimestamp returns null and getVertex
+   * reports their `timestampMs` as NaN. Returns at most `limit` of their ids,
+   * in (round, id) order; a store that never held such rows returns none.
+   */
+  vertexIdsWithoutTimestamp(limit: number): string[];
+  /**
+   * Backfills the timestamp of a stored vertex. Setting the one it already has
+   * is a no-op; an unknown vertex or a different timestamp is storage_conflict
+   * (the timestamp is part of the vertex's signed bytes, so it never changes).
+   */
+  setVertexTimestamp(id: string, timestampMs: number): void;
+  /**
+   * Deletes the bytes of vertices with a timestamp below `timestampMs` (ids,
+   * parents and decisions stay); later reads of their bytes return an empty
+   * array. Returns how many were pruned.
+   */
+  pruneVertexBodies(timestampMs: number): number;
 
   /** Inserts a transaction; false when already stored (idempotent). */
   putTransaction(t: StoredTransaction): boolean;
   getTransaction(id: string): StoredTransaction | null;
   /** Ids of stored transactions with this conflict key, sorted. */
   conflicting(conflictKey: string): string[];
+  /** The transaction with this conflict key that was decided accepted, if any. */
+  acceptedOfConflict(conflictKey: string): string | null;
 
   /**
    * Records a decision. Deciding the same id again with the same status is a
@@ -87,9 +161,36 @@ export interface Storage {
    */
   putDecision(d: Decision): void;
   getDecision(id: string): Decision | null;
-  /** Every decision, in the order they were recorded. */
+  /** Every decision, in the order they were recorded (tests and tools only: it reads the whole table). */
   allDecisions(): Decision[];
+  /** Decisions by status, kept as counters (constant time). */
   decisionCounts(): Record<DecisionStatus, number>;
+  /** Decisions by subject and status, kept as counters (constant time). */
+  decisionCountsBySubject(): Record<DecisionSubject, Record<DecisionStatus, number>>;
+
+  /** Stores receipts (idempotent per transaction id: the first one stays). */
+  putReceipts(receipts: readonly StoredReceipt[]): void;
+  getReceipt(txId: string): StoredReceipt | null;
+
+  /** Records a closed cut; its seq must follow the last one's (storage_conflict otherwise). */
+  putCut(cut: StoredCut): void;
+  /** Fills in the statement of a stored cut (and later this node's signature). */
+  setCutStatement(seq: number, statement: Uint8Array, digest: string, signature: Uint8Array | null): void;
+  getCut(seq: number): StoredCut | null;
+  latestCut(): StoredCut | null;
+  /** Cuts with seq >= `seq`, ascending (at most `limit`). */
+  cutsFrom(seq: number, limit?: number): StoredCut[];
+
+  /** Stores a certificate (replacing none: the first one for a seq stays). */
+  putCertificate(c: StoredCertificate): void;
+  getCertificate(seq: number): StoredCertificate | null;
+  latestCertificate(): StoredCertificate | null;
+
+  /** Stores a ledger snapshot at cut `seq` and keeps only the newest `keep` snapshots. */
+  putSnapshot(seq: number, bytes: Uint8Array, keep: number): void;
+  getSnapshot(seq: number): Uint8Array | null;
+  /** Sequence numbers of the snapshots held, newest first. */
+  snapshotSeqs(): number[];
 
   /** Runs fn atomically: all its writes land or none do. */
   transaction<T>(fn: () => T): T;

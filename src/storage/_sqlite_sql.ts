@@ -1,0 +1,81 @@
+/**
+ * Every statement SqliteStorage runs, named after the method that runs it,
+ * in one place so storage_test.ts can check their query plans.
+ *
+ * Reads by timestamp walk the index vertices_by_ts (ts_ms, round, id) from the
+ * first key at or above the bound, so their cost grows with what they return,
+ * never with the settled history below it. INDEXED BY pins the index whatever
+ * statistics SQLite gathers (the statement fails to prepare if the index cannot
+ * serve it), and CROSS JOIN keeps the left table as the outer loop: vertices
+ * (or transactions) by index, then one decisions lookup per row by primary key.
+ */
+const CUT_COLUMNS =
+  "seq, boundary_ms, prev_boundary_ms, frontier, vertex_count, snapshot_safe, statement, digest, signature";
+
+export const SQL = {
+  getMeta: "SELECT value FROM meta WHERE key = ?",
+  setMeta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+
+  putVertex: "INSERT INTO vertices (id, bytes, author, round, received_at_ms, ts_ms) VALUES (?, ?, ?, ?, ?, ?) " +
+    "ON CONFLICT(id) DO NOTHING",
+  putVertexParent: "INSERT OR IGNORE INTO vertex_parents (child, parent) VALUES (?, ?)",
+  getVertex: "SELECT id, bytes, author, round, received_at_ms, ts_ms FROM vertices WHERE id = ?",
+  parents: "SELECT parent FROM vertex_parents WHERE child = ? ORDER BY parent",
+  children: "SELECT child FROM vertex_parents WHERE parent = ? ORDER BY child",
+  vertexTimestamp: "SELECT ts_ms FROM vertices WHERE id = ?",
+  verticesFrom: "SELECT id FROM vertices INDEXED BY vertices_by_ts WHERE ts_ms >= ? ORDER BY ts_ms, round, id",
+  acceptedVerticesFrom:
+    "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d ON d.id = v.id " +
+    "WHERE v.ts_ms >= ? AND d.subject = 'vertex' AND d.status = 'accepted' ORDER BY v.ts_ms, v.round, v.id",
+  acceptedVerticesBetween:
+    "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d ON d.id = v.id " +
+    "WHERE v.ts_ms >= ? AND v.ts_ms < ? AND d.subject = 'vertex' AND d.status = 'accepted' " +
+    "ORDER BY v.ts_ms, v.round, v.id",
+  // NULL sorts first in vertices_by_ts, so this reads only the rows it returns.
+  vertexIdsWithoutTimestamp:
+    "SELECT id FROM vertices INDEXED BY vertices_by_ts WHERE ts_ms IS NULL ORDER BY round, id LIMIT ?",
+  setVertexTimestamp: "UPDATE vertices SET ts_ms = ? WHERE id = ? AND ts_ms IS NULL",
+  // The partial index vertices_unpruned_by_ts holds only rows that still have
+  // bytes, so pruning again after each cut reads only what it prunes.
+  pruneVertexBodies:
+    "UPDATE vertices INDEXED BY vertices_unpruned_by_ts SET bytes = X'' WHERE ts_ms < ? AND length(bytes) > 0",
+  // Five rows, kept by triggers (migration 4).
+  counters: "SELECT name, n FROM counters",
+
+  putTransaction: "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, ?, ?, ?, ?) " +
+    "ON CONFLICT(id) DO NOTHING",
+  getTransaction: "SELECT id, bytes, conflict_key, vertex, received_at_ms FROM transactions WHERE id = ?",
+  conflicting: "SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id",
+  acceptedOfConflict: "SELECT t.id FROM transactions AS t CROSS JOIN decisions AS d ON d.id = t.id " +
+    "WHERE t.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' ORDER BY t.id LIMIT 1",
+
+  putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?)",
+  getDecision: "SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?",
+  allDecisions: "SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY rowid",
+
+  // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate id
+  // is skipped; a NOT NULL violation still fails the batch.
+  putReceipt: "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms) VALUES (?, ?, ?, ?, ?, ?) " +
+    "ON CONFLICT(tx_id) DO NOTHING",
+  getReceipt: "SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?",
+
+  latestCutSeq: "SELECT MAX(seq) AS seq FROM cuts",
+  putCut: `INSERT INTO cuts (${CUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  cutDigest: "SELECT digest FROM cuts WHERE seq = ?",
+  setCutStatement: "UPDATE cuts SET statement = ?, digest = ?, signature = ? WHERE seq = ?",
+  fillCutSignature: "UPDATE cuts SET signature = ? WHERE seq = ? AND signature IS NULL",
+  getCut: `SELECT ${CUT_COLUMNS} FROM cuts WHERE seq = ?`,
+  latestCut: `SELECT ${CUT_COLUMNS} FROM cuts ORDER BY seq DESC LIMIT 1`,
+  cutsFrom: `SELECT ${CUT_COLUMNS} FROM cuts WHERE seq >= ? ORDER BY seq LIMIT ?`,
+
+  certificateDigest: "SELECT digest FROM certificates WHERE seq = ?",
+  putCertificate: "INSERT INTO certificates (seq, digest, statement, signatures) VALUES (?, ?, ?, ?)",
+  getCertificate: "SELECT seq, digest, statement, signatures FROM certificates WHERE seq = ?",
+  latestCertificate: "SELECT seq, digest, statement, signatures FROM certificates ORDER BY seq DESC LIMIT 1",
+
+  putSnapshot: "INSERT INTO snapshots (seq, bytes) VALUES (?, ?) ON CONFLICT(seq) DO UPDATE SET bytes = excluded.bytes",
+  // Deletes from the (keep + 1)-th newest down; nothing when there are fewer.
+  trimSnapshots: "DELETE FROM snapshots WHERE seq <= (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+  getSnapshot: "SELECT bytes FROM snapshots WHERE seq = ?",
+  snapshotSeqs: "SELECT seq FROM snapshots ORDER BY seq DESC",
+} as const;
