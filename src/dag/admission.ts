@@ -20,7 +20,9 @@ export type RejectReason =
   | "exceeds_consensus_limits"
   | "orphan_evicted"
   | "orphan_expired"
-  | "parent_rejected";
+  | "parent_rejected"
+  | "below_settled_cut"
+  | "stale_parents";
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   "malformed",
@@ -35,6 +37,8 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "orphan_evicted",
   "orphan_expired",
   "parent_rejected",
+  "below_settled_cut",
+  "stale_parents",
 ];
 
 export interface AdmissionLimits {

@@ -78,10 +78,11 @@ export class CoverageIndex {
   }
 
   /**
-   * Whether a vertex with these parents and timestamp may enter. The caller
-   * knows every parent is stored and accepted or undecided; one neither held
-   * here nor on the required frontier is settled below that cut (an ancestor
-   * of the frontier), which is allowed but covers nothing.
+   * Whether a vertex with these parents and timestamp may enter. Every parent
+   * must be known to the caller (stored); one neither held here nor on the
+   * required frontier lies below that cut and is not maximal in it: an honest
+   * author never names one (its tips are never such vertices), and a node
+   * that synced from a checkpoint does not hold it.
    */
   check(parents: readonly string[], timestampMs: number): CoverageVerdict {
     if (timestampMs < this.#current.boundaryMs) {
@@ -89,6 +90,14 @@ export class CoverageIndex {
         ok: false,
         reason: "below_settled_cut",
         message: `timestamp ${timestampMs} is below the settled cut at ${this.#current.boundaryMs}`,
+      };
+    }
+    const stale = parents.find((p) => !this.#entries.has(p) && !this.#bits.has(p));
+    if (stale !== undefined) {
+      return {
+        ok: false,
+        reason: "stale_parents",
+        message: `parent ${stale.slice(0, 16)}… is settled and not on the settled frontier`,
       };
     }
     const missing = this.uncovered(parents);

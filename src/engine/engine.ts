@@ -196,6 +196,8 @@ export class Engine {
   #fresh = true;
   /** While restore() runs: collects decisions instead of reporting them. */
   #restoring: Decision[] | null = null;
+  /** While restore() runs: the transactions and conflict keys it restores. */
+  #restoreMask: { txs: Set<string>; keys: Set<string> } | null = null;
   /** What the unsettled vertices in consensus descend from, for the settled-frontier rule. */
   readonly #coverage: CoverageIndex;
   /** The newest cut the validators certified (onCertifiedCut), if newer than this node's. */
@@ -211,8 +213,14 @@ export class Engine {
     }
     this.params = parametersForValidatorCount(config.params, this.#validators.length);
     this.#settlement = config.settlement ?? null;
+    const settled = deps.settled;
     this.#consensus = new DagConsensus(this.params, {
-      settled: deps.settled,
+      // While restore() runs, what it restores is judged by the decisions it is given, not as settled.
+      settled: settled === undefined ? undefined : {
+        isSettled: (id) => settled.isSettled(id),
+        txStatus: (id) => this.#restoreMask?.txs.has(id) ? undefined : settled.txStatus(id),
+        winner: (key) => this.#restoreMask?.keys.has(key) ? null : settled.winner(key),
+      },
       position: config.settlement?.position,
       seq: config.settlement?.seq,
     });
@@ -299,13 +307,28 @@ export class Engine {
     this.#fresh = false;
     const derived: Decision[] = [];
     this.#restoring = derived;
+    const frontier = new Set(this.#consensus.position.frontier);
+    const held = vertices.filter((v) => !frontier.has(v.id));
+    this.#restoreMask = {
+      txs: new Set(held.flatMap((v) => v.txs.map((t) => t.id))),
+      keys: new Set(held.flatMap((v) => v.txs.map((t) => t.conflictKey))),
+    };
+    // Decisions on what a cut settled (the frontier, and transactions carried by nothing restored) stay settled;
+    // a decision on anything else unknown is a broken store, refused below.
+    const restorable = new Set([...held.map((v) => v.id), ...this.#restoreMask.txs]);
+    const settled = this.#deps.settled;
+    const settledAway = (d: Decision) =>
+      d.kind === "vertex"
+        ? frontier.has(d.id) || settled?.isSettled(d.id) === true
+        : settled?.txStatus(d.id) !== undefined;
+    decisions = decisions.filter((d) => restorable.has(d.id) || !settledAway(d));
     try {
-      const frontier = new Set(this.#consensus.position.frontier);
       for (const v of vertices) {
         if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
         if (frontier.has(v.id)) {
           this.#consensus.addSettled(v);
           this.#vertices.set(v.id, v);
+          this.#coverage.add(v.id, v.parents, v.timestampMs);
           continue;
         }
         if (!this.#checkVertex(v, false)) continue;
@@ -322,6 +345,7 @@ export class Engine {
       derived.push(...this.#consensus.restoreDecisions(decisions));
     } finally {
       this.#restoring = null;
+      this.#restoreMask = null;
     }
     const given = new Set(decisions.map((d) => `${d.kind}:${d.id}:${d.status}`));
     this.#report(derived.filter((d) => !given.has(`${d.kind}:${d.id}:${d.status}`)));
@@ -379,10 +403,13 @@ export class Engine {
    * last ordinary ones when there is no room.
    */
   #covering(parents: readonly string[]): string[] {
-    // The frontier this node requires, and those of its last cut and of the newest certified one (peers ahead of
-    // this node require them): a vertex that misses one would be refused by whoever closed that cut.
-    const targets = new Set([...this.#coverage.required.frontier, ...this.#coverage.position.frontier]);
-    for (const f of this.#certified?.frontier ?? []) {
+    // The frontier of this node's last cut (covering it covers every cut before), and that of the newest certified
+    // one (peers ahead of this node require it): a vertex that misses one would be refused by whoever closed it.
+    const targets = new Set(this.#coverage.position.frontier);
+    const certified = this.#certified !== null && this.#certified.boundaryMs > this.#coverage.position.boundaryMs
+      ? this.#certified.frontier
+      : [];
+    for (const f of certified) {
       if (this.#consensus.hasVertex(f) && this.#consensus.vertexStatus(f) !== "rejected") targets.add(f);
     }
     const missing = this.#consensus.notReachedFrom(parents, [...targets]);
