@@ -135,8 +135,11 @@ export function createExchangeApi(
       stateHash: s.stateHash.toHex(),
       accountCount: s.accountCount,
       appliedVertices: ledger.appliedVertices,
+      journalVertices: s.journalVertices,
+      cut: ledger.cut?.seq ?? 0,
       // Non-null when the ledger stopped following consensus (the node log has why).
       halted: ledger.halted === null ? null : ledger.halted.message,
+      haltCode: ledger.halted?.code ?? null,
     });
   });
 

@@ -36,7 +36,7 @@ async function setup() {
   using scratch = Ledger.genesis(seedGenesis());
   const steps = seedFlowTransactions(scratch.status().configHash);
   writeChain(new DagWriter(storage), steps.map((s) => s.tx));
-  await ledger.rebuild();
+  await ledger.restore();
   const submitted = new Map<string, Uint8Array>();
   const submit = (bytes: Uint8Array) => {
     // As ConsensusService.submit: validate (CoreError on malformed bytes), then queue.

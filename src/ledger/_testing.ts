@@ -134,6 +134,7 @@ export class DagWriter {
       round,
       parents: sorted,
       receivedAtMs: 0,
+      timestampMs: Number(timestampMs),
     });
     transactions.forEach((tx, i) => {
       this.storage.putTransaction({

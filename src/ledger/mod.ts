@@ -7,13 +7,18 @@
 export {
   ACCOUNTS_PAGE_MAX,
   type AsyncSignatureVerifier,
-  CONCURRENT_VERTICES_MAX,
+  type CutFold,
+  type LedgerCut,
   type LedgerDecisionInput,
+  type LedgerHalt,
+  type LedgerHaltCode,
   LedgerService,
   LedgerServiceError,
   type LedgerServiceOptions,
-  type RebuildSummary,
+  type RestoreSummary,
+  SNAPSHOTS_KEPT,
 } from "./service.ts";
+export { ConcurrencyIndex } from "./concurrency.ts";
 export {
   ExchangeGenesisError,
   type ExchangeGenesisJson,

@@ -1,48 +1,30 @@
 /**
  * Keeps the exchange ledger (the WASM core's `Ledger`, wasm/LEDGER.md) in
  * step with consensus: every accepted vertex, in the order its acceptance was
- * recorded, applies its transactions in vertex order.
+ * recorded, applies its transactions in vertex order; every closed cut
+ * (src/consensus/cut.ts) is folded in.
  *
- * Persistence: the ledger is derived state. Nothing of it is written; at start
- * `rebuild()` replays the accepted vertices from storage (`allDecisions()` is
- * in record order, and consensus records a vertex accepted only after its
- * parents and transactions). The transition is deterministic, so the replay
- * reaches the state every other node holds. Checkpoints (`Ledger.export()`)
- * are left out on purpose: the concurrent-set bookkeeping below is not in the
- * export, so a checkpoint would have to carry it too. The price: a restart
- * verifies every accepted transaction's ML-DSA-87 signature again.
+ * Settlement (wasm/LEDGER.md, "Settlement"): when cut c closes, the journal
+ * and concurrency records of cut c-1 are dropped (every vertex applied from
+ * then on descends from its whole frontier), and the state at cut c (the
+ * state without the vertices applied above its boundary) is hashed for the
+ * checkpoint statement. So the core's journal, its receipts and this
+ * service's records hold about two cuts of vertices, whatever the chain's age.
+ *
+ * Persistence: receipts are written as vertices are applied; every
+ * `snapshotEvery` cuts a snapshot of the state at the cut is stored (only at
+ * cuts whose later vertices all descend from the previous frontier, see
+ * `snapshotSafe`). A restart imports the newest snapshot and replays only the
+ * vertices accepted above it, in timestamp order, folding the cuts recorded
+ * since; it never replays history, and never re-verifies a settled signature.
  *
  * Failure: if the core throws while applying (a broken calling contract, e.g.
  * two accepted transactions with one conflict key, or a full journal), or
  * storage breaks an ordering promise (a missing vertex, a parent never
  * applied, a transaction not accepted), the service halts: it applies nothing
- * more, `halted` says why, and a rebuild meets the same fault again. Serving a
- * state that silently diverged from the other nodes would be worse.
- *
- * Concurrent sets. `LedgerContext.concurrent` must name the applied vertices
- * that are not ancestors of the carrier. Only vertices whose transactions
- * changed state ("fact vertices": the core keeps a journal entry only for
- * those) matter; naming others is a no-op. For every applied vertex V this
- * service keeps its application sequence number and conc(V), the fact
- * vertices concurrent to V when V was applied. Every ancestor of a vertex is
- * applied before it, so for a carrier C with parents P1..Pk:
- *
- *   conc(C) = ∩ over i of ( conc(Pi) ∪ { fact vertices applied after Pi } )
- *
- * (a fact vertex applied before Pi and not concurrent to Pi is an ancestor of
- * Pi, hence of C; one applied after Pi, or concurrent to it, is an ancestor of
- * C only through another parent, and the intersection removes it). A genesis
- * vertex (no parents) is concurrent to everything applied. This is exact, reads
- * only the carrier's own parent list, and costs O(smallest candidate set ×
- * parents) instead of a walk over the DAG.
- *
- * Settling: not done. LEDGER.md allows settling a vertex only once no vertex
- * still to be applied can be concurrent to it; today DAG admission bounds a
- * vertex's own timestamp but not its parents' age, so a late vertex may name
- * any old parent and no vertex is ever provably settled. Consequence: the core
- * refuses to apply after 65,536 unsettled fact vertices (JOURNAL_VERTICES_MAX),
- * and the per-vertex bookkeeping here grows with the DAG. Both need a
- * settlement rule in DAG admission (see the report for issue 6).
+ * more and `halted` says why, with a stable code. `restore()` never throws: a
+ * node whose ledger halted still starts and reports it (serving a state that
+ * silently diverged from the other nodes would be worse).
  */
 import {
   CoreError,
@@ -50,6 +32,7 @@ import {
   Ledger,
   type LedgerAccount,
   type LedgerContext,
+  type LedgerCutHashes,
   type LedgerFeeQuote,
   type LedgerGenesis,
   type LedgerOutcome,
@@ -60,12 +43,13 @@ import {
 } from "../core/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
-import type { DecisionStatus, DecisionSubject, Storage } from "../storage/mod.ts";
+import type { DecisionStatus, DecisionSubject, Storage, StoredCut, StoredReceipt } from "../storage/mod.ts";
+import { ConcurrencyIndex, MissingParentError } from "./concurrency.ts";
 
-/** The core's limit on `LedgerContext.concurrent` (wasm CONCURRENT_VERTICES_MAX). */
-export const CONCURRENT_VERTICES_MAX = 4_096;
 /** Most accounts one `accounts()` page returns. */
 export const ACCOUNTS_PAGE_MAX = 1_000;
+/** Snapshots kept by default (the newest ones). */
+export const SNAPSHOTS_KEPT = 2;
 
 const ID_HEX_RE = /^[0-9a-f]{64}$/;
 
@@ -82,6 +66,10 @@ export interface LedgerServiceOptions {
   verify: AsyncSignatureVerifier;
   logger: Logger;
   registry: Registry;
+  /** A snapshot every this many cuts (default 6); 0 keeps none. */
+  snapshotEvery?: number;
+  /** Snapshots kept (default SNAPSHOTS_KEPT). */
+  snapshotsKept?: number;
 }
 
 /**
@@ -92,28 +80,48 @@ export type LedgerDecisionInput =
   & { readonly id: string; readonly status: DecisionStatus }
   & ({ readonly kind: DecisionSubject } | { readonly subject: DecisionSubject });
 
-export interface RebuildSummary {
+/** What a cut the ledger folds must say (src/consensus Cut and storage StoredCut both fit). */
+export interface LedgerCut {
+  readonly seq: number;
+  readonly boundaryMs: number;
+  readonly prevBoundaryMs: number;
+  readonly snapshotSafe: boolean;
+}
+
+/** The ledger's part of a checkpoint statement. */
+export interface CutFold extends LedgerCutHashes {
+  readonly seq: number;
+  /** A snapshot of the state at this cut was stored. */
+  readonly snapshot: boolean;
+}
+
+export interface RestoreSummary {
+  /** The cut whose snapshot the restore started from (0: genesis). */
+  fromSeq: number;
   vertices: number;
   transactions: number;
+  /** Cuts folded again after the snapshot. */
+  cuts: number;
   durationMs: number;
 }
 
-/** What one applied vertex left behind for its descendants' concurrent sets. */
-interface AppliedVertex {
-  /** Position in this node's application order. */
-  readonly seq: number;
-  /** Fact vertices concurrent to it when it was applied (hex, ascending). */
-  readonly concurrent: readonly string[];
-  /** Whether its transactions changed state (the core holds a journal entry for it). */
-  readonly facts: boolean;
+export type LedgerHaltCode = "ledger_out_of_step" | "ledger_core_fault" | "checkpoint_mismatch";
+
+/** Why the ledger stopped following consensus. */
+export interface LedgerHalt {
+  readonly code: LedgerHaltCode;
+  readonly message: string;
+  /** The vertex it was applying, if any. */
+  readonly vertex: string | null;
 }
 
 /** The service cannot follow consensus: the store or the caller broke an ordering promise. */
 export class LedgerServiceError extends Error {
-  readonly code = "ledger_out_of_step";
-  constructor(message: string, options?: ErrorOptions) {
+  readonly code: LedgerHaltCode;
+  constructor(message: string, code: LedgerHaltCode = "ledger_out_of_step", options?: ErrorOptions) {
     super(`Cannot apply to the exchange ledger: ${message}`, options);
     this.name = "LedgerServiceError";
+    this.code = code;
   }
 }
 
@@ -121,30 +129,30 @@ function subjectOf(d: LedgerDecisionInput): DecisionSubject {
   return "kind" in d ? d.kind : d.subject;
 }
 
+const bytesOf = (ids: readonly string[]) => ids.map((h) => Uint8Array.fromHex(h));
+
 export class LedgerService {
   readonly #o: LedgerServiceOptions;
   #ledger: Ledger;
-  #applied = new Map<string, AppliedVertex>();
-  /** Fact vertices in application order, with their sequence numbers (ascending). */
-  #factIds: string[] = [];
-  #factSeqs: number[] = [];
-  #nextSeq = 0;
+  readonly #index = new ConcurrencyIndex();
+  /** Vertices with a timestamp below this were dropped: a parent without a record is one of them. */
+  #droppedBelowMs = 0;
+  /** The last cut folded in. */
+  #cut: LedgerCut | null = null;
+  #appliedTotal = 0;
   /** Sequential processing: signature checks are async, applying must not interleave. */
   #queue: Promise<void> = Promise.resolve();
-  /**
-   * Set when applying a vertex threw (the core refused the calling contract,
-   * e.g. two accepted transactions with one conflict key, or its journal is
-   * full): the ledger may hold part of that vertex, so nothing more is applied
-   * until a rebuild. Queries keep answering from the state reached.
-   */
-  #halted: Error | null = null;
+  #halted: LedgerHalt | null = null;
   readonly #m: {
     transactions: Counter;
     duplicates: Counter;
     supply: Gauge;
     accounts: Gauge;
     vertices: Gauge;
+    journal: Gauge;
+    held: Gauge;
     halted: Gauge;
+    cutSeq: Gauge;
   };
 
   constructor(o: LedgerServiceOptions) {
@@ -165,7 +173,13 @@ export class LedgerService {
       supply: r.gauge("qudag_ledger_supply_units", "rUv in circulation (minted - burned), smallest units."),
       accounts: r.gauge("qudag_ledger_accounts", "Accounts on the exchange ledger."),
       vertices: r.gauge("qudag_ledger_applied_vertices", "Accepted vertices applied to the exchange ledger."),
+      journal: r.gauge(
+        "qudag_ledger_journal_vertices",
+        "Vertices in the ledger core's journal (unsettled effects): bounded by settlement, not by history.",
+      ),
+      held: r.gauge("qudag_ledger_vertices_in_memory", "Applied vertices whose concurrency records are held."),
       halted: r.gauge("qudag_ledger_halted", "1 when the exchange ledger stopped applying vertices (see the log)."),
+      cutSeq: r.gauge("qudag_ledger_cut_sequence", "The last cut the exchange ledger folded in."),
     };
     this.#m.halted.set({}, 0);
     this.#refreshGauges();
@@ -174,33 +188,46 @@ export class LedgerService {
   // ------------------------------------------------------------ driving
 
   /**
-   * Throws the ledger away and replays every accepted vertex from storage,
-   * in decision record order. Call once at start, before `onDecisions`.
+   * Starts over from the newest stored snapshot (or the genesis) and replays
+   * the accepted vertices above it, folding the cuts recorded since. Call
+   * once at start, before `onDecisions`. Never rejects: a fault halts the
+   * ledger (see `halted`) and the summary says how far it got.
    */
-  rebuild(): Promise<RebuildSummary> {
+  restore(): Promise<RestoreSummary> {
     return this.#enqueue(async () => {
       const started = performance.now();
-      this.#halted = null;
-      this.#m.halted.set({}, 0);
-      this.#ledger.free();
-      this.#ledger = Ledger.genesis(this.#o.genesis);
-      this.#applied = new Map();
-      this.#factIds = [];
-      this.#factSeqs = [];
-      this.#nextSeq = 0;
-      let transactions = 0;
-      for (const d of this.#o.storage.allDecisions()) {
-        if (d.subject === "vertex" && d.status === "accepted") transactions += await this.#applyVertex(d.id);
+      this.#reset();
+      const summary: RestoreSummary = { fromSeq: 0, vertices: 0, transactions: 0, cuts: 0, durationMs: 0 };
+      try {
+        const from = this.#loadSnapshot();
+        summary.fromSeq = from?.seq ?? 0;
+        const fromMs = from?.boundaryMs ?? 0;
+        const ids = this.#o.storage.acceptedVerticesFrom(fromMs);
+        const cuts = this.#o.storage.cutsFrom(summary.fromSeq + 1, Number.MAX_SAFE_INTEGER);
+        let next = 0;
+        for (const cut of cuts) {
+          // Everything below the cut's boundary, then the cut (timestamp order is a causal order).
+          for (; next < ids.length && this.#timestampOf(ids[next]) < cut.boundaryMs; next++) {
+            summary.transactions += await this.#applyVertex(ids[next]);
+            summary.vertices++;
+          }
+          this.#verifyReplayedCut(cut, this.#fold(cut, cut.snapshotSafe, false));
+          summary.cuts++;
+        }
+        for (; next < ids.length; next++) {
+          summary.transactions += await this.#applyVertex(ids[next]);
+          summary.vertices++;
+        }
+      } catch (error) {
+        this.#halt(error, null);
       }
-      const summary = {
-        vertices: this.#applied.size,
-        transactions,
-        durationMs: Math.round(performance.now() - started),
-      };
+      summary.durationMs = Math.round(performance.now() - started);
       this.#refreshGauges();
-      this.#o.logger.info("exchange ledger rebuilt from storage", {
+      const log = this.#halted === null ? this.#o.logger.info : this.#o.logger.error;
+      log.call(this.#o.logger, "exchange ledger restored from storage", {
         ...summary,
         stateHash: this.#ledger.stateHash().toHex(),
+        halted: this.#halted,
       });
       return summary;
     });
@@ -209,20 +236,40 @@ export class LedgerService {
   /**
    * Applies the accepted vertices among `decisions` (after consensus stored
    * them), in the given order. Already applied vertices are skipped, so the
-   * decisions a rebuild saw may be reported again.
+   * decisions a restore saw may be reported again.
    */
   onDecisions(decisions: readonly LedgerDecisionInput[]): Promise<void> {
     const vertices = decisions.filter((d) => subjectOf(d) === "vertex" && d.status === "accepted").map((d) => d.id);
     if (vertices.length === 0) return this.#queue;
     // Never rejects (the caller is consensus' synchronous report): failures are logged and halt the ledger.
     return this.#enqueue(async () => {
-      for (const id of vertices) await this.#applyVertex(id);
+      for (const id of vertices) await this.#applyVertexOrHalt(id);
       this.#refreshGauges();
     }).catch(() => {});
   }
 
+  /**
+   * Folds a closed cut in, once every decision reported before it is
+   * applied: drops the previous cut's journal and records, hashes the state
+   * at the cut, stores a snapshot when one is due. Resolves to the ledger's
+   * part of the checkpoint statement, or null while halted.
+   */
+  onCut(cut: LedgerCut): Promise<CutFold | null> {
+    return this.#enqueue(() => {
+      if (this.#halted !== null) return Promise.resolve(null);
+      try {
+        const fold = this.#fold(cut, true, true);
+        this.#refreshGauges();
+        return Promise.resolve(fold);
+      } catch (error) {
+        this.#halt(error, null);
+        return Promise.resolve(null);
+      }
+    });
+  }
+
   /** Why the ledger stopped applying vertices, or null while it is in step with consensus. */
-  get halted(): Error | null {
+  get halted(): LedgerHalt | null {
     return this.#halted;
   }
 
@@ -246,74 +293,203 @@ export class LedgerService {
     return run;
   }
 
-  /** Applies one accepted vertex; returns how many transactions it applied or refused for the first time. */
-  async #applyVertex(id: string): Promise<number> {
-    if (this.#applied.has(id)) return 0;
+  #reset(): void {
+    this.#halted = null;
+    this.#m.halted.set({}, 0);
+    this.#ledger.free();
+    this.#ledger = Ledger.genesis(this.#o.genesis);
+    this.#index.clear();
+    this.#droppedBelowMs = 0;
+    this.#cut = null;
+    this.#appliedTotal = 0;
+  }
+
+  #halt(error: unknown, vertex: string | null): void {
+    const code: LedgerHaltCode = error instanceof LedgerServiceError
+      ? error.code
+      : error instanceof MissingParentError
+      ? "ledger_out_of_step"
+      : "ledger_core_fault";
+    const message = error instanceof Error ? error.message : String(error);
+    this.#halted = { code, message, vertex };
+    this.#m.halted.set({}, 1);
+    this.#o.logger.error(
+      "exchange ledger halted: it applies nothing more; this node keeps running and reports the halt in /api/v1/status. " +
+        "Move its data directory aside and restart it to sync from a certified checkpoint of the other validators.",
+      { code, vertex, err: error },
+    );
+  }
+
+  /**
+   * The newest usable snapshot: imported, its journal's vertices recorded.
+   * Null when there is none (the restore starts from the genesis).
+   */
+  #loadSnapshot(): StoredCut | null {
+    const storage = this.#o.storage;
+    for (const seq of storage.snapshotSeqs()) {
+      const cut = storage.getCut(seq);
+      const bytes = storage.getSnapshot(seq);
+      if (cut === null || bytes === null) continue;
+      let imported: Ledger;
+      try {
+        imported = Ledger.import(bytes);
+      } catch (err) {
+        this.#o.logger.warn("ledger snapshot unreadable; trying an older one", { seq, err });
+        continue;
+      }
+      this.#ledger.free();
+      this.#ledger = imported;
+      // The journal holds the cut's own vertices: record them (as fact vertices; naming one that applied
+      // nothing is a no-op) so that the vertices above the cut get exact concurrent sets.
+      this.#droppedBelowMs = cut.prevBoundaryMs;
+      for (const id of storage.acceptedVerticesBetween(cut.prevBoundaryMs, cut.boundaryMs)) {
+        const stored = storage.getVertex(id);
+        if (stored === null) throw new LedgerServiceError(`vertex ${id} of cut ${seq} is not in storage`);
+        const concurrent = this.#index.concurrentTo(stored.parents, (p) => this.#isDropped(p));
+        this.#index.add(id, concurrent, true, stored.timestampMs);
+      }
+      this.#cut = cut;
+      this.#droppedBelowMs = cut.prevBoundaryMs;
+      return cut;
+    }
+    return null;
+  }
+
+  /** Compares a cut folded again during a restore with the statement this node made of it, if any. */
+  #verifyReplayedCut(cut: StoredCut, fold: CutFold | null): void {
+    if (fold === null || cut.statement === null) return;
+    // The statement ends with: state hash (32), journal hash (32), previous digest (32).
+    const s = cut.statement;
+    const stateHash = s.subarray(s.length - 96, s.length - 64).toHex();
+    const journalHash = s.subarray(s.length - 64, s.length - 32).toHex();
+    if (stateHash !== fold.stateHash.toHex() || journalHash !== fold.journalHash.toHex()) {
+      throw new LedgerServiceError(
+        `replaying cut ${cut.seq} gives state hash ${fold.stateHash.toHex()}, but this node signed ${stateHash}`,
+        "checkpoint_mismatch",
+      );
+    }
+  }
+
+  /**
+   * Folds `cut` in. With `drop`, the records and journal below the previous
+   * cut's boundary go (live: always safe; replay: only at snapshot-safe cuts,
+   * see the module comment). Returns the ledger's statement part, or null
+   * when the journal is not exactly the cut's own (a replay that could not
+   * drop): then this node cannot state that cut.
+   */
+  #fold(cut: LedgerCut, drop: boolean, live: boolean): CutFold | null {
+    if (drop && cut.prevBoundaryMs > this.#droppedBelowMs) {
+      const dropped = this.#index.dropBelow(cut.prevBoundaryMs);
+      if (dropped.length > 0) this.#ledger.settle(bytesOf(dropped));
+      this.#droppedBelowMs = cut.prevBoundaryMs;
+    }
+    this.#cut = cut;
+    if (!drop && cut.prevBoundaryMs > this.#droppedBelowMs) return null;
+    const excluded = bytesOf(this.#index.idsFrom(cut.boundaryMs));
+    const hashes = this.#ledger.cutHashes(excluded);
+    const every = this.#o.snapshotEvery ?? 6;
+    let snapshot = false;
+    if (live && every > 0 && cut.seq % every === 0 && cut.snapshotSafe) {
+      this.#o.storage.putSnapshot(
+        cut.seq,
+        this.#ledger.cutSnapshot(excluded),
+        this.#o.snapshotsKept ?? SNAPSHOTS_KEPT,
+      );
+      snapshot = true;
+    }
+    return { seq: cut.seq, ...hashes, snapshot };
+  }
+
+  #isDropped(vertex: string): boolean {
+    const ts = this.#o.storage.vertexTimestamp(vertex);
+    return ts !== null && ts < this.#droppedBelowMs;
+  }
+
+  #timestampOf(vertex: string): number {
+    const ts = this.#o.storage.vertexTimestamp(vertex);
+    if (ts === null) throw new LedgerServiceError(`accepted vertex ${vertex} is not in storage`);
+    return ts;
+  }
+
+  async #applyVertexOrHalt(id: string): Promise<number> {
+    if (this.#index.has(id) || this.#isDropped(id)) return 0;
     if (this.#halted !== null) {
       this.#o.logger.warn("exchange ledger halted; accepted vertex not applied", { vertex: id });
       return 0;
     }
     try {
-      return await this.#applyVertexOnce(id);
+      return await this.#applyVertex(id);
     } catch (error) {
-      this.#halted = error instanceof Error ? error : new Error(String(error));
-      this.#m.halted.set({}, 1);
-      this.#o.logger.error("exchange ledger halted: applying an accepted vertex failed; rebuild needed", {
-        vertex: id,
-        err: error,
-      });
-      throw error;
+      this.#halt(error, id);
+      return 0;
     }
   }
 
-  async #applyVertexOnce(id: string): Promise<number> {
+  /** Applies one accepted vertex; returns how many transactions it applied or refused for the first time. */
+  async #applyVertex(id: string): Promise<number> {
+    if (this.#index.has(id)) return 0;
     const stored = this.#o.storage.getVertex(id);
     if (stored === null) {
       // Skipping it would leave this node's ledger without its effects for good.
       throw new LedgerServiceError(`accepted vertex ${id} is not in storage`);
     }
     const info = validateVertex(stored.bytes);
-    const concurrent = this.#concurrentTo(id, stored.parents);
+    let concurrent: string[];
+    try {
+      concurrent = this.#index.concurrentTo(stored.parents, (p) => this.#isDropped(p));
+    } catch (error) {
+      if (!(error instanceof MissingParentError)) throw error;
+      throw new LedgerServiceError(`accepted vertex ${id} has parent ${error.parent}, never applied`);
+    }
     const context: LedgerContext = {
       vertex: info.id,
       timeMs: info.vertex.timestampMs,
-      concurrent: concurrent.slice(0, CONCURRENT_VERTICES_MAX).map((h) => Uint8Array.fromHex(h)),
+      concurrent: bytesOf(concurrent),
     };
-    if (concurrent.length > CONCURRENT_VERTICES_MAX) {
-      // The core cannot take more; the view then includes effects it should not.
-      this.#o.logger.error("too many concurrent vertices; capped, this node's receipts may diverge", {
-        vertex: id,
-        concurrent: concurrent.length,
-        limit: CONCURRENT_VERTICES_MAX,
-      });
-    }
 
     // Prefetch: decide which transactions to apply and verify their signatures
-    // (in parallel), then apply them synchronously in vertex order.
+    // (in parallel), then apply them synchronously in vertex order, then persist.
     const txs = info.vertex.transactions;
-    info.transactionIds.forEach((t) => {
+    const txIds = info.transactionIds.map((t) => t.toHex());
+    for (const t of txIds) {
       // Consensus accepts a vertex only after its transactions; skipping one would diverge for good.
-      if (this.#o.storage.getDecision(t.toHex())?.status !== "accepted") {
-        throw new LedgerServiceError(`accepted vertex ${id} carries transaction ${t.toHex()}, which is not accepted`);
+      if (this.#o.storage.getDecision(t)?.status !== "accepted") {
+        throw new LedgerServiceError(`accepted vertex ${id} carries transaction ${t}, which is not accepted`);
       }
+    }
+    // Applied in a vertex settled since (the core no longer holds its receipt; storage does): a replay of it.
+    const settled = txIds.map((t) => {
+      const kept = this.#o.storage.getReceipt(t);
+      return kept !== null && kept.vertex !== id && this.#isDropped(kept.vertex);
     });
-    const verdicts = await this.#verifyAll(txs);
+    const verdicts = await this.#verifyAll(txs, settled);
 
     let first = 0;
     let facts = false;
+    const receipts: StoredReceipt[] = [];
     for (let i = 0; i < txs.length; i++) {
+      if (settled[i]) {
+        this.#m.duplicates.inc({ kind: "duplicate" });
+        continue;
+      }
       const out = this.#ledger.apply(txs[i], context, verdicts[i]);
       this.#count(out, id);
-      if (!out.duplicate) first++;
+      if (out.duplicate) continue;
+      first++;
+      receipts.push({
+        txId: txIds[i],
+        code: out.code,
+        fee: out.fee,
+        ratePpb: out.ratePpb,
+        vertex: id,
+        timeMs: Number(out.timeMs),
+      });
       // Applied, or refused after its nonce check (the nonce is consumed): either leaves journal facts.
-      if (!out.duplicate && (out.code === "ok" || out.touched.length > 0)) facts = true;
+      if (out.code === "ok" || out.touched.length > 0) facts = true;
     }
-    const seq = this.#nextSeq++;
-    this.#applied.set(id, { seq, concurrent, facts });
-    if (facts) {
-      this.#factIds.push(id);
-      this.#factSeqs.push(seq);
-    }
+    if (receipts.length > 0) this.#o.storage.putReceipts(receipts);
+    this.#index.add(id, concurrent, facts, stored.timestampMs);
+    this.#appliedTotal++;
     return first;
   }
 
@@ -321,12 +497,14 @@ export class LedgerService {
    * Signature verdicts for `txs`. The key comes from `prepare` (the account's
    * registered key) or, for an account created earlier in the same vertex,
    * from that create_account: an account id is the hash of its key, so either
-   * is the one key the account can have. No key, or an earlier receipt
-   * (apply returns the receipt again without looking at the verdict): false.
+   * is the one key the account can have. No key, an earlier receipt (apply
+   * returns the receipt again without looking at the verdict) or a settled
+   * one (not applied at all): false.
    */
-  async #verifyAll(txs: readonly Uint8Array[]): Promise<boolean[]> {
+  async #verifyAll(txs: readonly Uint8Array[], settled: readonly boolean[]): Promise<boolean[]> {
     const created = new Map<string, Uint8Array>();
-    const checks = txs.map((tx): Promise<boolean> => {
+    const checks = txs.map((tx, i): Promise<boolean> => {
+      if (settled[i]) return Promise.resolve(false);
       const p = this.#ledger.prepare(tx);
       const account = p.account.toHex();
       if (p.kind === "create_account" && p.publicKey !== undefined && !created.has(account)) {
@@ -364,46 +542,14 @@ export class LedgerService {
     }
   }
 
-  /** conc(C) from the parents' records; see the module comment. Hex ids, ascending. */
-  #concurrentTo(id: string, parents: readonly string[]): string[] {
-    if (parents.length === 0) return [...this.#factIds].sort();
-    const records = parents.map((p) => {
-      const r = this.#applied.get(p);
-      // Consensus accepts a vertex only after its parents, and this service
-      // applies every accepted vertex: only a broken store or caller gets here.
-      if (r === undefined) throw new LedgerServiceError(`accepted vertex ${id} has parent ${p}, never applied`);
-      return r;
-    });
-    // Start from the parent with the fewest candidates, then keep what every other parent also has.
-    const candidates = (r: AppliedVertex) => r.concurrent.length + this.#factIds.length - this.#factsUpTo(r.seq);
-    records.sort((a, b) => candidates(a) - candidates(b));
-    const [first, ...rest] = records;
-    const start = [...first.concurrent, ...this.#factIds.slice(this.#factsUpTo(first.seq))];
-    const sets = rest.map((r) => ({ seq: r.seq, concurrent: new Set(r.concurrent) }));
-    const out = start.filter((f) => {
-      const seq = this.#applied.get(f)!.seq;
-      return sets.every((s) => seq > s.seq || s.concurrent.has(f));
-    });
-    return out.sort();
-  }
-
-  /** How many fact vertices have seq <= `seq` (binary search). */
-  #factsUpTo(seq: number): number {
-    let lo = 0;
-    let hi = this.#factSeqs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#factSeqs[mid] <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   #refreshGauges(): void {
     const s = this.#ledger.status();
     this.#m.supply.set({}, Number(s.supply));
     this.#m.accounts.set({}, s.accountCount);
-    this.#m.vertices.set({}, this.#applied.size);
+    this.#m.vertices.set({}, this.#appliedTotal);
+    this.#m.journal.set({}, s.journalVertices);
+    this.#m.held.set({}, this.#index.size);
+    this.#m.cutSeq.set({}, this.#cut?.seq ?? 0);
   }
 
   // ------------------------------------------------------------ submissions
@@ -437,14 +583,24 @@ export class LedgerService {
     return this.#ledger.stateHash();
   }
 
-  /** The fact vertices named as concurrent when `vertex` (hex) was applied, before the core's cap; diagnostics. */
+  /** The fact vertices named as concurrent when `vertex` (hex) was applied, while held; diagnostics. */
   concurrentOf(vertex: string): readonly string[] | undefined {
-    return this.#applied.get(vertex)?.concurrent;
+    return this.#index.concurrentOf(vertex);
   }
 
-  /** Accepted vertices applied so far. */
+  /** Accepted vertices applied since the last restore (replayed ones included). */
   get appliedVertices(): number {
-    return this.#applied.size;
+    return this.#appliedTotal;
+  }
+
+  /** Applied vertices whose concurrency records are held (bounded by settlement). */
+  get verticesHeld(): number {
+    return this.#index.size;
+  }
+
+  /** The last cut folded in, if any. */
+  get cut(): LedgerCut | null {
+    return this.#cut;
   }
 
   /**
@@ -481,18 +637,28 @@ export class LedgerService {
 
   /**
    * The ledger's receipt for a transaction (hex id), if it was applied or
-   * refused. The core keeps receipts by id but is asked with the signed bytes,
-   * which storage holds.
+   * refused: from the core while its vertex is unsettled, from storage after.
    */
   receipt(txId: string): LedgerReceipt | undefined {
-    const stored = this.#o.storage.getTransaction(txId.toLowerCase());
+    const id = txId.toLowerCase();
+    const stored = this.#o.storage.getTransaction(id);
     if (stored === null) return undefined;
     try {
-      return this.#ledger.prepare(stored.bytes).receipt;
+      const live = this.#ledger.prepare(stored.bytes).receipt;
+      if (live !== undefined) return live;
     } catch (error) {
-      if (error instanceof CoreError) return undefined;
-      throw error;
+      if (!(error instanceof CoreError)) throw error;
+      return undefined;
     }
+    const kept = this.#o.storage.getReceipt(id);
+    if (kept === null) return undefined;
+    return {
+      code: kept.code as LedgerReceipt["code"],
+      fee: kept.fee,
+      ratePpb: kept.ratePpb,
+      vertex: Uint8Array.fromHex(kept.vertex),
+      timeMs: BigInt(kept.timeMs),
+    };
   }
 
   /** Rate and fee for a transfer of `amount` units by `account` at ledger time `timeMs` (CoreError unknown_account). */
@@ -501,13 +667,22 @@ export class LedgerService {
   }
 
   /** A one-line summary for logs and the node status. */
-  summary(): { accounts: number; supply: string; stateHash: string; appliedVertices: number } {
+  summary(): {
+    accounts: number;
+    supply: string;
+    stateHash: string;
+    appliedVertices: number;
+    journalVertices: number;
+    cut: number;
+  } {
     const s = this.#ledger.status();
     return {
       accounts: s.accountCount,
       supply: formatAmount(s.supply),
       stateHash: s.stateHash.toHex(),
-      appliedVertices: this.#applied.size,
+      appliedVertices: this.#appliedTotal,
+      journalVertices: s.journalVertices,
+      cut: this.#cut?.seq ?? 0,
     };
   }
 }

@@ -96,23 +96,23 @@ function blake3Tx(tx: Uint8Array): string {
   return blake3(tx).toHex();
 }
 
-Deno.test("LedgerService.rebuild() from storage reaches the live service's state hash and receipts", async () => {
+Deno.test("LedgerService.restore() from storage reaches the live service's state hash and receipts", async () => {
   const { live, storage, steps } = await seeded();
   const restarted = service(storage);
   try {
-    const summary = await restarted.rebuild();
+    const summary = await restarted.restore();
     assert.equal(summary.vertices, 9);
     assert.equal(summary.transactions, 9);
     assert.equal(restarted.stateHash().toHex(), live.stateHash().toHex());
     for (const s of steps) {
       assert.deepEqual(restarted.receipt(blake3Tx(s.tx)), live.receipt(blake3Tx(s.tx)));
     }
-    // Decisions the rebuild already applied may be reported again: nothing changes.
+    // Decisions the restore already applied may be reported again: nothing changes.
     await restarted.onDecisions(storage.allDecisions());
     assert.equal(restarted.stateHash().toHex(), live.stateHash().toHex());
     assert.equal(restarted.appliedVertices, 9);
-    // A second rebuild starts from genesis again and ends at the same place.
-    await restarted.rebuild();
+    // A second restore starts from genesis again and ends at the same place.
+    await restarted.restore();
     assert.equal(restarted.stateHash().toHex(), live.stateHash().toHex());
   } finally {
     live.close();
@@ -199,7 +199,7 @@ Deno.test("LedgerService: two concurrent vertices give the same state in either 
     };
     // The same storage replayed by a fresh service agrees.
     const again = service(storage);
-    await again.rebuild();
+    await again.restore();
     assert.equal(again.stateHash().toHex(), result.hash);
     again.close();
     live.close();
@@ -236,8 +236,10 @@ Deno.test("LedgerService halts, without rejecting, when consensus accepted two t
     assert.match(live.halted?.message ?? "", /conflict key/);
     assert.equal(live.appliedVertices, 2);
     assert.match(registry.render(), /qudag_ledger_halted 1/);
-    // A rebuild meets the same breach: it fails loudly instead of serving a wrong state.
-    await assert.rejects(live.rebuild(), /conflict key/);
+    // A restore meets the same breach: it halts again, loudly, instead of serving a wrong state (and never throws).
+    await live.restore();
+    assert.equal(live.halted?.code, "ledger_core_fault");
+    assert.match(live.halted?.message ?? "", /conflict key/);
   } finally {
     live.close();
   }
