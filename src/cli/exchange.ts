@@ -494,11 +494,24 @@ function maxFeeArg(ctx: Ctx): bigint | undefined {
   return v === undefined ? undefined : amountArg("--max-fee", v, true);
 }
 
-/** A ledger account by name or id; 404 becomes `code`. */
+/**
+ * How long a command waits for an account it names to reach this node: one
+ * created through another node a moment ago is applied here within about a
+ * second (consensus and gossip).
+ */
+const ACCOUNT_WAIT_MS = 3_000;
+
+/** A ledger account by name or id; 404 (after ACCOUNT_WAIT_MS) becomes `code`. */
 async function ledgerAccount(ctx: Ctx, ref: string, code: string, role: string): Promise<Json> {
-  const a = await getOrNull(ctx, `/accounts/${ref}`);
-  if (a === null) throw new CliError(code, `no account "${ref}" on the ledger (${role}; by name or 64-hex-digit id)`);
-  return a;
+  const until = Date.now() + ACCOUNT_WAIT_MS;
+  for (;;) {
+    const a = await getOrNull(ctx, `/accounts/${ref}`);
+    if (a !== null) return a;
+    if (Date.now() >= until) {
+      throw new CliError(code, `no account "${ref}" on the ledger (${role}; by name or 64-hex-digit id)`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // ---------------------------------------------------------------- writes

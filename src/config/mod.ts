@@ -49,6 +49,13 @@ export interface Config {
     readonly maxPeers: number;
   };
   readonly dag: { readonly syncIntervalS: number };
+  readonly settlement: { readonly lagMs: number };
+  readonly storage: {
+    readonly snapshotEvery: number;
+    readonly snapshotsKept: number;
+    readonly pruneBeforeCheckpoints: number;
+  };
+  readonly sync: { readonly enabled: boolean; readonly behindMin: number; readonly waitMs: number };
   readonly log: { readonly level: LogLevel };
   readonly crypto: { readonly backend: CryptoBackendChoice; readonly nativeLibrary: string };
   readonly fees: {
@@ -362,6 +369,13 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
       maxPeers: n("p2p.max_peers"),
     },
     dag: { syncIntervalS: n("dag.sync_interval_s") },
+    settlement: { lagMs: n("settlement.lag_ms") },
+    storage: {
+      snapshotEvery: n("storage.snapshot_every"),
+      snapshotsKept: n("storage.snapshots_kept"),
+      pruneBeforeCheckpoints: n("storage.prune_before_checkpoints"),
+    },
+    sync: { enabled: b("sync.enabled"), behindMin: n("sync.behind_min"), waitMs: n("sync.wait_ms") },
     log: { level: s("log.level") as LogLevel },
     crypto: { backend: s("crypto.backend") as CryptoBackendChoice, nativeLibrary: s("crypto.native_library")! },
     fees: {

@@ -193,6 +193,58 @@ export const FIELDS: readonly Field[] = [
     env: ["DAG_SYNC_INTERVAL"],
     help: "seconds between catch-up syncs with peers",
   },
+  // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
+  {
+    key: "settlement.lag_ms",
+    type: { kind: "int", min: 100, max: 600_000 },
+    default: 5_000,
+    env: ["QUDAG_SETTLEMENT_LAG_MS"],
+    help: "how long after a cut boundary this node waits for late vertices before closing the cut (more than the " +
+      "validators' clock skew plus network delay)",
+  },
+  {
+    key: "storage.snapshot_every",
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: 6,
+    env: ["QUDAG_SNAPSHOT_EVERY"],
+    help: "store a ledger snapshot every this many checkpoints (restarts replay only what came after; 0 = none)",
+  },
+  {
+    key: "storage.snapshots_kept",
+    type: { kind: "int", min: 1, max: 1_000 },
+    default: 2,
+    env: ["QUDAG_SNAPSHOTS_KEPT"],
+    help: "ledger snapshots kept (the newest ones)",
+  },
+  {
+    key: "storage.prune_before_checkpoints",
+    type: { kind: "int", min: 0, max: 1_000_000_000 },
+    default: 0,
+    env: ["QUDAG_PRUNE_BEFORE_CHECKPOINTS"],
+    help: "delete vertex bodies this many certified checkpoints back, keeping ids and decisions (0 = keep the full " +
+      "history, as an explorer or auditor needs)",
+  },
+  {
+    key: "sync.enabled",
+    type: { kind: "bool" },
+    default: true,
+    env: ["QUDAG_STATE_SYNC"],
+    help: "at start, sync from the peers' newest certified checkpoint when this node is behind it",
+  },
+  {
+    key: "sync.behind_min",
+    type: { kind: "int", min: 1, max: 1_000_000 },
+    default: 3,
+    env: ["QUDAG_SYNC_BEHIND_MIN"],
+    help: "sync from a checkpoint only when this node is at least this many checkpoints behind it",
+  },
+  {
+    key: "sync.wait_ms",
+    type: { kind: "int", min: 0, max: 600_000 },
+    default: 3_000,
+    env: ["QUDAG_SYNC_WAIT_MS"],
+    help: "how long a starting node waits for peers to ask them for their newest checkpoint",
+  },
   // logging
   {
     key: "log.level",

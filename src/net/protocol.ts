@@ -12,6 +12,11 @@ export const PROTOCOL_MESSAGE = Object.freeze({
   query: 3,
   votes: 4,
   frontier: 5,
+  checkpointSignature: 6,
+  getCheckpoint: 7,
+  checkpoint: 8,
+  getSnapshot: 9,
+  snapshotChunk: 10,
 });
 
 /** Vertices in one message (each is a canonical signed vertex, up to the core's limit). */
@@ -21,6 +26,12 @@ export const IDS_PER_MESSAGE_MAX = 256;
 /** Bytes of one vertex on the wire (the core's own limit is checked again when it is decoded). */
 export const VERTEX_WIRE_BYTES_MAX = 4 * 1024 * 1024;
 export const SIGNATURE_BYTES_MAX = 8192;
+/** Bytes of an encoded checkpoint statement (src/checkpoint bounds it well below). */
+export const STATEMENT_WIRE_BYTES_MAX = 16 * 1024;
+/** Signatures in one certificate (one per genesis validator at most). */
+export const CERTIFICATE_SIGNATURES_WIRE_MAX = 1024;
+/** Bytes of one snapshot chunk: a message must stay well under the transport's 1 MiB. */
+export const SNAPSHOT_CHUNK_BYTES_MAX = 512 * 1024;
 
 export type ProtocolMessage =
   | { type: "vertices"; vertices: Uint8Array[] }
@@ -34,7 +45,17 @@ export type ProtocolMessage =
     frontier: string[];
     signature: Uint8Array;
   }
-  | { type: "frontier"; frontier: string[]; replyWanted: boolean };
+  | { type: "frontier"; frontier: string[]; replyWanted: boolean }
+  /** A validator's signature of its statement of cut `seq` (digest = BLAKE3 of the statement). */
+  | { type: "checkpointSignature"; seq: number; digest: string; signature: Uint8Array }
+  /** Asks for the certificate of `seq` (0: the newest; with `withSnapshot`, the newest whose snapshot the peer holds). */
+  | { type: "getCheckpoint"; seq: number; withSnapshot: boolean }
+  /** A certificate: the statement and more than two thirds of the validators' signatures. */
+  | { type: "checkpoint"; statement: Uint8Array; signatures: { validator: string; signature: Uint8Array }[] }
+  /** Asks for the ledger snapshot at cut `seq`, from byte `offset`. */
+  | { type: "getSnapshot"; seq: number; offset: number }
+  /** Part of a snapshot; `total` is its whole length (0 with no bytes: the peer does not hold it). */
+  | { type: "snapshotChunk"; seq: number; offset: number; total: number; bytes: Uint8Array };
 
 export class ProtocolError extends Error {
   readonly code = "malformed";
@@ -55,6 +76,13 @@ class Out {
   u32(v: number): this {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, v, true);
+    return this.raw(b);
+  }
+  /** A non-negative safe integer as u64. */
+  u64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new ProtocolError(`${v} is not a u64 this node can hold`);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
     return this.raw(b);
   }
   id(hex: string): this {
@@ -112,6 +140,13 @@ class In {
     this.#at += 4;
     return v;
   }
+  u64(what: string): number {
+    this.#need(8, what);
+    const v = this.#view.getBigUint64(this.#at, true);
+    this.#at += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`${what} ${v} is too large`);
+    return Number(v);
+  }
   id(what: string): string {
     this.#need(32, what);
     let s = "";
@@ -162,6 +197,28 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
     case "frontier":
       o.u8(PROTOCOL_MESSAGE.frontier).u8(m.replyWanted ? 1 : 0).ids(m.frontier);
       break;
+    case "checkpointSignature":
+      o.u8(PROTOCOL_MESSAGE.checkpointSignature).u64(m.seq).id(m.digest).bytes(m.signature, SIGNATURE_BYTES_MAX);
+      break;
+    case "getCheckpoint":
+      o.u8(PROTOCOL_MESSAGE.getCheckpoint).u64(m.seq).u8(m.withSnapshot ? 1 : 0);
+      break;
+    case "checkpoint":
+      if (m.signatures.length > CERTIFICATE_SIGNATURES_WIRE_MAX) {
+        throw new ProtocolError(`${m.signatures.length} signatures, more than ${CERTIFICATE_SIGNATURES_WIRE_MAX}`);
+      }
+      o.u8(PROTOCOL_MESSAGE.checkpoint).bytes(m.statement, STATEMENT_WIRE_BYTES_MAX).u32(m.signatures.length);
+      for (const s of m.signatures) o.id(s.validator).bytes(s.signature, SIGNATURE_BYTES_MAX);
+      break;
+    case "getSnapshot":
+      o.u8(PROTOCOL_MESSAGE.getSnapshot).u64(m.seq).u32(m.offset);
+      break;
+    case "snapshotChunk":
+      o.u8(PROTOCOL_MESSAGE.snapshotChunk).u64(m.seq).u32(m.offset).u32(m.total).bytes(
+        m.bytes,
+        SNAPSHOT_CHUNK_BYTES_MAX,
+      );
+      break;
   }
   return o.finish();
 }
@@ -201,6 +258,46 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
       m = { type: "frontier", replyWanted: flag === 1, frontier: r.ids("frontier") };
       break;
     }
+    case PROTOCOL_MESSAGE.checkpointSignature:
+      m = {
+        type: "checkpointSignature",
+        seq: r.u64("sequence"),
+        digest: r.id("digest"),
+        signature: r.bytes("signature", SIGNATURE_BYTES_MAX),
+      };
+      break;
+    case PROTOCOL_MESSAGE.getCheckpoint: {
+      const seq = r.u64("sequence");
+      const flag = r.u8("snapshot flag");
+      if (flag > 1) throw new ProtocolError(`snapshot flag ${flag} is not 0 or 1`);
+      m = { type: "getCheckpoint", seq, withSnapshot: flag === 1 };
+      break;
+    }
+    case PROTOCOL_MESSAGE.checkpoint: {
+      const statement = r.bytes("statement", STATEMENT_WIRE_BYTES_MAX);
+      const n = r.u32("signature count");
+      if (n > CERTIFICATE_SIGNATURES_WIRE_MAX) {
+        throw new ProtocolError(`${n} signatures, more than ${CERTIFICATE_SIGNATURES_WIRE_MAX}`);
+      }
+      const signatures: { validator: string; signature: Uint8Array }[] = [];
+      for (let i = 0; i < n; i++) {
+        signatures.push({ validator: r.id("signer"), signature: r.bytes("signature", SIGNATURE_BYTES_MAX) });
+      }
+      m = { type: "checkpoint", statement, signatures };
+      break;
+    }
+    case PROTOCOL_MESSAGE.getSnapshot:
+      m = { type: "getSnapshot", seq: r.u64("sequence"), offset: r.u32("offset") };
+      break;
+    case PROTOCOL_MESSAGE.snapshotChunk:
+      m = {
+        type: "snapshotChunk",
+        seq: r.u64("sequence"),
+        offset: r.u32("offset"),
+        total: r.u32("total"),
+        bytes: r.bytes("chunk", SNAPSHOT_CHUNK_BYTES_MAX),
+      };
+      break;
     default:
       throw new ProtocolError(`unknown message type ${type}`);
   }

@@ -17,7 +17,16 @@ import {
   vertexSigningMessage,
 } from "../core/mod.ts";
 import type { CryptoBackend, MlDsaVerifier } from "../crypto/backend.ts";
-import { type Decision, DEFAULT_PARAMETERS, type Parameters, type TxInput, VERTEX_TXS_MAX } from "../consensus/mod.ts";
+import {
+  type Cut,
+  type Decision,
+  DEFAULT_PARAMETERS,
+  type Parameters,
+  type SettledView,
+  type TxInput,
+  VERTEX_TXS_MAX,
+} from "../consensus/mod.ts";
+import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 import {
   Engine,
   type Sender,
@@ -67,6 +76,35 @@ export interface ConsensusOptions {
    * chain of transactions can be submitted before the first is applied.
    */
   admit?: (bytes: Uint8Array, info: TransactionInfo, o: { predecessorPending: () => boolean }) => Promise<void>;
+  /** When cuts close (chain parameters from the genesis, the lag from the node's configuration). */
+  settlement?: { intervalMs: number; verticesMax: number; lagMs: number };
+  /** Called with each cut consensus closed, once it is stored. */
+  onCut?: (cut: Cut) => void;
+  /** Protocol messages consensus does not handle itself (checkpoints, snapshots). */
+  onOtherMessage?: (from: string, m: ProtocolMessage) => Promise<void>;
+}
+
+/** The last closed cut and the one before it, as storage holds them. */
+export function storedCutPositions(storage: Storage): { current: CutPosition; previous: CutPosition; seq: number } {
+  const latest = storage.latestCut();
+  if (latest === null) return { current: GENESIS_POSITION, previous: GENESIS_POSITION, seq: 0 };
+  const prev = storage.getCut(latest.seq - 1);
+  const current = { boundaryMs: latest.boundaryMs, frontier: latest.frontier };
+  // After a state sync the cut before may be unknown: then new vertices must cover the last one (stricter).
+  const previous = prev !== null ? { boundaryMs: prev.boundaryMs, frontier: prev.frontier } : current;
+  return { current, previous, seq: latest.seq };
+}
+
+/** What consensus reads from storage about vertices and transactions it dropped from memory. */
+function storageSettledView(storage: Storage, boundaryMs: () => number): SettledView {
+  return {
+    isSettled: (id) => {
+      const ts = storage.vertexTimestamp(id);
+      return ts !== null && ts < boundaryMs() && storage.getDecision(id)?.status === "accepted";
+    },
+    txStatus: (id) => storage.getDecision(id)?.status,
+    winner: (key) => storage.acceptedOfConflict(key),
+  };
 }
 
 export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unknown";
@@ -142,39 +180,68 @@ export class ConsensusService {
         "result",
       ]),
     };
+    const inMemory = r.gauge(
+      "qudag_engine_vertices_in_memory",
+      "Vertices the consensus engine holds in memory (unsettled ones and the settled frontier).",
+    );
+    const cutSeq = r.gauge("qudag_consensus_cut_sequence", "The last cut consensus closed (settled).");
     r.onCollect(() => {
       const s = this.engine.stats;
       this.#m.polls.set({ phase: "started" }, s.pollsStarted);
       this.#m.polls.set({ phase: "finished" }, s.pollsFinished);
-      const counts = { processing: 0, accepted: 0, rejected: 0 };
-      for (const id of this.#o.storage.vertexIdsInOrder()) {
-        const st = this.engine.consensus.vertexStatus(id);
-        if (st) counts[st]++;
-      }
-      for (const [state, n] of Object.entries(counts)) this.#m.vertices.set({ state }, n);
+      // Counters kept by storage and consensus: no scan of the vertex table.
+      const decided = this.#o.storage.decisionCountsBySubject().vertex;
+      this.#m.vertices.set({ state: "processing" }, this.engine.consensus.undecided().vertices.length);
+      this.#m.vertices.set({ state: "accepted" }, decided.accepted);
+      this.#m.vertices.set({ state: "rejected" }, decided.rejected);
+      inMemory.set({}, this.engine.consensus.size.vertices);
+      cutSeq.set({}, this.engine.settlement().seq);
     });
 
     const validatorIds = o.genesis.validators.map((v) => v.id);
+    const cuts = storedCutPositions(o.storage);
     this.engine = new Engine(
       {
         params: o.params ?? DEFAULT_PARAMETERS,
         validators: validatorIds,
         // Fresh ids after every start, so a vote still in flight for the last run's query cannot count now.
         firstRequestId: 1 + randomInt(0xffff_fffe),
+        settlement: o.settlement === undefined
+          ? undefined
+          : { ...o.settlement, position: cuts.current, previous: cuts.previous, seq: cuts.seq },
       },
       {
         sender: this.#sender(),
         clock: { nowMs: o.nowMs },
         rng: { nextInt: (max) => randomInt(max) },
+        settled: storageSettledView(o.storage, () => this.engine.consensus.position.boundaryMs),
+        onCut: (cut) => {
+          o.dag.advanceCut({ boundaryMs: cut.boundaryMs, frontier: cut.frontier });
+          o.onCut?.(cut);
+        },
         store: {
           record: (decisions) => {
             const at = o.nowMs();
             o.storage.transaction(() => {
+              const fresh = decisions.filter((d) => o.storage.getDecision(d.id) === null);
               for (const d of decisions) {
                 o.storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: at });
               }
+              recordAcceptedTxs(o.storage, fresh);
             });
           },
+          recordCut: (cut) =>
+            o.storage.putCut({
+              seq: cut.seq,
+              boundaryMs: cut.boundaryMs,
+              prevBoundaryMs: cut.prevBoundaryMs,
+              frontier: cut.frontier,
+              vertexCount: cut.vertices.length,
+              snapshotSafe: cut.snapshotSafe,
+              statement: null,
+              digest: null,
+              signature: null,
+            }),
         },
         signer: { validatorId: o.validatorId, sign: (m) => o.syncSigner.sign(m) },
         verifier: {
@@ -193,18 +260,28 @@ export class ConsensusService {
     });
   }
 
-  /** Loads what storage holds into the engine, then starts the clock-driven messages. */
+  /**
+   * Loads what storage holds above the last closed cut (and the cut's
+   * frontier) into the engine, then starts the clock-driven messages: the
+   * work does not grow with the chain's age.
+   */
   start(): void {
-    const vertices = this.#o.storage.vertexIdsInOrder().map((id) => {
-      const bytes = this.#o.storage.getVertex(id)!.bytes;
+    const storage = this.#o.storage;
+    const position = this.engine.consensus.position;
+    const ids = [...position.frontier, ...storage.verticesFrom(position.boundaryMs)];
+    const vertices = ids.map((id) => {
+      const bytes = storage.getVertex(id)!.bytes;
       return toSignedVertex(validateVertex(bytes), bytes);
     });
-    const decisions: Decision[] = this.#o.storage.allDecisions().map((d) => ({
-      kind: d.subject,
-      id: d.id,
-      status: d.status,
-      rounds: 0,
-    }));
+    const decisions: Decision[] = [];
+    const frontier = new Set(position.frontier);
+    for (const v of vertices) {
+      if (frontier.has(v.id)) continue;
+      for (const id of [v.id, ...v.txs.map((t) => t.id)]) {
+        const d = storage.getDecision(id);
+        if (d !== null) decisions.push({ kind: d.subject, id: d.id, status: d.status, rounds: 0 });
+      }
+    }
     this.engine.restore(vertices, decisions);
     // The one boundary for peer input: nothing a peer sends may reject unhandled and end the process.
     this.#o.transport?.onMessage((from, bytes) => {
@@ -550,7 +627,14 @@ export class ConsensusService {
       case "votes":
         await this.#onVotes(from, m);
         break;
+      default:
+        await this.#o.onOtherMessage?.(from, m);
     }
+  }
+
+  /** Sends a protocol message to one peer; false when it could not be queued. */
+  send(to: string, m: ProtocolMessage): boolean {
+    return this.#send(to, m);
   }
 
   async #onVotes(from: string, m: Extract<ProtocolMessage, { type: "votes" }>): Promise<void> {
@@ -593,6 +677,29 @@ export class ConsensusService {
       }
     }
   }
+}
+
+const TWO_256 = 1n << 256n;
+
+/**
+ * Keeps an order-independent accumulator of the accepted transactions (the
+ * sum of their BLAKE3 ids mod 2^256) in the meta table, in the transaction
+ * that records the decisions: equal on nodes that accepted the same set, and
+ * read in constant time (the status endpoint shows it).
+ */
+function recordAcceptedTxs(storage: Storage, decisions: readonly Decision[]): void {
+  let sum = 0n;
+  for (const d of decisions) {
+    if (d.kind === "tx" && d.status === "accepted") sum += BigInt(`0x${toHex(blake3(fromHex(d.id)))}`);
+  }
+  if (sum === 0n) return;
+  const prior = BigInt(`0x${storage.getMeta("accepted_tx_sum") ?? "0"}`);
+  storage.setMeta("accepted_tx_sum", ((prior + sum) % TWO_256).toString(16).padStart(64, "0"));
+}
+
+/** The accumulator of accepted transactions (see recordAcceptedTxs): 64 hex digits. */
+export function acceptedTxSum(storage: Storage): string {
+  return storage.getMeta("accepted_tx_sum") ?? "0".repeat(64);
 }
 
 /** The consensus conflict key of (account, nonce): the core's 40 bytes, hex (account, nonce u64 LE). */

@@ -23,6 +23,7 @@ import {
   REJECT_REASONS,
   type RejectReason,
 } from "../dag/admission.ts";
+import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits } from "../dag/orphans.ts";
 import { OrphanBuffer } from "../dag/orphans.ts";
 import { fromHex, keyIdOf, toHex } from "../keys/mod.ts";
@@ -71,12 +72,18 @@ export interface DagServiceOptions {
   signer?: MlDsaSigner;
   admissionLimits?: AdmissionLimits;
   orphanLimits?: OrphanLimits;
+  /** The last closed cut and the one before it (src/dag/coverage.ts): what new vertices must descend from. */
+  cut?: { current: CutPosition; previous: CutPosition };
+  /** The DAG's tips as consensus sees them (accepted and preferred), for stats and the first vertex. */
+  tips?: () => string[];
 }
 
 /** Bound on orphans released by one arrival, so one vertex cannot stall the event loop. */
 const RELEASE_PER_ARRIVAL_MAX = 10_000;
-/** Vertex timestamps kept in memory for admission checks (a new vertex names recent parents). */
+/** Vertex rounds and timestamps kept in memory for admission checks (a new vertex names recent parents). */
 const TIMESTAMP_CACHE_MAX = 65_536;
+/** Stored vertices read back per batch when backfilling timestamps of rows from an older version. */
+const BACKFILL_BATCH = 4_096;
 
 export class DagService {
   readonly #o: DagServiceOptions;
@@ -90,9 +97,17 @@ export class DagService {
   readonly #received;
   readonly #rejected;
   readonly #orphanGauge;
+  readonly #coverage: CoverageIndex;
 
   constructor(o: DagServiceOptions) {
     this.#o = o;
+    this.#backfillTimestamps();
+    this.#coverage = new CoverageIndex(o.cut?.current, o.cut?.previous);
+    // The vertices above the required cut, parents first: what a new vertex may name and must descend from.
+    for (const id of o.storage.verticesFrom(this.#coverage.required.boundaryMs)) {
+      const v = o.storage.getVertex(id)!;
+      this.#coverage.add(id, v.parents, v.timestampMs);
+    }
     this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS);
     for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
     this.#received = o.registry.counter(
@@ -106,6 +121,11 @@ export class DagService {
       ["reason"],
     );
     this.#orphanGauge = o.registry.gauge("qudag_dag_orphans", "Vertices waiting for missing parents.");
+    const tracked = o.registry.gauge(
+      "qudag_dag_vertices_tracked",
+      "Unsettled vertices the DAG service holds for admission checks.",
+    );
+    o.registry.onCollect(() => tracked.set({}, this.#coverage.size));
     for (const r of REJECT_REASONS) this.#rejected.inc({ reason: r }, 0);
   }
 
@@ -141,7 +161,7 @@ export class DagService {
     if (cached !== undefined) return cached;
     const v = this.#o.storage.getVertex(idHex);
     if (!v) return null;
-    this.#rounds.set(idHex, v.round);
+    this.#remember(this.#rounds, idHex, v.round);
     return v.round;
   };
 
@@ -156,10 +176,35 @@ export class DagService {
     if (cached !== undefined) return cached;
     const stored = this.#o.storage.getVertex(idHex);
     if (!stored) throw new Error(`Cannot read the timestamp of vertex ${idHex}: it is not stored`);
-    const ts = validateVertex(stored.bytes).vertex.timestampMs;
+    const ts = BigInt(stored.timestampMs);
     this.#remember(this.#timestamps, idHex, ts);
     return ts;
   };
+
+  /**
+   * Rows written by a version that did not store timestamps get theirs from
+   * their bytes, once (settlement and restarts read them by timestamp).
+   */
+  #backfillTimestamps(): void {
+    const storage = this.#o.storage;
+    let done = 0;
+    for (;;) {
+      const ids = storage.vertexIdsWithoutTimestamp(BACKFILL_BATCH);
+      if (ids.length === 0) break;
+      storage.transaction(() => {
+        for (const id of ids) {
+          storage.setVertexTimestamp(id, Number(validateVertex(storage.getVertex(id)!.bytes).vertex.timestampMs));
+        }
+      });
+      done += ids.length;
+    }
+    if (done > 0) this.#o.logger.info("vertex timestamps backfilled from their bytes", { vertices: done });
+  }
+
+  /** Consensus closed a cut: from now on new vertices must descend from the frontier of the one before. */
+  advanceCut(position: CutPosition): void {
+    this.#coverage.advance(position);
+  }
 
   /** Counts and logs a refusal; a dry run (validate) only reports it. */
   #reject(
@@ -206,7 +251,7 @@ export class DagService {
         roundOf: () => null,
         timestampOf: () => 0n,
         nowMs: this.#o.nowMs(),
-        limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
+        limits: this.#limitsFor(origin),
       },
     );
     if (verdict.kind === "reject") {
@@ -220,6 +265,16 @@ export class DagService {
       };
     }
     return { ok: true, info, id };
+  }
+
+  /**
+   * The past-drift bound holds for new vertices submitted here; a peer's
+   * vertex may be old (this node catching up), and what it may be is bounded
+   * by the settled cut instead (below_settled_cut, stale_parents).
+   */
+  #limitsFor(origin: Origin | "validate"): AdmissionLimits {
+    const limits = this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS;
+    return origin === "peer" ? { ...limits, pastDriftMaxMs: Number.POSITIVE_INFINITY } : limits;
   }
 
   /** Round of a stored vertex, or null when it is not stored here. */
@@ -293,6 +348,17 @@ export class DagService {
       this.#orphanGauge.set({}, this.#orphans.size);
       return this.#reject(origin, id, verdict.reason, verdict.message);
     }
+    if (verdict.kind === "admit" && origin !== "local") {
+      const covered = this.#coverage.check(parents, Number(info.vertex.timestampMs));
+      if (!covered.ok) {
+        for (const child of this.#orphans.discardDependents(id)) {
+          this.#rejected.inc({ reason: "parent_rejected" });
+          this.#o.logger.info("waiting vertex dropped: a parent was refused", { id: child, parent: id });
+        }
+        this.#orphanGauge.set({}, this.#orphans.size);
+        return this.#reject(origin, id, covered.reason, covered.message);
+      }
+    }
     if (verdict.kind === "wait") {
       for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs())) {
         this.#rejected.inc({ reason: d.reason });
@@ -319,6 +385,7 @@ export class DagService {
         round: info.vertex.round,
         parents: info.vertex.parents.map(toHex),
         receivedAtMs: now,
+        timestampMs: Number(info.vertex.timestampMs),
       });
       info.vertex.transactions.forEach((txBytes, i) => {
         const tx = validateTransaction(txBytes);
@@ -331,8 +398,9 @@ export class DagService {
         });
       });
     });
-    this.#rounds.set(id, info.vertex.round);
+    this.#remember(this.#rounds, id, info.vertex.round);
     this.#remember(this.#timestamps, id, info.vertex.timestampMs);
+    this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     for (const fn of this.#listeners) fn(info, bytes, origin, from);
   }
 
@@ -393,7 +461,7 @@ export class DagService {
   stats(): { vertices: number; tips: string[]; orphans: number; orphanBytes: number; validators: number } {
     return {
       vertices: this.#o.storage.vertexCount(),
-      tips: this.#o.storage.tips(),
+      tips: this.#o.tips?.() ?? [],
       orphans: this.#orphans.size,
       orphanBytes: this.#orphans.bytes,
       validators: this.#o.genesis.validators.length,
@@ -409,7 +477,7 @@ export class DagService {
     if (!signer) throw new Error("this node has no validator key to author vertices with");
     const authorId = keyIdOf(signer.publicKey);
     if (!this.#names.has(authorId)) throw new Error("this node's key is not in the genesis validator set");
-    const tips = this.#o.storage.tips().slice(0, parentsMax).sort();
+    const tips = (this.#o.tips?.() ?? []).slice(0, parentsMax).sort();
     const round = tips.reduce((m, t) => {
       const r = this.#roundOf(t)!;
       return r + 1n > m ? r + 1n : m;

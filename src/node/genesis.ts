@@ -29,9 +29,21 @@ export interface Genesis {
   readonly validators: readonly GenesisValidator[];
   /** The exchange ledger's genesis (JSON, parsed by src/ledger/genesis.ts), when this chain runs the exchange. */
   readonly exchange: unknown;
+  /** When cuts close and checkpoints are stated: chain parameters, the same on every node. */
+  readonly settlement: ChainSettlement;
   /** Where it was read from. */
   readonly path: string;
 }
+
+/** Chain-wide settlement parameters (wasm/LEDGER.md, "Settlement"); the genesis may override the defaults. */
+export interface ChainSettlement {
+  /** Cut boundaries are multiples of this (ms of vertex time). */
+  readonly intervalMs: number;
+  /** Most vertices one cut (one checkpoint) settles; a busier interval is split. */
+  readonly verticesMax: number;
+}
+
+export const DEFAULT_SETTLEMENT: ChainSettlement = Object.freeze({ intervalMs: 5_000, verticesMax: 2_000 });
 
 export class GenesisError extends Error {
   readonly code = "genesis_invalid";
@@ -47,6 +59,7 @@ export function makeGenesis(
   createdAt: string,
   validators: readonly { name: string; publicKey: Uint8Array }[],
   exchange?: unknown,
+  settlement?: Partial<ChainSettlement>,
 ): Uint8Array {
   const doc = {
     format: GENESIS_FORMAT,
@@ -56,6 +69,7 @@ export function makeGenesis(
     nonce: toHex(crypto.getRandomValues(new Uint8Array(16))),
     validators: validators.map((v) => ({ name: v.name, publicKey: v.publicKey.toBase64() })),
     ...(exchange === undefined ? {} : { exchange }),
+    ...(settlement === undefined ? {} : { settlement }),
   };
   return new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
 }
@@ -94,6 +108,7 @@ export function parseGenesis(bytes: Uint8Array, path: string): Genesis {
     seen.add(id);
     return { name: r.name, publicKey: pk, id };
   });
+  const settlement = parseSettlement(doc.settlement, bad);
   const chainId = blake3(bytes);
   return {
     chainId,
@@ -102,8 +117,26 @@ export function parseGenesis(bytes: Uint8Array, path: string): Genesis {
     createdAt: doc.createdAt,
     validators,
     exchange: doc.exchange ?? null,
+    settlement,
     path,
   };
+}
+
+function parseSettlement(value: unknown, bad: (why: string) => GenesisError): ChainSettlement {
+  if (value === undefined) return DEFAULT_SETTLEMENT;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw bad("settlement is not an object");
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) {
+    if (key !== "intervalMs" && key !== "verticesMax") throw bad(`settlement has an unknown field ${key}`);
+  }
+  const int = (key: "intervalMs" | "verticesMax", min: number, max: number): number => {
+    const n = v[key] ?? DEFAULT_SETTLEMENT[key];
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+      throw bad(`settlement.${key} is ${JSON.stringify(n)}, expected an integer in ${min}..${max}`);
+    }
+    return n;
+  };
+  return Object.freeze({ intervalMs: int("intervalMs", 100, 3_600_000), verticesMax: int("verticesMax", 16, 100_000) });
 }
 
 export function readGenesis(path: string): Genesis {

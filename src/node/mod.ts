@@ -17,10 +17,14 @@ import { createDagApi } from "../http/dag.ts";
 import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
-import { blake3 } from "../core/mod.ts";
 import { toHex } from "../keys/mod.ts";
 import { Discovery, resolveAaaa } from "../net/discovery.ts";
-import { ConsensusService, SubmitError } from "./consensus.ts";
+import { acceptedTxSum, ConsensusService, storedCutPositions, SubmitError } from "./consensus.ts";
+import { CheckpointService } from "./checkpoints.ts";
+import { createCheckpointsApi } from "../http/checkpoints.ts";
+import { StateSync } from "./state_sync.ts";
+import { ValidatorSet } from "./validators.ts";
+import { DB_FILE } from "../storage/mod.ts";
 import { createSyncSigner } from "./sync_signer.ts";
 import { createTransactionsApi } from "../http/transactions.ts";
 import { createPeersApi } from "../http/peers.ts";
@@ -95,27 +99,6 @@ function listen(
  */
 const PREDECESSOR_WAIT_MS = 1_000;
 
-/**
- * BLAKE3 over the sorted ids of accepted transactions: equal on nodes that
- * accepted the same set. Recomputed only when the number of decisions changed,
- * so status requests cannot make the node rescan its decisions each time.
- */
-function acceptedTxHasher(storage: Storage): () => string {
-  let count = -1;
-  let hash = "";
-  return () => {
-    const c = storage.decisionCounts();
-    const n = c.accepted + c.rejected;
-    if (n !== count) {
-      const ids = storage.allDecisions().filter((d) => d.subject === "tx" && d.status === "accepted").map((d) => d.id)
-        .sort();
-      hash = toHex(blake3(new TextEncoder().encode(ids.join("\n"))));
-      count = n;
-    }
-    return hash;
-  };
-}
-
 /** Records this start and refuses a data directory that belongs to another identity. */
 function recordStart(
   storage: Storage,
@@ -147,7 +130,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
   const nowMs = o.nowMs ?? (() => Date.now());
   const startedAtMs = nowMs();
 
-  const storage = SqliteStorage.open({ dataDir: config.node.dataDir });
+  let storage = SqliteStorage.open({ dataDir: config.node.dataDir });
   const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
     const crypto = await selectCryptoBackend({
@@ -156,7 +139,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     });
     log.info("crypto backend selected", { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason });
     const identity = await loadIdentity(config, crypto.backend, log);
-    const { boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString());
+    let { boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString());
     const nodeId = config.node.id ?? `node-${identity.keyId.slice(0, 12)}`;
     const { genesis, created } = loadGenesis({
       file: config.node.genesisFile,
@@ -190,8 +173,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const txs = registry.gauge("qudag_transactions_total", "Decided transactions by status.", ["status"]);
     const up = registry.gauge("qudag_storage_writable", "1 when the last storage write check passed.");
     registry.onCollect(() => {
+      // Counters kept by storage as rows are written: constant time, whatever the chain's age.
       dagNodes.set({}, storage.vertexCount());
-      const counts = storage.decisionCounts();
+      const counts = storage.decisionCountsBySubject().tx;
       for (const status of ["accepted", "rejected"] as const) txs.set({ status }, counts[status]);
     });
     const requestDuration = registry.histogram(
@@ -199,20 +183,6 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       "HTTP request duration by method, matched route and status.",
       ["method", "route", "status"],
     );
-
-    const dag = new DagService({
-      storage,
-      genesis,
-      backend: crypto.backend,
-      registry,
-      logger: log.child({ component: "dag" }),
-      nowMs,
-      signer: isValidator ? identity.signer : undefined,
-    });
-    if (isValidator && storage.vertexCount() === 0) {
-      const first = await dag.author([]);
-      log.info("authored this validator's first vertex", { id: first.id, status: first.status });
-    }
 
     if (config.secrets.peerAuthToken && config.secrets.peerAuthToken.length < 32) {
       log.warn("PEER_AUTH_TOKEN is shorter than 32 characters; a validator could guess it offline");
@@ -244,6 +214,96 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       }
       throw new NodeStartError("listen_failed", `cannot listen for peers: ${(cause as Error).message}`, { cause });
     }
+    const discovery = new Discovery({
+      staticPeers: config.p2p.peers,
+      bootstrap: config.p2p.bootstrap,
+      flyApp: config.fly.appName,
+      selfAddresses: config.fly.privateIp ? [config.fly.privateIp] : [],
+      peerPort: config.p2p.port,
+      resolve: resolveAaaa,
+      transport,
+      logger: log.child({ component: "discovery" }),
+      intervalMs: config.dag.syncIntervalS * 1000,
+    });
+    discovery.start();
+    cleanup.push(() => discovery.stop());
+
+    const validators = new ValidatorSet(genesis, crypto.backend);
+    let consensusRef: ConsensusService | null = null;
+    const checkpointsFor = (ledgerService: LedgerService | null) =>
+      new CheckpointService({
+        genesis,
+        validators,
+        validatorId: identity.keyId,
+        signer: isValidator ? createSyncSigner(crypto.backend, identity.seed) : null,
+        backend: crypto.backend,
+        storage,
+        ledger: ledgerService,
+        registry,
+        logger: log.child({ component: "checkpoint" }),
+        send: (to, m) => consensusRef?.send(to, m) ?? false,
+        peers: () => transport.peers().map((p) => p.peerId),
+        onCertified: (position, from) => void consensusRef?.engine.onCertifiedCut(position, from),
+      });
+
+    // State sync: a node behind the peers' newest certified checkpoint (empty, wiped, or back after a long time
+    // away) starts from it instead of replaying the chain; a stale database is moved aside first.
+    if (config.sync.enabled) {
+      const probe = new StateSync({
+        storage,
+        transport,
+        checkpoints: checkpointsFor(null),
+        validators,
+        exchange: genesis.exchange !== null,
+        logger: log.child({ component: "sync" }),
+        ownSeq: storage.latestCut()?.seq ?? 0,
+        behindMin: config.sync.behindMin,
+        waitMs: storage.vertexCount() === 0 || storage.latestCut() !== null ? config.sync.waitMs : 0,
+      });
+      transport.onMessage(probe.onMessage);
+      const found = await probe.probe();
+      if ("cert" in found) {
+        if (storage.vertexCount() > 0) {
+          storage = moveStoreAside(storage, config.node.dataDir, log);
+          ({ boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString()));
+          storage.setMeta("chain_id", genesis.chainIdHex);
+        }
+        const sync = new StateSync({
+          storage,
+          transport,
+          checkpoints: checkpointsFor(null),
+          validators,
+          exchange: genesis.exchange !== null,
+          logger: log.child({ component: "sync" }),
+          ownSeq: 0,
+          behindMin: config.sync.behindMin,
+          waitMs: 0,
+        });
+        transport.onMessage(sync.onMessage);
+        const outcome = await sync.apply(found.cert, found.from);
+        if (!outcome.synced) log.warn("state sync failed; catching up by fetching", { ...outcome });
+      } else if (!found.synced && found.reason !== "sync_not_behind" && found.reason !== "sync_no_checkpoint") {
+        log.info("no state sync", { reason: found.reason, why: found.message });
+      }
+    }
+
+    const cuts = storedCutPositions(storage);
+    const dag = new DagService({
+      storage,
+      genesis,
+      backend: crypto.backend,
+      registry,
+      logger: log.child({ component: "dag" }),
+      nowMs,
+      signer: isValidator ? identity.signer : undefined,
+      cut: { current: cuts.current, previous: cuts.previous },
+      tips: () => consensusRef?.engine.consensus.preferredFrontier() ?? [],
+    });
+    if (isValidator && storage.vertexCount() === 0) {
+      const first = await dag.author([]);
+      log.info("authored this validator's first vertex", { id: first.id, status: first.status });
+    }
+
     // The exchange ledger follows consensus when the genesis defines it: rebuilt from the stored DAG and decisions.
     let ledger: LedgerService | null = null;
     if (genesis.exchange !== null) {
@@ -253,15 +313,18 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         verify: async (pk, message, signature) => (await crypto.backend.mlDsaVerifier(pk)).verify(message, signature),
         logger: log.child({ component: "ledger" }),
         registry,
+        snapshotEvery: config.storage.snapshotEvery,
+        snapshotsKept: config.storage.snapshotsKept,
       });
-      const rebuilt = await ledger.rebuild();
-      log.info("exchange ledger rebuilt", { vertices: rebuilt.vertices, transactions: rebuilt.transactions });
+      // Never throws: a ledger that cannot follow consensus halts, and the node starts and says why.
+      await ledger.restore();
     } else if (config.exchange.enabled) {
       throw new NodeStartError(
         "exchange_unavailable",
         `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from`,
       );
     }
+    const checkpoints = checkpointsFor(ledger);
     const consensus = new ConsensusService({
       genesis,
       validatorId: identity.keyId,
@@ -274,6 +337,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       logger: log.child({ component: "consensus" }),
       nowMs,
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
+      settlement: { ...genesis.settlement, lagMs: config.settlement.lagMs },
+      onCut: (cut) => {
+        void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
+      },
+      onOtherMessage: (from, m) => checkpoints.onMessage(from, m),
       // The exchange ledger's dry run: a transaction it would refuse never enters consensus (where it
       // would spend the account's nonce) and the client gets the refusal code at once.
       admit: ledger
@@ -299,29 +367,17 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         }
         : undefined,
     });
+    consensusRef = consensus;
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
-    const discovery = new Discovery({
-      staticPeers: config.p2p.peers,
-      bootstrap: config.p2p.bootstrap,
-      flyApp: config.fly.appName,
-      selfAddresses: config.fly.privateIp ? [config.fly.privateIp] : [],
-      peerPort: config.p2p.port,
-      resolve: resolveAaaa,
-      transport,
-      logger: log.child({ component: "discovery" }),
-      intervalMs: config.dag.syncIntervalS * 1000,
-    });
-    discovery.start();
-    cleanup.push(() => discovery.stop());
-
-    const acceptedTxHash = acceptedTxHasher(storage);
     const dagApi = new Hono<Env>();
     dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     dagApi.route("/", createDagApi(dag));
     const peersApi = new Hono<Env>();
     peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey, true));
     peersApi.route("/", createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name]))));
+    const checkpointsApi = new Hono<Env>();
+    checkpointsApi.route("/", createCheckpointsApi(storage));
     const txApi = new Hono<Env>();
     txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
     txApi.route("/", createTransactionsApi(consensus, storage));
@@ -329,6 +385,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     let stopping = false;
     const checkReady = () => {
       if (stopping) throw new Error("node is shutting down");
+      if (ledger?.halted) throw new Error(`the exchange ledger halted [${ledger.halted.code}]`);
       try {
         storage.checkWritable();
         up.set({}, 1);
@@ -345,7 +402,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nowMs: () => performance.now(),
       checkReady,
       isStopping: () => stopping,
-      areas: { "/api/v1/dag": dagApi, "/api/v1/transactions": txApi, "/api/v1/peers": peersApi },
+      areas: {
+        "/api/v1/dag": dagApi,
+        "/api/v1/transactions": txApi,
+        "/api/v1/peers": peersApi,
+        "/api/v1/checkpoints": checkpointsApi,
+      },
       status: () => ({
         node: {
           id: nodeId,
@@ -366,19 +428,31 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           validators: genesis.validators.map((v) => ({ name: v.name, id: v.id })),
           isValidator,
         },
-        dag: { vertices: storage.vertexCount(), tips: storage.tips().length, orphans: dag.orphanCount },
+        dag: {
+          vertices: storage.vertexCount(),
+          tips: consensus.engine.consensus.preferredFrontier().length,
+          orphans: dag.orphanCount,
+          inMemory: consensus.engine.consensus.size.vertices,
+        },
         peers: transport.peers().map((p) => ({ id: p.peerId, remote: p.remote, role: p.role, since: p.connectedAtMs })),
         consensus: {
           params: consensus.engine.params,
           pollsStarted: consensus.engine.stats.pollsStarted,
           pollsFinished: consensus.engine.stats.pollsFinished,
           decisions: storage.decisionCounts(),
-          acceptedTxHash: acceptedTxHash(),
+          acceptedTxHash: acceptedTxSum(storage),
         },
+        settlement: settlementStatus(consensus, storage),
         exchange: {
           enabled: config.exchange.enabled,
           nodeType: config.exchange.nodeType,
-          ledger: ledger ? { stateHash: toHex(ledger.stateHash()), halted: ledger.halted?.message ?? null } : null,
+          ledger: ledger
+            ? {
+              stateHash: toHex(ledger.stateHash()),
+              journalVertices: ledger.status().journalVertices,
+              halted: ledger.halted,
+            }
+            : null,
         },
       }),
     });
@@ -408,7 +482,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         nowMs: () => performance.now(),
         checkReady: () => {
           checkReady();
-          if (ledger!.halted) throw new Error(`the ledger halted: ${ledger!.halted.message}`);
+          if (ledger!.halted) throw new Error(`the ledger halted [${ledger!.halted.code}]: ${ledger!.halted.message}`);
         },
         isStopping: () => stopping,
         status: () => ({ exchange: ledger!.summary() }),
@@ -500,4 +574,51 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     throw e;
   }
+}
+
+/**
+ * Moves a stale database aside (`qudag.db.stale-<time>`, with its WAL) and
+ * opens a fresh one, for a state sync: nothing is deleted.
+ */
+function moveStoreAside(storage: SqliteStorage, dataDir: string, log: Logger): SqliteStorage {
+  storage.close();
+  const base = `${dataDir.replace(/\/+$/, "")}/${DB_FILE}`;
+  const aside = `${base}.stale-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      Deno.renameSync(base + suffix, aside + suffix);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  log.warn("this node is far behind the certified checkpoints: its database was moved aside for a state sync", {
+    movedTo: aside,
+  });
+  return SqliteStorage.open({ dataDir });
+}
+
+/** With storage.prune_before_checkpoints = K, vertex bodies K certified checkpoints back go (ids and decisions stay). */
+function pruneBodies(storage: Storage, keep: number, log: Logger): void {
+  if (keep <= 0) return;
+  const latest = storage.latestCertificate();
+  if (latest === null || latest.seq <= keep) return;
+  const cut = storage.getCut(latest.seq - keep);
+  if (cut === null) return;
+  const pruned = storage.pruneVertexBodies(cut.prevBoundaryMs);
+  if (pruned > 0) log.debug("vertex bodies pruned", { below: cut.prevBoundaryMs, pruned });
+}
+
+/** Settlement and checkpoints, for the status endpoint (constant time). */
+function settlementStatus(consensus: ConsensusService, storage: Storage) {
+  const s = consensus.engine.settlement();
+  const own = storage.latestCut();
+  const certified = storage.latestCertificate();
+  return {
+    cut: s.seq,
+    boundaryMs: s.position.boundaryMs,
+    frontier: s.position.frontier.length,
+    blocked: s.blocked,
+    checkpoint: own?.digest ? { seq: own.seq, digest: own.digest } : null,
+    certified: certified === null ? null : { seq: certified.seq, digest: certified.digest },
+  };
 }
