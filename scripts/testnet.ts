@@ -133,7 +133,15 @@ export interface RunningTestnet {
   /** Stops node i with a signal and waits for it. */
   stopNode(i: number, signal?: Deno.Signal): Promise<Deno.CommandStatus>;
   /** Starts node i again on the same data directory and ports. */
-  restartNode(i: number): Promise<void>;
+  /**
+   * Starts node i again on its old ports. With `wipe`, its data directory is
+   * emptied first (its key stays: it rejoins as the same validator); with
+   * `dialPeers`, it is started with `--peer` for every other node, so it meets
+   * them before it is ready (a state sync needs peers at start).
+   */
+  restartNode(i: number, o?: { wipe?: boolean; dialPeers?: boolean }): Promise<void>;
+  /** Starts a node that `startNodes` left out (same as restartNode for one never started). */
+  startNode(i: number, o?: { dialPeers?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +163,10 @@ export interface TestnetOptions {
    */
   exchange?: boolean;
   quiet?: boolean;
+  /** Chain settlement parameters written into the genesis (wasm/LEDGER.md, "Settlement"). */
+  settlement?: { intervalMs?: number; verticesMax?: number };
+  /** Start only the first N nodes (the others: startNode later); all by default. */
+  startNodes?: number;
 }
 
 export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
@@ -193,6 +205,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     new Date().toISOString(),
     validators,
     withExchange ? exchange : undefined,
+    o.settlement,
   );
   Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
   const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
@@ -222,7 +235,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   let relays: LinkRelays | null = null;
   const processes: Deno.ChildProcess[] = [];
 
-  const spawn = (i: number): Deno.ChildProcess => {
+  const spawn = (i: number, extraArgs: string[] = []): Deno.ChildProcess => {
     const n = nodes[i];
     Deno.mkdirSync(n.dataDir, { recursive: true });
     Deno.writeFileSync(`${n.dataDir}/genesis.json`, genesisBytes);
@@ -241,6 +254,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
         "--node-id",
         n.name,
         ...(o.args ?? []),
+        ...extraArgs,
       ],
       env: {
         ...baseEnv(),
@@ -256,6 +270,8 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
       stderr: "piped",
     }).spawn();
     n.pid = child.pid;
+    alive.add(i);
+    child.status.then(() => alive.delete(i));
     logs[i] = "";
     (async () => {
       const dec = new TextDecoder();
@@ -294,10 +310,13 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     throw new Error(`${nodes[i].name} ${exited ? "exited" : "not ready after 30 s"}:\n${logs[i]}`);
   };
 
-  /** Tells node i to dial every other node (through its relay when relayed). */
+  /** Nodes whose process is running. */
+  const alive = new Set<number>();
+  const started = (i: number) => alive.has(i);
+  /** Tells node i to dial every other started node (through its relay when relayed). */
   const introduce = async (i: number) => {
     for (let j = 0; j < nodes.length; j++) {
-      if (j === i) continue;
+      if (j === i || !started(j)) continue;
       const address = relays?.addresses.get(`${i}>${j}`) ?? nodes[j].p2p;
       const res = await fetch(`${nodes[i].http}/api/v1/peers`, {
         method: "POST",
@@ -309,14 +328,15 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     }
   };
 
-  nodes.forEach((_, i) => spawn(i));
+  const first = nodes.slice(0, o.startNodes ?? nodes.length);
+  first.forEach((_, i) => spawn(i));
   try {
-    await Promise.all(nodes.map((_, i) => waitReady(i)));
+    await Promise.all(first.map((_, i) => waitReady(i)));
     if (o.relayed) {
       relays = new LinkRelays(nodes.map((n) => n.p2p));
       relays.start();
     }
-    for (let i = 0; i < nodes.length; i++) await introduce(i);
+    for (let i = 0; i < first.length; i++) await introduce(i);
   } catch (e) {
     // Leave nothing running when the testnet cannot start.
     for (const p of processes) {
@@ -337,6 +357,17 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     nodes,
   };
   Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
+
+  const restartNode = async (i: number, r: { wipe?: boolean; dialPeers?: boolean } = {}) => {
+    if (r.wipe) Deno.removeSync(nodes[i].dataDir, { recursive: true });
+    // Same ports as before: the others keep dialing its old peer address.
+    const peers = r.dialPeers ? nodes.flatMap((n, j) => (j !== i && started(j) ? ["--peer", n.p2p] : [])) : [];
+    spawn(i, peers);
+    await waitReady(i);
+    await introduce(i);
+    for (let j = 0; j < nodes.length; j++) if (j !== i && started(j)) await introduce(j);
+    Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
+  };
 
   /** Bounded: a node that ignores the signal for 10 s is killed. */
   const stopNode = async (i: number, signal: Deno.Signal = "SIGTERM") => {
@@ -365,15 +396,10 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     processes,
     log: (i) => logs[i],
     stopNode,
-    async restartNode(i) {
-      // Same ports as before: the others keep dialing its old peer address.
-      spawn(i);
-      await waitReady(i);
-      await introduce(i);
-      Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
-    },
+    restartNode,
+    startNode: (i, r = {}) => restartNode(i, { dialPeers: r.dialPeers }),
     async stop() {
-      await Promise.all(processes.map((_, i) => stopNode(i)));
+      await Promise.all(processes.map((p, i) => (p === undefined ? undefined : stopNode(i))));
       relays?.close();
     },
   };

@@ -386,7 +386,7 @@ Deno.test("notReachedFrom() walks held vertices and stops at stubs", () => {
   assert.deepEqual(node.dag.notReachedFrom([], ["w", "v2"]), ["v2", "w"]);
 });
 
-// BUG (fails): a late carrier or a rival of a settled transaction recreates its conflict set (settled, in
+// Regression (fixed): a late carrier or a rival of a settled transaction recreates its conflict set (settled, in
 // #addTx), and no later cut deletes it: #dropCarrier deletes a set only when its accepted carrier is dropped,
 // and such a set has none (SETTLED_WINNER). One empty set stays in memory per replayed conflict key, forever.
 Deno.test("a cut drops the conflict sets that late carriers of settled transactions brought back", () => {

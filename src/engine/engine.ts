@@ -300,7 +300,11 @@ export class Engine {
    * not fresh, or if a decision names an id that no restored vertex carries
    * or contradicts the others; the engine must then be discarded.
    */
-  restore(vertices: readonly SignedVertex[], decisions: readonly Decision[]): void {
+  restore(
+    vertices: readonly SignedVertex[],
+    decisions: readonly Decision[],
+    lastCut: readonly { readonly id: string; readonly parents: readonly string[]; readonly timestampMs: number }[] = [],
+  ): void {
     if (!this.#fresh) {
       throw new RestoreError("Cannot restore: this engine has handled messages or was restored already; use a new one");
     }
@@ -322,6 +326,9 @@ export class Engine {
         ? frontier.has(d.id) || settled?.isSettled(d.id) === true
         : settled?.txStatus(d.id) !== undefined;
     decisions = decisions.filter((d) => restorable.has(d.id) || !settledAway(d));
+    // The last cut's vertices (settled, not held by consensus) may still be named as parents: new vertices must
+    // descend from the frontier of the cut before it, and reach it through them.
+    for (const v of lastCut) this.#coverage.add(v.id, v.parents, v.timestampMs);
     try {
       for (const v of vertices) {
         if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;

@@ -461,7 +461,7 @@ Deno.test("restore() from the last two cuts and the vertices held rebuilds a wor
   assert.ok(!r.events.includes("decision:tx:t1:accepted"), "not reported again");
 });
 
-// BUG (fails): a frontier vertex comes back as a settled stub (addSettled) without its transactions, so
+// Regression (fixed): a frontier vertex comes back as a settled stub (addSettled) without its transactions, so
 // restoreDecisions() throws "tx … was decided accepted but is in no restored vertex" for the decisions on
 // them, which a restart reads back with the vertex (tests/_sim/scenario.ts's crash path passes exactly
 // these, and fails on 15 of 40 seeds with settlement on). Engine.restore() promises to take "every decision
@@ -480,7 +480,7 @@ Deno.test("restore() takes the decisions on the vertices held and their transact
   assert.equal(r.events.length, 0, "nothing reported again");
 });
 
-// BUG (fails): restore() holds the last cut's frontier vertices as stubs (addSettled) but never adds them to
+// Regression (fixed): restore() holds the last cut's frontier vertices as stubs (addSettled) but never adds them to
 // the engine's CoverageIndex, so it neither holds them nor counts them as required frontier bits. A vertex
 // naming them, which every live node admits, is refused as stale by the restarted node (and so is anything
 // above a restored vertex that reached the frontier through them): it holds a different DAG from then on.

@@ -10,6 +10,7 @@ import {
   encodeTransaction,
   encodeVertex,
   type LedgerGenesis,
+  ML_DSA_87_SIGNATURE_BYTES,
   type TransactionPayload,
   transactionSigningMessage,
   type UnsignedTransaction,
@@ -91,6 +92,16 @@ export function seedGenesis(supplyCap = 0n): LedgerGenesis {
   return parseExchangeGenesis(JSON.parse(JSON.stringify(doc)), CHAIN);
 }
 
+export interface DagWriterOptions {
+  /**
+   * Writes zero bytes as each vertex's signature instead of signing it with
+   * ML-DSA-87 (the slow part of writing a vertex). The ledger service never
+   * checks vertex signatures (admission does), only transaction signatures;
+   * for tests that write tens of thousands of vertices.
+   */
+  fakeSignatures?: boolean;
+}
+
 /**
  * Writes vertices into storage as the DAG service would, and accepts them as
  * consensus would (transactions first, then the vertex).
@@ -99,9 +110,11 @@ export class DagWriter {
   readonly storage: Storage;
   readonly #validator = realKey(200);
   readonly #rounds = new Map<string, bigint>();
+  readonly #fakeSignatures: boolean;
 
-  constructor(storage: Storage) {
+  constructor(storage: Storage, options: DagWriterOptions = {}) {
     this.storage = storage;
+    this.#fakeSignatures = options.fakeSignatures ?? false;
   }
 
   /** Stores a vertex (not yet decided); returns its hex id. */
@@ -121,9 +134,9 @@ export class DagWriter {
       parents: sorted.map((p) => Uint8Array.fromHex(p)),
       transactions,
     };
-    const signature = ml_dsa87.sign(vertexSigningMessage(unsigned), this.#validator.secretKey, {
-      extraEntropy: false,
-    });
+    const signature = this.#fakeSignatures
+      ? new Uint8Array(ML_DSA_87_SIGNATURE_BYTES)
+      : ml_dsa87.sign(vertexSigningMessage(unsigned), this.#validator.secretKey, { extraEntropy: false });
     const bytes = encodeVertex({ ...unsigned, signature });
     const info = validateVertex(bytes);
     const id = info.id.toHex();

@@ -457,10 +457,11 @@ export class LedgerService {
         throw new LedgerServiceError(`accepted vertex ${id} carries transaction ${t}, which is not accepted`);
       }
     }
-    // Applied in a vertex settled since (the core no longer holds its receipt; storage does): a replay of it.
+    // Applied in another vertex whose receipt the core no longer holds (settled, or before a restart from a
+    // snapshot, which carries no receipts): a replay of it, never applied twice.
     const settled = txIds.map((t) => {
       const kept = this.#o.storage.getReceipt(t);
-      return kept !== null && kept.vertex !== id && this.#isDropped(kept.vertex);
+      return kept !== null && kept.vertex !== id;
     });
     const verdicts = await this.#verifyAll(txs, settled);
 

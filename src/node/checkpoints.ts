@@ -8,8 +8,10 @@
  * more than two thirds make a certificate, which is stored and served
  * (`getCheckpoint`, `/api/v1/checkpoints`). A certificate learned from a peer
  * (verified against the genesis) lets a lagging node abandon what it holds
- * below the certified cut; one that contradicts this node's own statement
- * halts its ledger: it diverged, and must sync from the certified state.
+ * below the certified cut; one that contradicts this node's own statement is
+ * counted (qudag_checkpoint_mismatches_total) and logged as an error: this
+ * node diverged, and its operator moves its data aside so that it syncs from
+ * the certified state at the next start.
  *
  * An honest validator signs at most one statement per sequence, so two
  * certificates for one sequence would need a third of the validators to sign

@@ -282,7 +282,12 @@ export class ConsensusService {
         if (d !== null) decisions.push({ kind: d.subject, id: d.id, status: d.status, rounds: 0 });
       }
     }
-    this.engine.restore(vertices, decisions);
+    const cuts = storedCutPositions(storage);
+    const lastCut = storage.acceptedVerticesBetween(cuts.previous.boundaryMs, cuts.current.boundaryMs).map((id) => {
+      const v = storage.getVertex(id)!;
+      return { id, parents: v.parents, timestampMs: v.timestampMs };
+    });
+    this.engine.restore(vertices, decisions, lastCut);
     // The one boundary for peer input: nothing a peer sends may reject unhandled and end the process.
     this.#o.transport?.onMessage((from, bytes) => {
       this.#onMessage(from, bytes).catch((err) => {

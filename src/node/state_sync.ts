@@ -14,12 +14,18 @@
  * check, or a certificate short of signatures is refused with a stable code
  * and the next peer is tried.
  */
-import { type CheckpointCertificate, type CheckpointStatement, decodeStatement } from "../checkpoint/mod.ts";
+import {
+  type CheckpointCertificate,
+  type CheckpointStatement,
+  decodeStatement,
+  encodeStatement,
+  statementDigest,
+} from "../checkpoint/mod.ts";
 import { Ledger, validateTransaction, validateVertex, type VertexInfo } from "../core/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { decodeMessage, encodeMessage, type ProtocolMessage } from "../net/protocol.ts";
 import type { PeerTransport } from "../net/transport.ts";
-import type { Storage } from "../storage/mod.ts";
+import type { Storage, StoredCertificate } from "../storage/mod.ts";
 import type { CheckpointService } from "./checkpoints.ts";
 import type { ValidatorSet } from "./validators.ts";
 
@@ -66,6 +72,10 @@ interface Fetched {
 const SYNC_VERTICES_MAX = 200_000;
 /** Ids asked for in one request. */
 const FETCH_BATCH = 64;
+/** Certificates or snapshot chunks held while waiting for an answer. */
+const ANSWERS_MAX = 64;
+/** Largest snapshot accepted (the exchange state of about a million accounts). */
+const SNAPSHOT_BYTES_MAX = 4 * 1024 * 1024 * 1024 - 1;
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -98,10 +108,16 @@ export class StateSync {
     } catch {
       return;
     }
-    if (m.type === "checkpoint") this.#certificates.push({ from, statement: m.statement, signatures: m.signatures });
-    else if (m.type === "snapshotChunk") this.#chunks.push(m);
-    else if (m.type === "vertices") {
+    // Bounded: a peer can only fill what this sync is waiting for.
+    if (m.type === "checkpoint") {
+      if (this.#certificates.length < ANSWERS_MAX) {
+        this.#certificates.push({ from, statement: m.statement, signatures: m.signatures });
+      }
+    } else if (m.type === "snapshotChunk") {
+      if (this.#chunks.length < ANSWERS_MAX) this.#chunks.push(m);
+    } else if (m.type === "vertices") {
       for (const v of m.vertices) {
+        if (this.#vertices.size >= FETCH_BATCH * 4) break;
         try {
           this.#vertices.set(validateVertex(v).id.toHex(), v);
         } catch { /* checked again below; garbage is ignored */ }
@@ -151,12 +167,14 @@ export class StateSync {
       if (mismatch !== null) return refuse("sync_snapshot_mismatch", mismatch);
     }
     // The previous checkpoint names the frontier new vertices must still descend from.
-    this.#send(from, { type: "getCheckpoint", seq: s.seq - 1, withSnapshot: false });
-    await this.#waitFor(() => this.#certificates.length > 0);
     let prev: CheckpointStatement | null = null;
-    for (const c of this.#certificates.splice(0)) {
-      const verified = await this.#o.checkpoints.onCertificate(c.from, c.statement, c.signatures);
-      if (verified?.statement.seq === s.seq - 1) prev = verified.statement;
+    if (s.seq > 1) {
+      this.#send(from, { type: "getCheckpoint", seq: s.seq - 1, withSnapshot: false });
+      await this.#waitFor(() => this.#certificates.length > 0);
+      for (const c of this.#certificates.splice(0)) {
+        const verified = await this.#o.checkpoints.onCertificate(c.from, c.statement, c.signatures);
+        if (verified?.statement.seq === s.seq - 1) prev = verified.statement;
+      }
     }
     const fetched = await this.#fetchCut(s, prev, from);
     if (!fetched.ok) return refuse(fetched.reason, fetched.message);
@@ -181,7 +199,9 @@ export class StateSync {
       const chunk = this.#chunks.find((c) => c.seq === seq && c.offset === offset);
       this.#chunks.length = 0;
       if (chunk === undefined || chunk.total === 0 || chunk.bytes.length === 0) return null;
-      if (total >= 0 && chunk.total !== total) return null;
+      // A chunk must fit the total its peer announced, and that total must not change.
+      if (chunk.total > SNAPSHOT_BYTES_MAX || (total >= 0 && chunk.total !== total)) return null;
+      if (chunk.offset + chunk.bytes.length > chunk.total) return null;
       total = chunk.total;
       parts.push(chunk.bytes);
       offset += chunk.bytes.length;
@@ -286,7 +306,8 @@ export class StateSync {
         });
         storage.putDecision({ id, subject: "vertex", status: "accepted", decidedAtMs: 0 });
       }
-      const held = storage.getCertificate(s.seq)!;
+      // The store may be a fresh one (a stale one was moved aside after the probe): the certificates go in it.
+      const held = this.#keep(cert);
       if (prev !== null) {
         const p = storage.getCertificate(prev.seq)!;
         storage.putCut({
@@ -317,6 +338,21 @@ export class StateSync {
       if (snapshot !== null) storage.putSnapshot(s.seq, snapshot, 1);
       storage.setMeta("synced_from_checkpoint", String(s.seq));
     });
+  }
+
+  /** Stores a verified certificate unless it is there already; returns what is stored. */
+  #keep(cert: CheckpointCertificate): StoredCertificate {
+    const storage = this.#o.storage;
+    const held = storage.getCertificate(cert.statement.seq);
+    if (held !== null) return held;
+    const stored = {
+      seq: cert.statement.seq,
+      digest: statementDigest(cert.statement).toHex(),
+      statement: encodeStatement(cert.statement),
+      signatures: cert.signatures,
+    };
+    storage.putCertificate(stored);
+    return stored;
   }
 
   #send(to: string, m: ProtocolMessage): void {

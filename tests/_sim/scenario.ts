@@ -419,8 +419,16 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
         store.record(oldStore.log());
         // A new run starts its request ids far from the old run's, so stale votes match no poll.
         const engine = startEngine(victim, engineRng, store, 1 + engineRng.nextInt(0x7fff_ffff));
+        // The last cut's vertices, from the node's archive (its database): new vertices may name them.
+        const [prev, last] = [oldStore.cuts().at(-2), oldStore.cuts().at(-1)];
+        const lastCut = last === undefined
+          ? []
+          : [...(archives.get(victim)?.values() ?? [])].filter((v) =>
+            v.timestampMs >= (prev?.boundaryMs ?? 0) && v.timestampMs < last.boundaryMs &&
+            oldStore.status("vertex", v.id) === "accepted"
+          );
         try {
-          engine.restore(vertices, decisions);
+          engine.restore(vertices, decisions, lastCut);
         } catch (e) {
           failure ??= `seed ${opts.seed}: RESTORE: ${victim} could not restore: ${e}`;
         }
