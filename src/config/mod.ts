@@ -50,6 +50,7 @@ export interface Config {
   };
   readonly dag: { readonly syncIntervalS: number };
   readonly settlement: { readonly lagMs: number };
+  readonly consensus: { readonly batchTxsMax: number };
   readonly storage: {
     readonly snapshotEvery: number;
     readonly snapshotsKept: number;
@@ -370,6 +371,7 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
     },
     dag: { syncIntervalS: n("dag.sync_interval_s") },
     settlement: { lagMs: n("settlement.lag_ms") },
+    consensus: { batchTxsMax: n("consensus.batch_txs_max") },
     storage: {
       snapshotEvery: n("storage.snapshot_every"),
       snapshotsKept: n("storage.snapshots_kept"),

@@ -193,6 +193,14 @@ export const FIELDS: readonly Field[] = [
     env: ["DAG_SYNC_INTERVAL"],
     help: "seconds between catch-up syncs with peers",
   },
+  // batching
+  {
+    key: "consensus.batch_txs_max",
+    type: { kind: "int", min: 1, max: 256 },
+    default: 256,
+    env: ["QUDAG_BATCH_TXS_MAX"],
+    help: "most transactions one vertex this node issues carries (1 makes one vertex per transaction: soak tests)",
+  },
   // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
   {
     key: "settlement.lag_ms",

@@ -338,6 +338,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nowMs,
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
       settlement: { ...genesis.settlement, lagMs: config.settlement.lagMs },
+      batchTxsMax: config.consensus.batchTxsMax,
       onCut: (cut) => {
         void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
       },
