@@ -21,6 +21,7 @@ import {
 import { certificateFromJson, verifyCertificate } from "../src/checkpoint/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import { readGenesis } from "../src/node/genesis.ts";
+import { DatabaseSync } from "node:sqlite";
 import { startTestnet } from "../scripts/testnet.ts";
 
 const RUV = 1_000_000n;
@@ -211,6 +212,77 @@ Deno.test({
         await traffic(2);
         await sameState("after the restart", ids.slice(from));
       });
+    } finally {
+      await net.stop();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a node whose ledger cannot follow consensus still starts, serves /health and says why; /ready fails",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "qudag-halted-" });
+    // No snapshots: a restart replays every accepted vertex, the damaged one included.
+    const net = await startTestnet({
+      nodes: 1,
+      dir,
+      basePort: 0,
+      quiet: true,
+      settlement: { intervalMs: 1_000 },
+      env: { QUDAG_SETTLEMENT_LAG_MS: "1000", QUDAG_SNAPSHOT_EVERY: "0" },
+    });
+    const d = net.description;
+    try {
+      const chainId = fromHex(d.chainId);
+      const apiKey = Deno.readTextFileSync(d.apiKeyFile).trim();
+      const carol = keyFromSeed(new Uint8Array(32).fill(61));
+      const unsigned = {
+        chainId,
+        account: carol.id,
+        nonce: 0n,
+        timestampMs: 0n,
+        maxFee: 1n << 40n,
+        kind: "create_account",
+        name: "carol",
+        publicKey: carol.publicKey,
+      } as UnsignedTransaction;
+      const tx = encodeTransaction({
+        ...unsigned,
+        signature: ml_dsa87.sign(transactionSigningMessage(unsigned), carol.secretKey),
+      });
+      const res = await fetch(`${d.nodes[0].exchange}/api/v1/exchange/transactions`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", "x-api-key": apiKey },
+        body: tx.slice().buffer,
+      });
+      const { id } = await res.json();
+      const deadline = Date.now() + WAIT_MS;
+      while (
+        (await (await fetch(`${d.nodes[0].exchange}/api/v1/exchange/transactions/${id}`)).json()).receipt == null
+      ) {
+        if (Date.now() > deadline) throw new Error("carol's account was not created");
+        await sleep(100);
+      }
+      await net.stopNode(0);
+      // Damage the store as a broken disk or a bug might: the vertex stays accepted, its transaction's decision goes.
+      const db = new DatabaseSync(`${d.nodes[0].dataDir}/qudag.db`);
+      db.prepare("DELETE FROM decisions WHERE id = ?").run(id);
+      db.close();
+      await net.restartNode(0);
+      const health = await fetch(`${d.nodes[0].http}/health`);
+      await health.body?.cancel();
+      assert.equal(health.status, 200);
+      const ready = await fetch(`${d.nodes[0].http}/ready`);
+      const body = await ready.json();
+      assert.equal(ready.status, 503);
+      assert.match(body.error.message, /ledger_out_of_step/);
+      const status = await (await fetch(`${d.nodes[0].http}/api/v1/status`)).json();
+      assert.equal(status.exchange.ledger.halted.code, "ledger_out_of_step");
+      assert.match(status.exchange.ledger.halted.message, new RegExp(`transaction ${id}, which is not accepted`));
+      assert.match(net.log(0), /exchange ledger halted: it applies nothing more/);
     } finally {
       await net.stop();
       Deno.removeSync(dir, { recursive: true });
