@@ -25,6 +25,7 @@ import {
 } from "../src/core/mod.ts";
 import { fromHex, toHex } from "../src/keys/mod.ts";
 import { startTestnet } from "../scripts/testnet.ts";
+import { type Key, keyFromSeed } from "./_tx.ts";
 
 const RUV = 1_000_000n;
 const NODES = 4;
@@ -40,12 +41,6 @@ const REFUSAL_MS_MAX = 2_000;
 /** ML-DSA-87 signature bytes: the end of every signed transaction. */
 const SIGNATURE_BYTES = 4_627;
 const MAX_FEE_DEFAULT = 1n << 40n;
-
-interface Key {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-  id: Uint8Array;
-}
 
 interface Receipt {
   code: string;
@@ -69,11 +64,6 @@ interface AccountView {
   balanceUnits: string;
   nextNonce: string;
   lastMs: string;
-}
-
-function keyFromSeed(seed: Uint8Array): Key {
-  const { publicKey, secretKey } = ml_dsa87.keygen(seed);
-  return { publicKey, secretKey, id: blake3(publicKey) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -17,19 +17,9 @@ import {
 } from "../src/core/mod.ts";
 import { fromHex, toHex } from "../src/keys/mod.ts";
 import { startTestnet } from "../scripts/testnet.ts";
+import { type Key, keyFromSeed } from "./_tx.ts";
 
 const RUV = 1_000_000n;
-
-interface Key {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-  id: Uint8Array;
-}
-
-function keyFromSeed(seed: Uint8Array): Key {
-  const { publicKey, secretKey } = ml_dsa87.keygen(seed);
-  return { publicKey, secretKey, id: blake3(publicKey) };
-}
 
 Deno.test({
   name: "exchange: the seed flow on 4 real nodes ends with the same exact balances and state hash everywhere",

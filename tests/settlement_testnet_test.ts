@@ -11,33 +11,17 @@
  */
 import assert from "node:assert/strict";
 import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
-import {
-  blake3,
-  encodeTransaction,
-  type TransactionPayload,
-  transactionSigningMessage,
-  type UnsignedTransaction,
-} from "../src/core/mod.ts";
+import type { TransactionPayload } from "../src/core/mod.ts";
 import { certificateFromJson, verifyCertificate } from "../src/checkpoint/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import { readGenesis } from "../src/node/genesis.ts";
 import { DatabaseSync } from "node:sqlite";
 import { startTestnet } from "../scripts/testnet.ts";
+import { type Key, keyFromSeed, signTransaction } from "./_tx.ts";
 
 const RUV = 1_000_000n;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WAIT_MS = 60_000;
-
-interface Key {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-  id: Uint8Array;
-}
-
-function keyFromSeed(seed: Uint8Array): Key {
-  const { publicKey, secretKey } = ml_dsa87.keygen(seed);
-  return { publicKey, secretKey, id: blake3(publicKey) };
-}
 
 Deno.test({
   name:
@@ -71,18 +55,7 @@ Deno.test({
     const sign = (key: Key, payload: TransactionPayload) => {
       const nonce = nonces.get(key) ?? 0n;
       nonces.set(key, nonce + 1n);
-      const unsigned = {
-        chainId,
-        account: key.id,
-        nonce,
-        timestampMs: 0n,
-        maxFee: 1n << 40n,
-        ...payload,
-      } as UnsignedTransaction;
-      return encodeTransaction({
-        ...unsigned,
-        signature: ml_dsa87.sign(transactionSigningMessage(unsigned), key.secretKey),
-      });
+      return signTransaction(chainId, key, nonce, payload);
     };
     const submit = async (i: number, tx: Uint8Array) => {
       const res = await fetch(`${d.nodes[i].exchange}/api/v1/exchange/transactions`, {
@@ -239,19 +212,10 @@ Deno.test({
       const chainId = fromHex(d.chainId);
       const apiKey = Deno.readTextFileSync(d.apiKeyFile).trim();
       const carol = keyFromSeed(new Uint8Array(32).fill(61));
-      const unsigned = {
-        chainId,
-        account: carol.id,
-        nonce: 0n,
-        timestampMs: 0n,
-        maxFee: 1n << 40n,
+      const tx = signTransaction(chainId, carol, 0n, {
         kind: "create_account",
         name: "carol",
         publicKey: carol.publicKey,
-      } as UnsignedTransaction;
-      const tx = encodeTransaction({
-        ...unsigned,
-        signature: ml_dsa87.sign(transactionSigningMessage(unsigned), carol.secretKey),
       });
       const res = await fetch(`${d.nodes[0].exchange}/api/v1/exchange/transactions`, {
         method: "POST",

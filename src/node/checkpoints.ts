@@ -290,14 +290,17 @@ export class CheckpointService {
         await this.onSignature(from, m.seq, m.digest, m.signature);
         break;
       case "getCheckpoint": {
+        // An empty statement says "none held", so that a node starting among new peers need not wait them out.
         const c = this.certificateFor(m.seq, m.withSnapshot);
-        if (c !== null) {
-          this.#o.send(from, { type: "checkpoint", statement: c.statement, signatures: [...c.signatures] });
-        }
+        this.#o.send(from, {
+          type: "checkpoint",
+          statement: c?.statement ?? new Uint8Array(),
+          signatures: c === null ? [] : [...c.signatures],
+        });
         break;
       }
       case "checkpoint":
-        await this.onCertificate(from, m.statement, m.signatures);
+        if (m.statement.length > 0) await this.onCertificate(from, m.statement, m.signatures);
         break;
       case "getSnapshot": {
         const bytes = this.#snapshot(m.seq);

@@ -22,7 +22,7 @@ import { Discovery, resolveAaaa } from "../net/discovery.ts";
 import { acceptedTxSum, ConsensusService, storedCutPositions, SubmitError } from "./consensus.ts";
 import { CheckpointService } from "./checkpoints.ts";
 import { createCheckpointsApi } from "../http/checkpoints.ts";
-import { StateSync } from "./state_sync.ts";
+import { syncIfBehind } from "./state_sync.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DB_FILE } from "../storage/mod.ts";
 import { createSyncSigner } from "./sync_signer.ts";
@@ -248,42 +248,28 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
 
     // State sync: a node behind the peers' newest certified checkpoint (empty, wiped, or back after a long time
     // away) starts from it instead of replaying the chain; a stale database is moved aside first.
-    if (config.sync.enabled) {
-      const probe = new StateSync({
+    if (config.sync.enabled && genesis.validators.length > 1) {
+      const synced = await syncIfBehind({
         storage,
         transport,
-        checkpoints: checkpointsFor(null),
         validators,
+        checkpoints: checkpointsFor(null),
         exchange: genesis.exchange !== null,
         logger: log.child({ component: "sync" }),
-        ownSeq: storage.latestCut()?.seq ?? 0,
         behindMin: config.sync.behindMin,
-        waitMs: storage.vertexCount() === 0 || storage.latestCut() !== null ? config.sync.waitMs : 0,
-      });
-      transport.onMessage(probe.onMessage);
-      const found = await probe.probe();
-      if ("cert" in found) {
-        if (storage.vertexCount() > 0) {
+        // Wait for peers only when this node knows whom to dial; otherwise ask whoever is connected already.
+        waitMs: config.p2p.peers.length > 0 || config.p2p.bootstrap !== null || config.fly.appName
+          ? config.sync.waitMs
+          : 0,
+        freshStore: () => {
           storage = moveStoreAside(storage, config.node.dataDir, log);
           ({ boots, firstStartedAt } = recordStart(storage, identity, new Date(startedAtMs).toISOString()));
           storage.setMeta("chain_id", genesis.chainIdHex);
-        }
-        const sync = new StateSync({
-          storage,
-          transport,
-          checkpoints: checkpointsFor(null),
-          validators,
-          exchange: genesis.exchange !== null,
-          logger: log.child({ component: "sync" }),
-          ownSeq: 0,
-          behindMin: config.sync.behindMin,
-          waitMs: 0,
-        });
-        transport.onMessage(sync.onMessage);
-        const outcome = await sync.apply(found.cert, found.from);
-        if (!outcome.synced) log.warn("state sync failed; catching up by fetching", { ...outcome });
-      } else if (!found.synced && found.reason !== "sync_not_behind" && found.reason !== "sync_no_checkpoint") {
-        log.info("no state sync", { reason: found.reason, why: found.message });
+          return storage;
+        },
+      });
+      if (!synced.synced && !["sync_not_behind", "sync_no_checkpoint", "sync_no_peers"].includes(synced.reason)) {
+        log.warn("state sync failed; catching up by fetching", { reason: synced.reason, why: synced.message });
       }
     }
 

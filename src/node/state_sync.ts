@@ -95,6 +95,8 @@ export class StateSync {
   }[] = [];
   readonly #chunks: { seq: number; offset: number; total: number; bytes: Uint8Array }[] = [];
   readonly #vertices = new Map<string, Uint8Array>();
+  /** Peers that answered they hold no checkpoint. */
+  readonly #none = new Set<string>();
 
   constructor(o: StateSyncOptions) {
     this.#o = o;
@@ -110,7 +112,8 @@ export class StateSync {
     }
     // Bounded: a peer can only fill what this sync is waiting for.
     if (m.type === "checkpoint") {
-      if (this.#certificates.length < ANSWERS_MAX) {
+      if (m.statement.length === 0) this.#none.add(from); // the peer holds no such checkpoint
+      else if (this.#certificates.length < ANSWERS_MAX) {
         this.#certificates.push({ from, statement: m.statement, signatures: m.signatures });
       }
     } else if (m.type === "snapshotChunk") {
@@ -136,7 +139,7 @@ export class StateSync {
     const peers = this.#o.transport.peers().map((p) => p.peerId);
     if (peers.length === 0) return refuse("sync_no_peers", `no peer connected within ${this.#o.waitMs} ms`);
     for (const p of peers) this.#send(p, { type: "getCheckpoint", seq: 0, withSnapshot: this.#o.exchange });
-    await this.#waitFor(() => this.#certificates.length >= peers.length);
+    await this.#waitFor(() => this.#certificates.length + this.#none.size >= peers.length);
     let best: { cert: CheckpointCertificate; from: string } | null = null;
     for (const c of this.#certificates.splice(0)) {
       const cert = await this.#o.checkpoints.onCertificate(c.from, c.statement, c.signatures);
@@ -395,4 +398,42 @@ function refuse(reason: StateSyncRefusal, message: string): StateSyncOutcome {
 /** The statement a stored certificate certifies. */
 export function certifiedStatement(bytes: Uint8Array): CheckpointStatement {
   return decodeStatement(bytes);
+}
+
+/**
+ * At start: asks the peers for their newest certified checkpoint and, when
+ * this node is at least `behindMin` checkpoints behind it, syncs from it,
+ * into a fresh store when this one holds anything (`freshStore` moves it
+ * aside). What a sync does not do, fetching does.
+ */
+export async function syncIfBehind(o: {
+  storage: Storage;
+  transport: PeerTransport;
+  validators: ValidatorSet;
+  checkpoints: CheckpointService;
+  exchange: boolean;
+  logger: Logger;
+  behindMin: number;
+  waitMs: number;
+  freshStore: () => Storage;
+}): Promise<StateSyncOutcome> {
+  const options = (storage: Storage, ownSeq: number): StateSyncOptions => ({
+    storage,
+    transport: o.transport,
+    checkpoints: o.checkpoints,
+    validators: o.validators,
+    exchange: o.exchange,
+    logger: o.logger,
+    ownSeq,
+    behindMin: o.behindMin,
+    waitMs: o.waitMs,
+  });
+  const probe = new StateSync(options(o.storage, o.storage.latestCut()?.seq ?? 0));
+  o.transport.onMessage(probe.onMessage);
+  const found = await probe.probe();
+  if (!("cert" in found)) return found;
+  const storage = o.storage.vertexCount() > 0 ? o.freshStore() : o.storage;
+  const sync = new StateSync(options(storage, 0));
+  o.transport.onMessage(sync.onMessage);
+  return await sync.apply(found.cert, found.from);
 }
