@@ -126,7 +126,7 @@ export interface NodePathResult {
   state_hash: string;
 }
 
-interface Account {
+export interface Account {
   signer: MlDsaSigner;
   id: Uint8Array;
   hex: string;
@@ -139,14 +139,14 @@ interface AccountView {
   nextNonce: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
 }
 
 /** Runs `job` over `items` with at most `limit` in flight; stops at the first failure. */
-async function pool<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -183,7 +183,7 @@ class Permits {
   }
 }
 
-class Exchange {
+export class Exchange {
   constructor(private readonly net: RunningTestnet, private readonly apiKey: string) {}
 
   get nodes() {
