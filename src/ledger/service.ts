@@ -140,6 +140,8 @@ export class LedgerService {
   /** The last cut folded in. */
   #cut: LedgerCut | null = null;
   #appliedTotal = 0;
+  /** status() until the ledger changes. */
+  #status: LedgerStatus | null = null;
   /** Sequential processing: signature checks are async, applying must not interleave. */
   #queue: Promise<void> = Promise.resolve();
   #halted: LedgerHalt | null = null;
@@ -294,6 +296,7 @@ export class LedgerService {
   }
 
   #reset(): void {
+    this.#status = null;
     this.#halted = null;
     this.#m.halted.set({}, 0);
     this.#ledger.free();
@@ -378,6 +381,7 @@ export class LedgerService {
    * drop): then this node cannot state that cut.
    */
   #fold(cut: LedgerCut, drop: boolean, live: boolean): CutFold | null {
+    this.#status = null;
     if (drop && cut.prevBoundaryMs > this.#droppedBelowMs) {
       const dropped = this.#index.dropBelow(cut.prevBoundaryMs);
       if (dropped.length > 0) this.#ledger.settle(bytesOf(dropped));
@@ -488,6 +492,7 @@ export class LedgerService {
       // Applied, or refused after its nonce check (the nonce is consumed): either leaves journal facts.
       if (out.code === "ok" || out.touched.length > 0) facts = true;
     }
+    this.#status = null;
     if (receipts.length > 0) this.#o.storage.putReceipts(receipts);
     this.#index.add(id, concurrent, facts, stored.timestampMs);
     this.#appliedTotal++;
@@ -544,7 +549,8 @@ export class LedgerService {
   }
 
   #refreshGauges(): void {
-    const s = this.#ledger.status();
+    this.#status = null;
+    const s = this.status();
     this.#m.supply.set({}, Number(s.supply));
     this.#m.accounts.set({}, s.accountCount);
     this.#m.vertices.set({}, this.#appliedTotal);
@@ -576,12 +582,14 @@ export class LedgerService {
 
   // ------------------------------------------------------------ queries
 
+  /** The core's status (its state hash is over every account): computed once per change, not per request. */
   status(): LedgerStatus {
-    return this.#ledger.status();
+    this.#status ??= this.#ledger.status();
+    return this.#status;
   }
 
   stateHash(): Uint8Array {
-    return this.#ledger.stateHash();
+    return this.status().stateHash;
   }
 
   /** The fact vertices named as concurrent when `vertex` (hex) was applied, while held; diagnostics. */
@@ -676,7 +684,7 @@ export class LedgerService {
     journalVertices: number;
     cut: number;
   } {
-    const s = this.#ledger.status();
+    const s = this.status();
     return {
       accounts: s.accountCount,
       supply: formatAmount(s.supply),
