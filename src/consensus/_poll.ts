@@ -1,0 +1,115 @@
+/**
+ * Polls: each responder's preferred frontier is a vote for the carriers in
+ * its ancestry, tallied per conflict set (an empty vertex is a one-member
+ * set of its own) and fed to every processing set.
+ */
+import { acceptReady } from "./_cascade.ts";
+import { VOTE_FRONTIER_MAX } from "./_frontier.ts";
+import { emptyKey, type Graph } from "./_graph.ts";
+import type { Decision } from "./types.ts";
+
+/** Distinct frontiers whose support is remembered between changes. */
+const SUPPORT_CACHE_MAX = 256;
+
+/** Marks a responder that supported two members of one conflict set. */
+const EQUIVOCATED = "";
+
+/** See {@linkcode DagConsensus.recordPoll}. */
+export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Decision[] {
+  g.polls++;
+  const tallies = tally(g, votes, true);
+  g.lastPollSuccesses = 0;
+  for (const key of [...g.processingSets].sort()) {
+    const setTally = tallies.get(key);
+    const set = g.sets.get(key)!;
+    // A set that finalized and waits for its vertex makes no progress.
+    if (best(setTally) >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
+    set.recordPoll(setTally);
+  }
+  // An empty vertex is its own one-member choice: beta consecutive polls with alphaConfidence supporters.
+  for (const [id, confidence] of g.emptyConfidence) {
+    const key = emptyKey(id);
+    const count = tallies.get(key)?.get(key) ?? 0;
+    if (count >= g.params.alphaConfidence && confidence < g.params.beta) g.lastPollSuccesses++;
+    g.emptyConfidence.set(id, count >= g.params.alphaConfidence ? confidence + 1 : 0);
+  }
+  g.changed();
+  acceptReady(g);
+  return g.takeDecisions();
+}
+
+/** See {@linkcode DagConsensus.pollSettled}. */
+export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pending: number): boolean {
+  if (pending === 0) return true;
+  const { alphaPreference, alphaConfidence } = g.params;
+  if (votes.length < alphaConfidence && pending >= alphaPreference) return false;
+  const tallies = tally(g, votes, false);
+  for (const key of [...g.processingSets, ...[...g.emptyConfidence.keys()].map(emptyKey)]) {
+    const most = best(tallies.get(key));
+    if (most >= alphaConfidence) continue;
+    // Unknown members may gain votes too; they start from zero.
+    if (most + pending >= alphaPreference || pending >= alphaPreference) return false;
+  }
+  return true;
+}
+
+/** The most supporters any member of one set's tally has (0 for none). */
+function best(setTally: ReadonlyMap<string, number> | undefined): number {
+  let most = 0;
+  for (const count of setTally?.values() ?? []) most = Math.max(most, count);
+  return most;
+}
+
+/** Conflict key -> carrier -> supporting responders. */
+function tally(
+  g: Graph,
+  votes: readonly (readonly string[])[],
+  countEquivocation: boolean,
+): Map<string, Map<string, number>> {
+  const tallies = new Map<string, Map<string, number>>();
+  for (const frontier of votes) {
+    const cacheKey = frontier.join(",");
+    let support = g.supportCache.get(cacheKey);
+    if (support === undefined) {
+      support = supportOf(g, [...new Set(frontier)].sort().slice(0, VOTE_FRONTIER_MAX));
+      if (g.supportCache.size >= SUPPORT_CACHE_MAX) g.supportCache.clear();
+      g.supportCache.set(cacheKey, support);
+    }
+    for (const [key, carrier] of support) {
+      if (carrier === EQUIVOCATED) {
+        if (countEquivocation) g.equivocatingVotes++;
+        continue;
+      }
+      let setTally = tallies.get(key);
+      if (setTally === undefined) tallies.set(key, setTally = new Map());
+      setTally.set(carrier, (setTally.get(carrier) ?? 0) + 1);
+    }
+  }
+  return tallies;
+}
+
+/** Conflict key -> supported carrier (or EQUIVOCATED) for one frontier. */
+function supportOf(g: Graph, frontier: readonly string[]): Map<string, string> {
+  const support = new Map<string, string>();
+  const seen = new Set<string>();
+  const stack = frontier.filter((id) => g.vertices.has(id));
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const v = g.vertices.get(id);
+    // Accepted (or settled and dropped): its whole ancestry is decided.
+    if (v === undefined || v.status === "accepted") continue;
+    if (g.emptyConfidence.has(id)) support.set(emptyKey(id), emptyKey(id));
+    for (const c of v.carriers) {
+      const carrier = g.carriers.get(c);
+      if (carrier === undefined || carrier.status !== "processing") continue;
+      const key = g.txs.get(carrier.txId)!.conflictKey;
+      const prior = support.get(key);
+      if (prior === undefined) support.set(key, c);
+      else if (prior !== c) support.set(key, EQUIVOCATED);
+    }
+    for (const p of v.parents) if (!seen.has(p)) stack.push(p);
+  }
+  return support;
+}
