@@ -308,6 +308,10 @@ export interface StatusView {
 
 export interface NodeProbe {
   rssMiB: number;
+  /** V8 heap used (`process_heap_bytes`). */
+  heapMiB: number;
+  /** The WASM core's linear memory (`qudag_core_memory_bytes`). */
+  coreMiB: number;
   dbMiB: number;
   /** `qudag_ledger_transactions_total` by result. */
   ledger: Record<string, number>;
@@ -385,7 +389,9 @@ function dbMiB(dataDir: string): number {
   return bytes / 2 ** 20;
 }
 
-function metricsOf(text: string): Pick<NodeProbe, "ledger" | "acceptedVertices" | "inMemoryMetric"> {
+function metricsOf(
+  text: string,
+): Pick<NodeProbe, "ledger" | "acceptedVertices" | "inMemoryMetric" | "heapMiB" | "coreMiB"> {
   const ledger: Record<string, number> = {};
   for (const m of text.matchAll(/^qudag_ledger_transactions_total\{result="([a-z_]+)"\} ([0-9.e+]+)$/gm)) {
     ledger[m[1]] = Number(m[2]);
@@ -395,6 +401,8 @@ function metricsOf(text: string): Pick<NodeProbe, "ledger" | "acceptedVertices" 
     ledger,
     acceptedVertices: one(/^qudag_consensus_vertices\{state="accepted"\} ([0-9.e+]+)$/m),
     inMemoryMetric: one(/^qudag_engine_vertices_in_memory ([0-9.e+]+)$/m),
+    heapMiB: one(/^process_heap_bytes ([0-9.e+]+)$/m) / 2 ** 20,
+    coreMiB: one(/^qudag_core_memory_bytes ([0-9.e+]+)$/m) / 2 ** 20,
   };
 }
 

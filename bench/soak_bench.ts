@@ -113,6 +113,10 @@ interface WindowRow {
   applied_per_s: number;
   latency_s: { p50: number | null; p99: number | null; samples: number; lookups: number; timed_out: number };
   rss_mib: number[];
+  /** V8 heap used, per node. */
+  heap_mib: number[];
+  /** The WASM core's linear memory, per node. */
+  core_mib: number[];
   journal_vertices: number[];
   in_memory_status: number[];
   in_memory_metric: number[];
@@ -144,6 +148,8 @@ function windowLine(w: WindowRow): string {
     `app ${String(w.applied).padStart(5)} ${w.applied_per_s.toFixed(1).padStart(6)}/s`,
     `lat ${lat} s (${w.latency_s.samples})`,
     `rss ${w.rss_mib.map((v) => Math.round(v)).join("/")} MiB`,
+    `heap ${w.heap_mib.map((v) => Math.round(v)).join("/")}`,
+    `core ${Math.max(...w.core_mib).toFixed(0)}`,
     `journal ${Math.max(...w.journal_vertices)}`,
     `in-mem ${Math.max(...w.in_memory_status)}/${Math.max(...w.in_memory_metric)}`,
     `status ${Math.max(...w.status_ms).toFixed(1)} ms`,
@@ -246,6 +252,8 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
           timed_out: lat.timedOut,
         },
         rss_mib: probes.map((p) => r1(p.rssMiB)),
+        heap_mib: probes.map((p) => r1(p.heapMiB)),
+        core_mib: probes.map((p) => r1(p.coreMiB)),
         journal_vertices: probes.map((p) => p.journalVertices),
         in_memory_status: probes.map((p) => p.inMemoryStatus),
         in_memory_metric: probes.map((p) => p.inMemoryMetric),

@@ -97,6 +97,8 @@ function callNone(fn: () => number): Uint8Array {
 }
 
 export const core = {
+  /** Bytes of the core's linear memory (it grows and never shrinks). */
+  memoryBytes: (): number => wasm.memory.buffer.byteLength,
   blake3: (input: Uint8Array, outLen: number): Uint8Array =>
     callWith((p, l) => wasm.qudag_blake3_hash(p, l, outLen), input),
   txEncode: (frame: Uint8Array) => callWith(wasm.qudag_tx_encode, frame),

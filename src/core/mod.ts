@@ -179,6 +179,11 @@ function readConstants(): CoreConstants {
 export const CORE_CONSTANTS: CoreConstants = readConstants();
 
 /** Sizes fixed by FIPS 204 (ML-DSA-87) and BLAKE3-256. */
+/** Bytes of the WASM core's linear memory: it grows with the largest state ever held and never shrinks. */
+export function coreMemoryBytes(): number {
+  return core.memoryBytes();
+}
+
 export const ML_DSA_87_PUBLIC_KEY_BYTES = 2592;
 export const ML_DSA_87_SIGNATURE_BYTES = 4627;
 export const HASH_BYTES = 32;

@@ -28,6 +28,7 @@
  */
 import {
   CoreError,
+  coreMemoryBytes,
   formatAmount,
   Ledger,
   type LedgerAccount,
@@ -155,6 +156,7 @@ export class LedgerService {
     held: Gauge;
     halted: Gauge;
     cutSeq: Gauge;
+    coreMemory: Gauge;
   };
 
   constructor(o: LedgerServiceOptions) {
@@ -182,6 +184,7 @@ export class LedgerService {
       held: r.gauge("qudag_ledger_vertices_in_memory", "Applied vertices whose concurrency records are held."),
       halted: r.gauge("qudag_ledger_halted", "1 when the exchange ledger stopped applying vertices (see the log)."),
       cutSeq: r.gauge("qudag_ledger_cut_sequence", "The last cut the exchange ledger folded in."),
+      coreMemory: r.gauge("qudag_core_memory_bytes", "The WASM core's linear memory in bytes (grows, never shrinks)."),
     };
     this.#m.halted.set({}, 0);
     this.#refreshGauges();
@@ -557,6 +560,7 @@ export class LedgerService {
     this.#m.journal.set({}, s.journalVertices);
     this.#m.held.set({}, this.#index.size);
     this.#m.cutSeq.set({}, this.#cut?.seq ?? 0);
+    this.#m.coreMemory.set({}, coreMemoryBytes());
   }
 
   // ------------------------------------------------------------ submissions
