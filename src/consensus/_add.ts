@@ -26,6 +26,7 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
     children: [],
     addedAtPoll: g.polls,
     timestampMs: vertex.timestampMs ?? 0,
+    author: vertex.author ?? "",
     status: "processing",
   };
   g.vertices.set(vertex.id, state);

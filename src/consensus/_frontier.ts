@@ -7,7 +7,7 @@ import { rivalVertices } from "./_add.ts";
 import type { Graph, TxState } from "./_graph.ts";
 import type { TxInput } from "./types.ts";
 
-/** Vertices one vote may name; longer frontiers are cut (sorted, first N). */
+/** Vertices one vote may name; longer frontiers are cut (see voteRoom). */
 export const VOTE_FRONTIER_MAX = 64;
 
 /** Dependency chains deeper than this count as not preferred (not clean) until their roots are accepted. */
@@ -24,8 +24,50 @@ export function preferredFrontier(g: Graph): string[] {
       v.carriers.every((c) => carrierPreferred(g, c, memo, 0));
     if (ok) strong.add(id);
   }
-  g.frontierCache = tipsOf(g, strong).slice(0, VOTE_FRONTIER_MAX);
+  g.frontierCache = voteRoom(g, tipsOf(g, strong));
   return [...g.frontierCache];
+}
+
+/**
+ * At most VOTE_FRONTIER_MAX of `tips`, sorted. A vote supports what its tips
+ * descend from, and only processing vertices carry support (an accepted tip
+ * decides nothing), so the room goes first to tips carrying processing
+ * transactions, then to other processing tips (empty vertices), then to
+ * accepted tips; within each class it is shared round-robin between authors.
+ * So no author, however many low-sorting or empty vertices it makes, takes
+ * more than its share while others have tips that decide open conflicts.
+ */
+function voteRoom(g: Graph, tips: readonly string[]): string[] {
+  if (tips.length <= VOTE_FRONTIER_MAX) return [...tips];
+  const classes: Map<string, string[]>[] = [new Map(), new Map(), new Map()];
+  for (const id of tips) {
+    const v = g.vertices.get(id);
+    const c = v === undefined || v.status === "accepted"
+      ? 2
+      : v.carriers.some((c) => g.carriers.get(c)?.status === "processing")
+      ? 0
+      : 1;
+    const author = v?.author ?? "";
+    const byAuthor = classes[c];
+    let list = byAuthor.get(author);
+    if (list === undefined) byAuthor.set(author, list = []);
+    list.push(id); // tips are sorted, so each list is too
+  }
+  const chosen: string[] = [];
+  for (const byAuthor of classes) {
+    const lists = [...byAuthor.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l);
+    for (let i = 0; chosen.length < VOTE_FRONTIER_MAX; i++) {
+      let took = false;
+      for (const list of lists) {
+        if (i < list.length && chosen.length < VOTE_FRONTIER_MAX) {
+          chosen.push(list[i]);
+          took = true;
+        }
+      }
+      if (!took) break;
+    }
+  }
+  return chosen.sort();
 }
 
 /** See {@linkcode DagConsensus.virtuousFrontier}. */

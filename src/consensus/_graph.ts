@@ -20,6 +20,7 @@ export interface VertexState {
   readonly children: string[];
   readonly addedAtPoll: number;
   readonly timestampMs: number;
+  readonly author: string;
   status: Status;
 }
 

@@ -71,7 +71,8 @@ function tally(
     const cacheKey = frontier.join(",");
     let support = g.supportCache.get(cacheKey);
     if (support === undefined) {
-      support = supportOf(g, [...new Set(frontier)].sort().slice(0, VOTE_FRONTIER_MAX));
+      // The voter chose its room (see voteRoom); a longer vote is cut, never re-sorted.
+      support = supportOf(g, [...new Set(frontier)].slice(0, VOTE_FRONTIER_MAX));
       if (g.supportCache.size >= SUPPORT_CACHE_MAX) g.supportCache.clear();
       g.supportCache.set(cacheKey, support);
     }

@@ -66,7 +66,12 @@ export function abandon(g: Graph, vertexIds: readonly string[]): Decision[] {
 /** See {@linkcode DagConsensus.addSettled}. */
 export function addSettled(
   g: Graph,
-  vertex: { readonly id: string; readonly parents: readonly string[]; readonly timestampMs?: number },
+  vertex: {
+    readonly id: string;
+    readonly parents: readonly string[];
+    readonly timestampMs?: number;
+    readonly author?: string;
+  },
 ): void {
   if (g.vertices.has(vertex.id)) return;
   if (!g.position.frontier.includes(vertex.id)) {
@@ -80,6 +85,7 @@ export function addSettled(
     children: [],
     addedAtPoll: g.polls,
     timestampMs: vertex.timestampMs ?? 0,
+    author: vertex.author ?? "",
     status: "accepted",
   });
   g.acceptedTips.add(vertex.id);

@@ -302,7 +302,9 @@ export class DagConsensus {
 
   /**
    * The ids this node votes for: tips of the accepted and strongly preferred
-   * vertices, sorted, at most {@linkcode VOTE_FRONTIER_MAX}.
+   * vertices, sorted, at most {@linkcode VOTE_FRONTIER_MAX}; when there are
+   * more, tips carrying processing transactions come first, then other
+   * processing tips, then accepted ones, shared fairly between authors.
    */
   preferredFrontier(): string[] {
     return preferredFrontier(this.#g);

@@ -19,6 +19,8 @@ export interface VertexInput {
   readonly txs: readonly TxInput[];
   /** Its author's timestamp: never below a parent's; settlement cuts by it (0 when absent). */
   readonly timestampMs?: number;
+  /** Its author (validator id): votes share their room fairly between authors ("" when absent). */
+  readonly author?: string;
 }
 
 export type Status = "processing" | "accepted" | "rejected";
