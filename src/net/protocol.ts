@@ -6,6 +6,8 @@
  * trailing bytes is refused as malformed.
  */
 
+import { DATA_FRAME_BYTES_MIN } from "./frame.ts";
+
 export const PROTOCOL_MESSAGE = Object.freeze({
   vertices: 1,
   getVertices: 2,
@@ -23,8 +25,19 @@ export const PROTOCOL_MESSAGE = Object.freeze({
 export const VERTICES_PER_MESSAGE_MAX = 64;
 /** Ids in a get-vertices request or a frontier. */
 export const IDS_PER_MESSAGE_MAX = 256;
-/** Bytes of one vertex on the wire (the core's own limit is checked again when it is decoded). */
-export const VERTEX_WIRE_BYTES_MAX = 4 * 1024 * 1024;
+/** Bytes of one transport message between authenticated peers (the transport's messageBytesMax). */
+export const PEER_MESSAGE_BYTES_MAX = 1 << 20;
+/** A `vertices` message's bytes around one vertex: type, count, length. */
+const VERTICES_MESSAGE_OVERHEAD_BYTES = 1 + 4 + 4;
+/**
+ * The largest vertex one `vertices` message can carry to a peer, inside one
+ * sealed data frame of at most PEER_MESSAGE_BYTES_MAX: the size limit at every
+ * admission (API, peers, this node's own), so that no node ever stores a
+ * vertex it cannot relay and builds on it.
+ */
+export const VERTEX_RELAY_BYTES_MAX = PEER_MESSAGE_BYTES_MAX - DATA_FRAME_BYTES_MIN - VERTICES_MESSAGE_OVERHEAD_BYTES;
+/** Bytes of one vertex on the wire: what one message can carry (admission refuses more, see above). */
+export const VERTEX_WIRE_BYTES_MAX = VERTEX_RELAY_BYTES_MAX;
 export const SIGNATURE_BYTES_MAX = 8192;
 /** Bytes of an encoded checkpoint statement (src/checkpoint bounds it well below). */
 export const STATEMENT_WIRE_BYTES_MAX = 16 * 1024;

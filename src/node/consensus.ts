@@ -10,6 +10,7 @@
 import {
   blake3,
   encodeVertex,
+  ML_DSA_87_SIGNATURE_BYTES,
   type TransactionInfo,
   validateTransaction,
   validateVertex,
@@ -24,6 +25,7 @@ import {
   type Parameters,
   type SettledView,
   type TxInput,
+  VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
 } from "../consensus/mod.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
@@ -39,7 +41,13 @@ import {
 import { fromHex, toHex } from "../keys/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
-import { decodeMessage, encodeMessage, type ProtocolMessage, VERTICES_PER_MESSAGE_MAX } from "../net/protocol.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type ProtocolMessage,
+  VERTEX_RELAY_BYTES_MAX,
+  VERTICES_PER_MESSAGE_MAX,
+} from "../net/protocol.ts";
 import type { PeerTransport } from "../net/transport.ts";
 import type { Storage } from "../storage/mod.ts";
 import type { DagService } from "./dag_service.ts";
@@ -128,10 +136,16 @@ const VERIFIED_VOTES_MAX = 16_384;
 /** Bound on transactions waiting to be issued. */
 const MEMPOOL_MAX = 100_000;
 /**
- * Bytes of transactions in one vertex: a vertex must fit one transport message
- * (1 MiB) with room for its header, parents and signature.
+ * A vertex's bytes besides its transactions, at most: version and type, chain
+ * id, author, round, timestamp, the parent count and VERTEX_PARENTS_MAX
+ * parents, the transaction count, the ML-DSA-87 signature (wasm/src/vertex.rs).
  */
-const VERTEX_TX_BYTES_MAX = 960 * 1024;
+const VERTEX_ENVELOPE_BYTES_MAX = 2 + 32 + 32 + 8 + 8 + 4 + VERTEX_PARENTS_MAX * 32 + 4 + ML_DSA_87_SIGNATURE_BYTES;
+/**
+ * Bytes of transactions in one vertex, each with its 4-byte length: a vertex
+ * this node builds never exceeds what peers relay (VERTEX_RELAY_BYTES_MAX).
+ */
+const VERTEX_TX_BYTES_MAX = VERTEX_RELAY_BYTES_MAX - VERTEX_ENVELOPE_BYTES_MAX;
 /** Bytes of vertices packed into one protocol message. */
 const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
 /** Most extra parents a vertex takes to have its transactions' predecessors in its causal past. */
@@ -353,9 +367,9 @@ export class ConsensusService {
     this.#mempoolKeys.set(info.conflictKey, id);
     this.#mempoolKeyOf.set(id, info.conflictKey);
     this.#firstSeenMs.set(id, this.#o.nowMs());
-    if (this.#batchBytes + bytes.length > VERTEX_TX_BYTES_MAX) this.#flush();
+    if (this.#batchBytes + 4 + bytes.length > VERTEX_TX_BYTES_MAX) this.#flush();
     this.#batch.push({ id, conflictKey: info.conflictKey, deps: [] });
-    this.#batchBytes += bytes.length;
+    this.#batchBytes += 4 + bytes.length;
     this.#m.submitted.inc({ result: "queued" });
     if (this.#batch.length >= (this.#o.batchTxsMax ?? VERTEX_TXS_MAX)) this.#flush();
     else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);

@@ -24,6 +24,7 @@ import {
   type RejectReason,
 } from "../dag/admission.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
+import { VERTEX_RELAY_BYTES_MAX } from "../net/protocol.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits } from "../dag/orphans.ts";
 import { OrphanBuffer } from "../dag/orphans.ts";
 import { fromHex, keyIdOf, toHex } from "../keys/mod.ts";
@@ -221,19 +222,30 @@ export class DagService {
     return { status: "rejected", id, code, message };
   }
 
-  /** Checks everything but parents and storage: structure, chain, author, clock, signature. */
-  async #check(
+  /** Size and structure (the core decodes it and computes its id): the cheap checks, before any lookup. */
+  #decode(
     bytes: Uint8Array,
     origin: Origin | "validate",
-  ): Promise<{ ok: true; info: VertexInfo; id: string } | { ok: false; result: SubmitResult }> {
-    let info: VertexInfo;
+  ): { ok: true; info: VertexInfo; id: string } | { ok: false; result: SubmitResult } {
+    if (bytes.length > VERTEX_RELAY_BYTES_MAX) {
+      const message = `the vertex is ${bytes.length} bytes; peers relay at most ${VERTEX_RELAY_BYTES_MAX}`;
+      return { ok: false, result: this.#reject(origin, undefined, "vertex_too_large", message) };
+    }
     try {
-      info = validateVertex(bytes);
+      const info = validateVertex(bytes);
+      return { ok: true, info, id: toHex(info.id) };
     } catch (e) {
       if (e instanceof CoreError) return { ok: false, result: this.#reject(origin, undefined, e.code, e.message) };
       throw e;
     }
-    const id = toHex(info.id);
+  }
+
+  /** Checks everything but parents and storage: chain, author, clock, then the signature (the costly one). */
+  async #check(
+    info: VertexInfo,
+    id: string,
+    origin: Origin | "validate",
+  ): Promise<{ ok: true; info: VertexInfo; id: string } | { ok: false; result: SubmitResult }> {
     const v = info.vertex;
     const verdict = admit(
       {
@@ -288,6 +300,11 @@ export class DagService {
    * and store in one step.
    */
   admitOwn(bytes: Uint8Array): SubmitResult {
+    if (bytes.length > VERTEX_RELAY_BYTES_MAX) {
+      throw new Error(
+        `this node built a vertex of ${bytes.length} bytes; peers relay at most ${VERTEX_RELAY_BYTES_MAX}`,
+      );
+    }
     const info = validateVertex(bytes);
     const id = toHex(info.id);
     if (this.#roundOf(id) !== null) return { status: "duplicate", id };
@@ -296,16 +313,23 @@ export class DagService {
 
   /** Validates without storing: what POST /api/v1/dag/validate answers. */
   async validate(bytes: Uint8Array): Promise<SubmitResult> {
-    const c = await this.#check(bytes, "validate");
+    const d = this.#decode(bytes, "validate");
+    if (!d.ok) return d.result;
+    const c = await this.#check(d.info, d.id, "validate");
     if (!c.ok) return c.result;
     const missing = c.info.vertex.parents.map(toHex).filter((p) => this.#roundOf(p) === null);
     return missing.length ? { status: "waiting", id: c.id, missing } : { status: "admitted", id: c.id };
   }
 
+  /**
+   * Cheap checks first: size and structure, then whether it is known (a
+   * known id is the same signed bytes, so a duplicate costs no signature
+   * check), then the rules, then the signature.
+   */
   async submit(bytes: Uint8Array, origin: Origin, from?: string): Promise<SubmitResult> {
-    const c = await this.#check(bytes, origin);
-    if (!c.ok) return c.result;
-    const { info, id } = c;
+    const d = this.#decode(bytes, origin);
+    if (!d.ok) return d.result;
+    const { info, id } = d;
     if (this.#roundOf(id) !== null) {
       this.#received.inc({ origin, result: "duplicate" });
       return { status: "duplicate", id };
@@ -313,6 +337,13 @@ export class DagService {
     if (this.#orphans.has(id)) {
       this.#received.inc({ origin, result: "duplicate" });
       return { status: "waiting", id, missing: [] };
+    }
+    const c = await this.#check(info, id, origin);
+    if (!c.ok) return c.result;
+    // Another arrival of the same vertex may have been placed while the signature was checked.
+    if (this.#roundOf(id) !== null || this.#orphans.has(id)) {
+      this.#received.inc({ origin, result: "duplicate" });
+      return this.#roundOf(id) !== null ? { status: "duplicate", id } : { status: "waiting", id, missing: [] };
     }
     return this.#place(info, id, bytes, origin, from);
   }

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
-import { encodeVertex, vertexSigningMessage } from "../core/mod.ts";
+import { encodeVertex, ML_DSA_87_SIGNATURE_BYTES, vertexSigningMessage } from "../core/mod.ts";
 import { fromHex } from "../keys/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
+import { SendCipher } from "../net/channel.ts";
+import { KIND_APP } from "../net/frame.ts";
+import { encodeMessage, PEER_MESSAGE_BYTES_MAX, VERTEX_RELAY_BYTES_MAX } from "../net/protocol.ts";
+import { DEFAULT_LIMITS } from "../net/transport.ts";
 import { MemoryStorage } from "../storage/mod.ts";
+import { keyFromSeed, signTransaction } from "../../tests/_tx.ts";
 import { noble, testGenesis, validatorKeys } from "./_checkpoint_testing.ts";
 import { DagService } from "./dag_service.ts";
 
@@ -64,4 +69,64 @@ Deno.test("DagService refuses a peer's vertex below the settled cut, and one tha
   const stray = await dag.submit(vertexAt(now - 1_000), "peer");
   assert.equal(stray.status, "rejected");
   assert.equal(stray.code, "stale_parents");
+});
+
+/** Data transactions of one account, signed once for every vertexOfSize call. */
+const fillers: Uint8Array[] = [];
+const FILLER_DATA_BYTES = 8192;
+
+/** A validator-signed vertex of exactly `size` bytes: data transactions of one account filling it. */
+function vertexOfSize(size: number, timestampMs: number): Uint8Array {
+  const genesis = testGenesis();
+  const author = validatorKeys()[0];
+  const key = keyFromSeed(new Uint8Array(32).fill(7));
+  const data = (nonce: number, bytes: number) =>
+    signTransaction(genesis.chainId, key, BigInt(nonce), { kind: "data", data: new Uint8Array(bytes).fill(1) });
+  const unsigned = (transactions: Uint8Array[]) => ({
+    chainId: genesis.chainId,
+    author: fromHex(author.id),
+    round: 0n,
+    timestampMs: BigInt(timestampMs),
+    parents: [],
+    transactions,
+  });
+  // A signature's length does not depend on what it signs: measure with a blank one.
+  const lengthOf = (txs: Uint8Array[]) =>
+    encodeVertex({ ...unsigned(txs), signature: new Uint8Array(ML_DSA_87_SIGNATURE_BYTES) }).length;
+  const txs: Uint8Array[] = [];
+  for (let i = 0;; i++) {
+    if (i === fillers.length) fillers.push(data(i, FILLER_DATA_BYTES));
+    if (lengthOf(txs) + 4 + fillers[i].length > size) break;
+    txs.push(fillers[i]);
+  }
+  const base = fillers[0].length - FILLER_DATA_BYTES;
+  const left = size - lengthOf(txs) - 4 - base;
+  assert.ok(left >= 0 && left <= FILLER_DATA_BYTES, `a last data transaction of ${left} bytes fills the vertex`);
+  txs.push(data(txs.length, left));
+  const body = unsigned(txs);
+  const bytes = encodeVertex({ ...body, signature: author.signer.sign(vertexSigningMessage(body)) });
+  assert.equal(bytes.length, size);
+  return bytes;
+}
+
+Deno.test("DagService refuses a vertex too large to relay (one size limit from the transport's), from the API and from peers", async () => {
+  const now = 1_800_000_000_000;
+  assert.equal(DEFAULT_LIMITS.messageBytesMax, PEER_MESSAGE_BYTES_MAX);
+  for (const size of [VERTEX_RELAY_BYTES_MAX + 1, 1_048_572]) {
+    const big = vertexOfSize(size, now - 1_000);
+    for (const origin of ["api", "peer"] as const) {
+      const { dag, registry } = service(now);
+      const r = await dag.submit(big, origin);
+      assert.equal(r.status, "rejected", `${size} bytes from ${origin}`);
+      assert.equal(r.code, "vertex_too_large");
+      assert.equal(dag.stats().vertices, 0, "nothing stored");
+      assert.match(registry.render(), /qudag_dag_vertices_rejected_total\{reason="vertex_too_large"\} 1/);
+    }
+  }
+  // The largest admitted vertex still fits one sealed `vertices` message.
+  const largest = vertexOfSize(VERTEX_RELAY_BYTES_MAX, now - 1_000);
+  assert.equal((await service(now).dag.submit(largest, "api")).status, "admitted");
+  const cipher = await SendCipher.create(new Uint8Array(32));
+  const frame = await cipher.seal(KIND_APP, encodeMessage({ type: "vertices", vertices: [largest] }));
+  assert.equal(frame.length, PEER_MESSAGE_BYTES_MAX);
 });
