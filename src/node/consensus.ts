@@ -28,6 +28,7 @@ import {
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
 } from "../consensus/mod.ts";
+import { conflictKeyOf, splitConflictKey } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 import {
   Engine,
@@ -719,21 +720,6 @@ function recordAcceptedTxs(storage: Storage, decisions: readonly Decision[]): vo
 /** The accumulator of accepted transactions (see recordAcceptedTxs): 64 hex digits. */
 export function acceptedTxSum(storage: Storage): string {
   return storage.getMeta("accepted_tx_sum") ?? "0".repeat(64);
-}
-
-/** The consensus conflict key of (account, nonce): the core's 40 bytes, hex (account, nonce u64 LE). */
-export function conflictKeyOf(account: Uint8Array, nonce: bigint): string {
-  const n = new Uint8Array(8);
-  new DataView(n.buffer).setBigUint64(0, nonce, true);
-  return toHex(account) + toHex(n);
-}
-
-function splitConflictKey(key: string): { account: Uint8Array; nonce: bigint } {
-  const bytes = fromHex(key);
-  return {
-    account: bytes.subarray(0, 32),
-    nonce: new DataView(bytes.buffer, bytes.byteOffset + 32, 8).getBigUint64(0, true),
-  };
 }
 
 function voteKey(responder: string, message: Uint8Array, signature: Uint8Array): string {

@@ -45,6 +45,9 @@ export const SQL = {
   putTransaction: "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, ?, ?, ?, ?) " +
     "ON CONFLICT(id) DO NOTHING",
   getTransaction: "SELECT id, bytes, conflict_key, vertex, received_at_ms FROM transactions WHERE id = ?",
+  putCarrier: "INSERT OR IGNORE INTO tx_carriers (conflict_key, vertex, tx_id) VALUES (?, ?, ?)",
+  carriersOfConflict: "SELECT c.vertex, v.ts_ms FROM tx_carriers AS c CROSS JOIN vertices AS v ON v.id = c.vertex " +
+    "WHERE c.conflict_key = ? ORDER BY c.vertex",
   conflicting: "SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id",
   acceptedOfConflict: "SELECT t.id FROM transactions AS t CROSS JOIN decisions AS d ON d.id = t.id " +
     "WHERE t.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' ORDER BY t.id LIMIT 1",

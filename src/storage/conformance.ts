@@ -210,6 +210,28 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.getTransaction("nope"), null);
   });
 
+  t("putTransaction() records every carrier; carriersOfConflict() and vertexLinks() read them without bytes", (s) => {
+    s.putVertex(vertex("01", [], 1n, BASE_MS + 1));
+    s.putVertex(vertex("02", ["01"], 2n, BASE_MS + 2));
+    s.putVertex(vertex("03", ["01", "02"], 3n, BASE_MS + 3));
+    assert.equal(s.putTransaction(tx("t1", "acct:1", "02")), true);
+    // The same transaction again in another vertex: stored once, carried twice.
+    assert.equal(s.putTransaction(tx("t1", "acct:1", "01")), false);
+    assert.equal(s.putTransaction(tx("t1", "acct:1", "01")), false);
+    s.putTransaction(tx("t2", "acct:1", "03"));
+    s.putTransaction(tx("t3", "acct:2", "03"));
+    assert.equal(s.getTransaction("t1")!.vertex, "02", "the first carrier stays");
+    assert.deepEqual(s.carriersOfConflict("acct:1"), [
+      { vertex: "01", timestampMs: BASE_MS + 1 },
+      { vertex: "02", timestampMs: BASE_MS + 2 },
+      { vertex: "03", timestampMs: BASE_MS + 3 },
+    ]);
+    assert.deepEqual(s.carriersOfConflict("acct:9"), []);
+    assert.deepEqual(s.vertexLinks("03"), { parents: ["01", "02"], timestampMs: BASE_MS + 3 });
+    assert.deepEqual(s.vertexLinks("01"), { parents: [], timestampMs: BASE_MS + 1 });
+    assert.equal(s.vertexLinks("99"), null);
+  });
+
   t("acceptedOfConflict() returns the accepted transaction of a conflict key, or null", (s) => {
     for (const [id, key] of [["t1", "acct:1"], ["t2", "acct:1"], ["t3", "acct:1"], ["t4", "acct:2"]]) {
       s.putTransaction(tx(id, key));

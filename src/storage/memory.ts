@@ -40,6 +40,8 @@ interface State {
   children: Map<string, Set<string>>;
   transactions: Map<string, StoredTransaction>;
   byConflict: Map<string, Set<string>>;
+  /** Conflict key -> "vertex\ttx" of every carrier. */
+  carriers: Map<string, Set<string>>;
   decisions: Map<string, Decision>;
   decisionCounts: Record<DecisionSubject, Record<DecisionStatus, number>>;
   receipts: Map<string, StoredReceipt>;
@@ -58,6 +60,7 @@ function emptyState(): State {
     children: new Map(),
     transactions: new Map(),
     byConflict: new Map(),
+    carriers: new Map(),
     decisions: new Map(),
     decisionCounts: { tx: { accepted: 0, rejected: 0 }, vertex: { accepted: 0, rejected: 0 } },
     receipts: new Map(),
@@ -219,10 +222,23 @@ export class MemoryStorage implements Storage {
 
   putTransaction(t: StoredTransaction): boolean {
     const s = this.#open();
+    addTo(s.carriers, t.conflictKey, `${t.vertex}\t${t.id}`);
     if (s.transactions.has(t.id)) return false;
     s.transactions.set(t.id, { ...t, bytes: t.bytes.slice() });
     addTo(s.byConflict, t.conflictKey, t.id);
     return true;
+  }
+  carriersOfConflict(conflictKey: string): { vertex: string; timestampMs: number }[] {
+    const s = this.#open();
+    const vertices = new Set([...(s.carriers.get(conflictKey) ?? [])].map((c) => c.split("\t")[0]));
+    return [...vertices].filter((v) => s.vertices.has(v)).sort().map((vertex) => ({
+      vertex,
+      timestampMs: s.vertices.get(vertex)!.timestampMs,
+    }));
+  }
+  vertexLinks(id: string): { parents: string[]; timestampMs: number } | null {
+    const v = this.#open().vertices.get(id);
+    return v ? { parents: [...v.parents], timestampMs: v.timestampMs } : null;
   }
   getTransaction(id: string): StoredTransaction | null {
     const t = this.#open().transactions.get(id);

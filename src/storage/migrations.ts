@@ -111,6 +111,21 @@ export const MIGRATIONS: readonly Migration[] = [
 
       CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;`,
   },
+  {
+    version: 5,
+    name: "carriers",
+    // Every vertex that carries a transaction, by conflict key: admission asks
+    // whether an account's previous nonce is in a new vertex's causal past.
+    // Rows written before this version know only their first carrier.
+    sql: `
+      CREATE TABLE tx_carriers (
+        conflict_key TEXT NOT NULL,
+        vertex TEXT NOT NULL,
+        tx_id TEXT NOT NULL,
+        PRIMARY KEY (conflict_key, vertex, tx_id)
+      ) STRICT, WITHOUT ROWID;
+      INSERT OR IGNORE INTO tx_carriers (conflict_key, vertex, tx_id) SELECT conflict_key, vertex, id FROM transactions;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -269,7 +269,20 @@ export class SqliteStorage implements Storage {
 
   putTransaction(t: StoredTransaction): boolean {
     const r = this.#stmt(SQL.putTransaction).run(t.id, t.bytes, t.conflictKey, t.vertex, t.receivedAtMs);
+    this.#stmt(SQL.putCarrier).run(t.conflictKey, t.vertex, t.id);
     return Number(r.changes) > 0;
+  }
+  carriersOfConflict(conflictKey: string): { vertex: string; timestampMs: number }[] {
+    const rows = this.#stmt(SQL.carriersOfConflict).all(conflictKey) as { vertex: string; ts_ms: number | null }[];
+    // By vertex (the key's order): one vertex carrying two of the key's transactions is listed once.
+    return rows.filter((r, i) => i === 0 || rows[i - 1].vertex !== r.vertex)
+      .map((r) => ({ vertex: r.vertex, timestampMs: r.ts_ms === null ? NaN : Number(r.ts_ms) }));
+  }
+  vertexLinks(id: string): { parents: string[]; timestampMs: number } | null {
+    const row = this.#stmt(SQL.vertexTimestamp).get(id) as { ts_ms: number | null } | undefined;
+    if (!row) return null;
+    const parents = (this.#stmt(SQL.parents).all(id) as { parent: string }[]).map((r) => r.parent);
+    return { parents, timestampMs: row.ts_ms === null ? NaN : Number(row.ts_ms) };
   }
   getTransaction(id: string): StoredTransaction | null {
     const row = this.#stmt(SQL.getTransaction).get(id) as

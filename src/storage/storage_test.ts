@@ -131,8 +131,10 @@ Deno.test("SqliteStorage.open() migrates a version 3 database: counters counted 
   createVersion3Database(dir);
   let s = SqliteStorage.open({ dataDir: dir });
   try {
-    assert.equal(s.schemaVersion, 4);
+    assert.equal(s.schemaVersion, SCHEMA_VERSION);
     assert.equal(s.vertexCount(), 3);
+    // Version 5 knows each older transaction's first carrier.
+    assert.deepEqual(s.carriersOfConflict("acct:1").map((c) => c.vertex), ["c3"]);
     assert.deepEqual(s.decisionCountsBySubject(), {
       tx: { accepted: 1, rejected: 2 },
       vertex: { accepted: 1, rejected: 1 },
@@ -202,6 +204,10 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
     "SEARCH t USING COVERING INDEX transactions_by_conflict (conflict_key=?)",
     "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
   ],
+  carriersOfConflict: [
+    "SEARCH c USING PRIMARY KEY (conflict_key=?)",
+    "SEARCH v USING INDEX sqlite_autoindex_vertices_1 (id=?)",
+  ],
   latestCutSeq: ["SEARCH cuts"],
   cutsFrom: ["SEARCH cuts USING INTEGER PRIMARY KEY (rowid>?)"],
 };
@@ -246,7 +252,7 @@ Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, wi
         for (const line of planOf(db, sql)) {
           assert.doesNotMatch(
             line,
-            /^SCAN (vertices|vertex_parents|transactions|decisions|receipts)\b/,
+            /^SCAN (vertices|vertex_parents|transactions|tx_carriers|decisions|receipts)\b/,
             `${name} ${stats}`,
           );
           assert.doesNotMatch(line, /TEMP B-TREE/, `${name} sorts rows ${stats}`);

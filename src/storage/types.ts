@@ -146,8 +146,16 @@ export interface Storage {
    */
   pruneVertexBodies(timestampMs: number): number;
 
-  /** Inserts a transaction; false when already stored (idempotent). */
+  /**
+   * Inserts a transaction and records `t.vertex` as one of its carriers;
+   * false when the transaction was already stored (its first carrier stays
+   * in `vertex`, and the new carrier is recorded all the same).
+   */
   putTransaction(t: StoredTransaction): boolean;
+  /** Every stored vertex carrying a transaction with this conflict key, with its timestamp, by vertex id. */
+  carriersOfConflict(conflictKey: string): { vertex: string; timestampMs: number }[];
+  /** A stored vertex's parents (sorted) and timestamp, without its bytes; null when not stored. */
+  vertexLinks(id: string): { parents: string[]; timestampMs: number } | null;
   getTransaction(id: string): StoredTransaction | null;
   /** Ids of stored transactions with this conflict key, sorted. */
   conflicting(conflictKey: string): string[];
