@@ -45,12 +45,48 @@ try {
     };
     txs.push(encodeTransaction({ ...u, signature: ml_dsa87.sign(transactionSigningMessage(u), k.secretKey) }));
   }
+  // Each account's create_account first: its key must be on the chain before its transactions.
+  const creates = keys.map((k, i) => {
+    const u = {
+      kind: "create_account" as const,
+      chainId,
+      account: fromHex(keyIdOf(k.publicKey)),
+      nonce: 0n,
+      timestampMs: 0n,
+      maxFee: 0n,
+      name: `bench-${i}`,
+      publicKey: k.publicKey,
+    };
+    return encodeTransaction({ ...u, signature: ml_dsa87.sign(transactionSigningMessage(u), k.secretKey) });
+  });
   // Wait for the mesh.
   for (let i = 0; i < 100; i++) {
     const peers = await Promise.all(
       nodes.map(async (n) => (await (await fetch(`${n.http}/api/v1/status`)).json()).peers.length),
     );
     if (peers.every((p) => p === NODES - 1)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  log(`creating the ${ACCOUNTS} accounts…`);
+  const createIds: string[] = [];
+  for (const tx of creates) {
+    const res = await fetch(`${nodes[0].http}/api/v1/transactions`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "x-api-key": apiKey },
+      body: tx.slice().buffer,
+    });
+    createIds.push((await res.json()).id);
+  }
+  for (let i = 0; i < 600; i++) {
+    const views = await Promise.all(nodes.map(async (n) =>
+      (await (await fetch(`${n.http}/api/v1/transactions/status`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": apiKey },
+        body: JSON.stringify({ ids: createIds }),
+      })).json()).states as Record<string, string>
+    ));
+    if (views.every((v) => createIds.every((id) => v[id] === "accepted"))) break;
     await new Promise((r) => setTimeout(r, 100));
   }
 

@@ -16,8 +16,10 @@ const validator = ml_dsa87.keygen(SEED);
 const outsider = ml_dsa87.keygen(OTHER_SEED);
 const VALIDATOR_ID = keyIdOf(validator.publicKey);
 
+/** One account's transactions: its create_account (nonce 0) must come before (or with) its data. */
+const account = ml_dsa87.keygen(new Uint8Array(32).fill(20));
+
 function dataTx(chainId: Uint8Array, nonce: bigint): Uint8Array {
-  const account = ml_dsa87.keygen(new Uint8Array(32).fill(Number(nonce % 200n) + 20));
   const unsigned = {
     kind: "data" as const,
     chainId,
@@ -26,6 +28,21 @@ function dataTx(chainId: Uint8Array, nonce: bigint): Uint8Array {
     timestampMs: 0n,
     maxFee: 0n,
     data: new TextEncoder().encode(`payload ${nonce}`),
+  };
+  const signature = ml_dsa87.sign(transactionSigningMessage(unsigned), account.secretKey);
+  return encodeTransaction({ ...unsigned, signature });
+}
+
+function createTx(chainId: Uint8Array): Uint8Array {
+  const unsigned = {
+    kind: "create_account" as const,
+    chainId,
+    account: fromHex(keyIdOf(account.publicKey)),
+    nonce: 0n,
+    timestampMs: 0n,
+    maxFee: 0n,
+    name: "dag-api-test",
+    publicKey: account.publicKey,
   };
   const signature = ml_dsa87.sign(transactionSigningMessage(unsigned), account.secretKey);
   return encodeTransaction({ ...unsigned, signature });
@@ -79,7 +96,7 @@ Deno.test("DAG API: admits, waits for parents, refuses with reasons, counts them
     assert.equal(stats0.vertices, 1);
     const [root] = stats0.tips as string[];
 
-    const v1 = vertex({ chainId, parents: [root], round: 1n, txs: [dataTx(chainId, 1n), dataTx(chainId, 2n)] });
+    const v1 = vertex({ chainId, parents: [root], round: 1n, txs: [createTx(chainId), dataTx(chainId, 2n)] });
     const r1 = await post(http, "/api/v1/dag/nodes", v1.bytes);
     assert.equal(r1.status, 201, JSON.stringify(r1.body));
     assert.equal(r1.body.status, "admitted");
@@ -92,7 +109,8 @@ Deno.test("DAG API: admits, waits for parents, refuses with reasons, counts them
     assert.equal(view.round, "1");
     assert.deepEqual(view.parents, [root]);
     assert.equal(view.transactions.length, 2);
-    assert.equal(view.transactions[0].kind, "data");
+    assert.equal(view.transactions[0].kind, "create_account");
+    assert.equal(view.transactions[1].kind, "data");
     const kids = await (await fetch(`${http}/api/v1/dag/nodes/children/${root}`)).json();
     assert.deepEqual(kids.children, [v1Id]);
 
@@ -126,6 +144,8 @@ Deno.test("DAG API: admits, waits for parents, refuses with reasons, counts them
         vertex({ chainId, parents: [root], round: 1n, timestampMs: BigInt(Date.now() + 3_600_000) }).bytes,
       ],
       ["round_not_after_parents", vertex({ chainId, parents: [v1Id], round: 1n }).bytes],
+      // The account's creation (in v1) is not in this vertex's causal past.
+      ["tx_out_of_order", vertex({ chainId, parents: [root], round: 1n, txs: [dataTx(chainId, 3n)] }).bytes],
       ["truncated", v1.bytes.slice(0, 100)],
       ["trailing_bytes", new Uint8Array([...v1.bytes, 0])],
     ];

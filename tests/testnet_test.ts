@@ -28,6 +28,31 @@ function dataTx(chainId: Uint8Array, nonce: bigint, payload: string): Uint8Array
   return encodeTransaction({ ...u, signature: ml_dsa87.sign(transactionSigningMessage(u), account.secretKey) });
 }
 
+/** The account's create_account (nonce 0): without the exchange too, its key must be on the chain first. */
+function createTx(chainId: Uint8Array): Uint8Array {
+  const u = {
+    kind: "create_account" as const,
+    chainId,
+    account: ACCOUNT_ID,
+    nonce: 0n,
+    timestampMs: 0n,
+    maxFee: 0n,
+    name: "tester",
+    publicKey: account.publicKey,
+  };
+  return encodeTransaction({ ...u, signature: ml_dsa87.sign(transactionSigningMessage(u), account.secretKey) });
+}
+
+/** Submits the account's creation to node 0 and waits until every node accepted it. */
+async function createAccount(nodes: readonly { http: string }[], chainId: Uint8Array): Promise<void> {
+  const id = await submit(nodes[0].http, createTx(chainId));
+  const ok = await until(
+    async () => (await Promise.all(nodes.map((n) => state(n.http, id)))).every((s) => s === "accepted"),
+    60_000,
+  );
+  assert.ok(ok, "the account's create_account was not accepted everywhere");
+}
+
 /** The testnet's x-api-key (its nodes require it for writes). */
 let apiKey = "";
 
@@ -81,6 +106,33 @@ Deno.test({
           ),
           "peers did not connect",
         );
+      });
+
+      await t.step("the account is created (its key on the chain)", async () => await createAccount(nodes, chainId));
+
+      await t.step("a transaction forged for the account is refused: bad_signature", async () => {
+        const forger = ml_dsa87.keygen(new Uint8Array(32).fill(43));
+        const u = {
+          kind: "data" as const,
+          chainId,
+          account: ACCOUNT_ID,
+          nonce: 1n,
+          timestampMs: 0n,
+          maxFee: 0n,
+          data: new TextEncoder().encode("forged"),
+        };
+        const forged = encodeTransaction({
+          ...u,
+          signature: ml_dsa87.sign(transactionSigningMessage(u), forger.secretKey),
+        });
+        const res = await fetch(`${nodes[1].http}/api/v1/transactions`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream", "x-api-key": apiKey },
+          body: forged.slice().buffer,
+        });
+        const body = await res.json();
+        assert.equal(res.status, 422, JSON.stringify(body));
+        assert.equal(body.error.code, "bad_signature");
       });
 
       const virtuous: string[] = [];
@@ -195,6 +247,7 @@ Deno.test({
     const peersOf = async () => (await Promise.all(nodes.map((n) => status(n.http)))).map((s) => s.peers.length);
     try {
       assert.ok(await until(async () => (await peersOf()).every((p) => p === 3), 15_000), "no full mesh");
+      await createAccount(nodes, chainId);
       net.partition([[0, 1], [2, 3]]);
       assert.ok(
         await until(async () => (await peersOf()).every((p) => p === 1), 15_000),

@@ -22,7 +22,10 @@ export type RejectReason =
   | "orphan_expired"
   | "parent_rejected"
   | "below_settled_cut"
-  | "stale_parents";
+  | "stale_parents"
+  | "tx_unknown_account"
+  | "tx_bad_signature"
+  | "tx_out_of_order";
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   "malformed",
@@ -39,6 +42,10 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "parent_rejected",
   "below_settled_cut",
   "stale_parents",
+  // The carried-transaction rules (src/dag/carried.ts).
+  "tx_unknown_account",
+  "tx_bad_signature",
+  "tx_out_of_order",
 ];
 
 export interface AdmissionLimits {

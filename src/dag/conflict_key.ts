@@ -5,11 +5,11 @@
  */
 import { fromHex, toHex } from "../keys/mod.ts";
 
-/** The conflict key of (account, nonce): 80 hex digits. */
-export function conflictKeyOf(account: Uint8Array, nonce: bigint): string {
+/** The conflict key of (account, nonce): 80 hex digits. `account` is 32 bytes, or their lower-case hex. */
+export function conflictKeyOf(account: Uint8Array | string, nonce: bigint): string {
   const n = new Uint8Array(8);
   new DataView(n.buffer).setBigUint64(0, nonce, true);
-  return toHex(account) + toHex(n);
+  return (typeof account === "string" ? account : toHex(account)) + toHex(n);
 }
 
 /** The account and nonce of a conflict key made by {@linkcode conflictKeyOf}. */

@@ -369,17 +369,7 @@ export class Engine {
     if (txs.length === 0 || txs.length > VERTEX_TXS_MAX) {
       throw new RangeError(`Cannot issue a vertex of ${txs.length} transactions: expected 1..${VERTEX_TXS_MAX}`);
     }
-    // Clean parents only (an honest transaction must not wait on a contest), except the
-    // ones the caller requires (e.g. the carrier of the same account's previous nonce).
-    const frontier = this.#consensus.virtuousFrontier(txs);
-    const required = [...new Set(requiredParents)]
-      .filter((p) => this.#consensus.hasVertex(p) && !frontier.includes(p))
-      .slice(0, this.#issueParentsMax - 1);
-    const room = this.#issueParentsMax - required.length;
-    // Oldest tips first: a tip nobody builds on would in time fall below the settled cut.
-    const age = (id: string) => this.#vertices.get(id)?.timestampMs ?? 0;
-    const oldest = [...frontier].sort((a, b) => age(a) - age(b) || (a < b ? -1 : 1)).slice(0, room);
-    const parents = this.#covering([...required, ...oldest]);
+    const parents = this.planParents(txs, requiredParents);
     // Never before a parent: ledger time (a vertex's timestamp) then only grows along causal chains.
     // Never below the settled cut either.
     let timestampMs = Math.max(this.#coverage.position.boundaryMs, Math.floor(this.#deps.clock.nowMs()));
@@ -405,6 +395,27 @@ export class Engine {
   }
 
   /**
+   * The parents `issue(txs, requiredParents)` would give its vertex now: the
+   * required ones that are known (at most issueParentsMax − 1), the oldest
+   * tips of the virtuous frontier, and the settled frontier vertices none of
+   * them descends from. Pure over the current state.
+   */
+  planParents(txs: readonly TxInput[], requiredParents: readonly string[] = []): string[] {
+    // Clean parents only (an honest transaction must not wait on a contest), except the
+    // ones the caller requires (e.g. the carrier of the same account's previous nonce).
+    const frontier = this.#consensus.virtuousFrontier(txs);
+    const required = [...new Set(requiredParents)]
+      .filter((p) => this.#consensus.hasVertex(p))
+      .slice(0, this.#issueParentsMax - 1);
+    const room = this.#issueParentsMax - required.length;
+    // Oldest tips first: a tip nobody builds on would in time fall below the settled cut.
+    const age = (id: string) => this.#vertices.get(id)?.timestampMs ?? 0;
+    const oldest = frontier.filter((p) => !required.includes(p))
+      .sort((a, b) => age(a) - age(b) || (a < b ? -1 : 1)).slice(0, room);
+    return this.#covering([...required, ...oldest]);
+  }
+
+  /**
    * `parents`, plus the settled frontier vertices none of them descends from
    * (every new vertex must descend from the whole frontier), in place of the
    * last ordinary ones when there is no room.
@@ -425,8 +436,8 @@ export class Engine {
     for (const f of missing) {
       if (this.#consensus.notReachedFrom(out, [f]).length === 0) continue; // reached through one added before
       if (out.length >= VERTEX_PARENTS_MAX) {
-        // Drop an ordinary parent whose ancestry adds none of the targets.
-        const spare = out.findIndex((p) => !targets.has(p));
+        // Drop the last ordinary parent (required ones come first) whose ancestry adds none of the targets.
+        const spare = out.findLastIndex((p) => !targets.has(p));
         if (spare < 0) break;
         out.splice(spare, 1);
       }

@@ -54,11 +54,15 @@ export const SNAPSHOTS_KEPT = 2;
 
 const ID_HEX_RE = /^[0-9a-f]{64}$/;
 
-/** Async ML-DSA-87 verification by the crypto backend. */
+/**
+ * Async ML-DSA-87 verification by the crypto backend. `txId` (hex) names the
+ * transaction, so a verifier may remember verdicts (src/node/verified_txs.ts).
+ */
 export type AsyncSignatureVerifier = (
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
+  txId: string,
 ) => Promise<boolean>;
 
 export interface LedgerServiceOptions {
@@ -523,14 +527,14 @@ export class LedgerService {
       if (p.receipt !== undefined || key === undefined) return Promise.resolve(false);
       // A verifier that fails to run rejects, and the service halts: recording
       // bad_signature for a backend fault would diverge from the other nodes.
-      return this.#verifySignature(tx, key, p.signingMessage);
+      return this.#verifySignature(tx, key, p.signingMessage, p.id.toHex());
     });
     return await Promise.all(checks);
   }
 
   /** The signed encoding ends with the signature (the core's applyVerified reads it the same way). */
-  #verifySignature(tx: Uint8Array, key: Uint8Array, signingMessage: Uint8Array): Promise<boolean> {
-    return this.#o.verify(key, signingMessage, tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES));
+  #verifySignature(tx: Uint8Array, key: Uint8Array, signingMessage: Uint8Array, txId: string): Promise<boolean> {
+    return this.#o.verify(key, signingMessage, tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES), txId);
   }
 
   #count(out: LedgerOutcome, vertex: string): void {
@@ -580,7 +584,7 @@ export class LedgerService {
     }
     const p = this.#ledger.prepare(tx);
     const signatureOk = p.receipt === undefined && p.publicKey !== undefined &&
-      await this.#verifySignature(tx, p.publicKey, p.signingMessage);
+      await this.#verifySignature(tx, p.publicKey, p.signingMessage, p.id.toHex());
     return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk);
   }
 

@@ -28,6 +28,7 @@ import {
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
 } from "../consensus/mod.ts";
+import { requiredNonce } from "../dag/carried.ts";
 import { conflictKeyOf, splitConflictKey } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 import {
@@ -54,6 +55,7 @@ import type { Storage } from "../storage/mod.ts";
 import type { DagService } from "./dag_service.ts";
 import type { Genesis } from "./genesis.ts";
 import type { SyncSigner } from "./sync_signer.ts";
+import type { Admit } from "./submission.ts";
 
 export interface ConsensusOptions {
   genesis: Genesis;
@@ -84,7 +86,7 @@ export interface ConsensusOptions {
    * its way (in this node's mempool, undecided or accepted in consensus), so a
    * chain of transactions can be submitted before the first is applied.
    */
-  admit?: (bytes: Uint8Array, info: TransactionInfo, o: { predecessorPending: () => boolean }) => Promise<void>;
+  admit?: Admit;
   /** When cuts close (chain parameters from the genesis, the lag from the node's configuration). */
   settlement?: { intervalMs: number; verticesMax: number; lagMs: number };
   /** Called with each cut consensus closed, once it is stored. */
@@ -151,6 +153,8 @@ const VERTEX_TX_BYTES_MAX = VERTEX_RELAY_BYTES_MAX - VERTEX_ENVELOPE_BYTES_MAX;
 const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
 /** Most extra parents a vertex takes to have its transactions' predecessors in its causal past. */
 const PREDECESSOR_PARENTS_MAX = 4;
+/** Flushes a transaction may wait for its previous nonce to become reachable before it is dropped. */
+const DEFERRALS_MAX = 500;
 /** Gossip ticks between re-requests of parents that waiting vertices need. */
 const WANTED_EVERY_TICKS = 10;
 
@@ -170,6 +174,8 @@ export class ConsensusService {
   #batchTimer: ReturnType<typeof setTimeout> | null = null;
   #tick: ReturnType<typeof setInterval> | null = null;
   readonly #firstSeenMs = new Map<string, number>();
+  /** Flushes each waiting transaction was put back for (see #defer). */
+  readonly #deferrals = new Map<string, number>();
   #stopped = false;
   readonly #m;
 
@@ -354,7 +360,10 @@ export class ConsensusService {
     }
     if (this.#o.admit) {
       try {
-        await this.#o.admit(bytes, info, { predecessorPending: () => this.#predecessorPending(info) });
+        await this.#o.admit(bytes, info, {
+          predecessorPending: () => this.#predecessorPending(info),
+          pendingKey: (account) => this.#pendingKey(account),
+        });
       } catch (error) {
         this.#m.submitted.inc({ result: "refused" });
         throw error;
@@ -395,26 +404,50 @@ export class ConsensusService {
     return info;
   }
 
-  /** Whether the account's previous nonce is in this node's mempool or undecided/accepted in consensus. */
+  /** The key of the account's create_account if it waits in this node's mempool. */
+  #pendingKey(accountHex: string): Uint8Array | null {
+    const id = this.#mempoolKeys.get(conflictKeyOf(accountHex, 0n));
+    const bytes = id === undefined ? undefined : this.#mempool.get(id);
+    if (bytes === undefined) return null;
+    const { tx } = validateTransaction(bytes);
+    return tx.kind === "create_account" ? tx.publicKey : null;
+  }
+
+  /**
+   * Whether the transaction an account's nonce needs before it (n − 1 with the
+   * exchange, else nonce 0: src/dag/carried.ts) is in this node's mempool or
+   * undecided/accepted in consensus.
+   */
   #predecessorPending(info: TransactionInfo): boolean {
     if (info.tx.nonce === 0n) return false;
-    const key = conflictKeyOf(info.tx.account, info.tx.nonce - 1n);
+    const key = conflictKeyOf(info.tx.account, requiredNonce(info.tx.nonce, this.#sequential));
     if (this.#mempoolKeys.has(key)) return true;
     return this.engine.consensus.conflictSet(key).some((t) => this.engine.consensus.txStatus(t) !== "rejected");
   }
 
+  /** Nonces form a chain where the exchange ledger runs (src/dag/carried.ts). */
+  get #sequential(): boolean {
+    return this.#o.genesis.exchange !== null;
+  }
+
+  /** The conflict key of the transaction `t` needs before it, or null for nonce 0. */
+  #predecessorKey(t: TxInput): string | null {
+    const { account, nonce } = splitConflictKey(t.conflictKey);
+    return nonce === 0n ? null : conflictKeyOf(account, requiredNonce(nonce, this.#sequential));
+  }
+
   /**
-   * Vertices a new vertex must descend from so that `tx` (account, n) has
-   * its account's transaction n − 1 in its causal past (the exchange ledger
-   * judges nonces there): the undecided carriers of n − 1's preferred
-   * transaction. An accepted carrier needs nothing: the virtuous frontier
-   * descends from every accepted vertex.
+   * Vertices a new vertex must descend from so that `tx` has the transaction
+   * it needs before it in its causal past (judged at DAG admission): the
+   * undecided carrier of that transaction's preferred one. An accepted
+   * carrier is usually reached through the virtuous frontier; #placeGroup
+   * makes sure.
    */
   #predecessorCarriers(tx: TxInput): string[] {
-    const { account, nonce } = splitConflictKey(tx.conflictKey);
-    if (nonce === 0n) return [];
+    const key = this.#predecessorKey(tx);
+    if (key === null) return [];
     const c = this.engine.consensus;
-    const carrier = c.preferredVertexOf(conflictKeyOf(account, nonce - 1n));
+    const carrier = c.preferredVertexOf(key);
     return carrier !== null && c.vertexStatus(carrier) === "processing" ? [carrier] : [];
   }
 
@@ -441,41 +474,37 @@ export class ConsensusService {
     const groupOfKey = new Map<string, number>();
     for (const tx of batch) {
       const { account, nonce } = splitConflictKey(tx.conflictKey);
-      const after = nonce === 0n ? 0 : groupOfKey.get(conflictKeyOf(account, nonce - 1n)) ?? 0;
+      const after = nonce === 0n
+        ? 0
+        : groupOfKey.get(conflictKeyOf(account, requiredNonce(nonce, this.#sequential))) ?? 0;
       let g = groups.findIndex((g, i) => i >= after && !g.some((t) => t.conflictKey === tx.conflictKey));
       if (g < 0) g = groups.push([]) - 1;
       groups[g].push(tx);
       groupOfKey.set(tx.conflictKey, g);
     }
     const carrierOfKey = new Map<string, string>();
-    const parentsFor = (g: readonly TxInput[]): string[] => {
-      const keys = new Set(g.map((t) => t.conflictKey));
-      const out = new Set<string>();
-      for (const t of g) {
-        const { account, nonce } = splitConflictKey(t.conflictKey);
-        if (nonce === 0n) continue;
-        const pred = conflictKeyOf(account, nonce - 1n);
-        if (keys.has(pred)) continue; // earlier in the same vertex
-        const issued = carrierOfKey.get(pred);
-        if (issued !== undefined) out.add(issued);
-        else for (const v of this.#predecessorCarriers(t)) out.add(v);
-      }
-      return [...out].slice(0, PREDECESSOR_PARENTS_MAX);
-    };
+    const deferred: TxInput[] = [];
     for (const g of groups) {
-      const required = parentsFor(g);
+      const placed = this.#placeGroup(g.filter((t) => !deferred.some((d) => sameAccount(d, t))), carrierOfKey);
+      deferred.push(...placed.deferred);
+      if (placed.txs.length === 0) continue;
       try {
-        const v = this.engine.issue(g, required);
-        for (const t of g) carrierOfKey.set(t.conflictKey, v.id);
+        const v = this.engine.issue(placed.txs, placed.required);
+        for (const t of placed.txs) carrierOfKey.set(t.conflictKey, v.id);
       } catch (e) {
         // Retry one by one so only the transaction at fault is dropped.
         this.#o.logger.warn("could not issue a vertex; retrying its transactions one by one", {
           err: e,
-          txs: g.length,
+          txs: placed.txs.length,
         });
-        for (const t of g) {
+        for (const t of placed.txs) {
           try {
-            const v = this.engine.issue([t], parentsFor([t]));
+            const one = this.#placeGroup([t], carrierOfKey);
+            if (one.txs.length === 0) {
+              deferred.push(t);
+              continue;
+            }
+            const v = this.engine.issue(one.txs, one.required);
             carrierOfKey.set(t.conflictKey, v.id);
           } catch (err) {
             this.#o.logger.warn("transaction dropped: it cannot be issued", { id: t.id, err });
@@ -485,6 +514,83 @@ export class ConsensusService {
         }
       }
     }
+    this.#defer(deferred);
+  }
+
+  /**
+   * The parents a vertex carrying `g` needs so that each transaction's
+   * previous nonce is in its causal past, judged as every node will judge it
+   * (src/node/causal_past.ts): the carriers issued in this flush or still
+   * processing are required first; a predecessor the planned parents still
+   * do not reach gets one of its carriers required too. What cannot be
+   * placed (no room for one more parent, or no live carrier yet) waits for
+   * the next vertex, with the account's later nonces.
+   */
+  #placeGroup(
+    g: readonly TxInput[],
+    carrierOfKey: ReadonlyMap<string, string>,
+  ): { txs: TxInput[]; required: string[]; deferred: TxInput[] } {
+    const c = this.engine.consensus;
+    const required = new Set<string>();
+    for (const t of g) {
+      const pred = this.#predecessorKey(t);
+      if (pred === null || g.some((o) => o.conflictKey === pred)) continue;
+      const issued = carrierOfKey.get(pred);
+      if (issued !== undefined) required.add(issued);
+      else for (const v of this.#predecessorCarriers(t)) required.add(v);
+    }
+    let requiredList = [...required].slice(0, PREDECESSOR_PARENTS_MAX);
+    for (let attempt = 0;; attempt++) {
+      const parents = this.engine.planParents(g, requiredList);
+      const past = this.#o.dag.causalPast.of(parents);
+      const earlier = new Set<string>();
+      const unreached: TxInput[] = [];
+      for (const t of g) {
+        const pred = this.#predecessorKey(t);
+        if (pred !== null && !earlier.has(pred) && !past.carriedInPast(pred)) unreached.push(t);
+        earlier.add(t.conflictKey);
+      }
+      if (unreached.length === 0) return { txs: [...g], required: requiredList, deferred: [] };
+      if (attempt === 0) {
+        // A live carrier of each predecessor the plan misses (accepted ones too: 16 parents may not reach them all).
+        const more = unreached.flatMap((t) =>
+          this.#o.dag.causalPast.carriers(this.#predecessorKey(t)!).map((x) => x.vertex)
+            .filter((v) => c.hasVertex(v) && c.vertexStatus(v) !== "rejected").slice(0, 1)
+        );
+        if (more.length > 0) {
+          requiredList = [...new Set([...requiredList, ...more])];
+          continue;
+        }
+      }
+      const waiting = g.filter((t) => unreached.some((u) => sameAccount(u, t) && nonceOf(t) >= nonceOf(u)));
+      return {
+        txs: g.filter((t) => !waiting.includes(t)),
+        required: requiredList,
+        deferred: waiting,
+      };
+    }
+  }
+
+  /** Transactions whose predecessors cannot be reached yet go back to the batch, for the next vertex. */
+  #defer(txs: readonly TxInput[]): void {
+    for (const t of txs) {
+      const tries = (this.#deferrals.get(t.id) ?? 0) + 1;
+      if (tries > DEFERRALS_MAX) {
+        this.#o.logger.warn("transaction dropped: its previous nonce never reached a vertex it could follow", {
+          id: t.id,
+        });
+        this.#m.submitted.inc({ result: "dropped" });
+        this.#deferrals.delete(t.id);
+        this.#forget(t.id);
+        continue;
+      }
+      this.#deferrals.set(t.id, tries);
+      const bytes = this.#mempool.get(t.id);
+      if (bytes === undefined) continue;
+      this.#batch.push(t);
+      this.#batchBytes += 4 + bytes.length;
+    }
+    if (this.#batch.length > 0) this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
   }
 
   #reported(decisions: readonly Decision[]): void {
@@ -503,6 +609,7 @@ export class ConsensusService {
   #forget(txId: string): void {
     this.#dropFromMempool(txId);
     this.#firstSeenMs.delete(txId);
+    this.#deferrals.delete(txId);
   }
 
   #dropFromMempool(txId: string): void {
@@ -720,6 +827,15 @@ function recordAcceptedTxs(storage: Storage, decisions: readonly Decision[]): vo
 /** The accumulator of accepted transactions (see recordAcceptedTxs): 64 hex digits. */
 export function acceptedTxSum(storage: Storage): string {
   return storage.getMeta("accepted_tx_sum") ?? "0".repeat(64);
+}
+
+function nonceOf(t: TxInput): bigint {
+  return splitConflictKey(t.conflictKey).nonce;
+}
+
+/** Conflict keys are the account's 64 hex digits, then the nonce's. */
+function sameAccount(a: TxInput, b: TxInput): boolean {
+  return a.conflictKey.slice(0, 64) === b.conflictKey.slice(0, 64);
 }
 
 function voteKey(responder: string, message: Uint8Array, signature: Uint8Array): string {

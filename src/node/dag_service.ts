@@ -23,6 +23,13 @@ import {
   REJECT_REASONS,
   type RejectReason,
 } from "../dag/admission.ts";
+import {
+  carriedKeys,
+  type CarriedTx,
+  firstBadSignature,
+  firstOutOfOrder,
+  firstUnknownAccount,
+} from "../dag/carried.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import { VERTEX_RELAY_BYTES_MAX } from "../net/protocol.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits } from "../dag/orphans.ts";
@@ -32,6 +39,9 @@ import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { Storage } from "../storage/mod.ts";
 import type { Genesis } from "./genesis.ts";
+import { AccountKeys } from "./account_keys.ts";
+import { CausalPast } from "./causal_past.ts";
+import { VerifiedTxs } from "./verified_txs.ts";
 
 export type SubmitStatus = "admitted" | "duplicate" | "waiting" | "rejected";
 
@@ -77,6 +87,10 @@ export interface DagServiceOptions {
   cut?: { current: CutPosition; previous: CutPosition };
   /** The DAG's tips as consensus sees them (accepted and preferred), for stats and the first vertex. */
   tips?: () => string[];
+  /** Where carried transactions' keys come from; by default the stored create_accounts only (no genesis accounts). */
+  accountKeys?: AccountKeys;
+  /** Signature verdicts shared with the submission check and the ledger (by default this service's own). */
+  verifiedTxs?: VerifiedTxs;
 }
 
 /** Bound on orphans released by one arrival, so one vertex cannot stall the event loop. */
@@ -85,6 +99,8 @@ const RELEASE_PER_ARRIVAL_MAX = 10_000;
 const TIMESTAMP_CACHE_MAX = 65_536;
 /** Stored vertices read back per batch when backfilling timestamps of rows from an older version. */
 const BACKFILL_BATCH = 4_096;
+/** Waiting vertices whose transactions' keys were not known on arrival (see #keyless). */
+const KEYLESS_MAX = 16_384;
 
 export class DagService {
   readonly #o: DagServiceOptions;
@@ -99,9 +115,21 @@ export class DagService {
   readonly #rejected;
   readonly #orphanGauge;
   readonly #coverage: CoverageIndex;
+  /** Answers the carried-transaction order rule (src/dag/carried.ts) from the stored links. */
+  readonly causalPast: CausalPast;
+  readonly accountKeys: AccountKeys;
+  readonly #verifiedTxs: VerifiedTxs;
+  /**
+   * Waiting vertices some of whose transactions' keys were unknown when they
+   * arrived (the create_account is in a missing parent): once their parents
+   * are here they are checked again, signatures included, before placing.
+   */
+  readonly #keyless = new Set<string>();
 
   constructor(o: DagServiceOptions) {
     this.#o = o;
+    this.accountKeys = o.accountKeys ?? new AccountKeys({ storage: o.storage });
+    this.#verifiedTxs = o.verifiedTxs ?? new VerifiedTxs(o.backend);
     this.#backfillTimestamps();
     this.#coverage = new CoverageIndex(o.cut?.current, o.cut?.previous);
     // The vertices above the required cut, parents first: what a new vertex may name and must descend from.
@@ -109,6 +137,14 @@ export class DagService {
       const v = o.storage.getVertex(id)!;
       this.#coverage.add(id, v.parents, v.timestampMs);
     }
+    this.causalPast = new CausalPast({
+      storage: o.storage,
+      requiredBoundaryMs: () => this.#coverage.required.boundaryMs,
+      isAccepted: (v) => {
+        const d = o.storage.getDecision(v);
+        return d?.subject === "vertex" && d.status === "accepted";
+      },
+    });
     this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS);
     for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
     this.#received = o.registry.counter(
@@ -317,8 +353,68 @@ export class DagService {
     if (!d.ok) return d.result;
     const c = await this.#check(d.info, d.id, "validate");
     if (!c.ok) return c.result;
-    const missing = c.info.vertex.parents.map(toHex).filter((p) => this.#roundOf(p) === null);
-    return missing.length ? { status: "waiting", id: c.id, missing } : { status: "admitted", id: c.id };
+    const carried = await this.#checkCarried(d.info, d.id, "validate");
+    if (carried !== null) return carried;
+    const parents = c.info.vertex.parents.map(toHex);
+    const missing = parents.filter((p) => this.#roundOf(p) === null);
+    if (missing.length) return { status: "waiting", id: c.id, missing };
+    const order = this.#checkOrder(d.info, parents);
+    if (order !== null) return this.#reject("validate", d.id, order.reason, order.message);
+    return { status: "admitted", id: c.id };
+  }
+
+  /** The carried transactions as the rules of src/dag/carried.ts read them. */
+  #carriedOf(info: VertexInfo): CarriedTx[] {
+    return info.vertex.transactions.map((bytes, i) => {
+      const { tx, signingMessage } = validateTransaction(bytes);
+      return {
+        id: toHex(info.transactionIds[i]),
+        account: toHex(tx.account),
+        nonce: tx.nonce,
+        createsKey: tx.kind === "create_account" ? tx.publicKey : null,
+        signingMessage,
+        signature: tx.signature,
+      };
+    });
+  }
+
+  /**
+   * Keys and signatures of the carried transactions; null when they pass.
+   * A key not known yet is no refusal while parents are missing (the
+   * create_account may be in one): the vertex is checked again when they are
+   * here (#keyless).
+   */
+  async #checkCarried(info: VertexInfo, id: string, origin: Origin | "validate"): Promise<SubmitResult | null> {
+    const txs = this.#carriedOf(info);
+    if (txs.length === 0) return null;
+    const keys = carriedKeys(txs, (a) => this.accountKeys.keyOf(a));
+    // Verified before (another carrier of the same transaction, whose id covers its signature): no second check.
+    const bad = await firstBadSignature(
+      txs,
+      keys,
+      (tx, key) => this.#verifiedTxs.verify(tx.id, key, tx.signingMessage, tx.signature),
+    );
+    if (bad !== null) return this.#reject(origin, id, bad.reason, bad.message);
+    const unknown = firstUnknownAccount(txs, keys);
+    if (unknown === null) return null;
+    const parentsHere = info.vertex.parents.every((p) => this.#roundOf(toHex(p)) !== null);
+    if (parentsHere) return this.#reject(origin, id, unknown.reason, unknown.message);
+    if (origin !== "validate") {
+      if (this.#keyless.size >= KEYLESS_MAX) this.#keyless.delete(this.#keyless.values().next().value!);
+      this.#keyless.add(id);
+    }
+    return null;
+  }
+
+  /** The order rule for a vertex whose parents are stored; null when it passes. */
+  #checkOrder(info: VertexInfo, parents: readonly string[]) {
+    if (info.vertex.transactions.length === 0) return null;
+    const past = this.causalPast.of(parents);
+    return firstOutOfOrder(this.#carriedOf(info), {
+      sequential: this.#o.genesis.exchange !== null,
+      isGenesisAccount: (a) => this.accountKeys.isGenesisAccount(a),
+      carriedInPast: (key) => past.carriedInPast(key),
+    });
   }
 
   /**
@@ -340,7 +436,9 @@ export class DagService {
     }
     const c = await this.#check(info, id, origin);
     if (!c.ok) return c.result;
-    // Another arrival of the same vertex may have been placed while the signature was checked.
+    const carried = await this.#checkCarried(info, id, origin);
+    if (carried !== null) return carried;
+    // Another arrival of the same vertex may have been placed while the signatures were checked.
     if (this.#roundOf(id) !== null || this.#orphans.has(id)) {
       this.#received.inc({ origin, result: "duplicate" });
       return this.#roundOf(id) !== null ? { status: "duplicate", id } : { status: "waiting", id, missing: [] };
@@ -380,14 +478,20 @@ export class DagService {
       return this.#reject(origin, id, verdict.reason, verdict.message);
     }
     if (verdict.kind === "admit" && origin !== "local") {
+      if (this.#keyless.delete(id)) {
+        // Its parents are here now, and with them the keys its transactions need: check it all again.
+        this.#submitLater(bytes, origin, from);
+        return { status: "waiting", id, missing: [] };
+      }
       const covered = this.#coverage.check(parents, Number(info.vertex.timestampMs));
-      if (!covered.ok) {
+      const refusal = covered.ok ? this.#checkOrder(info, parents) : covered;
+      if (refusal !== null) {
         for (const child of this.#orphans.discardDependents(id)) {
           this.#rejected.inc({ reason: "parent_rejected" });
           this.#o.logger.info("waiting vertex dropped: a parent was refused", { id: child, parent: id });
         }
         this.#orphanGauge.set({}, this.#orphans.size);
-        return this.#reject(origin, id, covered.reason, covered.message);
+        return this.#reject(origin, id, refusal.reason, refusal.message);
       }
     }
     if (verdict.kind === "wait") {
@@ -403,6 +507,12 @@ export class DagService {
     this.#received.inc({ origin, result: "admitted" });
     this.#releaseAfter(id, origin);
     return { status: "admitted", id };
+  }
+
+  #submitLater(bytes: Uint8Array, origin: Origin, from?: string): void {
+    this.submit(bytes, origin, from).catch((err) => {
+      this.#o.logger.error("checking a released vertex again failed", { err });
+    });
   }
 
   #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin, from?: string): void {
@@ -432,6 +542,7 @@ export class DagService {
     this.#remember(this.#rounds, id, info.vertex.round);
     this.#remember(this.#timestamps, id, info.vertex.timestampMs);
     this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
+    this.causalPast.remember(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     for (const fn of this.#listeners) fn(info, bytes, origin, from);
   }
 

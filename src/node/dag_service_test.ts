@@ -73,6 +73,7 @@ Deno.test("DagService refuses a peer's vertex below the settled cut, and one tha
 
 /** Data transactions of one account, signed once for every vertexOfSize call. */
 const fillers: Uint8Array[] = [];
+let creation: Uint8Array | undefined;
 const FILLER_DATA_BYTES = 8192;
 
 /** A validator-signed vertex of exactly `size` bytes: data transactions of one account filling it. */
@@ -93,16 +94,35 @@ function vertexOfSize(size: number, timestampMs: number): Uint8Array {
   // A signature's length does not depend on what it signs: measure with a blank one.
   const lengthOf = (txs: Uint8Array[]) =>
     encodeVertex({ ...unsigned(txs), signature: new Uint8Array(ML_DSA_87_SIGNATURE_BYTES) }).length;
-  const txs: Uint8Array[] = [];
-  for (let i = 0;; i++) {
-    if (i === fillers.length) fillers.push(data(i, FILLER_DATA_BYTES));
-    if (lengthOf(txs) + 4 + fillers[i].length > size) break;
-    txs.push(fillers[i]);
+  // The account's create_account first (nonce 0), so that its data transactions (nonces 1, 2, …) are in order.
+  creation ??= signTransaction(genesis.chainId, key, 0n, {
+    kind: "create_account",
+    name: "filler",
+    publicKey: key.publicKey,
+  });
+  const txs: Uint8Array[] = [creation];
+  if (fillers.length === 0) fillers.push(data(1, FILLER_DATA_BYTES));
+  const overhead = 4 + fillers[0].length - FILLER_DATA_BYTES; // a data transaction's bytes besides its data
+  for (;;) {
+    // The data bytes one more transaction would need to fill the vertex exactly.
+    const room = size - lengthOf(txs) - overhead;
+    assert.ok(room >= 0, "sizes too small for this helper");
+    if (room <= FILLER_DATA_BYTES) {
+      txs.push(data(txs.length, room));
+      break;
+    }
+    if (room >= FILLER_DATA_BYTES + overhead) {
+      const i = txs.length - 1;
+      if (i === fillers.length) fillers.push(data(i + 1, FILLER_DATA_BYTES));
+      txs.push(fillers[i]);
+      continue;
+    }
+    // Too much for one transaction, too little for a full one and another: two that share it.
+    const half = Math.floor((room - overhead) / 2);
+    txs.push(data(txs.length, half));
+    txs.push(data(txs.length, room - overhead - half));
+    break;
   }
-  const base = fillers[0].length - FILLER_DATA_BYTES;
-  const left = size - lengthOf(txs) - 4 - base;
-  assert.ok(left >= 0 && left <= FILLER_DATA_BYTES, `a last data transaction of ${left} bytes fills the vertex`);
-  txs.push(data(txs.length, left));
   const body = unsigned(txs);
   const bytes = encodeVertex({ ...body, signature: author.signer.sign(vertexSigningMessage(body)) });
   assert.equal(bytes.length, size);

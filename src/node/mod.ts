@@ -12,14 +12,17 @@ import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
 import { type Genesis, loadGenesis } from "./genesis.ts";
+import { AccountKeys } from "./account_keys.ts";
+import { ledgerAdmission, plainAdmission } from "./submission.ts";
+import { VerifiedTxs } from "./verified_txs.ts";
 import { DagService } from "./dag_service.ts";
 import { createDagApi } from "../http/dag.ts";
 import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
-import { toHex } from "../keys/mod.ts";
+import { keyIdOf, toHex } from "../keys/mod.ts";
 import { Discovery, resolveAaaa } from "../net/discovery.ts";
-import { acceptedTxSum, ConsensusService, storedCutPositions, SubmitError } from "./consensus.ts";
+import { acceptedTxSum, ConsensusService, storedCutPositions } from "./consensus.ts";
 import { CheckpointService } from "./checkpoints.ts";
 import { createCheckpointsApi } from "../http/checkpoints.ts";
 import { syncIfBehind } from "./state_sync.ts";
@@ -91,13 +94,6 @@ function listen(
     );
   }
 }
-
-/**
- * How long a submission whose nonce is ahead of the ledger waits for its
- * predecessor to reach this node (from a client that sends a chain to several
- * nodes, the predecessor arrives by gossip within a batch delay and a hop).
- */
-const PREDECESSOR_WAIT_MS = 1_000;
 
 /** Records this start and refuses a data directory that belongs to another identity. */
 function recordStart(
@@ -274,6 +270,19 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
 
     const cuts = storedCutPositions(storage);
+    const exchangeGenesis = genesis.exchange === null ? null : parseExchangeGenesis(genesis.exchange, genesis.chainId);
+    let ledger: LedgerService | null = null;
+    // One verdict per transaction signature, shared by the submission check, DAG admission and the ledger.
+    const verifiedTxs = new VerifiedTxs(crypto.backend);
+    const accountKeys = new AccountKeys({
+      storage,
+      genesisAccounts: new Map(exchangeGenesis?.accounts.map((a) => [keyIdOf(a.publicKey), a.publicKey]) ?? []),
+      // By id only: account() also looks names up, and a name may look like an id.
+      ledgerKey: (account) => {
+        const key = ledger?.account(account)?.publicKey;
+        return key !== undefined && keyIdOf(key) === account ? key : null;
+      },
+    });
     const dag = new DagService({
       storage,
       genesis,
@@ -284,6 +293,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       signer: isValidator ? identity.signer : undefined,
       cut: { current: cuts.current, previous: cuts.previous },
       tips: () => consensusRef?.engine.consensus.preferredFrontier() ?? [],
+      accountKeys,
+      verifiedTxs,
     });
     if (isValidator && storage.vertexCount() === 0) {
       const first = await dag.author([]);
@@ -291,12 +302,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
 
     // The exchange ledger follows consensus when the genesis defines it: rebuilt from the stored DAG and decisions.
-    let ledger: LedgerService | null = null;
-    if (genesis.exchange !== null) {
+    if (exchangeGenesis !== null) {
       ledger = new LedgerService({
-        genesis: parseExchangeGenesis(genesis.exchange, genesis.chainId),
+        genesis: exchangeGenesis,
         storage,
-        verify: async (pk, message, signature) => (await crypto.backend.mlDsaVerifier(pk)).verify(message, signature),
+        verify: (pk, message, signature, txId) => verifiedTxs.verify(txId, pk, message, signature),
         logger: log.child({ component: "ledger" }),
         registry,
         snapshotEvery: config.storage.snapshotEvery,
@@ -332,27 +342,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       // The exchange ledger's dry run: a transaction it would refuse never enters consensus (where it
       // would spend the account's nonce) and the client gets the refusal code at once.
       admit: ledger
-        ? async (bytes, info, o) => {
-          const started = nowMs();
-          for (;;) {
-            const out = await ledger!.check(bytes, nowMs());
-            if (out.duplicate || out.code === "ok") return;
-            // Too early for the ledger: the previous nonce (or the account's creation) may still be on its
-            // way, submitted here or to another node a moment ago. Taken once it is in this node's mempool
-            // or consensus (then judged when applied); waited for at most PREDECESSOR_WAIT_MS.
-            const early = out.code === "nonce_too_high" || out.code === "unknown_account";
-            if (early && o.predecessorPending()) return;
-            const waited = nowMs() - started;
-            if (!early || waited >= PREDECESSOR_WAIT_MS) {
-              const note = early
-                ? `; nonce ${info.tx.nonce - 1n} of this account did not reach this node within ${waited} ms`
-                : "";
-              throw new SubmitError(out.code, out.message + note);
-            }
-            await new Promise((r) => setTimeout(r, 25));
-          }
-        }
-        : undefined,
+        ? ledgerAdmission(ledger, { nowMs })
+        : plainAdmission({ keys: accountKeys, verified: verifiedTxs, storage, nowMs }),
     });
     consensusRef = consensus;
     if (isValidator) consensus.start();
