@@ -1,8 +1,7 @@
 /**
  * Byte strings that get hashed or signed. Every field is length-prefixed and
  * every message starts with a domain tag (written by the caller), so no two
- * different messages share bytes and a vertex signature can never pass as a
- * vote signature.
+ * different messages share bytes.
  */
 export class Writer {
   static readonly #text = new TextEncoder();

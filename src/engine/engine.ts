@@ -13,18 +13,17 @@ import {
   VOTE_FRONTIER_MAX,
 } from "../consensus/mod.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
-import { voteSigningBytes } from "./encoding.ts";
 import type {
   Clock,
   DecisionStore,
   Rng,
   Sender,
   SignedVertex,
-  SignedVote,
   Signer,
   Verifier,
   VertexBody,
   VertexCodec,
+  Vote,
 } from "./types.ts";
 
 export interface EngineConfig {
@@ -80,10 +79,10 @@ export interface EngineDeps {
   readonly clock: Clock;
   readonly rng: Rng;
   readonly store: DecisionStore;
-  /** Signs this node's votes; its validatorId is this node's id. */
-  readonly signer: Signer;
-  /** The genesis set, and vote signatures. */
-  readonly verifier: Verifier;
+  /** This node's validator id (votes carry no signature: see {@linkcode Vote}). */
+  readonly signer: Pick<Signer, "validatorId">;
+  /** The genesis validator set. */
+  readonly verifier: Pick<Verifier, "isValidator">;
   /** Builds this node's vertices and checks received vertices' ids and signatures. */
   readonly codec: VertexCodec;
   /** Called with decisions only after the store recorded them. */
@@ -97,6 +96,13 @@ export interface EngineDeps {
    * can still fetch them (the node serves fetches from its database instead).
    */
   readonly archive?: { put(vertex: SignedVertex): void; get(id: string): SignedVertex | undefined };
+  /**
+   * Issues orphaned transactions again (DagConsensus.orphanedTxs) when the
+   * host must choose their parents itself (the node: an account's previous
+   * nonce must be in the new vertex's causal past). Without it the engine
+   * issues each with `issue`.
+   */
+  readonly reissue?: (txs: readonly TxInput[]) => void;
 }
 
 /** Counters for metrics and for the simulation's assertions. */
@@ -107,10 +113,14 @@ export interface EngineStats {
   votesAccepted: number;
   /** Votes or vertices whose signer is not in the genesis set. */
   unknownValidator: number;
-  /** Votes or vertices whose signature does not verify. */
+  /** Vertices whose signature does not verify. */
   badSignature: number;
   /** Votes for no open query of ours, from a responder not asked, or oversized. */
   unexpectedVotes: number;
+  /** Votes naming a responder other than the peer that sent them (an impersonation attempt). */
+  wrongSenderVotes: number;
+  /** Queries from a peer beyond its budget (QUERY_BUDGET), not answered. */
+  queriesThrottled: number;
   /** Votes for a query of ours that had already ended early. */
   lateVotes: number;
   /** Vertices with a wrong id or breaking a structural rule. */
@@ -137,6 +147,13 @@ const IDS_PER_REQUEST_MAX = 64;
 const REQUESTED_IDS_MAX = 8192;
 /** Cuts one gossip tick may close (an interval over verticesMax splits into several). */
 const CUTS_PER_TICK_MAX = 64;
+/**
+ * Queries one peer may have answered: a bucket of QUERY_BUDGET.burst refilled
+ * at QUERY_BUDGET.perSecond. An honest validator polls a few times a second;
+ * beyond the budget queries are dropped (and counted), so one peer cannot
+ * make this node spend its time answering it.
+ */
+const QUERY_BUDGET = { perSecond: 200, burst: 400 } as const;
 
 /**
  * Drives one node's {@linkcode DagConsensus} from messages. Every handler is
@@ -146,10 +163,12 @@ const CUTS_PER_TICK_MAX = 64;
  *
  * Every vertex and vote from outside is checked before it reaches consensus:
  * its author/responder must be a genesis validator; a vertex's id and
- * signature must pass the {@linkcode VertexCodec}, a vote's signature the
- * verifier; a vote must answer an open query of ours, from a validator we
- * asked, and is bound to (querier, requestId, responder), so it cannot be
- * replayed into another query. Decisions are recorded in the store before
+ * signature must pass the {@linkcode VertexCodec}. A vote carries no
+ * signature (see {@linkcode Vote}): it must come from its responder itself
+ * (`from` is the peer the authenticated channel names, so no one else can
+ * speak for a validator), answer an open query of ours to that responder,
+ * and counts once (the query's pending entry is taken), so it cannot be
+ * forged, replayed into another query or attributed to another validator. Decisions are recorded in the store before
  * anyone else hears of them. After a restart, {@linkcode Engine.restore}
  * rebuilds the state from what the node stored.
  */
@@ -164,6 +183,8 @@ export class Engine {
     unknownValidator: 0,
     badSignature: 0,
     unexpectedVotes: 0,
+    wrongSenderVotes: 0,
+    queriesThrottled: 0,
     lateVotes: 0,
     invalidVertices: 0,
     pendingOverflow: 0,
@@ -188,6 +209,8 @@ export class Engine {
   readonly #pending = new Map<string, SignedVertex>();
   /** Vertex id -> when it was last requested. */
   readonly #requestedAt = new Map<string, number>();
+  /** Each peer's query budget (see QUERY_BUDGET); one entry per genesis validator at most. */
+  readonly #queryBudgets = new Map<string, { tokens: number; atMs: number }>();
   readonly #polls = new Map<number, Poll>();
   /** Stuck tx id -> when this node first saw it stuck. */
   readonly #stuckSince = new Map<string, number>();
@@ -473,27 +496,41 @@ export class Engine {
     if (found.length > 0) this.#deps.sender.sendVertices(from, found);
   }
 
-  /** A peer polls us: answer with our signed preferred frontier. */
+  /** A peer polls us: answer with our preferred frontier (within the peer's query budget). */
   onQuery(from: string, requestId: number, frontier: readonly string[]): void {
     this.#fresh = false;
     if (!this.#deps.verifier.isValidator(from)) {
       this.stats.unknownValidator++;
       return;
     }
+    if (!this.#takeQueryBudget(from)) {
+      this.stats.queriesThrottled++;
+      return;
+    }
     this.#fetchUnknown(from, frontier);
-    const unsigned = {
-      querier: from,
-      requestId,
-      responder: this.id,
-      frontier: this.#consensus.preferredFrontier(),
-    };
-    const vote: SignedVote = { ...unsigned, signature: this.#deps.signer.sign(voteSigningBytes(unsigned)) };
+    const vote: Vote = { querier: from, requestId, responder: this.id, frontier: this.#consensus.preferredFrontier() };
     this.#deps.sender.sendVotes(from, vote);
   }
 
-  /** A vote arrived, from the responder or relayed; only its signature counts. */
-  onVotes(from: string, vote: SignedVote): void {
+  /** One query's worth of `peer`'s budget (QUERY_BUDGET); false when it is spent. */
+  #takeQueryBudget(peer: string): boolean {
+    const now = this.#deps.clock.nowMs();
+    const b = this.#queryBudgets.get(peer) ?? { tokens: QUERY_BUDGET.burst, atMs: now };
+    b.tokens = Math.min(QUERY_BUDGET.burst, b.tokens + (Math.max(0, now - b.atMs) * QUERY_BUDGET.perSecond) / 1000);
+    b.atMs = now;
+    this.#queryBudgets.set(peer, b);
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+
+  /** A vote arrived from peer `from` (named by the authenticated channel): it counts only as `from`'s. */
+  onVotes(from: string, vote: Vote): void {
     this.#fresh = false;
+    if (vote.responder !== from) {
+      this.stats.wrongSenderVotes++;
+      return;
+    }
     const poll = this.#polls.get(vote.requestId);
     if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
       const late = vote.querier === this.id && poll === undefined && vote.requestId < this.#nextRequestId;
@@ -506,11 +543,7 @@ export class Engine {
       return;
     }
     if (vote.frontier.length > VOTE_FRONTIER_MAX) {
-      this.stats.unexpectedVotes++; // no honest engine sends more; not worth verifying
-      return;
-    }
-    if (!this.#deps.verifier.verify(vote.responder, voteSigningBytes(vote), vote.signature)) {
-      this.stats.badSignature++;
+      this.stats.unexpectedVotes++; // no honest engine sends more
       return;
     }
     this.stats.votesAccepted++;
@@ -698,19 +731,28 @@ export class Engine {
    * be gone). Only orphans: a transaction whose carrier is undecided waits
    * for it, since a second live carrier would compete with the first.
    */
+  /**
+   * Issues again, on clean parents, an orphaned transaction (every carrier
+   * rejected): at once by the node that carried it, by others after
+   * 3 × reissueGraceMs.
+   */
   #reissueStuck(): void {
     const now = this.#deps.clock.nowMs();
-    const orphans = new Map<string, TxInput>(this.#consensus.orphanedTxs().map((t) => [t.id, t]));
-    for (const id of [...this.#stuckSince.keys()]) if (!orphans.has(id)) this.#stuckSince.delete(id);
-    for (const [id, tx] of orphans) {
+    const stuck = new Map<string, TxInput>(this.#consensus.orphanedTxs().map((t) => [t.id, t]));
+    for (const id of [...this.#stuckSince.keys()]) if (!stuck.has(id)) this.#stuckSince.delete(id);
+    const due: TxInput[] = [];
+    for (const [id, tx] of stuck) {
       const since = this.#stuckSince.get(id) ?? now;
       this.#stuckSince.set(id, since);
       const mine = this.#consensus.verticesOf(id).some((v) => this.#vertices.get(v)?.author === this.id);
       if (now - since < (mine ? 0 : 3 * this.#reissueGraceMs)) continue;
       this.#stuckSince.delete(id);
       this.stats.txsReissued++;
-      this.issue([tx]);
+      due.push(tx);
     }
+    if (due.length === 0) return;
+    if (this.#deps.reissue !== undefined) this.#deps.reissue(due);
+    else for (const tx of due) this.issue([tx]);
   }
 
   /**

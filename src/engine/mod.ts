@@ -4,7 +4,6 @@
  */
 export { Engine, type EngineConfig, type EngineDeps, type EngineStats } from "./engine.ts";
 export { MemoryDecisionStore } from "./memory_store.ts";
-export { voteSigningBytes } from "./encoding.ts";
 export { createReferenceCodec, type Hasher, vertexBodyBytes, vertexSigningBytes } from "./reference_codec.ts";
 export type {
   Clock,
@@ -12,9 +11,9 @@ export type {
   Rng,
   Sender,
   SignedVertex,
-  SignedVote,
   Signer,
   Verifier,
   VertexBody,
   VertexCodec,
+  Vote,
 } from "./types.ts";

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import type { Cut, Decision, TxInput } from "../consensus/mod.ts";
 import type { CutPosition } from "../dag/coverage.ts";
-import { voteSigningBytes } from "./encoding.ts";
 import { createReferenceCodec } from "./reference_codec.ts";
 import { Engine, type SettlementConfig } from "./engine.ts";
 import { MemoryDecisionStore } from "./memory_store.ts";
-import type { Sender, SignedVertex, SignedVote, Signer, Verifier } from "./types.ts";
+import type { Sender, SignedVertex, Signer, Verifier, Vote } from "./types.ts";
 
 // Test doubles, as in engine_test.ts. The "signature" is a keyed checksum: a
 // stand-in for ML-DSA-87 that only the named validator's test signer produces.
@@ -46,7 +45,7 @@ type Sent =
   | { kind: "vertices"; to: string; vertices: readonly SignedVertex[] }
   | { kind: "get"; to: string; ids: readonly string[] }
   | { kind: "query"; to: string; requestId: number; frontier: readonly string[] }
-  | { kind: "votes"; to: string; vote: SignedVote }
+  | { kind: "votes"; to: string; vote: Vote }
   | { kind: "frontier"; to: string; frontier: readonly string[] };
 
 interface HarnessOptions {
@@ -115,9 +114,8 @@ function harness(opts: HarnessOptions = {}) {
 
 type Harness = ReturnType<typeof harness>;
 
-function vote(from: string, querier: string, requestId: number, frontier: string[]): SignedVote {
-  const unsigned = { querier, requestId, responder: from, frontier };
-  return { ...unsigned, signature: signer(from).sign(voteSigningBytes(unsigned)) };
+function vote(from: string, querier: string, requestId: number, frontier: string[]): Vote {
+  return { querier, requestId, responder: from, frontier };
 }
 
 function vertexAt(author: string, parents: string[], txId: string, timestampMs: number): SignedVertex {

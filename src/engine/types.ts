@@ -37,15 +37,17 @@ export interface VertexCodec {
 }
 
 /**
- * One validator's answer to one query: its preferred frontier, signed over
- * (querier, requestId, responder, frontier), so it counts in that query only.
+ * One validator's answer to one query: its preferred frontier. It carries no
+ * signature of its own: it counts only when it comes from the responder itself
+ * over the transport's mutually authenticated channel (ML-DSA-87 handshake,
+ * per-direction AES-256-GCM), in answer to an open query of ours to that
+ * responder, once. Transferable proof comes from certified checkpoints.
  */
-export interface SignedVote {
+export interface Vote {
   readonly querier: string;
   readonly requestId: number;
   readonly responder: string;
   readonly frontier: readonly string[];
-  readonly signature: Uint8Array;
 }
 
 /**
@@ -58,7 +60,7 @@ export interface Sender {
   sendVertices(to: string, vertices: readonly SignedVertex[]): void;
   sendGetVertices(to: string, ids: readonly string[]): void;
   sendQuery(to: string, requestId: number, frontier: readonly string[]): void;
-  sendVotes(to: string, vote: SignedVote): void;
+  sendVotes(to: string, vote: Vote): void;
   sendFrontier(to: string, frontier: readonly string[], replyWanted: boolean): void;
 }
 
@@ -85,7 +87,7 @@ export interface Signer {
   sign(message: Uint8Array): Uint8Array;
 }
 
-/** Knows the genesis validator set and checks vote signatures against it. */
+/** Knows the genesis validator set and checks signatures against it (the reference codec's vertices). */
 export interface Verifier {
   isValidator(validatorId: string): boolean;
   verify(validatorId: string, message: Uint8Array, signature: Uint8Array): boolean;

@@ -56,7 +56,6 @@ export type ProtocolMessage =
     requestId: number;
     responder: string;
     frontier: string[];
-    signature: Uint8Array;
   }
   | { type: "frontier"; frontier: string[]; replyWanted: boolean }
   /** A validator's signature of its statement of cut `seq` (digest = BLAKE3 of the statement). */
@@ -204,8 +203,8 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
       o.u8(PROTOCOL_MESSAGE.query).u32(m.requestId).ids(m.frontier);
       break;
     case "votes":
-      o.u8(PROTOCOL_MESSAGE.votes).id(m.querier).u32(m.requestId).id(m.responder).ids(m.frontier)
-        .bytes(m.signature, SIGNATURE_BYTES_MAX);
+      // No signature: the authenticated, encrypted channel names the responder (see DESIGN in src/engine/engine.ts).
+      o.u8(PROTOCOL_MESSAGE.votes).id(m.querier).u32(m.requestId).id(m.responder).ids(m.frontier);
       break;
     case "frontier":
       o.u8(PROTOCOL_MESSAGE.frontier).u8(m.replyWanted ? 1 : 0).ids(m.frontier);
@@ -262,7 +261,6 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
         requestId: r.u32("request id"),
         responder: r.id("responder"),
         frontier: r.ids("frontier"),
-        signature: r.bytes("signature", SIGNATURE_BYTES_MAX),
       };
       break;
     case PROTOCOL_MESSAGE.frontier: {

@@ -21,7 +21,6 @@ Deno.test("encodeMessage() and decodeMessage() round-trip every message type", (
       requestId: 7,
       responder: id(5),
       frontier: [],
-      signature: new Uint8Array(4627).fill(9),
     },
     { type: "frontier", frontier: [id(6), id(7)], replyWanted: true },
     { type: "frontier", frontier: [], replyWanted: false },

@@ -1,9 +1,10 @@
 /**
  * Runs the QR-Avalanche engine inside the node: vertices reach it only after
  * the DAG service has checked and stored them; its messages travel over the
- * peer transport in the wire protocol of src/net/protocol.ts; vote signatures
- * are verified (asynchronously, with the crypto backend) before the engine
- * sees a vote; decisions are stored in SQLite before they are reported. The
+ * peer transport in the wire protocol of src/net/protocol.ts; a vote counts
+ * as the authenticated peer's that sent it (votes carry no signature: see
+ * Vote in src/engine/types.ts); decisions are stored in SQLite before they
+ * are reported. The
  * engine owns no timers: this service turns time into messages (gossip ticks,
  * query timeouts).
  */
@@ -17,7 +18,6 @@ import {
   type VertexInfo,
   vertexSigningMessage,
 } from "../core/mod.ts";
-import type { CryptoBackend, MlDsaVerifier } from "../crypto/backend.ts";
 import {
   type Cut,
   type Decision,
@@ -31,15 +31,7 @@ import {
 import { requiredNonce } from "../dag/carried.ts";
 import { conflictKeyOf, splitConflictKey } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
-import {
-  Engine,
-  type Sender,
-  type SignedVertex,
-  type SignedVote,
-  type VertexBody,
-  type VertexCodec,
-  voteSigningBytes,
-} from "../engine/mod.ts";
+import { Engine, type Sender, type SignedVertex, type VertexBody, type VertexCodec, type Vote } from "../engine/mod.ts";
 import { fromHex, toHex } from "../keys/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
@@ -63,7 +55,6 @@ export interface ConsensusOptions {
   syncSigner: SyncSigner;
   storage: Storage;
   dag: DagService;
-  backend: CryptoBackend;
   transport: PeerTransport | null;
   registry: Registry;
   logger: Logger;
@@ -134,8 +125,6 @@ export class SubmitError extends Error {
   }
 }
 
-/** Bound on remembered verified votes (one entry per vote received). */
-const VERIFIED_VOTES_MAX = 16_384;
 /** Bound on transactions waiting to be issued. */
 const MEMPOOL_MAX = 100_000;
 /**
@@ -161,8 +150,6 @@ const WANTED_EVERY_TICKS = 10;
 export class ConsensusService {
   readonly engine: Engine;
   readonly #o: ConsensusOptions;
-  readonly #verifiedVotes = new Set<string>();
-  readonly #voteVerifiers = new Map<string, Promise<MlDsaVerifier>>();
   readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #mempool = new Map<string, Uint8Array>();
   /** Conflict key → id of the mempool transaction holding it, and back. */
@@ -264,11 +251,11 @@ export class ConsensusService {
               signature: null,
             }),
         },
-        signer: { validatorId: o.validatorId, sign: (m) => o.syncSigner.sign(m) },
-        verifier: {
-          isValidator: (id) => validatorIds.includes(id),
-          // Votes reach the engine only after #onVotes verified them; see there.
-          verify: (id, message, signature) => this.#verifiedVotes.has(voteKey(id, message, signature)),
+        signer: { validatorId: o.validatorId },
+        verifier: { isValidator: (id) => validatorIds.includes(id) },
+        // Re-issued transactions get their parents here: an account's previous nonce in the causal past.
+        reissue: (txs) => {
+          if (!this.#stopped) this.#issueAll(txs);
         },
         codec: this.#codec(),
         onDecisions: (ds) => this.#reported(ds),
@@ -467,6 +454,14 @@ export class ConsensusService {
     this.#batch = [];
     this.#batchBytes = 0;
     if (this.#stopped) return;
+    this.#defer(this.#issueAll(batch));
+  }
+
+  /**
+   * Issues `batch` in as few vertices as the rules allow; returns what must
+   * wait for a later vertex (its predecessor not reachable yet).
+   */
+  #issueAll(batch: readonly TxInput[]): TxInput[] {
     // Two transactions of one conflict set cannot share a vertex: issue them apart. An account's
     // nonce n goes in the group of its n − 1 or a later one (groups are issued in order), and its
     // vertex descends from n − 1's carrier.
@@ -514,7 +509,7 @@ export class ConsensusService {
         }
       }
     }
-    this.#defer(deferred);
+    return deferred;
   }
 
   /**
@@ -706,7 +701,6 @@ export class ConsensusService {
           requestId: vote.requestId,
           responder: vote.responder,
           frontier: [...vote.frontier],
-          signature: vote.signature,
         }),
       sendFrontier: (to, frontier, replyWanted) =>
         void this.#send(to, { type: "frontier", frontier: [...frontier], replyWanted }),
@@ -752,7 +746,7 @@ export class ConsensusService {
         this.engine.onFrontier(from, m.frontier, m.replyWanted);
         break;
       case "votes":
-        await this.#onVotes(from, m);
+        this.#onVotes(from, m);
         break;
       default:
         await this.#o.onOtherMessage?.(from, m);
@@ -764,37 +758,18 @@ export class ConsensusService {
     return this.#send(to, m);
   }
 
-  async #onVotes(from: string, m: Extract<ProtocolMessage, { type: "votes" }>): Promise<void> {
-    const vote: SignedVote = {
-      querier: m.querier,
-      requestId: m.requestId,
-      responder: m.responder,
-      frontier: m.frontier,
-      signature: m.signature,
-    };
-    const validator = this.#o.genesis.validators.find((v) => v.id === vote.responder);
-    if (validator && vote.responder === from) {
-      let verifier = this.#voteVerifiers.get(validator.id);
-      if (!verifier) {
-        verifier = this.#o.backend.mlDsaVerifier(validator.publicKey);
-        // A failed import is not kept: a passing error must not disable a validator's votes.
-        verifier.catch(() => this.#voteVerifiers.delete(validator.id));
-        this.#voteVerifiers.set(validator.id, verifier);
-      }
-      const message = voteSigningBytes(vote);
-      if (await (await verifier).verify(message, vote.signature)) {
-        this.#verifiedVotes.add(voteKey(vote.responder, message, vote.signature));
-        if (this.#verifiedVotes.size > VERIFIED_VOTES_MAX) {
-          this.#verifiedVotes.delete(this.#verifiedVotes.values().next().value!);
-        }
-        this.#m.votes.inc({ result: "verified" });
-      } else this.#m.votes.inc({ result: "bad_signature" });
-    } else this.#m.votes.inc({ result: "wrong_sender" });
+  /**
+   * A vote counts as the sending peer's only (the authenticated channel names
+   * it; the engine refuses one naming another responder), for an open query
+   * of ours to that peer, once: votes carry no signature of their own.
+   */
+  #onVotes(from: string, m: Extract<ProtocolMessage, { type: "votes" }>): void {
+    const vote: Vote = { querier: m.querier, requestId: m.requestId, responder: m.responder, frontier: m.frontier };
     if (this.#stopped) return;
-    // The engine checks the signature again through the verifier: a vote that failed above is refused and counted there.
     const accepted = this.engine.stats.votesAccepted;
     this.engine.onVotes(from, vote);
     // Only a vote the engine took answers the query; after a refused one its timeout must still fire.
+    this.#m.votes.inc({ result: this.engine.stats.votesAccepted > accepted ? "accepted" : "refused" });
     if (this.engine.stats.votesAccepted > accepted) {
       const key = `${from}:${vote.requestId}`;
       const t = this.#queryTimers.get(key);
@@ -836,13 +811,6 @@ function nonceOf(t: TxInput): bigint {
 /** Conflict keys are the account's 64 hex digits, then the nonce's. */
 function sameAccount(a: TxInput, b: TxInput): boolean {
   return a.conflictKey.slice(0, 64) === b.conflictKey.slice(0, 64);
-}
-
-function voteKey(responder: string, message: Uint8Array, signature: Uint8Array): string {
-  const joined = new Uint8Array(message.length + signature.length);
-  joined.set(message);
-  joined.set(signature, message.length);
-  return `${responder}:${toHex(blake3(joined))}`;
 }
 
 /** Uniform in [0, max) from the OS's randomness, without modulo bias. */

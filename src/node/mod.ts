@@ -327,7 +327,6 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       syncSigner: createSyncSigner(crypto.backend, identity.seed),
       storage,
       dag,
-      backend: crypto.backend,
       transport,
       registry,
       logger: log.child({ component: "consensus" }),

@@ -1,18 +1,18 @@
 /**
- * A Byzantine validator: holds a genuine genesis key (so its own vertices and
- * votes verify) and uses it against the protocol: equivocating vertices,
- * votes for both sides of a conflict, votes steering each querier away from
- * its preference, withheld votes, garbage and impersonated signatures,
- * replayed votes, and malformed vertices.
+ * A Byzantine validator: holds a genuine genesis key (so its own vertices
+ * verify, and its votes count as its own) and uses it against the protocol:
+ * equivocating vertices, votes for both sides of a conflict, votes steering
+ * each querier away from its preference, withheld votes, votes of garbage ids,
+ * votes claiming to be another validator's, replayed votes, and malformed
+ * vertices.
  */
 import {
   createReferenceCodec,
   type Hasher,
   type SignedVertex,
-  type SignedVote,
   type Signer,
   type Verifier,
-  voteSigningBytes,
+  type Vote,
 } from "../../src/engine/mod.ts";
 import type { TxInput } from "../../src/consensus/mod.ts";
 import type { SimEndpoint, SimNetwork } from "./network.ts";
@@ -47,7 +47,7 @@ export class ByzantineNode implements SimEndpoint {
   readonly #known = new Map<string, SignedVertex>();
   /** Conflict key -> tx id -> a vertex carrying it. */
   readonly #byKey = new Map<string, Map<string, string>>();
-  readonly #collected: SignedVote[] = [];
+  readonly #collected: Vote[] = [];
   #nextRequestId = 1;
 
   constructor(
@@ -133,11 +133,13 @@ export class ByzantineNode implements SimEndpoint {
 
   onQuery(from: string, requestId: number, _frontier: readonly string[]): void {
     const attack = this.rng.pick(this.attacks);
-    const respond = (vote: SignedVote) => this.network.deliver(this.id, from, (e) => e.onVotes(this.id, vote));
-    const signed = (frontier: readonly string[]): SignedVote => {
-      const unsigned = { querier: from, requestId, responder: this.id, frontier: [...frontier].sort() };
-      return { ...unsigned, signature: this.signer.sign(voteSigningBytes(unsigned)) };
-    };
+    const respond = (vote: Vote) => this.network.deliver(this.id, from, (e) => e.onVotes(this.id, vote));
+    const signed = (frontier: readonly string[]): Vote => ({
+      querier: from,
+      requestId,
+      responder: this.id,
+      frontier: [...frontier].sort(),
+    });
     switch (attack) {
       case "withhold":
         return;
@@ -147,31 +149,22 @@ export class ByzantineNode implements SimEndpoint {
         return respond(signed(this.#allSides()));
       case "opposite":
         return respond(signed(this.#opposite(from)));
-      case "garbage": {
-        const vote = signed(this.#opposite(from));
-        return respond({ ...vote, signature: this.rng.bytes(vote.signature.length) });
-      }
-      case "impersonate": {
+      case "garbage":
+        // Ids nobody made: they support nothing, and the querier asks for them in vain.
+        return respond(signed(Array.from({ length: 8 }, () => this.#txId(`garbage/${this.rng.nextU32()}`))));
+      case "impersonate":
         // Claims to be an honest validator the querier may have asked.
-        const unsigned = {
-          querier: from,
-          requestId,
-          responder: this.rng.pick(this.honest),
-          frontier: this.#opposite(from),
-        };
-        const sig = this.signer.sign(voteSigningBytes(unsigned));
-        return respond({ ...unsigned, signature: sig });
-      }
+        return respond({ ...signed(this.#opposite(from)), responder: this.rng.pick(this.honest) });
       case "replay": {
         const old = this.#collected.length > 0 ? this.rng.pick(this.#collected) : null;
         if (old === null) return respond(signed(this.#allSides()));
-        // Either as it was (for another querier) or re-addressed to this query (signature no longer matches).
+        // An honest validator's vote, as it was (for another querier) or re-addressed to this query.
         return respond(this.rng.chance(0.5) ? old : { ...old, querier: from, requestId });
       }
     }
   }
 
-  onVotes(_from: string, vote: SignedVote): void {
+  onVotes(_from: string, vote: Vote): void {
     if (this.#collected.length >= COLLECTED_VOTES_MAX) this.#collected.shift();
     this.#collected.push(vote);
   }

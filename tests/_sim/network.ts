@@ -4,7 +4,7 @@
  * pure function of its seed. The network delays, drops, reorders (random
  * delays) and partitions messages; query timeouts are local events, never lost.
  */
-import type { Clock, Sender, SignedVertex, SignedVote } from "../../src/engine/mod.ts";
+import type { Clock, Sender, SignedVertex, Vote } from "../../src/engine/mod.ts";
 import type { SimRng } from "./rng.ts";
 
 interface Event {
@@ -80,7 +80,7 @@ export interface SimEndpoint {
   onVertices(from: string, vertices: readonly SignedVertex[]): void;
   onGetVertices(from: string, ids: readonly string[]): void;
   onQuery(from: string, requestId: number, frontier: readonly string[]): void;
-  onVotes(from: string, vote: SignedVote): void;
+  onVotes(from: string, vote: Vote): void;
   onQueryFailed(from: string, requestId: number): void;
   onFrontier(from: string, frontier: readonly string[], replyWanted: boolean): void;
 }
