@@ -1,0 +1,365 @@
+/**
+ * What both directions share: the table of connections and authenticated
+ * sessions, a connection's life from attach to end (frames in, admission,
+ * session up, the one place a connection ends), and the rate-limited peer
+ * warnings. The dialer and the inbound side hook in to redial and to free
+ * handshake slots; the pump (pump.ts) moves the data.
+ */
+
+import type { Logger } from "../log/mod.ts";
+import { ReceiveCipher, SendCipher } from "./channel.ts";
+import {
+  CLOSE_DUPLICATE,
+  CLOSE_REFUSED,
+  CLOSE_VIOLATION,
+  Connection,
+  ConnectionEnded,
+  describe,
+  type DisconnectReason,
+  type Ending,
+  type PeerInfo,
+  VIOLATIONS,
+} from "./connection.ts";
+import { HANDSHAKE_FRAME_BYTES_MAX } from "./frame.ts";
+import { type HandshakeContext, HandshakeError, type HandshakeFailure, type Session } from "./handshake.ts";
+import { TokenBucket, type TransportLimits } from "./limits.ts";
+import type { TransportMetrics } from "./metrics.ts";
+import { drain, kickPump } from "./pump.ts";
+
+/**
+ * Warnings about refused or misbehaving peers, per second and burst: an attacker
+ * opening connections in a loop must not fill the disk. Metrics count every one;
+ * the next warning written says how many were left out.
+ */
+const PEER_WARNINGS_PER_SECOND = 20;
+const PEER_WARNINGS_BURST = 100;
+/** Hello nonces remembered to recognize self-dials (one per address of this node is plenty). */
+const SELF_HELLOS_MAX = 64;
+
+export type MessageHandler = (peerId: string, message: Uint8Array) => void;
+export type PeerUpHandler = (peer: PeerInfo) => void;
+export type PeerDownHandler = (peerId: string, reason: DisconnectReason) => void;
+
+/** How the dialer and the inbound side learn about a connection's end. */
+export interface SessionHooks {
+  /** An inbound connection gives back the handshake slot of IP address `ip`. */
+  releaseSlot(ip: string): void;
+  /** After `conn` ended (and, when it was a session, after onPeerDown): decide about its address. */
+  ended(conn: Connection, ending: Ending, wasUp: boolean, peerGone: string | undefined): void;
+}
+
+export class SessionTable {
+  readonly peers = new Map<string, Connection>();
+  readonly connections = new Set<Connection>();
+  /** Nonces of hellos our own listener received from ourselves (a self-dial), newest last; bounded. */
+  readonly selfHellos: string[] = [];
+  readonly frameBytesMax: number;
+  closing = false;
+  hooks: SessionHooks = { releaseSlot: () => {}, ended: () => {} };
+  onMessage: MessageHandler = () => {};
+  onPeerUp: PeerUpHandler = () => {};
+  onPeerDown: PeerDownHandler = () => {};
+
+  readonly #warningBucket: TokenBucket;
+  #warningsSuppressed = 0;
+
+  constructor(
+    readonly id: string,
+    readonly ctx: HandshakeContext,
+    readonly limits: TransportLimits,
+    readonly metrics: TransportMetrics,
+    readonly log: Logger,
+    readonly now: () => number,
+    frameBytesMax: number,
+  ) {
+    this.frameBytesMax = frameBytesMax;
+    this.#warningBucket = new TokenBucket(PEER_WARNINGS_PER_SECOND, PEER_WARNINGS_BURST, now());
+  }
+
+  /** A warning about a peer, rate-limited (see PEER_WARNINGS_PER_SECOND). */
+  peerWarning(msg: string, fields: Record<string, unknown>): void {
+    if (!this.#warningBucket.take(1, this.now())) {
+      this.#warningsSuppressed++;
+      return;
+    }
+    const suppressed = this.#warningsSuppressed;
+    this.#warningsSuppressed = 0;
+    this.log.warn(msg, suppressed > 0 ? { ...fields, suppressed } : fields);
+  }
+
+  /** Remembers the nonce of a hello that came from this node itself. */
+  rememberSelfHello(nonceHex: string): void {
+    this.selfHellos.push(nonceHex);
+    if (this.selfHellos.length > SELF_HELLOS_MAX) this.selfHellos.shift();
+  }
+
+  attach(conn: Connection): void {
+    this.connections.add(conn);
+    conn.ws.binaryType = "arraybuffer";
+    conn.ws.onopen = () => {
+      conn.opened = true;
+      conn.openWaiter?.(conn.phase !== "closed");
+      conn.openWaiter = undefined;
+    };
+    conn.ws.onmessage = (event: MessageEvent) => this.#onFrame(conn, event.data);
+    conn.ws.onerror = () => {
+      // A close event always follows; it carries what there is to know.
+    };
+    conn.ws.onclose = (event: CloseEvent) => this.#onSocketClosed(conn, event);
+    conn.handshakeTimer = setTimeout(() => {
+      conn.handshakeTimer = undefined;
+      if (conn.phase === "handshake") {
+        this.end(
+          conn,
+          {
+            kind: "handshake",
+            reason: "timeout",
+            detail: `no session after ${this.limits.handshakeTimeoutMs} ms`,
+          },
+          CLOSE_REFUSED,
+          "timeout",
+        );
+      }
+    }, this.limits.handshakeTimeoutMs);
+  }
+
+  #onFrame(conn: Connection, data: unknown): void {
+    if (conn.phase === "closed") return;
+    if (!(data instanceof ArrayBuffer)) return this.violation(conn, "malformed", "text message");
+    const frame = new Uint8Array(data);
+    const nowMs = this.now();
+    if (!conn.proven) {
+      // Before the peer has signed anything it may send exactly one handshake frame at a time.
+      if (frame.length > HANDSHAKE_FRAME_BYTES_MAX) {
+        return this.violation(
+          conn,
+          "oversized",
+          `${frame.length}-byte frame during the handshake (max ${HANDSHAKE_FRAME_BYTES_MAX})`,
+        );
+      }
+      if (conn.inbox.length > 0) return this.violation(conn, "malformed", "unexpected frame during the handshake");
+    } else {
+      if (frame.length > this.frameBytesMax) {
+        return this.violation(conn, "oversized", `${frame.length}-byte frame (max ${this.frameBytesMax})`);
+      }
+      if (!conn.frameBucket.take(1, nowMs) || !conn.byteBucket.take(frame.length, nowMs)) {
+        return this.violation(
+          conn,
+          "flood",
+          `over ${this.limits.floodFramesPerSecond} frames/s or ${this.limits.floodBytesPerSecond} bytes/s`,
+        );
+      }
+      if (
+        conn.inbox.length >= this.limits.inboxFramesMax || conn.inboxBytes + frame.length > this.limits.inboxBytesMax
+      ) {
+        return this.violation(conn, "flood", `inbox full (${conn.inbox.length} frames, ${conn.inboxBytes} bytes)`);
+      }
+    }
+    conn.inbox.push(frame);
+    conn.inboxBytes += frame.length;
+    conn.lastReceiveMs = nowMs;
+    if (conn.phase === "up") void drain(this, conn);
+    else conn.wake();
+  }
+
+  violation(conn: Connection, reason: "malformed" | "oversized" | "flood", detail: string): void {
+    if (conn.phase === "up") {
+      this.end(conn, { kind: "disconnect", reason, detail }, CLOSE_VIOLATION, reason);
+    } else {
+      const hsReason: HandshakeFailure = reason === "flood" ? "malformed" : reason;
+      this.end(conn, { kind: "handshake", reason: hsReason, detail }, CLOSE_REFUSED, hsReason);
+    }
+  }
+
+  async installSession(conn: Connection, session: Session): Promise<void> {
+    const [sendCipher, receiveCipher] = await Promise.all([
+      SendCipher.create(session.sendKey),
+      ReceiveCipher.create(session.receiveKey, this.frameBytesMax),
+    ]);
+    conn.session = session;
+    conn.sendCipher = sendCipher;
+    conn.receiveCipher = receiveCipher;
+  }
+
+  /** Peer-table admission, synchronous so two sessions of one peer cannot both get in. */
+  admit(conn: Connection): boolean {
+    const peerId = conn.peerId as string;
+    const existing = this.peers.get(peerId);
+    if (existing !== undefined) {
+      const dialerOf = (c: Connection) => c.role === "initiator" ? this.id : c.peerId as string;
+      const keepNew = dialerOf(existing) === dialerOf(conn) || dialerOf(conn) < dialerOf(existing);
+      const loser = keepNew ? existing : conn;
+      this.end(
+        loser,
+        { kind: "disconnect", reason: "duplicate", detail: `another session with ${peerId.slice(0, 16)}` },
+        CLOSE_DUPLICATE,
+        "duplicate",
+      );
+      if (!keepNew) return false;
+    } else if (this.peers.size >= this.limits.peersMax) {
+      this.end(
+        conn,
+        { kind: "handshake", reason: "peer_limit", detail: `${this.peers.size} peers connected` },
+        CLOSE_REFUSED,
+        "peer_limit",
+      );
+      return false;
+    }
+    return true;
+  }
+
+  up(conn: Connection): void {
+    const session = conn.session as Session;
+    conn.phase = "up";
+    conn.upAtMs = this.now();
+    conn.lastReceiveMs = conn.upAtMs;
+    conn.lastSendMs = conn.upAtMs;
+    clearTimeout(conn.handshakeTimer);
+    conn.handshakeTimer = undefined;
+    this.#leaveHandshake(conn);
+    this.peers.set(session.peerId, conn);
+    if (conn.target !== undefined) conn.target.peerId = session.peerId;
+    this.metrics.handshakes.inc({ role: conn.role });
+    this.metrics.peers.set({}, this.peers.size);
+    this.log.info("peer connected", {
+      peer: session.peerId,
+      remote: conn.remote,
+      role: conn.role,
+      session: session.sessionId,
+    });
+    try {
+      this.onPeerUp(conn.info());
+    } catch (error) {
+      this.log.error("onPeerUp handler failed", { err: error, peer: session.peerId });
+    }
+    if (conn.inbox.length > 0) void drain(this, conn);
+    kickPump(this, conn);
+  }
+
+  #leaveHandshake(conn: Connection): void {
+    const ip = conn.inboundSlot;
+    if (ip === undefined) return;
+    conn.inboundSlot = undefined;
+    this.hooks.releaseSlot(ip);
+  }
+
+  handshakeFailed(conn: Connection, error: unknown): void {
+    if (conn.phase === "closed" || error instanceof ConnectionEnded) return;
+    if (error instanceof HandshakeError) {
+      this.end(conn, { kind: "handshake", reason: error.reason, detail: error.message }, CLOSE_REFUSED, error.reason);
+    } else {
+      this.log.error("peer handshake error", { err: error, remote: conn.remote });
+      this.end(conn, { kind: "handshake", reason: "internal", detail: describe(error) }, CLOSE_REFUSED, "internal");
+    }
+  }
+
+  #onSocketClosed(conn: Connection, event: CloseEvent): void {
+    this.connections.delete(conn);
+    conn.resolveClosed();
+    if (conn.phase === "closed") return;
+    const detail = `closed by peer (${event.code}${event.reason ? ` ${event.reason}` : ""})`;
+    const violation = conn.ws.protocolError;
+    if (violation !== undefined) {
+      // Our socket refused a frame from its header (too large) or its framing.
+      this.violation(conn, violation.code === 1009 ? "oversized" : "malformed", violation.detail);
+    } else if (conn.phase === "up") {
+      this.end(conn, { kind: "disconnect", reason: "remote_closed", detail });
+    } else if (!conn.opened && conn.role === "initiator") {
+      this.end(conn, { kind: "dial_failed", detail: `could not connect (${event.code})` });
+    } else if (event.code === CLOSE_DUPLICATE) {
+      this.end(conn, { kind: "quiet", detail: "peer keeps another session with us" });
+    } else if (
+      event.code === CLOSE_REFUSED && event.reason === "self_connection" && conn.helloNonce !== undefined &&
+      this.selfHellos.includes(conn.helloNonce)
+    ) {
+      // Our own listener refused our own hello: this address is this node.
+      this.end(conn, { kind: "handshake", reason: "self_connection", detail: "dialed this node's own address" });
+    } else if (event.code >= 4000 && event.code < 5000) {
+      this.end(conn, { kind: "handshake", reason: "remote_refused", detail: `peer refused us: ${event.reason}` });
+    } else {
+      this.end(conn, { kind: "handshake", reason: "connection_closed", detail });
+    }
+  }
+
+  /** The one place a connection ends: counts, logs, closes the socket, updates the table and redials. */
+  end(conn: Connection, ending: Ending, closeCode = 1000, closeReason = ""): void {
+    if (conn.phase === "closed") return;
+    const wasUp = conn.phase === "up";
+    conn.phase = "closed";
+    clearTimeout(conn.handshakeTimer);
+    conn.handshakeTimer = undefined;
+    this.#leaveHandshake(conn);
+    const waiter = conn.waiter;
+    conn.waiter = undefined;
+    waiter?.reject(new ConnectionEnded());
+    conn.openWaiter?.(false);
+    conn.openWaiter = undefined;
+    conn.inbox.length = 0;
+    conn.inboxBytes = 0;
+    conn.outbox.length = 0;
+    conn.outboxBytes = 0;
+    this.#report(conn, ending);
+
+    const state = conn.ws.readyState;
+    if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {
+      try {
+        conn.ws.close(closeCode, closeReason);
+      } catch {
+        try {
+          conn.ws.close();
+        } catch {
+          // Nothing more to close; the close event (or its absence) no longer matters.
+        }
+      }
+    } else if (state === WebSocket.CLOSED) {
+      this.connections.delete(conn);
+      conn.resolveClosed();
+    }
+
+    let peerGone: string | undefined;
+    if (wasUp && this.peers.get(conn.peerId as string) === conn) {
+      const peerId = conn.peerId as string;
+      this.peers.delete(peerId);
+      this.metrics.peers.set({}, this.peers.size);
+      const reason = ending.kind === "disconnect" ? ending.reason : "internal";
+      try {
+        this.onPeerDown(peerId, reason);
+      } catch (error) {
+        this.log.error("onPeerDown handler failed", { err: error, peer: peerId });
+      }
+      peerGone = peerId;
+    }
+    this.hooks.ended(conn, ending, wasUp, peerGone);
+  }
+
+  /** The metric and the log line of an ending. */
+  #report(conn: Connection, ending: Ending): void {
+    const fields = {
+      reason: "reason" in ending ? ending.reason : ending.kind,
+      detail: ending.detail,
+      remote: conn.remote,
+      role: conn.role,
+      ...(conn.peerId !== undefined ? { peer: conn.peerId } : {}),
+      ...(conn.session !== undefined ? { session: conn.session.sessionId } : {}),
+    };
+    switch (ending.kind) {
+      case "handshake":
+        this.metrics.handshakeFailures.inc({ reason: ending.reason });
+        if (ending.reason === "connection_closed") this.log.info("peer handshake aborted", fields);
+        else this.peerWarning("peer refused", fields);
+        break;
+      case "disconnect":
+        this.metrics.disconnects.inc({ reason: ending.reason });
+        if (VIOLATIONS.has(ending.reason)) this.peerWarning("peer disconnected", fields);
+        else this.log.info("peer disconnected", fields);
+        break;
+      case "dial_failed":
+        this.metrics.dialFailures.inc();
+        this.log.debug("peer dial failed", fields);
+        break;
+      case "quiet":
+        this.log.debug("peer connection closed", fields);
+        break;
+    }
+  }
+}
