@@ -16,6 +16,8 @@
  * Plain `ws://` only: peers talk over the private network.
  */
 
+import { TokenBucket } from "./limits.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const CONNECTING = 0;
 const OPEN = 1;
@@ -32,6 +34,14 @@ const CLOSE_WAIT_MS = 1_000;
 const FLUSH_WAIT_MS = 100;
 /** A message may arrive in at most this many fragments. */
 const FRAGMENTS_MAX = 1_024;
+/**
+ * Pings the other side may send per second, and in a burst. qudag peers never
+ * send WebSocket pings (the transport pings inside the encrypted channel), so
+ * this only has to be generous for other clients' keep-alives. More is a flood:
+ * the socket closes with 1008 and the reason "flood".
+ */
+export const PINGS_PER_SECOND = 10;
+export const PINGS_BURST = 50;
 
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -47,7 +57,10 @@ export interface PeerSocket {
   readonly bufferedAmount: number;
   /** Largest message accepted from the other side; a larger one closes the socket with 1009. */
   messageBytesMax: number;
-  /** Set when this end closed the socket over the other side's framing (1002) or a too-large message (1009). */
+  /**
+   * Set when this end closed the socket over the other side's framing (1002), a
+   * too-large message (1009) or a ping flood (1008).
+   */
   readonly protocolError: { readonly code: number; readonly detail: string } | undefined;
   binaryType: BinaryType;
   onopen: ((event: Event) => void) | null;
@@ -58,12 +71,12 @@ export interface PeerSocket {
   close(code?: number, reason?: string): void;
 }
 
-class ProtocolError extends Error {
+export class WsFrameError extends Error {
   /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */
   readonly frameBytes: number;
   constructor(readonly code: number, message: string, frameBytes = 0) {
     super(message);
-    this.name = "ProtocolError";
+    this.name = "WsFrameError";
     this.frameBytes = frameBytes;
   }
 }
@@ -81,7 +94,7 @@ function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Ui
 }
 
 /** One frame; clients mask (a fresh random key per frame), servers do not. */
-function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
+export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
   const len = payload.length;
   const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const maskBytes = masked ? 4 : 0;
@@ -140,17 +153,17 @@ function parseHeaders(lines: string[]): Map<string, string> {
   return headers;
 }
 
-/** Reads an HTTP head from `conn`; returns it and the bytes after it. Throws ProtocolError past the size bound. */
+/** Reads an HTTP head from `conn`; returns it and the bytes after it. Throws WsFrameError past the size bound. */
 async function readHead(conn: Deno.TcpConn): Promise<{ head: string; rest: Uint8Array }> {
   const chunk = new Uint8Array(READ_CHUNK_BYTES);
   let buffered: Uint8Array = new Uint8Array(0);
   for (;;) {
     const n = await conn.read(chunk);
-    if (n === null) throw new ProtocolError(1006, "connection closed during the upgrade");
+    if (n === null) throw new WsFrameError(1006, "connection closed during the upgrade");
     buffered = concat(buffered, chunk.subarray(0, n));
     const end = indexOfHeadEnd(buffered);
     if (end >= 0) return { head: new TextDecoder().decode(buffered.subarray(0, end)), rest: buffered.slice(end + 4) };
-    if (buffered.length > UPGRADE_HEAD_BYTES_MAX) throw new ProtocolError(1006, "HTTP head too large");
+    if (buffered.length > UPGRADE_HEAD_BYTES_MAX) throw new WsFrameError(1006, "HTTP head too large");
   }
 }
 
@@ -166,14 +179,14 @@ interface ParsedFrame {
  * One complete frame from the start of `b`, or null when more bytes are needed.
  * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
  */
-function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
+export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
   if (b.length < 2) return null;
   const fin = (b[0] & 0x80) !== 0;
-  if ((b[0] & 0x70) !== 0) throw new ProtocolError(1002, "reserved bits set");
+  if ((b[0] & 0x70) !== 0) throw new WsFrameError(1002, "reserved bits set");
   const opcode = b[0] & 0x0f;
   const masked = (b[1] & 0x80) !== 0;
   if (masked !== fromClient) {
-    throw new ProtocolError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
+    throw new WsFrameError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
   }
   let len = b[1] & 0x7f;
   let at = 2;
@@ -188,14 +201,14 @@ function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean)
     at = 10;
   }
   if (opcode >= 0x8) {
-    if (!fin || len > 125) throw new ProtocolError(1002, "bad control frame");
+    if (!fin || len > 125) throw new WsFrameError(1002, "bad control frame");
   } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {
-    throw new ProtocolError(1002, `unknown opcode ${opcode}`);
+    throw new WsFrameError(1002, `unknown opcode ${opcode}`);
   }
   // Refused from the header alone: an oversized message is never buffered.
   const maskAt = at;
   if (len > messageBytesMax) {
-    throw new ProtocolError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
+    throw new WsFrameError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
   }
   if (masked) at += 4;
   if (b.length < at + len) return null;
@@ -224,6 +237,13 @@ abstract class FramedSocket implements PeerSocket {
   readonly #isClient: boolean;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /**
+   * The one pong waiting to be written (RFC 6455 section 5.5.3: only the most
+   * recent ping needs an answer), so a ping flood against a socket that is not
+   * read holds one pong, not one per ping.
+   */
+  #pendingPong: Uint8Array | undefined;
+  readonly #pingBucket = new TokenBucket(PINGS_PER_SECOND, PINGS_BURST, performance.now());
   #writing = false;
   #closeSent = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -287,10 +307,23 @@ abstract class FramedSocket implements PeerSocket {
     if (!this.#writing) void this.#writeLoop();
   }
 
+  /** Answers a ping: replaces a pong still waiting to be written, else queues one. */
+  #pong(payload: Uint8Array): void {
+    const frame = encodeFrame(OP_PONG, payload, this.#isClient);
+    this.#queuedBytes += frame.length - (this.#pendingPong?.length ?? 0);
+    this.#pendingPong = frame;
+    if (!this.#writing) void this.#writeLoop();
+  }
+
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && this.conn !== undefined) {
+      while ((this.#queue.length > 0 || this.#pendingPong !== undefined) && this.conn !== undefined) {
+        if (this.#pendingPong !== undefined) {
+          // A control frame may go between two whole frames: the pong goes first.
+          this.#queue.unshift(this.#pendingPong);
+          this.#pendingPong = undefined;
+        }
         // Coalesce queued frames into one write; each frame is whole, and TCP_NODELAY sends at once.
         let size = 0;
         let count = 0;
@@ -344,6 +377,7 @@ abstract class FramedSocket implements PeerSocket {
     if (error !== undefined && this.readyState !== CLOSING) this.onerror?.(new Event("error"));
     this.drop();
     this.#queue = [];
+    this.#pendingPong = undefined;
     this.#queuedBytes = 0;
     this.readyState = CLOSED;
     this.onclose?.(
@@ -380,7 +414,7 @@ abstract class FramedSocket implements PeerSocket {
           try {
             frame = parseFrame(buffered, this.messageBytesMax, !this.#isClient);
           } catch (error) {
-            if (!(error instanceof ProtocolError)) throw error;
+            if (!(error instanceof WsFrameError)) throw error;
             this.#refuse(error);
             if (error.frameBytes > 0) skip = error.frameBytes;
             else discardAll = true;
@@ -390,7 +424,11 @@ abstract class FramedSocket implements PeerSocket {
           buffered = buffered.subarray(frame.end);
           const { opcode, fin, payload } = frame;
           if (opcode === OP_PING) {
-            if (this.readyState === OPEN) this.#enqueue(encodeFrame(OP_PONG, payload, this.#isClient));
+            if (!this.#pingBucket.take(1, performance.now())) {
+              this.#refuse(new WsFrameError(1008, `pings over ${PINGS_PER_SECOND}/s (burst ${PINGS_BURST})`));
+            } else if (this.readyState === OPEN) {
+              this.#pong(payload);
+            }
           } else if (opcode === OP_PONG) {
             // unsolicited pongs are allowed and ignored
           } else if (opcode === OP_CLOSE) {
@@ -413,8 +451,8 @@ abstract class FramedSocket implements PeerSocket {
             if (problem || fragmentBytes + payload.length > this.messageBytesMax || fragments.length >= FRAGMENTS_MAX) {
               this.#refuse(
                 problem
-                  ? new ProtocolError(1002, "unexpected continuation frame")
-                  : new ProtocolError(1009, `message over ${this.messageBytesMax} bytes or ${FRAGMENTS_MAX} fragments`),
+                  ? new WsFrameError(1002, "unexpected continuation frame")
+                  : new WsFrameError(1009, `message over ${this.messageBytesMax} bytes or ${FRAGMENTS_MAX} fragments`),
               );
               fragments.length = 0;
               continue;
@@ -453,12 +491,12 @@ abstract class FramedSocket implements PeerSocket {
   }
 
   /** Our side refuses the other's framing or message size: record why and start the close handshake. */
-  #refuse(error: ProtocolError): void {
+  #refuse(error: WsFrameError): void {
     if (this.readyState !== OPEN) return;
     this.protocolError = { code: error.code, detail: error.message };
     this.#closeCode = error.code;
     // The close reason is a stable code, like the transport's own refusals.
-    this.#closeReason = error.code === 1009 ? "oversized" : "malformed";
+    this.#closeReason = error.code === 1009 ? "oversized" : error.code === 1008 ? "flood" : "malformed";
     this.readyState = CLOSING;
     this.#sendClose(error.code, this.#closeReason);
   }
@@ -526,15 +564,15 @@ export class NoDelayWebSocket extends FramedSocket {
 
   async #checkResponse(head: string, key: string): Promise<void> {
     const [status, ...lines] = head.split("\r\n");
-    if (!/^HTTP\/1\.1 101\b/.test(status)) throw new ProtocolError(1006, `upgrade refused: ${status}`);
+    if (!/^HTTP\/1\.1 101\b/.test(status)) throw new WsFrameError(1006, `upgrade refused: ${status}`);
     const headers = parseHeaders(lines);
-    if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ProtocolError(1006, "no Upgrade: websocket");
+    if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new WsFrameError(1006, "no Upgrade: websocket");
     if (headers.get("sec-websocket-accept") !== await acceptKeyOf(key)) {
-      throw new ProtocolError(1006, "wrong Sec-WebSocket-Accept");
+      throw new WsFrameError(1006, "wrong Sec-WebSocket-Accept");
     }
     const protocol = headers.get("sec-websocket-protocol") ?? "";
     if (protocol !== "" && !this.#protocols.includes(protocol)) {
-      throw new ProtocolError(1006, `server chose subprotocol ${protocol}, which was not offered`);
+      throw new WsFrameError(1006, `server chose subprotocol ${protocol}, which was not offered`);
     }
     this.protocol = protocol;
   }

@@ -21,7 +21,7 @@ import {
   VIOLATIONS,
 } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX } from "./frame.ts";
-import { type HandshakeContext, HandshakeError, type HandshakeFailure, type Session } from "./handshake.ts";
+import { type HandshakeContext, HandshakeError, type Session } from "./handshake.ts";
 import { TokenBucket, type TransportLimits } from "./limits.ts";
 import type { TransportMetrics } from "./metrics.ts";
 import { drain, kickPump } from "./pump.ts";
@@ -166,8 +166,7 @@ export class SessionTable {
     if (conn.phase === "up") {
       this.end(conn, { kind: "disconnect", reason, detail }, CLOSE_VIOLATION, reason);
     } else {
-      const hsReason: HandshakeFailure = reason === "flood" ? "malformed" : reason;
-      this.end(conn, { kind: "handshake", reason: hsReason, detail }, CLOSE_REFUSED, hsReason);
+      this.end(conn, { kind: "handshake", reason, detail }, CLOSE_REFUSED, reason);
     }
   }
 
@@ -260,8 +259,9 @@ export class SessionTable {
     const detail = `closed by peer (${event.code}${event.reason ? ` ${event.reason}` : ""})`;
     const violation = conn.ws.protocolError;
     if (violation !== undefined) {
-      // Our socket refused a frame from its header (too large) or its framing.
-      this.violation(conn, violation.code === 1009 ? "oversized" : "malformed", violation.detail);
+      // Our socket refused a frame from its header (too large), its framing, or a ping flood.
+      const reason = violation.code === 1009 ? "oversized" : violation.code === 1008 ? "flood" : "malformed";
+      this.violation(conn, reason, violation.detail);
     } else if (conn.phase === "up") {
       this.end(conn, { kind: "disconnect", reason: "remote_closed", detail });
     } else if (!conn.opened && conn.role === "initiator") {
