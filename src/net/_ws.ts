@@ -62,6 +62,8 @@ export interface PeerSocket {
    * too-large message (1009) or a ping flood (1008).
    */
   readonly protocolError: { readonly code: number; readonly detail: string } | undefined;
+  /** This end's TCP address ("host:port", IPv6 in brackets) once connected; undefined before. */
+  readonly localAddress: string | undefined;
   binaryType: BinaryType;
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
@@ -79,6 +81,16 @@ export class WsFrameError extends Error {
     this.name = "WsFrameError";
     this.frameBytes = frameBytes;
   }
+}
+
+/**
+ * "host:port" of a TCP address, IPv6 in brackets; an IPv4-mapped IPv6 address
+ * ("::ffff:10.0.0.1") is written as IPv4, so both ends of one connection name
+ * it alike whether their socket is dual-stack or not.
+ */
+export function formatAddress(addr: Deno.NetAddr): string {
+  const host = addr.hostname.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -228,6 +240,7 @@ abstract class FramedSocket implements PeerSocket {
   binaryType: BinaryType = "arraybuffer";
   messageBytesMax: number;
   protocolError: { readonly code: number; readonly detail: string } | undefined;
+  localAddress: string | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
@@ -537,6 +550,7 @@ export class NoDelayWebSocket extends FramedSocket {
         return this.finish(undefined);
       }
       this.conn = conn;
+      this.localAddress = formatAddress(conn.localAddr);
       conn.setNoDelay(true);
       const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
       const head = [
@@ -641,6 +655,7 @@ export class ServerWebSocket extends FramedSocket {
   ) {
     super(false, messageBytesMax);
     this.conn = conn;
+    this.localAddress = formatAddress(conn.localAddr);
     this.protocol = protocol;
     void this.#run(conn, request, rest);
   }

@@ -6,7 +6,7 @@
  */
 
 import { toHex } from "../keys/mod.ts";
-import { readUpgradeRequest, refuseUpgrade, ServerWebSocket } from "./_ws.ts";
+import { formatAddress, readUpgradeRequest, refuseUpgrade, ServerWebSocket } from "./_ws.ts";
 import type { SendCipher } from "./channel.ts";
 import { Connection, delay, describe, type Timer } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, KIND_CONFIRM, WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";
@@ -16,11 +16,6 @@ import type { SessionTable } from "./sessions.ts";
 
 /** Pause after a failed accept() (e.g. no file descriptors left) before trying again. */
 const ACCEPT_RETRY_MS = 100;
-
-function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
-}
 
 export class Inbound {
   readonly #t: SessionTable;
@@ -95,7 +90,7 @@ export class Inbound {
   async #onTcp(conn: Deno.TcpConn): Promise<void> {
     const t = this.#t;
     const addr = conn.remoteAddr;
-    const remote = formatAddr(addr);
+    const remote = formatAddress(addr);
     const ip = addr.hostname;
     if (t.closing) return await refuseUpgrade(conn, 503, "shutting down");
     conn.setNoDelay(true);
@@ -193,7 +188,7 @@ export class Inbound {
     } catch (error) {
       conn.peerId ??= handshake.claimedPeerId;
       if (error instanceof HandshakeError && error.reason === "self_connection" && handshake.helloNonce) {
-        t.rememberSelfHello(toHex(handshake.helloNonce));
+        t.rememberSelfHello(toHex(handshake.helloNonce), conn.remote);
       }
       t.handshakeFailed(conn, error);
     }

@@ -51,8 +51,12 @@ export interface SessionHooks {
 export class SessionTable {
   readonly peers = new Map<string, Connection>();
   readonly connections = new Set<Connection>();
-  /** Nonces of hellos our own listener received from ourselves (a self-dial), newest last; bounded. */
-  readonly selfHellos: string[] = [];
+  /**
+   * Hellos in our own name that our listener refused, as "nonce@remote address",
+   * newest last; bounded. A dial of ours whose hello is here, from the very
+   * socket address that dial used, reached this node itself.
+   */
+  readonly #selfHellos: string[] = [];
   readonly frameBytesMax: number;
   closing = false;
   hooks: SessionHooks = { releaseSlot: () => {}, ended: () => {} };
@@ -87,10 +91,22 @@ export class SessionTable {
     this.log.warn(msg, suppressed > 0 ? { ...fields, suppressed } : fields);
   }
 
-  /** Remembers the nonce of a hello that came from this node itself. */
-  rememberSelfHello(nonceHex: string): void {
-    this.selfHellos.push(nonceHex);
-    if (this.selfHellos.length > SELF_HELLOS_MAX) this.selfHellos.shift();
+  /** Remembers a hello in this node's own name, refused by our listener, and the address it came from. */
+  rememberSelfHello(nonceHex: string, remote: string): void {
+    this.#selfHellos.push(`${nonceHex}@${remote}`);
+    if (this.#selfHellos.length > SELF_HELLOS_MAX) this.#selfHellos.shift();
+  }
+
+  /**
+   * Whether `conn`, a dial of ours, reached this node itself: our listener got
+   * its hello over a TCP connection from the dial's own socket address. The
+   * nonce alone proves nothing: whoever we dial sees our hello and may relay it
+   * to our listener; it cannot make the relayed copy come from our socket.
+   */
+  #dialedSelf(conn: Connection): boolean {
+    const local = conn.ws.localAddress;
+    return conn.helloNonce !== undefined && local !== undefined &&
+      this.#selfHellos.includes(`${conn.helloNonce}@${local}`);
   }
 
   attach(conn: Connection): void {
@@ -268,11 +284,8 @@ export class SessionTable {
       this.end(conn, { kind: "dial_failed", detail: `could not connect (${event.code})` });
     } else if (event.code === CLOSE_DUPLICATE) {
       this.end(conn, { kind: "quiet", detail: "peer keeps another session with us" });
-    } else if (
-      event.code === CLOSE_REFUSED && event.reason === "self_connection" && conn.helloNonce !== undefined &&
-      this.selfHellos.includes(conn.helloNonce)
-    ) {
-      // Our own listener refused our own hello: this address is this node.
+    } else if (event.code === CLOSE_REFUSED && event.reason === "self_connection" && this.#dialedSelf(conn)) {
+      // Our own listener refused our own hello, sent from this very dial: this address is this node.
       this.end(conn, { kind: "handshake", reason: "self_connection", detail: "dialed this node's own address" });
     } else if (event.code >= 4000 && event.code < 5000) {
       this.end(conn, { kind: "handshake", reason: "remote_refused", detail: `peer refused us: ${event.reason}` });
