@@ -101,6 +101,7 @@ export async function startNode(
     listen?: boolean;
     port?: number;
     jitter?: () => number;
+    now?: () => number;
   } = {},
 ): Promise<TestNode> {
   const { logger, lines } = captureLogger();
@@ -112,6 +113,7 @@ export async function startNode(
     logger,
     limits: { ...TEST_LIMITS, ...options.limits },
     ...(options.jitter ? { jitter: options.jitter } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const received: { from: string; text: string }[] = [];
   const decoder = new TextDecoder();

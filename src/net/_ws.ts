@@ -62,8 +62,9 @@ export interface PeerSocket {
    * too-large message (1009) or a ping flood (1008).
    */
   readonly protocolError: { readonly code: number; readonly detail: string } | undefined;
-  /** This end's TCP address ("host:port", IPv6 in brackets) once connected; undefined before. */
-  readonly localAddress: string | undefined;
+  /** This end's and the other end's TCP addresses once connected; undefined before. */
+  readonly localAddr: Deno.NetAddr | undefined;
+  readonly remoteAddr: Deno.NetAddr | undefined;
   binaryType: BinaryType;
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
@@ -84,12 +85,24 @@ export class WsFrameError extends Error {
 }
 
 /**
- * "host:port" of a TCP address, IPv6 in brackets; an IPv4-mapped IPv6 address
- * ("::ffff:10.0.0.1") is written as IPv4, so both ends of one connection name
- * it alike whether their socket is dual-stack or not.
+ * The canonical text of an IP address, so that the two ends of one connection
+ * and an address in a peer list name it alike: an IPv4-mapped IPv6 address
+ * ("::ffff:10.0.0.1") as IPv4, IPv6 compressed and lower-case, no brackets.
+ * Host names are returned as given.
  */
+export function canonicalIp(host: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+  if (!bare.includes(":")) return bare;
+  try {
+    return new URL(`ws://[${bare}]/`).hostname.slice(1, -1);
+  } catch {
+    return bare;
+  }
+}
+
+/** "host:port" of a TCP address with the host in canonical form (see canonicalIp), IPv6 in brackets. */
 export function formatAddress(addr: Deno.NetAddr): string {
-  const host = addr.hostname.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+  const host = canonicalIp(addr.hostname);
   return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
@@ -240,7 +253,8 @@ abstract class FramedSocket implements PeerSocket {
   binaryType: BinaryType = "arraybuffer";
   messageBytesMax: number;
   protocolError: { readonly code: number; readonly detail: string } | undefined;
-  localAddress: string | undefined;
+  localAddr: Deno.NetAddr | undefined;
+  remoteAddr: Deno.NetAddr | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
@@ -550,7 +564,8 @@ export class NoDelayWebSocket extends FramedSocket {
         return this.finish(undefined);
       }
       this.conn = conn;
-      this.localAddress = formatAddress(conn.localAddr);
+      this.localAddr = conn.localAddr;
+      this.remoteAddr = conn.remoteAddr;
       conn.setNoDelay(true);
       const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
       const head = [
@@ -655,7 +670,8 @@ export class ServerWebSocket extends FramedSocket {
   ) {
     super(false, messageBytesMax);
     this.conn = conn;
-    this.localAddress = formatAddress(conn.localAddr);
+    this.localAddr = conn.localAddr;
+    this.remoteAddr = conn.remoteAddr;
     this.protocol = protocol;
     void this.#run(conn, request, rest);
   }

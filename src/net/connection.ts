@@ -9,6 +9,7 @@ import type { PeerSocket } from "./_ws.ts";
 import type { ReceiveCipher, SendCipher } from "./channel.ts";
 import { dataFrameBytesMax, type FrameKind } from "./frame.ts";
 import type { HandshakeFailure, Session } from "./handshake.ts";
+import type { HandshakeSlot } from "./handshake_slots.ts";
 import { TokenBucket, type TransportLimits } from "./limits.ts";
 
 /** Why an established session ended: the `reason` label of qudag_p2p_disconnects_total. */
@@ -92,8 +93,8 @@ export class Connection {
   opened = false;
   /** Initiator: the nonce of the hello it sent (hex), to recognize a dial that reached this very node. */
   helloNonce: string | undefined;
-  /** Set while this inbound connection holds a handshake slot (of its IP address, in #inboundByAddress). */
-  inboundSlot: string | undefined;
+  /** Set while this inbound connection holds a handshake slot. */
+  inboundSlot: HandshakeSlot | undefined;
   upAtMs = 0;
   lastReceiveMs: number;
   lastSendMs: number;

@@ -5,7 +5,7 @@
  */
 
 import { toHex } from "../keys/mod.ts";
-import { NoDelayWebSocket, type PeerSocket } from "./_ws.ts";
+import { canonicalIp, NoDelayWebSocket, type PeerSocket } from "./_ws.ts";
 import { ChannelError, type Opened, type ReceiveCipher } from "./channel.ts";
 import { Connection, describe, type DialTarget, type Ending } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, KIND_CONFIRM, WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";
@@ -54,6 +54,9 @@ export class Dialer {
       peerId: expectedPeerId,
     };
     this.#targets.set(url, target);
+    // A validator this node dials by IP address gets reserved handshake slots from there too.
+    const host = new URL(url).hostname;
+    if (/^\[.*\]$|^\d+\.\d+\.\d+\.\d+$/.test(host)) this.#t.slots.learn(canonicalIp(host), url, this.#t.now());
     this.#dial(target);
   }
 

@@ -1,17 +1,18 @@
 /**
- * The listening side: accepts TCP connections, applies the handshake limits
- * (in flight in all and per IP address, starts per second) before reading a
- * byte, reads the WebSocket upgrade within the handshake time, and runs the
- * responder's half of the handshake.
+ * The listening side: accepts TCP connections, takes a handshake slot for each
+ * (handshake_slots.ts: open slots in all and per IP address, starts per second,
+ * and slots reserved for known validators) before reading a byte, reads the
+ * WebSocket upgrade and runs the responder's half of the handshake, all within
+ * the handshake time counted from the accept.
  */
 
 import { toHex } from "../keys/mod.ts";
-import { formatAddress, readUpgradeRequest, refuseUpgrade, ServerWebSocket } from "./_ws.ts";
+import { canonicalIp, formatAddress, readUpgradeRequest, refuseUpgrade, ServerWebSocket } from "./_ws.ts";
 import type { SendCipher } from "./channel.ts";
 import { Connection, delay, describe, type Timer } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, KIND_CONFIRM, WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";
 import { HandshakeError, type HandshakeFailure, type ReplayCache, ResponderHandshake } from "./handshake.ts";
-import { TokenBucket } from "./limits.ts";
+import { type HandshakeSlot, isSlot } from "./handshake_slots.ts";
 import type { SessionTable } from "./sessions.ts";
 
 /** Pause after a failed accept() (e.g. no file descriptors left) before trying again. */
@@ -20,10 +21,6 @@ const ACCEPT_RETRY_MS = 100;
 export class Inbound {
   readonly #t: SessionTable;
   readonly #replays: ReplayCache;
-  readonly #handshakeBucket: TokenBucket;
-  #inboundHandshakes = 0;
-  /** In-flight inbound handshakes per remote IP address; entries are deleted at zero. */
-  readonly #inboundByAddress = new Map<string, number>();
   #listener: Deno.TcpListener | undefined;
   #acceptLoop: Promise<void> | undefined;
   /** Accepted TCP connections still sending their upgrade request, with their deadline timers. */
@@ -32,11 +29,6 @@ export class Inbound {
   constructor(table: SessionTable, replays: ReplayCache) {
     this.#t = table;
     this.#replays = replays;
-    this.#handshakeBucket = new TokenBucket(
-      table.limits.handshakesPerSecond,
-      table.limits.handshakeBurst,
-      table.now(),
-    );
   }
 
   get listening(): boolean {
@@ -86,30 +78,24 @@ export class Inbound {
     }
   }
 
-  /** Limits, then the WebSocket upgrade, then the handshake. Nothing is read before the limits pass. */
+  /**
+   * A handshake slot, then the WebSocket upgrade, then the handshake, all within
+   * handshakeTimeoutMs of the accept. Nothing is read before the slot is taken.
+   */
   async #onTcp(conn: Deno.TcpConn): Promise<void> {
     const t = this.#t;
-    const addr = conn.remoteAddr;
-    const remote = formatAddress(addr);
-    const ip = addr.hostname;
+    const acceptedAtMs = t.now();
+    const remote = formatAddress(conn.remoteAddr);
+    const ip = canonicalIp(conn.remoteAddr.hostname);
     if (t.closing) return await refuseUpgrade(conn, 503, "shutting down");
     conn.setNoDelay(true);
-    if (this.#inboundHandshakes >= t.limits.handshakesInFlightMax) {
-      this.#refusedBeforeUpgrade("handshake_limit", `${this.#inboundHandshakes} handshakes in flight`, remote);
-      return await refuseUpgrade(conn, 503, "too many handshakes");
-    }
-    const fromIp = this.#inboundByAddress.get(ip) ?? 0;
-    if (fromIp >= t.limits.handshakesInFlightPerAddressMax) {
-      this.#refusedBeforeUpgrade("handshake_limit", `${fromIp} handshakes in flight from ${ip}`, remote);
-      return await refuseUpgrade(conn, 503, "too many handshakes");
-    }
-    if (!this.#handshakeBucket.take(1, t.now())) {
-      this.#refusedBeforeUpgrade("rate_limited", `over ${t.limits.handshakesPerSecond} handshakes/s`, remote);
-      return await refuseUpgrade(conn, 429, "too many handshakes");
+    const slot = t.slots.take(ip, acceptedAtMs);
+    if (!isSlot(slot)) {
+      this.#refusedBeforeUpgrade(slot.reason, slot.detail, remote);
+      return await refuseUpgrade(conn, slot.reason === "rate_limited" ? 429 : 503, "too many handshakes");
     }
     // The slot is held from here until the session is up or the connection ends.
-    this.#inboundHandshakes++;
-    this.#inboundByAddress.set(ip, fromIp + 1);
+    this.#countSlots();
     let timedOut = false;
     this.#upgrading.set(
       conn,
@@ -132,7 +118,7 @@ export class Inbound {
     clearTimeout(this.#upgrading.get(conn));
     this.#upgrading.delete(conn);
     const refuse = async (reason: HandshakeFailure, detail: string, status: number) => {
-      this.releaseSlot(ip);
+      this.releaseSlot(slot);
       this.#refusedBeforeUpgrade(reason, detail, remote);
       await refuseUpgrade(conn, status, reason);
     };
@@ -149,17 +135,22 @@ export class Inbound {
     if (t.closing) return await refuse("connection_closed", "transport closing", 503);
     const socket = new ServerWebSocket(conn, upgrade.request, WS_SUBPROTOCOL, upgrade.rest, HANDSHAKE_FRAME_BYTES_MAX);
     const connection = new Connection(socket, "responder", remote, undefined, t.limits, t.now());
-    connection.inboundSlot = ip;
-    t.attach(connection);
+    connection.inboundSlot = slot;
+    // What is left of the handshake time: a slow upgrade does not earn a second full period.
+    t.attach(connection, Math.max(0, acceptedAtMs + t.limits.handshakeTimeoutMs - t.now()));
     void this.#runResponder(connection);
   }
 
-  /** Gives back a handshake slot of `ip` (the session is up, or the connection ended). */
-  releaseSlot(ip: string): void {
-    this.#inboundHandshakes--;
-    const left = (this.#inboundByAddress.get(ip) ?? 1) - 1;
-    if (left > 0) this.#inboundByAddress.set(ip, left);
-    else this.#inboundByAddress.delete(ip);
+  /** Gives back a handshake slot (the session is up, or the connection ended). */
+  releaseSlot(slot: HandshakeSlot): void {
+    this.#t.slots.release(slot);
+    this.#countSlots();
+  }
+
+  #countSlots(): void {
+    const inFlight = this.#t.slots.inFlight;
+    this.#t.metrics.handshakesInFlight.set({ pool: "open" }, inFlight.open);
+    this.#t.metrics.handshakesInFlight.set({ pool: "reserved" }, inFlight.reserved);
   }
 
   #refusedBeforeUpgrade(reason: HandshakeFailure, detail: string, remote: string): void {

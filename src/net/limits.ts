@@ -7,12 +7,20 @@
 export interface TransportLimits {
   /** Authenticated sessions at once. */
   peersMax: number;
-  /** Inbound connections still in their handshake, in all and from one IP address. */
+  /** Inbound connections still in their handshake (open slots: anyone), in all and from one IP address. */
   handshakesInFlightMax: number;
   handshakesInFlightPerAddressMax: number;
-  /** Inbound handshakes started per second (token bucket), and the burst allowed. */
+  /** Inbound handshakes started per second in open slots (token bucket), and the burst allowed. */
   handshakesPerSecond: number;
   handshakeBurst: number;
+  /**
+   * Slots beyond the open ones, per validator known at an address (it authenticated
+   * from there, or this node dials it there), and that address's handshakes per
+   * second per validator: validators get in while strangers hold every open slot
+   * (handshake_slots.ts).
+   */
+  handshakesReservedPerValidator: number;
+  handshakesReservedPerValidatorPerSecond: number;
   /** From connect (or accept) to an established session. */
   handshakeTimeoutMs: number;
   /** Largest application message; a larger incoming frame disconnects the peer. */
@@ -53,6 +61,8 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   handshakesInFlightPerAddressMax: 8,
   handshakesPerSecond: 50,
   handshakeBurst: 100,
+  handshakesReservedPerValidator: 2,
+  handshakesReservedPerValidatorPerSecond: 1,
   handshakeTimeoutMs: 5_000,
   messageBytesMax: 1 << 20,
   sendQueueFramesMax: 4_096,

@@ -24,6 +24,8 @@ export class TransportMetrics {
   readonly sendDropped: Counter;
   /** Authenticated peers connected now. */
   readonly peers: Gauge;
+  /** Inbound connections in their handshake now, by pool "open" | "reserved" (handshake_slots.ts). */
+  readonly handshakesInFlight: Gauge;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -53,5 +55,10 @@ export class TransportMetrics {
       ["reason"],
     );
     this.peers = registry.gauge("qudag_p2p_peers", "Authenticated peers connected.");
+    this.handshakesInFlight = registry.gauge(
+      "qudag_p2p_handshakes_in_flight",
+      "Inbound connections in their handshake, by slot pool (open to anyone, reserved for known validators).",
+      ["pool"],
+    );
   }
 }

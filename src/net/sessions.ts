@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "../log/mod.ts";
+import { canonicalIp, formatAddress } from "./_ws.ts";
 import { ReceiveCipher, SendCipher } from "./channel.ts";
 import {
   CLOSE_DUPLICATE,
@@ -22,6 +23,7 @@ import {
 } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX } from "./frame.ts";
 import { type HandshakeContext, HandshakeError, type Session } from "./handshake.ts";
+import { type HandshakeSlot, HandshakeSlots } from "./handshake_slots.ts";
 import { TokenBucket, type TransportLimits } from "./limits.ts";
 import type { TransportMetrics } from "./metrics.ts";
 import { drain, kickPump } from "./pump.ts";
@@ -42,8 +44,8 @@ export type PeerDownHandler = (peerId: string, reason: DisconnectReason) => void
 
 /** How the dialer and the inbound side learn about a connection's end. */
 export interface SessionHooks {
-  /** An inbound connection gives back the handshake slot of IP address `ip`. */
-  releaseSlot(ip: string): void;
+  /** An inbound connection gives back its handshake slot. */
+  releaseSlot(slot: HandshakeSlot): void;
   /** After `conn` ended (and, when it was a session, after onPeerDown): decide about its address. */
   ended(conn: Connection, ending: Ending, wasUp: boolean, peerGone: string | undefined): void;
 }
@@ -58,6 +60,8 @@ export class SessionTable {
    */
   readonly #selfHellos: string[] = [];
   readonly frameBytesMax: number;
+  /** Inbound handshake slots; validators' addresses are learned here as sessions come up. */
+  readonly slots: HandshakeSlots;
   closing = false;
   hooks: SessionHooks = { releaseSlot: () => {}, ended: () => {} };
   onMessage: MessageHandler = () => {};
@@ -77,6 +81,7 @@ export class SessionTable {
     frameBytesMax: number,
   ) {
     this.frameBytesMax = frameBytesMax;
+    this.slots = new HandshakeSlots(limits, now());
     this.#warningBucket = new TokenBucket(PEER_WARNINGS_PER_SECOND, PEER_WARNINGS_BURST, now());
   }
 
@@ -104,12 +109,13 @@ export class SessionTable {
    * to our listener; it cannot make the relayed copy come from our socket.
    */
   #dialedSelf(conn: Connection): boolean {
-    const local = conn.ws.localAddress;
+    const local = conn.ws.localAddr;
     return conn.helloNonce !== undefined && local !== undefined &&
-      this.#selfHellos.includes(`${conn.helloNonce}@${local}`);
+      this.#selfHellos.includes(`${conn.helloNonce}@${formatAddress(local)}`);
   }
 
-  attach(conn: Connection): void {
+  /** Takes `conn` into the table; it must be a session within `handshakeTimeoutMs` (the limit by default). */
+  attach(conn: Connection, handshakeTimeoutMs = this.limits.handshakeTimeoutMs): void {
     this.connections.add(conn);
     conn.ws.binaryType = "arraybuffer";
     conn.ws.onopen = () => {
@@ -130,13 +136,13 @@ export class SessionTable {
           {
             kind: "handshake",
             reason: "timeout",
-            detail: `no session after ${this.limits.handshakeTimeoutMs} ms`,
+            detail: `no session within ${this.limits.handshakeTimeoutMs} ms`,
           },
           CLOSE_REFUSED,
           "timeout",
         );
       }
-    }, this.limits.handshakeTimeoutMs);
+    }, handshakeTimeoutMs);
   }
 
   #onFrame(conn: Connection, data: unknown): void {
@@ -234,6 +240,9 @@ export class SessionTable {
     this.#leaveHandshake(conn);
     this.peers.set(session.peerId, conn);
     if (conn.target !== undefined) conn.target.peerId = session.peerId;
+    // The validator proved itself from this address: its later handshakes from there get reserved slots.
+    const remote = conn.ws.remoteAddr;
+    if (remote !== undefined) this.slots.learn(canonicalIp(remote.hostname), session.peerId, conn.upAtMs);
     this.metrics.handshakes.inc({ role: conn.role });
     this.metrics.peers.set({}, this.peers.size);
     this.log.info("peer connected", {
@@ -252,10 +261,10 @@ export class SessionTable {
   }
 
   #leaveHandshake(conn: Connection): void {
-    const ip = conn.inboundSlot;
-    if (ip === undefined) return;
+    const slot = conn.inboundSlot;
+    if (slot === undefined) return;
     conn.inboundSlot = undefined;
-    this.hooks.releaseSlot(ip);
+    this.hooks.releaseSlot(slot);
   }
 
   handshakeFailed(conn: Connection, error: unknown): void {

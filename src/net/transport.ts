@@ -15,8 +15,9 @@
  * sends a malformed, oversized, tampered, replayed or out-of-order frame, or
  * floods, is disconnected with a reason in the log and a count in the metrics;
  * every other session carries on. Limits (all named in TransportLimits): peers,
- * handshakes in flight and per second, handshake time, message size, send queue
- * frames and bytes, socket buffer, inbound frame and byte rates, inbox, idle time.
+ * handshakes in flight and per second (with slots reserved for known validators),
+ * handshake time from the accept, message size, send queue frames and bytes,
+ * socket buffer, inbound frame and byte rates, inbox, idle time.
  *
  * Addresses given to `connect()` are kept and redialed with exponential backoff
  * and jitter while the peer is not connected; a session that ends is redialed
@@ -25,8 +26,8 @@
  *
  * This file is the face; the parts, one concept each: limits.ts (bounds and
  * the token bucket), connection.ts (one connection's state), sessions.ts (the
- * peer table and a connection's life, both directions), inbound.ts (listener,
- * handshake slots, responder), dialer.ts (targets, backoff, initiator),
+ * peer table and a connection's life, both directions), handshake_slots.ts (who
+ * may start an inbound handshake), inbound.ts (listener, responder), dialer.ts (targets, backoff, initiator),
  * pump.ts (send queue, encryption, decryption, delivery) and housekeeping.ts
  * (pings and idle sessions).
  */
@@ -137,7 +138,7 @@ export class PeerTransport {
     this.#dialer = new Dialer(this.#table, jitter);
     this.#housekeeping = new Housekeeping(this.#table);
     this.#table.hooks = {
-      releaseSlot: (ip) => this.#inbound.releaseSlot(ip),
+      releaseSlot: (slot) => this.#inbound.releaseSlot(slot),
       ended: (conn, ending, wasUp, peerGone) => this.#dialer.ended(conn, ending, wasUp, peerGone),
     };
   }

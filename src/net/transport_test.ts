@@ -220,6 +220,7 @@ Deno.test("PeerTransport: metrics go to the Registry it is given", async () => {
       "qudag_p2p_bytes_total",
       "qudag_p2p_send_dropped_total",
       "qudag_p2p_peers",
+      "qudag_p2p_handshakes_in_flight",
     ]
   ) assert.ok(text.includes(`# TYPE ${name} `), name);
   assert.ok(text.includes('qudag_p2p_handshake_failures_total{reason="wrong_genesis"} 1'));
