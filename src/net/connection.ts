@@ -11,6 +11,7 @@ import { dataFrameBytesMax, type FrameKind } from "./frame.ts";
 import type { HandshakeFailure, Session } from "./handshake.ts";
 import type { HandshakeSlot } from "./handshake_slots.ts";
 import { TokenBucket, type TransportLimits } from "./limits.ts";
+import type { PeerWork, WorkCost } from "./peer_budget.ts";
 
 /** Why an established session ended: the `reason` label of qudag_p2p_disconnects_total. */
 export type DisconnectReason =
@@ -70,6 +71,14 @@ export interface DialTarget {
   peerId: string | undefined;
 }
 
+/** A decrypted application message waiting for its peer's budget. */
+export interface Held {
+  readonly payload: Uint8Array;
+  readonly cost: WorkCost | null;
+  /** Counted in qudag_p2p_peer_budget_exceeded_total already. */
+  counted: boolean;
+}
+
 export interface Outgoing {
   readonly kind: FrameKind;
   readonly payload: Uint8Array;
@@ -106,6 +115,17 @@ export class Connection {
   inboxBytes = 0;
   waiter: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | undefined;
   openWaiter: ((opened: boolean) => void) | undefined;
+
+  /**
+   * Application messages decrypted but not handed on: the peer is over its
+   * budget (peer_budget.ts). In order; counted with the inbox against its bounds.
+   */
+  readonly held: Held[] = [];
+  heldBytes = 0;
+  /** Held messages per kind of work, for the per-kind bound. */
+  readonly heldByWork: Record<PeerWork, number> = { sign: 0, verify: 0, serve: 0 };
+  /** Set while waiting for the budget to hand on the first held message. */
+  releaseTimer: Timer | undefined;
 
   readonly outbox: Outgoing[] = [];
   outboxBytes = 0;
@@ -157,6 +177,15 @@ export class Connection {
     const frame = this.inbox.shift() as Uint8Array;
     this.inboxBytes -= frame.length;
     waiter.resolve(frame);
+  }
+
+  /** Forgets held messages and stops waiting for the budget (the connection ended). */
+  dropHeld(): void {
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    this.held.length = 0;
+    this.heldBytes = 0;
+    this.heldByWork.sign = this.heldByWork.verify = this.heldByWork.serve = 0;
   }
 
   whenOpen(): Promise<boolean> {

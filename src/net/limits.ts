@@ -115,10 +115,18 @@ export class TokenBucket {
     this.#lastMs = nowMs;
   }
   take(n: number, nowMs: number): boolean {
-    this.#tokens = Math.min(this.burst, this.#tokens + (nowMs - this.#lastMs) * this.perSecond / 1000);
-    this.#lastMs = nowMs;
+    this.#refill(nowMs);
     if (this.#tokens < n) return false;
     this.#tokens -= n;
     return true;
+  }
+  /** Tokens there now. */
+  available(nowMs: number): number {
+    this.#refill(nowMs);
+    return this.#tokens;
+  }
+  #refill(nowMs: number): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + (nowMs - this.#lastMs) * this.perSecond / 1000);
+    this.#lastMs = nowMs;
   }
 }

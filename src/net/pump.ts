@@ -2,7 +2,8 @@
  * The data path of an established session: the bounded send queue, the pump
  * that encrypts and sends it in order (holding back while the socket's own
  * buffer is full), and the drain that decrypts received frames in order and
- * hands application messages to the handler.
+ * hands application messages to the handler, as fast as the peer's budget
+ * for the work they cause allows (peer_budget.ts).
  */
 
 import { ChannelError, type Opened, type ReceiveCipher, type SendCipher } from "./channel.ts";
@@ -144,9 +145,49 @@ function deliver(t: SessionTable, conn: Connection, opened: Opened): void {
     );
     return;
   }
-  try {
-    t.onMessage(conn.peerId as string, opened.payload);
-  } catch (error) {
-    t.log.error("onMessage handler failed", { err: error, peer: conn.peerId });
+  hold(t, conn, opened.payload);
+  release(t, conn);
+}
+
+/** Queues an application message behind those held; drops it if too many of its kind are held already. */
+function hold(t: SessionTable, conn: Connection, payload: Uint8Array): void {
+  const cost = t.classify(payload);
+  if (cost !== null) {
+    if (conn.heldByWork[cost.work] >= t.budget.limits[cost.work].heldMax) {
+      t.metrics.budgetExceeded.inc({ work: cost.work, outcome: "dropped" });
+      return;
+    }
+    conn.heldByWork[cost.work]++;
+  }
+  conn.held.push({ payload, cost, counted: false });
+  conn.heldBytes += payload.length;
+}
+
+/** Hands held messages on, in order, while the peer's budget pays for them; else waits for it. */
+function release(t: SessionTable, conn: Connection): void {
+  while (conn.phase === "up" && conn.held.length > 0 && conn.releaseTimer === undefined) {
+    const next = conn.held[0];
+    if (next.cost !== null) {
+      const waitMs = t.budget.take(conn.peerId as string, next.cost, t.now());
+      if (waitMs > 0) {
+        if (!next.counted) {
+          next.counted = true;
+          t.metrics.budgetExceeded.inc({ work: next.cost.work, outcome: "held" });
+        }
+        conn.releaseTimer = setTimeout(() => {
+          conn.releaseTimer = undefined;
+          release(t, conn);
+        }, waitMs);
+        return;
+      }
+      conn.heldByWork[next.cost.work]--;
+    }
+    conn.held.shift();
+    conn.heldBytes -= next.payload.length;
+    try {
+      t.onMessage(conn.peerId as string, next.payload);
+    } catch (error) {
+      t.log.error("onMessage handler failed", { err: error, peer: conn.peerId });
+    }
   }
 }

@@ -25,6 +25,8 @@ import { HANDSHAKE_FRAME_BYTES_MAX } from "./frame.ts";
 import { type HandshakeContext, HandshakeError, type Session } from "./handshake.ts";
 import { type HandshakeSlot, HandshakeSlots } from "./handshake_slots.ts";
 import { TokenBucket, type TransportLimits } from "./limits.ts";
+import type { PeerBudget, WorkCost } from "./peer_budget.ts";
+import { messageCost } from "./protocol.ts";
 import type { TransportMetrics } from "./metrics.ts";
 import { drain, kickPump } from "./pump.ts";
 
@@ -62,6 +64,9 @@ export class SessionTable {
   readonly frameBytesMax: number;
   /** Inbound handshake slots; validators' addresses are learned here as sessions come up. */
   readonly slots: HandshakeSlots;
+  /** Per-peer budgets for the work peers' messages cause; `classify` prices a message. */
+  readonly budget: PeerBudget;
+  readonly classify: (message: Uint8Array) => WorkCost | null = messageCost;
   closing = false;
   hooks: SessionHooks = { releaseSlot: () => {}, ended: () => {} };
   onMessage: MessageHandler = () => {};
@@ -79,7 +84,9 @@ export class SessionTable {
     readonly log: Logger,
     readonly now: () => number,
     frameBytesMax: number,
+    budget: PeerBudget,
   ) {
+    this.budget = budget;
     this.frameBytesMax = frameBytesMax;
     this.slots = new HandshakeSlots(limits, now());
     this.#warningBucket = new TokenBucket(PEER_WARNINGS_PER_SECOND, PEER_WARNINGS_BURST, now());
@@ -171,10 +178,11 @@ export class SessionTable {
           `over ${this.limits.floodFramesPerSecond} frames/s or ${this.limits.floodBytesPerSecond} bytes/s`,
         );
       }
-      if (
-        conn.inbox.length >= this.limits.inboxFramesMax || conn.inboxBytes + frame.length > this.limits.inboxBytesMax
-      ) {
-        return this.violation(conn, "flood", `inbox full (${conn.inbox.length} frames, ${conn.inboxBytes} bytes)`);
+      // Held messages (the peer is over its budget) count too: a peer that keeps sending while held floods.
+      const frames = conn.inbox.length + conn.held.length;
+      const bytes = conn.inboxBytes + conn.heldBytes;
+      if (frames >= this.limits.inboxFramesMax || bytes + frame.length > this.limits.inboxBytesMax) {
+        return this.violation(conn, "flood", `inbox full (${frames} frames, ${bytes} bytes, ${conn.held.length} held)`);
       }
     }
     conn.inbox.push(frame);
@@ -320,6 +328,7 @@ export class SessionTable {
     conn.inboxBytes = 0;
     conn.outbox.length = 0;
     conn.outboxBytes = 0;
+    conn.dropHeld();
     this.#report(conn, ending);
 
     const state = conn.ws.readyState;

@@ -44,6 +44,7 @@ import { Housekeeping } from "./housekeeping.ts";
 import { Inbound } from "./inbound.ts";
 import { resolveLimits, type TransportLimits } from "./limits.ts";
 import { TransportMetrics } from "./metrics.ts";
+import { PeerBudget, type PeerWork, resolvePeerBudget, type WorkLimit } from "./peer_budget.ts";
 import { dropped, enqueue, type SendResult } from "./pump.ts";
 import { type MessageHandler, type PeerDownHandler, type PeerUpHandler, SessionTable } from "./sessions.ts";
 
@@ -81,6 +82,8 @@ export interface PeerTransportOptions {
   readonly jitter?: () => number;
   /** Monotonic milliseconds. */
   readonly now?: () => number;
+  /** Per-peer budgets for the work peers' messages cause (peer_budget.ts); the defaults by default. */
+  readonly budget?: Partial<Record<PeerWork, Partial<WorkLimit>>>;
 }
 
 export class PeerTransport {
@@ -88,6 +91,12 @@ export class PeerTransport {
   readonly id: string;
   readonly metrics: TransportMetrics;
   readonly limits: TransportLimits;
+  /**
+   * The per-peer work budgets the transport spends from before it hands a
+   * message on; consensus may spend from them too for work the transport
+   * cannot price (`budget.take(peerId, { work, units }, nowMs)`).
+   */
+  readonly budget: PeerBudget;
 
   readonly #table: SessionTable;
   readonly #inbound: Inbound;
@@ -125,6 +134,7 @@ export class PeerTransport {
       });
     }
     const replays = new ReplayCache(this.limits.replayCacheEntriesMax);
+    this.budget = new PeerBudget(resolvePeerBudget(options.budget));
     this.#table = new SessionTable(
       this.id,
       ctx,
@@ -133,6 +143,7 @@ export class PeerTransport {
       this.#log,
       now,
       dataFrameBytesMax(this.limits.messageBytesMax),
+      this.budget,
     );
     this.#inbound = new Inbound(this.#table, replays);
     this.#dialer = new Dialer(this.#table, jitter);
