@@ -624,6 +624,12 @@ export async function readUpgradeRequest(
   conn: Deno.TcpConn,
 ): Promise<{ request: UpgradeRequest; rest: Uint8Array } | { status: number; why: string }> {
   const { head, rest } = await readHead(conn);
+  const parsed = parseUpgradeRequest(head);
+  return "status" in parsed ? parsed : { request: parsed, rest };
+}
+
+/** An upgrade request from its HTTP head (without the blank line), or a refusal: HTTP status and why. */
+export function parseUpgradeRequest(head: string): UpgradeRequest | { status: number; why: string } {
   const [line, ...lines] = head.split("\r\n");
   const m = /^GET (\S+) HTTP\/1\.1$/.exec(line);
   if (!m) return { status: 400, why: `not a GET request: ${line.slice(0, 60)}` };
@@ -636,7 +642,13 @@ export async function readUpgradeRequest(
   const key = headers.get("sec-websocket-key") ?? "";
   if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return { status: 400, why: "bad Sec-WebSocket-Key" };
   const protocols = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter((p) => p);
-  return { request: { path: new URL(m[1], "ws://x").pathname, protocols, key }, rest };
+  let path: string;
+  try {
+    path = new URL(m[1], "ws://x").pathname;
+  } catch {
+    return { status: 400, why: "bad request target" };
+  }
+  return { path, protocols, key };
 }
 
 /** Answers a request that will not be upgraded, then closes the connection. */
