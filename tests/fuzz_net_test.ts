@@ -4,7 +4,7 @@
  * machines (with real crypto), the encrypted channel, and the consensus
  * protocol. The seed is printed; QUDAG_FUZZ_SEED replays a run.
  */
-import { encodeFrame, parseFrame, parseUpgradeRequest, WsFrameError } from "../src/net/_ws.ts";
+import { checkUpgradeResponse, encodeFrame, parseFrame, parseUpgradeRequest, WsFrameError } from "../src/net/_ws.ts";
 import { testContext, testValidators } from "../src/net/_testing.ts";
 import { ChannelError, ReceiveCipher, SendCipher } from "../src/net/channel.ts";
 import {
@@ -71,6 +71,22 @@ Deno.test("fuzz: WebSocket upgrade requests", async () => {
     decode: (input) => parseUpgradeRequest(new TextDecoder().decode(input)),
     // Refusals are answers (an HTTP status), never exceptions.
     refusal: () => false,
+  });
+});
+
+Deno.test("fuzz: WebSocket upgrade responses (what a dialed party answers)", async () => {
+  const accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+  const corpus = [
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: qudag-p2p-v1`,
+    "HTTP/1.1 503 Refused\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close",
+  ].map((s) => te.encode(s));
+  await fuzz({
+    name: "ws upgrade response",
+    corpus,
+    iterations: 50_000,
+    decode: (input) => checkUpgradeResponse(new TextDecoder().decode(input), accept, ["qudag-p2p-v1"]),
+    refusal: (e) => e instanceof WsFrameError,
   });
 });
 

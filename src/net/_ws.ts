@@ -592,19 +592,29 @@ export class NoDelayWebSocket extends FramedSocket {
   }
 
   async #checkResponse(head: string, key: string): Promise<void> {
-    const [status, ...lines] = head.split("\r\n");
-    if (!/^HTTP\/1\.1 101\b/.test(status)) throw new WsFrameError(1006, `upgrade refused: ${status}`);
-    const headers = parseHeaders(lines);
-    if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new WsFrameError(1006, "no Upgrade: websocket");
-    if (headers.get("sec-websocket-accept") !== await acceptKeyOf(key)) {
-      throw new WsFrameError(1006, "wrong Sec-WebSocket-Accept");
-    }
-    const protocol = headers.get("sec-websocket-protocol") ?? "";
-    if (protocol !== "" && !this.#protocols.includes(protocol)) {
-      throw new WsFrameError(1006, `server chose subprotocol ${protocol}, which was not offered`);
-    }
-    this.protocol = protocol;
+    this.protocol = checkUpgradeResponse(head, await acceptKeyOf(key), this.#protocols);
   }
+}
+
+/**
+ * Checks the server's answer to our upgrade request (its HTTP head, without the
+ * blank line) against the Sec-WebSocket-Accept we expect and the subprotocols
+ * we offered; returns the subprotocol it chose ("" for none). Throws
+ * WsFrameError (1006) for anything else.
+ */
+export function checkUpgradeResponse(head: string, expectedAccept: string, offered: readonly string[]): string {
+  const [status, ...lines] = head.split("\r\n");
+  if (!/^HTTP\/1\.1 101\b/.test(status)) throw new WsFrameError(1006, `upgrade refused: ${status.slice(0, 80)}`);
+  const headers = parseHeaders(lines);
+  if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new WsFrameError(1006, "no Upgrade: websocket");
+  if (headers.get("sec-websocket-accept") !== expectedAccept) {
+    throw new WsFrameError(1006, "wrong Sec-WebSocket-Accept");
+  }
+  const protocol = headers.get("sec-websocket-protocol") ?? "";
+  if (protocol !== "" && !offered.includes(protocol)) {
+    throw new WsFrameError(1006, `server chose subprotocol ${protocol.slice(0, 80)}, which was not offered`);
+  }
+  return protocol;
 }
 
 /** A parsed WebSocket upgrade request. */
