@@ -4,7 +4,8 @@
  * machines (with real crypto), the encrypted channel, and the consensus
  * protocol. The seed is printed; QUDAG_FUZZ_SEED replays a run.
  */
-import { checkUpgradeResponse, encodeFrame, parseFrame, parseUpgradeRequest, WsFrameError } from "../src/net/_ws.ts";
+import { encodeFrame, parseFrame, WsFrameError } from "../src/net/_ws_frame.ts";
+import { checkUpgradeResponse, parseUpgradeRequest } from "../src/net/_ws_http.ts";
 import { testContext, testValidators } from "../src/net/_testing.ts";
 import { ChannelError, ReceiveCipher, SendCipher } from "../src/net/channel.ts";
 import {

@@ -13,18 +13,31 @@
  *
  * It implements the part of the WebSocket interface the transport uses (events as
  * `on*` properties, `send`, `close`, `readyState`, `protocol`, `bufferedAmount`).
- * Plain `ws://` only: peers talk over the private network.
+ * Plain `ws://` only: peers talk over the private network. The frame codec is in
+ * _ws_frame.ts, the HTTP upgrade in _ws_http.ts; this file is the socket.
  */
 
+import {
+  closePayload,
+  concatBytes,
+  encodeFrame,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  type ParsedFrame,
+  parseFrame,
+  WsFrameError,
+} from "./_ws_frame.ts";
+import { acceptKeyOf, checkUpgradeResponse, readHead, type UpgradeRequest } from "./_ws_http.ts";
 import { TokenBucket } from "./limits.ts";
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-/** Largest HTTP head (request or response) accepted during the upgrade. */
-export const UPGRADE_HEAD_BYTES_MAX = 8 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
 /** Frames written to the socket in one write, at most this many bytes together. */
 const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
@@ -42,13 +55,6 @@ const FRAGMENTS_MAX = 1_024;
  */
 export const PINGS_PER_SECOND = 10;
 export const PINGS_BURST = 50;
-
-const OP_CONTINUATION = 0x0;
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PING = 0x9;
-const OP_PONG = 0xa;
 
 /** The subset of the WebSocket interface that PeerTransport uses. */
 export interface PeerSocket {
@@ -72,178 +78,6 @@ export interface PeerSocket {
   onclose: ((event: CloseEvent) => void) | null;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
-}
-
-export class WsFrameError extends Error {
-  /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */
-  readonly frameBytes: number;
-  constructor(readonly code: number, message: string, frameBytes = 0) {
-    super(message);
-    this.name = "WsFrameError";
-    this.frameBytes = frameBytes;
-  }
-}
-
-/**
- * The canonical text of an IP address, so that the two ends of one connection
- * and an address in a peer list name it alike: an IPv4-mapped IPv6 address
- * ("::ffff:10.0.0.1") as IPv4, IPv6 compressed and lower-case, no brackets.
- * Host names are returned as given.
- */
-export function canonicalIp(host: string): string {
-  const bare = host.replace(/^\[(.*)\]$/, "$1").replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
-  if (!bare.includes(":")) return bare;
-  try {
-    return new URL(`ws://[${bare}]/`).hostname.slice(1, -1);
-  } catch {
-    return bare;
-  }
-}
-
-/** "host:port" of a TCP address with the host in canonical form (see canonicalIp), IPv6 in brackets. */
-export function formatAddress(addr: Deno.NetAddr): string {
-  const host = canonicalIp(addr.hostname);
-  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455 section 5.3). */
-function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
-  for (let i = 0; i < payload.length; i++) out[offset + i] = payload[i] ^ mask[i & 3];
-}
-
-/** One frame; clients mask (a fresh random key per frame), servers do not. */
-export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
-  const len = payload.length;
-  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const maskBytes = masked ? 4 : 0;
-  const frame = new Uint8Array(header + maskBytes + len);
-  frame[0] = 0x80 | opcode;
-  const maskBit = masked ? 0x80 : 0;
-  if (len < 126) {
-    frame[1] = maskBit | len;
-  } else if (len < 65536) {
-    frame[1] = maskBit | 126;
-    frame[2] = len >>> 8;
-    frame[3] = len & 0xff;
-  } else {
-    frame[1] = maskBit | 127;
-    const view = new DataView(frame.buffer);
-    view.setUint32(2, Math.floor(len / 2 ** 32));
-    view.setUint32(6, len >>> 0);
-  }
-  if (masked) {
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    frame.set(mask, header);
-    maskInto(frame, header + 4, payload, mask);
-  } else {
-    frame.set(payload, header);
-  }
-  return frame;
-}
-
-function closePayload(code: number, reason: string): Uint8Array {
-  const text = new TextEncoder().encode(reason).subarray(0, 123);
-  const out = new Uint8Array(2 + text.length);
-  out[0] = code >>> 8;
-  out[1] = code & 0xff;
-  out.set(text, 2);
-  return out;
-}
-
-async function acceptKeyOf(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
-  return new Uint8Array(digest).toBase64();
-}
-
-function indexOfHeadEnd(b: Uint8Array): number {
-  for (let i = 0; i + 3 < b.length; i++) {
-    if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-function parseHeaders(lines: string[]): Map<string, string> {
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return headers;
-}
-
-/** Reads an HTTP head from `conn`; returns it and the bytes after it. Throws WsFrameError past the size bound. */
-async function readHead(conn: Deno.TcpConn): Promise<{ head: string; rest: Uint8Array }> {
-  const chunk = new Uint8Array(READ_CHUNK_BYTES);
-  let buffered: Uint8Array = new Uint8Array(0);
-  for (;;) {
-    const n = await conn.read(chunk);
-    if (n === null) throw new WsFrameError(1006, "connection closed during the upgrade");
-    buffered = concat(buffered, chunk.subarray(0, n));
-    const end = indexOfHeadEnd(buffered);
-    if (end >= 0) return { head: new TextDecoder().decode(buffered.subarray(0, end)), rest: buffered.slice(end + 4) };
-    if (buffered.length > UPGRADE_HEAD_BYTES_MAX) throw new WsFrameError(1006, "HTTP head too large");
-  }
-}
-
-interface ParsedFrame {
-  opcode: number;
-  fin: boolean;
-  payload: Uint8Array;
-  /** Offset just past this frame in the buffer. */
-  end: number;
-}
-
-/**
- * One complete frame from the start of `b`, or null when more bytes are needed.
- * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
- */
-export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
-  if (b.length < 2) return null;
-  const fin = (b[0] & 0x80) !== 0;
-  if ((b[0] & 0x70) !== 0) throw new WsFrameError(1002, "reserved bits set");
-  const opcode = b[0] & 0x0f;
-  const masked = (b[1] & 0x80) !== 0;
-  if (masked !== fromClient) {
-    throw new WsFrameError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
-  }
-  let len = b[1] & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (b.length < 4) return null;
-    len = (b[2] << 8) | b[3];
-    at = 4;
-  } else if (len === 127) {
-    if (b.length < 10) return null;
-    const view = new DataView(b.buffer, b.byteOffset + 2, 8);
-    len = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-    at = 10;
-  }
-  if (opcode >= 0x8) {
-    if (!fin || len > 125) throw new WsFrameError(1002, "bad control frame");
-  } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {
-    throw new WsFrameError(1002, `unknown opcode ${opcode}`);
-  }
-  // Refused from the header alone: an oversized message is never buffered.
-  const maskAt = at;
-  if (len > messageBytesMax) {
-    throw new WsFrameError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
-  }
-  if (masked) at += 4;
-  if (b.length < at + len) return null;
-  let payload = b.subarray(at, at + len);
-  if (masked) {
-    const unmasked = new Uint8Array(len);
-    maskInto(unmasked, 0, payload, b.subarray(maskAt, maskAt + 4));
-    payload = unmasked;
-  }
-  return { opcode, fin, payload, end: at + len };
 }
 
 /** The frame layer shared by both ends. Subclasses connect or accept, then call `runFrames()`. */
@@ -507,7 +341,7 @@ abstract class FramedSocket implements PeerSocket {
         const n = await conn.read(chunk);
         if (n === null) return this.finish(undefined);
         if (discardAll) continue;
-        buffered = buffered.length === 0 ? chunk.slice(0, n) : concat(buffered, chunk.subarray(0, n));
+        buffered = buffered.length === 0 ? chunk.slice(0, n) : concatBytes(buffered, chunk.subarray(0, n));
       }
     } catch (error) {
       // A read failing after our own close (the close timer dropped TCP) is the normal end.
@@ -593,91 +427,6 @@ export class NoDelayWebSocket extends FramedSocket {
 
   async #checkResponse(head: string, key: string): Promise<void> {
     this.protocol = checkUpgradeResponse(head, await acceptKeyOf(key), this.#protocols);
-  }
-}
-
-/**
- * Checks the server's answer to our upgrade request (its HTTP head, without the
- * blank line) against the Sec-WebSocket-Accept we expect and the subprotocols
- * we offered; returns the subprotocol it chose ("" for none). Throws
- * WsFrameError (1006) for anything else.
- */
-export function checkUpgradeResponse(head: string, expectedAccept: string, offered: readonly string[]): string {
-  const [status, ...lines] = head.split("\r\n");
-  if (!/^HTTP\/1\.1 101\b/.test(status)) throw new WsFrameError(1006, `upgrade refused: ${status.slice(0, 80)}`);
-  const headers = parseHeaders(lines);
-  if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new WsFrameError(1006, "no Upgrade: websocket");
-  if (headers.get("sec-websocket-accept") !== expectedAccept) {
-    throw new WsFrameError(1006, "wrong Sec-WebSocket-Accept");
-  }
-  const protocol = headers.get("sec-websocket-protocol") ?? "";
-  if (protocol !== "" && !offered.includes(protocol)) {
-    throw new WsFrameError(1006, `server chose subprotocol ${protocol.slice(0, 80)}, which was not offered`);
-  }
-  return protocol;
-}
-
-/** A parsed WebSocket upgrade request. */
-export interface UpgradeRequest {
-  readonly path: string;
-  readonly protocols: readonly string[];
-  readonly key: string;
-}
-
-/**
- * Reads and checks an upgrade request from an accepted connection. Returns the
- * request, or a refusal (HTTP status and why) for anything that is not a
- * WebSocket upgrade. Throws if the connection fails or sends a head over
- * UPGRADE_HEAD_BYTES_MAX; the caller bounds the time (by closing `conn`).
- */
-export async function readUpgradeRequest(
-  conn: Deno.TcpConn,
-): Promise<{ request: UpgradeRequest; rest: Uint8Array } | { status: number; why: string }> {
-  const { head, rest } = await readHead(conn);
-  const parsed = parseUpgradeRequest(head);
-  return "status" in parsed ? parsed : { request: parsed, rest };
-}
-
-/** An upgrade request from its HTTP head (without the blank line), or a refusal: HTTP status and why. */
-export function parseUpgradeRequest(head: string): UpgradeRequest | { status: number; why: string } {
-  const [line, ...lines] = head.split("\r\n");
-  const m = /^GET (\S+) HTTP\/1\.1$/.exec(line);
-  if (!m) return { status: 400, why: `not a GET request: ${line.slice(0, 60)}` };
-  const headers = parseHeaders(lines);
-  if (headers.get("upgrade")?.toLowerCase() !== "websocket") return { status: 426, why: "not a websocket upgrade" };
-  if (!(headers.get("connection") ?? "").toLowerCase().split(",").some((t) => t.trim() === "upgrade")) {
-    return { status: 400, why: "Connection header lacks upgrade" };
-  }
-  if (headers.get("sec-websocket-version") !== "13") return { status: 426, why: "websocket version is not 13" };
-  const key = headers.get("sec-websocket-key") ?? "";
-  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return { status: 400, why: "bad Sec-WebSocket-Key" };
-  const protocols = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter((p) => p);
-  let path: string;
-  try {
-    path = new URL(m[1], "ws://x").pathname;
-  } catch {
-    return { status: 400, why: "bad request target" };
-  }
-  return { path, protocols, key };
-}
-
-/** Answers a request that will not be upgraded, then closes the connection. */
-export async function refuseUpgrade(conn: Deno.TcpConn, status: number, text: string): Promise<void> {
-  const body = new TextEncoder().encode(text + "\n");
-  const head = new TextEncoder().encode(
-    `HTTP/1.1 ${status} ${status === 429 ? "Too Many Requests" : "Refused"}\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-  );
-  try {
-    await conn.write(concat(head, body));
-  } catch {
-    // the peer is gone; nothing to tell it
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
   }
 }
 

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  encodeFrame,
-  NoDelayWebSocket,
-  readUpgradeRequest,
-  refuseUpgrade,
-  ServerWebSocket,
-  UPGRADE_HEAD_BYTES_MAX,
-} from "./_ws.ts";
+import { NoDelayWebSocket, ServerWebSocket } from "./_ws.ts";
+import { encodeFrame } from "./_ws_frame.ts";
+import { readUpgradeRequest, refuseUpgrade, UPGRADE_HEAD_BYTES_MAX } from "./_ws_http.ts";
 import { rawUpgrade, writeRepeated, WS_OP_PING } from "./_testing.ts";
 
 interface Server {

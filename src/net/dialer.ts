@@ -5,7 +5,8 @@
  */
 
 import { toHex } from "../keys/mod.ts";
-import { canonicalIp, NoDelayWebSocket, type PeerSocket } from "./_ws.ts";
+import { NoDelayWebSocket, type PeerSocket } from "./_ws.ts";
+import { canonicalIp } from "./address.ts";
 import { ChannelError, type Opened, type ReceiveCipher } from "./channel.ts";
 import { Connection, describe, type DialTarget, type Ending } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, KIND_CONFIRM, WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";

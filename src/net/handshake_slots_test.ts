@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { canonicalIp } from "./_ws.ts";
+import { canonicalIp } from "./address.ts";
 import {
   type HandshakeSlot,
   HandshakeSlots,

@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { encodeFrame, NoDelayWebSocket, readUpgradeRequest, ServerWebSocket } from "./_ws.ts";
+import { NoDelayWebSocket, ServerWebSocket } from "./_ws.ts";
+import { encodeFrame } from "./_ws_frame.ts";
+import { readUpgradeRequest } from "./_ws_http.ts";
 import { WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";
 import { DEFAULT_LIMITS, peerUrl } from "./transport.ts";
 import {

@@ -7,7 +7,9 @@
  */
 
 import { toHex } from "../keys/mod.ts";
-import { canonicalIp, formatAddress, readUpgradeRequest, refuseUpgrade, ServerWebSocket } from "./_ws.ts";
+import { ServerWebSocket } from "./_ws.ts";
+import { readUpgradeRequest, refuseUpgrade } from "./_ws_http.ts";
+import { canonicalIp, formatAddress } from "./address.ts";
 import type { SendCipher } from "./channel.ts";
 import { Connection, delay, describe, type Timer } from "./connection.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, KIND_CONFIRM, WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";

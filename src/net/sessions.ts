@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import { canonicalIp, formatAddress } from "./_ws.ts";
+import { canonicalIp, formatAddress } from "./address.ts";
 import { ReceiveCipher, SendCipher } from "./channel.ts";
 import {
   CLOSE_DUPLICATE,
