@@ -119,8 +119,6 @@ export interface EngineStats {
   unexpectedVotes: number;
   /** Votes naming a responder other than the peer that sent them (an impersonation attempt). */
   wrongSenderVotes: number;
-  /** Queries from a peer beyond its budget (QUERY_BUDGET), not answered. */
-  queriesThrottled: number;
   /** Votes for a query of ours that had already ended early. */
   lateVotes: number;
   /** Vertices with a wrong id or breaking a structural rule. */
@@ -147,13 +145,6 @@ const IDS_PER_REQUEST_MAX = 64;
 const REQUESTED_IDS_MAX = 8192;
 /** Cuts one gossip tick may close (an interval over verticesMax splits into several). */
 const CUTS_PER_TICK_MAX = 64;
-/**
- * Queries one peer may have answered: a bucket of QUERY_BUDGET.burst refilled
- * at QUERY_BUDGET.perSecond. An honest validator polls a few times a second;
- * beyond the budget queries are dropped (and counted), so one peer cannot
- * make this node spend its time answering it.
- */
-const QUERY_BUDGET = { perSecond: 200, burst: 400 } as const;
 
 /**
  * Drives one node's {@linkcode DagConsensus} from messages. Every handler is
@@ -184,7 +175,6 @@ export class Engine {
     badSignature: 0,
     unexpectedVotes: 0,
     wrongSenderVotes: 0,
-    queriesThrottled: 0,
     lateVotes: 0,
     invalidVertices: 0,
     pendingOverflow: 0,
@@ -209,8 +199,6 @@ export class Engine {
   readonly #pending = new Map<string, SignedVertex>();
   /** Vertex id -> when it was last requested. */
   readonly #requestedAt = new Map<string, number>();
-  /** Each peer's query budget (see QUERY_BUDGET); one entry per genesis validator at most. */
-  readonly #queryBudgets = new Map<string, { tokens: number; atMs: number }>();
   readonly #polls = new Map<number, Poll>();
   /** Stuck tx id -> when this node first saw it stuck. */
   readonly #stuckSince = new Map<string, number>();
@@ -496,32 +484,16 @@ export class Engine {
     if (found.length > 0) this.#deps.sender.sendVertices(from, found);
   }
 
-  /** A peer polls us: answer with our preferred frontier (within the peer's query budget). */
+  /** A peer polls us: answer with our preferred frontier (the transport bounds how often: src/net/peer_budget.ts). */
   onQuery(from: string, requestId: number, frontier: readonly string[]): void {
     this.#fresh = false;
     if (!this.#deps.verifier.isValidator(from)) {
       this.stats.unknownValidator++;
       return;
     }
-    if (!this.#takeQueryBudget(from)) {
-      this.stats.queriesThrottled++;
-      return;
-    }
     this.#fetchUnknown(from, frontier);
     const vote: Vote = { querier: from, requestId, responder: this.id, frontier: this.#consensus.preferredFrontier() };
     this.#deps.sender.sendVotes(from, vote);
-  }
-
-  /** One query's worth of `peer`'s budget (QUERY_BUDGET); false when it is spent. */
-  #takeQueryBudget(peer: string): boolean {
-    const now = this.#deps.clock.nowMs();
-    const b = this.#queryBudgets.get(peer) ?? { tokens: QUERY_BUDGET.burst, atMs: now };
-    b.tokens = Math.min(QUERY_BUDGET.burst, b.tokens + (Math.max(0, now - b.atMs) * QUERY_BUDGET.perSecond) / 1000);
-    b.atMs = now;
-    this.#queryBudgets.set(peer, b);
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
   }
 
   /** A vote arrived from peer `from` (named by the authenticated channel): it counts only as `from`'s. */

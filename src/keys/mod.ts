@@ -34,6 +34,7 @@ export type KeyErrorCode =
   | "key_not_found"
   | "key_exists"
   | "key_invalid"
+  | "key_kdf_refused"
   | "key_io";
 
 export class KeyError extends Error {
@@ -55,6 +56,37 @@ export interface KdfParams {
 /** OWASP's scrypt floor is N=2^17, r=8, p=1: 128 MiB per derivation. */
 export const DEFAULT_KDF: KdfParams = Object.freeze({ log2N: 17, r: 8, p: 1 });
 const KDF_LOG2N_RANGE = [10, 20] as const;
+/**
+ * What a key file may ask of this machine: scrypt's memory (128·N·r bytes),
+ * at most twice the default, and its work (N·r·p block mixes), at most four
+ * times the default (~2 s). A file is data: without these caps one asking for
+ * N=2^20, r=32 made every unlock (and `qudag key list` reading it) try to
+ * allocate 4 GiB.
+ */
+export const KDF_MEMORY_BYTES_MAX = 256 * 1024 * 1024;
+export const KDF_WORK_MAX = 2 ** 22;
+
+/** Throws key_kdf_refused if `kdf` asks for more memory or work than allowed; `where` names the file. */
+export function checkKdfCost(kdf: KdfParams, where: string): void {
+  const N = 2 ** kdf.log2N;
+  const memory = 128 * N * kdf.r;
+  const work = N * kdf.r * kdf.p;
+  const asked = `scrypt N=2^${kdf.log2N}, r=${kdf.r}, p=${kdf.p}`;
+  if (memory > KDF_MEMORY_BYTES_MAX) {
+    throw new KeyError(
+      "key_kdf_refused",
+      `${where} asks for ${asked}, which needs ${memory / 2 ** 20} MiB of memory; at most ${
+        KDF_MEMORY_BYTES_MAX / 2 ** 20
+      } MiB is allowed`,
+    );
+  }
+  if (work > KDF_WORK_MAX) {
+    throw new KeyError(
+      "key_kdf_refused",
+      `${where} asks for ${asked}: N·r·p = 2^${Math.log2(work)}; at most 2^${Math.log2(KDF_WORK_MAX)} is allowed`,
+    );
+  }
+}
 
 interface KeyFileJson {
   format: string;
@@ -181,6 +213,7 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
     kdf.log2N < KDF_LOG2N_RANGE[0] || kdf.log2N > KDF_LOG2N_RANGE[1] || !Number.isInteger(kdf.r) || kdf.r < 1 ||
     kdf.r > 32 || !Number.isInteger(kdf.p) || kdf.p < 1 || kdf.p > 16
   ) throw bad("kdf parameters are missing or out of range");
+  checkKdfCost(kdf, `key file ${path}`);
   if (!f.cipher || f.cipher.name !== "aes-256-gcm" || typeof f.cipher.iv !== "string") {
     throw bad("cipher is not aes-256-gcm");
   }
@@ -250,6 +283,7 @@ export class KeyStore {
     this.dir = o.dir.replace(/\/+$/, "");
     this.#backendOrNull = o.backend ?? null;
     this.#kdf = o.kdf ?? DEFAULT_KDF;
+    checkKdfCost(this.#kdf, "the key store's kdf setting");
     this.#now = o.now ?? (() => new Date());
   }
 

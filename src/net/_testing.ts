@@ -8,8 +8,9 @@ import type { CryptoBackend, MlDsaSigner } from "../crypto/backend.ts";
 import { selectCryptoBackend } from "../crypto/select.ts";
 import { keyIdOf } from "../keys/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
+import { WS_PATH, WS_SUBPROTOCOL } from "./frame.ts";
 import { type HandshakeContext, ValidatorSet } from "./handshake.ts";
-import { PeerTransport, type TransportLimits } from "./transport.ts";
+import { PeerTransport, type PeerTransportOptions, type TransportLimits } from "./transport.ts";
 
 let backendPromise: Promise<CryptoBackend> | undefined;
 
@@ -100,6 +101,8 @@ export async function startNode(
     listen?: boolean;
     port?: number;
     jitter?: () => number;
+    now?: () => number;
+    budget?: PeerTransportOptions["budget"];
   } = {},
 ): Promise<TestNode> {
   const { logger, lines } = captureLogger();
@@ -111,6 +114,8 @@ export async function startNode(
     logger,
     limits: { ...TEST_LIMITS, ...options.limits },
     ...(options.jitter ? { jitter: options.jitter } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.budget ? { budget: options.budget } : {}),
   });
   const received: { from: string; text: string }[] = [];
   const decoder = new TextDecoder();
@@ -140,3 +145,49 @@ export function logged(lines: Record<string, unknown>[], msg: string, reason: st
 }
 
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** OP codes of RFC 6455 used by the raw test client. */
+export const WS_OP_BINARY = 0x2;
+export const WS_OP_PING = 0x9;
+
+/**
+ * A bare TCP client that performs the WebSocket upgrade on the peer path and
+ * then writes whatever frames a test wants, never reading unless asked: a
+ * misbehaving peer in tests.
+ */
+export async function rawUpgrade(port: number, hostname = "127.0.0.1"): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname, port });
+  const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
+  const head = `GET ${WS_PATH} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${WS_SUBPROTOCOL}\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(head));
+  // Read the 101 response head (and nothing after it: the server sends nothing unasked).
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`upgrade refused: connection closed after ${JSON.stringify(text)}`);
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  if (!text.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${text.split("\r\n")[0]}`);
+  return conn;
+}
+
+/** Writes `frame` repeated `count` times, in writes of about 1 MiB; stops quietly if the server hangs up. */
+export async function writeRepeated(conn: Deno.TcpConn, frame: Uint8Array, count: number): Promise<number> {
+  const perChunk = Math.max(1, Math.floor((1 << 20) / frame.length));
+  const chunk = new Uint8Array(perChunk * frame.length);
+  for (let i = 0; i < perChunk; i++) chunk.set(frame, i * frame.length);
+  let sent = 0;
+  try {
+    while (sent < count) {
+      const n = Math.min(perChunk, count - sent);
+      const part = chunk.subarray(0, n * frame.length);
+      for (let at = 0; at < part.length;) at += await conn.write(part.subarray(at));
+      sent += n;
+    }
+  } catch {
+    // The server closed the connection: what was sent so far is the answer.
+  }
+  return sent;
+}

@@ -13,16 +13,31 @@
  *
  * It implements the part of the WebSocket interface the transport uses (events as
  * `on*` properties, `send`, `close`, `readyState`, `protocol`, `bufferedAmount`).
- * Plain `ws://` only: peers talk over the private network.
+ * Plain `ws://` only: peers talk over the private network. The frame codec is in
+ * _ws_frame.ts, the HTTP upgrade in _ws_http.ts; this file is the socket.
  */
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+import {
+  closePayload,
+  concatBytes,
+  encodeFrame,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  type ParsedFrame,
+  parseFrame,
+  WsFrameError,
+} from "./_ws_frame.ts";
+import { acceptKeyOf, checkUpgradeResponse, readHead, type UpgradeRequest } from "./_ws_http.ts";
+import { TokenBucket } from "./limits.ts";
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-/** Largest HTTP head (request or response) accepted during the upgrade. */
-export const UPGRADE_HEAD_BYTES_MAX = 8 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
 /** Frames written to the socket in one write, at most this many bytes together. */
 const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
@@ -32,13 +47,14 @@ const CLOSE_WAIT_MS = 1_000;
 const FLUSH_WAIT_MS = 100;
 /** A message may arrive in at most this many fragments. */
 const FRAGMENTS_MAX = 1_024;
-
-const OP_CONTINUATION = 0x0;
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PING = 0x9;
-const OP_PONG = 0xa;
+/**
+ * Pings the other side may send per second, and in a burst. qudag peers never
+ * send WebSocket pings (the transport pings inside the encrypted channel), so
+ * this only has to be generous for other clients' keep-alives. More is a flood:
+ * the socket closes with 1008 and the reason "flood".
+ */
+export const PINGS_PER_SECOND = 10;
+export const PINGS_BURST = 50;
 
 /** The subset of the WebSocket interface that PeerTransport uses. */
 export interface PeerSocket {
@@ -47,8 +63,14 @@ export interface PeerSocket {
   readonly bufferedAmount: number;
   /** Largest message accepted from the other side; a larger one closes the socket with 1009. */
   messageBytesMax: number;
-  /** Set when this end closed the socket over the other side's framing (1002) or a too-large message (1009). */
+  /**
+   * Set when this end closed the socket over the other side's framing (1002), a
+   * too-large message (1009) or a ping flood (1008).
+   */
   readonly protocolError: { readonly code: number; readonly detail: string } | undefined;
+  /** This end's and the other end's TCP addresses once connected; undefined before. */
+  readonly localAddr: Deno.NetAddr | undefined;
+  readonly remoteAddr: Deno.NetAddr | undefined;
   binaryType: BinaryType;
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
@@ -58,156 +80,6 @@ export interface PeerSocket {
   close(code?: number, reason?: string): void;
 }
 
-class ProtocolError extends Error {
-  /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */
-  readonly frameBytes: number;
-  constructor(readonly code: number, message: string, frameBytes = 0) {
-    super(message);
-    this.name = "ProtocolError";
-    this.frameBytes = frameBytes;
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455 section 5.3). */
-function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
-  for (let i = 0; i < payload.length; i++) out[offset + i] = payload[i] ^ mask[i & 3];
-}
-
-/** One frame; clients mask (a fresh random key per frame), servers do not. */
-function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
-  const len = payload.length;
-  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const maskBytes = masked ? 4 : 0;
-  const frame = new Uint8Array(header + maskBytes + len);
-  frame[0] = 0x80 | opcode;
-  const maskBit = masked ? 0x80 : 0;
-  if (len < 126) {
-    frame[1] = maskBit | len;
-  } else if (len < 65536) {
-    frame[1] = maskBit | 126;
-    frame[2] = len >>> 8;
-    frame[3] = len & 0xff;
-  } else {
-    frame[1] = maskBit | 127;
-    const view = new DataView(frame.buffer);
-    view.setUint32(2, Math.floor(len / 2 ** 32));
-    view.setUint32(6, len >>> 0);
-  }
-  if (masked) {
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    frame.set(mask, header);
-    maskInto(frame, header + 4, payload, mask);
-  } else {
-    frame.set(payload, header);
-  }
-  return frame;
-}
-
-function closePayload(code: number, reason: string): Uint8Array {
-  const text = new TextEncoder().encode(reason).subarray(0, 123);
-  const out = new Uint8Array(2 + text.length);
-  out[0] = code >>> 8;
-  out[1] = code & 0xff;
-  out.set(text, 2);
-  return out;
-}
-
-async function acceptKeyOf(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
-  return new Uint8Array(digest).toBase64();
-}
-
-function indexOfHeadEnd(b: Uint8Array): number {
-  for (let i = 0; i + 3 < b.length; i++) {
-    if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-function parseHeaders(lines: string[]): Map<string, string> {
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return headers;
-}
-
-/** Reads an HTTP head from `conn`; returns it and the bytes after it. Throws ProtocolError past the size bound. */
-async function readHead(conn: Deno.TcpConn): Promise<{ head: string; rest: Uint8Array }> {
-  const chunk = new Uint8Array(READ_CHUNK_BYTES);
-  let buffered: Uint8Array = new Uint8Array(0);
-  for (;;) {
-    const n = await conn.read(chunk);
-    if (n === null) throw new ProtocolError(1006, "connection closed during the upgrade");
-    buffered = concat(buffered, chunk.subarray(0, n));
-    const end = indexOfHeadEnd(buffered);
-    if (end >= 0) return { head: new TextDecoder().decode(buffered.subarray(0, end)), rest: buffered.slice(end + 4) };
-    if (buffered.length > UPGRADE_HEAD_BYTES_MAX) throw new ProtocolError(1006, "HTTP head too large");
-  }
-}
-
-interface ParsedFrame {
-  opcode: number;
-  fin: boolean;
-  payload: Uint8Array;
-  /** Offset just past this frame in the buffer. */
-  end: number;
-}
-
-/**
- * One complete frame from the start of `b`, or null when more bytes are needed.
- * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
- */
-function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
-  if (b.length < 2) return null;
-  const fin = (b[0] & 0x80) !== 0;
-  if ((b[0] & 0x70) !== 0) throw new ProtocolError(1002, "reserved bits set");
-  const opcode = b[0] & 0x0f;
-  const masked = (b[1] & 0x80) !== 0;
-  if (masked !== fromClient) {
-    throw new ProtocolError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
-  }
-  let len = b[1] & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (b.length < 4) return null;
-    len = (b[2] << 8) | b[3];
-    at = 4;
-  } else if (len === 127) {
-    if (b.length < 10) return null;
-    const view = new DataView(b.buffer, b.byteOffset + 2, 8);
-    len = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-    at = 10;
-  }
-  if (opcode >= 0x8) {
-    if (!fin || len > 125) throw new ProtocolError(1002, "bad control frame");
-  } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {
-    throw new ProtocolError(1002, `unknown opcode ${opcode}`);
-  }
-  // Refused from the header alone: an oversized message is never buffered.
-  const maskAt = at;
-  if (len > messageBytesMax) {
-    throw new ProtocolError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
-  }
-  if (masked) at += 4;
-  if (b.length < at + len) return null;
-  let payload = b.subarray(at, at + len);
-  if (masked) {
-    const unmasked = new Uint8Array(len);
-    maskInto(unmasked, 0, payload, b.subarray(maskAt, maskAt + 4));
-    payload = unmasked;
-  }
-  return { opcode, fin, payload, end: at + len };
-}
-
 /** The frame layer shared by both ends. Subclasses connect or accept, then call `runFrames()`. */
 abstract class FramedSocket implements PeerSocket {
   readyState = CONNECTING;
@@ -215,6 +87,8 @@ abstract class FramedSocket implements PeerSocket {
   binaryType: BinaryType = "arraybuffer";
   messageBytesMax: number;
   protocolError: { readonly code: number; readonly detail: string } | undefined;
+  localAddr: Deno.NetAddr | undefined;
+  remoteAddr: Deno.NetAddr | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
@@ -224,6 +98,13 @@ abstract class FramedSocket implements PeerSocket {
   readonly #isClient: boolean;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /**
+   * The one pong waiting to be written (RFC 6455 section 5.5.3: only the most
+   * recent ping needs an answer), so a ping flood against a socket that is not
+   * read holds one pong, not one per ping.
+   */
+  #pendingPong: Uint8Array | undefined;
+  readonly #pingBucket = new TokenBucket(PINGS_PER_SECOND, PINGS_BURST, performance.now());
   #writing = false;
   #closeSent = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -287,10 +168,23 @@ abstract class FramedSocket implements PeerSocket {
     if (!this.#writing) void this.#writeLoop();
   }
 
+  /** Answers a ping: replaces a pong still waiting to be written, else queues one. */
+  #pong(payload: Uint8Array): void {
+    const frame = encodeFrame(OP_PONG, payload, this.#isClient);
+    this.#queuedBytes += frame.length - (this.#pendingPong?.length ?? 0);
+    this.#pendingPong = frame;
+    if (!this.#writing) void this.#writeLoop();
+  }
+
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && this.conn !== undefined) {
+      while ((this.#queue.length > 0 || this.#pendingPong !== undefined) && this.conn !== undefined) {
+        if (this.#pendingPong !== undefined) {
+          // A control frame may go between two whole frames: the pong goes first.
+          this.#queue.unshift(this.#pendingPong);
+          this.#pendingPong = undefined;
+        }
         // Coalesce queued frames into one write; each frame is whole, and TCP_NODELAY sends at once.
         let size = 0;
         let count = 0;
@@ -344,6 +238,7 @@ abstract class FramedSocket implements PeerSocket {
     if (error !== undefined && this.readyState !== CLOSING) this.onerror?.(new Event("error"));
     this.drop();
     this.#queue = [];
+    this.#pendingPong = undefined;
     this.#queuedBytes = 0;
     this.readyState = CLOSED;
     this.onclose?.(
@@ -380,7 +275,7 @@ abstract class FramedSocket implements PeerSocket {
           try {
             frame = parseFrame(buffered, this.messageBytesMax, !this.#isClient);
           } catch (error) {
-            if (!(error instanceof ProtocolError)) throw error;
+            if (!(error instanceof WsFrameError)) throw error;
             this.#refuse(error);
             if (error.frameBytes > 0) skip = error.frameBytes;
             else discardAll = true;
@@ -390,7 +285,11 @@ abstract class FramedSocket implements PeerSocket {
           buffered = buffered.subarray(frame.end);
           const { opcode, fin, payload } = frame;
           if (opcode === OP_PING) {
-            if (this.readyState === OPEN) this.#enqueue(encodeFrame(OP_PONG, payload, this.#isClient));
+            if (!this.#pingBucket.take(1, performance.now())) {
+              this.#refuse(new WsFrameError(1008, `pings over ${PINGS_PER_SECOND}/s (burst ${PINGS_BURST})`));
+            } else if (this.readyState === OPEN) {
+              this.#pong(payload);
+            }
           } else if (opcode === OP_PONG) {
             // unsolicited pongs are allowed and ignored
           } else if (opcode === OP_CLOSE) {
@@ -413,8 +312,8 @@ abstract class FramedSocket implements PeerSocket {
             if (problem || fragmentBytes + payload.length > this.messageBytesMax || fragments.length >= FRAGMENTS_MAX) {
               this.#refuse(
                 problem
-                  ? new ProtocolError(1002, "unexpected continuation frame")
-                  : new ProtocolError(1009, `message over ${this.messageBytesMax} bytes or ${FRAGMENTS_MAX} fragments`),
+                  ? new WsFrameError(1002, "unexpected continuation frame")
+                  : new WsFrameError(1009, `message over ${this.messageBytesMax} bytes or ${FRAGMENTS_MAX} fragments`),
               );
               fragments.length = 0;
               continue;
@@ -442,7 +341,7 @@ abstract class FramedSocket implements PeerSocket {
         const n = await conn.read(chunk);
         if (n === null) return this.finish(undefined);
         if (discardAll) continue;
-        buffered = buffered.length === 0 ? chunk.slice(0, n) : concat(buffered, chunk.subarray(0, n));
+        buffered = buffered.length === 0 ? chunk.slice(0, n) : concatBytes(buffered, chunk.subarray(0, n));
       }
     } catch (error) {
       // A read failing after our own close (the close timer dropped TCP) is the normal end.
@@ -453,12 +352,12 @@ abstract class FramedSocket implements PeerSocket {
   }
 
   /** Our side refuses the other's framing or message size: record why and start the close handshake. */
-  #refuse(error: ProtocolError): void {
+  #refuse(error: WsFrameError): void {
     if (this.readyState !== OPEN) return;
     this.protocolError = { code: error.code, detail: error.message };
     this.#closeCode = error.code;
     // The close reason is a stable code, like the transport's own refusals.
-    this.#closeReason = error.code === 1009 ? "oversized" : "malformed";
+    this.#closeReason = error.code === 1009 ? "oversized" : error.code === 1008 ? "flood" : "malformed";
     this.readyState = CLOSING;
     this.#sendClose(error.code, this.#closeReason);
   }
@@ -499,6 +398,8 @@ export class NoDelayWebSocket extends FramedSocket {
         return this.finish(undefined);
       }
       this.conn = conn;
+      this.localAddr = conn.localAddr;
+      this.remoteAddr = conn.remoteAddr;
       conn.setNoDelay(true);
       const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
       const head = [
@@ -525,70 +426,7 @@ export class NoDelayWebSocket extends FramedSocket {
   }
 
   async #checkResponse(head: string, key: string): Promise<void> {
-    const [status, ...lines] = head.split("\r\n");
-    if (!/^HTTP\/1\.1 101\b/.test(status)) throw new ProtocolError(1006, `upgrade refused: ${status}`);
-    const headers = parseHeaders(lines);
-    if (headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ProtocolError(1006, "no Upgrade: websocket");
-    if (headers.get("sec-websocket-accept") !== await acceptKeyOf(key)) {
-      throw new ProtocolError(1006, "wrong Sec-WebSocket-Accept");
-    }
-    const protocol = headers.get("sec-websocket-protocol") ?? "";
-    if (protocol !== "" && !this.#protocols.includes(protocol)) {
-      throw new ProtocolError(1006, `server chose subprotocol ${protocol}, which was not offered`);
-    }
-    this.protocol = protocol;
-  }
-}
-
-/** A parsed WebSocket upgrade request. */
-export interface UpgradeRequest {
-  readonly path: string;
-  readonly protocols: readonly string[];
-  readonly key: string;
-}
-
-/**
- * Reads and checks an upgrade request from an accepted connection. Returns the
- * request, or a refusal (HTTP status and why) for anything that is not a
- * WebSocket upgrade. Throws if the connection fails or sends a head over
- * UPGRADE_HEAD_BYTES_MAX; the caller bounds the time (by closing `conn`).
- */
-export async function readUpgradeRequest(
-  conn: Deno.TcpConn,
-): Promise<{ request: UpgradeRequest; rest: Uint8Array } | { status: number; why: string }> {
-  const { head, rest } = await readHead(conn);
-  const [line, ...lines] = head.split("\r\n");
-  const m = /^GET (\S+) HTTP\/1\.1$/.exec(line);
-  if (!m) return { status: 400, why: `not a GET request: ${line.slice(0, 60)}` };
-  const headers = parseHeaders(lines);
-  if (headers.get("upgrade")?.toLowerCase() !== "websocket") return { status: 426, why: "not a websocket upgrade" };
-  if (!(headers.get("connection") ?? "").toLowerCase().split(",").some((t) => t.trim() === "upgrade")) {
-    return { status: 400, why: "Connection header lacks upgrade" };
-  }
-  if (headers.get("sec-websocket-version") !== "13") return { status: 426, why: "websocket version is not 13" };
-  const key = headers.get("sec-websocket-key") ?? "";
-  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return { status: 400, why: "bad Sec-WebSocket-Key" };
-  const protocols = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter((p) => p);
-  return { request: { path: new URL(m[1], "ws://x").pathname, protocols, key }, rest };
-}
-
-/** Answers a request that will not be upgraded, then closes the connection. */
-export async function refuseUpgrade(conn: Deno.TcpConn, status: number, text: string): Promise<void> {
-  const body = new TextEncoder().encode(text + "\n");
-  const head = new TextEncoder().encode(
-    `HTTP/1.1 ${status} ${status === 429 ? "Too Many Requests" : "Refused"}\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-  );
-  try {
-    await conn.write(concat(head, body));
-  } catch {
-    // the peer is gone; nothing to tell it
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    this.protocol = checkUpgradeResponse(head, await acceptKeyOf(key), this.#protocols);
   }
 }
 
@@ -603,6 +441,8 @@ export class ServerWebSocket extends FramedSocket {
   ) {
     super(false, messageBytesMax);
     this.conn = conn;
+    this.localAddr = conn.localAddr;
+    this.remoteAddr = conn.remoteAddr;
     this.protocol = protocol;
     void this.#run(conn, request, rest);
   }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { NoDelayWebSocket, readUpgradeRequest, refuseUpgrade, ServerWebSocket, UPGRADE_HEAD_BYTES_MAX } from "./_ws.ts";
+import { NoDelayWebSocket, ServerWebSocket } from "./_ws.ts";
+import { encodeFrame } from "./_ws_frame.ts";
+import { readUpgradeRequest, refuseUpgrade, UPGRADE_HEAD_BYTES_MAX } from "./_ws_http.ts";
+import { rawUpgrade, writeRepeated, WS_OP_PING } from "./_testing.ts";
 
 interface Server {
   url: string;
@@ -223,5 +226,31 @@ Deno.test("readUpgradeRequest(): plain HTTP gets an HTTP refusal, an endless hea
   endless.close();
   assert.match(server.refusals[0], /^426 /);
   assert.match(server.refusals[1], /head too large/);
+  await server.close();
+});
+
+Deno.test("ServerWebSocket: 50 MiB of pings from a client that never reads queue at most one pong (1008 flood)", async () => {
+  const server = startOwnServer(1 << 20);
+  const client = await rawUpgrade(server.port);
+  await until("server socket", () => server.sockets.length === 1);
+  const socket = server.sockets[0];
+  // Sample the server's send queue while the pings go out (the client never reads a byte).
+  let queuedMax = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      queuedMax = Math.max(queuedMax, socket.bufferedAmount);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  const ping = encodeFrame(WS_OP_PING, new Uint8Array(125).fill(7), true);
+  await writeRepeated(client, ping, Math.ceil((50 << 20) / ping.length));
+  // Let the server parse what is still buffered, up to its close of the connection.
+  for (let i = 0; i < 200 && socket.readyState !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+  sampling = false;
+  await sampler;
+  assert.ok(queuedMax <= 4096, `server queued ${queuedMax} bytes of pongs`);
+  assert.equal(socket.protocolError?.code, 1008);
+  client.close();
   await server.close();
 });

@@ -77,6 +77,7 @@ const X25519_PKCS8_PREFIX = Uint8Array.fromHex("302e020100300506032b656e04220420
 export type HandshakeFailure =
   | "malformed"
   | "oversized"
+  | "flood"
   | "protocol_version"
   | "wrong_genesis"
   | "unknown_validator"

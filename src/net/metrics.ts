@@ -24,6 +24,10 @@ export class TransportMetrics {
   readonly sendDropped: Counter;
   /** Authenticated peers connected now. */
   readonly peers: Gauge;
+  /** Inbound connections in their handshake now, by pool "open" | "reserved" (handshake_slots.ts). */
+  readonly handshakesInFlight: Gauge;
+  /** Peer messages that found their peer over budget (peer_budget.ts), by work and outcome "held" | "dropped". */
+  readonly budgetExceeded: Counter;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -53,5 +57,15 @@ export class TransportMetrics {
       ["reason"],
     );
     this.peers = registry.gauge("qudag_p2p_peers", "Authenticated peers connected.");
+    this.handshakesInFlight = registry.gauge(
+      "qudag_p2p_handshakes_in_flight",
+      "Inbound connections in their handshake, by slot pool (open to anyone, reserved for known validators).",
+      ["pool"],
+    );
+    this.budgetExceeded = registry.counter(
+      "qudag_p2p_peer_budget_exceeded_total",
+      "Peer messages held (until the peer's budget has room) or dropped (too many held), by kind of work.",
+      ["work", "outcome"],
+    );
   }
 }

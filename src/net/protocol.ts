@@ -3,10 +3,14 @@
  * per transport message, a type byte then fixed-layout fields. Ids are 32-byte
  * hashes on the wire and lower-case hex in memory. Every count and size is
  * bounded and checked while decoding; a message that breaks a bound or has
- * trailing bytes is refused as malformed.
+ * trailing bytes is refused as malformed. Signatures must be ML-DSA-87's exact
+ * size, so a wrong one is refused here, before anyone spends a verification
+ * on it. `messageCost()` says what a message will make this node do, from its
+ * first bytes, for the per-peer budgets (peer_budget.ts).
  */
 
-import { DATA_FRAME_BYTES_MIN } from "./frame.ts";
+import { DATA_FRAME_BYTES_MIN, ML_DSA_87_SIGNATURE_BYTES } from "./frame.ts";
+import type { WorkCost } from "./peer_budget.ts";
 
 export const PROTOCOL_MESSAGE = Object.freeze({
   vertices: 1,
@@ -38,7 +42,8 @@ const VERTICES_MESSAGE_OVERHEAD_BYTES = 1 + 4 + 4;
 export const VERTEX_RELAY_BYTES_MAX = PEER_MESSAGE_BYTES_MAX - DATA_FRAME_BYTES_MIN - VERTICES_MESSAGE_OVERHEAD_BYTES;
 /** Bytes of one vertex on the wire: what one message can carry (admission refuses more, see above). */
 export const VERTEX_WIRE_BYTES_MAX = VERTEX_RELAY_BYTES_MAX;
-export const SIGNATURE_BYTES_MAX = 8192;
+/** Every signature on the wire is ML-DSA-87's (checkpoint signatures, certificates; votes carry none). */
+export const SIGNATURE_BYTES = ML_DSA_87_SIGNATURE_BYTES;
 /** Bytes of an encoded checkpoint statement (src/checkpoint bounds it well below). */
 export const STATEMENT_WIRE_BYTES_MAX = 16 * 1024;
 /** Signatures in one certificate (one per genesis validator at most). */
@@ -117,6 +122,12 @@ class Out {
     if (b.length > max) throw new ProtocolError(`${b.length} bytes, more than ${max}`);
     return this.u32(b.length).raw(b);
   }
+  signature(b: Uint8Array): this {
+    if (b.length !== SIGNATURE_BYTES) {
+      throw new ProtocolError(`signature is ${b.length} bytes, expected ${SIGNATURE_BYTES} (ML-DSA-87)`);
+    }
+    return this.u32(b.length).raw(b);
+  }
   raw(b: Uint8Array): this {
     this.#parts.push(b);
     this.#n += b.length;
@@ -176,6 +187,16 @@ class In {
   bytes(what: string, max: number): Uint8Array {
     const n = this.u32(`${what} length`);
     if (n > max) throw new ProtocolError(`${what}: ${n} bytes, more than ${max}`);
+    return this.#take(n, what);
+  }
+  signature(what: string): Uint8Array {
+    const n = this.u32(`${what} length`);
+    if (n !== SIGNATURE_BYTES) {
+      throw new ProtocolError(`${what} is ${n} bytes, expected ${SIGNATURE_BYTES} (ML-DSA-87)`);
+    }
+    return this.#take(n, what);
+  }
+  #take(n: number, what: string): Uint8Array {
     this.#need(n, what);
     const out = this.b.slice(this.#at, this.#at + n);
     this.#at += n;
@@ -203,14 +224,14 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
       o.u8(PROTOCOL_MESSAGE.query).u32(m.requestId).ids(m.frontier);
       break;
     case "votes":
-      // No signature: the authenticated, encrypted channel names the responder (see DESIGN in src/engine/engine.ts).
+      // No signature: the authenticated, encrypted channel names the responder (see Vote in src/engine/types.ts).
       o.u8(PROTOCOL_MESSAGE.votes).id(m.querier).u32(m.requestId).id(m.responder).ids(m.frontier);
       break;
     case "frontier":
       o.u8(PROTOCOL_MESSAGE.frontier).u8(m.replyWanted ? 1 : 0).ids(m.frontier);
       break;
     case "checkpointSignature":
-      o.u8(PROTOCOL_MESSAGE.checkpointSignature).u64(m.seq).id(m.digest).bytes(m.signature, SIGNATURE_BYTES_MAX);
+      o.u8(PROTOCOL_MESSAGE.checkpointSignature).u64(m.seq).id(m.digest).signature(m.signature);
       break;
     case "getCheckpoint":
       o.u8(PROTOCOL_MESSAGE.getCheckpoint).u64(m.seq).u8(m.withSnapshot ? 1 : 0);
@@ -220,7 +241,7 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
         throw new ProtocolError(`${m.signatures.length} signatures, more than ${CERTIFICATE_SIGNATURES_WIRE_MAX}`);
       }
       o.u8(PROTOCOL_MESSAGE.checkpoint).bytes(m.statement, STATEMENT_WIRE_BYTES_MAX).u32(m.signatures.length);
-      for (const s of m.signatures) o.id(s.validator).bytes(s.signature, SIGNATURE_BYTES_MAX);
+      for (const s of m.signatures) o.id(s.validator).signature(s.signature);
       break;
     case "getSnapshot":
       o.u8(PROTOCOL_MESSAGE.getSnapshot).u64(m.seq).u32(m.offset);
@@ -274,7 +295,7 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
         type: "checkpointSignature",
         seq: r.u64("sequence"),
         digest: r.id("digest"),
-        signature: r.bytes("signature", SIGNATURE_BYTES_MAX),
+        signature: r.signature("signature"),
       };
       break;
     case PROTOCOL_MESSAGE.getCheckpoint: {
@@ -292,7 +313,7 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
       }
       const signatures: { validator: string; signature: Uint8Array }[] = [];
       for (let i = 0; i < n; i++) {
-        signatures.push({ validator: r.id("signer"), signature: r.bytes("signature", SIGNATURE_BYTES_MAX) });
+        signatures.push({ validator: r.id("signer"), signature: r.signature("signature") });
       }
       m = { type: "checkpoint", statement, signatures };
       break;
@@ -314,4 +335,29 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
   }
   r.end();
   return m;
+}
+
+/** Units of work a message costs per its first bytes (decoding, if it fails, refuses it anyway); null: cheap. */
+export function messageCost(bytes: Uint8Array): WorkCost | null {
+  const signatures = Math.max(1, Math.ceil(bytes.length / SIGNATURE_BYTES));
+  switch (bytes[0]) {
+    case PROTOCOL_MESSAGE.query:
+      return { work: "answer", units: 1 };
+    case PROTOCOL_MESSAGE.checkpointSignature:
+      return { work: "verify", units: 1 };
+    // At most one signature to check per ML-DSA-87 signature's worth of bytes (vertices and their transactions).
+    case PROTOCOL_MESSAGE.vertices:
+    case PROTOCOL_MESSAGE.checkpoint:
+      return { work: "verify", units: signatures };
+    case PROTOCOL_MESSAGE.getVertices: {
+      const ids = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0, true) : 0;
+      return { work: "serve", units: Math.max(1, Math.min(ids, IDS_PER_MESSAGE_MAX)) };
+    }
+    case PROTOCOL_MESSAGE.getCheckpoint:
+      return { work: "serve", units: 16 };
+    case PROTOCOL_MESSAGE.getSnapshot:
+      return { work: "serve", units: SNAPSHOT_CHUNK_BYTES_MAX / 8_192 };
+    default:
+      return null;
+  }
 }

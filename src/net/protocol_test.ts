@@ -51,3 +51,16 @@ Deno.test("encodeMessage() refuses ids that are not 64 lower-case hex digits", (
   assert.throws(() => encodeMessage({ type: "getVertices", ids: ["AB".repeat(32)] }), ProtocolError);
   assert.throws(() => encodeMessage({ type: "getVertices", ids: ["ab"] }), ProtocolError);
 });
+
+Deno.test("decodeMessage() refuses a signature that is not ML-DSA-87's 4,627 bytes, before anyone verifies it", () => {
+  const id = "cd".repeat(32);
+  const signed = encodeMessage({ type: "checkpointSignature", seq: 1, digest: id, signature: new Uint8Array(4627) });
+  // The same message with the signature's length field and bytes cut to 4,626.
+  const short = signed.slice(0, signed.length - 1);
+  new DataView(short.buffer).setUint32(short.length - 4626 - 4, 4626, true);
+  assert.throws(() => decodeMessage(short), /signature is 4626 bytes, expected 4627 \(ML-DSA-87\)/);
+  assert.throws(
+    () => encodeMessage({ type: "checkpointSignature", seq: 1, digest: id, signature: new Uint8Array(100) }),
+    /signature is 100 bytes, expected 4627/,
+  );
+});

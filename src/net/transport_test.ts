@@ -220,6 +220,8 @@ Deno.test("PeerTransport: metrics go to the Registry it is given", async () => {
       "qudag_p2p_bytes_total",
       "qudag_p2p_send_dropped_total",
       "qudag_p2p_peers",
+      "qudag_p2p_handshakes_in_flight",
+      "qudag_p2p_peer_budget_exceeded_total",
     ]
   ) assert.ok(text.includes(`# TYPE ${name} `), name);
   assert.ok(text.includes('qudag_p2p_handshake_failures_total{reason="wrong_genesis"} 1'));

@@ -52,13 +52,23 @@ export interface SqliteOptions {
   dataDir: string;
   /** Written to the lock holder file so a refused second node can name the first. */
   pid?: number;
+  /**
+   * "full" (the default, and what a node runs): every commit syncs the WAL to
+   * disk before it returns, so a decision reported after its commit survives a
+   * power failure. "normal" syncs only at checkpoints (a commit can be lost on
+   * power failure, not on a process crash); it exists for bench/storage_bench.ts,
+   * which measures what FULL costs against it.
+   */
+  synchronous?: "full" | "normal";
 }
 
 /**
  * SQLite storage (node:sqlite) in WAL mode with EXCLUSIVE locking: the first
  * node process holds an OS-level lock on the database for its whole life, so a
  * second process on the same data directory is refused, and the lock goes away
- * when the holder dies, even by kill -9.
+ * when the holder dies, even by kill -9. Commits are durable (synchronous =
+ * FULL): when a write returns, it is on disk, so whatever the node reports after
+ * a commit (an accepted transaction, a vertex, a cut) survives a power failure.
  */
 export class SqliteStorage implements Storage {
   readonly kind = "sqlite" as const;
@@ -95,7 +105,8 @@ export class SqliteStorage implements Storage {
       db.exec("PRAGMA busy_timeout = 0");
       db.exec("PRAGMA locking_mode = EXCLUSIVE");
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = NORMAL");
+      // Durable commits: decisions are reported only after their commit (see SqliteOptions.synchronous).
+      db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
       db.exec("PRAGMA foreign_keys = ON");
       // Take the exclusive lock now rather than at the first write.
       db.exec("BEGIN EXCLUSIVE; COMMIT;");
@@ -451,6 +462,17 @@ export class SqliteStorage implements Storage {
       this.#db.exec(this.#txDepth === 0 ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
       throw e;
     }
+  }
+
+  /** SQLite's `synchronous` setting on this connection, as SQLite reports it. */
+  get synchronous(): "off" | "normal" | "full" | "extra" {
+    const row = this.#db.prepare("PRAGMA synchronous").get() as { synchronous: number };
+    return (["off", "normal", "full", "extra"] as const)[row.synchronous];
+  }
+
+  /** SQLite's journal mode on this connection ("wal"). */
+  get journalMode(): string {
+    return (this.#db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
   }
 
   checkWritable(): void {

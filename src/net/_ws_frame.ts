@@ -1,0 +1,129 @@
+/**
+ * RFC 6455 frames: the opcodes, encoding (clients mask with a fresh key per
+ * frame), and parsing from a buffer, with the size limit applied from the
+ * header before any payload is buffered. Pure; the socket is in _ws.ts.
+ */
+
+export const OP_CONTINUATION = 0x0;
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+export const OP_PING = 0x9;
+export const OP_PONG = 0xa;
+
+/** a then b, in a new array. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** A refused frame or upgrade: `code` is the WebSocket close code (1002, 1006, 1008, 1009). */
+export class WsFrameError extends Error {
+  /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */
+  readonly frameBytes: number;
+  constructor(readonly code: number, message: string, frameBytes = 0) {
+    super(message);
+    this.name = "WsFrameError";
+    this.frameBytes = frameBytes;
+  }
+}
+
+/** XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455 section 5.3). */
+function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
+  for (let i = 0; i < payload.length; i++) out[offset + i] = payload[i] ^ mask[i & 3];
+}
+
+/** One frame; clients mask (a fresh random key per frame), servers do not. */
+export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
+  const len = payload.length;
+  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const maskBytes = masked ? 4 : 0;
+  const frame = new Uint8Array(header + maskBytes + len);
+  frame[0] = 0x80 | opcode;
+  const maskBit = masked ? 0x80 : 0;
+  if (len < 126) {
+    frame[1] = maskBit | len;
+  } else if (len < 65536) {
+    frame[1] = maskBit | 126;
+    frame[2] = len >>> 8;
+    frame[3] = len & 0xff;
+  } else {
+    frame[1] = maskBit | 127;
+    const view = new DataView(frame.buffer);
+    view.setUint32(2, Math.floor(len / 2 ** 32));
+    view.setUint32(6, len >>> 0);
+  }
+  if (masked) {
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    frame.set(mask, header);
+    maskInto(frame, header + 4, payload, mask);
+  } else {
+    frame.set(payload, header);
+  }
+  return frame;
+}
+
+export function closePayload(code: number, reason: string): Uint8Array {
+  const text = new TextEncoder().encode(reason).subarray(0, 123);
+  const out = new Uint8Array(2 + text.length);
+  out[0] = code >>> 8;
+  out[1] = code & 0xff;
+  out.set(text, 2);
+  return out;
+}
+
+export interface ParsedFrame {
+  opcode: number;
+  fin: boolean;
+  payload: Uint8Array;
+  /** Offset just past this frame in the buffer. */
+  end: number;
+}
+
+/**
+ * One complete frame from the start of `b`, or null when more bytes are needed.
+ * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
+ */
+export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
+  if (b.length < 2) return null;
+  const fin = (b[0] & 0x80) !== 0;
+  if ((b[0] & 0x70) !== 0) throw new WsFrameError(1002, "reserved bits set");
+  const opcode = b[0] & 0x0f;
+  const masked = (b[1] & 0x80) !== 0;
+  if (masked !== fromClient) {
+    throw new WsFrameError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
+  }
+  let len = b[1] & 0x7f;
+  let at = 2;
+  if (len === 126) {
+    if (b.length < 4) return null;
+    len = (b[2] << 8) | b[3];
+    at = 4;
+  } else if (len === 127) {
+    if (b.length < 10) return null;
+    const view = new DataView(b.buffer, b.byteOffset + 2, 8);
+    len = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+    at = 10;
+  }
+  if (opcode >= 0x8) {
+    if (!fin || len > 125) throw new WsFrameError(1002, "bad control frame");
+  } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {
+    throw new WsFrameError(1002, `unknown opcode ${opcode}`);
+  }
+  // Refused from the header alone: an oversized message is never buffered.
+  const maskAt = at;
+  if (len > messageBytesMax) {
+    throw new WsFrameError(1009, `frame of ${len} bytes, at most ${messageBytesMax}`, at + (masked ? 4 : 0) + len);
+  }
+  if (masked) at += 4;
+  if (b.length < at + len) return null;
+  let payload = b.subarray(at, at + len);
+  if (masked) {
+    const unmasked = new Uint8Array(len);
+    maskInto(unmasked, 0, payload, b.subarray(maskAt, maskAt + 4));
+    payload = unmasked;
+  }
+  return { opcode, fin, payload, end: at + len };
+}
