@@ -162,8 +162,11 @@ Deno.test("real ML-DSA-87: 4 validators, 1 Byzantine, signed vertices, votes ref
   assert.ok(result.stats.wrongSenderVotes > 0, "impersonated and re-addressed votes were refused");
 });
 
-/** Settlement in the simulation: boundaries every 500 ms, closed 3 s late (longer than any partition here). */
-const SIM_SETTLEMENT = { intervalMs: 500, verticesMax: 64, lagMs: 3_000 };
+/**
+ * Settlement in the simulation: cuts closed 3 s late (longer than any partition here), so boundaries at least
+ * twice that apart (src/consensus/cut.ts).
+ */
+const SIM_SETTLEMENT = { intervalMs: 6_000, verticesMax: 64, lagMs: 3_000 };
 const SEEDS_SETTLE = Number(Deno.env.get("QUDAG_SIM_SEEDS_SETTLE") ?? 1_000);
 
 Deno.test(`${SEEDS_SETTLE} seeds with settlement: no two statements certified for one sequence, every honest node closes the same cuts`, () => {
@@ -189,7 +192,7 @@ Deno.test("settlement under steady load: memory stays bounded while the DAG grow
     seed: 5,
     validators: 4,
     byzantine: 1,
-    settlement: { intervalMs: 500, verticesMax: 256, lagMs: 1_000 },
+    settlement: { intervalMs: 2_000, verticesMax: 256, lagMs: 1_000 },
     load: { everyMs: 40, untilMs: 60_000 },
     honestTxs: 0,
     doubleSpends: 0,
@@ -207,9 +210,9 @@ Deno.test("settlement under steady load: memory stays bounded while the DAG grow
       JSON.stringify(result.inMemoryMax)
     }`,
   );
-  assert.ok(result.cuts >= 100, `cuts closed: ${result.cuts}`);
+  assert.ok(result.cuts >= 25, `cuts closed: ${result.cuts}`);
   assert.equal(result.statementMismatches, 0);
   // A peak over the whole run (seeds 1-12 peak at 190-440 of 1,500), so the bound leaves room for the attack mix.
   assert.ok(result.inMemoryMax.vertices < result.verticesTotal / 3, "settled vertices left memory");
-  assert.ok(result.inMemoryMax.txs < result.verticesTotal / 4, "settled transactions left memory");
+  assert.ok(result.inMemoryMax.txs < result.verticesTotal / 3, "settled transactions left memory");
 });

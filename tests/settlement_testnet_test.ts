@@ -38,7 +38,7 @@ Deno.test({
       quiet: true,
       settlement: { intervalMs: 1_000 },
       env: {
-        QUDAG_SETTLEMENT_LAG_MS: "1000",
+        QUDAG_SETTLEMENT_LAG_MS: "500",
         QUDAG_SNAPSHOT_EVERY: "1",
         QUDAG_SYNC_BEHIND_MIN: "2",
         QUDAG_SYNC_WAIT_MS: "5000",
@@ -205,7 +205,7 @@ Deno.test({
       basePort: 0,
       quiet: true,
       settlement: { intervalMs: 1_000 },
-      env: { QUDAG_SETTLEMENT_LAG_MS: "1000", QUDAG_SNAPSHOT_EVERY: "0" },
+      env: { QUDAG_SETTLEMENT_LAG_MS: "500", QUDAG_SNAPSHOT_EVERY: "0" },
     });
     const d = net.description;
     try {

@@ -204,11 +204,11 @@ export const FIELDS: readonly Field[] = [
   // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
   {
     key: "settlement.lag_ms",
-    type: { kind: "int", min: 100, max: 600_000 },
-    default: 5_000,
+    type: { kind: "int", min: 0, max: 600_000 },
+    default: 0,
     env: ["QUDAG_SETTLEMENT_LAG_MS"],
     help: "how long after a cut boundary this node waits for late vertices before closing the cut (more than the " +
-      "validators' clock skew plus network delay)",
+      "validators' clock skew plus network delay); at most half the chain's settlement interval, 0 for exactly half",
   },
   {
     key: "storage.snapshot_every",

@@ -12,12 +12,12 @@ import { ConsensusError, type Decision } from "./types.ts";
 export type PlannedCut = Extract<CutPlan, { kind: "cut" }>;
 
 /** See {@linkcode DagConsensus.planCut}. */
-export function planNextCut(g: Graph, boundaryMs: number, verticesMax: number): CutPlan {
+export function planNextCut(g: Graph, boundaryMs: number, verticesMax: number, spacingMs = 0): CutPlan {
   const unsettled: CutVertexView[] = [];
   for (const v of g.vertices.values()) {
     if (!g.isStub(v)) unsettled.push(v);
   }
-  return planCut(g.position, unsettled, boundaryMs, verticesMax);
+  return planCut(g.position, unsettled, boundaryMs, verticesMax, spacingMs);
 }
 
 /** See {@linkcode DagConsensus.cutOf}. */

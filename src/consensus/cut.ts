@@ -19,9 +19,18 @@
  * accepted vertex at or above b that does not cover the current frontier is
  * harmless live, but a ledger restarted from a snapshot at b could not replay
  * it: such a cut is marked `snapshotSafe: false`.
- * Cuts hold at most `verticesMax` new vertices: a larger interval is split at
- * the timestamp of the first vertex that does not fit, so splits are as
- * deterministic as the boundaries.
+ *
+ * One cut of slack is enough only if consecutive boundaries are at least an
+ * interval apart and nodes close a cut well within an interval of its
+ * boundary (the closing lag is at most half the interval: src/engine): then
+ * a vertex with a timestamp at or above b_s was made after its author closed
+ * cut s - 1, so an honest author covers F_{s-1}. A vertex made earlier
+ * would be refused by the nodes that closed s while others hold it, and the
+ * two could never agree on it.
+ * Cuts hold at most `verticesMax` new vertices where that keeps the spacing:
+ * an interval after a skipped one may be split at the timestamp of the first
+ * vertex that does not fit if that is at least `spacingMs` past the current
+ * boundary, so splits are as deterministic as the boundaries.
  */
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import type { Status } from "./types.ts";
@@ -85,6 +94,7 @@ export function planCut(
   unsettled: readonly CutVertexView[],
   boundaryMs: number,
   verticesMax: number,
+  spacingMs = 0,
 ): CutPlan {
   if (boundaryMs <= position.boundaryMs) return { kind: "none", nextMs: null };
   const below = unsettled.filter((v) => v.timestampMs < boundaryMs);
@@ -101,8 +111,10 @@ export function planCut(
   // Split: the first vertex that does not fit starts the next cut (all vertices sharing its timestamp go with it).
   let boundary = boundaryMs;
   if (accepted.length > verticesMax) {
-    const split = accepted[verticesMax].timestampMs;
-    boundary = split > accepted[0].timestampMs ? split : split + 1;
+    const at = accepted[verticesMax].timestampMs;
+    const split = at > accepted[0].timestampMs ? at : at + 1;
+    // Never closer than one interval to the current boundary (see the module comment).
+    if (split >= position.boundaryMs + spacingMs) boundary = Math.min(boundary, split);
   }
   const coverage = new CoverageIndex(position, position);
   for (const v of unsettled) coverage.add(v.id, v.parents, v.timestampMs);

@@ -184,3 +184,18 @@ Deno.test("planCut() is deterministic: the same vertices in another (parents-fir
   assert.deepEqual(cutOf(split[0]).vertices, ["a", "b"]);
   assert.equal(cutOf(split[0]).boundaryMs, 130);
 });
+
+Deno.test("planCut() splits no closer than spacingMs to the current boundary: cuts stay an interval apart", () => {
+  // Four accepted vertices above the cut at 100, verticesMax 2: the split would fall at 130.
+  const unsettled = [
+    v("a", 110, ["f1", "f2"], "accepted"),
+    v("b", 120, ["a"], "accepted"),
+    v("c", 130, ["b"], "accepted"),
+    v("d", 140, ["c"], "accepted"),
+  ];
+  const near = planCut(AT_100, unsettled, 200, 2, 100);
+  assert.equal(near.kind, "cut");
+  assert.equal((near as { boundaryMs: number }).boundaryMs, 200, "130 is closer than 100 to the cut at 100");
+  const far = planCut(AT_100, unsettled, 200, 2, 30);
+  assert.equal((far as { boundaryMs: number }).boundaryMs, 130, "130 is 30 past the cut at 100");
+});

@@ -190,10 +190,11 @@ export class DagConsensus {
 
   /**
    * The next cut at `boundaryMs` (the highest boundary the caller's clock
-   * lets it close), from the unsettled vertices held here. Changes nothing.
+   * lets it close), from the unsettled vertices held here; a split keeps at
+   * least `spacingMs` from the current boundary (cut.ts). Changes nothing.
    */
-  planCut(boundaryMs: number, verticesMax: number): CutPlan {
-    return planNextCut(this.#g, boundaryMs, verticesMax);
+  planCut(boundaryMs: number, verticesMax: number, spacingMs = 0): CutPlan {
+    return planNextCut(this.#g, boundaryMs, verticesMax, spacingMs);
   }
 
   /** The cut a plan closes, numbered after the last one. */

@@ -60,9 +60,13 @@ export interface EngineConfig {
 export interface SettlementConfig {
   /** Cut boundaries are multiples of this (ms of vertex time). */
   readonly intervalMs: number;
-  /** Most vertices one cut settles; a larger interval is split. */
+  /** Most vertices one cut settles; a larger interval is split where that keeps cuts an interval apart. */
   readonly verticesMax: number;
-  /** A boundary closes only once this node's clock is this far past it (late vertices, clock skew). */
+  /**
+   * A boundary closes only once this node's clock is this far past it (late
+   * vertices, clock skew). At most half the interval: the rest is the slack
+   * an author has to learn a cut before its vertices must cover it (cut.ts).
+   */
   readonly lagMs: number;
   /** The last closed cut and its sequence number (after a restart or a state sync). */
   readonly position?: CutPosition;
@@ -224,6 +228,11 @@ export class Engine {
     }
     this.params = parametersForValidatorCount(config.params, this.#validators.length);
     this.#settlement = config.settlement ?? null;
+    if (this.#settlement !== null && 2 * this.#settlement.lagMs > this.#settlement.intervalMs) {
+      throw new RangeError(
+        `Cannot settle with a lag of ${this.#settlement.lagMs} ms: at most half the interval (${this.#settlement.intervalMs} ms)`,
+      );
+    }
     const settled = deps.settled;
     this.#consensus = new DagConsensus(this.params, {
       // While restore() runs, what it restores is judged by the decisions it is given, not as settled.
@@ -744,7 +753,7 @@ export class Engine {
     const after = (ms: number) => (Math.floor(ms / s.intervalMs) + 1) * s.intervalMs;
     let boundary = after(this.#consensus.position.boundaryMs);
     for (let i = 0; i < CUTS_PER_TICK_MAX && boundary <= closable; i++) {
-      const plan = this.#consensus.planCut(boundary, s.verticesMax);
+      const plan = this.#consensus.planCut(boundary, s.verticesMax, s.intervalMs);
       if (plan.kind === "none") {
         // An empty interval: go on with the one holding the next vertex.
         this.#cutBlocked = null;

@@ -35,7 +35,12 @@ import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
 
-export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch" | "exchange_unavailable";
+export type NodeStartErrorCode =
+  | "port_in_use"
+  | "listen_failed"
+  | "identity_mismatch"
+  | "exchange_unavailable"
+  | "settlement_lag_too_long";
 
 export class NodeStartError extends Error {
   readonly code: NodeStartErrorCode;
@@ -332,7 +337,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       logger: log.child({ component: "consensus" }),
       nowMs,
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
-      settlement: { ...genesis.settlement, lagMs: config.settlement.lagMs },
+      settlement: { ...genesis.settlement, lagMs: settlementLagMs(config, genesis) },
       batchTxsMax: config.consensus.batchTxsMax,
       onCut: (cut) => {
         void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
@@ -572,6 +577,25 @@ function moveStoreAside(storage: SqliteStorage, dataDir: string, log: Logger): S
     movedTo: aside,
   });
   return SqliteStorage.open({ dataDir });
+}
+
+/**
+ * The closing lag: the configured one, at most half the chain's settlement
+ * interval (cut boundaries are an interval apart and an author needs the rest
+ * to learn a cut before its vertices must cover it: src/consensus/cut.ts);
+ * 0 or unset means half.
+ */
+export function settlementLagMs(config: Config, genesis: Genesis): number {
+  const half = Math.floor(genesis.settlement.intervalMs / 2);
+  const lag = config.settlement.lagMs;
+  if (lag === 0) return half;
+  if (lag > half) {
+    throw new NodeStartError(
+      "settlement_lag_too_long",
+      `settlement.lag_ms is ${lag}; this chain's settlement interval is ${genesis.settlement.intervalMs} ms, so the lag may be at most ${half} ms`,
+    );
+  }
+  return lag;
 }
 
 /** With storage.prune_before_checkpoints = K, vertex bodies K certified checkpoints back go (ids and decisions stay). */
