@@ -7,7 +7,7 @@ import type { Config } from "../config/mod.ts";
 import { selectCryptoBackend, type SelectedBackend } from "../crypto/select.ts";
 import { createApp } from "../http/app.ts";
 import type { Logger } from "../log/mod.ts";
-import { CONTENT_TYPE, registerProcessMetrics, Registry } from "../metrics/mod.ts";
+import { CONTENT_TYPE, registerExchangeInfo, registerProcessMetrics, Registry } from "../metrics/mod.ts";
 import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
@@ -169,8 +169,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     registry.gauge("qudag_crypto_backend_info", "Active crypto backend; always 1.", ["backend", "fallback"])
       .set({ backend: crypto.name, fallback: crypto.fallback ?? "none" }, 1);
     registry.gauge("qudag_node_boots", "How many times this data directory has started a node.").set({}, boots);
-    const dagNodes = registry.gauge("qudag_dag_nodes_total", "Vertices in the local DAG.");
-    const txs = registry.gauge("qudag_transactions_total", "Decided transactions by status.", ["status"]);
+    const dagNodes = registry.counter("qudag_dag_nodes_total", "Vertices stored in the local DAG.");
+    const txs = registry.counter("qudag_transactions_total", "Decided transactions by status.", ["status"]);
     const up = registry.gauge("qudag_storage_writable", "1 when the last storage write check passed.");
     registry.onCollect(() => {
       // Counters kept by storage as rows are written: constant time, whatever the chain's age.
@@ -355,6 +355,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         : undefined,
     });
     consensusRef = consensus;
+    registerExchangeInfo(registry, () => ({
+      served: ledger !== null && config.exchange.enabled,
+      nodeType: config.exchange.nodeType,
+      ledger: ledger === null ? "none" : ledger.halted ? "halted" : "running",
+    }));
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
     const dagApi = new Hono<Env>();
