@@ -4,6 +4,7 @@
  * the modules it wires.
  */
 import type { Config } from "../config/mod.ts";
+import { checkChainSettings } from "../config/chain_settings.ts";
 import { selectCryptoBackend, type SelectedBackend } from "../crypto/select.ts";
 import { createApp } from "../http/app.ts";
 import type { Logger } from "../log/mod.ts";
@@ -18,7 +19,7 @@ import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
 import { toHex } from "../keys/mod.ts";
-import { Discovery, resolveAaaa } from "../net/discovery.ts";
+import { Discovery, joinHostPort, resolveAaaa } from "../net/discovery.ts";
 import { acceptedTxSum, ConsensusService, storedCutPositions, SubmitError } from "./consensus.ts";
 import { CheckpointService } from "./checkpoints.ts";
 import { createCheckpointsApi } from "../http/checkpoints.ts";
@@ -161,6 +162,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     storage.setMeta("chain_id", genesis.chainIdHex);
     const isValidator = genesis.validators.some((v) => v.id === identity.keyId);
+    // Seed settings that are chain state (FEE_*, IMMUTABLE_DEPLOYMENT, EXCHANGE_*) must match the chain, or start stops.
+    checkChainSettings(config, {
+      genesisPath: genesis.path,
+      isValidator,
+      exchangeFees: genesis.exchange === null ? null : parseExchangeGenesis(genesis.exchange, genesis.chainId).fees,
+    });
 
     const registry = new Registry();
     registerProcessMetrics(registry, startedAtMs / 1000, nowMs);
@@ -550,10 +557,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nodeId,
       keyId: identity.keyId,
       networkMode: config.node.networkMode,
-      http: `http://${config.http.host}:${ports.http}`,
-      metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
-      p2p: `${p2pHost}:${ports.p2p}`,
-      exchange: ports.exchange === null ? null : `http://${config.http.host}:${ports.exchange}`,
+      http: `http://${joinHostPort(config.http.host, ports.http)}`,
+      metrics: `http://${joinHostPort(config.metrics.host, ports.metrics)}/metrics`,
+      p2p: joinHostPort(p2pHost, ports.p2p),
+      exchange: ports.exchange === null ? null : `http://${joinHostPort(config.http.host, ports.exchange)}`,
       dataDir: config.node.dataDir,
       boots,
     });
