@@ -8,7 +8,7 @@ import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { dag } from "./dag.ts";
-import { exchange } from "./exchange.ts";
+import { exchange } from "./exchange/mod.ts";
 import { key } from "./key.ts";
 import { peer } from "./peer.ts";
 import { start } from "./start.ts";

@@ -5,7 +5,7 @@
  * rounded half up to an integer; null when `text` is not such a number.
  */
 export function scaleDecimal(text: string, unit: bigint, decimals: number): bigint | null {
-  const m = /^([0-9]{1,12})(?:\.([0-9]+))?$/.exec(text.trim());
+  const m = /^([0-9]{1,12})(?:\.([0-9]+))?$/.exec(text);
   if (!m || (m[2] ?? "").length > decimals) return null;
   const frac = (m[2] ?? "").padEnd(decimals, "0");
   const scale = 10n ** BigInt(decimals);

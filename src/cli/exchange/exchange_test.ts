@@ -1,9 +1,9 @@
 /** `qudag exchange` without a node: flags, values, secrets and proofs are checked before anything is sent. */
 import assert from "node:assert/strict";
-import { resolveConfig } from "../config/mod.ts";
-import { type Io, runCli } from "./mod.ts";
-import { checkProof, DEFAULT_EXCHANGE_URL, exchangeNodeUrl, hoursArg, rateArg } from "./exchange.ts";
-import { CliError } from "./_errors.ts";
+import { resolveConfig } from "../../config/mod.ts";
+import { type Io, runCli } from "../mod.ts";
+import { checkProof, DEFAULT_EXCHANGE_URL, exchangeNodeUrl, hoursArg, rateArg } from "./mod.ts";
+import { CliError } from "../_errors.ts";
 
 /** A port nothing listens on: any request that slips through fails with node_unreachable, not a hang. */
 const DEAD_NODE = "http://127.0.0.1:9";
