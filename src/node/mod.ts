@@ -32,6 +32,7 @@ import { createPeersApi } from "../http/peers.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
+import { ApiError } from "../http/errors.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch" | "exchange_unavailable";
 
@@ -149,6 +150,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nodeName: nodeId,
       nodePublicKey: identity.publicKey,
       nowIso: new Date(startedAtMs).toISOString(),
+      localExchange: config.exchange.enabled,
     });
     if (created) log.info("created a local genesis with this node as its only validator", { path: genesis.path });
     const storedChain = storage.getMeta("chain_id");
@@ -314,7 +316,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     } else if (config.exchange.enabled) {
       throw new NodeStartError(
         "exchange_unavailable",
-        `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from`,
+        `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from` +
+          (created || config.node.networkMode !== "local" ? "" : ` (this local chain was made without the exchange: ` +
+            `move ${config.node.dataDir} aside and start again to make one that has it)`),
       );
     }
     const checkpoints = checkpointsFor(ledger);
@@ -406,6 +410,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         "/api/v1/transactions": txApi,
         "/api/v1/peers": peersApi,
         "/api/v1/checkpoints": checkpointsApi,
+        // The exchange's reads on the public port too (/exchange/status, /exchange/accounts): what Fly's proxy serves.
+        ...(ledger ? { "/exchange": exchangeReads(ledger, consensus, nowMs, config.exchange.port) } : {}),
       },
       status: () => ({
         node: {
@@ -573,6 +579,24 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     throw e;
   }
+}
+
+/** The exchange API's GET routes under /exchange on the public port; writes are refused with where they go. */
+function exchangeReads(ledger: LedgerService, consensus: ConsensusService, nowMs: () => number, port: number) {
+  const api = new Hono<Env>();
+  api.use("*", async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      throw new ApiError(
+        405,
+        "method_not_allowed",
+        `the public port serves the exchange's reads only: send ${c.req.method} to the exchange API (port ${port}, ` +
+          `${EXCHANGE_API_BASE})`,
+      );
+    }
+    await next();
+  });
+  api.route("/", createExchangeApi(ledger, (b) => consensus.submit(b), (id) => consensus.txState(id), { nowMs }));
+  return api;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Config } from "../../config/mod.ts";
 import { createNobleBackend } from "../../crypto/noble.ts";
 import { type KeyInfo, KeyStore, parseSeedSecret, toHex } from "../../keys/mod.ts";
 import { keyStoreDir } from "../../node/identity.ts";
+import { AUTHORITIES, localAuthorityFile } from "../../node/genesis_build.ts";
 import { CliError } from "../_errors.ts";
 import { passphrase } from "../_passphrase.ts";
 import { type Ctx, type Json, short, str, who } from "./context.ts";
@@ -85,17 +86,47 @@ export const ROLES = {
   },
 } as const satisfies Record<string, Role>;
 
+/**
+ * The role's key: --key-path FILE, else its secret (EXCHANGE_MASTER_KEY, ...),
+ * else, in network mode local, the dev chain's authority seed kept beside its
+ * data (made by `deno task dev` with the chain).
+ */
 export async function roleSigner(ctx: Ctx, role: Role): Promise<Signer> {
   const path = str("--key-path", ctx.parsed, false);
   if (path !== undefined) return await signerFromKeyPath(ctx, path);
   const value = role.value(ctx.config);
-  if (!value) {
-    throw new CliError(
-      "key_missing",
-      `this needs the ${role.what}: set ${role.secret} (the ML-DSA-87 seed, 64 hex digits) or pass --key-path FILE`,
-    );
+  if (value) return signerFromSeed(parseSeedSecret(role.secret, value), role.secret);
+  const local = localRoleSeed(ctx.config, role);
+  if (local !== null) {
+    return signerFromSeed(parseSeedSecret(local.path, local.text), `the local chain's key ${local.path}`);
   }
-  return signerFromSeed(parseSeedSecret(role.secret, value), role.secret);
+  throw new CliError(
+    "key_missing",
+    `this needs the ${role.what}: set ${role.secret} (the ML-DSA-87 seed, 64 hex digits) or pass --key-path FILE` +
+      (ctx.config.node.networkMode === "local"
+        ? ` (a local chain made by \`deno task dev\` keeps it in ${
+          localAuthorityFile(ctx.config.node.dataDir, authorityOf(role))
+        }; none there)`
+        : ""),
+  );
+}
+
+function authorityOf(role: Role): string {
+  const a = AUTHORITIES.find((x) => x.role === role.key);
+  if (a === undefined) throw new Error(`no authority holds ${role.key}`);
+  return a.name;
+}
+
+/** In network mode local: the role's seed file beside the dev chain's data, when there is one. */
+function localRoleSeed(config: Config, role: Role): { path: string; text: string } | null {
+  if (config.node.networkMode !== "local") return null;
+  const path = localAuthorityFile(config.node.dataDir, authorityOf(role));
+  try {
+    return { path, text: Deno.readTextFileSync(path) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new CliError("key_not_found", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** The signer must hold the role on this ledger (checked before submitting, so no nonce is spent on a refusal). */
@@ -129,6 +160,6 @@ export function findAccountKey(ctx: Ctx, ref: string): KeyInfo {
 
 export async function accountSigner(ctx: Ctx, ref: string): Promise<Signer> {
   const info = findAccountKey(ctx, ref);
-  const unlocked = await store(ctx).unlock(info.path, await passphrase(ctx.config, ctx.io, false));
+  const unlocked = await store(ctx).unlock(info.path, await passphrase(ctx.config, ctx.io, false, true));
   return signerFromSeed(unlocked.secret, `account key ${info.label ?? short(info.keyId)}`);
 }

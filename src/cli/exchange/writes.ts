@@ -68,11 +68,11 @@ export const createAccount: Command = {
     let signer: Signer;
     let created: KeyInfo | null = null;
     if (local) {
-      const unlocked = await s.unlock(local.path, await passphrase(ctx.config, io, false));
+      const unlocked = await s.unlock(local.path, await passphrase(ctx.config, io, false, true));
       signer = signerFromSeed(unlocked.secret, `account key ${name}`);
       if (!json(ctx)) io.out(`using the existing key ${local.keyId} (${local.path})`);
     } else {
-      const pass = await passphrase(ctx.config, io, true);
+      const pass = await passphrase(ctx.config, io, true, true);
       const seed = crypto.getRandomValues(new Uint8Array(32));
       created = await s.import("ml-dsa", "account", seed, pass, undefined, name);
       signer = signerFromSeed(seed, `account key ${name}`);
@@ -213,7 +213,8 @@ export const configureFees: Command = {
     ...STORE_FLAGS,
   ],
   details: "Parameters not given keep their current value. Signed with FEE_ADMIN_KEY or --key-path FILE. " +
-    "Refused once the configuration is locked and its grace period is over.",
+    "Fee parameters are chain state, the same on every node: when they are already in force nothing is signed " +
+    "(exit 0). Refused once the configuration is locked and its grace period is over.",
   async run(parsed, io) {
     const given: Partial<FeeParams> = {};
     for (const [flag, key] of FEE_FLAGS) {
@@ -229,11 +230,18 @@ export const configureFees: Command = {
     }
     const ctx = context(parsed, io);
     const maxFee = maxFeeArg(ctx);
-    const signer = await roleSigner(ctx, ROLES.feeAdmin);
     const status = await get(ctx, "/status");
-    checkRole(status, ROLES.feeAdmin, signer);
-    const fees: FeeParams = { ...feesFromJson(status.fees as Json), ...given };
+    const current = feesFromJson(status.fees as Json);
+    const fees: FeeParams = { ...current, ...given };
     validateFeeParams(fees);
+    // Fees are chain state: asked on every node (as the seed's loop does), only the first change needs a transaction.
+    if ((Object.keys(fees) as (keyof FeeParams)[]).every((k) => fees[k] === current[k])) {
+      if (json(ctx)) io.out(JSON.stringify({ changed: false, fees: status.fees }, null, 2));
+      else io.out(`fee parameters already in force on this chain; nothing to change:\n${feeLines(fees).join("\n")}`);
+      return 0;
+    }
+    const signer = await roleSigner(ctx, ROLES.feeAdmin);
+    checkRole(status, ROLES.feeAdmin, signer);
     const immutable = await get(ctx, "/immutable");
     const lock = immutable.lock as Json | null;
     if (lock && lock.inGracePeriod === false) {
