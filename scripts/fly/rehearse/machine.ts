@@ -236,10 +236,13 @@ export async function startMachine(o: StartOptions): Promise<Machine> {
   const command = [...o.image.entrypoint, ...o.command];
   Deno.writeTextFileSync(`${root}.init.sh`, initScript(root, volumeDir, o.image, command), { mode: 0o700 });
   const log = `${dir}/machine.log`;
-  // Detached (setsid), so it outlives this `fly deploy`; its PID is the node's after the execs.
+  // Detached (setsid), so it outlives this `fly deploy`; its PID is the node's after the execs. Inherited
+  // descriptors (a caller's flock on the CPU lock, say) are closed: a machine holds nothing of its starter.
   const out = await run("sh", [
     "-c",
-    `setsid nsenter --net=/run/netns/${netns} unshare --mount --propagation private sh ${sq(`${root}.init.sh`)} ` +
+    `exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-; setsid nsenter --net=/run/netns/${netns} unshare --mount --propagation private sh ${
+      sq(`${root}.init.sh`)
+    } ` +
     `>>${sq(log)} 2>&1 </dev/null & echo $!`,
   ], "start");
   const pid = Number(out.trim());
