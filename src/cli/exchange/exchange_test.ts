@@ -168,7 +168,7 @@ Deno.test("exchange role commands say which secret is missing, before contacting
       assert.ok(r.err.includes(secret), r.err);
       assert.match(
         r.err,
-        /or pass --key-path FILE \(a local chain made by `deno task dev` keeps it in .*\) \[key_missing\]$/,
+        /; a local chain made by `deno task dev` keeps it in .*, none there\) or pass --key-path FILE \[key_missing\]$/,
       );
       // A malformed secret is named, its value never shown.
       const bad = await run([...args], { QUDAG_DATA_DIR: dir, [secret]: "not-a-seed-value" });

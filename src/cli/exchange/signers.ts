@@ -96,18 +96,19 @@ export async function roleSigner(ctx: Ctx, role: Role): Promise<Signer> {
   if (path !== undefined) return await signerFromKeyPath(ctx, path);
   const value = role.value(ctx.config);
   if (value) return signerFromSeed(parseSeedSecret(role.secret, value), role.secret);
-  const local = localRoleSeed(ctx.config, role);
-  if (local !== null) {
-    return signerFromSeed(parseSeedSecret(local.path, local.text), `the local chain's key ${local.path}`);
+  const seed = localRoleSeed(ctx.config, role);
+  if (seed !== null) {
+    return signerFromSeed(parseSeedSecret(seed.path, seed.text), `the local chain's key ${seed.path}`);
   }
+  const local = ctx.config.node.networkMode === "local"
+    ? `; a local chain made by \`deno task dev\` keeps it in ${
+      localAuthorityFile(ctx.config.node.dataDir, authorityOf(role))
+    }, none there`
+    : "";
   throw new CliError(
     "key_missing",
-    `this needs the ${role.what}: set ${role.secret} (the ML-DSA-87 seed, 64 hex digits) or pass --key-path FILE` +
-      (ctx.config.node.networkMode === "local"
-        ? ` (a local chain made by \`deno task dev\` keeps it in ${
-          localAuthorityFile(ctx.config.node.dataDir, authorityOf(role))
-        }; none there)`
-        : ""),
+    `this needs the ${role.what}: set ${role.secret} (the ML-DSA-87 seed, 64 hex digits${local}) or pass ` +
+      "--key-path FILE",
   );
 }
 
