@@ -1,36 +1,47 @@
-# qudag-server: one binary (deno compile) + the native crypto library, run as a
-# non-root user with its data on one volume at /data.
+# qudag-server: one binary (deno compile, with the compile task's narrow
+# permission flags) plus the native crypto library, run as a non-root user
+# with its data on one volume at /data. The build context is an allow-list
+# (.dockerignore): keys and secrets never reach it.
 
 # 1. The native crypto library (Rust cdylib).
 FROM rust:1-slim-bookworm AS native
 WORKDIR /src/native
-COPY native/ ./
+COPY native/Cargo.toml native/Cargo.lock ./
+COPY native/src/ src/
 RUN cargo build --release --locked
 
-# 2. The single binary. npm brings Deno itself (pinned in package.json).
+# 2. The single binary. npm brings Deno itself, exactly as package-lock.json pins it (every platform's
+#    @deno/* package is in the lock, so npm ci accepts it). The compile task leaves node_modules' own
+#    Deno binary and the type packages out of the embedded files (101 MB -> 7 MB).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY deno.json main.ts ./
 COPY src/ src/
-COPY wasm/ wasm/
+COPY wasm/qudag_core.wasm wasm/qudag_core.wasm
 RUN ./node_modules/.bin/deno task compile
 
-# 3. Runtime.
+# 3. Runtime: /app/qudag-server, `qudag` on the PATH, the genesis at /etc/qudag/genesis.json (fly.toml
+#    [[files]]), key files at /keys (fly.toml [[files]] from secrets), data at /data.
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --home /data qudag && mkdir -p /data /etc/qudag && chown qudag /data
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home qudag \
+ && mkdir -p /data /etc/qudag /keys /app \
+ && chown qudag:qudag /data
 COPY --from=native /src/native/target/release/libqudag_native.so /app/libqudag_native.so
 COPY --from=build /src/dist/qudag-server /app/qudag-server
+COPY scripts/fly/qudag /usr/local/bin/qudag
 ENV QUDAG_DATA_DIR=/data \
+    QUDAG_GENESIS_FILE=/etc/qudag/genesis.json \
     QUDAG_NATIVE_LIB=/app/libqudag_native.so \
-    QUDAG_HTTP_HOST=0.0.0.0 \
-    QUDAG_METRICS_HOST=0.0.0.0 \
+    QUDAG_HTTP_HOST=:: \
+    QUDAG_METRICS_HOST=:: \
     NETWORK_MODE=testnet
 USER qudag
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080 8081 9090 4001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["/app/qudag-server", "status", "--node", "http://127.0.0.1:8080", "--json"]
+  CMD ["/app/qudag-server", "health", "--node", "http://127.0.0.1:8080"]
 ENTRYPOINT ["/app/qudag-server"]
 CMD ["start"]

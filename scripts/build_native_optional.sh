@@ -7,7 +7,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "note: no cargo on PATH; skipping the native crypto library (WebCrypto backend will be used)" >&2
   exit 0
 fi
+if [ ! -f native/target/release/libqudag_native.so ]; then
+  # cargo --quiet prints nothing for minutes: say what is happening.
+  echo "building the native crypto library (native/, Rust release build of libcrux ML-DSA/ML-KEM and BLAKE3)" >&2
+  echo "for the first time: about 3 minutes on 2 cores; later starts take seconds" >&2
+  started=$(date +%s)
+fi
 cd native && RUST_BACKTRACE=0 cargo build --release --quiet || {
   echo "warning: native crypto library failed to build; falling back to WebCrypto" >&2
   exit 0
 }
+if [ -n "${started:-}" ]; then
+  echo "native crypto library built in $(($(date +%s) - started)) s" >&2
+fi

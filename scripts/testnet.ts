@@ -5,10 +5,16 @@
  * writes <dir>/testnet.json for scripts, tests and the CLI, and stops them all
  * on Ctrl-C. Each run makes a new genesis, so nodes of two testnets never talk.
  */
-import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
-import { keyIdOf, toHex } from "../src/keys/mod.ts";
+import { fromHex, toHex } from "../src/keys/mod.ts";
 import { makeGenesis, parseGenesis } from "../src/node/genesis.ts";
-import { makeExchangeGenesis } from "../src/ledger/genesis.ts";
+import {
+  AUTHORITIES,
+  makeChain,
+  type SeededKey,
+  seededKey,
+  seedFileText,
+  systemRandom,
+} from "../src/node/genesis_build.ts";
 import { baseEnv, ROOT, startTaskArgs } from "./node_process.ts";
 
 export interface TestnetNode {
@@ -167,50 +173,113 @@ export interface TestnetOptions {
   settlement?: { intervalMs?: number; verticesMax?: number };
   /** Start only the first N nodes (the others: startNode later); all by default. */
   startNodes?: number;
+  /** Reuse the chain (genesis, keys, API key) already in `dir`, so its nodes resume where they stopped. */
+  resume?: boolean;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+interface TestnetChain {
+  genesisBytes: Uint8Array;
+  validators: SeededKey[];
+  apiKey: string;
+  exchangeKeys: Record<string, string>;
+}
+
+/** A new chain in `dir`: keys (keys/*.seed), genesis.json and the API key every node requires for writes. */
+function newChain(
+  dir: string,
+  nodes: number,
+  withExchange: boolean,
+  settlement: TestnetOptions["settlement"],
+): TestnetChain {
+  Deno.mkdirSync(`${dir}/keys`, { recursive: true, mode: 0o700 });
+  const chain = makeChain(
+    {
+      network: "testnet-local",
+      createdAt: new Date().toISOString(),
+      validators: Array.from({ length: nodes }, (_, i) => `node${i + 1}`),
+      // The authority keys are made either way; only the genesis decides whether the chain has the exchange.
+      exchange: true,
+      settlement,
+    },
+    systemRandom,
+    Date.now(),
+  );
+  const genesisBytes = withExchange ? chain.genesis : makeGenesis(
+    "testnet-local",
+    new Date().toISOString(),
+    chain.validators,
+    undefined,
+    settlement,
+  );
+  const exchangeKeys: Record<string, string> = {};
+  for (const k of [...chain.validators, ...chain.authorities]) {
+    Deno.writeTextFileSync(`${dir}/keys/${k.name}.seed`, seedFileText(k), { mode: 0o600 });
+  }
+  for (const k of chain.authorities) exchangeKeys[k.name] = `${dir}/keys/${k.name}.seed`;
+  const apiKey = toHex(systemRandom(24));
+  Deno.writeTextFileSync(`${dir}/keys/api-key`, apiKey + "\n", { mode: 0o600 });
+  Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
+  return { genesisBytes, validators: [...chain.validators], apiKey, exchangeKeys };
+}
+
+/** The chain a previous run left in `dir`: same genesis, keys and API key, so its nodes resume where they stopped. */
+function resumeChain(dir: string, nodes: number, withExchange: boolean): TestnetChain {
+  const genesisBytes = Deno.readFileSync(`${dir}/genesis.json`);
+  const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
+  if (genesis.validators.length !== nodes) {
+    throw new TestnetError(
+      `${dir} holds a testnet of ${genesis.validators.length} nodes; --nodes ${nodes} needs a new one: add --fresh`,
+    );
+  }
+  if ((genesis.exchange !== null) !== withExchange) {
+    throw new TestnetError(`${dir} holds a testnet ${withExchange ? "without" : "with"} the exchange: add --fresh`);
+  }
+  const read = (name: string) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/keys/${name}`).trim();
+    } catch (cause) {
+      throw new TestnetError(`${dir}/keys/${name} is missing, so this testnet cannot resume: add --fresh`, { cause });
+    }
+  };
+  const validators = genesis.validators.map((v) => {
+    const k = seededKey(v.name, fromHex(read(`${v.name}.seed`)));
+    if (k.id !== v.id) throw new TestnetError(`${dir}/keys/${v.name}.seed is not ${v.name}'s key: add --fresh`);
+    return k;
+  });
+  const exchangeKeys: Record<string, string> = {};
+  for (const a of AUTHORITIES) {
+    if (exists(`${dir}/keys/${a.name}.seed`)) exchangeKeys[a.name] = `${dir}/keys/${a.name}.seed`;
+  }
+  return { genesisBytes, validators, apiKey: read("api-key"), exchangeKeys };
+}
+
+/** A testnet that cannot start, said in one line (no stack trace). */
+export class TestnetError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TestnetError";
+  }
 }
 
 export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 32) throw new Error("--nodes must be 1..32");
   const dir = o.dir.startsWith("/") ? o.dir : `${Deno.cwd()}/${o.dir}`;
-  Deno.mkdirSync(`${dir}/keys`, { recursive: true, mode: 0o700 });
-  const validators = Array.from({ length: o.nodes }, (_, i) => {
-    const seed = crypto.getRandomValues(new Uint8Array(32));
-    Deno.writeTextFileSync(`${dir}/keys/node${i + 1}.seed`, toHex(seed) + "\n", { mode: 0o600 });
-    return { name: `node${i + 1}`, seed, publicKey: ml_dsa87.keygen(seed).publicKey };
-  });
-  // The exchange's genesis accounts, one key per authority (SPEC.md "Exchange").
-  const roles = ["fees", "exchange-master", "fee-admin", "agent-verifier", "governance"] as const;
-  const exchangeKeys: Record<string, string> = {};
-  const roleAccounts = roles.map((name) => {
-    const seed = crypto.getRandomValues(new Uint8Array(32));
-    exchangeKeys[name] = `${dir}/keys/${name}.seed`;
-    Deno.writeTextFileSync(exchangeKeys[name], toHex(seed) + "\n", { mode: 0o600 });
-    return { name, publicKey: ml_dsa87.keygen(seed).publicKey };
-  });
-  const exchange = makeExchangeGenesis({
-    timeMs: BigInt(Date.now()),
-    supplyCap: 0n,
-    accounts: roleAccounts,
-    roles: {
-      feeAccount: "fees",
-      exchangeMaster: "exchange-master",
-      feeAdmin: "fee-admin",
-      agentVerifier: "agent-verifier",
-      governance: "governance",
-    },
-  });
   const withExchange = o.exchange ?? true;
-  const genesisBytes = makeGenesis(
-    "testnet-local",
-    new Date().toISOString(),
-    validators,
-    withExchange ? exchange : undefined,
-    o.settlement,
-  );
-  Deno.writeFileSync(`${dir}/genesis.json`, genesisBytes);
+  const made = o.resume && exists(`${dir}/genesis.json`)
+    ? resumeChain(dir, o.nodes, withExchange)
+    : newChain(dir, o.nodes, withExchange, o.settlement);
+  const { genesisBytes, validators, apiKey, exchangeKeys } = made;
   const genesis = parseGenesis(genesisBytes, `${dir}/genesis.json`);
-  const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24)));
-  Deno.writeTextFileSync(`${dir}/keys/api-key`, apiKey + "\n", { mode: 0o600 });
   const ports = validators.map((_, i) => (o.basePort
     ? {
       http: o.basePort + 10 * i,
@@ -223,7 +292,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   );
   const nodes: TestnetNode[] = validators.map((v, i) => ({
     name: v.name,
-    id: keyIdOf(v.publicKey),
+    id: v.id,
     http: `http://127.0.0.1:${ports[i].http}`,
     metrics: `http://127.0.0.1:${ports[i].metrics}/metrics`,
     p2p: `127.0.0.1:${ports[i].p2p}`,
@@ -357,6 +426,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     nodes,
   };
   Deno.writeTextFileSync(`${dir}/testnet.json`, JSON.stringify(description, null, 2) + "\n");
+  writeEnvFile(dir, description, apiKey);
 
   const restartNode = async (i: number, r: { wipe?: boolean; dialPeers?: boolean } = {}) => {
     if (r.wipe) Deno.removeSync(nodes[i].dataDir, { recursive: true });
@@ -405,23 +475,91 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
   };
 }
 
-if (import.meta.main) {
-  const args = Deno.args;
+/** Role secrets the CLI reads, by authority account name. */
+const ROLE_ENV = AUTHORITIES.filter((a) => a.env !== null).map((a) => [a.name, a.env!] as const);
+
+/**
+ * `<dir>/env`: the exports a user needs to point the qudag CLI at this
+ * testnet (`. .testnet/env`): node URLs, the API key, the role keys, and a
+ * key store of its own for account keys. Mode 0600: it holds secrets.
+ */
+function writeEnvFile(dir: string, d: TestnetDescription, apiKey: string): void {
+  const path = `${dir}/env`;
+  let passphrase: string;
+  try {
+    passphrase = Deno.readTextFileSync(`${dir}/keys/cli-passphrase`).trim();
+  } catch {
+    passphrase = toHex(systemRandom(24));
+    Deno.writeTextFileSync(`${dir}/keys/cli-passphrase`, passphrase + "\n", { mode: 0o600 });
+  }
+  const q = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+  const lines = [
+    "# deno task testnet: the qudag CLI's settings for this testnet. Load with: . .testnet/env",
+    `export QUDAG_NODE_URL=${q(d.nodes[0].http)}`,
+    ...(d.nodes[0].exchange ? [`export QUDAG_EXCHANGE_URL=${q(d.nodes[0].exchange)}`] : []),
+    `export QUDAG_API_KEY=${q(apiKey)}`,
+    // Account keys made by `qudag exchange create-account` go to the CLI's own store, sealed with this passphrase.
+    `export QUDAG_DATA_DIR=${q(`${dir}/cli`)}`,
+    `export QUDAG_KEY_PASSPHRASE=${q(passphrase)}`,
+    ...ROLE_ENV.flatMap(([name, env]) =>
+      d.exchangeKeys[name] ? [`export ${env}=${q(Deno.readTextFileSync(d.exchangeKeys[name]).trim())}`] : []
+    ),
+  ];
+  Deno.writeTextFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
+  Deno.chmodSync(path, 0o600);
+}
+
+const USAGE = `usage: deno task testnet [--nodes N] [--dir DIR] [--base-port PORT] [--fresh]
+
+Starts N nodes (default 4) on 127.0.0.1. A second run resumes the testnet in DIR (default .testnet) where it
+stopped: same genesis, keys and data. --fresh deletes DIR first and starts a new chain.`;
+
+async function main(args: string[]): Promise<number> {
+  const known = new Set(["--nodes", "--dir", "--base-port", "--fresh", "--help"]);
+  const unknown = args.find((a, i) => a.startsWith("--") && !known.has(a) && !known.has(args[i - 1]));
+  if (unknown !== undefined) {
+    console.error(`error: unknown flag ${unknown}\n\n${USAGE}`);
+    return 2;
+  }
   const flag = (name: string, dflt: string) => {
     const i = args.indexOf(name);
     return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
   };
   if (args.includes("--help")) {
-    console.log("usage: deno task testnet [--nodes N] [--dir DIR] [--base-port PORT]");
-    Deno.exit(0);
+    console.log(USAGE);
+    return 0;
   }
-  const net = await startTestnet({
-    nodes: Number(flag("--nodes", "4")),
-    dir: flag("--dir", ".testnet"),
-    basePort: Number(flag("--base-port", "7100")),
-  });
+  const dir = flag("--dir", ".testnet");
+  const fresh = args.includes("--fresh");
+  if (fresh) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+      console.log(`--fresh: removed ${dir}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const resuming = !fresh && exists(`${dir}/genesis.json`);
+  let net: RunningTestnet;
+  try {
+    net = await startTestnet({
+      nodes: Number(flag("--nodes", "4")),
+      dir,
+      basePort: Number(flag("--base-port", "7100")),
+      resume: true,
+    });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(`error: ${msg}`);
+    if (resuming && !(e instanceof TestnetError)) {
+      console.error(`(resuming the testnet in ${dir}; --fresh starts a new one)`);
+    }
+    return 1;
+  }
   const d = net.description;
-  console.log(`testnet up: chain ${d.chainId}\ngenesis ${d.genesis}\nkeys    ${d.keysDir}\n`);
+  console.log(
+    `testnet ${resuming ? "resumed" : "up"}: chain ${d.chainId}\ngenesis ${d.genesis}\nkeys    ${d.keysDir}\n`,
+  );
   for (const n of d.nodes) {
     console.log(
       `${n.name}${
@@ -429,12 +567,21 @@ if (import.meta.main) {
       }  http ${n.http}  exchange ${n.exchange}  metrics ${n.metrics}  p2p ${n.p2p}`,
     );
   }
-  console.log(`\ndescription: ${d.genesis.replace(/genesis\.json$/, "testnet.json")}\nCtrl-C stops every node.`);
+  console.log(
+    `\ndescription: ${d.genesis.replace(/genesis\.json$/, "testnet.json")}\n` +
+      `CLI settings: . ${dir}/env   (then e.g. npx deno task qudag exchange status)\n` +
+      "Ctrl-C stops every node; run again to resume, --fresh to start over.",
+  );
+  const stopped = Promise.withResolvers<void>();
   const stop = async () => {
     console.log("stopping…");
     await net.stop();
-    Deno.exit(0);
+    stopped.resolve();
   };
   Deno.addSignalListener("SIGINT", () => void stop());
   Deno.addSignalListener("SIGTERM", () => void stop());
+  await stopped.promise;
+  return 0;
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -106,6 +106,14 @@ export async function callNode(
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } }).error;
+    if (err?.code === "unauthorized") {
+      throw new CliError(
+        err.code,
+        `${o.nodeUrl} refused the write: ${err.message ?? res.status}. ${
+          o.apiKey ? "QUDAG_API_KEY here differs from the node's" : "Set QUDAG_API_KEY to the node's API key"
+        } (export QUDAG_API_KEY=…; \`deno task testnet\` writes it to .testnet/env, \`qudag genesis init\` to <out>/api-key)`,
+      );
+    }
     if (err?.code) throw new CliError(err.code, err.message ?? `${method} ${path} failed with ${res.status}`);
     throw new CliError("node_error", `${method} ${url} answered ${res.status}`);
   }

@@ -8,7 +8,9 @@ import { formatFlags, parseArgs, UsageError } from "./_args.ts";
 import type { Command, Group, Io } from "./_command.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { dag } from "./dag.ts";
-import { exchange } from "./exchange.ts";
+import { exchange } from "./exchange/mod.ts";
+import { genesis } from "./genesis.ts";
+import { health } from "./health.ts";
 import { key } from "./key.ts";
 import { peer } from "./peer.ts";
 import { start } from "./start.ts";
@@ -19,7 +21,7 @@ export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, key, dag, peer, exchange, checkpoint, version];
+const ENTRIES: readonly Entry[] = [start, status, health, genesis, key, dag, peer, exchange, checkpoint, version];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;

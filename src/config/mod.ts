@@ -3,9 +3,9 @@
  * into a frozen object. This module is the only reader of Deno.env.
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import { type ConfigValue, ENV_NAMES, type Field, FIELDS } from "./schema.ts";
+import { type ConfigValue, ENV_NAMES, type Field, FIELDS, MOVED_ENV } from "./schema.ts";
 
-export { ENV_NAMES, FIELDS };
+export { ENV_NAMES, FIELDS, MOVED_ENV };
 export type { Field };
 
 export class ConfigError extends Error {
@@ -75,12 +75,11 @@ export interface Config {
     readonly privateIp: string | null;
     readonly machineId: string | null;
   };
-  readonly cli: { readonly nodeUrl: string };
+  readonly cli: { readonly nodeUrl: string; readonly exchangeUrl: string | null };
   readonly secrets: {
     readonly nodePrivateKey: string | null;
     readonly peerAuthToken: string | null;
     readonly exchangeMasterKey: string | null;
-    readonly exchangeGenesisSeed: string | null;
     readonly immutableGovernanceKey: string | null;
     readonly feeAdminKey: string | null;
     readonly agentVerificationKey: string | null;
@@ -89,6 +88,8 @@ export interface Config {
   };
   /** Where each key's value came from: "default", "file", "env NAME", "flag --x". */
   readonly sources: Readonly<Record<string, string>>;
+  /** Environment names set that qudag does not read (MOVED_ENV), with where that setting lives; `start` refuses them. */
+  readonly moved: readonly { readonly name: string; readonly message: string }[];
   readonly configFile: string | null;
 }
 
@@ -152,6 +153,7 @@ function fail(f: Field, raw: unknown, source: string): never {
   throw new ConfigError(`${f.key} = ${shown} (from ${source}) is invalid: expected ${describeType(f)}`);
 }
 
+const PEER_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(?:[1-9]\d{0,4})$/;
 const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/;
 
 /** Turns a raw value (string from env/flags, or a TOML value) into a typed value, or throws. */
@@ -333,12 +335,20 @@ export function resolveConfig(input: ConfigInput): Config {
     sources[f.key] = `flag ${flag}`;
   }
 
-  const config = build(values, sources, input.toml?.name ?? null);
+  const moved = Object.entries(MOVED_ENV)
+    .filter(([name]) => env[name] !== undefined && env[name] !== "")
+    .map(([name, message]) => ({ name, message }));
+  const config = build(values, sources, input.toml?.name ?? null, moved);
   checkInvariants(config);
   return deepFreeze(config);
 }
 
-function build(v: Map<string, ConfigValue>, sources: Record<string, string>, configFile: string | null): Config {
+function build(
+  v: Map<string, ConfigValue>,
+  sources: Record<string, string>,
+  configFile: string | null,
+  moved: Config["moved"],
+): Config {
   const s = (k: string) => v.get(k) as string | null;
   const n = (k: string) => v.get(k) as number;
   const b = (k: string) => v.get(k) as boolean;
@@ -396,12 +406,11 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
       privateIp: s("fly.private_ip"),
       machineId: s("fly.machine_id"),
     },
-    cli: { nodeUrl: s("cli.node_url")! },
+    cli: { nodeUrl: s("cli.node_url")!, exchangeUrl: s("cli.exchange_url") },
     secrets: {
       nodePrivateKey: s("secrets.node_private_key"),
       peerAuthToken: s("secrets.peer_auth_token"),
       exchangeMasterKey: s("secrets.exchange_master_key"),
-      exchangeGenesisSeed: s("secrets.exchange_genesis_seed"),
       immutableGovernanceKey: s("secrets.immutable_governance_key"),
       feeAdminKey: s("secrets.fee_admin_key"),
       agentVerificationKey: s("secrets.agent_verification_key"),
@@ -409,6 +418,7 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
       apiKey: s("secrets.api_key"),
     },
     sources,
+    moved,
     configFile,
   };
 }
@@ -423,6 +433,14 @@ function checkInvariants(c: Config): void {
     throw new ConfigError(
       `fees.f_min_verified = ${f.fMinVerified} is invalid: expected fees.f_min_verified <= fees.f_max_verified (${f.fMaxVerified})`,
     );
+  }
+  for (const peer of c.p2p.peers) {
+    if (!PEER_RE.test(peer) || Number(peer.slice(peer.lastIndexOf(":") + 1)) > 65535) {
+      throw new ConfigError(
+        `p2p.peers entry ${JSON.stringify(peer)} (from ${c.sources["p2p.peers"]}) is invalid: expected host:port or ` +
+          "[ipv6]:port, e.g. qudag-node2.internal:4001",
+      );
+    }
   }
   const ports = [
     ["http.port", c.http.port],

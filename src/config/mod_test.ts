@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { type Config, ConfigError, ENV_NAMES, FIELDS, printableConfig, resolveConfig } from "./mod.ts";
+import { type Config, ConfigError, ENV_NAMES, FIELDS, MOVED_ENV, printableConfig, resolveConfig } from "./mod.ts";
 
 const TOML_NAME = "qudag.toml";
 
@@ -244,7 +244,7 @@ Deno.test("printableConfig() redacts every secret", () => {
     for (const name of f.env ?? []) env[name] = v;
     values.push(v);
   });
-  assert.equal(values.length, 9);
+  assert.equal(values.length, 8);
   const c = resolveConfig({ env });
   const text = JSON.stringify(printableConfig(c));
   for (const v of values) assert.ok(!text.includes(v), `secret ${v} leaked`);
@@ -264,12 +264,41 @@ Deno.test("printableConfig() shows an unset secret as null", () => {
   }
 });
 
-Deno.test("ENV_NAMES are all covered by --allow-env of the start task", () => {
-  const task = denoJson.tasks.start;
-  const m = task.match(/--allow-env=(\S+)/);
-  assert.ok(m, "start task has no --allow-env= list");
-  const allowed = m[1].split(",");
-  const covered = (name: string) => allowed.some((a) => a.endsWith("*") ? name.startsWith(a.slice(0, -1)) : a === name);
-  const missing = ENV_NAMES.filter((n) => !covered(n));
-  assert.deepEqual(missing, [], `not in --allow-env: ${missing.join(", ")}`);
+for (const taskName of ["start", "compile"] as const) {
+  Deno.test(`ENV_NAMES are all covered by --allow-env of the ${taskName} task`, () => {
+    const task = denoJson.tasks[taskName];
+    const m = task.match(/--allow-env=(\S+)/);
+    assert.ok(m, `${taskName} task has no --allow-env= list`);
+    const allowed = m[1].split(",");
+    const covered = (name: string) =>
+      allowed.some((a) => a.endsWith("*") ? name.startsWith(a.slice(0, -1)) : a === name);
+    const missing = ENV_NAMES.filter((n) => !covered(n));
+    assert.deepEqual(missing, [], `not in --allow-env: ${missing.join(", ")}`);
+  });
+}
+
+Deno.test("a seed's environment name that qudag does not read is recorded with where the setting lives", () => {
+  const c = resolveConfig({ env: { EXCHANGE_NETWORK_KEY: "shared-network-secret", API_KEY: "k" } });
+  assert.deepEqual(c.moved.map((m) => m.name), ["EXCHANGE_NETWORK_KEY", "API_KEY"]);
+  assert.match(c.moved[1].message, /QUDAG_API_KEY/);
+  assert.deepEqual(resolveConfig({ env: { EXCHANGE_NETWORK_KEY: "" } }).moved, []);
+  for (const name of Object.keys(MOVED_ENV)) assert.ok(ENV_NAMES.includes(name), `${name} is read (to be refused)`);
+});
+
+Deno.test("p2p.peers takes host names and IPv6 literals and names a malformed entry", () => {
+  const c = resolveConfig({ env: { QUDAG_PEERS: "qudag-node2.internal:4001,[fdaa:0:1::2]:4001, 10.0.0.3:4001" } });
+  assert.deepEqual(c.p2p.peers, ["qudag-node2.internal:4001", "[fdaa:0:1::2]:4001", "10.0.0.3:4001"]);
+  assert.throws(
+    () => resolveConfig({ env: { QUDAG_PEERS: "qudag-node2.internal" } }),
+    /p2p.peers entry "qudag-node2.internal" \(from env QUDAG_PEERS\) is invalid: expected host:port/,
+  );
+  assert.throws(() => resolveConfig({ flags: { "--peer": ["a:70000"] } }), /p2p.peers entry "a:70000"/);
+});
+
+Deno.test("cli.exchange_url comes from QUDAG_EXCHANGE_URL", () => {
+  assert.equal(resolveConfig({}).cli.exchangeUrl, null);
+  assert.equal(
+    resolveConfig({ env: { QUDAG_EXCHANGE_URL: "http://127.0.0.1:7103" } }).cli.exchangeUrl,
+    "http://127.0.0.1:7103",
+  );
 });

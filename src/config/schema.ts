@@ -381,12 +381,19 @@ export const FIELDS: readonly Field[] = [
     flag: "--node",
     help: "node the CLI talks to",
   },
+  {
+    key: "cli.exchange_url",
+    type: { kind: "string", pattern: /^https?:\/\/[^\s]+$/, describe: "an http(s) URL" },
+    default: null,
+    env: ["QUDAG_EXCHANGE_URL"],
+    help: "exchange API the `qudag exchange` commands talk to (default: QUDAG_NODE_URL when set, else " +
+      "http://127.0.0.1:8081); --node overrides both",
+  },
   // secrets: environment only, never in TOML, never printed
   ...[
     ["secrets.node_private_key", "NODE_PRIVATE_KEY", "node identity key (hex seed or key file)"],
     ["secrets.peer_auth_token", "PEER_AUTH_TOKEN", "shared token peers must present"],
     ["secrets.exchange_master_key", "EXCHANGE_MASTER_KEY", "exchange master key (mint)"],
-    ["secrets.exchange_genesis_seed", "EXCHANGE_GENESIS_SEED", "seed of the exchange genesis"],
     ["secrets.immutable_governance_key", "IMMUTABLE_GOVERNANCE_KEY", "governance key"],
     ["secrets.fee_admin_key", "FEE_ADMIN_KEY", "fee configuration key"],
     ["secrets.agent_verification_key", "AGENT_VERIFICATION_KEY", "agent verification key"],
@@ -402,5 +409,25 @@ export const FIELDS: readonly Field[] = [
   })),
 ];
 
+/**
+ * Environment names the seeds set that mean nothing to qudag, with where that
+ * setting lives instead. `qudag start` refuses to run while one is set, so a
+ * deployment never believes a setting took effect when it did not.
+ */
+export const MOVED_ENV: Readonly<Record<string, string>> = {
+  EXCHANGE_GENESIS_SEED: "the exchange genesis is a file made once by `qudag genesis init --exchange` and given to " +
+    "every node (QUDAG_GENESIS_FILE); its authority keys are EXCHANGE_MASTER_KEY, FEE_ADMIN_KEY, " +
+    "AGENT_VERIFICATION_KEY and IMMUTABLE_GOVERNANCE_KEY",
+  EXCHANGE_NETWORK_KEY: "peers authenticate with the validators' ML-DSA-87 keys in the genesis, plus PEER_AUTH_TOKEN " +
+    "when set; there is no network key",
+  CONSENSUS_SIGNATURE_KEY: "a validator signs vertices, votes and checkpoints with its own key, NODE_PRIVATE_KEY; " +
+    "there is no shared consensus key",
+  API_RATE_LIMIT_KEY: "writes are guarded by QUDAG_API_KEY (the x-api-key header); rate limits need no key",
+  API_KEY: "the key writes need is QUDAG_API_KEY (sent as the x-api-key header)",
+  DATABASE_URL: "qudag keeps its database in SQLite at <data dir>/qudag.db (QUDAG_DATA_DIR, --data-dir); there is " +
+    "no database server",
+  WASM_DEBUG: "the WASM core has no debug build; LOG_LEVEL=debug makes the node's log verbose",
+};
+
 /** Every environment name the configuration reads; deno.json's --allow-env must cover them. */
-export const ENV_NAMES: readonly string[] = FIELDS.flatMap((f) => f.env ?? []);
+export const ENV_NAMES: readonly string[] = [...FIELDS.flatMap((f) => f.env ?? []), ...Object.keys(MOVED_ENV)];

@@ -24,7 +24,14 @@ export function requireApiKeyOnWrites(apiKey: string | null, always = false): Mi
     if (apiKey && write) {
       const given = c.req.header("x-api-key");
       if (!given || !sameSecret(given, apiKey)) {
-        throw new ApiError(401, "unauthorized", given ? "x-api-key is wrong" : "this write needs an x-api-key header");
+        throw new ApiError(
+          401,
+          "unauthorized",
+          given
+            ? "x-api-key is wrong: send the node's QUDAG_API_KEY"
+            : "this write needs an x-api-key header with the node's QUDAG_API_KEY (curl -H 'x-api-key: …'; the " +
+              "qudag CLI sends it when QUDAG_API_KEY is set in its environment)",
+        );
       }
     }
     await next();

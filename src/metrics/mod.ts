@@ -1,6 +1,8 @@
 /**
  * A small Prometheus registry (text exposition format 0.0.4): counters, gauges
- * and histograms with labels, plus collectors called at scrape time.
+ * and histograms with labels, plus collectors called at scrape time. Names
+ * follow Prometheus' rules, which `promtool check metrics` checks (a CI test):
+ * `_total` only on counters, units last (`_seconds`, `_bytes`).
  * Hand-written because the npm client (prom-client) depends on Node's cluster
  * and process APIs; this is ~150 lines with exact control over the output.
  */
@@ -59,6 +61,22 @@ export class Counter extends Metric {
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, "counter", labelNames);
   }
+  /**
+   * For a counter mirrored from a running total kept elsewhere (rows counted by
+   * storage, the engine's poll statistics), set at scrape time. The source only
+   * grows; when it starts over (a new process, a store moved aside for a state
+   * sync) the counter resets, which is what Prometheus' rate() expects.
+   */
+  set(labels: Labels, value: number): void {
+    if (!(value >= 0)) throw new Error(`counter ${this.name} cannot be set to ${value}`);
+    this.checkLabels(labels);
+    const key = labelKey(this.labelNames, labels);
+    const cur = this.#values.get(key);
+    if (cur) cur.value = value;
+    else if (this.#values.size < SERIES_PER_METRIC_MAX) {
+      this.#values.set(key, { labels: this.labelNames.map((n) => labels[n]), value });
+    }
+  }
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0)) throw new Error(`counter ${this.name} can only increase by a non-negative number, got ${by}`);
     this.checkLabels(labels);
@@ -83,6 +101,12 @@ export class Gauge extends Metric {
   #values = new Map<string, { labels: string[]; value: number }>();
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, "gauge", labelNames);
+    // Prometheus (and `promtool check metrics`) keep the _total suffix for counters.
+    if (name.endsWith("_total")) {
+      throw new Error(
+        `gauge ${name} ends in _total, which Prometheus keeps for counters: make it a counter or rename it`,
+      );
+    }
   }
   set(labels: Labels, value: number): void {
     this.checkLabels(labels);
@@ -95,6 +119,10 @@ export class Gauge extends Metric {
   }
   inc(labels: Labels = {}, by = 1): void {
     this.set(labels, this.get(labels) + by);
+  }
+  /** Drops one series (a state label that no longer holds). */
+  remove(labels: Labels): void {
+    this.#values.delete(labelKey(this.labelNames, labels));
   }
   dec(labels: Labels = {}, by = 1): void {
     this.set(labels, this.get(labels) - by);
@@ -197,7 +225,7 @@ export function registerProcessMetrics(reg: Registry, startTimeS: number, now: (
   const heap = reg.gauge("process_heap_bytes", "V8 heap used in bytes.");
   const start = reg.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
   const uptime = reg.gauge("process_uptime_seconds", "Seconds since the process started.");
-  const cpu = reg.gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+  const cpu = reg.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
   const loadavg = reg.gauge("node_load1", "One-minute load average of the machine.");
   start.set({}, startTimeS);
   reg.onCollect(() => {
@@ -217,5 +245,28 @@ export function registerProcessMetrics(reg: Registry, startTimeS: number, now: (
     } catch {
       // not available in this runtime
     }
+  });
+}
+
+/**
+ * `qudag_exchange_info`: whether this node serves the rUv exchange and in what
+ * state its ledger is; always 1, the facts are labels. Refreshed at scrape time.
+ */
+export function registerExchangeInfo(
+  reg: Registry,
+  facts: () => { served: boolean; nodeType: string; ledger: "running" | "halted" | "none" },
+): void {
+  const info = reg.gauge(
+    "qudag_exchange_info",
+    "The rUv exchange on this node: API served or off, node type, ledger running, halted or none; always 1.",
+    ["api", "node_type", "ledger"],
+  );
+  let last: Labels | null = null;
+  reg.onCollect(() => {
+    const f = facts();
+    const labels = { api: f.served ? "served" : "off", node_type: f.nodeType, ledger: f.ledger };
+    if (last !== null && labelKey(info.labelNames, last) !== labelKey(info.labelNames, labels)) info.remove(last);
+    info.set(labels, 1);
+    last = labels;
   });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CONTENT_TYPE, Registry, SERIES_PER_METRIC_MAX } from "./mod.ts";
+import { CONTENT_TYPE, registerExchangeInfo, Registry, SERIES_PER_METRIC_MAX } from "./mod.ts";
 
 Deno.test("Registry.render() writes a counter with HELP and TYPE lines", () => {
   const reg = new Registry();
@@ -165,4 +165,32 @@ Deno.test("Registry.render() runs onCollect callbacks before writing", () => {
 
 Deno.test("CONTENT_TYPE names text format 0.0.4", () => {
   assert.equal(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+});
+
+Deno.test("Registry.gauge() refuses a name ending in _total (Prometheus keeps the suffix for counters)", () => {
+  assert.throws(() => new Registry().gauge("qudag_dag_nodes_total", "N."), /ends in _total.*counter/);
+});
+
+Deno.test("Counter.set() mirrors a running total kept elsewhere and renders as a counter", () => {
+  const reg = new Registry();
+  const c = reg.counter("qudag_transactions_total", "Decided transactions by status.", ["status"]);
+  let accepted = 3;
+  reg.onCollect(() => c.set({ status: "accepted" }, accepted));
+  assert.ok(
+    reg.render().includes('# TYPE qudag_transactions_total counter\nqudag_transactions_total{status="accepted"} 3\n'),
+  );
+  accepted = 7;
+  assert.ok(reg.render().includes('qudag_transactions_total{status="accepted"} 7\n'));
+  assert.throws(() => c.set({ status: "accepted" }, -1), /cannot be set to -1/);
+});
+
+Deno.test("registerExchangeInfo() keeps one series, labelled with the current facts", () => {
+  const reg = new Registry();
+  let ledger: "running" | "halted" = "running";
+  registerExchangeInfo(reg, () => ({ served: true, nodeType: "full", ledger }));
+  assert.ok(reg.render().includes('qudag_exchange_info{api="served",node_type="full",ledger="running"} 1\n'));
+  ledger = "halted";
+  const text = reg.render();
+  assert.ok(text.includes('qudag_exchange_info{api="served",node_type="full",ledger="halted"} 1\n'));
+  assert.ok(!text.includes('ledger="running"'));
 });

@@ -181,7 +181,7 @@ export class ConsensusService {
         [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ),
       vertices: r.gauge("qudag_consensus_vertices", "Vertices in consensus by state.", ["state"]),
-      polls: r.gauge("qudag_consensus_polls_total", "Polls started and finished by this node.", ["phase"]),
+      polls: r.counter("qudag_consensus_polls_total", "Polls started and finished by this node.", ["phase"]),
       votes: r.counter("qudag_consensus_votes_total", "Votes received, by outcome.", ["result"]),
       messages: r.counter("qudag_consensus_messages_total", "Protocol messages received, by type.", ["type"]),
       submitted: r.counter("qudag_transactions_submitted_total", "Transactions submitted to this node, by result.", [

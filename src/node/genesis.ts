@@ -7,6 +7,7 @@
  */
 import { blake3 } from "../core/mod.ts";
 import { keyIdOf, toHex } from "../keys/mod.ts";
+import { makeLocalExchange } from "./genesis_build.ts";
 
 export const GENESIS_FORMAT = "qudag-genesis/1";
 export const GENESIS_FILE = "genesis.json";
@@ -153,7 +154,10 @@ export function readGenesis(path: string): Genesis {
 /**
  * The node's genesis: `--genesis FILE` / QUDAG_GENESIS_FILE, else
  * <dataDir>/genesis.json. In network mode "local" a missing default file is
- * made with this node as the only validator; any other mode needs one.
+ * made with this node as the only validator; any other mode needs one. With
+ * `localExchange` the local chain gets the exchange too, its five authority
+ * keys kept beside the data (LOCAL_AUTHORITY_DIR), where the CLI finds them in
+ * local mode: `deno task dev` then runs the seeds' exchange commands as is.
  */
 export function loadGenesis(o: {
   file: string | null;
@@ -162,6 +166,7 @@ export function loadGenesis(o: {
   nodeName: string;
   nodePublicKey: Uint8Array;
   nowIso: string;
+  localExchange?: boolean;
 }): { genesis: Genesis; created: boolean } {
   const path = o.file ?? `${o.dataDir.replace(/\/+$/, "")}/${GENESIS_FILE}`;
   let created = false;
@@ -170,7 +175,10 @@ export function loadGenesis(o: {
       Deno.statSync(path);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-      const bytes = makeGenesis("local", o.nowIso, [{ name: o.nodeName, publicKey: o.nodePublicKey }]);
+      const validator = [{ name: o.nodeName, publicKey: o.nodePublicKey }];
+      const bytes = o.localExchange
+        ? makeGenesis("local", o.nowIso, validator, makeLocalExchange(o.dataDir, Date.parse(o.nowIso)))
+        : makeGenesis("local", o.nowIso, validator);
       Deno.writeFileSync(path, bytes, { createNew: true });
       created = true;
     }

@@ -25,7 +25,8 @@ export function keyStoreDir(dataDir: string): string {
   return `${dataDir.replace(/\/+$/, "")}/keys`;
 }
 
-function localPassphrase(dir: string, log: Logger): string {
+/** The local-mode passphrase kept beside the key store in `dir`, made on first use. */
+export function localPassphrase(dir: string, log: Logger): string {
   const path = `${dir}/${LOCAL_PASSPHRASE_FILE}`;
   try {
     return Deno.readTextFileSync(path).trim();

@@ -4,10 +4,11 @@
  * the modules it wires.
  */
 import type { Config } from "../config/mod.ts";
+import { checkChainSettings } from "../config/chain_settings.ts";
 import { selectCryptoBackend, type SelectedBackend } from "../crypto/select.ts";
 import { createApp } from "../http/app.ts";
 import type { Logger } from "../log/mod.ts";
-import { CONTENT_TYPE, registerProcessMetrics, Registry } from "../metrics/mod.ts";
+import { CONTENT_TYPE, registerExchangeInfo, registerProcessMetrics, Registry } from "../metrics/mod.ts";
 import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
@@ -21,7 +22,7 @@ import { requireApiKeyOnWrites } from "../http/api_key.ts";
 import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
 import { keyIdOf, toHex } from "../keys/mod.ts";
-import { Discovery, resolveAaaa } from "../net/discovery.ts";
+import { Discovery, joinHostPort, resolveAaaa } from "../net/discovery.ts";
 import { acceptedTxSum, ConsensusService, storedCutPositions } from "./consensus.ts";
 import { CheckpointService } from "./checkpoints.ts";
 import { createCheckpointsApi } from "../http/checkpoints.ts";
@@ -34,6 +35,7 @@ import { createPeersApi } from "../http/peers.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
+import { ApiError } from "../http/errors.ts";
 
 export type NodeStartErrorCode =
   | "port_in_use"
@@ -149,6 +151,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nodeName: nodeId,
       nodePublicKey: identity.publicKey,
       nowIso: new Date(startedAtMs).toISOString(),
+      localExchange: config.exchange.enabled,
     });
     if (created) log.info("created a local genesis with this node as its only validator", { path: genesis.path });
     const storedChain = storage.getMeta("chain_id");
@@ -162,6 +165,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     storage.setMeta("chain_id", genesis.chainIdHex);
     const isValidator = genesis.validators.some((v) => v.id === identity.keyId);
+    // Seed settings that are chain state (FEE_*, IMMUTABLE_DEPLOYMENT, EXCHANGE_*) must match the chain, or start stops.
+    checkChainSettings(config, {
+      genesisPath: genesis.path,
+      isValidator,
+      exchangeFees: genesis.exchange === null ? null : parseExchangeGenesis(genesis.exchange, genesis.chainId).fees,
+    });
 
     const registry = new Registry();
     registerProcessMetrics(registry, startedAtMs / 1000, nowMs);
@@ -170,8 +179,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     registry.gauge("qudag_crypto_backend_info", "Active crypto backend; always 1.", ["backend", "fallback"])
       .set({ backend: crypto.name, fallback: crypto.fallback ?? "none" }, 1);
     registry.gauge("qudag_node_boots", "How many times this data directory has started a node.").set({}, boots);
-    const dagNodes = registry.gauge("qudag_dag_nodes_total", "Vertices in the local DAG.");
-    const txs = registry.gauge("qudag_transactions_total", "Decided transactions by status.", ["status"]);
+    const dagNodes = registry.counter("qudag_dag_nodes_total", "Vertices stored in the local DAG.");
+    const txs = registry.counter("qudag_transactions_total", "Decided transactions by status.", ["status"]);
     const up = registry.gauge("qudag_storage_writable", "1 when the last storage write check passed.");
     registry.onCollect(() => {
       // Counters kept by storage as rows are written: constant time, whatever the chain's age.
@@ -322,7 +331,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     } else if (config.exchange.enabled) {
       throw new NodeStartError(
         "exchange_unavailable",
-        `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from`,
+        `the exchange is enabled but ${genesis.path} has no "exchange" section to start its ledger from` +
+          (created || config.node.networkMode !== "local" ? "" : ` (this local chain was made without the exchange: ` +
+            `move ${config.node.dataDir} aside and start again to make one that has it)`),
       );
     }
     const checkpoints = checkpointsFor(ledger);
@@ -350,6 +361,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         : plainAdmission({ keys: accountKeys, verified: verifiedTxs, storage, nowMs }),
     });
     consensusRef = consensus;
+    registerExchangeInfo(registry, () => ({
+      served: ledger !== null && config.exchange.enabled,
+      nodeType: config.exchange.nodeType,
+      ledger: ledger === null ? "none" : ledger.halted ? "halted" : "running",
+    }));
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
     const dagApi = new Hono<Env>();
@@ -389,6 +405,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         "/api/v1/transactions": txApi,
         "/api/v1/peers": peersApi,
         "/api/v1/checkpoints": checkpointsApi,
+        // The exchange's reads on the public port too (/exchange/status, /exchange/accounts): what Fly's proxy serves.
+        ...(ledger ? { "/exchange": exchangeReads(ledger, consensus, nowMs, config.exchange.port) } : {}),
       },
       status: () => ({
         node: {
@@ -540,10 +558,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nodeId,
       keyId: identity.keyId,
       networkMode: config.node.networkMode,
-      http: `http://${config.http.host}:${ports.http}`,
-      metrics: `http://${config.metrics.host}:${ports.metrics}/metrics`,
-      p2p: `${p2pHost}:${ports.p2p}`,
-      exchange: ports.exchange === null ? null : `http://${config.http.host}:${ports.exchange}`,
+      http: `http://${joinHostPort(config.http.host, ports.http)}`,
+      metrics: `http://${joinHostPort(config.metrics.host, ports.metrics)}/metrics`,
+      p2p: joinHostPort(p2pHost, ports.p2p),
+      exchange: ports.exchange === null ? null : `http://${joinHostPort(config.http.host, ports.exchange)}`,
       dataDir: config.node.dataDir,
       boots,
     });
@@ -556,6 +574,24 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     throw e;
   }
+}
+
+/** The exchange API's GET routes under /exchange on the public port; writes are refused with where they go. */
+function exchangeReads(ledger: LedgerService, consensus: ConsensusService, nowMs: () => number, port: number) {
+  const api = new Hono<Env>();
+  api.use("*", async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      throw new ApiError(
+        405,
+        "method_not_allowed",
+        `the public port serves the exchange's reads only: send ${c.req.method} to the exchange API (port ${port}, ` +
+          `${EXCHANGE_API_BASE})`,
+      );
+    }
+    await next();
+  });
+  api.route("/", createExchangeApi(ledger, (b) => consensus.submit(b), (id) => consensus.txState(id), { nowMs }));
+  return api;
 }
 
 /**

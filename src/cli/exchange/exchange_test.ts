@@ -1,9 +1,9 @@
 /** `qudag exchange` without a node: flags, values, secrets and proofs are checked before anything is sent. */
 import assert from "node:assert/strict";
-import { resolveConfig } from "../config/mod.ts";
-import { type Io, runCli } from "./mod.ts";
-import { checkProof, DEFAULT_EXCHANGE_URL, exchangeNodeUrl, hoursArg, rateArg } from "./exchange.ts";
-import { CliError } from "./_errors.ts";
+import { resolveConfig } from "../../config/mod.ts";
+import { type Io, runCli } from "../mod.ts";
+import { checkProof, DEFAULT_EXCHANGE_URL, exchangeNodeUrl, hoursArg, rateArg } from "./mod.ts";
+import { CliError } from "../_errors.ts";
 
 /** A port nothing listens on: any request that slips through fails with node_unreachable, not a hang. */
 const DEAD_NODE = "http://127.0.0.1:9";
@@ -159,28 +159,43 @@ Deno.test("exchange role commands say which secret is missing, before contacting
     for (
       const [args, secret] of [
         [["mint", "--account", "alice", "--amount", "5"], "EXCHANGE_MASTER_KEY"],
-        [["configure-fees", "--f-min", "0.001"], "FEE_ADMIN_KEY"],
         [["verify-agent", "--account", "alice", "--proof-path", proof], "AGENT_VERIFICATION_KEY"],
         [["deploy-immutable", "--grace-period", "24"], "IMMUTABLE_GOVERNANCE_KEY"],
       ] as const
     ) {
-      const r = await run([...args]);
+      const r = await run([...args], { QUDAG_DATA_DIR: dir });
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.err}`);
       assert.ok(r.err.includes(secret), r.err);
-      assert.match(r.err, /or pass --key-path FILE \[key_missing\]$/);
+      assert.match(
+        r.err,
+        /; a local chain made by `deno task dev` keeps it in .*, none there\) or pass --key-path FILE \[key_missing\]$/,
+      );
       // A malformed secret is named, its value never shown.
-      const bad = await run([...args], { [secret]: "not-a-seed-value" });
+      const bad = await run([...args], { QUDAG_DATA_DIR: dir, [secret]: "not-a-seed-value" });
       assert.equal(bad.code, 1);
       assert.match(bad.err, new RegExp(`${secret} must be a 32-byte ML-DSA-87 seed .*\\[key_invalid\\]`));
       assert.ok(!bad.err.includes("not-a-seed-value"));
       // With the secret, the next step is the node (here: none).
-      const ok = await run([...args], { [secret]: SEED });
+      const ok = await run([...args], { QUDAG_DATA_DIR: dir, [secret]: SEED });
       assert.equal(ok.code, 1);
       assert.match(ok.err, /\[node_unreachable\]$/);
     }
-    const missingFile = await run(["deploy-immutable", "--key-path", `${dir}/nope.key.json`]);
+    const missingFile = await run(["deploy-immutable", "--key-path", `${dir}/nope.key.json`], { QUDAG_DATA_DIR: dir });
     assert.equal(missingFile.code, 1);
     assert.match(missingFile.err, /cannot read --key-path .*nope\.key\.json: no such file \[key_not_found\]/);
+    // configure-fees reads the parameters in force first: unchanged ones need no key at all.
+    const fees = await run(["configure-fees", "--f-min", "0.001"], { QUDAG_DATA_DIR: dir });
+    assert.match(fees.err, /\[node_unreachable\]$/);
+    // In network mode local, a dev chain's authority key beside its data stands in for the secret.
+    Deno.mkdirSync(`${dir}/exchange-keys`);
+    Deno.writeTextFileSync(`${dir}/exchange-keys/exchange-master.seed`, SEED + "\n");
+    const local = await run(["mint", "--account", "alice", "--amount", "5"], { QUDAG_DATA_DIR: dir });
+    assert.match(local.err, /\[node_unreachable\]$/, "signed with the local key, then tried the node");
+    const testnet = await run(["mint", "--account", "alice", "--amount", "5"], {
+      QUDAG_DATA_DIR: dir,
+      NETWORK_MODE: "testnet",
+    });
+    assert.match(testnet.err, /set EXCHANGE_MASTER_KEY .*or pass --key-path FILE \[key_missing\]$/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
