@@ -131,7 +131,7 @@ Deno.test("SqliteStorage.open() migrates a version 3 database: counters counted 
   createVersion3Database(dir);
   let s = SqliteStorage.open({ dataDir: dir });
   try {
-    assert.equal(s.schemaVersion, 4);
+    assert.equal(s.schemaVersion, SCHEMA_VERSION);
     assert.equal(s.vertexCount(), 3);
     assert.deepEqual(s.decisionCountsBySubject(), {
       tx: { accepted: 1, rejected: 2 },
