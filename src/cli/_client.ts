@@ -24,7 +24,7 @@ export interface ClientOptions {
 
 export async function callNode(
   o: ClientOptions,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   body?: { bytes: Uint8Array } | { json: unknown },
   accept = "application/json",

@@ -86,6 +86,7 @@ export interface Config {
     readonly agentVerificationKey: string | null;
     readonly keyPassphrase: string | null;
     readonly apiKey: string | null;
+    readonly vaultPassphrase: string | null;
   };
   /** Where each key's value came from: "default", "file", "env NAME", "flag --x". */
   readonly sources: Readonly<Record<string, string>>;
@@ -407,6 +408,7 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
       agentVerificationKey: s("secrets.agent_verification_key"),
       keyPassphrase: s("secrets.key_passphrase"),
       apiKey: s("secrets.api_key"),
+      vaultPassphrase: s("secrets.vault_passphrase"),
     },
     sources,
     configFile,

@@ -244,13 +244,14 @@ Deno.test("printableConfig() redacts every secret", () => {
     for (const name of f.env ?? []) env[name] = v;
     values.push(v);
   });
-  assert.equal(values.length, 9);
+  assert.equal(values.length, 10);
   const c = resolveConfig({ env });
   const text = JSON.stringify(printableConfig(c));
   for (const v of values) assert.ok(!text.includes(v), `secret ${v} leaked`);
   const printed = printableConfig(c) as Record<string, Record<string, unknown>>;
   assert.equal(printed.secrets.api_key, "<redacted>");
   assert.equal(printed.secrets.key_passphrase, "<redacted>");
+  assert.equal(printed.secrets.vault_passphrase, "<redacted>");
   assert.equal(printed.http.port, 8080);
   assert.equal(printed.fees.f_min_verified, 0.0025);
 });

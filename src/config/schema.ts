@@ -392,6 +392,11 @@ export const FIELDS: readonly Field[] = [
     ["secrets.agent_verification_key", "AGENT_VERIFICATION_KEY", "agent verification key"],
     ["secrets.key_passphrase", "QUDAG_KEY_PASSPHRASE", "passphrase of the key store"],
     ["secrets.api_key", "QUDAG_API_KEY", "x-api-key required on write endpoints"],
+    [
+      "secrets.vault_passphrase",
+      "QUDAG_VAULT_PASSPHRASE",
+      "passphrase of the vault (default: QUDAG_KEY_PASSPHRASE); without either the vault stays locked",
+    ],
   ].map(([key, env, help]): Field => ({
     key,
     type: { kind: "string", pattern: /^[\s\S]+$/, describe: "a non-empty secret" },

@@ -31,6 +31,8 @@ import { createPeersApi } from "../http/peers.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
+import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
+import { openNodeVault } from "../vault/open.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch" | "exchange_unavailable";
 
@@ -355,6 +357,13 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         : undefined,
     });
     consensusRef = consensus;
+    const vault = await openNodeVault({
+      config,
+      storage,
+      backend: crypto.backend,
+      logger: log.child({ component: "vault" }),
+      nowMs,
+    });
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
     const dagApi = new Hono<Env>();
@@ -394,6 +403,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         "/api/v1/transactions": txApi,
         "/api/v1/peers": peersApi,
         "/api/v1/checkpoints": checkpointsApi,
+        [VAULT_API_BASE]: createVaultApi(vault, { apiKey: config.secrets.apiKey }),
       },
       status: () => ({
         node: {

@@ -1,0 +1,51 @@
+/**
+ * Schemas shared by every area of the API: ids, base64, the error body, cursor
+ * pages. Route files describe their own bodies; these are the common words.
+ */
+import { z } from "@hono/zod-openapi";
+
+/** A 64-hex-digit id (BLAKE3-256 of signed bytes, or of a public key). */
+export const HEX64_RE = /^[0-9a-fA-F]{64}$/;
+export const Hex64 = z.string().regex(HEX64_RE).openapi({ description: "64 hex digits", example: "ab".repeat(32) });
+
+/** Standard base64 (RFC 4648 section 4, padded). */
+export const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+export function base64(description: string, maxBytes?: number) {
+  const s = z.string().regex(BASE64_RE);
+  const bounded = maxBytes === undefined ? s : s.max(Math.ceil(maxBytes / 3) * 4);
+  return bounded.openapi({ description, format: "byte" });
+}
+
+/** A u64 sent as a decimal string: JSON numbers lose precision above 2^53. */
+export const U64String = z.string().regex(/^[0-9]{1,20}$/).openapi({ description: "unsigned integer as a string" });
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string().openapi({ description: "stable machine code, e.g. not_found, invalid_request" }),
+    message: z.string().openapi({ description: "what failed and why, for people" }),
+    requestId: z.string().optional().openapi({ description: "the x-request-id of this request (also in the log)" }),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+}).openapi("Error");
+
+/** The opaque cursor of a page; absent on the first page, `nextCursor` of the previous page after. */
+export const CURSOR_RE = /^[A-Za-z0-9_-]{1,128}$/;
+export const Cursor = z.string().regex(CURSOR_RE).openapi({
+  description: "opaque: the nextCursor of the previous page",
+});
+export const NextCursor = z.string().nullable().openapi({
+  description: "pass as ?cursor= for the next page; null on the last page",
+});
+
+/** `?limit=` of a page: 1..max, `fallback` when absent. */
+export function pageLimit(max: number, fallback: number) {
+  return z.coerce.number().int().min(1).max(max).default(fallback).openapi({
+    type: "integer",
+    description: `items per page, 1..${max} (default ${fallback})`,
+  });
+}
+
+/** JSON content of one schema, for a response or request body. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
