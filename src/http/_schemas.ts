@@ -12,8 +12,17 @@ export const Hex64 = z.string().regex(HEX64_RE).openapi({ description: "64 hex d
 export const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 export function base64(description: string, maxBytes?: number) {
   const s = z.string().regex(BASE64_RE);
-  const bounded = maxBytes === undefined ? s : s.max(Math.ceil(maxBytes / 3) * 4);
+  const bounded = maxBytes === undefined ? s : s.max(Math.ceil(maxBytes / 3) * 4).refine(
+    (text) => base64Bytes(text) <= maxBytes,
+    { message: `decodes to more than ${maxBytes} bytes` },
+  );
   return bounded.openapi({ description, format: "byte" });
+}
+
+/** Bytes that a valid base64 text decodes to. */
+export function base64Bytes(text: string): number {
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
 }
 
 /** A u64 sent as a decimal string: JSON numbers lose precision above 2^53. */

@@ -10,7 +10,7 @@ import type { Logger } from "../log/mod.ts";
 import { CONTENT_TYPE, registerProcessMetrics, Registry } from "../metrics/mod.ts";
 import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
-import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { keyStoreDir, loadIdentity, type NodeIdentity } from "./identity.ts";
 import { type Genesis, loadGenesis } from "./genesis.ts";
 import { DagService } from "./dag_service.ts";
 import { createDagApi } from "../http/dag.ts";
@@ -33,6 +33,9 @@ import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import type { Env } from "../http/app.ts";
 import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
 import { openNodeVault } from "../vault/open.ts";
+import { createCryptoApi, CRYPTO_API_BASE } from "../http/crypto.ts";
+import { Keyring } from "../keys/keyring.ts";
+import { KeySession, KeyStore } from "../keys/mod.ts";
 
 export type NodeStartErrorCode = "port_in_use" | "listen_failed" | "identity_mismatch" | "exchange_unavailable";
 
@@ -404,6 +407,15 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         "/api/v1/peers": peersApi,
         "/api/v1/checkpoints": checkpointsApi,
         [VAULT_API_BASE]: createVaultApi(vault, { apiKey: config.secrets.apiKey }),
+        [CRYPTO_API_BASE]: createCryptoApi(
+          new Keyring({
+            store: new KeyStore({ dir: keyStoreDir(config.node.dataDir), backend: crypto.backend }),
+            backend: crypto.backend,
+            session: config.secrets.keyPassphrase ? new KeySession(config.secrets.keyPassphrase) : null,
+          }),
+          crypto.backend,
+          { apiKey: config.secrets.apiKey },
+        ),
       },
       status: () => ({
         node: {
