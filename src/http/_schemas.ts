@@ -10,13 +10,45 @@ export const Hex64 = z.string().regex(HEX64_RE).openapi({ description: "64 hex d
 
 /** Standard base64 (RFC 4648 section 4, padded). */
 export const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-export function base64(description: string, maxBytes?: number) {
-  const s = z.string().regex(BASE64_RE);
-  const bounded = maxBytes === undefined ? s : s.max(Math.ceil(maxBytes / 3) * 4).refine(
-    (text) => base64Bytes(text) <= maxBytes,
-    { message: `decodes to more than ${maxBytes} bytes` },
-  );
-  return bounded.openapi({ description, format: "byte" });
+const B64 = "[A-Za-z0-9+/]";
+
+/**
+ * A pattern that holds exactly the base64 texts of minBytes..maxBytes bytes,
+ * so that a generator (a fuzzer, a client's validator) can produce valid ones
+ * from the pattern alone: n bytes are floor(n/3) groups of four characters,
+ * then a tail of "xx==" (one byte) or "xxx=" (two bytes).
+ */
+function base64Pattern(minBytes: number, maxBytes?: number): RegExp {
+  const tails = ["", `${B64}{2}==`, `${B64}{3}=`];
+  const alternatives = tails.flatMap((tail, rest) => {
+    const low = Math.max(0, Math.ceil((minBytes - rest) / 3));
+    const high = maxBytes === undefined ? Infinity : Math.floor((maxBytes - rest) / 3);
+    if (high < low) return [];
+    const count = low === high ? `{${low}}` : `{${low},${high === Infinity ? "" : high}}`;
+    return [`(?:${B64}{4})${count}${tail}`];
+  });
+  return new RegExp(`^(?:${alternatives.join("|")})$`);
+}
+
+export function base64(description: string, maxBytes?: number, minBytes = 0) {
+  const chars = (n: number) => Math.ceil(n / 3) * 4;
+  const s = z.string().regex(minBytes === 0 && maxBytes === undefined ? BASE64_RE : base64Pattern(minBytes, maxBytes));
+  const withMin = minBytes > 0 ? s.min(chars(minBytes)) : s;
+  const bounded = maxBytes === undefined ? withMin : withMin.max(chars(maxBytes));
+  const checked = bounded.refine((text) => {
+    const n = base64Bytes(text);
+    return n >= minBytes && (maxBytes === undefined || n <= maxBytes);
+  }, {
+    message: maxBytes === minBytes
+      ? `must decode to exactly ${minBytes} bytes`
+      : `must decode to ${minBytes}..${maxBytes ?? "any"} bytes`,
+  });
+  return checked.openapi({ description, format: "byte" });
+}
+
+/** Base64 of exactly `bytes` bytes (a key, a signature). */
+export function base64Exact(description: string, bytes: number) {
+  return base64(description, bytes, bytes);
 }
 
 /** Bytes that a valid base64 text decodes to. */
@@ -48,8 +80,12 @@ export const NextCursor = z.string().nullable().openapi({
 
 /** `?limit=` of a page: 1..max, `fallback` when absent. */
 export function pageLimit(max: number, fallback: number) {
+  // coerce hides the bounds from the generator: they are stated again for the document.
   return z.coerce.number().int().min(1).max(max).default(fallback).openapi({
     type: "integer",
+    minimum: 1,
+    maximum: max,
+    default: fallback,
     description: `items per page, 1..${max} (default ${fallback})`,
   });
 }

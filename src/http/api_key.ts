@@ -52,12 +52,3 @@ export function apiKeyPolicy(apiKey: string | null, mode: ApiKeyMode): ApiKeyPol
   };
   return { mode, closedWithoutKey, applies, middleware };
 }
-
-/**
- * Writes need `x-api-key` when the node has QUDAG_API_KEY; reads never do.
- * With `always`, writes are refused outright when no key is configured.
- * (For sub-apps that are not described route by route; prefer `apiKeyPolicy`.)
- */
-export function requireApiKeyOnWrites(apiKey: string | null, always = false): MiddlewareHandler {
-  return apiKeyPolicy(apiKey, always ? "operator" : "writes").middleware;
-}

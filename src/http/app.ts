@@ -20,6 +20,7 @@ import type { Histogram } from "../metrics/mod.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
 import { corsForReads, DEFAULT_CACHE, type HttpCacheConfig, type HttpCorsConfig, noStoreByDefault } from "./cache.ts";
 import { systemRoutes } from "./system.ts";
+import { refuseOtherMethods } from "./methods.ts";
 import type { OpenApiDocument } from "./openapi.ts";
 
 export interface StatusReport {
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const cors = corsForReads(deps.cors ?? { origins: [], maxAgeS: 0 });
   if (cors) app.use("*", cors);
   for (const m of deps.middleware ?? []) app.use("*", m);
+  app.use("*", refuseOtherMethods(app));
   app.use(
     "*",
     bodyLimit({

@@ -54,7 +54,8 @@ export function cacheControl(policy: CachePolicy): MiddlewareHandler<CacheEnv> {
     if (policy === "none") return await next();
     await withEtag(c, async () => {
       await next();
-      if (c.res.ok && (c.req.method === "GET" || c.req.method === "HEAD")) {
+      // A handler may choose for one representation (a vertex's bytes are immutable, its JSON view is not).
+      if (c.res.ok && (c.req.method === "GET" || c.req.method === "HEAD") && !c.res.headers.has("cache-control")) {
         c.header("cache-control", cacheHeader(policy, c.get("cacheConfig") ?? DEFAULT_CACHE));
       }
     });

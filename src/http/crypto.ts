@@ -9,14 +9,14 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type CryptoBackend, CryptoError, ML_DSA_87, ML_KEM } from "../crypto/backend.ts";
+import { type CryptoBackend, ML_DSA_87, ML_KEM } from "../crypto/backend.ts";
 import { ENVELOPE_OVERHEAD_BYTES, openEnvelope, parseEnvelope, sealEnvelope } from "../keys/envelope.ts";
 import { type Keyring, KEYRING_ALGORITHMS, type KeyringKey } from "../keys/keyring.ts";
 import { KEY_LABEL_RE } from "../keys/mod.ts";
 import { createArea, type Env } from "./app.ts";
 import { apiKeyPolicy } from "./api_key.ts";
 import { defineRoute } from "./_route.ts";
-import { base64, Cursor, Hex64, json, NextCursor, pageLimit } from "./_schemas.ts";
+import { base64, base64Exact, Cursor, Hex64, json, NextCursor, pageLimit } from "./_schemas.ts";
 import { ApiError } from "./errors.ts";
 
 export const CRYPTO_API_BASE = "/api/v1/crypto";
@@ -41,8 +41,8 @@ const aad = base64(
   `associated data, authenticated and not stored, at most ${CRYPTO_AAD_BYTES_MAX} bytes`,
   CRYPTO_AAD_BYTES_MAX,
 );
-const KemPublicKey = base64("an ML-KEM-768 encapsulation key (1,184 bytes)", ML_KEM[768].encapsulationKeyBytes);
-const DsaPublicKey = base64("an ML-DSA-87 public key (2,592 bytes)", ML_DSA_87.publicKeyBytes);
+const KemPublicKey = base64Exact("an ML-KEM-768 encapsulation key (1,184 bytes)", ML_KEM[768].encapsulationKeyBytes);
+const DsaPublicKey = base64Exact("an ML-DSA-87 public key (2,592 bytes)", ML_DSA_87.publicKeyBytes);
 
 const EncryptBody = z.object({
   plaintext: data("the bytes to seal"),
@@ -51,13 +51,17 @@ const EncryptBody = z.object({
   associatedData: aad.optional(),
 }).openapi("EncryptRequest", { description: "exactly one of publicKey and keyId" });
 const DecryptBody = z.object({
-  envelope: base64("an envelope (src/keys/ENVELOPE.md)", CRYPTO_DATA_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES),
+  envelope: base64(
+    "an envelope (src/keys/ENVELOPE.md)",
+    CRYPTO_DATA_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES,
+    ENVELOPE_OVERHEAD_BYTES,
+  ),
   associatedData: aad.optional(),
 }).openapi("DecryptRequest");
 const SignBody = z.object({ keyId: Hex64, message: data("the message") }).openapi("SignRequest");
 const VerifyBody = z.object({
   message: data("the message"),
-  signature: base64("an ML-DSA-87 signature (4,627 bytes)", ML_DSA_87.signatureBytes),
+  signature: base64Exact("an ML-DSA-87 signature (4,627 bytes)", ML_DSA_87.signatureBytes),
   publicKey: DsaPublicKey.optional(),
   keyId: Hex64.optional().openapi({ description: "a stored ml-dsa-87 key (instead of publicKey)" }),
 }).openapi("VerifyRequest", { description: "exactly one of publicKey and keyId" });
@@ -83,12 +87,6 @@ function oneKey(publicKey: string | undefined, keyId: string | undefined): void 
   }
 }
 
-function checkLength(what: string, b: Uint8Array, expected: number): void {
-  if (b.length !== expected) {
-    throw new CryptoError("crypto_bad_length", `${what} is ${b.length} bytes, expected ${expected}`);
-  }
-}
-
 export interface CryptoApiOptions {
   apiKey: string | null;
 }
@@ -101,6 +99,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "post",
       path: "/keys/generate",
+      operationId: "cryptoGenerateKey",
       tags: ["crypto"],
       summary: "Make a key in the node's key store; the answer has its id and public key, never the secret",
       request: {
@@ -111,7 +110,12 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
           }).openapi("GenerateKeyRequest"),
         ),
       },
-      responses: { 201: json(Key, "made") },
+      responses: {
+        201: {
+          ...json(Key, "made"),
+          links: { GetKey: { operationId: "cryptoGetKey", parameters: { id: "$response.body#/id" } } },
+        },
+      },
     }, { auth, errors: [507] }),
     async (c) => {
       const b = c.req.valid("json");
@@ -123,6 +127,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "get",
       path: "/keys",
+      operationId: "cryptoListKeys",
       tags: ["crypto"],
       summary: "The keys made through this API, by id",
       request: { query: z.object({ limit: pageLimit(KEYS_PAGE_MAX, 100), cursor: Cursor.optional() }) },
@@ -147,6 +152,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "get",
       path: "/keys/{id}",
+      operationId: "cryptoGetKey",
       tags: ["crypto"],
       summary: "One key: its algorithm and public key",
       request: { params: z.object({ id: Hex64 }) },
@@ -159,6 +165,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "post",
       path: "/encrypt",
+      operationId: "cryptoEncrypt",
       tags: ["crypto"],
       summary: "Seal bytes to an ML-KEM-768 public key: KEM, then HKDF-SHA-256, then AES-256-GCM",
       request: { body: body(EncryptBody) },
@@ -185,7 +192,6 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
         publicKey = key.publicKey;
       } else {
         publicKey = bytes(b.publicKey!);
-        checkLength("publicKey", publicKey, ML_KEM[768].encapsulationKeyBytes);
       }
       const envelope = await sealEnvelope(backend, publicKey, bytes(b.plaintext), {
         associatedData: b.associatedData === undefined ? undefined : bytes(b.associatedData),
@@ -198,6 +204,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "post",
       path: "/decrypt",
+      operationId: "cryptoDecrypt",
       tags: ["crypto"],
       summary: "Open an envelope with the stored key it was sealed to",
       request: { body: body(DecryptBody) },
@@ -224,6 +231,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "post",
       path: "/sign",
+      operationId: "cryptoSign",
       tags: ["crypto"],
       summary: "Sign a message with a stored ML-DSA-87 key (hedged, empty context)",
       request: { body: body(SignBody) },
@@ -246,6 +254,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     defineRoute({
       method: "post",
       path: "/verify",
+      operationId: "cryptoVerify",
       tags: ["crypto"],
       summary: "Check an ML-DSA-87 signature against a public key or a stored key",
       request: { body: body(VerifyBody) },
@@ -267,11 +276,8 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
         publicKey = key.publicKey;
       } else {
         publicKey = bytes(b.publicKey!);
-        checkLength("publicKey", publicKey, ML_DSA_87.publicKeyBytes);
       }
-      const signature = bytes(b.signature);
-      checkLength("signature", signature, ML_DSA_87.signatureBytes);
-      const valid = await (await backend.mlDsaVerifier(publicKey)).verify(bytes(b.message), signature);
+      const valid = await (await backend.mlDsaVerifier(publicKey)).verify(bytes(b.message), bytes(b.signature));
       return c.json({ valid }, 200);
     },
   );

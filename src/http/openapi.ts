@@ -6,8 +6,9 @@
  * serve (health, status, the document) carry both. A path both apps define
  * differently is a bug, refused here.
  *
- * `routeDrift` compares an app's router with a document: every route the app
- * answers must be described, and every described operation must be a route.
+ * `routeDrift` compares an app's router with the document: every route the app
+ * answers must be described for its server, and every operation described
+ * for that server must be a route (tests/openapi_drift_test.ts).
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { VERSION } from "../version.ts";
@@ -34,6 +35,12 @@ const DESCRIPTION = [
   "on every call and are closed while no key is configured. Lists are paged with `?limit=` and `?cursor=` (the",
   "previous page's `nextCursor`).",
 ].join("\n");
+
+/** The URL a client reaches a server on: a wildcard address is reached on loopback. */
+export function apiServerUrl(host: string, port: number): string {
+  const reach = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${reach.includes(":") ? `[${reach}]` : reach}:${port}`;
+}
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"] as const;
 
@@ -119,9 +126,9 @@ function withSecurity(doc: Json): Json {
 }
 
 export interface Drift {
-  /** Routes the app answers that the document does not describe ("GET /a/{b}"). */
+  /** Routes the app answers that the document does not describe there ("GET /a/{b}"). */
   undocumented: string[];
-  /** Operations the document describes that no app answers. */
+  /** Operations the document says this server serves that the app does not answer. */
   missing: string[];
 }
 
@@ -135,18 +142,30 @@ export function routesOf(app: { routes: readonly { method: string; path: string 
   return out;
 }
 
-/** The (method, path) operations a document describes. */
-export function operationsOf(doc: Json): Set<string> {
+/**
+ * The (method, path) operations a document says `serverUrl` serves: those of
+ * paths whose own `servers` list it, and, when `serverUrl` is the document's
+ * top-level server, those of paths without their own list.
+ */
+export function operationsOf(doc: Json, serverUrl: string): Set<string> {
+  const top = ((doc.servers ?? []) as { url: string }[]).map((s) => s.url);
   const out = new Set<string>();
   for (const [path, item] of Object.entries(doc.paths as Json)) {
+    const own = (item as { servers?: { url: string }[] }).servers?.map((s) => s.url);
+    if (!(own ?? top).includes(serverUrl)) continue;
     for (const m of METHODS) if ((item as Json)[m] !== undefined) out.add(`${m.toUpperCase()} ${path}`);
   }
   return out;
 }
 
-export function routeDrift(apps: readonly { routes: readonly { method: string; path: string }[] }[], doc: Json): Drift {
-  const routes = new Set(apps.flatMap((a) => [...routesOf(a)]));
-  const ops = operationsOf(doc);
+/** How an app's router and the document disagree about what `serverUrl` serves; both lists empty when they agree. */
+export function routeDrift(
+  app: { routes: readonly { method: string; path: string }[] },
+  doc: Json,
+  serverUrl: string,
+): Drift {
+  const routes = routesOf(app);
+  const ops = operationsOf(doc, serverUrl);
   return {
     undocumented: [...routes].filter((r) => !ops.has(r)).sort(),
     missing: [...ops].filter((o) => !routes.has(o)).sort(),

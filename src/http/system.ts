@@ -66,6 +66,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/health",
+      operationId: "health",
       tags: ["node"],
       summary: "The process is alive",
       responses: { 200: json(Alive, "alive") },
@@ -76,6 +77,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/ready",
+      operationId: "ready",
       tags: ["node"],
       summary: "Ready to serve: storage writable, not stopping, the exchange ledger (if any) not halted",
       responses: { 200: json(Ready, "ready") },
@@ -93,6 +95,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/api/v1/status",
+      operationId: "status",
       tags: ["node"],
       summary: "This node: identity, chain, crypto backend, storage, DAG, peers, consensus, settlement, exchange",
       responses: { 200: json(StatusBody, "the node's status (the exchange port answers its ledger summary)") },
@@ -104,6 +107,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/openapi.json",
+      operationId: "openapiDocument",
       tags: ["docs"],
       summary: "This OpenAPI 3.1 document: the public API and the exchange API",
       responses: { 200: json(Document, "the document") },
@@ -114,6 +118,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/docs",
+      operationId: "docsPage",
       tags: ["docs"],
       summary: "A browsable page of the document (Swagger UI)",
       responses: { 200: text("text/html", "the page") },
@@ -124,6 +129,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
     defineRoute({
       method: "get",
       path: "/docs/{asset}",
+      operationId: "docsAsset",
       tags: ["docs"],
       summary: "The page's script and style sheet",
       request: { params: z.object({ asset: z.enum(ASSETS) }) },

@@ -83,10 +83,20 @@ export function createVaultApi(vault: Vault | null, o: VaultApiOptions): OpenAPI
     defineRoute({
       method: "post",
       path: "/secrets",
+      operationId: "vaultCreate",
       tags: ["vault"],
       summary: "Store a new secret (version 1)",
       request: { body: { required: true, content: { "application/json": { schema: NewSecret } } } },
-      responses: { 201: json(Summary, "stored; the value is not echoed") },
+      responses: {
+        201: {
+          ...json(Summary, "stored; the value is not echoed"),
+          links: {
+            GetSecret: { operationId: "vaultGet", parameters: { id: "$response.body#/id" } },
+            UpdateSecret: { operationId: "vaultUpdate", parameters: { id: "$response.body#/id" } },
+            DeleteSecret: { operationId: "vaultDelete", parameters: { id: "$response.body#/id" } },
+          },
+        },
+      },
     }, { auth, errors: [507] }),
     async (c) => {
       const b = c.req.valid("json");
@@ -106,6 +116,7 @@ export function createVaultApi(vault: Vault | null, o: VaultApiOptions): OpenAPI
     defineRoute({
       method: "get",
       path: "/secrets/search",
+      operationId: "vaultSearch",
       tags: ["vault"],
       summary: "Secrets whose label, username, URL or tags hold every word of q (all when q is empty), newest first",
       request: {
@@ -128,6 +139,7 @@ export function createVaultApi(vault: Vault | null, o: VaultApiOptions): OpenAPI
     defineRoute({
       method: "get",
       path: "/secrets/{id}",
+      operationId: "vaultGet",
       tags: ["vault"],
       summary: "One secret with its value: the newest version, or ?version= while it is kept",
       request: {
@@ -148,6 +160,7 @@ export function createVaultApi(vault: Vault | null, o: VaultApiOptions): OpenAPI
     defineRoute({
       method: "put",
       path: "/secrets/{id}",
+      operationId: "vaultUpdate",
       tags: ["vault"],
       summary: "Update a secret: a new version; the older ones are kept (the newest 20)",
       request: { params, body: { required: true, content: { "application/json": { schema: SecretPatch } } } },
@@ -160,6 +173,7 @@ export function createVaultApi(vault: Vault | null, o: VaultApiOptions): OpenAPI
     defineRoute({
       method: "delete",
       path: "/secrets/{id}",
+      operationId: "vaultDelete",
       tags: ["vault"],
       summary: "Delete a secret and every version, for real: nothing of it stays in the database file or its WAL",
       request: { params },

@@ -14,8 +14,6 @@ import { keyStoreDir, loadIdentity, type NodeIdentity } from "./identity.ts";
 import { type Genesis, loadGenesis } from "./genesis.ts";
 import { DagService } from "./dag_service.ts";
 import { createDagApi } from "../http/dag.ts";
-import { requireApiKeyOnWrites } from "../http/api_key.ts";
-import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
 import { toHex } from "../keys/mod.ts";
 import { Discovery, resolveAaaa } from "../net/discovery.ts";
@@ -30,8 +28,8 @@ import { createTransactionsApi } from "../http/transactions.ts";
 import { createPeersApi } from "../http/peers.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
-import type { Env } from "../http/app.ts";
 import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
+import { apiServerUrl, OpenApiDocument } from "../http/openapi.ts";
 import { openNodeVault } from "../vault/open.ts";
 import { createCryptoApi, CRYPTO_API_BASE } from "../http/crypto.ts";
 import { Keyring } from "../keys/keyring.ts";
@@ -59,6 +57,11 @@ export interface RunningNode {
   readonly transport: PeerTransport;
   readonly ports: { http: number; metrics: number; p2p: number; exchange: number | null };
   readonly ledger: LedgerService | null;
+  /** The HTTP apps (public, and exchange when served), as the OpenAPI document describes them. */
+  readonly apps: {
+    readonly public: ReturnType<typeof createApp>;
+    readonly exchange: ReturnType<typeof createApp> | null;
+  };
   /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
   stop(reason: string): Promise<void>;
   /** Resolves when the node has stopped. */
@@ -369,17 +372,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     });
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
-    const dagApi = new Hono<Env>();
-    dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-    dagApi.route("/", createDagApi(dag));
-    const peersApi = new Hono<Env>();
-    peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey, true));
-    peersApi.route("/", createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name]))));
-    const checkpointsApi = new Hono<Env>();
-    checkpointsApi.route("/", createCheckpointsApi(storage));
-    const txApi = new Hono<Env>();
-    txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-    txApi.route("/", createTransactionsApi(consensus, storage));
+    const apiKey = config.secrets.apiKey;
 
     let stopping = false;
     const checkReady = () => {
@@ -394,7 +387,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       }
     };
 
+    const apiDocument = new OpenApiDocument();
     const app = createApp({
+      document: apiDocument,
       logger: log,
       requestDuration,
       bodyLimitBytes: config.http.bodyLimitBytes,
@@ -402,11 +397,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       checkReady,
       isStopping: () => stopping,
       areas: {
-        "/api/v1/dag": dagApi,
-        "/api/v1/transactions": txApi,
-        "/api/v1/peers": peersApi,
-        "/api/v1/checkpoints": checkpointsApi,
-        [VAULT_API_BASE]: createVaultApi(vault, { apiKey: config.secrets.apiKey }),
+        "/api/v1/dag": createDagApi(dag, { apiKey }),
+        "/api/v1/transactions": createTransactionsApi(consensus, storage, { apiKey }),
+        "/api/v1/peers": createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name])), { apiKey }),
+        "/api/v1/checkpoints": createCheckpointsApi(storage),
+        [VAULT_API_BASE]: createVaultApi(vault, { apiKey }),
         [CRYPTO_API_BASE]: createCryptoApi(
           new Keyring({
             store: new KeyStore({ dir: keyStoreDir(config.node.dataDir), backend: crypto.backend }),
@@ -414,7 +409,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
             session: config.secrets.keyPassphrase ? new KeySession(config.secrets.keyPassphrase) : null,
           }),
           crypto.backend,
-          { apiKey: config.secrets.apiKey },
+          { apiKey },
         ),
       },
       status: () => ({
@@ -483,8 +478,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     );
     cleanup.push(() => metricsServer.shutdown());
     let exchangeServer: Deno.HttpServer<Deno.NetAddr> | null = null;
+    let exchangeApp: ReturnType<typeof createApp> | null = null;
     if (ledger && config.exchange.enabled) {
-      const exchangeApp = createApp({
+      exchangeApp = createApp({
+        document: apiDocument,
         logger: log.child({ component: "exchange" }),
         requestDuration,
         bodyLimitBytes: config.http.bodyLimitBytes,
@@ -496,17 +493,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         isStopping: () => stopping,
         status: () => ({ exchange: ledger!.summary() }),
         areas: {
-          [EXCHANGE_API_BASE]: (() => {
-            const api = new Hono<Env>();
-            api.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-            api.route(
-              "/",
-              createExchangeApi(ledger!, (b) => consensus.submit(b), (id) => consensus.txState(id), {
-                nowMs,
-              }),
-            );
-            return api;
-          })(),
+          [EXCHANGE_API_BASE]: createExchangeApi(ledger!, (b) => consensus.submit(b), (id) => consensus.txState(id), {
+            nowMs,
+            storage,
+            apiKey,
+          }),
         },
       });
       exchangeServer = listen(
@@ -526,6 +517,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       p2p: p2pPort,
       exchange: exchangeServer?.addr.port ?? null,
     };
+    apiDocument.attach(app, exchangeApp, {
+      public: apiServerUrl(config.http.host, ports.http),
+      exchange: ports.exchange === null ? undefined : apiServerUrl(config.http.host, ports.exchange),
+    });
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => resolveStopped = r);
     let stopPromise: Promise<void> | null = null;
@@ -574,7 +569,22 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       dataDir: config.node.dataDir,
       boots,
     });
-    return { identity, crypto, storage, registry, genesis, dag, consensus, transport, ledger, ports, stop, stopped };
+    const apps = { public: app, exchange: exchangeApp };
+    return {
+      identity,
+      crypto,
+      storage,
+      registry,
+      genesis,
+      dag,
+      consensus,
+      transport,
+      ledger,
+      apps,
+      ports,
+      stop,
+      stopped,
+    };
   } catch (e) {
     for (const fn of cleanup.reverse()) {
       try {
