@@ -33,6 +33,11 @@ export interface Config {
     readonly port: number;
     readonly bodyLimitBytes: number;
     readonly shutdownTimeoutMs: number;
+    /** CORS for reads (src/http/cache.ts); empty: none. */
+    readonly corsOrigins: readonly string[];
+    readonly corsMaxAgeS: number;
+    readonly cacheMaxAgeS: number;
+    readonly cacheImmutableMaxAgeS: number;
   };
   readonly metrics: { readonly host: string; readonly port: number };
   readonly exchange: {
@@ -355,6 +360,10 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
       port: n("http.port"),
       bodyLimitBytes: n("http.body_limit_bytes"),
       shutdownTimeoutMs: n("http.shutdown_timeout_ms"),
+      corsOrigins: v.get("http.cors_origins") as readonly string[],
+      corsMaxAgeS: n("http.cors_max_age_s"),
+      cacheMaxAgeS: n("http.cache_max_age_s"),
+      cacheImmutableMaxAgeS: n("http.cache_immutable_max_age_s"),
     },
     metrics: { host: s("metrics.host")!, port: n("metrics.port") },
     exchange: {
@@ -415,6 +424,9 @@ function build(v: Map<string, ConfigValue>, sources: Record<string, string>, con
   };
 }
 
+/** A browser origin: scheme, host, optional port, nothing more (RFC 6454). */
+const ORIGIN_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
+
 /** Cross-field rules, each stated in its message. */
 function checkInvariants(c: Config): void {
   const f = c.fees;
@@ -425,6 +437,16 @@ function checkInvariants(c: Config): void {
     throw new ConfigError(
       `fees.f_min_verified = ${f.fMinVerified} is invalid: expected fees.f_min_verified <= fees.f_max_verified (${f.fMaxVerified})`,
     );
+  }
+  for (const origin of c.http.corsOrigins) {
+    if (origin !== "*" && !ORIGIN_RE.test(origin)) {
+      throw new ConfigError(
+        `http.cors_origins = ${
+          JSON.stringify(origin)
+        } is invalid: expected "*" or an origin such as https://app.example ` +
+          "(scheme, host and port, no path)",
+      );
+    }
   }
   const ports = [
     ["http.port", c.http.port],

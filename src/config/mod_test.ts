@@ -274,3 +274,30 @@ Deno.test("ENV_NAMES are all covered by --allow-env of the start task", () => {
   const missing = ENV_NAMES.filter((n) => !covered(n));
   assert.deepEqual(missing, [], `not in --allow-env: ${missing.join(", ")}`);
 });
+
+Deno.test("resolveConfig() reads CORS origins and cache ages; refuses an origin with a path or no scheme", () => {
+  const d = resolveConfig({});
+  assert.deepEqual(d.http.corsOrigins, []);
+  assert.equal(d.http.cacheMaxAgeS, 2);
+  assert.equal(d.http.cacheImmutableMaxAgeS, 86_400);
+  const c = resolveConfig({
+    env: {
+      QUDAG_HTTP_CORS_ORIGINS: "https://app.example, http://localhost:3000,http://[::1]:8000",
+      QUDAG_HTTP_CACHE_MAX_AGE_S: "0",
+    },
+    toml: { text: "[http]\ncors_max_age_s = 60\ncache_immutable_max_age_s = 31536000\n", name: "q.toml" },
+  });
+  assert.deepEqual(c.http.corsOrigins, ["https://app.example", "http://localhost:3000", "http://[::1]:8000"]);
+  assert.equal(c.http.corsMaxAgeS, 60);
+  assert.equal(c.http.cacheMaxAgeS, 0);
+  assert.equal(c.http.cacheImmutableMaxAgeS, 31_536_000);
+  assert.deepEqual(resolveConfig({ env: { QUDAG_HTTP_CORS_ORIGINS: "*" } }).http.corsOrigins, ["*"]);
+  for (const bad of ["app.example", "https://app.example/", "https://app.example/path", "ftp://x.example"]) {
+    assert.throws(
+      () => resolveConfig({ env: { QUDAG_HTTP_CORS_ORIGINS: bad } }),
+      (e: unknown) => e instanceof ConfigError && /http\.cors_origins .* is invalid/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(() => resolveConfig({ env: { QUDAG_HTTP_CACHE_MAX_AGE_S: "3601" } }), ConfigError);
+});

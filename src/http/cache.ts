@@ -64,7 +64,9 @@ export function cacheControl(policy: CachePolicy): MiddlewareHandler<CacheEnv> {
 
 /** The app's last word: anything that did not choose a cache policy (or failed) is not stored. */
 export function noStoreByDefault(c: Context): void {
-  if (!c.res.ok || !c.res.headers.has("cache-control")) c.res.headers.set("cache-control", NO_STORE);
+  // A 304 repeats the cache policy of the response it stands for.
+  const fresh = c.res.ok || c.res.status === 304;
+  if (!fresh || !c.res.headers.has("cache-control")) c.res.headers.set("cache-control", NO_STORE);
 }
 
 const READ_METHODS = ["GET", "HEAD"];

@@ -388,7 +388,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     };
 
     const apiDocument = new OpenApiDocument();
+    const httpPolicy = {
+      cors: { origins: config.http.corsOrigins, maxAgeS: config.http.corsMaxAgeS },
+      cache: { shortMaxAgeS: config.http.cacheMaxAgeS, immutableMaxAgeS: config.http.cacheImmutableMaxAgeS },
+    };
     const app = createApp({
+      ...httpPolicy,
       document: apiDocument,
       logger: log,
       requestDuration,
@@ -481,6 +486,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     let exchangeApp: ReturnType<typeof createApp> | null = null;
     if (ledger && config.exchange.enabled) {
       exchangeApp = createApp({
+        ...httpPolicy,
         document: apiDocument,
         logger: log.child({ component: "exchange" }),
         requestDuration,
