@@ -16,6 +16,7 @@ import { silentLogger } from "../src/log/mod.ts";
 import { makeGenesis } from "../src/node/genesis.ts";
 import { startNode } from "../src/node/mod.ts";
 import { OpenApiDocument, routeDrift } from "../src/http/openapi.ts";
+import { ExchangePortStatus, NodeStatus } from "../src/http/status.ts";
 import type { Env } from "../src/http/app.ts";
 
 type Json = Record<string, unknown>;
@@ -126,6 +127,13 @@ Deno.test({
       assert.deepEqual((doc.components as Json).securitySchemes, {
         apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "the node's QUDAG_API_KEY" },
       });
+
+      // The status reports the node assembles are what the document says they are.
+      const status = await (await fetch(`${publicUrl}/api/v1/status`)).json();
+      const checked = NodeStatus.safeParse(status);
+      assert.ok(checked.success, JSON.stringify(checked.error?.issues));
+      const exchangeStatus = ExchangePortStatus.safeParse(await (await fetch(`${exchangeUrl}/api/v1/status`)).json());
+      assert.ok(exchangeStatus.success, JSON.stringify(exchangeStatus.error?.issues));
 
       // The page that browses it.
       const page = await fetch(`${publicUrl}/docs`);

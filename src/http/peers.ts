@@ -28,7 +28,10 @@ const PeerPage = z.object({
 }).openapi("PeerPage");
 
 const Address = z.object({
-  address: z.string().max(300).openapi({ description: "host:port or [ipv6]:port", example: "127.0.0.1:4001" }),
+  address: z.string().max(300).regex(ADDRESS_RE).openapi({
+    description: "host:port or [ipv6]:port",
+    example: "127.0.0.1:4001",
+  }),
 });
 const PeerId = z.object({ peerId: Hex64 });
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
@@ -98,9 +101,6 @@ export function createPeersApi(
     }, { auth }),
     (c) => {
       const { address } = c.req.valid("json");
-      if (!ADDRESS_RE.test(address)) {
-        throw new ApiError(400, "invalid_request", `address must be host:port or [v6]:port`);
-      }
       try {
         transport.connect(address);
       } catch (e) {
