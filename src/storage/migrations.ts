@@ -111,8 +111,9 @@ export const MIGRATIONS: readonly Migration[] = [
 
       CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;`,
   },
+  // Versions 6 and 7: main's version 5 (carriers) comes before them when the branches meet.
   {
-    version: 5,
+    version: 6,
     name: "vault",
     // src/vault: one ML-KEM-768 vault key (its private part sealed under the passphrase), secrets with the
     // fields search reads in clear (label, username, URL, tags: search_text is their lower-cased join), each
@@ -148,7 +149,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;`,
   },
   {
-    version: 6,
+    version: 7,
     name: "account_history",
     // An account's transactions, newest first (GET /api/v1/exchange/accounts/:id/transactions): one row per
     // account a receipt touched, seq = the receipt's rowid (apply order). A page is a range of the primary

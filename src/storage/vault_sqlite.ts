@@ -1,5 +1,5 @@
 /**
- * The vault's tables in the node's SQLite database (migration 5), on the
+ * The vault's tables in the node's SQLite database (migration 6), on the
  * storage's own connection.
  *
  * Real deletes: every vault write that frees content runs with
