@@ -118,7 +118,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // src/vault: one ML-KEM-768 vault key (its private part sealed under the passphrase), secrets with the
     // fields search reads in clear (label, username, URL, tags: search_text is their lower-cased join), each
     // with its data key wrapped to the vault key; versions hold the whole record, AES-256-GCM under that key.
-    // Pages newest first by (created_at_ms, id), whatever the depth.
+    // Pages newest first by (created_at_ms, id), whatever the depth; search filters on the index alone.
     sql: `
       CREATE TABLE vault_key (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -138,7 +138,7 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at_ms INTEGER NOT NULL,
         updated_at_ms INTEGER NOT NULL
       ) STRICT, WITHOUT ROWID;
-      CREATE INDEX vault_secrets_by_created ON vault_secrets(created_at_ms, id);
+      CREATE INDEX vault_secrets_by_created ON vault_secrets(created_at_ms, id, search_text);
       CREATE TABLE vault_versions (
         secret_id TEXT NOT NULL REFERENCES vault_secrets(id) ON DELETE CASCADE,
         version INTEGER NOT NULL,

@@ -45,13 +45,18 @@ const SQL = {
   deleteSecret: "DELETE FROM vault_secrets WHERE id = ?",
 } as const;
 
-/** Search, newest first by (created_at_ms, id): a walk of the index from the cursor, whatever the depth. */
+/**
+ * Search, newest first by (created_at_ms, id): a walk of the covering index
+ * vault_secrets_by_created (created_at_ms, id, search_text) from the cursor,
+ * matching terms without reading the rows, whatever the depth; the page's
+ * rows are then read by id.
+ */
 export function vaultSearchSql(terms: number, after: boolean): string {
   const where = [
     ...(after ? ["(created_at_ms, id) < (?, ?)"] : []),
     ...Array.from({ length: terms }, () => "instr(search_text, ?) > 0"),
   ];
-  return `SELECT ${SECRET_COLUMNS} FROM vault_secrets INDEXED BY vault_secrets_by_created` +
+  return "SELECT id FROM vault_secrets INDEXED BY vault_secrets_by_created" +
     (where.length ? ` WHERE ${where.join(" AND ")}` : "") + " ORDER BY created_at_ms DESC, id DESC LIMIT ?";
 }
 
@@ -186,9 +191,9 @@ export class SqliteVaultStore implements VaultStore {
     const params: (string | number)[] = [];
     if (q.after) params.push(q.after.createdAtMs, q.after.id);
     params.push(...q.terms.map((t) => t.toLowerCase()), q.limit);
-    return (this.#d.stmt(vaultSearchSql(q.terms.length, q.after !== null)).all(...params) as SecretRow[]).map(
-      secretOf,
-    );
+    const ids = this.#d.stmt(vaultSearchSql(q.terms.length, q.after !== null)).all(...params) as { id: string }[];
+    const read = this.#d.stmt(SQL.getSecret);
+    return ids.map((r) => secretOf(read.get(r.id) as SecretRow));
   }
 
   #insertVersion(v: StoredSecretVersion): void {

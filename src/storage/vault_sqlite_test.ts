@@ -128,11 +128,11 @@ Deno.test("SqliteStorage account history and vault search pages walk an index fr
         "SEARCH r USING INDEX sqlite_autoindex_receipts_1 (tx_id=?)",
       ]);
       for (const [terms, after] of [[0, false], [2, false], [0, true], [3, true]] as const) {
-        // In index order from the cursor, stopping at the limit: no temporary sort.
+        // In index order from the cursor, terms matched in the index itself, stopping at the limit: no sort.
         assert.deepEqual(planOf(db, vaultSearchSql(terms, after)), [
           after
-            ? "SEARCH vault_secrets USING INDEX vault_secrets_by_created ((created_at_ms,id)<(?,?))"
-            : "SCAN vault_secrets USING INDEX vault_secrets_by_created",
+            ? "SEARCH vault_secrets USING COVERING INDEX vault_secrets_by_created ((created_at_ms,id)<(?,?))"
+            : "SCAN vault_secrets USING COVERING INDEX vault_secrets_by_created",
         ]);
       }
     }
