@@ -37,7 +37,7 @@ function secretsOf(file: string): Record<string, string> {
   return out;
 }
 
-async function freePorts(n: number): Promise<number[]> {
+function freePorts(n: number): number[] {
   const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
   const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
   for (const l of ls) l.close();
@@ -85,7 +85,7 @@ Deno.test({
       assert.deepEqual(g.validators.map((v: { name: string }) => v.name), NAMES);
 
       // One port set per node; each lists the others' p2p addresses, as QUDAG_PEERS does on Fly.
-      const ports = await freePorts(NAMES.length * 4);
+      const ports = freePorts(NAMES.length * 4);
       const p2p = (i: number) => `127.0.0.1:${ports[i * 4 + 2]}`;
       const envOf = (i: number, extra: Record<string, string> = {}) => ({
         ...SEED_ENV,

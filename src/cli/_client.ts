@@ -53,7 +53,7 @@ function nodeBase(nodeUrl: string): URL {
  */
 export async function callNode(
   o: ClientOptions,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   body?: { bytes: Uint8Array } | { json: unknown },
   accept = "application/json",

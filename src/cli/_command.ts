@@ -8,6 +8,8 @@ export interface Io {
   isTerminal(): boolean;
   /** Reads a line from the terminal without echo. */
   readSecret(prompt: string): Promise<string>;
+  /** All of stdin as text, when it is not a terminal (piped values). */
+  readStdin?(): Promise<string>;
   env(): Record<string, string | undefined>;
 }
 

@@ -15,13 +15,29 @@ import { key } from "./key.ts";
 import { peer } from "./peer.ts";
 import { start } from "./start.ts";
 import { status } from "./status.ts";
+import { vault } from "./vault.ts";
 import { version } from "./version.ts";
 
 export type { Command, Group, Io };
 
 type Entry = Command | Group;
 
-const ENTRIES: readonly Entry[] = [start, status, health, genesis, key, dag, peer, exchange, checkpoint, version];
+/** Most bytes a command reads from stdin (a vault value is at most 64 KiB). */
+const STDIN_BYTES_MAX = 1024 * 1024;
+
+const ENTRIES: readonly Entry[] = [
+  start,
+  status,
+  health,
+  genesis,
+  key,
+  dag,
+  peer,
+  exchange,
+  vault,
+  checkpoint,
+  version,
+];
 
 function isGroup(e: Entry): e is Group {
   return "commands" in e;
@@ -155,6 +171,16 @@ export function processIo(readEnv: () => Record<string, string | undefined>): Io
     out: (t) => void Deno.stdout.writeSync(enc.encode(t + "\n")),
     err: (t) => void Deno.stderr.writeSync(enc.encode(t + "\n")),
     isTerminal: () => Deno.stdin.isTerminal(),
+    async readStdin(): Promise<string> {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of Deno.stdin.readable) {
+        size += chunk.length;
+        if (size > STDIN_BYTES_MAX) throw new UsageError(`stdin holds more than ${STDIN_BYTES_MAX} bytes`);
+        chunks.push(chunk);
+      }
+      return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    },
     env: readEnv,
     async readSecret(prompt: string): Promise<string> {
       Deno.stderr.writeSync(enc.encode(prompt));

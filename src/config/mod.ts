@@ -33,6 +33,11 @@ export interface Config {
     readonly port: number;
     readonly bodyLimitBytes: number;
     readonly shutdownTimeoutMs: number;
+    /** CORS for reads (src/http/cache.ts); empty: none. */
+    readonly corsOrigins: readonly string[];
+    readonly corsMaxAgeS: number;
+    readonly cacheMaxAgeS: number;
+    readonly cacheImmutableMaxAgeS: number;
   };
   readonly metrics: { readonly host: string; readonly port: number };
   readonly exchange: {
@@ -85,6 +90,7 @@ export interface Config {
     readonly agentVerificationKey: string | null;
     readonly keyPassphrase: string | null;
     readonly apiKey: string | null;
+    readonly vaultPassphrase: string | null;
   };
   /** Where each key's value came from: "default", "file", "env NAME", "flag --x". */
   readonly sources: Readonly<Record<string, string>>;
@@ -364,6 +370,10 @@ function build(
       port: n("http.port"),
       bodyLimitBytes: n("http.body_limit_bytes"),
       shutdownTimeoutMs: n("http.shutdown_timeout_ms"),
+      corsOrigins: v.get("http.cors_origins") as readonly string[],
+      corsMaxAgeS: n("http.cors_max_age_s"),
+      cacheMaxAgeS: n("http.cache_max_age_s"),
+      cacheImmutableMaxAgeS: n("http.cache_immutable_max_age_s"),
     },
     metrics: { host: s("metrics.host")!, port: n("metrics.port") },
     exchange: {
@@ -416,12 +426,16 @@ function build(
       agentVerificationKey: s("secrets.agent_verification_key"),
       keyPassphrase: s("secrets.key_passphrase"),
       apiKey: s("secrets.api_key"),
+      vaultPassphrase: s("secrets.vault_passphrase"),
     },
     sources,
     moved,
     configFile,
   };
 }
+
+/** A browser origin: scheme, host, optional port, nothing more (RFC 6454). */
+const ORIGIN_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
 /** Cross-field rules, each stated in its message. */
 function checkInvariants(c: Config): void {
@@ -439,6 +453,16 @@ function checkInvariants(c: Config): void {
       throw new ConfigError(
         `p2p.peers entry ${JSON.stringify(peer)} (from ${c.sources["p2p.peers"]}) is invalid: expected host:port or ` +
           "[ipv6]:port, e.g. qudag-node2.internal:4001",
+      );
+    }
+  }
+  for (const origin of c.http.corsOrigins) {
+    if (origin !== "*" && !ORIGIN_RE.test(origin)) {
+      throw new ConfigError(
+        `http.cors_origins = ${
+          JSON.stringify(origin)
+        } is invalid: expected "*" or an origin such as https://app.example ` +
+          "(scheme, host and port, no path)",
       );
     }
   }

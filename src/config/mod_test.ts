@@ -244,13 +244,14 @@ Deno.test("printableConfig() redacts every secret", () => {
     for (const name of f.env ?? []) env[name] = v;
     values.push(v);
   });
-  assert.equal(values.length, 8);
+  assert.equal(values.length, 11);
   const c = resolveConfig({ env });
   const text = JSON.stringify(printableConfig(c));
   for (const v of values) assert.ok(!text.includes(v), `secret ${v} leaked`);
   const printed = printableConfig(c) as Record<string, Record<string, unknown>>;
   assert.equal(printed.secrets.api_key, "<redacted>");
   assert.equal(printed.secrets.key_passphrase, "<redacted>");
+  assert.equal(printed.secrets.vault_passphrase, "<redacted>");
   assert.equal(printed.http.port, 8080);
   assert.equal(printed.fees.f_min_verified, 0.0025);
 });
@@ -301,4 +302,31 @@ Deno.test("cli.exchange_url comes from QUDAG_EXCHANGE_URL", () => {
     resolveConfig({ env: { QUDAG_EXCHANGE_URL: "http://127.0.0.1:7103" } }).cli.exchangeUrl,
     "http://127.0.0.1:7103",
   );
+});
+
+Deno.test("resolveConfig() reads CORS origins and cache ages; refuses an origin with a path or no scheme", () => {
+  const d = resolveConfig({});
+  assert.deepEqual(d.http.corsOrigins, []);
+  assert.equal(d.http.cacheMaxAgeS, 2);
+  assert.equal(d.http.cacheImmutableMaxAgeS, 86_400);
+  const c = resolveConfig({
+    env: {
+      QUDAG_HTTP_CORS_ORIGINS: "https://app.example, http://localhost:3000,http://[::1]:8000",
+      QUDAG_HTTP_CACHE_MAX_AGE_S: "0",
+    },
+    toml: { text: "[http]\ncors_max_age_s = 60\ncache_immutable_max_age_s = 31536000\n", name: "q.toml" },
+  });
+  assert.deepEqual(c.http.corsOrigins, ["https://app.example", "http://localhost:3000", "http://[::1]:8000"]);
+  assert.equal(c.http.corsMaxAgeS, 60);
+  assert.equal(c.http.cacheMaxAgeS, 0);
+  assert.equal(c.http.cacheImmutableMaxAgeS, 31_536_000);
+  assert.deepEqual(resolveConfig({ env: { QUDAG_HTTP_CORS_ORIGINS: "*" } }).http.corsOrigins, ["*"]);
+  for (const bad of ["app.example", "https://app.example/", "https://app.example/path", "ftp://x.example"]) {
+    assert.throws(
+      () => resolveConfig({ env: { QUDAG_HTTP_CORS_ORIGINS: bad } }),
+      (e: unknown) => e instanceof ConfigError && /http\.cors_origins .* is invalid/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(() => resolveConfig({ env: { QUDAG_HTTP_CACHE_MAX_AGE_S: "3601" } }), ConfigError);
 });

@@ -91,6 +91,36 @@ export const FIELDS: readonly Field[] = [
     help: "largest request body accepted",
   },
   {
+    key: "http.cors_origins",
+    type: { kind: "list" },
+    default: [],
+    env: ["QUDAG_HTTP_CORS_ORIGINS"],
+    help: 'origins allowed to read the API from a browser ("*" for any; https://app.example); none by default. ' +
+      "Reads only: writes never get CORS headers",
+  },
+  {
+    key: "http.cors_max_age_s",
+    type: { kind: "int", min: 0, max: 86_400 },
+    default: 600,
+    env: ["QUDAG_HTTP_CORS_MAX_AGE_S"],
+    help: "how long a browser may keep a CORS preflight answer, seconds",
+  },
+  {
+    key: "http.cache_max_age_s",
+    type: { kind: "int", min: 0, max: 3_600 },
+    default: 2,
+    env: ["QUDAG_HTTP_CACHE_MAX_AGE_S"],
+    help: "Cache-Control max-age of public reads that change as the chain moves (status, accounts, fees), " +
+      "seconds; 0 sends no-cache (revalidate by ETag)",
+  },
+  {
+    key: "http.cache_immutable_max_age_s",
+    type: { kind: "int", min: 0, max: 31_536_000 },
+    default: 86_400,
+    env: ["QUDAG_HTTP_CACHE_IMMUTABLE_MAX_AGE_S"],
+    help: "Cache-Control max-age of reads that never change (a vertex's bytes, a certified checkpoint), seconds",
+  },
+  {
     key: "http.shutdown_timeout_ms",
     type: { kind: "int", min: 100, max: 60_000 },
     default: 4_000,
@@ -399,6 +429,11 @@ export const FIELDS: readonly Field[] = [
     ["secrets.agent_verification_key", "AGENT_VERIFICATION_KEY", "agent verification key"],
     ["secrets.key_passphrase", "QUDAG_KEY_PASSPHRASE", "passphrase of the key store"],
     ["secrets.api_key", "QUDAG_API_KEY", "x-api-key required on write endpoints"],
+    [
+      "secrets.vault_passphrase",
+      "QUDAG_VAULT_PASSPHRASE",
+      "passphrase of the vault (default: QUDAG_KEY_PASSPHRASE); without either the vault stays locked",
+    ],
   ].map(([key, env, help]): Field => ({
     key,
     type: { kind: "string", pattern: /^[\s\S]+$/, describe: "a non-empty secret" },

@@ -1,14 +1,27 @@
 /**
- * The public HTTP API (Hono). Areas mount as sub-apps; middleware gives every
- * request an id, a JSON log line, a duration metric, secure headers and a body
- * limit; one onError turns every failure into a JSON error with a stable code.
+ * The HTTP API (Hono with zod-openapi). Areas mount as sub-apps whose routes
+ * are defined once (`defineRoute`): that definition validates the request,
+ * states the route's API key and cache policy, and describes it in the one
+ * OpenAPI document served at /openapi.json (browsable at /docs).
+ *
+ * Middleware, in order: request id + JSON log line + duration metric; secure
+ * headers; CORS for reads (when configured); `deps.middleware` (the slot for a
+ * rate limiter: it sees every request, with its id and logger, before the body
+ * is read); body limit; refusal of writes while stopping. One onError turns
+ * every failure into a JSON error with a stable code; anything that did not
+ * choose a cache policy leaves as `no-store`.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono, MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../log/mod.ts";
 import type { Histogram } from "../metrics/mod.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
+import { corsForReads, DEFAULT_CACHE, type HttpCacheConfig, type HttpCorsConfig, noStoreByDefault } from "./cache.ts";
+import { systemRoutes } from "./system.ts";
+import { refuseOtherMethods } from "./methods.ts";
+import type { OpenApiDocument } from "./openapi.ts";
 
 export interface StatusReport {
   [key: string]: unknown;
@@ -27,14 +40,38 @@ export interface AppDeps {
   status: () => StatusReport;
   /** Sub-apps by mount path, e.g. "/api/v1/dag". */
   areas?: Record<string, Hono<Env>>;
+  /** The document served at /openapi.json; without one, this app's own routes. */
+  document?: OpenApiDocument;
+  cors?: HttpCorsConfig;
+  cache?: HttpCacheConfig;
+  /** Run for every request after the request id and CORS, before the body is read (e.g. a rate limiter). */
+  middleware?: readonly MiddlewareHandler<Env>[];
 }
 
-export type Env = { Variables: { requestId: string; logger: Logger } };
+export type Env = { Variables: { requestId: string; logger: Logger; cacheConfig: HttpCacheConfig } };
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
-export function createApp(deps: AppDeps): Hono<Env> {
-  const app = new Hono<Env>();
+/** The validation hook of every route: a refused request is a 400 with the field and the rule, never its value. */
+export function validationHook(
+  result: { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } },
+): void {
+  if (result.success || !result.error) return;
+  const issues = result.error.issues.slice(0, 10).map((i) => ({
+    path: i.path.map(String).join(".") || "(body)",
+    message: i.message,
+  }));
+  throw new ApiError(400, "invalid_request", issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
+}
+
+/** A sub-app for one area, with the shared validation hook. */
+export function createArea(): OpenAPIHono<Env> {
+  return new OpenAPIHono<Env>({ defaultHook: validationHook });
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  const cacheConfig = deps.cache ?? DEFAULT_CACHE;
 
   app.use("*", async (c, next) => {
     const incoming = c.req.header("x-request-id");
@@ -42,6 +79,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const log = deps.logger.child({ requestId });
     c.set("requestId", requestId);
     c.set("logger", log);
+    c.set("cacheConfig", cacheConfig);
     const started = deps.nowMs();
     try {
       await next();
@@ -54,6 +92,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       const status = String(c.res.status);
       deps.requestDuration.observe({ method: c.req.method, route, status }, seconds);
       c.header("x-request-id", requestId);
+      noStoreByDefault(c);
       log.info("http request", {
         method: c.req.method,
         path: c.req.path,
@@ -64,6 +103,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   });
   app.use("*", secureHeaders());
+  const cors = corsForReads(deps.cors ?? { origins: [], maxAgeS: 0 });
+  if (cors) app.use("*", cors);
+  for (const m of deps.middleware ?? []) app.use("*", m);
+  app.use("*", refuseOtherMethods(app));
   app.use(
     "*",
     bodyLimit({
@@ -73,7 +116,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
       },
     }),
   );
-
   app.use("*", async (c, next) => {
     if (deps.isStopping?.() && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
       throw new ApiError(503, "shutting_down", "this node is shutting down; retry on another node");
@@ -81,17 +123,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
   });
 
-  app.get("/health", (c) => c.json({ status: "alive" }));
-  app.get("/ready", (c) => {
-    try {
-      deps.checkReady();
-    } catch (cause) {
-      throw new ApiError(503, "not_ready", `not ready: ${(cause as Error).message}`);
-    }
-    return c.json({ status: "ready" });
+  systemRoutes(app, {
+    checkReady: deps.checkReady,
+    status: deps.status,
+    document: () => deps.document?.get() ?? app.getOpenAPI31Document({ openapi: "3.1.0", info: DEFAULT_INFO }),
   });
-  app.get("/api/v1/status", (c) => c.json(deps.status()));
-
   for (const [path, area] of Object.entries(deps.areas ?? {})) app.route(path, area);
 
   app.notFound((c) => {
@@ -111,3 +147,5 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
   return app;
 }
+
+const DEFAULT_INFO = { title: "qudag node API", version: "1" };

@@ -205,3 +205,21 @@ Deno.test("createApp() sets secure headers on success and error responses", asyn
     await res.body?.cancel();
   }
 });
+
+Deno.test("createApp() answers a method a path does not take with 405 and Allow, even beside a parameter route", async () => {
+  const area = new Hono<Env>();
+  area.get("/things/search", (c) => c.json({ search: true }));
+  area.put("/things/:id", (c) => c.json({ put: c.req.param("id") }));
+  area.get("/things/:id", (c) => c.json({ get: c.req.param("id") }));
+  const { app } = setup({ areas: { "/x": area } });
+  const put = await app.request("/x/things/search", { method: "PUT" });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get("allow"), "GET");
+  assert.equal((await put.json()).error.code, "method_not_allowed");
+  assert.equal((await app.request("/x/things/7", { method: "PUT" })).status, 200);
+  const del = await app.request("/x/things/7", { method: "DELETE" });
+  assert.equal(del.status, 405);
+  assert.equal(del.headers.get("allow"), "GET, PUT");
+  assert.equal((await app.request("/x/things/search", { method: "HEAD" })).status, 200);
+  assert.equal((await app.request("/x/nothing", { method: "DELETE" })).status, 404);
+});

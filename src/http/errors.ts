@@ -43,6 +43,23 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   crypto_unsupported: 501,
   crypto_backend_unavailable: 503,
   ledger_halted: 503,
+  unsupported_media_type: 415,
+  input_too_large: 413,
+  // The vault (src/vault) and the node's own keys (src/keys): closed, locked, missing, full.
+  vault_locked: 503,
+  vault_full: 507,
+  vault_corrupt: 500,
+  key_not_found: 404,
+  key_exists: 409,
+  key_invalid: 400,
+  key_passphrase_missing: 503,
+  key_passphrase_wrong: 503,
+  key_file_corrupt: 500,
+  key_io: 503,
+  key_store_full: 507,
+  key_wrong_algorithm: 422,
+  envelope_invalid: 400,
+  decrypt_failed: 422,
   // A submission the exchange ledger refuses (dry run before consensus): the client's transaction is invalid.
   ...Object.fromEntries(LEDGER_REFUSAL_CODES.map((c) => [c, 422 as const])),
 };
@@ -65,8 +82,21 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: Con
   }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
-    const code = status === 413 ? "body_too_large" : status === 401 ? "unauthorized" : "invalid_request";
-    return { status, body: { error: { code, message: err.message || "request refused", requestId } } };
+    const code = status === 413
+      ? "body_too_large"
+      : status === 401
+      ? "unauthorized"
+      : status === 415
+      ? "unsupported_media_type"
+      : /malformed json/i.test(err.message)
+      ? "invalid_json"
+      : "invalid_request";
+    const message = code === "invalid_json"
+      ? "the body is not valid JSON"
+      : code === "unsupported_media_type"
+      ? "the body's content-type is not one this route takes (see /openapi.json)"
+      : err.message || "request refused";
+    return { status, body: { error: { code, message, requestId } } };
   }
   // The core refuses bad bytes with a stable code: the client sent something malformed.
   if (err instanceof CoreError) {

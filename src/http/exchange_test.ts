@@ -47,7 +47,7 @@ async function setup() {
     return Promise.resolve({ id, state: "pending" });
   };
   const txState = (id: string) => storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
-  const api = createExchangeApi(ledger, submit, txState, { nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS });
+  const api = createExchangeApi(ledger, submit, txState, { nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS, storage });
   const app = createApp({
     logger: silentLogger,
     requestDuration: registry.histogram("http_request_duration_seconds", "Duration.", ["method", "route", "status"]),
@@ -242,6 +242,76 @@ Deno.test("exchange API GET /immutable reports the lock, grace time left by the 
     assert.equal(body.audit.length, 1);
     assert.equal(body.audit[0].action, "lock");
     assert.equal(body.audit[0].timeMs, LOCK_TIME_MS.toString());
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /accounts/:idOrName/transactions: newest first, with receipts, fees and what moved", async () => {
+  const { get, ledger, steps } = await setup();
+  try {
+    const id = (name: string) => blake3(steps.find((s) => s.name === name)!.tx).toHex();
+    const alice = await get("/accounts/alice/transactions");
+    assert.equal(alice.status, 200);
+    assert.equal(alice.body.account, realKey(11).id.toHex());
+    assert.equal(alice.body.name, "alice");
+    assert.equal(alice.body.nextCursor, null);
+    const items = alice.body.transactions as Record<string, unknown>[];
+    assert.deepEqual(items.map((t) => t.id), [id("attest alice"), id("transfer alice"), id("create alice")]);
+    const transfer = items[1];
+    assert.equal(transfer.kind, "transfer");
+    assert.equal(transfer.account, realKey(10).id.toHex());
+    assert.equal(transfer.to, realKey(11).id.toHex());
+    assert.equal(transfer.amount, "50000");
+    assert.equal(transfer.amountUnits, "50000000000");
+    assert.equal(transfer.nonce, "1");
+    assert.equal((transfer.receipt as Record<string, unknown>).code, "ok");
+    assert.equal(
+      (transfer.receipt as Record<string, unknown>).feeUnits,
+      ledger.receipt(id("transfer alice"))!.fee.toString(),
+    );
+    assert.equal(items[2].kind, "create_account");
+    assert.equal(items[2].to, null);
+
+    // The fee account lists every transfer that paid it; by id as by name.
+    const fees = await get(`/accounts/${realKey(1).id.toHex()}/transactions`);
+    assert.deepEqual(fees.body.transactions.map((t: { id: string }) => t.id), [
+      id("transfer bob"),
+      id("transfer alice"),
+    ]);
+
+    // Pages of one, followed by cursor, give the same list.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 10; i++) {
+      const page: { status: number; body: { transactions: { id: string }[]; nextCursor: string | null } } = await get(
+        `/accounts/alice/transactions?limit=1${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      assert.equal(page.status, 200);
+      seen.push(...page.body.transactions.map((t) => t.id));
+      cursor = page.body.nextCursor;
+      if (cursor === null) break;
+    }
+    assert.deepEqual(seen, items.map((t) => t.id));
+
+    assert.equal((await get("/accounts/nobody/transactions")).body.error.code, "not_found");
+    assert.equal((await get("/accounts/alice/transactions?cursor=abc")).body.error.code, "invalid_request");
+    assert.equal((await get("/accounts/alice/transactions?limit=0")).status, 400);
+    assert.equal((await get("/accounts/alice/transactions?limit=1001")).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API GET /accounts pages by cursor (after and next stay as deprecated aliases)", async () => {
+  const { get, ledger } = await setup();
+  try {
+    const first = await get("/accounts?limit=3");
+    assert.equal(first.body.nextCursor, first.body.next);
+    const byCursor = await get(`/accounts?limit=3&cursor=${first.body.nextCursor}`);
+    const byAfter = await get(`/accounts?limit=3&after=${first.body.next}`);
+    assert.deepEqual(byCursor.body, byAfter.body);
+    assert.equal((await get("/accounts?cursor=nothex")).body.error.code, "invalid_request");
   } finally {
     ledger.close();
   }

@@ -19,6 +19,10 @@ export const KEY_PURPOSES = [
   "fee-configuration",
   "agent-verification",
   "account",
+  // Made through POST /api/v1/crypto/keys/generate; used by the node for /decrypt and /sign.
+  "api",
+  // The vault's ML-KEM-768 key, sealed into the database (src/vault), never a file in the store.
+  "vault",
 ] as const;
 export type KeyPurpose = typeof KEY_PURPOSES[number];
 
@@ -35,7 +39,9 @@ export type KeyErrorCode =
   | "key_exists"
   | "key_invalid"
   | "key_kdf_refused"
-  | "key_io";
+  | "key_io"
+  | "key_wrong_algorithm"
+  | "key_store_full";
 
 export class KeyError extends Error {
   readonly code: KeyErrorCode;
@@ -148,6 +154,73 @@ function deriveKey(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promis
   });
 }
 
+/** Where sealing keys come from: a passphrase run through scrypt, with a salt per seal or per session. */
+interface Deriver {
+  readonly kdf: KdfParams;
+  /** The salt a new seal uses. */
+  newSalt(): Uint8Array;
+  derive(salt: Uint8Array, kdf: KdfParams): Promise<Uint8Array>;
+}
+
+function oneShot(passphrase: string, kdf: KdfParams): Deriver {
+  return {
+    kdf,
+    newSalt: () => crypto.getRandomValues(new Uint8Array(16)),
+    derive: (salt, k) => deriveKey(passphrase, salt, k),
+  };
+}
+
+/** Derived keys a session remembers; a file sealed elsewhere (its own salt) adds one. */
+const SESSION_CACHE_MAX = 64;
+
+/**
+ * One passphrase held by a long-running process (the node) that seals and
+ * opens many keys: every key it seals shares the session's salt, so scrypt
+ * runs once per session and once per foreign salt, not once per key (scrypt
+ * costs ~0.5 s and 128 MiB at the default parameters). Each sealed key still
+ * has its own random AES-GCM nonce under the derived key.
+ */
+export class KeySession implements Deriver {
+  readonly kdf: KdfParams;
+  readonly #passphrase: string;
+  readonly #salt = crypto.getRandomValues(new Uint8Array(16));
+  readonly #cache = new Map<string, Promise<Uint8Array>>();
+  #derivations = 0;
+
+  constructor(passphrase: string, kdf: KdfParams = DEFAULT_KDF) {
+    if (!passphrase) throw new KeyError("key_passphrase_missing", "an empty passphrase cannot protect a key");
+    this.#passphrase = passphrase;
+    this.kdf = kdf;
+  }
+
+  newSalt(): Uint8Array {
+    return this.#salt;
+  }
+
+  /** How many times scrypt ran for this session. */
+  get derivations(): number {
+    return this.#derivations;
+  }
+
+  derive(salt: Uint8Array, kdf: KdfParams): Promise<Uint8Array> {
+    const key = `${toB64(salt)}/${kdf.log2N}/${kdf.r}/${kdf.p}`;
+    let derived = this.#cache.get(key);
+    if (!derived) {
+      if (this.#cache.size >= SESSION_CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#derivations++;
+      derived = deriveKey(this.#passphrase, salt, kdf);
+      // A failed derivation is not remembered.
+      derived.catch(() => this.#cache.delete(key));
+      this.#cache.set(key, derived);
+    }
+    return derived;
+  }
+}
+
+function deriverOf(passphrase: string | KeySession, kdf: KdfParams): Deriver {
+  return typeof passphrase === "string" ? oneShot(passphrase, kdf) : passphrase;
+}
+
 function header(f: Omit<KeyFileJson, "check" | "cipher" | "ciphertext">): Uint8Array<ArrayBuffer> {
   // Associated data: every public field, in a fixed order (the label only when present, so older files still open).
   return new TextEncoder().encode(
@@ -166,13 +239,13 @@ function header(f: Omit<KeyFileJson, "check" | "cipher" | "ciphertext">): Uint8A
 
 async function seal(
   secret: Uint8Array,
-  passphrase: string,
+  deriver: Deriver,
   meta: Omit<KeyFileJson, "kdf" | "check" | "cipher" | "ciphertext">,
-  kdf: KdfParams,
 ): Promise<KeyFileJson> {
-  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const kdf = deriver.kdf;
+  const salt = deriver.newSalt();
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const derived = await deriveKey(passphrase, salt, kdf);
+  const derived = await deriver.derive(salt, kdf);
   const withKdf = { ...meta, kdf: { name: "scrypt", ...kdf, salt: toB64(salt) } };
   const aesKey = await crypto.subtle.importKey("raw", derived.slice(0, 32), "AES-GCM", false, ["encrypt"]);
   const ct = new Uint8Array(
@@ -230,8 +303,9 @@ function parseKeyFile(text: string, path: string): KeyFileJson {
   return f as KeyFileJson;
 }
 
-async function unseal(f: KeyFileJson, passphrase: string, path: string): Promise<Uint8Array> {
-  const derived = await deriveKey(passphrase, Uint8Array.fromBase64(f.kdf.salt), f.kdf);
+async function unseal(f: KeyFileJson, deriver: Deriver, path: string): Promise<Uint8Array> {
+  const kdf = { log2N: f.kdf.log2N, r: f.kdf.r, p: f.kdf.p };
+  const derived = await deriver.derive(Uint8Array.fromBase64(f.kdf.salt), kdf);
   if (toB64(blake3(derived.slice(32), 16)) !== f.check) {
     throw new KeyError("key_passphrase_wrong", `wrong passphrase for key file ${path}`);
   }
@@ -296,11 +370,11 @@ export class KeyStore {
   async generate(
     algorithm: KeyAlgorithm,
     purpose: KeyPurpose,
-    passphrase: string,
+    passphrase: string | KeySession,
     out?: string,
     label?: string,
   ): Promise<KeyInfo> {
-    if (!passphrase) throw new KeyError("key_passphrase_missing", "an empty passphrase cannot protect a key");
+    if (passphrase === "") throw new KeyError("key_passphrase_missing", "an empty passphrase cannot protect a key");
     const secret = crypto.getRandomValues(new Uint8Array(algorithm === "ml-dsa" ? 32 : 64));
     return await this.import(algorithm, purpose, secret, passphrase, out, label);
   }
@@ -310,7 +384,7 @@ export class KeyStore {
     algorithm: KeyAlgorithm,
     purpose: KeyPurpose,
     secret: Uint8Array,
-    passphrase: string,
+    passphrase: string | KeySession,
     out?: string,
     label?: string,
   ): Promise<KeyInfo> {
@@ -320,7 +394,7 @@ export class KeyStore {
     const publicKey = await publicKeyOf(this.#backend, algorithm, secret);
     const keyId = keyIdOf(publicKey);
     const createdAt = this.#now().toISOString();
-    const file = await seal(secret, passphrase, {
+    const file = await seal(secret, deriverOf(passphrase, this.#kdf), {
       format: KEY_FILE_FORMAT,
       algorithm,
       purpose,
@@ -328,7 +402,7 @@ export class KeyStore {
       publicKey: toB64(publicKey),
       createdAt,
       ...(label === undefined ? {} : { label }),
-    }, this.#kdf);
+    });
     const path = out ?? `${this.dir}/${purpose}-${keyId.slice(0, 16)}.key.json`;
     try {
       if (!out) Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -423,7 +497,7 @@ export class KeyStore {
   }
 
   /** Decrypts a key file and checks that the secret really belongs to the public key. */
-  async unlock(path: string, passphrase: string | null): Promise<UnlockedKey> {
+  async unlock(path: string, passphrase: string | KeySession | null): Promise<UnlockedKey> {
     const info = this.read(path);
     if (!passphrase) {
       throw new KeyError(
@@ -432,7 +506,7 @@ export class KeyStore {
       );
     }
     const f = parseKeyFile(Deno.readTextFileSync(path), path);
-    const secret = await unseal(f, passphrase, path);
+    const secret = await unseal(f, deriverOf(passphrase, this.#kdf), path);
     const expected = info.algorithm === "ml-dsa" ? 32 : 64;
     if (secret.length !== expected) {
       throw new KeyError(
@@ -446,6 +520,43 @@ export class KeyStore {
     }
     return { ...info, secret };
   }
+}
+
+/**
+ * A key sealed exactly as a key file, kept as text somewhere other than the
+ * store (the vault keeps its key in the database): the same format, the same
+ * authenticated header, the same scrypt and AES-256-GCM.
+ */
+export async function sealKeyText(
+  o: { algorithm: KeyAlgorithm; purpose: KeyPurpose; secret: Uint8Array; publicKey: Uint8Array; createdAt: string },
+  passphrase: string | KeySession,
+  kdf: KdfParams = DEFAULT_KDF,
+): Promise<string> {
+  const file = await seal(o.secret, deriverOf(passphrase, kdf), {
+    format: KEY_FILE_FORMAT,
+    algorithm: o.algorithm,
+    purpose: o.purpose,
+    keyId: keyIdOf(o.publicKey),
+    publicKey: toB64(o.publicKey),
+    createdAt: o.createdAt,
+  });
+  return JSON.stringify(file);
+}
+
+/** Opens what sealKeyText made: the secret and the public key it was sealed with. `where` names it in errors. */
+export async function openKeyText(
+  text: string,
+  passphrase: string | KeySession,
+  where: string,
+): Promise<{ secret: Uint8Array; publicKey: Uint8Array; keyId: string; algorithm: KeyAlgorithm }> {
+  const f = parseKeyFile(text, where);
+  const secret = await unseal(f, deriverOf(passphrase, f.kdf), where);
+  return {
+    secret,
+    publicKey: Uint8Array.fromBase64(f.publicKey),
+    keyId: f.keyId,
+    algorithm: f.algorithm as KeyAlgorithm,
+  };
 }
 
 /**

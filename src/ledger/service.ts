@@ -495,6 +495,8 @@ export class LedgerService {
         ratePpb: out.ratePpb,
         vertex: id,
         timeMs: Number(out.timeMs),
+        // The account history index (storage accountHistory): every account this transaction changed.
+        accounts: out.touched.map((a) => a.toHex()),
       });
       // Applied, or refused after its nonce check (the nonce is consumed): either leaves journal facts.
       if (out.code === "ok" || out.touched.length > 0) facts = true;

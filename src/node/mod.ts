@@ -11,15 +11,13 @@ import type { Logger } from "../log/mod.ts";
 import { CONTENT_TYPE, registerExchangeInfo, registerProcessMetrics, Registry } from "../metrics/mod.ts";
 import { SqliteStorage, type Storage } from "../storage/mod.ts";
 import { buildInfo, VERSION } from "../version.ts";
-import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { keyStoreDir, loadIdentity, type NodeIdentity } from "./identity.ts";
 import { type Genesis, loadGenesis } from "./genesis.ts";
 import { AccountKeys } from "./account_keys.ts";
 import { ledgerAdmission, plainAdmission } from "./submission.ts";
 import { VerifiedTxs } from "./verified_txs.ts";
 import { DagService } from "./dag_service.ts";
 import { createDagApi } from "../http/dag.ts";
-import { requireApiKeyOnWrites } from "../http/api_key.ts";
-import { Hono } from "hono";
 import { PeerTransport } from "../net/transport.ts";
 import { keyIdOf, toHex } from "../keys/mod.ts";
 import { Discovery, joinHostPort, resolveAaaa } from "../net/discovery.ts";
@@ -34,8 +32,12 @@ import { createTransactionsApi } from "../http/transactions.ts";
 import { createPeersApi } from "../http/peers.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
-import type { Env } from "../http/app.ts";
-import { ApiError } from "../http/errors.ts";
+import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
+import { apiServerUrl, OpenApiDocument } from "../http/openapi.ts";
+import { openNodeVault } from "../vault/open.ts";
+import { createCryptoApi, CRYPTO_API_BASE } from "../http/crypto.ts";
+import { Keyring } from "../keys/keyring.ts";
+import { KeySession, KeyStore } from "../keys/mod.ts";
 
 export type NodeStartErrorCode =
   | "port_in_use"
@@ -64,6 +66,11 @@ export interface RunningNode {
   readonly transport: PeerTransport;
   readonly ports: { http: number; metrics: number; p2p: number; exchange: number | null };
   readonly ledger: LedgerService | null;
+  /** The HTTP apps (public, and exchange when served), as the OpenAPI document describes them. */
+  readonly apps: {
+    readonly public: ReturnType<typeof createApp>;
+    readonly exchange: ReturnType<typeof createApp> | null;
+  };
   /** Stops accepting, lets in-flight requests finish (bounded), closes storage. Idempotent. */
   stop(reason: string): Promise<void>;
   /** Resolves when the node has stopped. */
@@ -366,19 +373,16 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       nodeType: config.exchange.nodeType,
       ledger: ledger === null ? "none" : ledger.halted ? "halted" : "running",
     }));
+    const vault = await openNodeVault({
+      config,
+      storage,
+      backend: crypto.backend,
+      logger: log.child({ component: "vault" }),
+      nowMs,
+    });
     if (isValidator) consensus.start();
     cleanup.push(() => consensus.stop());
-    const dagApi = new Hono<Env>();
-    dagApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-    dagApi.route("/", createDagApi(dag));
-    const peersApi = new Hono<Env>();
-    peersApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey, true));
-    peersApi.route("/", createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name]))));
-    const checkpointsApi = new Hono<Env>();
-    checkpointsApi.route("/", createCheckpointsApi(storage));
-    const txApi = new Hono<Env>();
-    txApi.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-    txApi.route("/", createTransactionsApi(consensus, storage));
+    const apiKey = config.secrets.apiKey;
 
     let stopping = false;
     const checkReady = () => {
@@ -393,7 +397,14 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       }
     };
 
+    const apiDocument = new OpenApiDocument();
+    const httpPolicy = {
+      cors: { origins: config.http.corsOrigins, maxAgeS: config.http.corsMaxAgeS },
+      cache: { shortMaxAgeS: config.http.cacheMaxAgeS, immutableMaxAgeS: config.http.cacheImmutableMaxAgeS },
+    };
     const app = createApp({
+      ...httpPolicy,
+      document: apiDocument,
       logger: log,
       requestDuration,
       bodyLimitBytes: config.http.bodyLimitBytes,
@@ -401,12 +412,30 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       checkReady,
       isStopping: () => stopping,
       areas: {
-        "/api/v1/dag": dagApi,
-        "/api/v1/transactions": txApi,
-        "/api/v1/peers": peersApi,
-        "/api/v1/checkpoints": checkpointsApi,
+        "/api/v1/dag": createDagApi(dag, { apiKey }),
+        "/api/v1/transactions": createTransactionsApi(consensus, storage, { apiKey }),
+        "/api/v1/peers": createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name])), { apiKey }),
+        "/api/v1/checkpoints": createCheckpointsApi(storage),
+        [VAULT_API_BASE]: createVaultApi(vault, { apiKey }),
+        [CRYPTO_API_BASE]: createCryptoApi(
+          new Keyring({
+            store: new KeyStore({ dir: keyStoreDir(config.node.dataDir), backend: crypto.backend }),
+            backend: crypto.backend,
+            session: config.secrets.keyPassphrase ? new KeySession(config.secrets.keyPassphrase) : null,
+          }),
+          crypto.backend,
+          { apiKey },
+        ),
         // The exchange's reads on the public port too (/exchange/status, /exchange/accounts): what Fly's proxy serves.
-        ...(ledger ? { "/exchange": exchangeReads(ledger, consensus, nowMs, config.exchange.port) } : {}),
+        ...(ledger
+          ? {
+            "/exchange": createExchangeApi(ledger, (b) => consensus.submit(b), (id) => consensus.txState(id), {
+              nowMs,
+              storage,
+              readsOnlySuffix: "OnPublicPort",
+            }),
+          }
+          : {}),
       },
       status: () => ({
         node: {
@@ -474,8 +503,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     );
     cleanup.push(() => metricsServer.shutdown());
     let exchangeServer: Deno.HttpServer<Deno.NetAddr> | null = null;
+    let exchangeApp: ReturnType<typeof createApp> | null = null;
     if (ledger && config.exchange.enabled) {
-      const exchangeApp = createApp({
+      exchangeApp = createApp({
+        ...httpPolicy,
+        document: apiDocument,
         logger: log.child({ component: "exchange" }),
         requestDuration,
         bodyLimitBytes: config.http.bodyLimitBytes,
@@ -487,17 +519,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         isStopping: () => stopping,
         status: () => ({ exchange: ledger!.summary() }),
         areas: {
-          [EXCHANGE_API_BASE]: (() => {
-            const api = new Hono<Env>();
-            api.use("*", requireApiKeyOnWrites(config.secrets.apiKey));
-            api.route(
-              "/",
-              createExchangeApi(ledger!, (b) => consensus.submit(b), (id) => consensus.txState(id), {
-                nowMs,
-              }),
-            );
-            return api;
-          })(),
+          [EXCHANGE_API_BASE]: createExchangeApi(ledger!, (b) => consensus.submit(b), (id) => consensus.txState(id), {
+            nowMs,
+            storage,
+            apiKey,
+          }),
         },
       });
       exchangeServer = listen(
@@ -517,6 +543,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       p2p: p2pPort,
       exchange: exchangeServer?.addr.port ?? null,
     };
+    apiDocument.attach(app, exchangeApp, {
+      public: apiServerUrl(config.http.host, ports.http),
+      exchange: ports.exchange === null ? undefined : apiServerUrl(config.http.host, ports.exchange),
+    });
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => resolveStopped = r);
     let stopPromise: Promise<void> | null = null;
@@ -565,7 +595,22 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       dataDir: config.node.dataDir,
       boots,
     });
-    return { identity, crypto, storage, registry, genesis, dag, consensus, transport, ledger, ports, stop, stopped };
+    const apps = { public: app, exchange: exchangeApp };
+    return {
+      identity,
+      crypto,
+      storage,
+      registry,
+      genesis,
+      dag,
+      consensus,
+      transport,
+      ledger,
+      apps,
+      ports,
+      stop,
+      stopped,
+    };
   } catch (e) {
     for (const fn of cleanup.reverse()) {
       try {
@@ -574,24 +619,6 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     }
     throw e;
   }
-}
-
-/** The exchange API's GET routes under /exchange on the public port; writes are refused with where they go. */
-function exchangeReads(ledger: LedgerService, consensus: ConsensusService, nowMs: () => number, port: number) {
-  const api = new Hono<Env>();
-  api.use("*", async (c, next) => {
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      throw new ApiError(
-        405,
-        "method_not_allowed",
-        `the public port serves the exchange's reads only: send ${c.req.method} to the exchange API (port ${port}, ` +
-          `${EXCHANGE_API_BASE})`,
-      );
-    }
-    await next();
-  });
-  api.route("/", createExchangeApi(ledger, (b) => consensus.submit(b), (id) => consensus.txState(id), { nowMs }));
-  return api;
 }
 
 /**

@@ -17,6 +17,8 @@ import {
 
 /** Default page size of cutsFrom(). */
 export const CUTS_FROM_LIMIT_DEFAULT = 1000;
+/** Most entries one accountHistory() page returns. */
+export const HISTORY_PAGE_MAX = 1000;
 const U64_MAX = 2n ** 64n - 1n;
 
 function checkInteger(what: string, value: number, min = Number.MIN_SAFE_INTEGER): void {
@@ -89,6 +91,14 @@ export function checkReceipt(r: StoredReceipt): void {
   }
   checkInteger(`rate of receipt ${r.txId}`, r.ratePpb, 0);
   checkInteger(`time of receipt ${r.txId}`, r.timeMs);
+}
+
+export function checkHistoryPage(beforeSeq: number | null, limit: number): void {
+  if (beforeSeq !== null) checkInteger("beforeSeq of accountHistory()", beforeSeq, 0);
+  checkInteger("limit of accountHistory()", limit, 1);
+  if (limit > HISTORY_PAGE_MAX) {
+    throw new RangeError(`limit of accountHistory() is ${limit}, at most ${HISTORY_PAGE_MAX}`);
+  }
 }
 
 /** `latest` is the newest stored cut's seq, or null when none is stored. */

@@ -61,6 +61,12 @@ export const SQL = {
   putReceipt: "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms) VALUES (?, ?, ?, ?, ?, ?) " +
     "ON CONFLICT(tx_id) DO NOTHING",
   getReceipt: "SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?",
+  putHistory: "INSERT INTO account_history (account, seq, tx_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+  // A range of account_history's primary key (account, seq), walked down from the cursor: the cost of a page
+  // does not depend on its depth. Then one receipts lookup per row by its primary key.
+  accountHistory: "SELECT h.seq, r.tx_id, r.code, r.fee, r.rate_ppb, r.vertex, r.time_ms " +
+    "FROM account_history AS h CROSS JOIN receipts AS r ON r.tx_id = h.tx_id " +
+    "WHERE h.account = ? AND h.seq < ? ORDER BY h.seq DESC LIMIT ?",
 
   latestCutSeq: "SELECT MAX(seq) AS seq FROM cuts",
   putCut: `INSERT INTO cuts (${CUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

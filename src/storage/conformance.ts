@@ -17,12 +17,14 @@ import {
   vertex,
 } from "./_conformance.ts";
 import { runSettlementConformance } from "./conformance_settlement.ts";
+import { runVaultConformance } from "./conformance_vault.ts";
 
 export type { ConformanceTarget } from "./_conformance.ts";
 
 export function runStorageConformance(target: ConformanceTarget): void {
   runDagConformance(target);
   runSettlementConformance(target);
+  runVaultConformance(target);
 }
 
 function runDagConformance(target: ConformanceTarget): void {

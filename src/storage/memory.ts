@@ -2,6 +2,7 @@ import {
   type Decision,
   type DecisionStatus,
   type DecisionSubject,
+  type HistoryEntry,
   type Storage,
   StorageError,
   type StoredCertificate,
@@ -11,11 +12,13 @@ import {
   type StoredVertex,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
+import { MemoryVaultStore } from "./vault_memory.ts";
 import {
   checkCertificate,
   checkCut,
   checkCutStatement,
   checkDecision,
+  checkHistoryPage,
   checkKeep,
   checkLimit,
   checkReceipt,
@@ -45,6 +48,10 @@ interface State {
   decisions: Map<string, Decision>;
   decisionCounts: Record<DecisionSubject, Record<DecisionStatus, number>>;
   receipts: Map<string, StoredReceipt>;
+  /** Receipts stored so far: the next one's seq is receiptCount + 1 (SQLite's rowid). */
+  receiptCount: number;
+  /** Per account, [seq, tx id] in ascending seq (appended only). */
+  history: Map<string, [number, string][]>;
   /** Contiguous (putCut's rule): cuts[i].seq === cuts[0].seq + i. */
   cuts: StoredCut[];
   certificates: Map<number, StoredCertificate>;
@@ -64,6 +71,8 @@ function emptyState(): State {
     decisions: new Map(),
     decisionCounts: { tx: { accepted: 0, rejected: 0 }, vertex: { accepted: 0, rejected: 0 } },
     receipts: new Map(),
+    receiptCount: 0,
+    history: new Map(),
     cuts: [],
     certificates: new Map(),
     latestCertificateSeq: null,
@@ -85,6 +94,7 @@ function cloneState(s: State): State {
     decisions: new Map(s.decisions),
     decisionCounts: { tx: { ...s.decisionCounts.tx }, vertex: { ...s.decisionCounts.vertex } },
     receipts: new Map(s.receipts),
+    history: new Map([...s.history].map(([k, v]) => [k, [...v]])),
     cuts: [...s.cuts],
     certificates: new Map(s.certificates),
     snapshots: new Map(s.snapshots),
@@ -131,6 +141,7 @@ export class MemoryStorage implements Storage {
   readonly schemaVersion = SCHEMA_VERSION;
   #s: State = emptyState();
   #closed = false;
+  readonly vault = new MemoryVaultStore(() => void this.#open());
 
   #open(): State {
     if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
@@ -281,7 +292,35 @@ export class MemoryStorage implements Storage {
     const s = this.#open();
     // Every check before any write: the batch lands whole or not at all.
     for (const r of receipts) checkReceipt(r);
-    for (const r of receipts) if (!s.receipts.has(r.txId)) s.receipts.set(r.txId, { ...r });
+    for (const r of receipts) {
+      if (s.receipts.has(r.txId)) continue;
+      const { accounts, ...receipt } = r;
+      s.receipts.set(r.txId, receipt);
+      const seq = ++s.receiptCount;
+      for (const account of new Set(accounts ?? [])) {
+        let list = s.history.get(account);
+        if (!list) s.history.set(account, list = []);
+        list.push([seq, r.txId]);
+      }
+    }
+  }
+  accountHistory(account: string, beforeSeq: number | null, limit: number): HistoryEntry[] {
+    checkHistoryPage(beforeSeq, limit);
+    const s = this.#open();
+    const list = s.history.get(account) ?? [];
+    // Binary search for the first entry at or above beforeSeq, then walk down: the cost of SQLite's index range.
+    let lo = 0, hi = list.length;
+    const bound = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid][0] < bound) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: HistoryEntry[] = [];
+    for (let i = lo - 1; i >= 0 && out.length < limit; i--) {
+      out.push({ seq: list[i][0], receipt: { ...s.receipts.get(list[i][1])! } });
+    }
+    return out;
   }
   getReceipt(txId: string): StoredReceipt | null {
     const r = this.#open().receipts.get(txId);

@@ -126,6 +126,56 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
       INSERT OR IGNORE INTO tx_carriers (conflict_key, vertex, tx_id) SELECT conflict_key, vertex, id FROM transactions;`,
   },
+  {
+    version: 6,
+    name: "vault",
+    // src/vault: one ML-KEM-768 vault key (its private part sealed under the passphrase), secrets with the
+    // fields search reads in clear (label, username, URL, tags: search_text is their lower-cased join), each
+    // with its data key wrapped to the vault key; versions hold the whole record, AES-256-GCM under that key.
+    // Pages newest first by (created_at_ms, id), whatever the depth; search filters on the index alone.
+    sql: `
+      CREATE TABLE vault_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE vault_secrets (
+        id TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        username TEXT,
+        url TEXT,
+        tags TEXT NOT NULL,
+        search_text TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX vault_secrets_by_created ON vault_secrets(created_at_ms, id, search_text);
+      CREATE TABLE vault_versions (
+        secret_id TEXT NOT NULL REFERENCES vault_secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        iv BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) STRICT, WITHOUT ROWID;`,
+  },
+  {
+    version: 7,
+    name: "account_history",
+    // An account's transactions, newest first (GET /api/v1/exchange/accounts/:id/transactions): one row per
+    // account a receipt touched, seq = the receipt's rowid (apply order). A page is a range of the primary
+    // key, so it costs the same at any depth. Receipts stored before this version have no rows here.
+    sql: `
+      CREATE TABLE account_history (
+        account TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        tx_id TEXT NOT NULL,
+        PRIMARY KEY (account, seq)
+      ) STRICT, WITHOUT ROWID;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -3,6 +3,7 @@ import {
   type Decision,
   type DecisionStatus,
   type DecisionSubject,
+  type HistoryEntry,
   type Storage,
   StorageError,
   type StoredCertificate,
@@ -17,6 +18,7 @@ import {
   checkCut,
   checkCutStatement,
   checkDecision,
+  checkHistoryPage,
   checkKeep,
   checkLimit,
   checkReceipt,
@@ -27,6 +29,7 @@ import {
 } from "./_rules.ts";
 import { decodeSignatures, encodeSignatures } from "./_signatures.ts";
 import { SQL } from "./_sqlite_sql.ts";
+import { SqliteVaultStore } from "./vault_sqlite.ts";
 
 export const DB_FILE = "qudag.db";
 
@@ -78,10 +81,16 @@ export class SqliteStorage implements Storage {
   #closed = false;
   #stmts = new Map<string, StatementSync>();
   #txDepth = 0;
+  readonly vault: SqliteVaultStore;
 
   private constructor(db: DatabaseSync, path: string) {
     this.#db = db;
     this.path = path;
+    this.vault = new SqliteVaultStore({
+      db,
+      stmt: (sql) => this.#stmt(sql),
+      transaction: (fn) => this.transaction(fn),
+    });
   }
 
   static open(options: SqliteOptions): SqliteStorage {
@@ -350,8 +359,36 @@ export class SqliteStorage implements Storage {
     for (const r of receipts) checkReceipt(r);
     this.transaction(() => {
       const ins = this.#stmt(SQL.putReceipt);
-      for (const r of receipts) ins.run(r.txId, r.code, r.fee.toString(), r.ratePpb, r.vertex, r.timeMs);
+      const history = this.#stmt(SQL.putHistory);
+      for (const r of receipts) {
+        const done = ins.run(r.txId, r.code, r.fee.toString(), r.ratePpb, r.vertex, r.timeMs);
+        if (Number(done.changes) === 0) continue; // the first receipt stays, and so does its history
+        for (const account of new Set(r.accounts ?? [])) history.run(account, done.lastInsertRowid, r.txId);
+      }
     });
+  }
+  accountHistory(account: string, beforeSeq: number | null, limit: number): HistoryEntry[] {
+    checkHistoryPage(beforeSeq, limit);
+    const rows = this.#stmt(SQL.accountHistory).all(account, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as {
+      seq: number;
+      tx_id: string;
+      code: string;
+      fee: string;
+      rate_ppb: number;
+      vertex: string;
+      time_ms: number;
+    }[];
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      receipt: {
+        txId: r.tx_id,
+        code: r.code,
+        fee: BigInt(r.fee),
+        ratePpb: Number(r.rate_ppb),
+        vertex: r.vertex,
+        timeMs: Number(r.time_ms),
+      },
+    }));
   }
   getReceipt(txId: string): StoredReceipt | null {
     const row = this.#stmt(SQL.getReceipt).get(txId) as

@@ -4,6 +4,8 @@
  * and a ledger applies state synchronously after prefetching (STYLE.md item 3).
  */
 
+import type { VaultStore } from "./vault_types.ts";
+
 export type StorageKind = "sqlite" | "memory";
 
 export interface StoredVertex {
@@ -53,6 +55,18 @@ export interface StoredReceipt {
   readonly vertex: string;
   /** Ledger time (the carrier's timestamp). */
   readonly timeMs: number;
+  /**
+   * Hex ids of the accounts it changed (the ledger's `touched`): the receipt
+   * is listed in each one's history (accountHistory). Not returned by getReceipt.
+   */
+  readonly accounts?: readonly string[];
+}
+
+/** One transaction in an account's history: its place in apply order and its receipt. */
+export interface HistoryEntry {
+  /** Increases with apply order; the cursor of the next page. */
+  readonly seq: number;
+  readonly receipt: StoredReceipt;
 }
 
 /**
@@ -179,6 +193,15 @@ export interface Storage {
   /** Stores receipts (idempotent per transaction id: the first one stays). */
   putReceipts(receipts: readonly StoredReceipt[]): void;
   getReceipt(txId: string): StoredReceipt | null;
+  /**
+   * The receipts that touched `account`, newest first: at most `limit`
+   * (1..HISTORY_PAGE_MAX) with seq below `beforeSeq` (from the newest when
+   * null). Indexed: a page costs the same at any depth.
+   */
+  accountHistory(account: string, beforeSeq: number | null, limit: number): HistoryEntry[];
+
+  /** The vault's tables (src/vault seals and opens what they hold). */
+  readonly vault: VaultStore;
 
   /** Records a closed cut; its seq must follow the last one's (storage_conflict otherwise). */
   putCut(cut: StoredCut): void;
