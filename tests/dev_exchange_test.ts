@@ -72,7 +72,7 @@ Deno.test({
         QUDAG_EXCHANGE_URL: String(ready.line.exchange),
       });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /refused the write: this write needs an x-api-key header with the node's QUDAG_API_KEY/);
+      assert.match(r.stderr, /refused the write: this call needs an x-api-key header with the node's QUDAG_API_KEY/);
       assert.match(r.stderr, /Set QUDAG_API_KEY to the node's API key \(export QUDAG_API_KEY=…; .*\[unauthorized\]$/m);
       const res = await fetch(`${ready.line.exchange}/api/v1/exchange/transactions`, { method: "POST", body: "" });
       const body = await res.json();

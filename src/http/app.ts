@@ -46,6 +46,8 @@ export interface AppDeps {
   cache?: HttpCacheConfig;
   /** Run for every request after the request id and CORS, before the body is read (e.g. a rate limiter). */
   middleware?: readonly MiddlewareHandler<Env>[];
+  /** Where a request this app has no route for should go instead, if it knows (appended to the 404's message). */
+  notFoundHint?: (method: string, path: string) => string | null;
 }
 
 export type Env = { Variables: { requestId: string; logger: Logger; cacheConfig: HttpCacheConfig } };
@@ -132,7 +134,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
 
   app.notFound((c) => {
     const { status, body } = toErrorResponse(
-      new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`),
+      new ApiError(
+        404,
+        "not_found",
+        `no route for ${c.req.method} ${c.req.path}` +
+          (deps.notFoundHint?.(c.req.method, c.req.path) ?? "").replace(/^(?=.)/, ": "),
+      ),
       c.get("requestId"),
     );
     return c.json(body, status);

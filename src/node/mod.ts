@@ -405,6 +405,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const app = createApp({
       ...httpPolicy,
       document: apiDocument,
+      notFoundHint: (method, path) =>
+        ledger !== null && path.startsWith("/exchange/") && method !== "GET" && method !== "HEAD"
+          ? `the public port serves the exchange's reads only: send ${method} to the exchange API (port ${config.exchange.port}, ${EXCHANGE_API_BASE})`
+          : null,
       logger: log,
       requestDuration,
       bodyLimitBytes: config.http.bodyLimitBytes,
