@@ -40,6 +40,14 @@ import {
 import { type MlDsaSigner, selectCryptoBackend } from "../src/crypto/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import { type RunningTestnet, startTestnet } from "../scripts/testnet.ts";
+
+/** A node refused a submission for now (503 node_busy): try the same bytes again after `retryAfterS`. */
+export class NodeBusyError extends Error {
+  constructor(readonly node: string, readonly retryAfterS: number) {
+    super(`${node} is busy; retry after ${retryAfterS} s`);
+    this.name = "NodeBusyError";
+  }
+}
 import process from "node:process";
 
 const RUV = 1_000_000n;
@@ -198,6 +206,9 @@ export class Exchange {
       signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
     });
     const body = await res.json();
+    if (res.status === 503 && body?.error?.code === "node_busy") {
+      throw new NodeBusyError(this.nodes[node].name, Number(res.headers.get("retry-after") ?? 1) || 1);
+    }
     if (!res.ok || typeof body.id !== "string") {
       throw new Error(`${this.nodes[node].name} refused a transaction: HTTP ${res.status} ${JSON.stringify(body)}`);
     }

@@ -75,6 +75,13 @@ export interface ConsensusOptions {
   batchWindow?: number;
   /** The longest a transaction waits for a vertex while the window is full. */
   batchDelayMaxMs?: number;
+  /**
+   * Transactions submitted here and not decided yet above which new ones
+   * are refused (node_busy, with a time to retry): past what the validators
+   * can decide, more work in flight only slows every poll, until queries
+   * time out and nothing is decided at all.
+   */
+  pendingTxsMax?: number;
   /** Most transactions in one vertex this node issues. */
   batchTxsMax?: number;
   /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
@@ -127,15 +134,20 @@ export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unkn
  */
 export class SubmitError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** When the client may try again (node_busy), in seconds. */
+  readonly retryAfterS: number | undefined;
+  constructor(code: string, message: string, retryAfterS?: number) {
     super(message);
     this.name = "SubmitError";
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
 }
 
 /** Bound on transactions waiting to be issued. */
 const MEMPOOL_MAX = 100_000;
+/** Default of pendingTxsMax (see ConsensusOptions). */
+const PENDING_TXS_MAX = 512;
 /**
  * A vertex's bytes besides its transactions, at most: version and type, chain
  * id, author, round, timestamp, the parent count and VERTEX_PARENTS_MAX
@@ -415,6 +427,15 @@ export class ConsensusService {
 
   #checkRoom(): void {
     if (this.#stopped) throw new SubmitError("shutting_down", "this node is shutting down; submit elsewhere or retry");
+    const pendingMax = this.#o.pendingTxsMax ?? PENDING_TXS_MAX;
+    if (this.#firstSeenMs.size >= pendingMax) {
+      this.#m.submitted.inc({ result: "busy" });
+      throw new SubmitError(
+        "node_busy",
+        `this node has ${this.#firstSeenMs.size} submitted transactions undecided (at most ${pendingMax}); retry in a second or submit elsewhere`,
+        1,
+      );
+    }
     if (this.#mempool.size >= MEMPOOL_MAX) {
       throw new SubmitError("mempool_full", `the mempool is full (${MEMPOOL_MAX} transactions); retry later`);
     }
