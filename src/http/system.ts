@@ -7,13 +7,35 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env, StatusReport } from "./app.ts";
 import { defineRoute } from "./_route.ts";
 import { json } from "./_schemas.ts";
+import { holdsApiKey } from "./api_key.ts";
 import { ApiError } from "./errors.ts";
-import { StatusBody } from "./status.ts";
+import { StatusBody, withoutAddresses } from "./status.ts";
 
 export interface SystemDeps {
+  /** Throws when the node cannot serve; a `code` on the error (NotReadyError, a storage error) is the reason given. */
   checkReady: () => void;
   status: () => StatusReport;
+  /** Holders of this key see peers' addresses in the status; null: nobody does. */
+  apiKey: string | null;
   document: () => unknown;
+}
+
+/** Why the node is not ready, as a stable code (shutting_down, ledger_halted, ...). */
+export class NotReadyError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "NotReadyError";
+    this.code = code;
+  }
+}
+
+const REASON_RE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** The reason a readiness check gives a client: the error's stable code, never its message (paths, SQL, ...). */
+export function notReadyReason(cause: unknown): string {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === "string" && REASON_RE.test(code) ? code : "internal";
 }
 
 const DOCS_PAGE = `<!doctype html>
@@ -86,7 +108,10 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
       try {
         deps.checkReady();
       } catch (cause) {
-        throw new ApiError(503, "not_ready", `not ready: ${(cause as Error).message}`);
+        // The detail (a database path, an SQLite message) is for the operator's log, not for whoever asks.
+        const reason = notReadyReason(cause);
+        c.get("logger").warn("not ready", { reason, err: cause });
+        throw new ApiError(503, "not_ready", `not ready [${reason}]`, { reason });
       }
       return c.json({ status: "ready" as const }, 200);
     },
@@ -100,8 +125,13 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
       summary: "This node: identity, chain, crypto backend, storage, DAG, peers, consensus, settlement, exchange",
       responses: { 200: json(StatusBody, "the node's status (the exchange port answers its ledger summary)") },
     }, { cache: "short" }),
-    // The report is assembled by the node; the schema above is checked against it by the API tests.
-    (c) => c.json(deps.status() as z.infer<typeof StatusBody>, 200),
+    // The report is assembled by the node; the schema above is checked against it by the API tests. Peers'
+    // addresses are the operator's: shown to holders of the API key only.
+    (c) => {
+      const report = deps.status();
+      const shown = holdsApiKey(c.req.header("x-api-key"), deps.apiKey) ? report : withoutAddresses(report);
+      return c.json(shown as z.infer<typeof StatusBody>, 200);
+    },
   );
   app.openapi(
     defineRoute({
