@@ -54,14 +54,20 @@ Deno.test("createApp() GET /ready answers 200 when checkReady passes", async () 
 });
 
 Deno.test("createApp() GET /ready answers 503 not_ready with a stable reason, never the error's text", async () => {
-  const cases: [unknown, string][] = [
+  const cases: [unknown, string, string?][] = [
     [new Error("SQLITE_READONLY: attempt to write a readonly database /data/qudag.db"), "internal"],
     [Object.assign(new Error("disk I/O error at /data/qudag.db"), { code: "storage_io" }), "storage_io"],
-    [new NotReadyError("ledger_halted", "the ledger halted [state_mismatch]: at vertex 9f..."), "ledger_halted"],
+    [new NotReadyError("shutting_down", "node is shutting down"), "shutting_down"],
+    [
+      new NotReadyError("ledger_halted", "the ledger halted: transaction 9f... at /data", "ledger_out_of_step"),
+      "ledger_halted",
+      "ledger_out_of_step",
+    ],
+    [new NotReadyError("ledger_halted", "halted", "Not a code /data"), "ledger_halted"],
     [Object.assign(new Error("odd"), { code: "Not A Code; /etc/passwd" }), "internal"],
     ["a string thrown", "internal"],
   ];
-  for (const [thrown, reason] of cases) {
+  for (const [thrown, reason, detail] of cases) {
     const { app } = setup({
       checkReady: () => {
         throw thrown;
@@ -72,10 +78,10 @@ Deno.test("createApp() GET /ready answers 503 not_ready with a stable reason, ne
     const text = await res.text();
     const body = JSON.parse(text);
     assert.equal(body.error.code, "not_ready");
-    assert.equal(body.error.message, `not ready [${reason}]`);
-    assert.deepEqual(body.error.details, { reason });
+    assert.equal(body.error.message, detail ? `not ready [${reason}: ${detail}]` : `not ready [${reason}]`);
+    assert.deepEqual(body.error.details, detail ? { reason, detail } : { reason });
     assert.equal(body.error.requestId, res.headers.get("x-request-id"));
-    for (const secret of ["/data", "SQLITE", "state_mismatch", "passwd"]) assert.ok(!text.includes(secret), text);
+    for (const secret of ["/data", "SQLITE", "9f", "passwd"]) assert.ok(!text.includes(secret), text);
   }
 });
 

@@ -20,22 +20,34 @@ export interface SystemDeps {
   document: () => unknown;
 }
 
-/** Why the node is not ready, as a stable code (shutting_down, ledger_halted, ...). */
+/**
+ * Why the node is not ready, as a stable code (shutting_down, ledger_halted,
+ * ...), and optionally a more precise stable code (the ledger's halt code).
+ */
 export class NotReadyError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  readonly detailCode: string | undefined;
+  constructor(code: string, message: string, detailCode?: string) {
     super(message);
     this.name = "NotReadyError";
     this.code = code;
+    this.detailCode = detailCode;
   }
 }
 
 const REASON_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
-/** The reason a readiness check gives a client: the error's stable code, never its message (paths, SQL, ...). */
-export function notReadyReason(cause: unknown): string {
-  const code = (cause as { code?: unknown } | null)?.code;
-  return typeof code === "string" && REASON_RE.test(code) ? code : "internal";
+const stableCode = (v: unknown): string | undefined => typeof v === "string" && REASON_RE.test(v) ? v : undefined;
+
+/**
+ * What a readiness check tells a client: the error's stable code (and
+ * detail code), never its message (paths, SQL, ...).
+ */
+export function notReadyReason(cause: unknown): { reason: string; detail?: string } {
+  const reason = stableCode((cause as { code?: unknown } | null)?.code);
+  if (reason === undefined) return { reason: "internal" };
+  const detail = cause instanceof NotReadyError ? stableCode(cause.detailCode) : undefined;
+  return detail === undefined ? { reason } : { reason, detail };
 }
 
 const DOCS_PAGE = `<!doctype html>
@@ -109,9 +121,9 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
         deps.checkReady();
       } catch (cause) {
         // The detail (a database path, an SQLite message) is for the operator's log, not for whoever asks.
-        const reason = notReadyReason(cause);
-        c.get("logger").warn("not ready", { reason, err: cause });
-        throw new ApiError(503, "not_ready", `not ready [${reason}]`, { reason });
+        const why = notReadyReason(cause);
+        c.get("logger").warn("not ready", { ...why, err: cause });
+        throw new ApiError(503, "not_ready", `not ready [${why.reason}${why.detail ? `: ${why.detail}` : ""}]`, why);
       }
       return c.json({ status: "ready" as const }, 200);
     },

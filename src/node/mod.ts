@@ -392,7 +392,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const checkReady = () => {
       if (stopping) throw new NotReadyError("shutting_down", "node is shutting down");
       if (ledger?.halted) {
-        throw new NotReadyError("ledger_halted", `the exchange ledger halted [${ledger.halted.code}]`);
+        throw new NotReadyError(
+          "ledger_halted",
+          `the exchange ledger halted [${ledger.halted.code}]`,
+          ledger.halted.code,
+        );
       }
       try {
         storage.checkWritable();
@@ -545,6 +549,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
             throw new NotReadyError(
               "ledger_halted",
               `the ledger halted [${ledger!.halted.code}]: ${ledger!.halted.message}`,
+              ledger!.halted.code,
             );
           }
         },
