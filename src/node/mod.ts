@@ -336,6 +336,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         registry,
         snapshotEvery: config.storage.snapshotEvery,
         snapshotsKept: config.storage.snapshotsKept,
+        decoded: (id) => dag.decoded(id),
       });
       // Never throws: a ledger that cannot follow consensus halts, and the node starts and says why.
       await ledger.restore();
