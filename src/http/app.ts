@@ -38,6 +38,8 @@ export interface AppDeps {
   /** True once shutdown began: writes are refused so nothing is accepted and then lost. */
   isStopping?: () => boolean;
   status: () => StatusReport;
+  /** The node's API key: requests carrying it see what only the operator may (peers' addresses in the status). */
+  apiKey?: string | null;
   /** Sub-apps by mount path, e.g. "/api/v1/dag". */
   areas?: Record<string, Hono<Env>>;
   /** The document served at /openapi.json; without one, this app's own routes. */
@@ -128,6 +130,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   systemRoutes(app, {
     checkReady: deps.checkReady,
     status: deps.status,
+    apiKey: deps.apiKey ?? null,
     document: () => deps.document?.get() ?? app.getOpenAPI31Document({ openapi: "3.1.0", info: DEFAULT_INFO }),
   });
   for (const [path, area] of Object.entries(deps.areas ?? {})) app.route(path, area);

@@ -150,7 +150,8 @@ export class DagService {
         return d?.subject === "vertex" && d.status === "accepted";
       },
     });
-    this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS);
+    // Each genesis validator gets an equal share: one sending vertices whose parents never exist evicts only its own.
+    this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS, o.genesis.validators.length);
     for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
     this.#received = o.registry.counter(
       "qudag_dag_vertices_received_total",
@@ -510,7 +511,7 @@ export class DagService {
       }
     }
     if (verdict.kind === "wait") {
-      for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs())) {
+      for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs(), toHex(info.vertex.author))) {
         this.#rejected.inc({ reason: d.reason });
         this.#o.logger.warn("waiting vertex dropped", { id: d.id, reason: d.reason });
       }
