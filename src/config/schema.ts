@@ -274,6 +274,14 @@ export const FIELDS: readonly Field[] = [
     env: ["QUDAG_BATCH_TXS_MAX"],
     help: "most transactions one vertex this node issues carries (1 makes one vertex per transaction: soak tests)",
   },
+  {
+    key: "consensus.pending_txs_max",
+    type: { kind: "int", min: 1, max: 100_000 },
+    default: 512,
+    env: ["QUDAG_PENDING_TXS_MAX"],
+    help: "transactions submitted to this node and not decided yet above which new ones are refused with 503 " +
+      "node_busy and Retry-After (past what the validators decide, more in flight only slows every poll)",
+  },
   // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
   {
     key: "settlement.lag_ms",

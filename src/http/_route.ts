@@ -25,7 +25,8 @@ export const ERROR_STATUSES = {
     "(RateLimit and RateLimit-Policy say the budget and what is left)",
   500: "internal: a bug; the message is generic and the node log has the detail under the request id",
   501: "crypto_unsupported: the active crypto backend cannot do this",
-  503: "not_ready, shutting_down, vault_locked, key_passphrase_missing, storage_*: retry later or elsewhere",
+  503:
+    "not_ready, shutting_down, node_busy (Retry-After), vault_locked, key_passphrase_missing, storage_*: retry later or elsewhere",
   507: "vault_full or key_store_full: a capacity limit is reached",
 } as const;
 export type ErrorStatus = keyof typeof ERROR_STATUSES;

@@ -151,11 +151,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const requestId = c.get("requestId");
     const { status, body } = toErrorResponse(err, requestId);
     const log = c.get("logger") ?? deps.logger;
-    if (status >= 500) log.error("request failed", { err, status, code: body.error.code });
+    // A refusal for now (busy, stopping) says when to come back; it is the node working as meant, not a failure.
+    const retryAfterS = (err as { retryAfterS?: unknown })?.retryAfterS;
+    if (typeof retryAfterS === "number" && retryAfterS > 0) c.header("Retry-After", String(Math.ceil(retryAfterS)));
+    if (status === 503 && TEMPORARY_CODES.has(body.error.code)) {
+      log.debug("request refused for now", { status, code: body.error.code });
+    } else if (status >= 500) log.error("request failed", { err, status, code: body.error.code });
     else log.debug("request refused", { status, code: body.error.code });
     return c.json(body, status);
   });
   return app;
 }
+
+/** 503 codes that are a node working as meant under load or shutdown, logged at debug. */
+const TEMPORARY_CODES = new Set(["node_busy", "mempool_full", "shutting_down"]);
 
 const DEFAULT_INFO = { title: "qudag node API", version: "1" };

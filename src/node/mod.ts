@@ -362,6 +362,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
       settlement: { ...genesis.settlement, lagMs: settlementLagMs(config, genesis) },
       batchTxsMax: config.consensus.batchTxsMax,
+      pendingTxsMax: config.consensus.pendingTxsMax,
       onCut: (cut) => {
         void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
       },
