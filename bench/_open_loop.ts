@@ -249,7 +249,7 @@ export interface SweepResult {
 /** Starts a local testnet, sets up the senders once, offers each rate in turn, stops everything. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const { startTestnet } = await import("../scripts/testnet.ts");
-  const { Exchange } = await import("./_node_path.ts");
+  const { BENCH_NODE_ENV, Exchange } = await import("./_node_path.ts");
   const { setUpSenders } = await import("./_soak.ts");
   const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-sweep-" });
   o.log(`starting ${o.nodes} nodes…`);
@@ -258,6 +258,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     dir,
     basePort: 0,
     quiet: true,
+    env: { ...BENCH_NODE_ENV },
     denoFlags: o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [],
   });
   try {
