@@ -104,6 +104,7 @@ export class ConflictSet {
    * waits (src/consensus/_doom.ts): `doomed` may name carriers of any set.
    */
   shun(doomed: ReadonlySet<string>): void {
+    if (doomed.size === 0 && this.#shunned.size === 0) return;
     this.#shunned.clear();
     for (const m of this.#members) if (doomed.has(m)) this.#shunned.add(m);
   }
