@@ -104,8 +104,12 @@ for (const scenario of Object.keys(SCENARIOS)) {
     );
     const results = runSeeds(range(FRESH_BASE, FRESH_SEEDS), SCENARIOS[scenario]);
     const stalled = results.filter((r) => r.contestedUndecided !== null).map((r) => r.seed);
-    if (stalled.length > 0) console.log(`${scenario}: stalled contested conflicts in seeds ${stalled.join(", ")}`);
-    assert.ok(stalled.length <= results.length * 0.02, `too many stalled contested conflicts: ${stalled.length}`);
+    if (stalled.length > 0) {
+      console.log(`${scenario}: not fully decided at the deadline in seeds ${stalled.join(", ")}`);
+    }
+    // Measured on seeds 2000-3499: at most 0.8% (settlement, a cut not closed by the deadline); the bound keeps a
+    // random range from failing by chance (more than 15 of 500 at a mean of 4 is below 1 in 10^5).
+    assert.ok(stalled.length <= results.length * 0.03, `too many runs not fully decided: ${stalled.length}`);
   });
 }
 
