@@ -4,6 +4,7 @@
  * set of its own) and fed to every processing set.
  */
 import { acceptReady } from "./_cascade.ts";
+import { shunDoomed } from "./_doom.ts";
 import { VOTE_FRONTIER_MAX } from "./_frontier.ts";
 import { emptyKey, type Graph } from "./_graph.ts";
 import type { Decision } from "./types.ts";
@@ -35,6 +36,8 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   }
   g.changed();
   acceptReady(g);
+  shunDoomed(g);
+  g.changed();
   return g.takeDecisions();
 }
 

@@ -16,6 +16,17 @@ import { Snowball } from "./snowball.ts";
 /** What `accepted()` returns for a set whose winner was settled and is no longer held in memory. */
 export const SETTLED_WINNER = "(settled)";
 
+/**
+ * Failed polls in a row, each led by the same member, before a set adopts
+ * that member (see {@linkcode ConflictSet.recordPoll}): beta, so a stall is
+ * broken no sooner than a decision could be made, and long enough (with
+ * polls waiting for their timeout) that an honest validator's vote is not
+ * missing from all of them under the timing the network is assumed to meet.
+ */
+export function stalledPollsToAdopt(params: Parameters): number {
+  return params.beta;
+}
+
 export class ConflictSet {
   readonly key: string;
   readonly #params: Parameters;
@@ -25,6 +36,13 @@ export class ConflictSet {
   readonly #dead = new Set<string>();
   #snowball: Snowball | null = null;
   #accepted: string | null = null;
+  /** The member recent polls favoured over the preference, and by how much (see recordPoll). */
+  #favourite: string | null = null;
+  #favourCount = 0;
+  /** Members doomed now (see shun). */
+  readonly #shunned = new Set<string>();
+  /** Times a stall was broken by adopting the plurality (see recordPoll). */
+  stallsBroken = 0;
 
   constructor(params: Parameters, key: string) {
     this.#params = params;
@@ -61,11 +79,34 @@ export class ConflictSet {
     else this.#snowball.add(txId);
   }
 
-  /** The live member this node votes for, or null if none. */
+  /**
+   * The live member this node votes for, or null if none. While the
+   * Snowball's preference is doomed ({@linkcode shun}) and not finalized,
+   * the strongest live member that is not doomed (the lowest of equals).
+   */
   preference(): string | null {
     if (this.#accepted === SETTLED_WINNER) return null;
     if (this.#accepted !== null) return this.#accepted;
-    return this.#snowball?.preference() ?? null;
+    const snowball = this.#snowball;
+    if (snowball === null) return null;
+    const preferred = snowball.preference();
+    if (!this.#shunned.has(preferred) || snowball.finalized()) return preferred;
+    let best: string | null = null;
+    for (const m of this.members()) {
+      if (this.#dead.has(m) || this.#shunned.has(m)) continue;
+      if (best === null || snowball.strength(m) > snowball.strength(best)) best = m;
+    }
+    return best ?? preferred;
+  }
+
+  /**
+   * Sets the members that can no longer be accepted here while a rival set
+   * waits (src/consensus/_doom.ts): `doomed` may name carriers of any set.
+   */
+  shun(doomed: ReadonlySet<string>): void {
+    if (doomed.size === 0 && this.#shunned.size === 0) return;
+    this.#shunned.clear();
+    for (const m of this.#members) if (doomed.has(m)) this.#shunned.add(m);
   }
 
   /** The finalized live choice, if Snowball has finalized. */
@@ -81,26 +122,70 @@ export class ConflictSet {
   /**
    * Records one poll: `votes` maps members to the number of responders that
    * supported them (each responder supports at most one member).
+   *
+   * A stall breaks by plurality. A poll *favours* a member other than the
+   * preference when that member has strictly more supporters than every
+   * other member and at least k - alphaPreference + 1 (more than could ever
+   * block a poll). Each poll favouring the same member adds one to a count,
+   * each poll in which the preference has that many supporters takes two off
+   * (other polls leave it; a new favourite starts again from one);
+   * when the count reaches {@linkcode stalledPollsToAdopt} the Snowball
+   * adopts that member. Without it, k 4 and alpha 3 with one silent
+   * validator leave an honest 2-1 split unresolved for good. Why this keeps
+   * safety: wasm/LEDGER.md, "Breaking a stalled split".
    */
   recordPoll(votes: ReadonlyMap<string, number> | undefined): void {
     const snowball = this.#snowball;
     if (snowball === null || this.#accepted !== null) return;
     let best: string | null = null;
     let bestCount = 0;
+    let tied = false;
     if (votes !== undefined) {
       for (const [txId, count] of [...votes].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
         if (count > bestCount) {
           best = txId;
           bestCount = count;
-        }
+          tied = false;
+        } else if (count === bestCount) tied = true;
       }
     }
-    if (best === null || bestCount < this.#params.alphaPreference) {
-      snowball.recordUnsuccessfulPoll();
-    } else {
+    const preference = this.preference()!;
+    if (best === null || bestCount < this.#params.alphaPreference) snowball.recordUnsuccessfulPoll();
+    else {
       snowball.recordPoll(bestCount, best);
       this.#restartIfPreferenceDead();
     }
+    this.#recordFavourite(tied ? null : best, bestCount, preference, votes?.get(preference) ?? 0);
+  }
+
+  /**
+   * Counts a poll towards breaking a stall (see recordPoll): `leader` led it alone with `count` supporters;
+   * `preference` was the preference, with `preferred` supporters.
+   */
+  #recordFavourite(leader: string | null, count: number, preference: string, preferred: number): void {
+    const snowball = this.#snowball;
+    if (snowball === null || this.#accepted !== null || snowball.finalized()) return;
+    const { k, alphaPreference } = this.#params;
+    const enough = k - alphaPreference + 1;
+    const favours = leader !== null && leader !== preference && !this.#dead.has(leader) && count >= enough;
+    if (!favours) {
+      // A poll that counted too few votes to tell (one cut short once no member could reach alpha) is neutral.
+      if (preferred < enough) return;
+      this.#favourCount = Math.max(0, this.#favourCount - 2);
+      if (this.#favourCount === 0) this.#favourite = null;
+      return;
+    }
+    if (leader !== this.#favourite) {
+      this.#favourite = leader;
+      this.#favourCount = 0;
+    }
+    this.#favourCount++;
+    if (this.#favourCount < stalledPollsToAdopt(this.#params)) return;
+    this.#favourite = null;
+    this.#favourCount = 0;
+    if (snowball.preference() === leader) return;
+    this.stallsBroken++;
+    snowball.adopt(leader);
   }
 
   /** Marks `txId` accepted; returns the other live members, now rejected. */

@@ -1,6 +1,7 @@
 import { addVertex, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX } from "./_add.ts";
 import { preferredFrontier, virtuousFrontier, VOTE_FRONTIER_MAX } from "./_frontier.ts";
 import { carrierId, Graph, NOTHING_SETTLED, type SettledView } from "./_graph.ts";
+import { doomedCarriers } from "./_doom.ts";
 import { pollSettled, recordPoll } from "./_poll.ts";
 import { restoreDecisions } from "./_restore.ts";
 import { abandon, addSettled, applyCut, cutOf, notReachedFrom, planNextCut } from "./_settle.ts";
@@ -61,6 +62,11 @@ export interface DagConsensusOptions {
  *   a strictly stronger one, so nodes that saw the members in different
  *   orders still start from the same preference, and a contest between two
  *   equally new sides (a healed partition) does not stall.
+ * - Stalls: a set whose polls keep favouring another member than its
+ *   preference adopts it (ConflictSet.recordPoll), and carriers that can
+ *   never be accepted here because a rival set finalized (doomed, _doom.ts)
+ *   are passed over and their transactions carried again; see
+ *   wasm/LEDGER.md, "Breaking a stalled split".
  *
  * Deterministic: given the same calls in the same order, the same decisions
  * in the same order; every iteration whose order can leak out is sorted.
@@ -330,9 +336,13 @@ export class DagConsensus {
    */
   orphanedTxs(): TxInput[] {
     const out: TxInput[] = [];
+    const doomed = doomedCarriers(this.#g);
     for (const id of [...this.#g.processingTxs].sort()) {
       const tx = this.#g.txs.get(id)!;
-      if (tx.carriers.every((c) => this.#g.carriers.get(c)!.status === "rejected")) {
+      // A member of a set finalized on another transaction loses: it is not carried again.
+      const winner = this.#g.sets.get(tx.conflictKey)?.finalized();
+      if (winner != null && this.#g.carriers.get(winner)?.txId !== id) continue;
+      if (tx.carriers.every((c) => this.#g.carriers.get(c)!.status === "rejected" || doomed.has(c))) {
         out.push({ id, conflictKey: tx.conflictKey, deps: [...tx.deps] });
       }
     }

@@ -433,3 +433,28 @@ Deno.test("restoreDecisions() refuses unknown ids, contradictions and a consensu
   polled.recordPoll([]);
   assert.throws(() => polled.restoreDecisions([]), /1 polls were recorded already/);
 });
+
+Deno.test("a finalized winner waiting for a transaction carried only below the loser: the transaction is carried again and all decide", () => {
+  const dag = new DagConsensus(params);
+  // vL carries the loser b; vH, below it, carries t0; vP carries t1, which depends on t0; vW, on vP, carries a.
+  dag.add({ id: "vL", parents: [], txs: [tx("b", "dbl:0")] });
+  dag.add({ id: "vH", parents: ["vL"], txs: [tx("t0", "acct0:0")] });
+  dag.add({ id: "vP", parents: [], txs: [tx("t1", "acct0:1", ["t0"])] });
+  dag.add({ id: "vW", parents: ["vP"], txs: [tx("a", "dbl:0")] });
+  assert.deepEqual(dag.orphanedTxs(), []);
+  const votes = [["vW"], ["vW"], ["vW"]];
+  // a and t1 finalize, yet vW waits for vP, which waits for t0, whose only carrier waits for the loser.
+  assert.deepEqual(accepted(pollTimes(dag, votes, 2 * params.beta)), []);
+  assert.equal(dag.vertexStatus("vW"), "processing");
+  // t0's carrier is doomed (below the loser of a finalized set): t0 is to be carried again.
+  assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["t0"]);
+  dag.add({ id: "vT", parents: [], txs: [tx("t0", "acct0:0")] });
+  dag.recordPoll(votes);
+  // The set of t0 prefers the new carrier over the doomed one.
+  assert.equal(dag.preferredVertexOf("acct0:0"), "vT");
+  const decisions = pollTimes(dag, [["vW", "vT"], ["vW", "vT"], ["vW", "vT"]], params.beta);
+  assert.deepEqual(accepted(decisions), ["tx:t0", "vertex:vT", "tx:t1", "vertex:vP", "tx:a", "vertex:vW"]);
+  assert.deepEqual(rejected(decisions).sort(), ["tx:b", "vertex:vH", "vertex:vL"]);
+  assert.equal(dag.txStatus("t0"), "accepted");
+  assert.equal(dag.processing(), false);
+});

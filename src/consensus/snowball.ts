@@ -91,4 +91,21 @@ export class Snowball {
   recordUnsuccessfulPoll(): void {
     this.#snowflake.recordUnsuccessfulPoll();
   }
+
+  /**
+   * Breaks a stall: makes `choice` the preference and gives it the strength
+   * of the strongest choice, so it is again a strongest choice (ties keep
+   * the preference) and the next successful poll for another choice moves
+   * the preference back. Confidence is untouched (a stall already reset it);
+   * a finalized instance ignores it. When this is allowed is the caller's
+   * rule (ConflictSet.recordPoll in conflicts.ts): finality still needs beta
+   * consecutive confident polls.
+   */
+  adopt(choice: string): void {
+    if (this.finalized()) return;
+    this.add(choice);
+    const strongest = Math.max(...this.#strength.values());
+    this.#strength.set(choice, strongest);
+    this.#preference = choice;
+  }
 }

@@ -87,3 +87,19 @@ Deno.test("before any poll is won the preference is the lowest choice, whatever 
   won.add("a");
   assert.equal(won.preference(), "b", "a newcomer does not take a preference that has won a poll");
 });
+
+Deno.test("adopt() makes a choice preferred with the strongest strength; a finalized instance ignores it", () => {
+  const sb = new Snowball(params, "a");
+  sb.add("b");
+  sb.recordPoll(3, "a");
+  sb.recordPoll(3, "a");
+  sb.adopt("b");
+  assert.equal(sb.preference(), "b");
+  assert.equal(sb.strength("b"), 2);
+  sb.recordPoll(3, "a"); // a: 3 > 2
+  assert.equal(sb.preference(), "a");
+  for (let i = 0; i < 3; i++) sb.recordPoll(4, "a");
+  assert.equal(sb.finalized(), true);
+  sb.adopt("b");
+  assert.equal(sb.preference(), "a");
+});
