@@ -1,7 +1,12 @@
 /**
- * `deno task bench:ledger [-- --json] [--quick] [--node-transfers N] [--node-senders N] [--core-only]`:
+ * `deno task bench:ledger [-- --json] [--quick] [--node-transfers N] [--node-senders N] [--core-only]`
+ * `deno task bench:ledger -- --rate R --seconds S` / `-- --sweep [R1,R2,…] [--seconds S] [--cpu-prof DIR]`:
  * how fast the WASM core's ledger transition runs on this machine, and how
- * fast transfers get through the whole node path (bench/_node_path.ts).
+ * fast transfers get through the whole node path: closed loop
+ * (bench/_node_path.ts: N transfers, as fast as they go), or open loop
+ * (bench/_open_loop.ts: a fixed offered rate for a fixed time, each rate of a
+ * sweep in turn, with accepted transfers/s and p50/p99 per rate, the table
+ * printed and drawn as bench/out/ledger_sweep.svg).
  *
  * Core only (`Ledger` in this process):
  * - transfers/s: `Ledger.apply()` of pre-signed transfers (decode + BLAKE3 id
@@ -23,6 +28,7 @@
  */
 import { blake3, defaultFeeParams, encodeTransaction, Ledger, type LedgerGenesis } from "../src/core/mod.ts";
 import { measureNodePath, NODE_SENDERS_MAX, NODE_TRANSFERS_MAX, type NodePathResult } from "./_node_path.ts";
+import { runSweep, type SweepResult, sweepSvg, sweepTable } from "./_open_loop.ts";
 
 const args = new Set(Deno.args);
 const JSON_OUTPUT = args.has("--json");
@@ -60,6 +66,30 @@ const NODE_SUBMIT_CONCURRENCY = 16;
 const NODE_LATENCY_SAMPLES = 64;
 /** Node path: from the first submit until every node applied everything. */
 const NODE_TIME_MAX_MS = 120_000;
+
+/** Open loop: the rates (`--rate R`, or `--sweep` with an optional comma list) and seconds per rate. */
+const SWEEP_DEFAULT = [250, 500, 1_000, 2_000];
+const OPEN_RATES: number[] | null = (() => {
+  const rate = Deno.args.indexOf("--rate");
+  if (rate >= 0) return [intFlag("--rate", 0, 100_000)];
+  const sweep = Deno.args.indexOf("--sweep");
+  if (sweep < 0) return null;
+  const list = Deno.args[sweep + 1];
+  if (list === undefined || list.startsWith("--")) return SWEEP_DEFAULT;
+  const rates = list.split(",").map(Number);
+  if (!rates.every((r) => Number.isInteger(r) && r >= 1 && r <= 100_000)) {
+    console.error(`--sweep takes rates like 250,500,1000; got ${JSON.stringify(list)}`);
+    Deno.exit(2);
+  }
+  return rates;
+})();
+const OPEN_SECONDS = intFlag("--seconds", QUICK ? 5 : 15, 3_600);
+/** Open loop: sender accounts (each sends its transfers in nonce order to its node). */
+const OPEN_SENDERS = intFlag("--senders", 400, NODE_SENDERS_MAX);
+const CPU_PROF_DIR = (() => {
+  const at = Deno.args.indexOf("--cpu-prof");
+  return at < 0 ? undefined : Deno.args[at + 1];
+})();
 
 const CHAIN = new Uint8Array(32).fill(7);
 const T0 = 1_750_000_000_000n;
@@ -199,6 +229,35 @@ if (!JSON_OUTPUT) {
 
 const skipped = nodePathUnavailable();
 let node: NodePathResult | null = null;
+let sweep: SweepResult | null = null;
+if (skipped === null && OPEN_RATES !== null) {
+  sweep = await runSweep({
+    rates: OPEN_RATES,
+    seconds: OPEN_SECONDS,
+    senders: OPEN_SENDERS,
+    nodes: NODE_COUNT,
+    cpuProfDir: CPU_PROF_DIR,
+    log: (line) => console.error(line),
+  });
+  Deno.mkdirSync(new URL("./out/", import.meta.url), { recursive: true });
+  const svg = new URL("./out/ledger_sweep.svg", import.meta.url);
+  Deno.writeTextFileSync(
+    svg,
+    sweepSvg(
+      sweep.points,
+      `bench:ledger open loop: ${NODE_COUNT} nodes, ${OPEN_SENDERS} senders, ${OPEN_SECONDS} s per rate`,
+    ),
+  );
+  if (JSON_OUTPUT) console.log(JSON.stringify({ ...results, open_loop: sweep }));
+  else {
+    console.log(`open loop (${NODE_COUNT} nodes on 127.0.0.1, ${OPEN_SENDERS} senders, ${OPEN_SECONDS} s per rate):`);
+    for (const row of sweepTable(sweep.points)) console.log(`  ${row}`);
+    console.log(`  chart: ${svg.pathname}`);
+    console.log(`  same ledger state hash on every node: ${sweep.same_state_hash ? "yes" : "NO"}`);
+  }
+  if (!sweep.same_state_hash) Deno.exit(1);
+  Deno.exit(0);
+}
 if (skipped === null) {
   node = await measureNodePath({
     transfers: NODE_TRANSFERS,

@@ -159,6 +159,8 @@ export interface TestnetOptions {
   env?: Record<string, string>;
   /** Extra `start` flags for every node. */
   args?: string[];
+  /** Extra Deno runtime flags for every node (after `run`), e.g. `--cpu-prof` for a profile. */
+  denoFlags?: string[];
   /** Route every peer link through relays in this process, so it can be cut (tests). */
   relayed?: boolean;
   /**
@@ -310,7 +312,7 @@ export async function startTestnet(o: TestnetOptions): Promise<RunningTestnet> {
     Deno.writeFileSync(`${n.dataDir}/genesis.json`, genesisBytes);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        ...startTaskArgs(n.dataDir, `${ROOT}/main.ts`),
+        ...startTaskArgs(n.dataDir, `${ROOT}/main.ts`).flatMap((a, j) => (j === 0 ? [a, ...(o.denoFlags ?? [])] : [a])),
         "--data-dir",
         n.dataDir,
         "--http-port",

@@ -230,13 +230,14 @@ export class ConsensusService {
         store: {
           record: (decisions) => {
             const at = o.nowMs();
+            // Durable: decisions are reported (clients, the ledger, peers' votes) only after this commit.
             o.storage.transaction(() => {
               const fresh = decisions.filter((d) => o.storage.getDecision(d.id) === null);
               for (const d of decisions) {
                 o.storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: at });
               }
               recordAcceptedTxs(o.storage, fresh);
-            });
+            }, { durable: true });
           },
           recordCut: (cut) =>
             o.storage.putCut({

@@ -340,7 +340,7 @@ export class StateSync {
       storage.setCutStatement(s.seq, held.statement, held.digest, null);
       if (snapshot !== null) storage.putSnapshot(s.seq, snapshot, 1);
       storage.setMeta("synced_from_checkpoint", String(s.seq));
-    });
+    }, { durable: true });
   }
 
   /** Stores a verified certificate unless it is there already; returns what is stored. */

@@ -1,21 +1,34 @@
 import assert from "node:assert/strict";
 import { SqliteStorage } from "./sqlite.ts";
 
-Deno.test("SqliteStorage commits durably: synchronous = FULL in WAL mode, so a reported decision survives power loss", () => {
+Deno.test("SqliteStorage syncs a durable commit (FULL for that commit, NORMAL otherwise) in WAL mode: a reported decision survives power loss", () => {
   const dir = Deno.makeTempDirSync({ prefix: "qudag-durable-" });
   try {
     const s = SqliteStorage.open({ dataDir: dir });
     try {
       // Read back from SQLite itself (PRAGMA synchronous on the storage's own connection).
-      assert.equal(s.synchronous, "full");
+      assert.equal(s.synchronous, "normal");
       assert.equal(s.journalMode, "wal");
-      s.putDecision({ id: "ab".repeat(32), subject: "tx", status: "accepted", decidedAtMs: 1 });
+      let during = "";
+      s.transaction(() => {
+        during = s.synchronous;
+        s.putDecision({ id: "ab".repeat(32), subject: "tx", status: "accepted", decidedAtMs: 1 });
+      }, { durable: true });
+      assert.equal(during, "full", "the durable commit runs at FULL");
+      assert.equal(s.synchronous, "normal", "and the connection is back at NORMAL");
+      // A durable commit nested in another makes the outer one synced afterwards.
+      s.transaction(() => {
+        s.transaction(() => s.putDecision({ id: "cd".repeat(32), subject: "tx", status: "accepted", decidedAtMs: 2 }), {
+          durable: true,
+        });
+      });
+      assert.equal(s.getMeta("synced_at") !== null, true, "a sync commit followed the outer commit");
     } finally {
       s.close();
     }
     const again = SqliteStorage.open({ dataDir: dir });
     try {
-      assert.equal(again.synchronous, "full");
+      assert.equal(again.synchronous, "normal");
       assert.equal(again.getDecision("ab".repeat(32))?.status, "accepted");
     } finally {
       again.close();

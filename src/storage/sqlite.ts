@@ -56,22 +56,26 @@ export interface SqliteOptions {
   /** Written to the lock holder file so a refused second node can name the first. */
   pid?: number;
   /**
-   * "full" (the default, and what a node runs): every commit syncs the WAL to
-   * disk before it returns, so a decision reported after its commit survives a
-   * power failure. "normal" syncs only at checkpoints (a commit can be lost on
-   * power failure, not on a process crash); it exists for bench/storage_bench.ts,
-   * which measures what FULL costs against it.
+   * "durable" (the default, and what a node runs): commits sync the WAL only
+   * when the caller asks (`transaction(fn, { durable: true })`: the engine's
+   * decisions, which are reported only after their commit); a synced WAL
+   * carries every commit before it to disk too. "full": every commit syncs.
+   * "normal": none does (syncs at checkpoints only; a commit can be lost on
+   * power failure, not on a process crash). The last two exist for
+   * bench/storage_bench.ts, which measures what syncing costs.
    */
-  synchronous?: "full" | "normal";
+  synchronous?: "durable" | "full" | "normal";
 }
 
 /**
  * SQLite storage (node:sqlite) in WAL mode with EXCLUSIVE locking: the first
  * node process holds an OS-level lock on the database for its whole life, so a
  * second process on the same data directory is refused, and the lock goes away
- * when the holder dies, even by kill -9. Commits are durable (synchronous =
- * FULL): when a write returns, it is on disk, so whatever the node reports after
- * a commit (an accepted transaction, a vertex, a cut) survives a power failure.
+ * when the holder dies, even by kill -9. Commits survive a crash of the process;
+ * those asked durable (the engine's decisions) are on disk when they return,
+ * with everything written before them, so what the node reports after them
+ * (an accepted transaction, and the vertices it rests on) survives a power
+ * failure (SqliteOptions.synchronous).
  */
 export class SqliteStorage implements Storage {
   readonly kind = "sqlite" as const;
@@ -81,11 +85,16 @@ export class SqliteStorage implements Storage {
   #closed = false;
   #stmts = new Map<string, StatementSync>();
   #txDepth = 0;
+  /** See SqliteOptions.synchronous. */
+  readonly #mode: "durable" | "full" | "normal";
+  /** A transaction nested in the current one asked for a durable commit. */
+  #syncAfterCommit = false;
   readonly vault: SqliteVaultStore;
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync, path: string, mode: "durable" | "full" | "normal") {
     this.#db = db;
     this.path = path;
+    this.#mode = mode;
     this.vault = new SqliteVaultStore({
       db,
       stmt: (sql) => this.#stmt(sql),
@@ -114,8 +123,8 @@ export class SqliteStorage implements Storage {
       db.exec("PRAGMA busy_timeout = 0");
       db.exec("PRAGMA locking_mode = EXCLUSIVE");
       db.exec("PRAGMA journal_mode = WAL");
-      // Durable commits: decisions are reported only after their commit (see SqliteOptions.synchronous).
-      db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      // Durable commits when asked for: decisions are reported only after their commit (see SqliteOptions.synchronous).
+      db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
       db.exec("PRAGMA foreign_keys = ON");
       // Take the exclusive lock now rather than at the first write.
       db.exec("BEGIN EXCLUSIVE; COMMIT;");
@@ -142,7 +151,7 @@ export class SqliteStorage implements Storage {
       }
       throw new StorageError("storage_io", `cannot open database ${path}: ${(cause as Error).message}`, { cause });
     }
-    const storage = new SqliteStorage(db, path);
+    const storage = new SqliteStorage(db, path, options.synchronous ?? "durable");
     storage.#migrate();
     try {
       Deno.writeTextFileSync(holderFile, `pid ${options.pid ?? Deno.pid}, since ${new Date().toISOString()}\n`);
@@ -483,21 +492,59 @@ export class SqliteStorage implements Storage {
   snapshotSeqs(): number[] {
     return (this.#stmt(SQL.snapshotSeqs).all() as { seq: number }[]).map((r) => Number(r.seq));
   }
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => T, options?: { durable?: boolean }): T {
     if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
-    // Nested calls join the outer transaction through a savepoint.
-    const name = `sp${this.#txDepth}`;
-    this.#db.exec(this.#txDepth === 0 ? "BEGIN IMMEDIATE" : `SAVEPOINT ${name}`);
+    const durable = options?.durable === true && this.#mode === "durable";
+    if (this.#txDepth > 0) {
+      // Joins the outer transaction; its commit is synced afterwards if this one asked (see #syncAfterCommit).
+      if (durable) this.#syncAfterCommit = true;
+      return this.#savepoint(fn);
+    }
+    // The safety level can only change outside a transaction: FULL for this commit, NORMAL again after.
+    if (durable) this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec("BEGIN IMMEDIATE");
     this.#txDepth++;
     try {
       const result = fn();
       this.#txDepth--;
-      this.#db.exec(this.#txDepth === 0 ? "COMMIT" : `RELEASE ${name}`);
+      this.#db.exec("COMMIT");
       return result;
     } catch (e) {
       this.#txDepth--;
-      this.#db.exec(this.#txDepth === 0 ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      this.#db.exec("ROLLBACK");
       throw e;
+    } finally {
+      if (durable) this.#db.exec("PRAGMA synchronous = NORMAL");
+      if (this.#syncAfterCommit) {
+        this.#syncAfterCommit = false;
+        if (!durable) this.#syncNow();
+      }
+    }
+  }
+
+  #savepoint<T>(fn: () => T): T {
+    const name = `sp${this.#txDepth}`;
+    this.#db.exec(`SAVEPOINT ${name}`);
+    this.#txDepth++;
+    try {
+      const result = fn();
+      this.#txDepth--;
+      this.#db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      this.#txDepth--;
+      this.#db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw e;
+    }
+  }
+
+  /** Syncs the WAL (with everything committed so far) by one small FULL commit. */
+  #syncNow(): void {
+    this.#db.exec("PRAGMA synchronous = FULL");
+    try {
+      this.#stmt(SQL.setMeta).run("synced_at", String(Date.now()));
+    } finally {
+      this.#db.exec("PRAGMA synchronous = NORMAL");
     }
   }
 

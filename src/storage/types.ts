@@ -223,8 +223,13 @@ export interface Storage {
   /** Sequence numbers of the snapshots held, newest first. */
   snapshotSeqs(): number[];
 
-  /** Runs fn atomically: all its writes land or none do. */
-  transaction<T>(fn: () => T): T;
+  /**
+   * Runs fn atomically: all its writes land or none do. With `durable`, they
+   * are on disk when it returns (and so is everything written before them):
+   * what a caller reports after such a commit survives a power failure. Other
+   * commits survive a crash of the process, not necessarily of the machine.
+   */
+  transaction<T>(fn: () => T, options?: { durable?: boolean }): T;
   /** Proves the store accepts writes now (for /ready). Throws StorageError otherwise. */
   checkWritable(): void;
   close(): void;
