@@ -80,11 +80,12 @@ export function createEdgeApp(replica: Replica, o: EdgeAppOptions): Hono {
   const served = (): Served => {
     const s = replica.served;
     if (s === null) {
-      const last = replica.lastSync?.error;
+      const last = replica.upstreams.find((u) => u.lastError !== null)?.lastError;
       throw new EdgeHttpError(
         503,
         "edge_not_ready",
-        "no certified checkpoint is verified yet" + (last ? `; last upstream refusal: ${last.code}` : ""),
+        "no certified checkpoint is verified yet" +
+          (last ? `; last upstream refusal: ${last.code} (GET /api/v1/status has each upstream's)` : ""),
       );
     }
     return s;
