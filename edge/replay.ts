@@ -29,8 +29,6 @@ import { Ledger, type LedgerGenesis } from "../src/core/ledger.ts";
 import { ML_DSA_87_SIGNATURE_BYTES } from "../src/core/constants.ts";
 import {
   type CheckpointCertificate,
-  type CheckpointStatement,
-  encodeStatement,
   nextTxAccumulator,
   type SignatureCheck,
   statementDigest,
@@ -322,9 +320,4 @@ export class Replayer {
     this.#ledger?.free();
     this.#ledger = null;
   }
-}
-
-/** The encoded statement of a verified state (for ETags and proofs). */
-export function statementBytes(s: CheckpointStatement): Uint8Array {
-  return encodeStatement(s);
 }
