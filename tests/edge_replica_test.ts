@@ -196,7 +196,7 @@ Deno.test({
             path === "/api/v1/status" ? { ...body, chain: { ...body.chain, id: "ab".repeat(32) } } : body,
           edge_vertex_bad_signature: (path, body) => {
             if (path !== "/api/v1/feed") return body;
-            const e = body.events.find((x: any) => x.type === "vertex" && x.decisions.length > 1);
+            const e = body.events.find((x: any) => x.type === "vertex");
             if (e === undefined) return body;
             const v = decodeVertex(Uint8Array.fromBase64(e.vertex));
             v.signature[100] ^= 1;
@@ -257,8 +257,11 @@ Deno.test({
             const st = (await edge.json("/api/v1/status")).body;
             return st.upstreams[0].lastError?.code === code;
           });
-          const lines = edge.log().split("\n").filter((l) => l.includes(`"code":"${code}"`));
-          assert.ok(lines.some((l) => l.includes(url)), `the log names ${url} for ${code}`);
+          // The log line is written as the refusal is recorded; this process reads the pipe a moment later.
+          await waitFor(`the log names ${url} for ${code}`, () =>
+            Promise.resolve(
+              edge.log().split("\n").some((l) => l.includes(`"code":"${code}"`) && l.includes(url)),
+            ));
           // Nothing it sent is served: before a verified checkpoint there is nothing to read.
           const st = (await edge.json("/api/v1/status")).body;
           assert.equal(st.checkpoint, null, code);
@@ -283,7 +286,10 @@ Deno.test({
           upstreams.push(liar);
           const edge = await startEdge(edgeEnv([liar.url]));
           edges.push(edge);
-          assert.match(edge.log(), /edge replica resumed from KV/);
+          await waitFor(
+            "the log says it resumed from KV",
+            () => Promise.resolve(edge.log().includes("resumed from KV")),
+          );
           assert.equal((await edge.json("/api/v1/status")).body.checkpoint.seq, servedSeq);
           await traffic(1);
           await applied();
@@ -304,6 +310,10 @@ Deno.test({
           // Started again (after a kill -9) with honest nodes, it continues from its KV cursor and catches up.
           const resumed = await startEdge(edgeEnv([d.nodes[0].http, d.nodes[3].http]));
           edges.push(resumed);
+          await waitFor(
+            "the log says it resumed from KV",
+            () => Promise.resolve(resumed.log().includes("resumed from KV")),
+          );
           const line = resumed.log().split("\n").find((l) => l.includes("resumed from KV"));
           assert.ok(line !== undefined && JSON.parse(line).seq === servedSeq, String(line));
           await sameAsNodes(resumed);
@@ -337,7 +347,13 @@ Deno.test({
         assert.equal(all.length, 8);
         const resumed = await read(`${d.nodes[1].http}/api/v1/stream`, { "last-event-id": all[3].id }, 4);
         assert.deepEqual(resumed.map((e) => e.id), all.slice(4).map((e) => e.id));
-        assert.deepEqual(resumed.map((e) => JSON.parse(e.data)), all.slice(4).map((e) => JSON.parse(e.data)));
+        // The same events: vertices byte for byte; a checkpoint's statement (its digest), while the signatures are
+        // whichever quorum each node collected.
+        const same = (data: string) => {
+          const e = JSON.parse(data);
+          return e.type === "checkpoint" ? { ...e, certificate: e.certificate.digest } : e;
+        };
+        assert.deepEqual(resumed.map((e) => same(e.data)), all.slice(4).map((e) => same(e.data)));
       });
     } catch (error) {
       for (const e of edges) console.error(e.log().slice(-6000));

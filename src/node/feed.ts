@@ -19,7 +19,9 @@
  * event is the position just after it, so "after=<an event's cursor>" resumes
  * with the next event. A node that holds no certificate for cut s while it
  * holds a later one passes over that checkpoint event (a later certificate
- * vouches for the whole state); it never passes over a vertex.
+ * vouches for the whole state); it never passes over a vertex. A checkpoint
+ * event carries this node's certificate: the statement is the same on every
+ * node, its signatures are whichever quorum this node collected.
  */
 import { validateVertex } from "../core/mod.ts";
 import type { Storage, StoredCertificate, StoredCut } from "../storage/mod.ts";
