@@ -91,6 +91,26 @@ Deno.test("GET /feed gives a cut's checkpoint once it is certified here", async 
   assert.equal(page.json.caughtUp, true);
 });
 
+Deno.test("GET /feed passes over a checkpoint this node lacks only once a later one is certified here", async () => {
+  const c = chain();
+  const w = new DagWriter(c.storage, { fakeSignatures: true });
+  // DagWriter knows only its own vertices' rounds: write the third cut's vertex as a new genesis-round vertex.
+  const d = w.vertex([], [], T0 + 2_000n);
+  w.accept(d);
+  const cut3 = testCut(3, { boundaryMs: t0 + 3_000, prevBoundaryMs: t0 + 2_000, frontier: [d], vertices: [d] });
+  c.storage.putCut(storedCut(cut3));
+  const { call } = api(c.storage);
+  const before = await call("GET", "/api/v1/feed?after=2.1");
+  assert.deepEqual(before.json.events, []);
+  const s3 = { ...statementOf(cut3, null), seq: 3, prevBoundaryMs: t0 + 2_000, prevDigest: new Uint8Array(32).fill(9) };
+  c.storage.putCertificate(certify(s3, validatorKeys().slice(0, 3)));
+  const after = await call("GET", "/api/v1/feed?after=2.1");
+  assert.deepEqual((after.json.events as { type: string; cursor: string }[]).map((e) => [e.type, e.cursor]), [
+    ["vertex", "3.1"],
+    ["checkpoint", "3.2"],
+  ]);
+});
+
 Deno.test("GET /feed refuses a cursor that does not fit the chain, and history it does not hold", async () => {
   const { storage } = chain({ certifySecond: true });
   const { call } = api(storage);
