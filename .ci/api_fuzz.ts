@@ -106,7 +106,19 @@ const net = await startTestnet({
   dir,
   basePort: 0,
   quiet: true,
-  env: { QUDAG_KEY_PASSPHRASE: "api-fuzz-key-store", QUDAG_VAULT_PASSPHRASE: "api-fuzz-vault" },
+  env: {
+    QUDAG_KEY_PASSPHRASE: "api-fuzz-key-store",
+    QUDAG_VAULT_PASSPHRASE: "api-fuzz-vault",
+    // Limits stay on (every response carries the RateLimit fields, which the header checks read) but far above
+    // Schemathesis' volume, so that no verdict depends on timing; requests without the key (ignored_auth) are
+    // budgeted by address.
+    ...Object.fromEntries(
+      ["READS_PER_MINUTE", "READS_BURST", "WRITES_PER_MINUTE", "WRITES_BURST"].map((k) => [
+        `QUDAG_HTTP_RATE_LIMIT_${k}`,
+        "1000000",
+      ]),
+    ),
+  },
 });
 try {
   const node = net.description.nodes[0];

@@ -37,6 +37,8 @@ export interface RatePoint {
   /** Submits the nodes answered late: senders behind the schedule at the end of the window. */
   behind: number;
   refused: Record<string, number>;
+  /** Submissions a node refused as busy (503 node_busy) and the sender made again after Retry-After. */
+  busy_refusals: number;
   /** Node 0's counters over the offered window, per second (polls, peer frames, protocol messages, …). */
   node0_counters_per_s: Record<string, number>;
 }
@@ -45,7 +47,7 @@ export interface RatePoint {
 async function counters(x: Exchange, node: number): Promise<Map<string, number>> {
   const res = await fetch(x.nodes[node].metrics, { signal: AbortSignal.timeout(30_000) });
   const out = new Map<string, number>();
-  for (const m of (await res.text()).matchAll(/^(qudag_[a-z_]+_total(?:\{[^}]*\})?) ([0-9.e+]+)$/gm)) {
+  for (const m of (await res.text()).matchAll(/^(qudag_[a-z0-9_]+_total(?:\{[^}]*\})?) ([0-9.e+]+)$/gm)) {
     out.set(m[1], Number(m[2]));
   }
   return out;
@@ -94,10 +96,11 @@ export async function measureRate(
   let submitted = 0;
   schedule.t0Ms = performance.now();
   const sampling = sampler.run();
+  let busy = 0;
   const sending = sendOpenLoop(x, feed, schedule, ctl, (k, id, at) => {
     submitted++;
     if (k % SAMPLE_EVERY === 0) sampler.offer(id, at);
-  });
+  }, () => busy++);
   const windowEnd = schedule.t0Ms + seconds * 1000;
   while (performance.now() < windowEnd) await sleep(Math.min(PROBE_MS, windowEnd - performance.now()));
   const atWindowEnd = await appliedCounts(x);
@@ -138,6 +141,7 @@ export async function measureRate(
     submitted_per_s: Math.round((count - behind) / windowS),
     behind,
     refused: Object.fromEntries(sampler.refused),
+    busy_refusals: busy,
     node0_counters_per_s: Object.fromEntries(
       [...countersAfter].map(([k, v]) => [k, Math.round((v - (countersBefore.get(k) ?? 0)) / windowS)] as const)
         .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]),
@@ -153,13 +157,15 @@ export function sweepTable(points: readonly RatePoint[]): string[] {
   const rows = [
     `${pad("offered/s", 10)} ${pad("submitted/s", 12)} ${pad("applied/s", 10)} ${pad("p50 s", 8)} ${pad("p99 s", 8)} ${
       pad("drain s", 8)
-    }`,
+    } ${pad("busy/s", 7)}`,
   ];
   for (const p of points) {
     rows.push(
       `${pad(String(p.offered_per_s), 10)} ${pad(String(p.submitted_per_s), 12)} ${pad(String(p.applied_per_s), 10)} ${
         pad(fmt(p.latency_s.p50), 8)
-      } ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)}`,
+      } ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)} ${
+        pad(String(Math.round(p.busy_refusals / p.seconds)), 7)
+      }`,
     );
   }
   return rows;
@@ -243,7 +249,7 @@ export interface SweepResult {
 /** Starts a local testnet, sets up the senders once, offers each rate in turn, stops everything. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const { startTestnet } = await import("../scripts/testnet.ts");
-  const { Exchange } = await import("./_node_path.ts");
+  const { BENCH_NODE_ENV, Exchange } = await import("./_node_path.ts");
   const { setUpSenders } = await import("./_soak.ts");
   const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-sweep-" });
   o.log(`starting ${o.nodes} nodes…`);
@@ -252,6 +258,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     dir,
     basePort: 0,
     quiet: true,
+    env: { ...BENCH_NODE_ENV },
     denoFlags: o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [],
   });
   try {

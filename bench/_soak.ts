@@ -17,7 +17,7 @@ import {
 import { selectCryptoBackend } from "../src/crypto/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import type { RunningTestnet } from "../scripts/testnet.ts";
-import { type Account, type Exchange, percentile, pool, sleep } from "./_node_path.ts";
+import { type Account, type Exchange, NodeBusyError, percentile, pool, sleep } from "./_node_path.ts";
 
 const RUV = 1_000_000n;
 /** Minted to each sender: far more than a long soak's transfers and fees need. */
@@ -222,6 +222,7 @@ export async function sendOpenLoop(
   schedule: Schedule,
   ctl: Stop,
   onSubmitted: (k: number, id: string, submittedMs: number) => void,
+  onBusy?: () => void,
 ): Promise<void> {
   const nodes = x.nodes.length;
   await Promise.all(Array.from({ length: schedule.senders }, async (_, s) => {
@@ -233,7 +234,18 @@ export async function sendOpenLoop(
       const tx = await feed.get(k);
       if (tx === null || ctl.stop) return;
       const at = performance.now();
-      onSubmitted(k, await x.submit(s % nodes, tx), at);
+      // A busy node is asked again with the same bytes (the account's later nonces wait behind it).
+      for (;;) {
+        try {
+          onSubmitted(k, await x.submit(s % nodes, tx), at);
+          break;
+        } catch (error) {
+          if (!(error instanceof NodeBusyError)) throw error;
+          if (ctl.stop) return;
+          onBusy?.();
+          await sleep(error.retryAfterS * 1000);
+        }
+      }
     }
   }));
 }

@@ -31,7 +31,7 @@
  */
 import process from "node:process";
 import { startTestnet } from "../scripts/testnet.ts";
-import { Exchange, NODE_SENDERS_MAX, percentile, sleep } from "./_node_path.ts";
+import { BENCH_NODE_ENV, Exchange, NODE_SENDERS_MAX, percentile, sleep } from "./_node_path.ts";
 import {
   checkpointDigest,
   dueBy,
@@ -75,7 +75,7 @@ const MAX_MINUTES = intFlag("--max-minutes", QUICK ? 5 : 40, 1, 24 * 60);
 const SENDERS = intFlag("--senders", 400, 1, NODE_SENDERS_MAX);
 const NODES = 4;
 const SETTLEMENT_INTERVAL_MS = QUICK ? 1_000 : 5_000;
-const NODE_ENV = { QUDAG_BATCH_TXS_MAX: "1", QUDAG_SNAPSHOT_EVERY: "6" };
+const NODE_ENV = { ...BENCH_NODE_ENV, QUDAG_BATCH_TXS_MAX: "1", QUDAG_SNAPSHOT_EVERY: "6" };
 /** Transfers per window whose latency is sampled (about). */
 const SAMPLES_PER_WINDOW = 20;
 /** Windows at most (the traffic phase ends after MAX_MINUTES anyway). */

@@ -9,6 +9,7 @@ import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { encodeTransaction, transactionSigningMessage } from "../src/core/mod.ts";
 import { fromHex, keyIdOf } from "../src/keys/mod.ts";
 import { startTestnet } from "../scripts/testnet.ts";
+import { BENCH_NODE_ENV } from "./_node_path.ts";
 
 const args = Deno.args;
 const flag = (name: string, dflt: number) => {
@@ -24,7 +25,7 @@ const TIME_MAX_MS = 180_000;
 const log = (s: string) => json || console.log(s);
 
 const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-testnet-" });
-const net = await startTestnet({ nodes: NODES, dir, basePort: 0, exchange: false });
+const net = await startTestnet({ nodes: NODES, dir, basePort: 0, exchange: false, env: { ...BENCH_NODE_ENV } });
 const nodes = net.description.nodes;
 const apiKey = Deno.readTextFileSync(net.description.apiKeyFile).trim();
 try {

@@ -20,12 +20,17 @@ const list: Command = {
       io.out(JSON.stringify(json, null, 2));
       return 0;
     }
-    const peers = json.peers as { id: string; name: string | null; remote: string; role: string }[];
+    const peers = json.peers as { id: string; name: string | null; remote: string | null; role: string }[];
     if (peers.length === 0) io.out("no connected peers");
     for (const p of peers) {
-      io.out(`${p.id.slice(0, 16)}  ${(p.name ?? "?").padEnd(12)}  ${p.remote.padEnd(24)}  ${p.role}`);
+      io.out(
+        `${p.id.slice(0, 16)}  ${(p.name ?? "?").padEnd(12)}  ${
+          (p.remote ?? "(address hidden)").padEnd(24)
+        }  ${p.role}`,
+      );
     }
-    for (const d of json.dialing as string[]) io.out(`dialing  ${d}`);
+    // Addresses are shown to holders of the node's API key only.
+    for (const d of (json.dialing as string[] | null) ?? []) io.out(`dialing  ${d}`);
     for (const b of json.banned as string[]) io.out(`banned   ${b}`);
     return 0;
   },

@@ -38,6 +38,13 @@ export interface Config {
     readonly corsMaxAgeS: number;
     readonly cacheMaxAgeS: number;
     readonly cacheImmutableMaxAgeS: number;
+    /** Per-client request budgets (src/http/rate_limit.ts); false: no limiting. */
+    readonly rateLimit: boolean;
+    readonly rateLimitReadsPerMinute: number;
+    readonly rateLimitReadsBurst: number;
+    readonly rateLimitWritesPerMinute: number;
+    readonly rateLimitWritesBurst: number;
+    readonly rateLimitKeyMultiplier: number;
   };
   readonly metrics: { readonly host: string; readonly port: number };
   readonly exchange: {
@@ -55,7 +62,7 @@ export interface Config {
   };
   readonly dag: { readonly syncIntervalS: number };
   readonly settlement: { readonly lagMs: number };
-  readonly consensus: { readonly batchTxsMax: number };
+  readonly consensus: { readonly batchTxsMax: number; readonly pendingTxsMax: number };
   readonly storage: {
     readonly snapshotEvery: number;
     readonly snapshotsKept: number;
@@ -374,6 +381,12 @@ function build(
       corsMaxAgeS: n("http.cors_max_age_s"),
       cacheMaxAgeS: n("http.cache_max_age_s"),
       cacheImmutableMaxAgeS: n("http.cache_immutable_max_age_s"),
+      rateLimit: b("http.rate_limit"),
+      rateLimitReadsPerMinute: n("http.rate_limit_reads_per_minute"),
+      rateLimitReadsBurst: n("http.rate_limit_reads_burst"),
+      rateLimitWritesPerMinute: n("http.rate_limit_writes_per_minute"),
+      rateLimitWritesBurst: n("http.rate_limit_writes_burst"),
+      rateLimitKeyMultiplier: n("http.rate_limit_key_multiplier"),
     },
     metrics: { host: s("metrics.host")!, port: n("metrics.port") },
     exchange: {
@@ -391,7 +404,7 @@ function build(
     },
     dag: { syncIntervalS: n("dag.sync_interval_s") },
     settlement: { lagMs: n("settlement.lag_ms") },
-    consensus: { batchTxsMax: n("consensus.batch_txs_max") },
+    consensus: { batchTxsMax: n("consensus.batch_txs_max"), pendingTxsMax: n("consensus.pending_txs_max") },
     storage: {
       snapshotEvery: n("storage.snapshot_every"),
       snapshotsKept: n("storage.snapshots_kept"),

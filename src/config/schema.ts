@@ -120,6 +120,49 @@ export const FIELDS: readonly Field[] = [
     env: ["QUDAG_HTTP_CACHE_IMMUTABLE_MAX_AGE_S"],
     help: "Cache-Control max-age of reads that never change (a vertex's bytes, a certified checkpoint), seconds",
   },
+  // Per-client request budgets of both HTTP ports (src/http/rate_limit.ts; README, "Rate limits").
+  {
+    key: "http.rate_limit",
+    type: { kind: "bool" },
+    default: true,
+    env: ["QUDAG_HTTP_RATE_LIMIT"],
+    help: "limit each client's requests (429 with Retry-After beyond its budget); false turns limiting off",
+  },
+  {
+    key: "http.rate_limit_reads_per_minute",
+    type: { kind: "int", min: 1, max: 10_000_000 },
+    default: 600,
+    env: ["QUDAG_HTTP_RATE_LIMIT_READS_PER_MINUTE"],
+    help: "reads (GET, HEAD, OPTIONS) a client without the API key may make per minute, sustained",
+  },
+  {
+    key: "http.rate_limit_reads_burst",
+    type: { kind: "int", min: 1, max: 10_000_000 },
+    default: 120,
+    env: ["QUDAG_HTTP_RATE_LIMIT_READS_BURST"],
+    help: "reads such a client may make at once after a quiet spell",
+  },
+  {
+    key: "http.rate_limit_writes_per_minute",
+    type: { kind: "int", min: 1, max: 10_000_000 },
+    default: 60,
+    env: ["QUDAG_HTTP_RATE_LIMIT_WRITES_PER_MINUTE"],
+    help: "writes (every other method) a client without the API key may make per minute, sustained",
+  },
+  {
+    key: "http.rate_limit_writes_burst",
+    type: { kind: "int", min: 1, max: 10_000_000 },
+    default: 20,
+    env: ["QUDAG_HTTP_RATE_LIMIT_WRITES_BURST"],
+    help: "writes such a client may make at once after a quiet spell",
+  },
+  {
+    key: "http.rate_limit_key_multiplier",
+    type: { kind: "int", min: 1, max: 100_000 },
+    default: 1_000,
+    env: ["QUDAG_HTTP_RATE_LIMIT_KEY_MULTIPLIER"],
+    help: "requests with the node's x-api-key share one budget this many times the per-client one (rates and bursts)",
+  },
   {
     key: "http.shutdown_timeout_ms",
     type: { kind: "int", min: 100, max: 60_000 },
@@ -230,6 +273,14 @@ export const FIELDS: readonly Field[] = [
     default: 256,
     env: ["QUDAG_BATCH_TXS_MAX"],
     help: "most transactions one vertex this node issues carries (1 makes one vertex per transaction: soak tests)",
+  },
+  {
+    key: "consensus.pending_txs_max",
+    type: { kind: "int", min: 1, max: 100_000 },
+    default: 512,
+    env: ["QUDAG_PENDING_TXS_MAX"],
+    help: "transactions submitted to this node and not decided yet above which new ones are refused with 503 " +
+      "node_busy and Retry-After (past what the validators decide, more in flight only slows every poll)",
   },
   // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
   {
@@ -457,7 +508,8 @@ export const MOVED_ENV: Readonly<Record<string, string>> = {
     "when set; there is no network key",
   CONSENSUS_SIGNATURE_KEY: "a validator signs vertices, votes and checkpoints with its own key, NODE_PRIVATE_KEY; " +
     "there is no shared consensus key",
-  API_RATE_LIMIT_KEY: "writes are guarded by QUDAG_API_KEY (the x-api-key header); rate limits need no key",
+  API_RATE_LIMIT_KEY: "writes are guarded by QUDAG_API_KEY (the x-api-key header); rate limits need no key of their " +
+    "own and are set by QUDAG_HTTP_RATE_LIMIT and QUDAG_HTTP_RATE_LIMIT_* (README, Rate limits)",
   API_KEY: "the key writes need is QUDAG_API_KEY (sent as the x-api-key header)",
   DATABASE_URL: "qudag keeps its database in SQLite at <data dir>/qudag.db (QUDAG_DATA_DIR, --data-dir); there is " +
     "no database server",

@@ -20,6 +20,7 @@ export type RejectReason =
   | "exceeds_consensus_limits"
   | "orphan_evicted"
   | "orphan_expired"
+  | "orphan_author_share"
   | "parent_rejected"
   | "below_settled_cut"
   | "stale_parents"
@@ -39,6 +40,8 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "exceeds_consensus_limits",
   "orphan_evicted",
   "orphan_expired",
+  // A waiting vertex pushed out by newer ones of its own author, past that author's share of the buffer.
+  "orphan_author_share",
   "parent_rejected",
   "below_settled_cut",
   "stale_parents",

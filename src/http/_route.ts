@@ -21,15 +21,35 @@ export const ERROR_STATUSES = {
   413: "body_too_large or input_too_large: over a size limit",
   415: "unsupported_media_type: the body's content type is not one this route takes",
   422: "the request is well-formed but refused: the code says why (a core or ledger code, decrypt_failed, ...)",
+  429: "rate_limited: this client's budget for reads or writes is spent; retry after Retry-After seconds " +
+    "(RateLimit and RateLimit-Policy say the budget and what is left)",
   500: "internal: a bug; the message is generic and the node log has the detail under the request id",
   501: "crypto_unsupported: the active crypto backend cannot do this",
-  503: "not_ready, shutting_down, vault_locked, key_passphrase_missing, storage_*: retry later or elsewhere",
+  503:
+    "not_ready, shutting_down, node_busy (Retry-After), vault_locked, key_passphrase_missing, storage_*: retry later or elsewhere",
   507: "vault_full or key_store_full: a capacity limit is reached",
 } as const;
 export type ErrorStatus = keyof typeof ERROR_STATUSES;
 
-/** Every route can answer these: a bug, or a node that is stopping or whose storage fails. */
-const COMMON_ERRORS: readonly ErrorStatus[] = [500, 503];
+/** Every route can answer these: a client over its budget, a bug, or a node that is stopping or whose storage fails. */
+const COMMON_ERRORS: readonly ErrorStatus[] = [429, 500, 503];
+
+/** The fields a 429 carries (src/http/rate_limit.ts). */
+const RATE_LIMIT_HEADERS = {
+  "Retry-After": {
+    required: true,
+    description: "seconds until the client may try again",
+    schema: { type: "string", pattern: "^[0-9]+$" },
+  },
+  RateLimit: {
+    description: 'what is left of the budget (draft-ietf-httpapi-ratelimit-headers), e.g. "writes";r=0;t=3',
+    schema: { type: "string" },
+  },
+  "RateLimit-Policy": {
+    description: 'the budget, e.g. "writes";q=60;w=60;qudag-burst=20',
+    schema: { type: "string" },
+  },
+} as const;
 
 export interface RouteOptions {
   /** The API key policy of this route (api_key.ts); omitted: open. */
@@ -41,7 +61,11 @@ export interface RouteOptions {
 }
 
 function errorResponse(status: ErrorStatus) {
-  return { description: ERROR_STATUSES[status], content: { "application/json": { schema: ErrorBody } } };
+  return {
+    description: ERROR_STATUSES[status],
+    content: { "application/json": { schema: ErrorBody } },
+    ...(status === 429 ? { headers: RATE_LIMIT_HEADERS } : {}),
+  };
 }
 
 /** Whether a request to `route` can carry parameters, a query or a body that validation may refuse. */

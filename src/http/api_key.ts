@@ -13,6 +13,14 @@ function sameSecret(a: string, b: string): boolean {
 const READS = ["GET", "HEAD", "OPTIONS"];
 
 /**
+ * Whether `given` (a request's x-api-key) is the node's key. Never true while
+ * the node has none: then nobody holds it.
+ */
+export function holdsApiKey(given: string | undefined, apiKey: string | null): boolean {
+  return apiKey !== null && given !== undefined && sameSecret(given, apiKey);
+}
+
+/**
  * Who may call a route, as the route definition states it (`defineRoute`'s
  * `auth`), so the OpenAPI document and the check are one thing:
  * - "writes": writes need `x-api-key` when the node has QUDAG_API_KEY; reads never do.

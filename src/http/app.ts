@@ -38,6 +38,8 @@ export interface AppDeps {
   /** True once shutdown began: writes are refused so nothing is accepted and then lost. */
   isStopping?: () => boolean;
   status: () => StatusReport;
+  /** The node's API key: requests carrying it see what only the operator may (peers' addresses in the status). */
+  apiKey?: string | null;
   /** Sub-apps by mount path, e.g. "/api/v1/dag". */
   areas?: Record<string, Hono<Env>>;
   /** The document served at /openapi.json; without one, this app's own routes. */
@@ -128,6 +130,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   systemRoutes(app, {
     checkReady: deps.checkReady,
     status: deps.status,
+    apiKey: deps.apiKey ?? null,
     document: () => deps.document?.get() ?? app.getOpenAPI31Document({ openapi: "3.1.0", info: DEFAULT_INFO }),
   });
   for (const [path, area] of Object.entries(deps.areas ?? {})) app.route(path, area);
@@ -148,11 +151,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const requestId = c.get("requestId");
     const { status, body } = toErrorResponse(err, requestId);
     const log = c.get("logger") ?? deps.logger;
-    if (status >= 500) log.error("request failed", { err, status, code: body.error.code });
+    // A refusal for now (busy, stopping) says when to come back; it is the node working as meant, not a failure.
+    const retryAfterS = (err as { retryAfterS?: unknown })?.retryAfterS;
+    if (typeof retryAfterS === "number" && retryAfterS > 0) c.header("Retry-After", String(Math.ceil(retryAfterS)));
+    if (status === 503 && TEMPORARY_CODES.has(body.error.code)) {
+      log.debug("request refused for now", { status, code: body.error.code });
+    } else if (status >= 500) log.error("request failed", { err, status, code: body.error.code });
     else log.debug("request refused", { status, code: body.error.code });
     return c.json(body, status);
   });
   return app;
 }
+
+/** 503 codes that are a node working as meant under load or shutdown, logged at debug. */
+const TEMPORARY_CODES = new Set(["node_busy", "mempool_full", "shutting_down"]);
 
 const DEFAULT_INFO = { title: "qudag node API", version: "1" };

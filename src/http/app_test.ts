@@ -4,6 +4,7 @@ import { createLogger, silentLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { type AppDeps, createApp, type Env } from "./app.ts";
 import { ApiError } from "./errors.ts";
+import { NotReadyError } from "./system.ts";
 
 const BODY_LIMIT_BYTES = 1024;
 
@@ -52,24 +53,58 @@ Deno.test("createApp() GET /ready answers 200 when checkReady passes", async () 
   assert.deepEqual(await res.json(), { status: "ready" });
 });
 
-Deno.test("createApp() GET /ready answers 503 not_ready when checkReady throws", async () => {
-  const { app } = setup({
-    checkReady: () => {
-      throw new Error("storage is read-only");
-    },
-  });
-  const res = await app.request("/ready");
-  assert.equal(res.status, 503);
-  const body = await res.json();
-  assert.equal(body.error.code, "not_ready");
-  assert.match(body.error.message, /storage is read-only/);
-  assert.equal(body.error.requestId, res.headers.get("x-request-id"));
+Deno.test("createApp() GET /ready answers 503 not_ready with a stable reason, never the error's text", async () => {
+  const cases: [unknown, string, string?][] = [
+    [new Error("SQLITE_READONLY: attempt to write a readonly database /data/qudag.db"), "internal"],
+    [Object.assign(new Error("disk I/O error at /data/qudag.db"), { code: "storage_io" }), "storage_io"],
+    [new NotReadyError("shutting_down", "node is shutting down"), "shutting_down"],
+    [
+      new NotReadyError("ledger_halted", "the ledger halted: transaction 9f... at /data", "ledger_out_of_step"),
+      "ledger_halted",
+      "ledger_out_of_step",
+    ],
+    [new NotReadyError("ledger_halted", "halted", "Not a code /data"), "ledger_halted"],
+    [Object.assign(new Error("odd"), { code: "Not A Code; /etc/passwd" }), "internal"],
+    ["a string thrown", "internal"],
+  ];
+  for (const [thrown, reason, detail] of cases) {
+    const { app } = setup({
+      checkReady: () => {
+        throw thrown;
+      },
+    });
+    const res = await app.request("/ready");
+    assert.equal(res.status, 503);
+    const text = await res.text();
+    const body = JSON.parse(text);
+    assert.equal(body.error.code, "not_ready");
+    assert.equal(body.error.message, detail ? `not ready [${reason}: ${detail}]` : `not ready [${reason}]`);
+    assert.deepEqual(body.error.details, detail ? { reason, detail } : { reason });
+    assert.equal(body.error.requestId, res.headers.get("x-request-id"));
+    for (const secret of ["/data", "SQLITE", "9f", "passwd"]) assert.ok(!text.includes(secret), text);
+  }
 });
 
 Deno.test("createApp() GET /api/v1/status returns deps.status()", async () => {
   const res = await setup().app.request("/api/v1/status");
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { node: { id: "n1" }, height: 3 });
+});
+
+Deno.test("createApp() GET /api/v1/status shows peers' addresses to holders of the API key only", async () => {
+  const peers = [{ id: "ab", remote: "[fdaa:0:1::2]:4001", role: "initiator", since: 1 }];
+  const { app } = setup({ apiKey: "the-key", status: () => ({ node: { id: "n1" }, peers }) });
+  const operator = await (await app.request("/api/v1/status", { headers: { "x-api-key": "the-key" } })).json();
+  assert.deepEqual(operator.peers, peers);
+  for (const headers of [{}, { "x-api-key": "wrong" }] as Record<string, string>[]) {
+    const text = await (await app.request("/api/v1/status", { headers })).text();
+    assert.deepEqual(JSON.parse(text).peers, [{ id: "ab", remote: null, role: "initiator", since: 1 }]);
+    assert.ok(!text.includes("fdaa"), text);
+  }
+  // Without a key on the node nobody sees them.
+  const keyless = setup({ status: () => ({ peers }) });
+  const anyone = await (await keyless.app.request("/api/v1/status", { headers: { "x-api-key": "" } })).json();
+  assert.deepEqual(anyone.peers, [{ id: "ab", remote: null, role: "initiator", since: 1 }]);
 });
 
 Deno.test("createApp() answers an unknown route with 404 not_found and the request id", async () => {

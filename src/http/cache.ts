@@ -82,7 +82,7 @@ export function corsForReads(config: HttpCorsConfig): MiddlewareHandler | null {
     origin: config.origins.includes("*") ? "*" : [...config.origins],
     allowMethods: READ_METHODS,
     allowHeaders: ["accept", "if-none-match", "x-request-id"],
-    exposeHeaders: ["etag", "x-request-id"],
+    exposeHeaders: ["etag", "x-request-id", "ratelimit", "ratelimit-policy", "retry-after"],
     maxAge: config.maxAgeS,
   });
   return async (c, next) => {

@@ -31,6 +31,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   not_ready: 503,
   shutting_down: 503,
   mempool_full: 503,
+  node_busy: 503,
   wrong_chain: 422,
   api_key_required: 403,
   storage_locked: 503,

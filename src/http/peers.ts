@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type PeerTransport, peerUrl } from "../net/transport.ts";
 import { createArea, type Env } from "./app.ts";
-import { apiKeyPolicy } from "./api_key.ts";
+import { apiKeyPolicy, holdsApiKey } from "./api_key.ts";
 import { defineRoute } from "./_route.ts";
 import { Hex64, json, NextCursor, pageLimit } from "./_schemas.ts";
 import { ApiError } from "./errors.ts";
@@ -14,7 +14,9 @@ const PEERS_PAGE_MAX = 1000;
 const Peer = z.object({
   id: Hex64,
   name: z.string().nullable().openapi({ description: "the validator's name in the genesis" }),
-  remote: z.string(),
+  remote: z.string().nullable().openapi({
+    description: "the peer's address (a private network address on Fly); null unless the request carries the x-api-key",
+  }),
   role: z.enum(["initiator", "responder"]).openapi({ description: "initiator when this node dialed" }),
   connectedAtMs: z.number(),
   queuedFrames: z.number().int().min(0),
@@ -23,7 +25,9 @@ const Peer = z.object({
 const PeerPage = z.object({
   peers: z.array(Peer).openapi({ description: "connected peers in ascending id order" }),
   nextCursor: NextCursor,
-  dialing: z.array(z.string()).openapi({ description: "addresses this node keeps dialing" }),
+  dialing: z.array(z.string()).nullable().openapi({
+    description: "addresses this node keeps dialing; null unless the request carries the x-api-key",
+  }),
   banned: z.array(Hex64),
 }).openapi("PeerPage");
 
@@ -67,6 +71,8 @@ export function createPeersApi(
     }, { cache: "short" }),
     (c) => {
       const { limit, cursor } = c.req.valid("query");
+      // Addresses are the operator's (on Fly, private network addresses): shown to holders of the API key only.
+      const operator = holdsApiKey(c.req.header("x-api-key"), o.apiKey);
       const after = cursor?.toLowerCase();
       // At most p2p.max_peers (≤ 1,000) connections: sorting them per request is bounded.
       const page = transport.peers()
@@ -77,13 +83,13 @@ export function createPeersApi(
         peers: page.map((p) => ({
           id: p.peerId,
           name: names.get(p.peerId) ?? null,
-          remote: p.remote,
+          remote: operator ? p.remote : null,
           role: p.role,
           connectedAtMs: p.connectedAtMs,
           queuedFrames: p.queuedFrames,
         })),
         nextCursor: page.length === limit ? page[page.length - 1].peerId : null,
-        dialing: transport.targets(),
+        dialing: operator ? transport.targets() : null,
         banned: transport.banned(),
       }, 200);
     },

@@ -23,8 +23,20 @@ Deno.test({
         assert.deepEqual(r.json, { dialing: n.address });
       }
       await waitFor("both sessions", () => a.transport.peers().length === 2);
-      const all = await t.call("GET", P);
+      const all = await t.call("GET", P, undefined, KEY);
       assert.equal(all.status, 200);
+      // The operator sees addresses; anyone else sees the same peers without them.
+      assert.deepEqual((all.json.peers as { remote: string }[]).map((p) => typeof p.remote), ["string", "string"]);
+      const open = await t.call("GET", P);
+      assert.equal(open.status, 200);
+      assert.deepEqual(
+        (open.json.peers as { id: string; remote: string | null }[]).map((p) => [p.id, p.remote]),
+        (all.json.peers as { id: string }[]).map((p) => [p.id, null]),
+      );
+      assert.equal(open.json.dialing, null);
+      for (const n of [b, c]) assert.ok(!open.text.includes(n.address), `${n.address} shown without the key`);
+      const wrongKey = await t.call("GET", P, undefined, { "x-api-key": "not-the-key" });
+      assert.equal(wrongKey.json.dialing, null);
       const ids = [b.validator.id, c.validator.id].sort();
       assert.deepEqual((all.json.peers as { id: string }[]).map((p) => p.id), ids);
       assert.equal((all.json.peers as { name: string }[])[0].name, names.get(ids[0]));
@@ -64,7 +76,10 @@ Deno.test({
       // Without a key on the node, the operator's writes are closed; the table stays readable.
       const closed = testApp({ [P]: createPeersApi(a.transport, names, { apiKey: null }) });
       assert.equal(errorCode(await closed.call("POST", P, { address: b.address })), "api_key_required");
-      assert.equal((await closed.call("GET", P)).status, 200);
+      const table = await closed.call("GET", P, undefined, { "x-api-key": "" });
+      assert.equal(table.status, 200);
+      // Nobody holds a key the node does not have: no addresses for anyone.
+      assert.deepEqual((table.json.peers as { remote: unknown }[]).map((p) => p.remote), [null]);
     } finally {
       await Promise.all([a, b, c].map((n) => n.transport.close()));
     }

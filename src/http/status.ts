@@ -6,6 +6,7 @@
  * the conformance test.
  */
 import { z } from "@hono/zod-openapi";
+import type { StatusReport } from "./app.ts";
 
 const Hex = z.string().regex(/^[0-9a-f]*$/);
 
@@ -39,7 +40,14 @@ export const NodeStatus = z.object({
     orphans: z.number().int().min(0),
     inMemory: z.number().int().min(0),
   }),
-  peers: z.array(z.object({ id: Hex, remote: z.string(), role: z.string(), since: z.number() })),
+  peers: z.array(z.object({
+    id: Hex,
+    remote: z.string().nullable().openapi({
+      description: "the peer's address; null unless the request carries the node's x-api-key",
+    }),
+    role: z.string(),
+    since: z.number(),
+  })),
   consensus: z.object({
     params: z.object({
       k: z.number().int(),
@@ -81,3 +89,12 @@ export const ExchangePortStatus = z.object({
 }).openapi("ExchangePortStatus");
 
 export const StatusBody = z.union([NodeStatus, ExchangePortStatus]).openapi("Status");
+
+/**
+ * The report as anyone may see it: peers' addresses (private network
+ * addresses on Fly) removed. The status has no other address.
+ */
+export function withoutAddresses(report: StatusReport): StatusReport {
+  if (!Array.isArray(report.peers)) return report;
+  return { ...report, peers: report.peers.map((p) => ({ ...(p as Record<string, unknown>), remote: null })) };
+}

@@ -7,13 +7,47 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env, StatusReport } from "./app.ts";
 import { defineRoute } from "./_route.ts";
 import { json } from "./_schemas.ts";
+import { holdsApiKey } from "./api_key.ts";
 import { ApiError } from "./errors.ts";
-import { StatusBody } from "./status.ts";
+import { StatusBody, withoutAddresses } from "./status.ts";
 
 export interface SystemDeps {
+  /** Throws when the node cannot serve; a `code` on the error (NotReadyError, a storage error) is the reason given. */
   checkReady: () => void;
   status: () => StatusReport;
+  /** Holders of this key see peers' addresses in the status; null: nobody does. */
+  apiKey: string | null;
   document: () => unknown;
+}
+
+/**
+ * Why the node is not ready, as a stable code (shutting_down, ledger_halted,
+ * ...), and optionally a more precise stable code (the ledger's halt code).
+ */
+export class NotReadyError extends Error {
+  readonly code: string;
+  readonly detailCode: string | undefined;
+  constructor(code: string, message: string, detailCode?: string) {
+    super(message);
+    this.name = "NotReadyError";
+    this.code = code;
+    this.detailCode = detailCode;
+  }
+}
+
+const REASON_RE = /^[a-z][a-z0-9_]{0,63}$/;
+
+const stableCode = (v: unknown): string | undefined => typeof v === "string" && REASON_RE.test(v) ? v : undefined;
+
+/**
+ * What a readiness check tells a client: the error's stable code (and
+ * detail code), never its message (paths, SQL, ...).
+ */
+export function notReadyReason(cause: unknown): { reason: string; detail?: string } {
+  const reason = stableCode((cause as { code?: unknown } | null)?.code);
+  if (reason === undefined) return { reason: "internal" };
+  const detail = cause instanceof NotReadyError ? stableCode(cause.detailCode) : undefined;
+  return detail === undefined ? { reason } : { reason, detail };
 }
 
 const DOCS_PAGE = `<!doctype html>
@@ -86,7 +120,10 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
       try {
         deps.checkReady();
       } catch (cause) {
-        throw new ApiError(503, "not_ready", `not ready: ${(cause as Error).message}`);
+        // The detail (a database path, an SQLite message) is for the operator's log, not for whoever asks.
+        const why = notReadyReason(cause);
+        c.get("logger").warn("not ready", { ...why, err: cause });
+        throw new ApiError(503, "not_ready", `not ready [${why.reason}${why.detail ? `: ${why.detail}` : ""}]`, why);
       }
       return c.json({ status: "ready" as const }, 200);
     },
@@ -100,8 +137,13 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
       summary: "This node: identity, chain, crypto backend, storage, DAG, peers, consensus, settlement, exchange",
       responses: { 200: json(StatusBody, "the node's status (the exchange port answers its ledger summary)") },
     }, { cache: "short" }),
-    // The report is assembled by the node; the schema above is checked against it by the API tests.
-    (c) => c.json(deps.status() as z.infer<typeof StatusBody>, 200),
+    // The report is assembled by the node; the schema above is checked against it by the API tests. Peers'
+    // addresses are the operator's: shown to holders of the API key only.
+    (c) => {
+      const report = deps.status();
+      const shown = holdsApiKey(c.req.header("x-api-key"), deps.apiKey) ? report : withoutAddresses(report);
+      return c.json(shown as z.infer<typeof StatusBody>, 200);
+    },
   );
   app.openapi(
     defineRoute({

@@ -41,6 +41,7 @@ import {
   type LedgerStatus,
   ML_DSA_87_SIGNATURE_BYTES,
   validateVertex,
+  type VertexInfo,
 } from "../core/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
@@ -75,6 +76,8 @@ export interface LedgerServiceOptions {
   snapshotEvery?: number;
   /** Snapshots kept (default SNAPSHOTS_KEPT). */
   snapshotsKept?: number;
+  /** A vertex's decoded form if the caller still holds it (saves the core's decode and hashing). */
+  decoded?: (id: string) => VertexInfo | undefined;
 }
 
 /**
@@ -444,7 +447,7 @@ export class LedgerService {
       // Skipping it would leave this node's ledger without its effects for good.
       throw new LedgerServiceError(`accepted vertex ${id} is not in storage`);
     }
-    const info = validateVertex(stored.bytes);
+    const info = this.#o.decoded?.(id) ?? validateVertex(stored.bytes);
     let concurrent: string[];
     try {
       concurrent = this.#index.concurrentTo(stored.parents, (p) => this.#isDropped(p));

@@ -64,8 +64,24 @@ export interface ConsensusOptions {
   gossipIntervalMs?: number;
   /** A query without votes by then counts as failed. */
   queryTimeoutMs?: number;
-  /** Transactions wait at most this long to share a vertex. */
+  /** Transactions wait this long to share a vertex while few of this node's vertices are undecided. */
   batchDelayMs?: number;
+  /**
+   * This node's own undecided vertices above which a batch waits longer
+   * (up to `batchDelayMaxMs`, or until one of them is decided): under load a
+   * vertex issued sooner is decided no sooner, and fewer, fuller vertices
+   * cost every node less (signatures, relays, stores, polls).
+   */
+  batchWindow?: number;
+  /** The longest a transaction waits for a vertex while the window is full. */
+  batchDelayMaxMs?: number;
+  /**
+   * Transactions submitted here and not decided yet above which new ones
+   * are refused (node_busy, with a time to retry): past what the validators
+   * can decide, more work in flight only slows every poll, until queries
+   * time out and nothing is decided at all.
+   */
+  pendingTxsMax?: number;
   /** Most transactions in one vertex this node issues. */
   batchTxsMax?: number;
   /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
@@ -118,15 +134,20 @@ export type TxState = "processing" | "accepted" | "rejected" | "pending" | "unkn
  */
 export class SubmitError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** When the client may try again (node_busy), in seconds. */
+  readonly retryAfterS: number | undefined;
+  constructor(code: string, message: string, retryAfterS?: number) {
     super(message);
     this.name = "SubmitError";
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
 }
 
 /** Bound on transactions waiting to be issued. */
 const MEMPOOL_MAX = 100_000;
+/** Default of pendingTxsMax (see ConsensusOptions). */
+const PENDING_TXS_MAX = 512;
 /**
  * A vertex's bytes besides its transactions, at most: version and type, chain
  * id, author, round, timestamp, the parent count and VERTEX_PARENTS_MAX
@@ -144,6 +165,10 @@ const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
 const PREDECESSOR_PARENTS_MAX = 4;
 /** Flushes a transaction may wait for its previous nonce to become reachable before it is dropped. */
 const DEFERRALS_MAX = 500;
+/** Defaults of batchDelayMs, batchWindow and batchDelayMaxMs (see ConsensusOptions). */
+const BATCH_DELAY_MS = 20;
+const BATCH_WINDOW = 4;
+const BATCH_DELAY_MAX_MS = 250;
 /** Gossip ticks between re-requests of parents that waiting vertices need. */
 const WANTED_EVERY_TICKS = 10;
 
@@ -159,6 +184,10 @@ export class ConsensusService {
   #batchBytes = 0;
   #ticks = 0;
   #batchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the pending flush is due (ms, this service's clock). */
+  #batchDueMs = 0;
+  /** This node's own vertices not decided yet (see batchWindow). */
+  readonly #inFlight = new Set<string>();
   #tick: ReturnType<typeof setInterval> | null = null;
   readonly #firstSeenMs = new Map<string, number>();
   /** Flushes each waiting transaction was put back for (see #defer). */
@@ -264,7 +293,9 @@ export class ConsensusService {
     );
     o.dag.onAdmitted((info, bytes, origin, from) => {
       if (origin !== "local" && !this.#stopped) {
-        this.engine.onVertices(from ?? toHex(info.vertex.author), [toSignedVertex(info, bytes)]);
+        this.engine.onVertices(from ?? toHex(info.vertex.author), [
+          toSignedVertex(info, bytes, o.dag.conflictKeysOf(info)),
+        ]);
       }
     });
   }
@@ -321,6 +352,10 @@ export class ConsensusService {
       if (wanted.length && peers.length) {
         this.#send(peers[randomInt(peers.length)].peerId, { type: "getVertices", ids: wanted });
       }
+      // A vertex settled or restored away without a decision here must not hold the window.
+      for (const id of this.#inFlight) {
+        if (this.engine.consensus.vertexStatus(id) !== "processing") this.#inFlight.delete(id);
+      }
     }
   }
 
@@ -356,8 +391,8 @@ export class ConsensusService {
         this.#m.submitted.inc({ result: "refused" });
         throw error;
       }
-      // The same transaction may have come in meanwhile.
-      this.#precheck(bytes);
+      // The node may be stopping, the mempool full, or the same transaction in by now.
+      this.#checkRoom();
       const now = this.txState(id);
       if (now !== "unknown") return { id, state: now };
     }
@@ -370,7 +405,7 @@ export class ConsensusService {
     this.#batchBytes += 4 + bytes.length;
     this.#m.submitted.inc({ result: "queued" });
     if (this.#batch.length >= (this.#o.batchTxsMax ?? VERTEX_TXS_MAX)) this.#flush();
-    else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
+    else this.#scheduleFlush();
     return { id, state: "pending" };
   }
 
@@ -386,10 +421,24 @@ export class ConsensusService {
         }…`,
       );
     }
+    this.#checkRoom();
+    return info;
+  }
+
+  #checkRoom(): void {
+    if (this.#stopped) throw new SubmitError("shutting_down", "this node is shutting down; submit elsewhere or retry");
+    const pendingMax = this.#o.pendingTxsMax ?? PENDING_TXS_MAX;
+    if (this.#firstSeenMs.size >= pendingMax) {
+      this.#m.submitted.inc({ result: "busy" });
+      throw new SubmitError(
+        "node_busy",
+        `this node has ${this.#firstSeenMs.size} submitted transactions undecided (at most ${pendingMax}); retry in a second or submit elsewhere`,
+        1,
+      );
+    }
     if (this.#mempool.size >= MEMPOOL_MAX) {
       throw new SubmitError("mempool_full", `the mempool is full (${MEMPOOL_MAX} transactions); retry later`);
     }
-    return info;
   }
 
   /** The key of the account's create_account if it waits in this node's mempool. */
@@ -447,6 +496,23 @@ export class ConsensusService {
     return this.#mempool.has(id) ? "pending" : "unknown";
   }
 
+  /**
+   * Arms the batch timer: `batchDelayMs` while fewer than `batchWindow` own
+   * vertices are undecided, else `batchDelayMaxMs`; an armed timer is only
+   * ever brought forward.
+   */
+  #scheduleFlush(): void {
+    const full = this.#inFlight.size >= (this.#o.batchWindow ?? BATCH_WINDOW);
+    const delay = full ? this.#o.batchDelayMaxMs ?? BATCH_DELAY_MAX_MS : this.#o.batchDelayMs ?? BATCH_DELAY_MS;
+    const due = this.#o.nowMs() + delay;
+    if (this.#batchTimer !== null) {
+      if (this.#batchDueMs <= due) return;
+      clearTimeout(this.#batchTimer);
+    }
+    this.#batchDueMs = due;
+    this.#batchTimer = setTimeout(() => this.#flush(), delay);
+  }
+
   #flush(): void {
     if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
@@ -486,6 +552,7 @@ export class ConsensusService {
       if (placed.txs.length === 0) continue;
       try {
         const v = this.engine.issue(placed.txs, placed.required);
+        this.#inFlight.add(v.id);
         for (const t of placed.txs) carrierOfKey.set(t.conflictKey, v.id);
       } catch (e) {
         // Retry one by one so only the transaction at fault is dropped.
@@ -501,6 +568,7 @@ export class ConsensusService {
               continue;
             }
             const v = this.engine.issue(one.txs, one.required);
+            this.#inFlight.add(v.id);
             carrierOfKey.set(t.conflictKey, v.id);
           } catch (err) {
             this.#o.logger.warn("transaction dropped: it cannot be issued", { id: t.id, err });
@@ -586,20 +654,24 @@ export class ConsensusService {
       this.#batch.push(t);
       this.#batchBytes += 4 + bytes.length;
     }
-    if (this.#batch.length > 0) this.#batchTimer ??= setTimeout(() => this.#flush(), this.#o.batchDelayMs ?? 20);
+    if (this.#batch.length > 0) this.#scheduleFlush();
   }
 
   #reported(decisions: readonly Decision[]): void {
     this.#o.onStored?.(decisions);
     const now = this.#o.nowMs();
+    const windowWasFull = this.#inFlight.size >= (this.#o.batchWindow ?? BATCH_WINDOW);
     for (const d of decisions) {
       this.#m.decisions.inc({ kind: d.kind, status: d.status });
+      if (d.kind === "vertex") this.#inFlight.delete(d.id);
       if (d.kind === "tx") {
         const seen = this.#firstSeenMs.get(d.id);
         if (seen !== undefined && d.status === "accepted") this.#m.acceptance.observe({}, (now - seen) / 1000);
         this.#forget(d.id);
       }
     }
+    // The window opened: what waits for the long delay goes out after the short one.
+    if (windowWasFull && this.#batch.length > 0) this.#scheduleFlush();
   }
 
   #forget(txId: string): void {
@@ -646,7 +718,8 @@ export class ConsensusService {
         if (stored.status === "rejected") throw new Error(`own vertex refused: ${stored.message} [${stored.code}]`);
         // Stored with the vertex now: the mempool no longer needs the bytes.
         for (const t of body.txs) this.#dropFromMempool(t.id);
-        return toSignedVertex(validateVertex(bytes), bytes);
+        const info = (stored.id === undefined ? undefined : o.dag.decoded(stored.id)) ?? validateVertex(bytes);
+        return toSignedVertex(info, bytes, o.dag.conflictKeysOf(info));
       },
       // Every vertex the engine gets came through the DAG service, which checked its id and signature.
       check: (v) => (o.dag.roundOf(v.id) !== null ? "ok" : "bad_signature"),
@@ -823,15 +896,23 @@ function randomInt(max: number): number {
   return buf[0] % max;
 }
 
-/** The engine's view of a core vertex; `payload` is the canonical signed bytes. */
-export function toSignedVertex(info: VertexInfo, bytes: Uint8Array): SignedVertex {
+/**
+ * The engine's view of a core vertex; `payload` is the canonical signed
+ * bytes. `conflictKeys` (one per carried transaction, when the caller has
+ * them) saves decoding each transaction again.
+ */
+export function toSignedVertex(
+  info: VertexInfo,
+  bytes: Uint8Array,
+  conflictKeys?: readonly string[],
+): SignedVertex {
   return {
     id: toHex(info.id),
     author: toHex(info.vertex.author),
     parents: info.vertex.parents.map(toHex),
     txs: info.vertex.transactions.map((t, i) => ({
       id: toHex(info.transactionIds[i]),
-      conflictKey: validateTransaction(t).conflictKey,
+      conflictKey: conflictKeys?.[i] ?? validateTransaction(t).conflictKey,
       deps: [],
     })),
     timestampMs: Number(info.vertex.timestampMs),

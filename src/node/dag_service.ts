@@ -42,6 +42,7 @@ import type { Storage } from "../storage/mod.ts";
 import type { Genesis } from "./genesis.ts";
 import { AccountKeys } from "./account_keys.ts";
 import { CausalPast } from "./causal_past.ts";
+import { RecentVertices } from "./recent_vertices.ts";
 import { VerifiedTxs } from "./verified_txs.ts";
 
 export type SubmitStatus = "admitted" | "duplicate" | "waiting" | "rejected";
@@ -108,6 +109,7 @@ export class DagService {
   readonly #verifiers = new Map<string, Promise<MlDsaVerifier>>();
   readonly #names = new Map<string, string>();
   readonly #orphans: OrphanBuffer;
+  readonly #recent = new RecentVertices();
   readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void)[] = [];
   readonly #rounds = new Map<string, bigint>();
   /** Timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
@@ -148,7 +150,8 @@ export class DagService {
         return d?.subject === "vertex" && d.status === "accepted";
       },
     });
-    this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS);
+    // Each genesis validator gets an equal share: one sending vertices whose parents never exist evicts only its own.
+    this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS, o.genesis.validators.length);
     for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
     this.#received = o.registry.counter(
       "qudag_dag_vertices_received_total",
@@ -508,7 +511,7 @@ export class DagService {
       }
     }
     if (verdict.kind === "wait") {
-      for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs())) {
+      for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs(), toHex(info.vertex.author))) {
         this.#rejected.inc({ reason: d.reason });
         this.#o.logger.warn("waiting vertex dropped", { id: d.id, reason: d.reason });
       }
@@ -556,7 +559,18 @@ export class DagService {
     this.#remember(this.#timestamps, id, info.vertex.timestampMs);
     this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     this.causalPast.remember(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
+    this.#recent.put(id, info, bytes.length);
     for (const fn of this.#listeners) fn(info, bytes, origin, from);
+  }
+
+  /** The decoded form of a vertex admitted recently, if still kept (see RecentVertices). */
+  decoded(id: string): VertexInfo | undefined {
+    return this.#recent.get(id);
+  }
+
+  /** The conflict keys of a decoded vertex's transactions, in order (decoded once per VertexInfo). */
+  conflictKeysOf(info: VertexInfo): string[] {
+    return this.#carriedOf(info).map((c) => conflictKeyOf(c.account, c.nonce));
   }
 
   #releaseAfter(firstId: string, origin: Origin): void {

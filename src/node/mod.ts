@@ -38,6 +38,8 @@ import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
 import { apiServerUrl, OpenApiDocument } from "../http/openapi.ts";
 import { openNodeVault } from "../vault/open.ts";
 import { createCryptoApi, CRYPTO_API_BASE } from "../http/crypto.ts";
+import { rateLimiter } from "../http/rate_limit.ts";
+import { NotReadyError } from "../http/system.ts";
 import { Keyring } from "../keys/keyring.ts";
 import { KeySession, KeyStore } from "../keys/mod.ts";
 
@@ -84,6 +86,8 @@ export interface StartOptions {
   logger: Logger;
   /** Wall clock in ms; injected for tests. */
   nowMs?: () => number;
+  /** The crypto backend to use instead of selecting one (tests count what it is asked to do). */
+  crypto?: SelectedBackend;
 }
 
 function listen(
@@ -145,7 +149,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
   let storage = SqliteStorage.open({ dataDir: config.node.dataDir });
   const cleanup: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
-    const crypto = await selectCryptoBackend({
+    const crypto = o.crypto ?? await selectCryptoBackend({
       requested: config.crypto.backend,
       nativeLibraryPath: config.crypto.nativeLibrary,
     });
@@ -334,6 +338,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         registry,
         snapshotEvery: config.storage.snapshotEvery,
         snapshotsKept: config.storage.snapshotsKept,
+        decoded: (id) => dag.decoded(id),
       });
       // Never throws: a ledger that cannot follow consensus halts, and the node starts and says why.
       await ledger.restore();
@@ -359,6 +364,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
       settlement: { ...genesis.settlement, lagMs: settlementLagMs(config, genesis) },
       batchTxsMax: config.consensus.batchTxsMax,
+      pendingTxsMax: config.consensus.pendingTxsMax,
       onCut: (cut) => {
         void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
       },
@@ -388,8 +394,14 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
 
     let stopping = false;
     const checkReady = () => {
-      if (stopping) throw new Error("node is shutting down");
-      if (ledger?.halted) throw new Error(`the exchange ledger halted [${ledger.halted.code}]`);
+      if (stopping) throw new NotReadyError("shutting_down", "node is shutting down");
+      if (ledger?.halted) {
+        throw new NotReadyError(
+          "ledger_halted",
+          `the exchange ledger halted [${ledger.halted.code}]`,
+          ledger.halted.code,
+        );
+      }
       try {
         storage.checkWritable();
         up.set({}, 1);
@@ -403,6 +415,23 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const httpPolicy = {
       cors: { origins: config.http.corsOrigins, maxAgeS: config.http.corsMaxAgeS },
       cache: { shortMaxAgeS: config.http.cacheMaxAgeS, immutableMaxAgeS: config.http.cacheImmutableMaxAgeS },
+      apiKey,
+      // One limiter for both ports: a client's budget spans them.
+      middleware: config.http.rateLimit
+        ? [rateLimiter({
+          settings: {
+            readsPerMinute: config.http.rateLimitReadsPerMinute,
+            readsBurst: config.http.rateLimitReadsBurst,
+            writesPerMinute: config.http.rateLimitWritesPerMinute,
+            writesBurst: config.http.rateLimitWritesBurst,
+            keyMultiplier: config.http.rateLimitKeyMultiplier,
+          },
+          apiKey,
+          behindFlyProxy: config.fly.appName !== null && config.fly.machineId !== null,
+          nowMs: () => performance.now(),
+          registry,
+        })]
+        : [],
     };
     const app = createApp({
       ...httpPolicy,
@@ -521,7 +550,13 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         nowMs: () => performance.now(),
         checkReady: () => {
           checkReady();
-          if (ledger!.halted) throw new Error(`the ledger halted [${ledger!.halted.code}]: ${ledger!.halted.message}`);
+          if (ledger!.halted) {
+            throw new NotReadyError(
+              "ledger_halted",
+              `the ledger halted [${ledger!.halted.code}]: ${ledger!.halted.message}`,
+              ledger!.halted.code,
+            );
+          }
         },
         isStopping: () => stopping,
         status: () => ({ exchange: ledger!.summary() }),

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import type { VertexInfo } from "../core/mod.ts";
+import { RecentVertices } from "./recent_vertices.ts";
+
+const info = (n: number) => ({ n }) as unknown as VertexInfo;
+
+Deno.test("RecentVertices keeps the newest within its byte budget and drops the oldest first", () => {
+  const recent = new RecentVertices(100);
+  recent.put("a", info(1), 40);
+  recent.put("b", info(2), 40);
+  assert.equal(recent.get("a"), recent.get("a"));
+  assert.deepEqual(recent.size, 2);
+  recent.put("c", info(3), 40);
+  assert.deepEqual(recent.get("a"), undefined);
+  assert.deepEqual(recent.get("b"), info(2));
+  assert.deepEqual(recent.get("c"), info(3));
+  assert.deepEqual(recent.bytes, 80);
+});
+
+Deno.test("RecentVertices refuses an entry larger than the budget and keeps the first decode of an id", () => {
+  const recent = new RecentVertices(100);
+  recent.put("big", info(1), 101);
+  assert.deepEqual(recent.size, 0);
+  const first = info(2);
+  recent.put("x", first, 10);
+  recent.put("x", info(3), 10);
+  assert.equal(recent.get("x"), first);
+  assert.deepEqual(recent.bytes, 10);
+});
