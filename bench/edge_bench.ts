@@ -17,7 +17,7 @@ import { fromHex } from "../src/keys/mod.ts";
 import { startTestnet } from "../scripts/testnet.ts";
 import { keyFromSeed, signTransaction } from "../tests/_tx.ts";
 import { startEdge } from "../tests/_edge.ts";
-import { percentile, pool, sleep } from "./_node_path.ts";
+import { BENCH_NODE_ENV, percentile, pool, sleep } from "./_node_path.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args.filter((a) => a !== "--"),
@@ -80,7 +80,7 @@ const net = await startTestnet({
   basePort: 0,
   quiet: true,
   settlement: { intervalMs: 1_000 },
-  env: { QUDAG_SETTLEMENT_LAG_MS: "500" },
+  env: { ...BENCH_NODE_ENV, QUDAG_SETTLEMENT_LAG_MS: "500" },
 });
 let edge: Awaited<ReturnType<typeof startEdge>> | null = null;
 try {

@@ -222,13 +222,13 @@ export class Replica {
           cause: error,
         });
       u.lastError = { code: e.code, message: e.message, atMs: this.#o.nowMs() };
-      u.retryAtMs = this.#o.nowMs() + (this.#o.retryAfterMs ?? 30_000);
+      u.retryAtMs = this.#o.nowMs() + (e.retryAfterMs ?? this.#o.retryAfterMs ?? 30_000);
       this.#next++;
       // Everything since the last verified checkpoint came from this upstream: drop it.
       this.#replayer.reset();
       this.#cursor = this.#replayer.verified.cursor;
       this.#o.log(
-        e.code === "edge_upstream_unreachable" ? "warn" : "error",
+        e.code === "edge_upstream_unreachable" || e.code === "edge_upstream_rate_limited" ? "warn" : "error",
         "edge replica refused an upstream; still serving the last verified checkpoint",
         {
           upstream: u.url,
@@ -263,6 +263,15 @@ export class Replica {
     } catch (error) {
       throw new EdgeError("edge_upstream_unreachable", `${u.url}${path}: ${(error as Error).message}`, {
         cause: error,
+      });
+    }
+    if (res.status === 429) {
+      // A rate limit is no lie: wait as long as the node asks (RFC 9110 Retry-After, seconds), then ask again.
+      await res.body?.cancel();
+      const seconds = Number(res.headers.get("retry-after"));
+      const retryAfterMs = Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 3_600) * 1000 : undefined;
+      throw new EdgeError("edge_upstream_rate_limited", `${u.url}${path}: 429, retry after ${seconds} s`, {
+        retryAfterMs,
       });
     }
     let body: unknown;

@@ -20,6 +20,7 @@ import type { Genesis } from "../src/checkpoint/genesis.ts";
 /** Stable codes of what the replica refuses (checkpoint_* codes come from src/checkpoint). */
 export const EDGE_ERROR_CODES = [
   "edge_upstream_unreachable",
+  "edge_upstream_rate_limited",
   "edge_upstream_bad_response",
   "edge_genesis_mismatch",
   "edge_vertex_malformed",
@@ -36,10 +37,13 @@ export type EdgeErrorCode = typeof EDGE_ERROR_CODES[number] | CheckpointError["c
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;
-  constructor(code: EdgeErrorCode, message: string, options?: ErrorOptions) {
+  /** An upstream's own time to retry (its Retry-After), when it gave one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: EdgeErrorCode, message: string, options?: ErrorOptions & { retryAfterMs?: number }) {
     super(message, options);
     this.name = "EdgeError";
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
