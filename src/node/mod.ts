@@ -24,6 +24,8 @@ import { Discovery, joinHostPort, resolveAaaa } from "../net/discovery.ts";
 import { acceptedTxSum, ConsensusService, storedCutPositions } from "./consensus.ts";
 import { CheckpointService } from "./checkpoints.ts";
 import { createCheckpointsApi } from "../http/checkpoints.ts";
+import { createFeedApi } from "../http/feed.ts";
+import { FeedReader } from "./feed.ts";
 import { syncIfBehind } from "./state_sync.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DB_FILE } from "../storage/mod.ts";
@@ -449,6 +451,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         "/api/v1/transactions": createTransactionsApi(consensus, storage, { apiKey }),
         "/api/v1/peers": createPeersApi(transport, new Map(genesis.validators.map((v) => [v.id, v.name])), { apiKey }),
         "/api/v1/checkpoints": createCheckpointsApi(storage),
+        "/api/v1": createFeedApi(new FeedReader(storage), { isStopping: () => stopping }),
         [VAULT_API_BASE]: createVaultApi(vault, { apiKey }),
         [CRYPTO_API_BASE]: createCryptoApi(
           new Keyring({
