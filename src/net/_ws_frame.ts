@@ -30,9 +30,31 @@ export class WsFrameError extends Error {
   }
 }
 
-/** XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455 section 5.3). */
-function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
-  for (let i = 0; i < payload.length; i++) out[offset + i] = payload[i] ^ mask[i & 3];
+/**
+ * XORs `payload` with the 4-byte `mask` into `out` at `offset` (RFC 6455
+ * section 5.3). The bytes are copied first and XORed in place a 32-bit word at
+ * a time where `out` is word-aligned (the mask rotated to where the words
+ * start), byte by byte at the ragged ends: a byte loop cost about 3 % of a
+ * node's busy time under load (bench/PROFILE.md).
+ */
+export function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
+  const n = payload.length;
+  out.set(payload, offset);
+  const start = out.byteOffset + offset;
+  const head = Math.min(n, (4 - (start & 3)) & 3);
+  let i = 0;
+  for (; i < head; i++) out[offset + i] ^= mask[i & 3];
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const rotated = new Uint8Array(4);
+    for (let k = 0; k < 4; k++) rotated[k] = mask[(i + k) & 3];
+    // Both views use the platform's byte order, so the XOR is the same byte for byte.
+    const word = new Uint32Array(rotated.buffer)[0];
+    const view = new Uint32Array(out.buffer, start + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= word;
+    i += words * 4;
+  }
+  for (; i < n; i++) out[offset + i] ^= mask[i & 3];
 }
 
 /** One frame; clients mask (a fresh random key per frame), servers do not. */
