@@ -534,6 +534,7 @@ export class DagService {
   #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin, from?: string): void {
     const now = this.#o.nowMs();
     const storage = this.#o.storage;
+    // A peer's vertex shares its commit with the others of this burst (peers send it again if it is lost).
     storage.transaction(() => {
       storage.putVertex({
         id,
@@ -554,7 +555,7 @@ export class DagService {
           receivedAtMs: now,
         });
       });
-    });
+    }, { grouped: origin === "peer" });
     this.#remember(this.#rounds, id, info.vertex.round);
     this.#remember(this.#timestamps, id, info.vertex.timestampMs);
     this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));

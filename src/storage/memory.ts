@@ -393,7 +393,7 @@ export class MemoryStorage implements Storage {
     return [...this.#open().snapshots.keys()].sort((a, b) => b - a);
   }
 
-  transaction<T>(fn: () => T, _options?: { durable?: boolean }): T {
+  transaction<T>(fn: () => T, _options?: { durable?: boolean; grouped?: boolean }): T {
     const before = cloneState(this.#open());
     try {
       return fn();

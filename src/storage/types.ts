@@ -228,8 +228,12 @@ export interface Storage {
    * are on disk when it returns (and so is everything written before them):
    * what a caller reports after such a commit survives a power failure. Other
    * commits survive a crash of the process, not necessarily of the machine.
+   * With `grouped` (never with `durable`), the commit may be shared with the
+   * other grouped writes of this turn of the event loop and land a moment
+   * later, before any other write: for data peers send again (received
+   * vertices), never for what is reported to anyone at once.
    */
-  transaction<T>(fn: () => T, options?: { durable?: boolean }): T;
+  transaction<T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T;
   /** Proves the store accepts writes now (for /ready). Throws StorageError otherwise. */
   checkWritable(): void;
   close(): void;

@@ -90,6 +90,8 @@ export interface SqliteVaultDeps {
   db: DatabaseSync;
   stmt(sql: string): StatementSync;
   transaction<T>(fn: () => T): T;
+  /** Commits a group commit the node's storage holds open (see SqliteStorage.flushGroup). */
+  flushGroup(): void;
 }
 
 export class SqliteVaultStore implements VaultStore {
@@ -203,6 +205,7 @@ export class SqliteVaultStore implements VaultStore {
   /** Runs a write that frees vault content with secure_delete on, then empties the WAL. */
   #scrubbing<T>(fn: () => T): T {
     const db = this.#d.db;
+    this.#d.flushGroup();
     if (db.isTransaction) throw new Error("a vault delete cannot join an open transaction (its WAL must be emptied)");
     const before = (this.#d.stmt("PRAGMA secure_delete").get() as { secure_delete: number }).secure_delete;
     db.exec("PRAGMA secure_delete = ON");
