@@ -442,7 +442,7 @@ Deno.test("apply() fetches the snapshot in chunks and the cut's vertices, and st
 
 Deno.test("apply() into a fresh store (a stale one moved aside after probe()) stores the certificate itself", async () => {
   // Regression (fixed): apply() reads the certificate it syncs to back from its own store (`storage.getCertificate(s.seq)!` in
-  // #store), where only probe() put it, through the CheckpointService probe() was given. startNode (src/node/mod.ts)
+  // #store), where only probe() put it, through the CheckpointService probe() was given. startNode (src/node/services.ts)
   // probes with the old store, moves that store aside when it holds vertices, and applies with a StateSync over the
   // new, empty one: `held` is null, #store throws a TypeError inside its transaction, apply() rejects, and a node
   // with a stale database cannot start. apply() should store `cert` (it was verified by probe(); or verify it again

@@ -12,7 +12,7 @@ import { toHex } from "../keys/mod.ts";
 import type { LedgerService } from "../ledger/mod.ts";
 import type { Storage } from "../storage/mod.ts";
 import type { AccountKeys } from "./account_keys.ts";
-import { SubmitError } from "./consensus.ts";
+import { SubmitError } from "./mempool.ts";
 import type { VerifiedTxs } from "./verified_txs.ts";
 
 /**

@@ -1,0 +1,204 @@
+/**
+ * The engine's messages over the peer transport, in the wire protocol of
+ * src/net/protocol.ts: its Sender encodes them, incoming ones go to the DAG
+ * service (vertices) or the engine (queries, votes, frontiers), and each
+ * query gets its timeout here (the engine owns no timers). A vote counts as
+ * the authenticated peer's that sent it (votes carry no signature: see Vote
+ * in src/engine/types.ts).
+ */
+import { validateVertex } from "../core/mod.ts";
+import type { Engine, Sender, Vote } from "../engine/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { Counter } from "../metrics/mod.ts";
+import { decodeMessage, encodeMessage, type ProtocolMessage, VERTICES_PER_MESSAGE_MAX } from "../net/protocol.ts";
+import type { PeerTransport } from "../net/transport.ts";
+import type { Storage } from "../storage/mod.ts";
+import type { DagService } from "./dag_service.ts";
+import { toSignedVertex } from "./vertex_codec.ts";
+
+export interface ConsensusWireOptions {
+  /** The engine the messages drive (built after the wire, which gives it its Sender). */
+  engine: () => Engine;
+  transport: PeerTransport | null;
+  storage: Storage;
+  dag: DagService;
+  logger: Logger;
+  /** A query without votes by then counts as failed. */
+  queryTimeoutMs?: number;
+  /** Uniform in [0, max): picks the peer asked for wanted vertices. */
+  randomInt: (max: number) => number;
+  /** qudag_consensus_messages_total and qudag_consensus_votes_total. */
+  messages: Counter;
+  votes: Counter;
+  /** Protocol messages consensus does not handle itself (checkpoints, snapshots). */
+  onOtherMessage?: (from: string, m: ProtocolMessage) => Promise<void>;
+}
+
+/** Bytes of vertices packed into one protocol message. */
+const MESSAGE_VERTEX_BYTES_MAX = 1000 * 1024;
+/** Most ids in one getVertices this node sends. */
+const GET_VERTICES_IDS_MAX = 256;
+
+export class ConsensusWire {
+  readonly #o: ConsensusWireOptions;
+  /** Open queries of ours, by `${peer}:${requestId}`: each ends in its votes or its timeout, once. */
+  readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #stopped = false;
+
+  constructor(o: ConsensusWireOptions) {
+    this.#o = o;
+  }
+
+  /** Starts taking the peers' messages. */
+  listen(): void {
+    // The one boundary for peer input: nothing a peer sends may reject unhandled and end the process.
+    this.#o.transport?.onMessage((from, bytes) => {
+      this.#onMessage(from, bytes).catch((err) => {
+        if (!this.#stopped) this.#o.logger.error("protocol message failed", { peer: from, err });
+      });
+    });
+  }
+
+  /** Asks a random connected peer again for the parents that waiting vertices need. */
+  askForWanted(): void {
+    const wanted = this.#o.dag.wanted().slice(0, GET_VERTICES_IDS_MAX);
+    const peers = this.#o.transport?.peers() ?? [];
+    if (wanted.length && peers.length) {
+      this.send(peers[this.#o.randomInt(peers.length)].peerId, { type: "getVertices", ids: wanted });
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#queryTimers.values()) clearTimeout(t);
+    this.#queryTimers.clear();
+  }
+
+  /** Sends a protocol message to one peer; false when it could not be queued. */
+  send(to: string, m: ProtocolMessage): boolean {
+    const t = this.#o.transport;
+    if (!t || this.#stopped) return false;
+    const r = t.send(to, encodeMessage(m));
+    if (r !== "queued") this.#o.messages.inc({ type: `send_${r}` });
+    return r === "queued";
+  }
+
+  /** The engine's outgoing messages. */
+  sender(): Sender {
+    return {
+      sendVertices: (to, vertices) =>
+        this.#sendVertexBytes(
+          to,
+          vertices.map((v) => v.payload ?? this.#o.storage.getVertex(v.id)?.bytes).filter((b) => b !== undefined),
+        ),
+      sendGetVertices: (to, ids) =>
+        void this.send(to, { type: "getVertices", ids: [...ids].slice(0, GET_VERTICES_IDS_MAX) }),
+      sendQuery: (to, requestId, frontier) => {
+        const key = `${to}:${requestId}`;
+        const sent = this.send(to, { type: "query", requestId, frontier: [...frontier] });
+        // Exactly one of onVotes / onQueryFailed follows every query.
+        const t = setTimeout(() => {
+          this.#queryTimers.delete(key);
+          if (!this.#stopped) this.#o.engine().onQueryFailed(to, requestId);
+        }, sent ? (this.#o.queryTimeoutMs ?? 2_000) : 0);
+        this.#queryTimers.set(key, t);
+      },
+      sendVotes: (to, vote) =>
+        void this.send(to, {
+          type: "votes",
+          querier: vote.querier,
+          requestId: vote.requestId,
+          responder: vote.responder,
+          frontier: [...vote.frontier],
+        }),
+      sendFrontier: (to, frontier, replyWanted) =>
+        void this.send(to, { type: "frontier", frontier: [...frontier], replyWanted }),
+    };
+  }
+
+  /** Sends vertex bytes to a peer, as many per message as fit. */
+  #sendVertexBytes(to: string, all: readonly Uint8Array[]): void {
+    let chunk: Uint8Array[] = [];
+    let bytes = 0;
+    for (const v of all) {
+      if (chunk.length && (chunk.length >= VERTICES_PER_MESSAGE_MAX || bytes + v.length > MESSAGE_VERTEX_BYTES_MAX)) {
+        this.send(to, { type: "vertices", vertices: chunk });
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(v);
+      bytes += v.length;
+    }
+    if (chunk.length) this.send(to, { type: "vertices", vertices: chunk });
+  }
+
+  async #onMessage(from: string, bytes: Uint8Array): Promise<void> {
+    if (this.#stopped) return;
+    let m: ProtocolMessage;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      this.#o.messages.inc({ type: "malformed" });
+      this.#o.logger.warn("malformed protocol message", { peer: from, err: e });
+      return;
+    }
+    this.#o.messages.inc({ type: m.type });
+    const engine = this.#o.engine();
+    switch (m.type) {
+      case "vertices":
+        for (const v of m.vertices) {
+          const r = await this.#o.dag.submit(v, "peer", from);
+          if (this.#stopped) return;
+          if (r.status === "waiting" && r.missing?.length) {
+            this.send(from, { type: "getVertices", ids: [...r.missing] });
+          }
+          // Stored earlier but not in the engine (it dropped it: full pending buffer): hand it on.
+          if (r.status === "duplicate" && r.id && !engine.consensus.hasVertex(r.id)) {
+            const stored = this.#o.storage.getVertex(r.id)!.bytes;
+            engine.onVertices(from, [toSignedVertex(validateVertex(stored), stored)]);
+          }
+        }
+        break;
+      case "getVertices":
+        this.#sendVertexBytes(
+          from,
+          m.ids.map((id) => this.#o.storage.getVertex(id)?.bytes).filter((b) => b !== undefined),
+        );
+        break;
+      case "query":
+        engine.onQuery(from, m.requestId, m.frontier);
+        break;
+      case "frontier":
+        engine.onFrontier(from, m.frontier, m.replyWanted);
+        break;
+      case "votes":
+        this.#onVotes(from, m);
+        break;
+      default:
+        await this.#o.onOtherMessage?.(from, m);
+    }
+  }
+
+  /**
+   * A vote counts as the sending peer's only (the authenticated channel names
+   * it; the engine refuses one naming another responder), for an open query
+   * of ours to that peer, once: votes carry no signature of their own.
+   */
+  #onVotes(from: string, m: Extract<ProtocolMessage, { type: "votes" }>): void {
+    const vote: Vote = { querier: m.querier, requestId: m.requestId, responder: m.responder, frontier: m.frontier };
+    if (this.#stopped) return;
+    const engine = this.#o.engine();
+    const accepted = engine.stats.votesAccepted;
+    engine.onVotes(from, vote);
+    // Only a vote the engine took answers the query; after a refused one its timeout must still fire.
+    this.#o.votes.inc({ result: engine.stats.votesAccepted > accepted ? "accepted" : "refused" });
+    if (engine.stats.votesAccepted > accepted) {
+      const key = `${from}:${vote.requestId}`;
+      const t = this.#queryTimers.get(key);
+      if (t !== undefined) {
+        clearTimeout(t);
+        this.#queryTimers.delete(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The node's claim on its data directory: the database belongs to one node
+ * key and one chain, counts its starts, and is moved aside (never deleted)
+ * when a state sync starts over.
+ */
+import type { Logger } from "../log/mod.ts";
+import { DB_FILE, SqliteStorage, type Storage } from "../storage/mod.ts";
+import type { Genesis } from "./genesis.ts";
+import type { NodeIdentity } from "./identity.ts";
+import { NodeStartError } from "./start_error.ts";
+
+/** What the data directory knows of the node's identity and chain. */
+type Owner = Pick<NodeIdentity, "keyId" | "source">;
+type Chain = Pick<Genesis, "chainIdHex" | "path">;
+
+export interface StartRecord {
+  /** How many times this data directory has started a node, this start included. */
+  boots: number;
+  firstStartedAt: string;
+}
+
+/**
+ * The data directory's database and the record of this start. A state sync
+ * that finds the node far behind starts over on a fresh database: then both
+ * are replaced, so readers hold the DataDir, not its storage, until the sync
+ * is over.
+ */
+export class DataDir {
+  #storage: SqliteStorage;
+  #start: StartRecord | null = null;
+  readonly #path: string;
+
+  constructor(path: string) {
+    this.#path = path;
+    this.#storage = SqliteStorage.open({ dataDir: path });
+  }
+
+  get storage(): SqliteStorage {
+    return this.#storage;
+  }
+
+  /** This start's record; see {@linkcode recordStart}. */
+  get start(): StartRecord {
+    if (this.#start === null) throw new Error("the data directory has not recorded this start yet");
+    return this.#start;
+  }
+
+  /** Records this start and refuses a data directory that belongs to another identity. */
+  recordStart(identity: Owner, nowIso: string): StartRecord {
+    this.#start = recordStart(this.#storage, identity, nowIso);
+    return this.#start;
+  }
+
+  /** Moves the database aside and starts a fresh one for `genesis`'s chain (a state sync), recording this start. */
+  startOver(identity: Owner, nowIso: string, genesis: Chain, log: Logger): SqliteStorage {
+    this.#storage = moveStoreAside(this.#storage, this.#path, log);
+    this.recordStart(identity, nowIso);
+    this.#storage.setMeta("chain_id", genesis.chainIdHex);
+    return this.#storage;
+  }
+
+  close(): void {
+    this.#storage.close();
+  }
+}
+
+/** Records this start and refuses a data directory that belongs to another identity. */
+function recordStart(storage: Storage, identity: Owner, nowIso: string): StartRecord {
+  return storage.transaction(() => {
+    const owner = storage.getMeta("node_key_id");
+    if (owner && owner !== identity.keyId) {
+      throw new NodeStartError(
+        "identity_mismatch",
+        `this data directory belongs to node key ${owner.slice(0, 16)}, but the node key is ${
+          identity.keyId.slice(0, 16)
+        } (from ${identity.source === "env" ? "NODE_PRIVATE_KEY" : "the key store"})`,
+      );
+    }
+    if (!owner) storage.setMeta("node_key_id", identity.keyId);
+    const firstStartedAt = storage.getMeta("first_started_at") ?? nowIso;
+    storage.setMeta("first_started_at", firstStartedAt);
+    const boots = Number(storage.getMeta("boots") ?? "0") + 1;
+    storage.setMeta("boots", String(boots));
+    storage.setMeta("last_started_at", nowIso);
+    return { boots, firstStartedAt };
+  });
+}
+
+/** Refuses a data directory that holds another chain, then marks it as this genesis's. */
+export function claimChain(storage: Storage, genesis: Chain): void {
+  const storedChain = storage.getMeta("chain_id");
+  if (storedChain && storedChain !== genesis.chainIdHex) {
+    throw new NodeStartError(
+      "identity_mismatch",
+      `this data directory holds chain ${storedChain.slice(0, 16)}…, but ${genesis.path} describes chain ${
+        genesis.chainIdHex.slice(0, 16)
+      }…`,
+    );
+  }
+  storage.setMeta("chain_id", genesis.chainIdHex);
+}
+
+/**
+ * Moves a stale database aside (`qudag.db.stale-<time>`, with its WAL) and
+ * opens a fresh one, for a state sync: nothing is deleted.
+ */
+function moveStoreAside(storage: SqliteStorage, dataDir: string, log: Logger): SqliteStorage {
+  storage.close();
+  const base = `${dataDir.replace(/\/+$/, "")}/${DB_FILE}`;
+  const aside = `${base}.stale-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      Deno.renameSync(base + suffix, aside + suffix);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  log.warn("this node is far behind the certified checkpoints: its database was moved aside for a state sync", {
+    movedTo: aside,
+  });
+  return SqliteStorage.open({ dataDir });
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../log/mod.ts";
+import { claimChain, DataDir } from "./data_dir.ts";
+
+const owner = { keyId: "a".repeat(64), source: "key-store" as const };
+const chain = { chainIdHex: "c".repeat(64), path: "/tmp/genesis.json" };
+const quiet = createLogger({ level: "error", write: () => {} });
+
+Deno.test("DataDir.recordStart() counts starts and keeps the first start's time", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const first = new DataDir(dir);
+    assert.deepEqual(first.recordStart(owner, "2026-01-01T00:00:00.000Z"), {
+      boots: 1,
+      firstStartedAt: "2026-01-01T00:00:00.000Z",
+    });
+    first.close();
+    const again = new DataDir(dir);
+    again.recordStart(owner, "2026-02-01T00:00:00.000Z");
+    assert.deepEqual(again.start, { boots: 2, firstStartedAt: "2026-01-01T00:00:00.000Z" });
+    again.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("DataDir.recordStart() refuses a data directory of another node key with identity_mismatch", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const first = new DataDir(dir);
+    first.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    first.close();
+    const other = new DataDir(dir);
+    assert.throws(
+      () => other.recordStart({ keyId: "b".repeat(64), source: "env" }, "2026-01-02T00:00:00.000Z"),
+      (e: Error & { code?: string }) => e.code === "identity_mismatch" && /NODE_PRIVATE_KEY/.test(e.message),
+    );
+    assert.throws(() => other.start, /has not recorded this start/);
+    other.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("claimChain() refuses a data directory that holds another chain", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    claimChain(d.storage, chain);
+    claimChain(d.storage, chain);
+    assert.throws(
+      () => claimChain(d.storage, { ...chain, chainIdHex: "d".repeat(64) }),
+      (e: Error & { code?: string }) =>
+        e.code === "identity_mismatch" && /holds chain cccccccccccccccc/.test(e.message),
+    );
+    d.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("DataDir.startOver() moves the database aside and starts a fresh one of the same chain", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    claimChain(d.storage, chain);
+    d.storage.setMeta("marker", "old");
+    const old = d.storage;
+    const fresh = d.startOver(owner, "2026-03-01T00:00:00.000Z", chain, quiet);
+    assert.notEqual(fresh, old);
+    assert.equal(d.storage, fresh);
+    assert.equal(fresh.getMeta("marker"), null);
+    assert.equal(fresh.getMeta("chain_id"), chain.chainIdHex);
+    assert.deepEqual(d.start, { boots: 1, firstStartedAt: "2026-03-01T00:00:00.000Z" });
+    const aside = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".stale-"));
+    assert.ok(aside.length >= 1, `a stale copy is kept, found ${aside.join(", ")}`);
+    d.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
