@@ -1,6 +1,6 @@
 /**
  * The shape of GET /api/v1/status. The node assembles the report
- * (src/node/mod.ts); this schema documents it and the API tests check the
+ * (src/node/status.ts); this schema documents it and the API tests check the
  * served report against it. Sections are open objects: a field added to the
  * report does not break a client, a documented field that disappears fails
  * the conformance test.

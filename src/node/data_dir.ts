@@ -1,7 +1,7 @@
 /**
  * The node's claim on its data directory: the database belongs to one node
  * key and one chain, counts its starts, and is moved aside (never deleted)
- * when a state sync starts over.
+ * when a state sync starts over, all but its vault, which moves along.
  */
 import type { Logger } from "../log/mod.ts";
 import { DB_FILE, SqliteStorage, type Storage } from "../storage/mod.ts";
@@ -53,7 +53,10 @@ export class DataDir {
 
   /** Moves the database aside and starts a fresh one for `genesis`'s chain (a state sync), recording this start. */
   startOver(identity: Owner, nowIso: string, genesis: Chain, log: Logger): SqliteStorage {
-    this.#storage = moveStoreAside(this.#storage, this.#path, log);
+    const { storage, aside } = moveStoreAside(this.#storage, this.#path, log);
+    this.#storage = storage;
+    const secrets = storage.vault.moveFrom(aside);
+    if (secrets > 0) log.info("the vault moved from the stale database into the fresh one", { secrets });
     this.recordStart(identity, nowIso);
     this.#storage.setMeta("chain_id", genesis.chainIdHex);
     return this.#storage;
@@ -102,9 +105,14 @@ export function claimChain(storage: Storage, genesis: Chain): void {
 
 /**
  * Moves a stale database aside (`qudag.db.stale-<time>`, with its WAL) and
- * opens a fresh one, for a state sync: nothing is deleted.
+ * opens a fresh one, for a state sync: nothing is deleted (the vault then
+ * moves into the fresh one: SqliteVaultStore.moveFrom).
  */
-function moveStoreAside(storage: SqliteStorage, dataDir: string, log: Logger): SqliteStorage {
+function moveStoreAside(
+  storage: SqliteStorage,
+  dataDir: string,
+  log: Logger,
+): { storage: SqliteStorage; aside: string } {
   storage.close();
   const base = `${dataDir.replace(/\/+$/, "")}/${DB_FILE}`;
   const aside = `${base}.stale-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -118,5 +126,5 @@ function moveStoreAside(storage: SqliteStorage, dataDir: string, log: Logger): S
   log.warn("this node is far behind the certified checkpoints: its database was moved aside for a state sync", {
     movedTo: aside,
   });
-  return SqliteStorage.open({ dataDir });
+  return { storage: SqliteStorage.open({ dataDir }), aside };
 }

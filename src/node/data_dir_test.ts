@@ -80,3 +80,45 @@ Deno.test("DataDir.startOver() moves the database aside and starts a fresh one o
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("DataDir.startOver() moves the vault into the fresh database and leaves none of it in the stale one", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    const key = { sealed: '{"k":1}', publicKey: new Uint8Array([9, 8]), createdAtMs: 1 };
+    const secret = {
+      id: "s1",
+      label: "db password",
+      username: "ops",
+      url: null,
+      tags: ["prod"],
+      version: 1,
+      wrappedKey: new Uint8Array([1, 2, 3]),
+      createdAtMs: 1,
+      updatedAtMs: 1,
+    };
+    const sealed = new TextEncoder().encode("SEALED-VALUE-MARKER");
+    d.storage.vault.putKey(key);
+    d.storage.vault.insert(secret, {
+      secretId: "s1",
+      version: 1,
+      iv: new Uint8Array(12),
+      ciphertext: sealed,
+      createdAtMs: 1,
+    });
+    const fresh = d.startOver(owner, "2026-03-01T00:00:00.000Z", chain, quiet);
+    assert.deepEqual(fresh.vault.getKey(), key);
+    assert.deepEqual(fresh.vault.get("s1"), secret);
+    assert.deepEqual(fresh.vault.getVersion("s1", 1)?.ciphertext, sealed);
+    d.close();
+    const stale = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".stale-"));
+    for (const name of stale) {
+      const bytes = Deno.readFileSync(`${dir}/${name}`);
+      const text = new TextDecoder("latin1").decode(bytes);
+      assert.ok(!text.includes("SEALED-VALUE-MARKER") && !text.includes("db password"), `${name} keeps vault data`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -86,6 +86,9 @@ function secretOf(r: SecretRow): StoredSecret {
   };
 }
 
+/** The vault's tables, parents first. */
+const VAULT_TABLES = ["vault_key", "vault_secrets", "vault_versions"] as const;
+
 export interface SqliteVaultDeps {
   db: DatabaseSync;
   stmt(sql: string): StatementSync;
@@ -200,6 +203,46 @@ export class SqliteVaultStore implements VaultStore {
 
   #insertVersion(v: StoredSecretVersion): void {
     this.#d.stmt(SQL.insertVersion).run(v.secretId, v.version, v.iv, v.ciphertext, v.createdAtMs);
+  }
+
+  /**
+   * Moves the vault (its key, secrets and versions) out of the database file
+   * at `path`, of the same schema, into this empty store: a state sync that
+   * sets a stale database aside keeps the operator's secrets. They are
+   * deleted from the old file as a vault delete is (secure_delete, WAL
+   * emptied), so no second copy outlives a later delete. Returns the number
+   * of secrets moved.
+   */
+  moveFrom(path: string): number {
+    const db = this.#d.db;
+    this.#d.flushGroup();
+    if (this.getKey() !== null || this.count() > 0) {
+      throw new StorageError("storage_conflict", "the vault can only move into an empty vault");
+    }
+    db.prepare("ATTACH DATABASE ? AS stale").run(path);
+    try {
+      const has = db.prepare("SELECT count(*) AS n FROM stale.sqlite_master WHERE name = 'vault_versions'").get() as {
+        n: number;
+      };
+      if (Number(has.n) === 0) return 0;
+      const moved = this.#d.transaction(() => {
+        for (const table of VAULT_TABLES) db.exec(`INSERT INTO main.${table} SELECT * FROM stale.${table}`);
+        return this.count();
+      });
+      db.exec("PRAGMA stale.secure_delete = ON");
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const table of [...VAULT_TABLES].reverse()) db.exec(`DELETE FROM stale.${table}`);
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
+      db.prepare("PRAGMA stale.wal_checkpoint(TRUNCATE)").get();
+      return moved;
+    } finally {
+      db.exec("DETACH DATABASE stale");
+    }
   }
 
   /** Runs a write that frees vault content with secure_delete on, then empties the WAL. */
