@@ -569,6 +569,11 @@ export class DagService {
     return this.#recent.get(id);
   }
 
+  /** As `decoded`, and forgets it: for the exchange ledger, a vertex's last reader (when it is applied). */
+  takeDecoded(id: string): VertexInfo | undefined {
+    return this.#recent.take(id);
+  }
+
   /** The conflict keys of a decoded vertex's transactions, in order (decoded once per VertexInfo). */
   conflictKeysOf(info: VertexInfo): string[] {
     return this.#carriedOf(info).map((c) => conflictKeyOf(c.account, c.nonce));

@@ -43,4 +43,13 @@ export class RecentVertices {
   get(id: string): VertexInfo | undefined {
     return this.#byId.get(id)?.info;
   }
+
+  /** Gets and forgets `id`'s decoded form: for its last reader, so applied vertices do not sit in memory. */
+  take(id: string): VertexInfo | undefined {
+    const entry = this.#byId.get(id);
+    if (entry === undefined) return undefined;
+    this.#byId.delete(id);
+    this.#bytes -= entry.bytes;
+    return entry.info;
+  }
 }

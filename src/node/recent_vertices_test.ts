@@ -27,3 +27,16 @@ Deno.test("RecentVertices refuses an entry larger than the budget and keeps the 
   assert.equal(recent.get("x"), first);
   assert.deepEqual(recent.bytes, 10);
 });
+
+Deno.test("RecentVertices.take() hands out an entry once and frees its bytes", () => {
+  const recent = new RecentVertices(100);
+  recent.put("a", info(1), 40);
+  recent.put("b", info(2), 30);
+  assert.deepEqual(recent.take("a"), info(1));
+  assert.equal(recent.take("a"), undefined);
+  assert.equal(recent.get("a"), undefined);
+  assert.deepEqual([recent.size, recent.bytes], [1, 30]);
+  // The freed budget is room for new entries: nothing older is dropped for them.
+  recent.put("c", info(3), 70);
+  assert.deepEqual(recent.get("b"), info(2));
+});

@@ -195,7 +195,7 @@ async function startLedger(
     registry: o.registry,
     snapshotEvery: config.storage.snapshotEvery,
     snapshotsKept: config.storage.snapshotsKept,
-    decoded: (id) => dag.decoded(id),
+    decoded: (id) => dag.takeDecoded(id),
   });
   // Never throws: a ledger that cannot follow consensus halts, and the node starts and says why.
   await ledger.restore();
