@@ -12,13 +12,15 @@ import {
 } from "../consensus/mod.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import type { EngineConfig, EngineDeps } from "./config.ts";
+import { missingParents, vertexRefusal } from "./admission.ts";
 import { ancestorsOf, CutSchedule } from "./cuts.ts";
 import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
 import { planParents } from "./parents.ts";
 import { PollBook, sampleValidators } from "./polls.ts";
 import { type EngineStats, newEngineStats } from "./stats.ts";
 import { StuckTxs } from "./stuck_txs.ts";
-import type { SignedVertex, VertexBody, Vote } from "./types.ts";
+import { restoreScope } from "./restore_scope.ts";
+import type { EngineConsensusView, SignedVertex, VertexBody, Vote } from "./types.ts";
 
 export type { EngineConfig, EngineDeps, SettlementConfig } from "./config.ts";
 export type { EngineStats } from "./stats.ts";
@@ -102,28 +104,7 @@ export class Engine {
   }
 
   /** Read-only view for metrics, tests and the HTTP layer. */
-  get consensus(): Pick<
-    DagConsensus,
-    | "preferredFrontier"
-    | "txStatus"
-    | "vertexStatus"
-    | "hasVertex"
-    | "processing"
-    | "polls"
-    | "lastPollSuccesses"
-    | "size"
-    | "position"
-    | "equivocatingVotes"
-    | "conflictSet"
-    | "preferenceOf"
-    | "undecided"
-    | "vertexInfo"
-    | "txInfo"
-    | "virtuousFrontier"
-    | "preferredVertexOf"
-    | "orphanedTxs"
-    | "verticesOf"
-  > {
+  get consensus(): EngineConsensusView {
     return this.#consensus;
   }
 
@@ -174,20 +155,9 @@ export class Engine {
     const derived: Decision[] = [];
     this.#restoring = derived;
     const frontier = new Set(this.#consensus.position.frontier);
-    const held = vertices.filter((v) => !frontier.has(v.id));
-    this.#restoreMask = {
-      txs: new Set(held.flatMap((v) => v.txs.map((t) => t.id))),
-      keys: new Set(held.flatMap((v) => v.txs.map((t) => t.conflictKey))),
-    };
-    // Decisions on what a cut settled (the frontier, and transactions carried by nothing restored) stay settled;
-    // a decision on anything else unknown is a broken store, refused below.
-    const restorable = new Set([...held.map((v) => v.id), ...this.#restoreMask.txs]);
-    const settled = this.#deps.settled;
-    const settledAway = (d: Decision) =>
-      d.kind === "vertex"
-        ? frontier.has(d.id) || settled?.isSettled(d.id) === true
-        : settled?.txStatus(d.id) !== undefined;
-    decisions = decisions.filter((d) => restorable.has(d.id) || !settledAway(d));
+    const scope = restoreScope(vertices, decisions, frontier, this.#deps.settled);
+    this.#restoreMask = scope.mask;
+    decisions = scope.decisions;
     // The last cut's vertices (settled, not held by consensus) may still be named as parents: new vertices must
     // descend from the frontier of the cut before it, and reach it through them.
     for (const v of lastCut) this.#coverage.add(v.id, v.parents, v.timestampMs);
@@ -384,23 +354,14 @@ export class Engine {
 
   /** Genesis author, structural limits and, with `checkCodec`, id and signature; counts refusals. */
   #checkVertex(v: SignedVertex, checkCodec: boolean): boolean {
-    if (!this.#deps.verifier.isValidator(v.author)) {
-      this.stats.unknownValidator++;
-      return false;
-    }
-    if (v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX) {
-      this.stats.invalidVertices++;
-      return false;
-    }
-    if (v.timestampMs < this.#coverage.position.boundaryMs) {
-      this.stats.staleVertices++;
-      return false;
-    }
-    if (!checkCodec) return true;
-    const verdict = this.#deps.codec.check(v);
-    if (verdict === "bad_id") this.stats.invalidVertices++;
-    else if (verdict === "bad_signature") this.stats.badSignature++;
-    return verdict === "ok";
+    const refusal = vertexRefusal(
+      v,
+      this.#deps.verifier,
+      this.#coverage.position.boundaryMs,
+      checkCodec ? this.#deps.codec : null,
+    );
+    if (refusal !== null) this.stats[refusal]++;
+    return refusal === null;
   }
 
   /** Adds every pending vertex whose parents are known; fetches the rest. */
@@ -423,13 +384,8 @@ export class Engine {
     this.#request(from, this.#missingParents());
   }
 
-  /** Parents of pending vertices that are neither known nor pending, sorted. */
   #missingParents(): string[] {
-    const missing = new Set<string>();
-    for (const v of this.#pending.values()) {
-      for (const p of v.parents) if (!this.#consensus.hasVertex(p) && !this.#pending.has(p)) missing.add(p);
-    }
-    return [...missing].sort();
+    return missingParents(this.#pending, (id) => this.#consensus.hasVertex(id));
   }
 
   /** Adds a checked vertex; returns the structural error if consensus refused it. */
