@@ -23,7 +23,7 @@ import { formatAmount, parseAmount } from "../src/core/amount.ts";
 import { formatRatePercent } from "../src/core/fee.ts";
 import { certificateToJson, quorum, statementDigest } from "../src/checkpoint/mod.ts";
 import type { Genesis } from "../src/checkpoint/genesis.ts";
-import { accountView, feesView } from "../src/http/exchange_views.ts";
+import { accountView, feesView, quotePriceView } from "../src/http/exchange_views.ts";
 import type { Replica, Served } from "./replica.ts";
 
 /** Most accounts one page returns. */
@@ -279,14 +279,7 @@ export function createEdgeApp(replica: Replica, o: EdgeAppOptions): Hono {
     const fq = ledger.feeQuote(a.id, units, timeMs);
     return answer(c, s, {
       account: a.id.toHex(),
-      amount: formatAmount(units),
-      amountUnits: units.toString(),
-      timeMs: timeMs.toString(),
-      ratePpb: fq.ratePpb,
-      rate: formatRatePercent(fq.ratePpb),
-      fee: formatAmount(fq.fee),
-      feeUnits: fq.fee.toString(),
-      verified: fq.verified,
+      ...quotePriceView(units, timeMs, fq),
     });
   });
 

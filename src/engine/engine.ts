@@ -1,154 +1,31 @@
 import {
   ConsensusError,
-  type Cut,
   DagConsensus,
   type Decision,
   type Parameters,
   parametersForValidatorCount,
   RestoreError,
-  type SettledView,
   type TxInput,
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
   VOTE_FRONTIER_MAX,
 } from "../consensus/mod.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
-import type {
-  Clock,
-  DecisionStore,
-  Rng,
-  Sender,
-  SignedVertex,
-  Signer,
-  Verifier,
-  VertexBody,
-  VertexCodec,
-  Vote,
-} from "./types.ts";
+import type { EngineConfig, EngineDeps } from "./config.ts";
+import { missingParents, vertexRefusal } from "./admission.ts";
+import { ancestorsOf, CutSchedule } from "./cuts.ts";
+import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
+import { planParents } from "./parents.ts";
+import { PollBook, sampleValidators } from "./polls.ts";
+import { type EngineStats, newEngineStats } from "./stats.ts";
+import { StuckTxs } from "./stuck_txs.ts";
+import { restoreScope } from "./restore_scope.ts";
+import type { EngineConsensusView, SignedVertex, VertexBody, Vote } from "./types.ts";
 
-export interface EngineConfig {
-  /** Scaled down with {@linkcode parametersForValidatorCount} if needed. */
-  readonly params: Parameters;
-  /** Genesis validator ids, this node's included. */
-  readonly validators: readonly string[];
-  /** Polls in flight at once. */
-  readonly pollsOutstandingMax?: number;
-  /** Parents named by a vertex this node issues. */
-  readonly issueParentsMax?: number;
-  /** Vertices held while their parents are fetched; beyond, new ones wait for a refetch. */
-  readonly pendingVerticesMax?: number;
-  /** A missing vertex is requested again from another peer after this long. */
-  readonly fetchRetryMs?: number;
-  /**
-   * A transaction none of whose carriers is alive (all its vertices were
-   * rejected) is re-issued on clean parents: at once by the author of one of
-   * its vertices, by anyone after three times this long.
-   */
-  readonly reissueGraceMs?: number;
-  /**
-   * Request id of this engine's first poll (default 1); ids then count up and
-   * wrap within [1, 2^32). A restarted node should start well past the ids of
-   * its previous run (a random u32 will do), so that votes still in flight for
-   * the old run's queries cannot count in the new run's.
-   */
-  readonly firstRequestId?: number;
-  /** Closing cuts (wasm/LEDGER.md, "Settlement"); without it nothing is settled. */
-  readonly settlement?: SettlementConfig;
-}
-
-/** When cuts close. The first two are chain parameters (every node must use the same); the others local policy. */
-export interface SettlementConfig {
-  /** Cut boundaries are multiples of this (ms of vertex time). */
-  readonly intervalMs: number;
-  /** Most vertices one cut settles; a larger interval is split where that keeps cuts an interval apart. */
-  readonly verticesMax: number;
-  /**
-   * A boundary closes only once this node's clock is this far past it (late
-   * vertices, clock skew). At most half the interval: the rest is the slack
-   * an author has to learn a cut before its vertices must cover it (cut.ts).
-   */
-  readonly lagMs: number;
-  /** The last closed cut and its sequence number (after a restart or a state sync). */
-  readonly position?: CutPosition;
-  readonly seq?: number;
-  /** The cut before it: new vertices must descend from its whole frontier (src/dag/coverage.ts). */
-  readonly previous?: CutPosition;
-}
-
-/** Request ids travel as u32. */
-const REQUEST_ID_MAX = 0xffff_ffff;
-
-export interface EngineDeps {
-  readonly sender: Sender;
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly store: DecisionStore;
-  /** This node's validator id (votes carry no signature: see {@linkcode Vote}). */
-  readonly signer: Pick<Signer, "validatorId">;
-  /** The genesis validator set. */
-  readonly verifier: Pick<Verifier, "isValidator">;
-  /** Builds this node's vertices and checks received vertices' ids and signatures. */
-  readonly codec: VertexCodec;
-  /** Called with decisions only after the store recorded them. */
-  readonly onDecisions?: (decisions: readonly Decision[]) => void;
-  /** What settled cuts dropped from memory; needed with `settlement`. */
-  readonly settled?: SettledView;
-  /** Called with each closed cut, after the store recorded it and after every decision before it was reported. */
-  readonly onCut?: (cut: Cut) => void;
-  /**
-   * Where settled vertices go when they leave memory, so that lagging peers
-   * can still fetch them (the node serves fetches from its database instead).
-   */
-  readonly archive?: { put(vertex: SignedVertex): void; get(id: string): SignedVertex | undefined };
-  /**
-   * Issues orphaned transactions again (DagConsensus.orphanedTxs) when the
-   * host must choose their parents itself (the node: an account's previous
-   * nonce must be in the new vertex's causal past). Without it the engine
-   * issues each with `issue`.
-   */
-  readonly reissue?: (txs: readonly TxInput[]) => void;
-}
-
-/** Counters for metrics and for the simulation's assertions. */
-export interface EngineStats {
-  pollsStarted: number;
-  pollsFinished: number;
-  queriesFailed: number;
-  votesAccepted: number;
-  /** Votes or vertices whose signer is not in the genesis set. */
-  unknownValidator: number;
-  /** Vertices whose signature does not verify. */
-  badSignature: number;
-  /** Votes for no open query of ours, from a responder not asked, or oversized. */
-  unexpectedVotes: number;
-  /** Votes naming a responder other than the peer that sent them (an impersonation attempt). */
-  wrongSenderVotes: number;
-  /** Votes for a query of ours that had already ended early. */
-  lateVotes: number;
-  /** Vertices with a wrong id or breaking a structural rule. */
-  invalidVertices: number;
-  /** Vertices not held because the pending buffer was full. */
-  pendingOverflow: number;
-  /** Vertices below the settled cut, or not descending from its whole frontier. */
-  staleVertices: number;
-  cutsClosed: number;
-  /** Undecided vertices rejected because a certified cut past them does not hold them. */
-  verticesAbandoned: number;
-  verticesIssued: number;
-  txsReissued: number;
-}
-
-interface Poll {
-  readonly pending: Set<string>;
-  readonly votes: (readonly string[])[];
-}
+export type { EngineConfig, EngineDeps, SettlementConfig } from "./config.ts";
+export type { EngineStats } from "./stats.ts";
 
 const VERTICES_PER_MESSAGE_MAX = 256;
-const IDS_PER_REQUEST_MAX = 64;
-/** Outstanding fetches remembered for retry pacing. */
-const REQUESTED_IDS_MAX = 8192;
-/** Cuts one gossip tick may close (an interval over verticesMax splits into several). */
-const CUTS_PER_TICK_MAX = 64;
 
 /**
  * Drives one node's {@linkcode DagConsensus} from messages. Every handler is
@@ -170,43 +47,22 @@ const CUTS_PER_TICK_MAX = 64;
 export class Engine {
   readonly id: string;
   readonly params: Parameters;
-  readonly stats: EngineStats = {
-    pollsStarted: 0,
-    pollsFinished: 0,
-    queriesFailed: 0,
-    votesAccepted: 0,
-    unknownValidator: 0,
-    badSignature: 0,
-    unexpectedVotes: 0,
-    wrongSenderVotes: 0,
-    lateVotes: 0,
-    invalidVertices: 0,
-    pendingOverflow: 0,
-    staleVertices: 0,
-    cutsClosed: 0,
-    verticesAbandoned: 0,
-    verticesIssued: 0,
-    txsReissued: 0,
-  };
+  readonly stats: EngineStats = newEngineStats();
   readonly #consensus: DagConsensus;
   readonly #deps: EngineDeps;
   readonly #validators: readonly string[];
   readonly #pollsOutstandingMax: number;
   readonly #issueParentsMax: number;
   readonly #pendingVerticesMax: number;
-  readonly #fetchRetryMs: number;
-  readonly #reissueGraceMs: number;
-  readonly #settlement: SettlementConfig | null;
+  /** When cuts close; null without settlement. */
+  readonly #cuts: CutSchedule | null;
   /** Signed copies of every vertex in consensus, to serve fetches. */
   readonly #vertices = new Map<string, SignedVertex>();
   /** Verified vertices waiting for parents; bounded by pendingVerticesMax. */
   readonly #pending = new Map<string, SignedVertex>();
-  /** Vertex id -> when it was last requested. */
-  readonly #requestedAt = new Map<string, number>();
-  readonly #polls = new Map<number, Poll>();
-  /** Stuck tx id -> when this node first saw it stuck. */
-  readonly #stuckSince = new Map<string, number>();
-  #nextRequestId: number;
+  readonly #fetches: FetchPacer;
+  readonly #polls: PollBook;
+  readonly #stuck: StuckTxs;
   /** True until the first message or restore(); restore() needs a fresh engine. */
   #fresh = true;
   /** While restore() runs: collects decisions instead of reporting them. */
@@ -217,8 +73,6 @@ export class Engine {
   readonly #coverage: CoverageIndex;
   /** The newest cut the validators certified (onCertifiedCut), if newer than this node's. */
   #certified: CutPosition | null = null;
-  /** Why the next cut cannot close yet (null when nothing waits). */
-  #cutBlocked: { readonly boundaryMs: number; readonly blockers: number; readonly sinceMs: number } | null = null;
 
   constructor(config: EngineConfig, deps: EngineDeps) {
     this.id = deps.signer.validatorId;
@@ -227,12 +81,7 @@ export class Engine {
       throw new Error(`Cannot start engine: validator ${this.id} is not in the genesis set`);
     }
     this.params = parametersForValidatorCount(config.params, this.#validators.length);
-    this.#settlement = config.settlement ?? null;
-    if (this.#settlement !== null && 2 * this.#settlement.lagMs > this.#settlement.intervalMs) {
-      throw new RangeError(
-        `Cannot settle with a lag of ${this.#settlement.lagMs} ms: at most half the interval (${this.#settlement.intervalMs} ms)`,
-      );
-    }
+    this.#cuts = config.settlement === undefined ? null : new CutSchedule(config.settlement);
     const settled = deps.settled;
     this.#consensus = new DagConsensus(this.params, {
       // While restore() runs, what it restores is judged by the decisions it is given, not as settled.
@@ -249,39 +98,13 @@ export class Engine {
     this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
     this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
-    this.#fetchRetryMs = config.fetchRetryMs ?? 500;
-    this.#reissueGraceMs = config.reissueGraceMs ?? 1_000;
-    this.#nextRequestId = config.firstRequestId ?? 1;
-    if (!Number.isInteger(this.#nextRequestId) || this.#nextRequestId < 1 || this.#nextRequestId > REQUEST_ID_MAX) {
-      throw new RangeError(
-        `Cannot start engine: firstRequestId is ${config.firstRequestId}, expected 1..${REQUEST_ID_MAX}`,
-      );
-    }
+    this.#fetches = new FetchPacer(config.fetchRetryMs ?? 500);
+    this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
+    this.#polls = new PollBook(config.firstRequestId);
   }
 
   /** Read-only view for metrics, tests and the HTTP layer. */
-  get consensus(): Pick<
-    DagConsensus,
-    | "preferredFrontier"
-    | "txStatus"
-    | "vertexStatus"
-    | "hasVertex"
-    | "processing"
-    | "polls"
-    | "lastPollSuccesses"
-    | "size"
-    | "position"
-    | "equivocatingVotes"
-    | "conflictSet"
-    | "preferenceOf"
-    | "undecided"
-    | "vertexInfo"
-    | "txInfo"
-    | "virtuousFrontier"
-    | "preferredVertexOf"
-    | "orphanedTxs"
-    | "verticesOf"
-  > {
+  get consensus(): EngineConsensusView {
     return this.#consensus;
   }
 
@@ -332,20 +155,9 @@ export class Engine {
     const derived: Decision[] = [];
     this.#restoring = derived;
     const frontier = new Set(this.#consensus.position.frontier);
-    const held = vertices.filter((v) => !frontier.has(v.id));
-    this.#restoreMask = {
-      txs: new Set(held.flatMap((v) => v.txs.map((t) => t.id))),
-      keys: new Set(held.flatMap((v) => v.txs.map((t) => t.conflictKey))),
-    };
-    // Decisions on what a cut settled (the frontier, and transactions carried by nothing restored) stay settled;
-    // a decision on anything else unknown is a broken store, refused below.
-    const restorable = new Set([...held.map((v) => v.id), ...this.#restoreMask.txs]);
-    const settled = this.#deps.settled;
-    const settledAway = (d: Decision) =>
-      d.kind === "vertex"
-        ? frontier.has(d.id) || settled?.isSettled(d.id) === true
-        : settled?.txStatus(d.id) !== undefined;
-    decisions = decisions.filter((d) => restorable.has(d.id) || !settledAway(d));
+    const scope = restoreScope(vertices, decisions, frontier, this.#deps.settled);
+    this.#restoreMask = scope.mask;
+    decisions = scope.decisions;
     // The last cut's vertices (settled, not held by consensus) may still be named as parents: new vertices must
     // descend from the frontier of the cut before it, and reach it through them.
     for (const v of lastCut) this.#coverage.add(v.id, v.parents, v.timestampMs);
@@ -421,49 +233,17 @@ export class Engine {
    * them descends from. Pure over the current state.
    */
   planParents(txs: readonly TxInput[], requiredParents: readonly string[] = []): string[] {
-    // Clean parents only (an honest transaction must not wait on a contest), except the
-    // ones the caller requires (e.g. the carrier of the same account's previous nonce).
-    const frontier = this.#consensus.virtuousFrontier(txs);
-    const required = [...new Set(requiredParents)]
-      .filter((p) => this.#consensus.hasVertex(p))
-      .slice(0, this.#issueParentsMax - 1);
-    const room = this.#issueParentsMax - required.length;
-    // Oldest tips first: a tip nobody builds on would in time fall below the settled cut.
-    const age = (id: string) => this.#vertices.get(id)?.timestampMs ?? 0;
-    const oldest = frontier.filter((p) => !required.includes(p))
-      .sort((a, b) => age(a) - age(b) || (a < b ? -1 : 1)).slice(0, room);
-    return this.#covering([...required, ...oldest]);
-  }
-
-  /**
-   * `parents`, plus the settled frontier vertices none of them descends from
-   * (every new vertex must descend from the whole frontier), in place of the
-   * last ordinary ones when there is no room.
-   */
-  #covering(parents: readonly string[]): string[] {
-    // The frontier of this node's last cut (covering it covers every cut before), and that of the newest certified
-    // one (peers ahead of this node require it): a vertex that misses one would be refused by whoever closed it.
-    const targets = new Set(this.#coverage.position.frontier);
-    const certified = this.#certified !== null && this.#certified.boundaryMs > this.#coverage.position.boundaryMs
-      ? this.#certified.frontier
-      : [];
-    for (const f of certified) {
-      if (this.#consensus.hasVertex(f) && this.#consensus.vertexStatus(f) !== "rejected") targets.add(f);
-    }
-    const missing = this.#consensus.notReachedFrom(parents, [...targets]);
-    if (missing.length === 0) return [...parents];
-    const out = [...parents];
-    for (const f of missing) {
-      if (this.#consensus.notReachedFrom(out, [f]).length === 0) continue; // reached through one added before
-      if (out.length >= VERTEX_PARENTS_MAX) {
-        // Drop the last ordinary parent (required ones come first) whose ancestry adds none of the targets.
-        const spare = out.findLastIndex((p) => !targets.has(p));
-        if (spare < 0) break;
-        out.splice(spare, 1);
-      }
-      out.push(f);
-    }
-    return out;
+    return planParents(
+      {
+        consensus: this.#consensus,
+        timestampOf: (id) => this.#vertices.get(id)?.timestampMs,
+        settled: this.#coverage.position,
+        certified: this.#certified,
+        parentsMax: this.#issueParentsMax,
+      },
+      txs,
+      requiredParents,
+    );
   }
 
   /** Vertices arrived (gossip or an answer to a fetch). */
@@ -514,7 +294,7 @@ export class Engine {
     }
     const poll = this.#polls.get(vote.requestId);
     if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
-      const late = vote.querier === this.id && poll === undefined && vote.requestId < this.#nextRequestId;
+      const late = vote.querier === this.id && poll === undefined && this.#polls.isPast(vote.requestId);
       if (late) this.stats.lateVotes++;
       else this.stats.unexpectedVotes++;
       return;
@@ -574,23 +354,14 @@ export class Engine {
 
   /** Genesis author, structural limits and, with `checkCodec`, id and signature; counts refusals. */
   #checkVertex(v: SignedVertex, checkCodec: boolean): boolean {
-    if (!this.#deps.verifier.isValidator(v.author)) {
-      this.stats.unknownValidator++;
-      return false;
-    }
-    if (v.parents.length > VERTEX_PARENTS_MAX || v.txs.length > VERTEX_TXS_MAX) {
-      this.stats.invalidVertices++;
-      return false;
-    }
-    if (v.timestampMs < this.#coverage.position.boundaryMs) {
-      this.stats.staleVertices++;
-      return false;
-    }
-    if (!checkCodec) return true;
-    const verdict = this.#deps.codec.check(v);
-    if (verdict === "bad_id") this.stats.invalidVertices++;
-    else if (verdict === "bad_signature") this.stats.badSignature++;
-    return verdict === "ok";
+    const refusal = vertexRefusal(
+      v,
+      this.#deps.verifier,
+      this.#coverage.position.boundaryMs,
+      checkCodec ? this.#deps.codec : null,
+    );
+    if (refusal !== null) this.stats[refusal]++;
+    return refusal === null;
   }
 
   /** Adds every pending vertex whose parents are known; fetches the rest. */
@@ -613,13 +384,8 @@ export class Engine {
     this.#request(from, this.#missingParents());
   }
 
-  /** Parents of pending vertices that are neither known nor pending, sorted. */
   #missingParents(): string[] {
-    const missing = new Set<string>();
-    for (const v of this.#pending.values()) {
-      for (const p of v.parents) if (!this.#consensus.hasVertex(p) && !this.#pending.has(p)) missing.add(p);
-    }
-    return [...missing].sort();
+    return missingParents(this.#pending, (id) => this.#consensus.hasVertex(id));
   }
 
   /** Adds a checked vertex; returns the structural error if consensus refused it. */
@@ -634,7 +400,7 @@ export class Engine {
     }
     this.#vertices.set(v.id, v);
     this.#coverage.add(v.id, v.parents, v.timestampMs);
-    this.#requestedAt.delete(v.id);
+    this.#fetches.arrived(v.id);
     this.#report(decisions);
     return null;
   }
@@ -650,16 +416,8 @@ export class Engine {
 
   #request(from: string, ids: readonly string[]): void {
     if (from === this.id) return;
-    const now = this.#deps.clock.nowMs();
-    const due = ids.filter((id) => {
-      const at = this.#requestedAt.get(id);
-      return at === undefined || now - at >= this.#fetchRetryMs;
-    }).slice(0, IDS_PER_REQUEST_MAX);
-    if (due.length === 0) return;
-    // Ids nobody ever serves (a Byzantine peer can name any) must not pile up.
-    if (this.#requestedAt.size + due.length > REQUESTED_IDS_MAX) this.#requestedAt.clear();
-    for (const id of due) this.#requestedAt.set(id, now);
-    this.#deps.sender.sendGetVertices(from, due);
+    const due = this.#fetches.take(ids, this.#deps.clock.nowMs());
+    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due);
   }
 
   #maybePoll(): void {
@@ -669,12 +427,9 @@ export class Engine {
   }
 
   #startPoll(): void {
-    const requestId = this.#nextRequestId;
-    this.#nextRequestId = requestId >= REQUEST_ID_MAX ? 1 : requestId + 1;
-    const sample = this.#sample(this.params.k);
+    const { requestId, poll } = this.#polls.open();
+    const sample = sampleValidators(this.#validators, this.params.k, this.#deps.rng);
     const frontier = this.#consensus.preferredFrontier();
-    const poll: Poll = { pending: new Set(), votes: [] };
-    this.#polls.set(requestId, poll);
     this.stats.pollsStarted++;
     for (const v of sample) {
       if (v === this.id) poll.votes.push(frontier);
@@ -684,20 +439,8 @@ export class Engine {
     if (poll.pending.size === 0) this.#finishPoll(requestId);
   }
 
-  /** k distinct validators, uniformly (partial Fisher-Yates over the sorted set). */
-  #sample(k: number): string[] {
-    const pool = [...this.#validators];
-    const n = Math.min(k, pool.length);
-    for (let i = 0; i < n; i++) {
-      const j = i + this.#deps.rng.nextInt(pool.length - i);
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    return pool.slice(0, n);
-  }
-
   #finishPoll(requestId: number): void {
-    const poll = this.#polls.get(requestId)!;
-    this.#polls.delete(requestId);
+    const poll = this.#polls.close(requestId);
     this.stats.pollsFinished++;
     this.#report(this.#consensus.recordPoll(poll.votes));
     // Repoll at once only after progress; a fruitless poll (a partition, a
@@ -706,31 +449,15 @@ export class Engine {
     if (this.#consensus.lastPollSuccesses() > 0) this.#maybePoll();
   }
 
-  /**
-   * Issues orphans again: at once if this node authored one of their
-   * rejected carriers, after three grace periods otherwise (its author may
-   * be gone). Only orphans: a transaction whose carrier is undecided waits
-   * for it, since a second live carrier would compete with the first.
-   */
-  /**
-   * Issues again, on clean parents, an orphaned transaction (every carrier
-   * rejected): at once by the node that carried it, by others after
-   * 3 × reissueGraceMs.
-   */
+  /** Issues orphaned transactions again once their wait is over (see {@linkcode StuckTxs}). */
   #reissueStuck(): void {
     const now = this.#deps.clock.nowMs();
-    const stuck = new Map<string, TxInput>(this.#consensus.orphanedTxs().map((t) => [t.id, t]));
-    for (const id of [...this.#stuckSince.keys()]) if (!stuck.has(id)) this.#stuckSince.delete(id);
-    const due: TxInput[] = [];
-    for (const [id, tx] of stuck) {
-      const since = this.#stuckSince.get(id) ?? now;
-      this.#stuckSince.set(id, since);
-      const mine = this.#consensus.verticesOf(id).some((v) => this.#vertices.get(v)?.author === this.id);
-      if (now - since < (mine ? 0 : 3 * this.#reissueGraceMs)) continue;
-      this.#stuckSince.delete(id);
-      this.stats.txsReissued++;
-      due.push(tx);
-    }
+    const due = this.#stuck.due(
+      this.#consensus.orphanedTxs(),
+      now,
+      (id) => this.#consensus.verticesOf(id).some((v) => this.#vertices.get(v)?.author === this.id),
+    );
+    this.stats.txsReissued += due.length;
     if (due.length === 0) return;
     if (this.#deps.reissue !== undefined) this.#deps.reissue(due);
     else for (const tx of due) this.issue([tx]);
@@ -745,30 +472,9 @@ export class Engine {
    * ({@linkcode Engine.onCertifiedCut}).
    */
   #maybeCut(): void {
-    const s = this.#settlement;
-    if (s === null) return;
-    const now = this.#deps.clock.nowMs();
-    const closable = Math.floor((now - s.lagMs) / s.intervalMs) * s.intervalMs;
-    // The next multiple of the interval above `ms`.
-    const after = (ms: number) => (Math.floor(ms / s.intervalMs) + 1) * s.intervalMs;
-    let boundary = after(this.#consensus.position.boundaryMs);
-    for (let i = 0; i < CUTS_PER_TICK_MAX && boundary <= closable; i++) {
-      const plan = this.#consensus.planCut(boundary, s.verticesMax, s.intervalMs);
-      if (plan.kind === "none") {
-        // An empty interval: go on with the one holding the next vertex.
-        this.#cutBlocked = null;
-        if (plan.nextMs === null) return;
-        boundary = Math.max(boundary + s.intervalMs, after(plan.nextMs));
-        continue;
-      }
-      if (plan.kind === "blocked") {
-        this.#cutBlocked = {
-          boundaryMs: plan.boundaryMs,
-          blockers: plan.blockers.length,
-          sinceMs: this.#cutBlocked?.sinceMs ?? now,
-        };
-        return;
-      }
+    const cuts = this.#cuts;
+    if (cuts === null) return;
+    cuts.closeDue(this.#consensus, this.#deps.clock.nowMs(), (plan) => {
       const cut = this.#consensus.cutOf(plan);
       this.#deps.store.recordCut?.(cut);
       this.#consensus.applyCut(plan);
@@ -780,11 +486,11 @@ export class Engine {
       }
       for (const [id, v] of this.#pending) if (v.timestampMs < cut.boundaryMs) this.#pending.delete(id);
       this.#coverage.advance(this.#consensus.position);
-      this.#cutBlocked = null;
+      cuts.blocked = null;
       this.stats.cutsClosed++;
       this.#deps.onCut?.(cut);
-      boundary = after(cut.boundaryMs);
-    }
+      return cut;
+    });
   }
 
   /**
@@ -804,14 +510,7 @@ export class Engine {
       if (from !== undefined) this.#request(from, unknown);
       return 0;
     }
-    const held = new Set<string>();
-    const stack = [...position.frontier];
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      if (held.has(id)) continue;
-      held.add(id);
-      stack.push(...(this.#consensus.parentsOf(id) ?? []));
-    }
+    const held = ancestorsOf(position.frontier, (id) => this.#consensus.parentsOf(id));
     const doomed = this.#consensus.undecided().vertices.filter((id) =>
       !held.has(id) && (this.#vertices.get(id)?.timestampMs ?? Infinity) < position.boundaryMs
     );
@@ -828,7 +527,7 @@ export class Engine {
     position: CutPosition;
     blocked: { boundaryMs: number; blockers: number; sinceMs: number } | null;
   } {
-    return { seq: this.#consensus.cutSeq, position: this.#consensus.position, blocked: this.#cutBlocked };
+    return { seq: this.#consensus.cutSeq, position: this.#consensus.position, blocked: this.#cuts?.blocked ?? null };
   }
 
   /** Persist, then tell. */

@@ -1,4 +1,4 @@
-import type { Cut, Decision, TxInput } from "../consensus/mod.ts";
+import type { Cut, DagConsensus, Decision, TxInput } from "../consensus/mod.ts";
 
 /** What an author decides about a vertex; the codec turns it into a signed vertex. */
 export interface VertexBody {
@@ -92,3 +92,27 @@ export interface Verifier {
   isValidator(validatorId: string): boolean;
   verify(validatorId: string, message: Uint8Array, signature: Uint8Array): boolean;
 }
+
+/** What the engine lets others read of its consensus instance (metrics, tests, the HTTP layer). */
+export type EngineConsensusView = Pick<
+  DagConsensus,
+  | "preferredFrontier"
+  | "txStatus"
+  | "vertexStatus"
+  | "hasVertex"
+  | "processing"
+  | "polls"
+  | "lastPollSuccesses"
+  | "size"
+  | "position"
+  | "equivocatingVotes"
+  | "conflictSet"
+  | "preferenceOf"
+  | "undecided"
+  | "vertexInfo"
+  | "txInfo"
+  | "virtuousFrontier"
+  | "preferredVertexOf"
+  | "orphanedTxs"
+  | "verticesOf"
+>;

@@ -11,7 +11,7 @@ import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type CryptoBackend, ML_DSA_87, ML_KEM } from "../crypto/backend.ts";
 import { ENVELOPE_OVERHEAD_BYTES, openEnvelope, parseEnvelope, sealEnvelope } from "../keys/envelope.ts";
-import { type Keyring, KEYRING_ALGORITHMS, type KeyringKey } from "../keys/keyring.ts";
+import { type Keyring, KEYRING_ALGORITHMS, type KeyringAlgorithm, type KeyringKey } from "../keys/keyring.ts";
 import { KEY_LABEL_RE } from "../keys/mod.ts";
 import { createArea, type Env } from "./app.ts";
 import { apiKeyPolicy } from "./api_key.ts";
@@ -80,11 +80,24 @@ const body = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
-/** Exactly one of a public key and a stored key's id. */
-function oneKey(publicKey: string | undefined, keyId: string | undefined): void {
-  if ((publicKey === undefined) === (keyId === undefined)) {
+/**
+ * The public key a request names: exactly one of its own (`publicKey`) and a
+ * stored key's (`keyId`), which must be an `algorithm` key.
+ */
+function requestedPublicKey(
+  keyring: Keyring,
+  b: { readonly publicKey?: string; readonly keyId?: string },
+  algorithm: KeyringAlgorithm,
+): Uint8Array {
+  if ((b.publicKey === undefined) === (b.keyId === undefined)) {
     throw new ApiError(400, "invalid_request", "give exactly one of publicKey and keyId");
   }
+  if (b.keyId === undefined) return bytes(b.publicKey!);
+  const key = keyring.get(b.keyId);
+  if (key.algorithm !== algorithm) {
+    throw new ApiError(422, "key_wrong_algorithm", `key ${key.id.slice(0, 16)}… is ${key.algorithm}, not ${algorithm}`);
+  }
+  return key.publicKey;
 }
 
 export interface CryptoApiOptions {
@@ -178,21 +191,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     }, { auth, errors: [404, 422] }),
     async (c) => {
       const b = c.req.valid("json");
-      oneKey(b.publicKey, b.keyId);
-      let publicKey: Uint8Array;
-      if (b.keyId !== undefined) {
-        const key = keyring.get(b.keyId);
-        if (key.algorithm !== "ml-kem-768") {
-          throw new ApiError(
-            422,
-            "key_wrong_algorithm",
-            `key ${key.id.slice(0, 16)}… is ${key.algorithm}, not ml-kem-768`,
-          );
-        }
-        publicKey = key.publicKey;
-      } else {
-        publicKey = bytes(b.publicKey!);
-      }
+      const publicKey = requestedPublicKey(keyring, b, "ml-kem-768");
       const envelope = await sealEnvelope(backend, publicKey, bytes(b.plaintext), {
         associatedData: b.associatedData === undefined ? undefined : bytes(b.associatedData),
       });
@@ -262,21 +261,7 @@ export function createCryptoApi(keyring: Keyring, backend: CryptoBackend, o: Cry
     }, { auth, errors: [404, 422] }),
     async (c) => {
       const b = c.req.valid("json");
-      oneKey(b.publicKey, b.keyId);
-      let publicKey: Uint8Array;
-      if (b.keyId !== undefined) {
-        const key = keyring.get(b.keyId);
-        if (key.algorithm !== "ml-dsa-87") {
-          throw new ApiError(
-            422,
-            "key_wrong_algorithm",
-            `key ${key.id.slice(0, 16)}… is ${key.algorithm}, not ml-dsa-87`,
-          );
-        }
-        publicKey = key.publicKey;
-      } else {
-        publicKey = bytes(b.publicKey!);
-      }
+      const publicKey = requestedPublicKey(keyring, b, "ml-dsa-87");
       const valid = await (await backend.mlDsaVerifier(publicKey)).verify(bytes(b.message), bytes(b.signature));
       return c.json({ valid }, 200);
     },

@@ -6,14 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import {
-  CoreError,
-  formatAmount,
-  formatRatePercent,
-  type LedgerAccount,
-  type LedgerFeeQuote,
-  parseAmount,
-} from "../core/mod.ts";
+import { CoreError, formatAmount, type LedgerAccount, type LedgerFeeQuote, parseAmount } from "../core/mod.ts";
 import { ACCOUNTS_PAGE_MAX, type LedgerService } from "../ledger/mod.ts";
 import { HISTORY_PAGE_MAX, type Storage } from "../storage/mod.ts";
 import { createArea, type Env } from "./app.ts";
@@ -34,6 +27,7 @@ import {
   historyItem,
   Immutable,
   Quote,
+  quotePriceView,
   receiptView,
   Submitted,
   TransactionState,
@@ -331,14 +325,7 @@ export function createExchangeApi(
       return c.json({
         account: a.id.toHex(),
         name: a.name,
-        amount: formatAmount(units),
-        amountUnits: units.toString(),
-        timeMs: timeMs.toString(),
-        ratePpb: fq.ratePpb,
-        rate: formatRatePercent(fq.ratePpb),
-        fee: formatAmount(fq.fee),
-        feeUnits: fq.fee.toString(),
-        verified: fq.verified,
+        ...quotePriceView(units, timeMs, fq),
         tMs: fq.tMs.toString(),
         usage: formatAmount(fq.usage),
         usageUnits: fq.usage.toString(),

@@ -11,6 +11,7 @@ import {
   formatAmount,
   formatRatePercent,
   type LedgerAccount,
+  type LedgerFeeQuote,
   type LedgerReceipt,
   type Transaction,
 } from "../core/mod.ts";
@@ -226,6 +227,30 @@ export const Quote = z.object({
   usage: Amount,
   usageUnits: U64String,
 }).openapi("ExchangeFeeQuote");
+
+/**
+ * A fee quote's price fields, in the order both the node (Quote) and the edge
+ * replica answer them: the amount, the ledger time and what it costs then.
+ */
+export function quotePriceView(
+  units: bigint,
+  timeMs: bigint,
+  fq: LedgerFeeQuote,
+): Pick<
+  z.infer<typeof Quote>,
+  "amount" | "amountUnits" | "timeMs" | "ratePpb" | "rate" | "fee" | "feeUnits" | "verified"
+> {
+  return {
+    amount: formatAmount(units),
+    amountUnits: units.toString(),
+    timeMs: timeMs.toString(),
+    ratePpb: fq.ratePpb,
+    rate: formatRatePercent(fq.ratePpb),
+    fee: formatAmount(fq.fee),
+    feeUnits: fq.fee.toString(),
+    verified: fq.verified,
+  };
+}
 
 export const Immutable = z.object({
   locked: z.boolean(),

@@ -2,30 +2,10 @@ import assert from "node:assert/strict";
 import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { createNobleBackend } from "../crypto/noble.ts";
 import { Keyring } from "./keyring.ts";
-import { KeyError, type KeyErrorCode, KeySession, KeyStore, openKeyText, sealKeyText } from "./mod.ts";
+import { KeySession, KeyStore, openKeyText, sealKeyText } from "./mod.ts";
+import { FAST_KDF, rejectsWith, withDir } from "./_testing.ts";
 
-const FAST_KDF = { log2N: 10, r: 8, p: 1 };
 const backend = createNobleBackend();
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag_keyring_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-async function rejectsWith(p: Promise<unknown> | (() => unknown), code: KeyErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof KeyError, `expected KeyError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-}
 
 Deno.test("KeySession seals many keys with one scrypt run; another process opens them with the passphrase", () =>
   withDir(async (dir) => {

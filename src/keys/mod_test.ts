@@ -1,35 +1,14 @@
 import assert from "node:assert/strict";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { createNobleBackend } from "../crypto/noble.ts";
-import { KEY_FILE_FORMAT, KeyError, type KeyErrorCode, keyIdOf, KeyStore, parseSeedSecret, toHex } from "./mod.ts";
+import { KEY_FILE_FORMAT, KeyError, keyIdOf, KeyStore, parseSeedSecret, toHex } from "./mod.ts";
+import { FAST_KDF, rejectsWith, withDir } from "./_testing.ts";
 
-const FAST_KDF = { log2N: 10, r: 8, p: 1 };
 const PASS = "correct horse battery staple";
 const backend = createNobleBackend();
 
 function store(dir: string): KeyStore {
   return new KeyStore({ dir: `${dir}/keys`, backend, kdf: FAST_KDF, now: () => new Date("2026-03-04T05:06:07.000Z") });
-}
-
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag_keys_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-async function rejectsWith(p: Promise<unknown> | (() => unknown), code: KeyErrorCode): Promise<KeyError> {
-  let caught: unknown;
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof KeyError, `expected KeyError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  return caught;
 }
 
 const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));

@@ -4,20 +4,17 @@
  *
  * @module
  */
-export {
-  ACCOUNTS_PAGE_MAX,
-  type AsyncSignatureVerifier,
-  type CutFold,
-  type LedgerCut,
-  type LedgerDecisionInput,
-  type LedgerHalt,
-  type LedgerHaltCode,
-  LedgerService,
-  LedgerServiceError,
-  type LedgerServiceOptions,
-  type RestoreSummary,
-  SNAPSHOTS_KEPT,
-} from "./service.ts";
+export { LedgerService, SNAPSHOTS_KEPT } from "./service.ts";
+export { type LedgerHalt, type LedgerHaltCode, LedgerServiceError } from "./halt.ts";
+export { ACCOUNTS_PAGE_MAX } from "./queries.ts";
+export type {
+  AsyncSignatureVerifier,
+  CutFold,
+  LedgerCut,
+  LedgerDecisionInput,
+  LedgerServiceOptions,
+  RestoreSummary,
+} from "./types.ts";
 export { ConcurrencyIndex } from "./concurrency.ts";
 export {
   ExchangeGenesisError,

@@ -27,115 +27,46 @@
  * silently diverged from the other nodes would be worse).
  */
 import {
-  CoreError,
   coreMemoryBytes,
   formatAmount,
   Ledger,
   type LedgerAccount,
   type LedgerContext,
-  type LedgerCutHashes,
   type LedgerFeeQuote,
-  type LedgerGenesis,
   type LedgerOutcome,
   type LedgerReceipt,
   type LedgerStatus,
-  ML_DSA_87_SIGNATURE_BYTES,
   validateVertex,
-  type VertexInfo,
 } from "../core/mod.ts";
-import type { Logger } from "../log/mod.ts";
-import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
-import type { DecisionStatus, DecisionSubject, Storage, StoredCut, StoredReceipt } from "../storage/mod.ts";
+import type { StoredCut, StoredReceipt } from "../storage/mod.ts";
 import { ConcurrencyIndex, MissingParentError } from "./concurrency.ts";
+import { haltOf, type LedgerHalt, LedgerServiceError } from "./halt.ts";
+import { countOutcome, type LedgerMetrics, ledgerMetrics } from "./metrics.ts";
+import { checkReplayedCut } from "./replay.ts";
+import { accountsPage, findAccount, findReceipt } from "./queries.ts";
+import { verifyAll, verifySignature } from "./signatures.ts";
+import {
+  type CutFold,
+  type LedgerCut,
+  type LedgerDecisionInput,
+  type LedgerServiceOptions,
+  type RestoreSummary,
+  subjectOf,
+} from "./types.ts";
 
-/** Most accounts one `accounts()` page returns. */
-export const ACCOUNTS_PAGE_MAX = 1_000;
+export { type LedgerHalt, type LedgerHaltCode, LedgerServiceError } from "./halt.ts";
+export { ACCOUNTS_PAGE_MAX } from "./queries.ts";
+export type {
+  AsyncSignatureVerifier,
+  CutFold,
+  LedgerCut,
+  LedgerDecisionInput,
+  LedgerServiceOptions,
+  RestoreSummary,
+} from "./types.ts";
+
 /** Snapshots kept by default (the newest ones). */
 export const SNAPSHOTS_KEPT = 2;
-
-const ID_HEX_RE = /^[0-9a-f]{64}$/;
-
-/**
- * Async ML-DSA-87 verification by the crypto backend. `txId` (hex) names the
- * transaction, so a verifier may remember verdicts (src/node/verified_txs.ts).
- */
-export type AsyncSignatureVerifier = (
-  publicKey: Uint8Array,
-  message: Uint8Array,
-  signature: Uint8Array,
-  txId: string,
-) => Promise<boolean>;
-
-export interface LedgerServiceOptions {
-  genesis: LedgerGenesis;
-  storage: Storage;
-  verify: AsyncSignatureVerifier;
-  logger: Logger;
-  registry: Registry;
-  /** A snapshot every this many cuts (default 6); 0 keeps none. */
-  snapshotEvery?: number;
-  /** Snapshots kept (default SNAPSHOTS_KEPT). */
-  snapshotsKept?: number;
-  /** A vertex's decoded form if the caller still holds it (saves the core's decode and hashing). */
-  decoded?: (id: string) => VertexInfo | undefined;
-}
-
-/**
- * A decision as consensus reports it (`kind`, src/consensus) or as storage
- * returns it (`subject`): either shape is taken.
- */
-export type LedgerDecisionInput =
-  & { readonly id: string; readonly status: DecisionStatus }
-  & ({ readonly kind: DecisionSubject } | { readonly subject: DecisionSubject });
-
-/** What a cut the ledger folds must say (src/consensus Cut and storage StoredCut both fit). */
-export interface LedgerCut {
-  readonly seq: number;
-  readonly boundaryMs: number;
-  readonly prevBoundaryMs: number;
-  readonly snapshotSafe: boolean;
-}
-
-/** The ledger's part of a checkpoint statement. */
-export interface CutFold extends LedgerCutHashes {
-  readonly seq: number;
-  /** A snapshot of the state at this cut was stored. */
-  readonly snapshot: boolean;
-}
-
-export interface RestoreSummary {
-  /** The cut whose snapshot the restore started from (0: genesis). */
-  fromSeq: number;
-  vertices: number;
-  transactions: number;
-  /** Cuts folded again after the snapshot. */
-  cuts: number;
-  durationMs: number;
-}
-
-export type LedgerHaltCode = "ledger_out_of_step" | "ledger_core_fault" | "checkpoint_mismatch";
-
-/** Why the ledger stopped following consensus. */
-export interface LedgerHalt {
-  readonly code: LedgerHaltCode;
-  readonly message: string;
-  /** The vertex it was applying, if any. */
-  readonly vertex: string | null;
-}
-
-/** The service cannot follow consensus: the store or the caller broke an ordering promise. */
-export class LedgerServiceError extends Error {
-  readonly code: LedgerHaltCode;
-  constructor(message: string, code: LedgerHaltCode = "ledger_out_of_step", options?: ErrorOptions) {
-    super(`Cannot apply to the exchange ledger: ${message}`, options);
-    this.name = "LedgerServiceError";
-    this.code = code;
-  }
-}
-
-function subjectOf(d: LedgerDecisionInput): DecisionSubject {
-  return "kind" in d ? d.kind : d.subject;
-}
 
 const bytesOf = (ids: readonly string[]) => ids.map((h) => Uint8Array.fromHex(h));
 
@@ -153,46 +84,12 @@ export class LedgerService {
   /** Sequential processing: signature checks are async, applying must not interleave. */
   #queue: Promise<void> = Promise.resolve();
   #halted: LedgerHalt | null = null;
-  readonly #m: {
-    transactions: Counter;
-    duplicates: Counter;
-    supply: Gauge;
-    accounts: Gauge;
-    vertices: Gauge;
-    journal: Gauge;
-    held: Gauge;
-    halted: Gauge;
-    cutSeq: Gauge;
-    coreMemory: Gauge;
-  };
+  readonly #m: LedgerMetrics;
 
   constructor(o: LedgerServiceOptions) {
     this.#o = o;
     this.#ledger = Ledger.genesis(o.genesis);
-    const r = o.registry;
-    this.#m = {
-      transactions: r.counter(
-        "qudag_ledger_transactions_total",
-        "Transactions the exchange ledger applied (ok) or refused (the refusal code), first application only.",
-        ["result"],
-      ),
-      duplicates: r.counter(
-        "qudag_ledger_duplicate_transactions_total",
-        "Transactions carried again by a later accepted vertex; kind=concurrent when the carriers are concurrent.",
-        ["kind"],
-      ),
-      supply: r.gauge("qudag_ledger_supply_units", "rUv in circulation (minted - burned), smallest units."),
-      accounts: r.gauge("qudag_ledger_accounts", "Accounts on the exchange ledger."),
-      vertices: r.gauge("qudag_ledger_applied_vertices", "Accepted vertices applied to the exchange ledger."),
-      journal: r.gauge(
-        "qudag_ledger_journal_vertices",
-        "Vertices in the ledger core's journal (unsettled effects): bounded by settlement, not by history.",
-      ),
-      held: r.gauge("qudag_ledger_vertices_in_memory", "Applied vertices whose concurrency records are held."),
-      halted: r.gauge("qudag_ledger_halted", "1 when the exchange ledger stopped applying vertices (see the log)."),
-      cutSeq: r.gauge("qudag_ledger_cut_sequence", "The last cut the exchange ledger folded in."),
-      coreMemory: r.gauge("qudag_core_memory_bytes", "The WASM core's linear memory in bytes (grows, never shrinks)."),
-    };
+    this.#m = ledgerMetrics(o.registry);
     this.#m.halted.set({}, 0);
     this.#refreshGauges();
   }
@@ -223,7 +120,7 @@ export class LedgerService {
             summary.transactions += await this.#applyVertex(ids[next]);
             summary.vertices++;
           }
-          this.#verifyReplayedCut(cut, this.#fold(cut, cut.snapshotSafe, false));
+          checkReplayedCut(cut, this.#fold(cut, cut.snapshotSafe, false));
           summary.cuts++;
         }
         for (; next < ids.length; next++) {
@@ -318,14 +215,9 @@ export class LedgerService {
   }
 
   #halt(error: unknown, vertex: string | null): void {
-    const code: LedgerHaltCode = error instanceof LedgerServiceError
-      ? error.code
-      : error instanceof MissingParentError
-      ? "ledger_out_of_step"
-      : "ledger_core_fault";
-    const message = error instanceof Error ? error.message : String(error);
-    this.#halted = { code, message, vertex };
+    this.#halted = haltOf(error, vertex);
     this.#m.halted.set({}, 1);
+    const { code } = this.#halted;
     this.#o.logger.error(
       "exchange ledger halted: it applies nothing more; this node keeps running and reports the halt in /api/v1/status. " +
         "Move its data directory aside and restart it to sync from a certified checkpoint of the other validators.",
@@ -366,21 +258,6 @@ export class LedgerService {
       return cut;
     }
     return null;
-  }
-
-  /** Compares a cut folded again during a restore with the statement this node made of it, if any. */
-  #verifyReplayedCut(cut: StoredCut, fold: CutFold | null): void {
-    if (fold === null || cut.statement === null) return;
-    // The statement ends with: state hash (32), journal hash (32), previous digest (32).
-    const s = cut.statement;
-    const stateHash = s.subarray(s.length - 96, s.length - 64).toHex();
-    const journalHash = s.subarray(s.length - 64, s.length - 32).toHex();
-    if (stateHash !== fold.stateHash.toHex() || journalHash !== fold.journalHash.toHex()) {
-      throw new LedgerServiceError(
-        `replaying cut ${cut.seq} gives state hash ${fold.stateHash.toHex()}, but this node signed ${stateHash}`,
-        "checkpoint_mismatch",
-      );
-    }
   }
 
   /**
@@ -477,7 +354,7 @@ export class LedgerService {
       const kept = this.#o.storage.getReceipt(t);
       return kept !== null && kept.vertex !== id;
     });
-    const verdicts = await this.#verifyAll(txs, settled);
+    const verdicts = await verifyAll(this.#ledger, this.#o.verify, txs, settled);
 
     let first = 0;
     let facts = false;
@@ -488,7 +365,7 @@ export class LedgerService {
         continue;
       }
       const out = this.#ledger.apply(txs[i], context, verdicts[i]);
-      this.#count(out, id);
+      countOutcome(this.#m, this.#o.logger, out, id);
       if (out.duplicate) continue;
       first++;
       receipts.push({
@@ -509,55 +386,6 @@ export class LedgerService {
     this.#index.add(id, concurrent, facts, stored.timestampMs);
     this.#appliedTotal++;
     return first;
-  }
-
-  /**
-   * Signature verdicts for `txs`. The key comes from `prepare` (the account's
-   * registered key) or, for an account created earlier in the same vertex,
-   * from that create_account: an account id is the hash of its key, so either
-   * is the one key the account can have. No key, an earlier receipt (apply
-   * returns the receipt again without looking at the verdict) or a settled
-   * one (not applied at all): false.
-   */
-  async #verifyAll(txs: readonly Uint8Array[], settled: readonly boolean[]): Promise<boolean[]> {
-    const created = new Map<string, Uint8Array>();
-    const checks = txs.map((tx, i): Promise<boolean> => {
-      if (settled[i]) return Promise.resolve(false);
-      const p = this.#ledger.prepare(tx);
-      const account = p.account.toHex();
-      if (p.kind === "create_account" && p.publicKey !== undefined && !created.has(account)) {
-        created.set(account, p.publicKey);
-      }
-      const key = p.publicKey ?? created.get(account);
-      if (p.receipt !== undefined || key === undefined) return Promise.resolve(false);
-      // A verifier that fails to run rejects, and the service halts: recording
-      // bad_signature for a backend fault would diverge from the other nodes.
-      return this.#verifySignature(tx, key, p.signingMessage, p.id.toHex());
-    });
-    return await Promise.all(checks);
-  }
-
-  /** The signed encoding ends with the signature (the core's applyVerified reads it the same way). */
-  #verifySignature(tx: Uint8Array, key: Uint8Array, signingMessage: Uint8Array, txId: string): Promise<boolean> {
-    return this.#o.verify(key, signingMessage, tx.subarray(tx.length - ML_DSA_87_SIGNATURE_BYTES), txId);
-  }
-
-  #count(out: LedgerOutcome, vertex: string): void {
-    if (out.concurrentDuplicate) {
-      this.#m.duplicates.inc({ kind: "concurrent" });
-      this.#o.logger.warn("transaction carried by two concurrent accepted vertices; first receipt kept", {
-        txId: out.id.toHex(),
-        vertex,
-        firstVertex: out.vertex.toHex(),
-      });
-    } else if (out.duplicate) {
-      this.#m.duplicates.inc({ kind: "duplicate" });
-    } else {
-      this.#m.transactions.inc({ result: out.code });
-      if (out.code !== "ok") {
-        this.#o.logger.debug("ledger refused a transaction", { txId: out.id.toHex(), code: out.code, vertex });
-      }
-    }
   }
 
   #refreshGauges(): void {
@@ -589,7 +417,7 @@ export class LedgerService {
     }
     const p = this.#ledger.prepare(tx);
     const signatureOk = p.receipt === undefined && p.publicKey !== undefined &&
-      await this.#verifySignature(tx, p.publicKey, p.signingMessage, p.id.toHex());
+      await verifySignature(this.#o.verify, tx, p.publicKey, p.signingMessage, p.id.toHex());
     return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk);
   }
 
@@ -630,26 +458,12 @@ export class LedgerService {
    * name may also be 64 hex digits, and then the id wins.
    */
   account(idOrName: string): LedgerAccount | undefined {
-    const text = idOrName.toLowerCase();
-    if (ID_HEX_RE.test(text)) {
-      const byId = this.#ledger.account(Uint8Array.fromHex(text));
-      if (byId !== undefined) return byId;
-    }
-    return this.#ledger.accountByName(idOrName);
+    return findAccount(this.#ledger, idOrName);
   }
 
   /** Accounts in ascending id order: at most `limit` (≤ ACCOUNTS_PAGE_MAX) after the hex id `after`. */
   accounts(o: { after?: string; limit?: number } = {}): LedgerAccount[] {
-    const limit = Math.min(Math.max(1, o.limit ?? ACCOUNTS_PAGE_MAX), ACCOUNTS_PAGE_MAX);
-    const after = o.after?.toLowerCase();
-    const out: LedgerAccount[] = [];
-    for (const id of this.#ledger.accountIds()) {
-      if (after !== undefined && id.toHex() <= after) continue;
-      const a = this.#ledger.account(id);
-      if (a !== undefined) out.push(a);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return accountsPage(this.#ledger, o);
   }
 
   /** Balance in smallest units; 0n for an unknown account. */
@@ -662,25 +476,7 @@ export class LedgerService {
    * refused: from the core while its vertex is unsettled, from storage after.
    */
   receipt(txId: string): LedgerReceipt | undefined {
-    const id = txId.toLowerCase();
-    const stored = this.#o.storage.getTransaction(id);
-    if (stored === null) return undefined;
-    try {
-      const live = this.#ledger.prepare(stored.bytes).receipt;
-      if (live !== undefined) return live;
-    } catch (error) {
-      if (!(error instanceof CoreError)) throw error;
-      return undefined;
-    }
-    const kept = this.#o.storage.getReceipt(id);
-    if (kept === null) return undefined;
-    return {
-      code: kept.code as LedgerReceipt["code"],
-      fee: kept.fee,
-      ratePpb: kept.ratePpb,
-      vertex: Uint8Array.fromHex(kept.vertex),
-      timeMs: BigInt(kept.timeMs),
-    };
+    return findReceipt(this.#ledger, this.#o.storage, txId);
   }
 
   /** Rate and fee for a transfer of `amount` units by `account` at ledger time `timeMs` (CoreError unknown_account). */

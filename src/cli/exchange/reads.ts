@@ -258,9 +258,15 @@ export function quoteLines(q: Json, amountLine: boolean): string[] {
   ];
 }
 
-export async function quote(ctx: Ctx, ref: string, amount: bigint): Promise<Json> {
+/** The node's fee quote for a transfer of `amount` by account `ref`; `unknown` is thrown when there is no such account. */
+export async function quote(
+  ctx: Ctx,
+  ref: string,
+  amount: bigint,
+  unknown: () => CliError = () => new CliError("unknown_account", `no account "${ref}" on the ledger`),
+): Promise<Json> {
   const q = await getOrNull(ctx, `/fees/quote?account=${ref}&amount=${formatAmount(amount)}`);
-  if (q === null) throw new CliError("unknown_account", `no account "${ref}" on the ledger`);
+  if (q === null) throw unknown();
   return q;
 }
 

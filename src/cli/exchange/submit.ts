@@ -86,6 +86,11 @@ export async function awaitReceipt(ctx: Ctx, id: string): Promise<Sent> {
   }
 }
 
+/** The refusal for a signing key whose account is not on the ledger. */
+export function signerNotOnLedger(signer: Signer): CliError {
+  return new CliError("unknown_account", `${signer.source} signs for account ${signer.id}, which is not on the ledger`);
+}
+
 /** Signs `payload` as `signer`, submits it and (unless --no-wait) waits for the receipt. */
 export async function send(
   ctx: Ctx,
@@ -97,12 +102,7 @@ export async function send(
   let nonce = 0n;
   if (payload.kind !== "create_account") {
     const account = await getOrNull(ctx, `/accounts/${signer.id}`);
-    if (account === null) {
-      throw new CliError(
-        "unknown_account",
-        `${signer.source} signs for account ${signer.id}, which is not on the ledger`,
-      );
-    }
+    if (account === null) throw signerNotOnLedger(signer);
     nonce = BigInt(String(account.nextNonce));
   }
   const unsigned = {

@@ -17,6 +17,7 @@ import {
   type Json,
   json,
   KEY_PATH_FLAG,
+  print,
   short,
   STORE_FLAGS,
   str,
@@ -25,7 +26,8 @@ import {
 } from "./context.ts";
 import { checkProof, PROOF_FORMAT } from "./proof.ts";
 import { accountSigner, checkRole, ROLES, roleSigner, type Signer, signerFromSeed, store } from "./signers.ts";
-import { ledgerAccount, maxFeeArg, report, send } from "./submit.ts";
+import { quote } from "./reads.ts";
+import { ledgerAccount, maxFeeArg, report, send, signerNotOnLedger } from "./submit.ts";
 import {
   accountRefArg,
   amountArg,
@@ -118,24 +120,18 @@ export const transfer: Command = {
     const signer = await accountSigner(ctx, from.toLowerCase());
     const status = await get(ctx, "/status");
     const recipient = await ledgerAccount(ctx, to, "unknown_recipient", "the recipient");
-    const quote = await getOrNull(ctx, `/fees/quote?account=${signer.id}&amount=${formatAmount(amount)}`);
-    if (quote === null) {
-      throw new CliError(
-        "unknown_account",
-        `${signer.source} signs for account ${signer.id}, which is not on the ledger`,
-      );
-    }
+    const q = await quote(ctx, signer.id, amount, () => signerNotOnLedger(signer));
     const sent = await send(ctx, status, signer, {
       kind: "transfer",
       to: fromHex(String(recipient.id)),
       amount,
       memo,
-    }, maxFee ?? BigInt(String(quote.feeUnits)) * 2n);
+    }, maxFee ?? BigInt(String(q.feeUnits)) * 2n);
     return report(
       ctx,
       sent,
       (r) =>
-        `transferred ${formatAmount(amount)} rUv from ${quote.name} to ${recipient.name}; fee ${r.fee} rUv (${r.rate})`,
+        `transferred ${formatAmount(amount)} rUv from ${q.name} to ${recipient.name}; fee ${r.fee} rUv (${r.rate})`,
     );
   },
 };
@@ -236,9 +232,11 @@ export const configureFees: Command = {
     validateFeeParams(fees);
     // Fees are chain state: asked on every node (as the seed's loop does), only the first change needs a transaction.
     if ((Object.keys(fees) as (keyof FeeParams)[]).every((k) => fees[k] === current[k])) {
-      if (json(ctx)) io.out(JSON.stringify({ changed: false, fees: status.fees }, null, 2));
-      else io.out(`fee parameters already in force on this chain; nothing to change:\n${feeLines(fees).join("\n")}`);
-      return 0;
+      return print(
+        ctx,
+        { changed: false, fees: status.fees },
+        () => `fee parameters already in force on this chain; nothing to change:\n${feeLines(fees).join("\n")}`,
+      );
     }
     const signer = await roleSigner(ctx, ROLES.feeAdmin);
     checkRole(status, ROLES.feeAdmin, signer);
