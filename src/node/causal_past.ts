@@ -52,6 +52,20 @@ export class CausalPast {
     this.#links.set(id, { parents, timestampMs });
   }
 
+  /**
+   * Forgets the links of vertices older than `boundaryMs`: the walk never
+   * needs them from memory once every new vertex descends from a cut at that
+   * boundary (a rare question about one reads it from storage). Called when a
+   * cut closes, so the cache holds about a cut's worth, not the cap.
+   */
+  forgetBelow(boundaryMs: number): void {
+    for (const [id, l] of this.#links) if (l.timestampMs < boundaryMs) this.#links.delete(id);
+  }
+
+  get cached(): number {
+    return this.#links.size;
+  }
+
   links(id: string): Links | null {
     const cached = this.#links.get(id);
     if (cached !== undefined) return cached;

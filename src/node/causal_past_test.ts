@@ -70,3 +70,15 @@ Deno.test("CausalPast: the walk never goes below the candidate's timestamp", () 
   assert.equal(past.of(["tip"]).carriedInPast("Z"), true);
   assert.equal(past.of(["c49"]).carriedInPast("Z"), false);
 });
+
+Deno.test("CausalPast.forgetBelow() drops remembered links older than a boundary; they are read from storage again", () => {
+  const storage = new MemoryStorage();
+  const past = new CausalPast({ storage, requiredBoundaryMs: () => 0, isAccepted: () => false });
+  past.remember("a".repeat(64), [], 100);
+  past.remember("b".repeat(64), ["a".repeat(64)], 200);
+  past.forgetBelow(150);
+  assert.equal(past.cached, 1);
+  // Not stored, not cached: unknown.
+  assert.equal(past.links("a".repeat(64)), null);
+  assert.deepEqual(past.links("b".repeat(64)), { parents: ["a".repeat(64)], timestampMs: 200 });
+});

@@ -247,6 +247,28 @@ export class DagService {
   /** Consensus closed a cut: from now on new vertices must descend from the frontier of the one before. */
   advanceCut(position: CutPosition): void {
     this.#coverage.advance(position);
+    // What the caches hold below the required cut is asked about rarely, and then read from storage: dropping it
+    // here keeps them at about a cut's worth of vertices however long the chain runs (their caps are the fallback).
+    const boundary = this.#coverage.required.boundaryMs;
+    this.causalPast.forgetBelow(boundary);
+    this.#recent.forgetBelow(boundary);
+    for (const [id, ts] of this.#timestamps) {
+      if (ts < BigInt(boundary)) {
+        this.#timestamps.delete(id);
+        this.#rounds.delete(id);
+      }
+    }
+    for (const id of this.#rounds.keys()) if (!this.#timestamps.has(id)) this.#rounds.delete(id);
+  }
+
+  /** Entries in the DAG service's caches (links, timestamps, rounds, decoded vertices), for tests and status. */
+  cacheSizes(): { links: number; timestamps: number; rounds: number; decoded: number } {
+    return {
+      links: this.causalPast.cached,
+      timestamps: this.#timestamps.size,
+      rounds: this.#rounds.size,
+      decoded: this.#recent.size,
+    };
   }
 
   /** Counts and logs a refusal; a dry run (validate) only reports it. */

@@ -71,6 +71,25 @@ Deno.test("DagService refuses a peer's vertex below the settled cut, and one tha
   assert.equal(stray.code, "stale_parents");
 });
 
+Deno.test("DagService's caches keep about a cut's worth: a closed cut drops what lies below the required one", async () => {
+  const now = 1_800_000_000_000;
+  const { dag } = service(now);
+  const old = [];
+  for (const ms of [10_000, 9_000, 8_000]) old.push((await dag.submit(vertexAt(now - ms), "peer")).id!);
+  const recent = await dag.submit(vertexAt(now - 1_000), "peer");
+  assert.equal(recent.status, "admitted");
+  const before = dag.cacheSizes();
+  assert.deepEqual([before.links, before.timestamps, before.rounds, before.decoded], [4, 4, 4, 4]);
+  // Two cuts: the first (at now - 5 s) becomes the one every new vertex must descend from.
+  dag.advanceCut({ boundaryMs: now - 5_000, frontier: old });
+  dag.advanceCut({ boundaryMs: now - 4_000, frontier: old });
+  const after = dag.cacheSizes();
+  assert.deepEqual([after.links, after.timestamps, after.rounds, after.decoded], [1, 1, 1, 1]);
+  // Only the cache forgot: the links of an old vertex are read back from storage when asked.
+  assert.deepEqual(dag.causalPast.links(old[0])?.parents, []);
+  assert.ok(dag.decoded(recent.id!) !== undefined && dag.decoded(old[0]) === undefined);
+});
+
 /** Data transactions of one account, signed once for every vertexOfSize call. */
 const fillers: Uint8Array[] = [];
 let creation: Uint8Array | undefined;

@@ -44,6 +44,16 @@ export class RecentVertices {
     return this.#byId.get(id)?.info;
   }
 
+  /** Forgets the vertices stamped before `boundaryMs` (a cut settled them; nobody decodes them again soon). */
+  forgetBelow(boundaryMs: number): void {
+    for (const [id, entry] of this.#byId) {
+      if (Number(entry.info.vertex.timestampMs) < boundaryMs) {
+        this.#byId.delete(id);
+        this.#bytes -= entry.bytes;
+      }
+    }
+  }
+
   /** Gets and forgets `id`'s decoded form: for its last reader, so applied vertices do not sit in memory. */
   take(id: string): VertexInfo | undefined {
     const entry = this.#byId.get(id);

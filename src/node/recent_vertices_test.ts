@@ -40,3 +40,15 @@ Deno.test("RecentVertices.take() hands out an entry once and frees its bytes", (
   recent.put("c", info(3), 70);
   assert.deepEqual(recent.get("b"), info(2));
 });
+
+Deno.test("RecentVertices.forgetBelow() drops the vertices stamped before a boundary and frees their bytes", () => {
+  const stamped = (ms: number) => ({ vertex: { timestampMs: BigInt(ms) } }) as unknown as VertexInfo;
+  const recent = new RecentVertices(1_000);
+  recent.put("old", stamped(100), 10);
+  recent.put("edge", stamped(200), 20);
+  recent.put("new", stamped(300), 30);
+  recent.forgetBelow(200);
+  assert.equal(recent.get("old"), undefined);
+  assert.ok(recent.get("edge") !== undefined && recent.get("new") !== undefined);
+  assert.deepEqual([recent.size, recent.bytes], [2, 50]);
+});
