@@ -24,7 +24,18 @@ export function startTaskArgs(dataDir: string, script = "main.ts", scriptArgs: s
 /** What Deno itself needs from the environment (its cache); the node's settings come from the caller. */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
-  for (const name of ["HOME", "DENO_DIR", "PATH", "TMPDIR"]) {
+  // glibc's allocator settings pass through, so a benchmark can measure a node's memory under them.
+  for (
+    const name of [
+      "HOME",
+      "DENO_DIR",
+      "PATH",
+      "TMPDIR",
+      "MALLOC_ARENA_MAX",
+      "MALLOC_TRIM_THRESHOLD_",
+      "MALLOC_MMAP_THRESHOLD_",
+    ]
+  ) {
     const v = Deno.env.get(name);
     if (v !== undefined) env[name] = v;
   }

@@ -249,7 +249,9 @@ export class DagService {
     this.#coverage.advance(position);
     // What the caches hold below the required cut is asked about rarely, and then read from storage: dropping it
     // here keeps them at about a cut's worth of vertices however long the chain runs (their caps are the fallback).
-    const boundary = this.#coverage.required.boundaryMs;
+    // One cut of margin below the required one: its frontier's vertices are still named as parents.
+    const required = this.#coverage.required.boundaryMs;
+    const boundary = required - Math.max(0, position.boundaryMs - required);
     this.causalPast.forgetBelow(boundary);
     this.#recent.forgetBelow(boundary);
     for (const [id, ts] of this.#timestamps) {
