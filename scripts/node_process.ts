@@ -22,8 +22,19 @@ export function startTaskArgs(dataDir: string, script = "main.ts", scriptArgs: s
 }
 
 /** What Deno itself needs from the environment (its cache); the node's settings come from the caller. */
+/**
+ * glibc allocator settings the image (Dockerfile) runs the node with; local
+ * testnets and benchmarks use them too, so they measure the node as shipped.
+ * The environment of the caller overrides each.
+ */
+export const NODE_ALLOCATOR_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: "2",
+  MALLOC_MMAP_THRESHOLD_: "131072",
+  MALLOC_TRIM_THRESHOLD_: "131072",
+};
+
 export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+  const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0", ...NODE_ALLOCATOR_ENV };
   // glibc's allocator settings pass through, so a benchmark can measure a node's memory under them.
   for (
     const name of [
