@@ -32,8 +32,8 @@ COPY --from=native /src/native/target/release/libqudag_native.so /app/libqudag_n
 COPY --from=build /src/dist/qudag-server /app/qudag-server
 COPY scripts/fly/qudag /usr/local/bin/qudag
 # glibc's allocator: two arenas and fixed mmap/trim thresholds (128 KiB), so buffers of a peer frame's or a
-# snapshot's size go back to the system when freed instead of fragmenting the heap. bench:soak measured RSS growth
-# over 5 minutes of 100 transfers/s: 26-36 % per node with glibc's defaults, 3-7 % on three nodes with these.
+# snapshot's size go back to the system when freed instead of fragmenting the heap. bench:soak, 5 minutes of 100
+# transfers/s on 4 local nodes: largest RSS growth per node 26-36 % with glibc's defaults, 8-29 % with these.
 ENV MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072 \
     MALLOC_TRIM_THRESHOLD_=131072
