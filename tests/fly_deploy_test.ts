@@ -9,7 +9,7 @@ import { parse as parseToml } from "smol-toml";
 import denoJson from "../deno.json" with { type: "json" };
 import { ENV_NAMES } from "../src/config/mod.ts";
 import { parseNodes, renderFlyToml, TEMPLATE_PATH } from "../scripts/fly/render.ts";
-import { baseEnv, ROOT } from "../scripts/node_process.ts";
+import { baseEnv, NODE_ALLOCATOR_ENV, ROOT } from "../scripts/node_process.ts";
 
 const NODES = [
   { name: "node1", region: "yyz", size: 15 },
@@ -144,7 +144,14 @@ Deno.test("the Dockerfile: npm ci, the compile task, qudag on the PATH, /health,
   assert.match(d, /COPY scripts\/fly\/qudag \/usr\/local\/bin\/qudag/);
   assert.match(d, /CMD \["\/app\/qudag-server", "health", "--node", "http:\/\/127\.0\.0\.1:8080"\]/);
   assert.match(d, /useradd --system --uid 10001/);
-  const envBlock = /^ENV ([\s\S]*?)\n(?=\S)/m.exec(d)![1];
+  // Every ENV block: the node's names, and glibc's allocator settings (read by the C library, the same as local nodes').
+  const blocks = [...d.matchAll(/^ENV ([\s\S]*?)\n(?=\S)/gm)].map((m) => m[1]);
+  const allocator = blocks.find((b) => b.includes("MALLOC_ARENA_MAX"));
+  assert.ok(allocator !== undefined, "the image sets the allocator");
+  for (const [name, value] of Object.entries(NODE_ALLOCATOR_ENV)) {
+    assert.match(allocator, new RegExp(`${name}=${value}\\b`));
+  }
+  const envBlock = blocks.find((b) => b.includes("QUDAG_DATA_DIR"))!;
   for (const [, name] of envBlock.matchAll(/([A-Z_]+)=/g)) assert.ok(ENV_NAMES.includes(name), `${name} is read`);
   assert.match(envBlock, /QUDAG_HTTP_HOST=::/, "HTTP on the private IPv6 network too");
   assert.match(envBlock, /QUDAG_METRICS_HOST=::/);
