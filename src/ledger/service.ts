@@ -54,17 +54,6 @@ import {
   subjectOf,
 } from "./types.ts";
 
-export { type LedgerHalt, type LedgerHaltCode, LedgerServiceError } from "./halt.ts";
-export { ACCOUNTS_PAGE_MAX } from "./queries.ts";
-export type {
-  AsyncSignatureVerifier,
-  CutFold,
-  LedgerCut,
-  LedgerDecisionInput,
-  LedgerServiceOptions,
-  RestoreSummary,
-} from "./types.ts";
-
 /** Snapshots kept by default (the newest ones). */
 export const SNAPSHOTS_KEPT = 2;
 

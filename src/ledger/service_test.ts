@@ -24,7 +24,7 @@ import {
   T0,
   verifyAsync,
 } from "./_testing.ts";
-import { type AsyncSignatureVerifier, LedgerService } from "./service.ts";
+import { type AsyncSignatureVerifier, LedgerService } from "./mod.ts";
 
 function service(storage: Storage, verify: AsyncSignatureVerifier = verifyAsync, registry = new Registry()) {
   return new LedgerService({ genesis: seedGenesis(), storage, verify, logger: silentLogger, registry });

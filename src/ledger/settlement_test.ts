@@ -28,7 +28,7 @@ import {
   type LedgerCut,
   type LedgerDecisionInput,
   LedgerService,
-} from "./service.ts";
+} from "./mod.ts";
 
 const T0_MS = Number(T0);
 const yes: AsyncSignatureVerifier = () => Promise.resolve(true);
