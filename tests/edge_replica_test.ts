@@ -269,9 +269,14 @@ Deno.test({
             return body;
           },
         };
-        const down = tamperingUpstream(honest, (_p, b) => b);
-        const downUrl = down.url;
-        await down.stop();
+        // An upstream that cannot be reached: a port held for the whole test (a closed one could be taken by
+        // another test running in parallel) whose every connection is closed before a byte is read.
+        const down = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        (async () => {
+          for await (const conn of down) conn.close();
+        })().catch(() => {});
+        const downUrl = `http://127.0.0.1:${down.addr.port}`;
+        upstreams.push({ url: downUrl, stop: () => Promise.resolve(down.close()) });
         const cases: [string, string][] = [["edge_upstream_unreachable", downUrl]];
         for (const [code, tamper] of Object.entries(liars)) {
           const u = tamperingUpstream(honest, tamper);
