@@ -2,7 +2,7 @@
 //! The median of 5 rounds of ~200 ms each is printed; the machine is shared, so compare
 //! figures from the same run only.
 
-use qudag_native::{batch, blake3_hash, mldsa87, mlkem};
+use qudag_native::{aead, batch, blake3_hash, mldsa87, mlkem};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -113,4 +113,22 @@ fn main() {
             let _ = black_box(blake3_hash::hash(&mib, 32));
         }),
     );
+    let key = [9u8; aead::KEY_BYTES];
+    let nonce = [4u8; aead::NONCE_BYTES];
+    for size in [128usize, 7 * 1024] {
+        let plain = vec![6u8; size];
+        let sealed = aead::seal(&key, &nonce, b"header", &plain).unwrap();
+        report(
+            &format!("AES-256-GCM seal {size} B"),
+            per_second(1.0, || {
+                let _ = black_box(aead::seal(&key, &nonce, b"header", &plain));
+            }),
+        );
+        report(
+            &format!("AES-256-GCM open {size} B"),
+            per_second(1.0, || {
+                let _ = black_box(aead::open(&key, &nonce, b"header", &sealed));
+            }),
+        );
+    }
 }

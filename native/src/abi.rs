@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Bumped whenever a signature, a result code or a buffer layout of an export changes.
 /// `src/crypto/ffi.ts` refuses a library whose version differs from the one it was written for.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub enum QudagResult {
     Internal = 7,
     /// This CPU lacks the instruction set the library was compiled for (x86-64-v3).
     CpuUnsupported = 8,
+    /// AES-GCM: the tag does not match (wrong key, nonce or associated data, or modified bytes).
+    /// Not a failure of the call itself.
+    AuthenticationFailed = 9,
 }
 
 pub type Outcome<T> = Result<T, QudagResult>;

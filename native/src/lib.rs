@@ -7,6 +7,7 @@
 //! [`qudag_native_cpu_supported`] right after loading.
 
 pub mod abi;
+pub mod aead;
 pub mod batch;
 pub mod blake3_hash;
 pub mod cpu;
@@ -305,5 +306,67 @@ pub unsafe extern "C" fn qudag_blake3_derive_key(
         let out = output_any(out, out_len)?;
         let digest = blake3_hash::derive_key(context, material, out.len())?;
         unsafe { out.write(&digest) }
+    })
+}
+
+/// AES-256-GCM seal: `plain` under a 32-byte key and 12-byte nonce, authenticating `aad`;
+/// writes ciphertext ‖ 16-byte tag (`plain_len + 16` bytes).
+///
+/// # Safety
+/// Each pointer must be valid for its length.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qudag_aes256gcm_seal(
+    key: *const u8,
+    key_len: usize,
+    nonce: *const u8,
+    nonce_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    plain: *const u8,
+    plain_len: usize,
+    sealed_out: *mut u8,
+    sealed_out_len: usize,
+) -> u32 {
+    guard(|| {
+        let key = unsafe { input_array::<{ aead::KEY_BYTES }>(key, key_len) }?;
+        let nonce = unsafe { input_array::<{ aead::NONCE_BYTES }>(nonce, nonce_len) }?;
+        let aad = unsafe { input(aad, aad_len) }?;
+        let plain = unsafe { input(plain, plain_len) }?;
+        let out = output(sealed_out, sealed_out_len, plain.len() + aead::TAG_BYTES)?;
+        let sealed = aead::seal(key, nonce, aad, plain)?;
+        unsafe { out.write(&sealed) }
+    })
+}
+
+/// AES-256-GCM open: checks the tag of `sealed` (ciphertext ‖ tag) and writes the plaintext
+/// (`sealed_len - 16` bytes, at least 1: the channel never seals an empty frame), or returns
+/// `AuthenticationFailed` and writes nothing.
+///
+/// # Safety
+/// Each pointer must be valid for its length.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qudag_aes256gcm_open(
+    key: *const u8,
+    key_len: usize,
+    nonce: *const u8,
+    nonce_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    sealed: *const u8,
+    sealed_len: usize,
+    plain_out: *mut u8,
+    plain_out_len: usize,
+) -> u32 {
+    guard(|| {
+        let key = unsafe { input_array::<{ aead::KEY_BYTES }>(key, key_len) }?;
+        let nonce = unsafe { input_array::<{ aead::NONCE_BYTES }>(nonce, nonce_len) }?;
+        let aad = unsafe { input(aad, aad_len) }?;
+        let sealed = unsafe { input(sealed, sealed_len) }?;
+        if sealed.len() < aead::TAG_BYTES {
+            return Err(QudagResult::BadLength);
+        }
+        let out = output(plain_out, plain_out_len, sealed.len() - aead::TAG_BYTES)?;
+        let plain = aead::open(key, nonce, aad, sealed)?;
+        unsafe { out.write(&plain) }
     })
 }

@@ -141,6 +141,18 @@ export interface BackendCapabilities {
   blake3: boolean;
 }
 
+/**
+ * AES-256-GCM computed synchronously on the calling thread (the peer channel's frames). The sealed
+ * form is ciphertext ‖ 16-byte tag, as WebCrypto produces it, so either side of a channel may use
+ * WebCrypto instead.
+ */
+export interface SyncAes256Gcm {
+  /** ciphertext ‖ tag of `plain` under a 32-byte key and a 12-byte nonce, authenticating `aad`. */
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array<ArrayBuffer>;
+  /** The plaintext of `sealed`, or null when its tag does not match. */
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null;
+}
+
 export interface CryptoBackend {
   readonly name: BackendName;
   readonly capabilities: BackendCapabilities;
@@ -168,4 +180,6 @@ export interface CryptoBackend {
 
   /** BLAKE3-256 (or `outBytes` of extended output). Only when capabilities.blake3. */
   blake3?(data: Uint8Array, outBytes?: number): Uint8Array;
+  /** Synchronous AES-256-GCM, where the backend has it (native); callers fall back to WebCrypto. */
+  readonly aes256Gcm?: SyncAes256Gcm;
 }

@@ -14,7 +14,7 @@
  */
 
 /** The ABI version this module was written against (`ABI_VERSION` in native/src/abi.rs). */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** Where `deno task build:native` puts the library, relative to the project root. */
 export const DEFAULT_NATIVE_LIBRARY_PATH = `./native/target/release/${libraryFileName()}`;
@@ -43,6 +43,8 @@ export const NativeResult = Object.freeze({
   panic: 6,
   internal: 7,
   cpuUnsupported: 8,
+  /** AES-GCM: the tag does not match; not a failure of the call. */
+  authenticationFailed: 9,
 });
 
 const RESULT_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -55,6 +57,7 @@ const RESULT_NAMES: Readonly<Record<number, string>> = Object.freeze({
   6: "panic caught in the native library",
   7: "internal failure",
   8: "CPU not supported",
+  9: "authentication failed",
 });
 
 /** "bad length (3)" for logs and error messages. */
@@ -210,6 +213,24 @@ const SYMBOLS = {
   //     const uint8_t *material, size_t material_len, uint8_t *out, size_t out_len);
   qudag_blake3_derive_key: {
     parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+
+  // uint32_t qudag_aes256gcm_seal(const uint8_t *key, size_t key_len,
+  //     const uint8_t *nonce, size_t nonce_len, const uint8_t *aad, size_t aad_len,
+  //     const uint8_t *plain, size_t plain_len,
+  //     uint8_t *sealed_out, size_t sealed_out_len);  /* sealed = ciphertext | 16-byte tag */
+  // A few microseconds per frame: synchronous (WebCrypto's call costs about 50 us whatever the size).
+  qudag_aes256gcm_seal: {
+    parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "u32",
+  },
+  // uint32_t qudag_aes256gcm_open(const uint8_t *key, size_t key_len,
+  //     const uint8_t *nonce, size_t nonce_len, const uint8_t *aad, size_t aad_len,
+  //     const uint8_t *sealed, size_t sealed_len,
+  //     uint8_t *plain_out, size_t plain_out_len);  /* 9 = tag does not match */
+  qudag_aes256gcm_open: {
+    parameters: ["buffer", "usize", "buffer", "usize", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
     result: "u32",
   },
 } as const;

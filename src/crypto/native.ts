@@ -29,6 +29,7 @@ import {
   type MlDsaVerifier,
   type MlKemLevel,
   type SignOptions,
+  type SyncAes256Gcm,
   type VerifyItem,
 } from "./backend.ts";
 import { describeNativeResult, type NativeLibrary, NativeResult, type NativeSymbols, openNative } from "./ffi.ts";
@@ -120,6 +121,65 @@ function checkLevel(level: MlKemLevel): MlKemLevel {
 
 function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
+}
+
+const AES_KEY_BYTES = 32;
+const AES_NONCE_BYTES = 12;
+const AES_TAG_BYTES = 16;
+
+/** The peer channel's AES-256-GCM on the calling thread (native/src/aead.rs). */
+function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
+  function checkKeyAndNonce(key: Uint8Array, nonce: Uint8Array): void {
+    checkLength("AES-256-GCM key", key, AES_KEY_BYTES);
+    checkLength("AES-256-GCM nonce", nonce, AES_NONCE_BYTES);
+  }
+  return Object.freeze({
+    seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array<ArrayBuffer> {
+      checkKeyAndNonce(key, nonce);
+      const sealed = new Uint8Array(plain.length + AES_TAG_BYTES);
+      check(
+        "AES-256-GCM seal",
+        s.qudag_aes256gcm_seal(
+          key,
+          BigInt(key.length),
+          nonce,
+          BigInt(nonce.length),
+          aad,
+          BigInt(aad.length),
+          plain,
+          BigInt(plain.length),
+          sealed,
+          BigInt(sealed.length),
+        ),
+      );
+      return sealed;
+    },
+    open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null {
+      checkKeyAndNonce(key, nonce);
+      if (sealed.length <= AES_TAG_BYTES) {
+        throw new CryptoError(
+          "crypto_bad_length",
+          `sealed AES-256-GCM data is ${sealed.length} bytes; it must be longer than its ${AES_TAG_BYTES}-byte tag`,
+        );
+      }
+      const plain = new Uint8Array(sealed.length - AES_TAG_BYTES);
+      const result = s.qudag_aes256gcm_open(
+        key,
+        BigInt(key.length),
+        nonce,
+        BigInt(nonce.length),
+        aad,
+        BigInt(aad.length),
+        sealed,
+        BigInt(sealed.length),
+        plain,
+        BigInt(plain.length),
+      );
+      if (result === NativeResult.authenticationFailed) return null;
+      check("AES-256-GCM open", result);
+      return plain;
+    },
+  });
 }
 
 /** Turns a synchronous throw into a rejected promise, as the async interface promises. */
@@ -237,6 +297,7 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
   const backend: CryptoBackend = {
     name: "native",
     capabilities: CAPABILITIES,
+    aes256Gcm: nativeAes256Gcm(s),
 
     mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner> {
       return attempt(() => {

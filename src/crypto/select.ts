@@ -400,5 +400,6 @@ export function createRoutedBackend(
     },
   };
   if (blake3Impl !== undefined) routed.blake3 = blake3Impl;
-  return Object.freeze(routed);
+  const aes = primary.aes256Gcm ?? fallback.aes256Gcm;
+  return Object.freeze(aes === undefined ? routed : { ...routed, aes256Gcm: aes });
 }

@@ -11,8 +11,13 @@
  * Invariant: a key never encrypts two frames with the same counter. `seal()`
  * takes the next counter synchronously, before its first await, so calls made in
  * order get counters in order even when their encryptions overlap.
+ *
+ * AES-GCM runs in the native library when the node has it (`CryptoBackend.aes256Gcm`: a few
+ * microseconds per frame, on the calling thread), else in WebCrypto (about 50 us per call
+ * whatever the size). Both produce ciphertext ‖ tag, so the two ends of a channel need not agree.
  */
 
+import type { SyncAes256Gcm } from "../crypto/backend.ts";
 import {
   checkDataFrame,
   DATA_HEADER_BYTES,
@@ -55,22 +60,65 @@ function nonceOf(counter: number): Uint8Array<ArrayBuffer> {
   return nonce;
 }
 
-async function importAesKey(key: Uint8Array, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
+function checkKeyLength(key: Uint8Array): void {
   if (key.length !== AES_KEY_BYTES) throw new RangeError(`AES-256-GCM key is ${key.length} bytes, expected 32`);
-  return await crypto.subtle.importKey("raw", new Uint8Array(key), "AES-GCM", false, [usage]);
+}
+
+/** This direction's AES-256-GCM encryption: ciphertext ‖ tag. */
+type Seal = (
+  nonce: Uint8Array<ArrayBuffer>,
+  aad: Uint8Array<ArrayBuffer>,
+  plain: Uint8Array<ArrayBuffer>,
+) => Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>>;
+
+/** The peer's direction: the plaintext, or a throw when the tag does not match. */
+type Open = (
+  nonce: Uint8Array<ArrayBuffer>,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+) => Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>>;
+
+async function sealWith(key: Uint8Array, aes: SyncAes256Gcm | undefined): Promise<Seal> {
+  checkKeyLength(key);
+  if (aes !== undefined) {
+    const own = key.slice();
+    return (nonce, aad, plain) => aes.seal(own, nonce, aad, plain);
+  }
+  const cryptoKey = await crypto.subtle.importKey("raw", new Uint8Array(key), "AES-GCM", false, ["encrypt"]);
+  return async (iv, additionalData, plain) =>
+    new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData }, cryptoKey, plain));
+}
+
+async function openWith(key: Uint8Array, aes: SyncAes256Gcm | undefined): Promise<Open> {
+  checkKeyLength(key);
+  if (aes !== undefined) {
+    const own = key.slice();
+    return (nonce, aad, sealed) => {
+      const plain = aes.open(own, nonce, aad, sealed);
+      if (plain === null) throw new Error("AES-GCM tag does not match");
+      return plain;
+    };
+  }
+  const cryptoKey = await crypto.subtle.importKey("raw", new Uint8Array(key), "AES-GCM", false, ["decrypt"]);
+  // WebCrypto wants buffers of its own: the frame's views are copied out.
+  return async (iv, aad, sealed) =>
+    new Uint8Array(
+      await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: aad.slice() }, cryptoKey, sealed.slice()),
+    );
 }
 
 /** Encrypts this side's frames in order. */
 export class SendCipher {
-  readonly #key: CryptoKey;
+  readonly #encrypt: Seal;
   #next = 0;
 
-  private constructor(key: CryptoKey) {
-    this.#key = key;
+  private constructor(encrypt: Seal) {
+    this.#encrypt = encrypt;
   }
 
-  static async create(key: Uint8Array): Promise<SendCipher> {
-    return new SendCipher(await importAesKey(key, "encrypt"));
+  /** `aes`: the native AES-256-GCM when the node has it; WebCrypto otherwise. */
+  static async create(key: Uint8Array, aes?: SyncAes256Gcm): Promise<SendCipher> {
+    return new SendCipher(await sealWith(key, aes));
   }
 
   /** Frames sealed so far (the next counter). */
@@ -93,9 +141,7 @@ export class SendCipher {
     const plain = new Uint8Array(1 + payload.length);
     plain[0] = kind;
     plain.set(payload, 1);
-    const sealed = new Uint8Array(
-      await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonceOf(counter), additionalData: header }, this.#key, plain),
-    );
+    const sealed = await this.#encrypt(nonceOf(counter), header, plain);
     const frame = new Uint8Array(DATA_HEADER_BYTES + sealed.length);
     frame.set(header, 0);
     frame.set(sealed, DATA_HEADER_BYTES);
@@ -105,17 +151,18 @@ export class SendCipher {
 
 /** Decrypts the peer's frames and insists on counters 0, 1, 2, ... with no gap. */
 export class ReceiveCipher {
-  readonly #key: CryptoKey;
+  readonly #decrypt: Open;
   readonly #frameBytesMax: number;
   #expected = 0;
 
-  private constructor(key: CryptoKey, frameBytesMax: number) {
-    this.#key = key;
+  private constructor(decrypt: Open, frameBytesMax: number) {
+    this.#decrypt = decrypt;
     this.#frameBytesMax = frameBytesMax;
   }
 
-  static async create(key: Uint8Array, frameBytesMax: number): Promise<ReceiveCipher> {
-    return new ReceiveCipher(await importAesKey(key, "decrypt"), frameBytesMax);
+  /** `aes`: the native AES-256-GCM when the node has it; WebCrypto otherwise. */
+  static async create(key: Uint8Array, frameBytesMax: number, aes?: SyncAes256Gcm): Promise<ReceiveCipher> {
+    return new ReceiveCipher(await openWith(key, aes), frameBytesMax);
   }
 
   get counter(): number {
@@ -147,12 +194,10 @@ export class ReceiveCipher {
   async #open(counter: number, frame: Uint8Array): Promise<Opened> {
     let plain: Uint8Array;
     try {
-      plain = new Uint8Array(
-        await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: nonceOf(counter), additionalData: frame.slice(0, DATA_HEADER_BYTES) },
-          this.#key,
-          frame.slice(DATA_HEADER_BYTES),
-        ),
+      plain = await this.#decrypt(
+        nonceOf(counter),
+        frame.subarray(0, DATA_HEADER_BYTES),
+        frame.subarray(DATA_HEADER_BYTES),
       );
     } catch (cause) {
       throw new ChannelError("tampered", `frame ${counter} failed authentication`, { cause });

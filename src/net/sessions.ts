@@ -202,8 +202,8 @@ export class SessionTable {
 
   async installSession(conn: Connection, session: Session): Promise<void> {
     const [sendCipher, receiveCipher] = await Promise.all([
-      SendCipher.create(session.sendKey),
-      ReceiveCipher.create(session.receiveKey, this.frameBytesMax),
+      SendCipher.create(session.sendKey, this.ctx.backend.aes256Gcm),
+      ReceiveCipher.create(session.receiveKey, this.frameBytesMax, this.ctx.backend.aes256Gcm),
     ]);
     conn.session = session;
     conn.sendCipher = sendCipher;
