@@ -55,6 +55,13 @@ const REGRESSION_SEEDS: readonly { scenario: string; seeds: readonly number[]; c
   },
   { scenario: "crash", seeds: [2528, 2916, 3060], caught: "the same stalls, with a crash and restart" },
   { scenario: "settlement", seeds: [2528, 3020, 3060], caught: "the same stalls, with settlement" },
+  {
+    scenario: "default",
+    seeds: [323497437],
+    caught: "an orphan carried again on a vertex that waited for it through a dependency (a cycle no poll ends)",
+  },
+  { scenario: "crash", seeds: [323497437, 400000318], caught: "the same cycle, with a crash and restart" },
+  { scenario: "settlement", seeds: [323497437], caught: "the same cycle, with settlement" },
 ];
 
 /** A fresh seed range each run: base from QUDAG_SIM_SEED, else drawn at random (printed, to replay). */

@@ -92,7 +92,7 @@ function selfDefeating(g: Graph, v: VertexState, txs: readonly TxInput[]): boole
  * Vertices of the live carriers in the conflict sets of `txs`, and of the
  * live carriers of transactions depending on them.
  */
-export function rivalVertices(
+function rivalVertices(
   g: Graph,
   txs: readonly { readonly id: string; readonly conflictKey: string }[],
 ): Set<string> {

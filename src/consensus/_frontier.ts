@@ -3,8 +3,8 @@
  * frontiers built from them: the preferred one (its vote) and the virtuous
  * one (where new vertices go).
  */
-import { rivalVertices } from "./_add.ts";
 import type { Graph, TxState } from "./_graph.ts";
+import { verticesWaitingFor } from "./_waits.ts";
 import type { TxInput } from "./types.ts";
 
 /** Vertices one vote may name; longer frontiers are cut (see voteRoom). */
@@ -74,8 +74,9 @@ function voteRoom(g: Graph, tips: readonly string[]): string[] {
 export function virtuousFrontier(g: Graph, forTxs: readonly TxInput[]): string[] {
   const memo = new Map<string, boolean>();
   const clean = new Set<string>();
-  // A vertex carrying forTxs must not descend from a rival carrier (see selfDefeating in _add.ts).
-  const taken = rivalVertices(g, forTxs);
+  // A vertex carrying forTxs must not descend from a rival carrier (see selfDefeating in _add.ts), nor from a vertex
+  // that waits for one of them through a dependency (_waits.ts).
+  const taken = verticesWaitingFor(g, forTxs);
   for (const id of g.processingVertices) {
     const v = g.vertices.get(id)!;
     if (

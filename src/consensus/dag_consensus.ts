@@ -322,9 +322,11 @@ export class DagConsensus {
    * vertices whose carriers are all alone in their conflict set (with clean
    * dependencies) and whose parents are clean. New vertices go on top of
    * these, so an honest transaction is not tied to the fate of a contested
-   * one. With `forTxs`, leaves out the live carriers in their conflict sets
-   * and of their dependents, and their descendants: the tips a vertex
-   * carrying `forTxs` may name without being rejected on arrival. Sorted.
+   * one. With `forTxs`, leaves out every vertex whose acceptance may wait
+   * for a member of their conflict sets (_waits.ts): the live carriers in
+   * those sets, the carriers of transactions depending on a waiting one, and
+   * their descendants: the tips a vertex carrying `forTxs` may name without
+   * being rejected on arrival or waiting for itself. Sorted.
    */
   virtuousFrontier(forTxs: readonly TxInput[] = []): string[] {
     return virtuousFrontier(this.#g, forTxs);

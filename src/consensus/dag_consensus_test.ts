@@ -458,3 +458,47 @@ Deno.test("a finalized winner waiting for a transaction carried only below the l
   assert.equal(dag.txStatus("t0"), "accepted");
   assert.equal(dag.processing(), false);
 });
+
+Deno.test("an orphan carried again keeps off vertices that wait for it through a dependency, so all decide", () => {
+  // t0's first carrier vR sits on the loser b. t1 (in vA) depends on t0; u0 sits above vA; u1 (in vC) depends on u0;
+  // vD sits on vC. vC and vD descend from no carrier of t0 or t1, yet they wait for t0: vC needs u0, whose only carrier
+  // vB needs vA, which needs t0.
+  const votes = [["vB", "vD"], ["vB", "vD"], ["vB", "vD"]];
+  const build = () => {
+    const dag = new DagConsensus(params);
+    dag.add({ id: "vY", parents: [], txs: [tx("a", "dbl:0")] });
+    dag.add({ id: "vX", parents: [], txs: [tx("b", "dbl:0")] });
+    dag.add({ id: "vR", parents: ["vX"], txs: [tx("t0", "acct4:0")] });
+    dag.add({ id: "vA", parents: ["vY"], txs: [tx("t1", "acct4:1", ["t0"])] });
+    dag.add({ id: "vB", parents: ["vA"], txs: [tx("u0", "acct2:0")] });
+    dag.add({ id: "vC", parents: [], txs: [tx("u1", "acct2:1", ["u0"])] });
+    dag.add({ id: "vD", parents: ["vC"], txs: [tx("w", "acct0:1")] });
+    assert.deepEqual(accepted(pollTimes(dag, votes, params.beta)), ["tx:a", "vertex:vY"]);
+    assert.deepEqual(dag.orphanedTxs().map((t) => t.id), ["t0"]);
+    return dag;
+  };
+  const withT = [["vB", "vD", "vT"], ["vB", "vD", "vT"], ["vB", "vD", "vT"]];
+  // On vD, t0's new carrier would wait for vC, vC for u0, u0 for vA, and vA for t0: for good, on every node.
+  const stuck = build();
+  stuck.add({ id: "vT", parents: ["vD", "vY"], txs: [tx("t0", "acct4:0")] });
+  assert.deepEqual(accepted(pollTimes(stuck, withT, 4 * params.beta)), []);
+  assert.equal(stuck.txStatus("w"), "processing");
+
+  const dag = build();
+  const parents = dag.virtuousFrontier([tx("t0", "acct4:0")]);
+  assert.deepEqual(parents, ["vY"]);
+  dag.add({ id: "vT", parents, txs: [tx("t0", "acct4:0")] });
+  assert.deepEqual(accepted(pollTimes(dag, withT, 2 * params.beta)), [
+    "tx:t0",
+    "vertex:vT",
+    "tx:t1",
+    "vertex:vA",
+    "tx:u0",
+    "vertex:vB",
+    "tx:u1",
+    "vertex:vC",
+    "tx:w",
+    "vertex:vD",
+  ]);
+  assert.equal(dag.processing(), false);
+});
