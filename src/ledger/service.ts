@@ -371,7 +371,9 @@ export class LedgerService {
       if (out.code === "ok" || out.touched.length > 0) facts = true;
     }
     this.#status = null;
-    if (receipts.length > 0) this.#o.storage.putReceipts(receipts);
+    // Receipts share the burst's group commit: a crash loses at most those written after the last snapshot (any
+    // other write, the snapshot's included, commits the group first), and the replay from it writes them again.
+    if (receipts.length > 0) this.#o.storage.putReceipts(receipts, { grouped: true });
     this.#index.add(id, concurrent, facts, stored.timestampMs);
     this.#appliedTotal++;
     return first;

@@ -288,7 +288,7 @@ export class MemoryStorage implements Storage {
     return { tx: { ...tx }, vertex: { ...vertex } };
   }
 
-  putReceipts(receipts: readonly StoredReceipt[]): void {
+  putReceipts(receipts: readonly StoredReceipt[], _options?: { grouped?: boolean }): void {
     const s = this.#open();
     // Every check before any write: the batch lands whole or not at all.
     for (const r of receipts) checkReceipt(r);

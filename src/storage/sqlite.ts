@@ -372,7 +372,7 @@ export class SqliteStorage implements Storage {
     return new Map(rows.map((r) => [r.name, Number(r.n)]));
   }
 
-  putReceipts(receipts: readonly StoredReceipt[]): void {
+  putReceipts(receipts: readonly StoredReceipt[], options?: { grouped?: boolean }): void {
     for (const r of receipts) checkReceipt(r);
     this.transaction(() => {
       const ins = this.#stmt(SQL.putReceipt);
@@ -382,7 +382,7 @@ export class SqliteStorage implements Storage {
         if (Number(done.changes) === 0) continue; // the first receipt stays, and so does its history
         for (const account of new Set(r.accounts ?? [])) history.run(account, done.lastInsertRowid, r.txId);
       }
-    });
+    }, { grouped: options?.grouped === true });
   }
   accountHistory(account: string, beforeSeq: number | null, limit: number): HistoryEntry[] {
     checkHistoryPage(beforeSeq, limit);

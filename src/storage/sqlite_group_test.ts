@@ -62,7 +62,25 @@ Deno.test("SqliteStorage grouped writes: close() commits the group; a durable wr
 });
 
 /** Vertices committed to the files on disk: a copy of the database and its WAL, opened apart. */
-function countIn(dir: string, copy: string): number {
+Deno.test("SqliteStorage grouped receipts join the burst's commit; ungrouped ones commit at once", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = SqliteStorage.open({ dataDir: dir });
+  const receipt = (txId: string) => ({ txId, code: "ok", fee: 1n, ratePpb: 0, vertex: hex(1), timeMs: 1 });
+  const copy = `${dir}/copy.db`;
+  try {
+    s.transaction(() => s.putVertex(vertex(hex(1))), { grouped: true });
+    s.putReceipts([receipt(hex(10)), receipt(hex(11))], { grouped: true });
+    assert.ok(s.getReceipt(hex(11)) !== null);
+    assert.deepEqual([countIn(dir, copy), countIn(dir, copy, "receipts")], [0, 0]);
+    s.putReceipts([receipt(hex(12))]);
+    assert.deepEqual([countIn(dir, copy), countIn(dir, copy, "receipts")], [1, 3]);
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function countIn(dir: string, copy: string, table = "vertices"): number {
   for (const suffix of ["", "-wal"]) {
     try {
       Deno.copyFileSync(`${dir}/${DB_FILE}${suffix}`, `${copy}${suffix}`);
@@ -72,7 +90,7 @@ function countIn(dir: string, copy: string): number {
   }
   const db = new DatabaseSync(copy);
   try {
-    return Number((db.prepare("SELECT count(*) AS n FROM vertices").get() as { n: number }).n);
+    return Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
   } finally {
     db.close();
     for (const suffix of ["", "-wal", "-shm"]) {

@@ -190,8 +190,11 @@ export interface Storage {
   /** Decisions by subject and status, kept as counters (constant time). */
   decisionCountsBySubject(): Record<DecisionSubject, Record<DecisionStatus, number>>;
 
-  /** Stores receipts (idempotent per transaction id: the first one stays). */
-  putReceipts(receipts: readonly StoredReceipt[]): void;
+  /**
+   * Stores receipts (idempotent per transaction id: the first one stays). `grouped`: they may share the
+   * burst's group commit (see `transaction`); the ledger passes it, because a replay writes lost receipts again.
+   */
+  putReceipts(receipts: readonly StoredReceipt[], options?: { grouped?: boolean }): void;
   getReceipt(txId: string): StoredReceipt | null;
   /**
    * The receipts that touched `account`, newest first: at most `limit`
