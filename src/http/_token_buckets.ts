@@ -42,7 +42,8 @@ export class TokenBuckets {
     return this.#buckets.size;
   }
 
-  take(partition: string, budget: Budget, nowMs: number): Take {
+  /** Takes `cost` tokens (default 1), all or none. */
+  take(partition: string, budget: Budget, nowMs: number, cost = 1): Take {
     const perMs = budget.perMinute / 60_000;
     let b = this.#buckets.get(partition);
     if (b === undefined) {
@@ -55,8 +56,8 @@ export class TokenBuckets {
       b.atMs = Math.max(b.atMs, nowMs);
     }
     this.#buckets.set(partition, b);
-    const allowed = b.tokens >= 1;
-    if (allowed) b.tokens -= 1;
+    const allowed = b.tokens >= cost;
+    if (allowed) b.tokens -= cost;
     const whole = Math.floor(b.tokens);
     const nextMs = b.tokens >= budget.burst ? 0 : Math.ceil((whole + 1 - b.tokens) / perMs);
     return { allowed, remaining: whole, nextMs };

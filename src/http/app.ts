@@ -52,7 +52,18 @@ export interface AppDeps {
   notFoundHint?: (method: string, path: string) => string | null;
 }
 
-export type Env = { Variables: { requestId: string; logger: Logger; cacheConfig: HttpCacheConfig } };
+export type Env = {
+  Variables: {
+    requestId: string;
+    logger: Logger;
+    cacheConfig: HttpCacheConfig;
+    /**
+     * Set by the rate limiter: charges this request `extra` more of its class's budget, all or nothing (a batch
+     * pays one write per item); throws 429 rate_limited when the budget lacks them. Absent without a limiter.
+     */
+    rateCharge?: (extra: number) => void;
+  };
+};
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 

@@ -13,6 +13,7 @@ import { createArea, type Env } from "./app.ts";
 import { apiKeyPolicy } from "./api_key.ts";
 import { defineRoute } from "./_route.ts";
 import { signedBody, signedBytes } from "./_body.ts";
+import { addBatchSubmitRoute } from "./exchange_batch.ts";
 import { Cursor, Hex64, json, pageLimit } from "./_schemas.ts";
 import { ApiError } from "./errors.ts";
 import {
@@ -255,6 +256,7 @@ export function createExchangeApi(
           : c.json({ id: r.id, state: r.state }, 200);
       },
     );
+    addBatchSubmitRoute(api, submit, writes, op("exchangeSubmitBatch"));
   }
 
   api.openapi(

@@ -17,13 +17,20 @@ import {
 } from "../ledger/_testing.ts";
 import { LedgerService } from "../ledger/service.ts";
 import { createApp } from "./app.ts";
+import { ApiError } from "./errors.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "./exchange.ts";
+import { BATCH_TXS_MAX } from "./exchange_batch.ts";
 
 const LOCK_TIME_MS = T0 + 10n * MINUTE_MS;
+type Submitted = { id: string; state: string };
 const HOUR_MS = 3_600_000;
 
 /** The seed flow accepted and applied, served by the exchange API behind the node's app middleware. */
-async function setup() {
+async function setup(
+  wrapSubmit: (submit: (bytes: Uint8Array) => Promise<Submitted>) => (bytes: Uint8Array) => Promise<Submitted> = (
+    submit,
+  ) => submit,
+) {
   const storage = new MemoryStorage();
   const registry = new Registry();
   const ledger = new LedgerService({
@@ -38,7 +45,7 @@ async function setup() {
   writeChain(new DagWriter(storage), steps.map((s) => s.tx));
   await ledger.restore();
   const submitted = new Map<string, Uint8Array>();
-  const submit = (bytes: Uint8Array) => {
+  const submit = (bytes: Uint8Array): Promise<Submitted> => {
     // As ConsensusService.submit: validate (CoreError on malformed bytes), then queue.
     const id = validateTransaction(bytes).id.toHex();
     const state = storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
@@ -47,7 +54,10 @@ async function setup() {
     return Promise.resolve({ id, state: "pending" });
   };
   const txState = (id: string) => storage.getDecision(id)?.status ?? (submitted.has(id) ? "pending" : "unknown");
-  const api = createExchangeApi(ledger, submit, txState, { nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS, storage });
+  const api = createExchangeApi(ledger, wrapSubmit(submit), txState, {
+    nowMs: () => Number(LOCK_TIME_MS) + HOUR_MS,
+    storage,
+  });
   const app = createApp({
     logger: silentLogger,
     requestDuration: registry.histogram("http_request_duration_seconds", "Duration.", ["method", "route", "status"]),
@@ -181,6 +191,70 @@ Deno.test("exchange API transactions: submit (JSON or bytes) and look up state a
     assert.equal((await post(JSON.stringify({ tx: "x" }), "application/json")).status, 400);
     assert.equal((await get(`/transactions/${"00".repeat(32)}`)).status, 404);
     assert.equal((await get("/transactions/nothex")).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
+Deno.test("exchange API POST /transactions/batch: each transaction in order with its own result; a bad batch is 400", async () => {
+  const busy = new Set<string>();
+  const order: string[] = [];
+  const { app, ledger, steps, submitted } = await setup((submit) => (bytes) => {
+    const id = blake3(bytes).toHex();
+    order.push(id);
+    if (busy.has(id)) {
+      return Promise.reject(new ApiError(503, "node_busy", "too many pending transactions", { retryAfterS: 1 }));
+    }
+    return submit(bytes);
+  });
+  const post = (body: unknown) =>
+    app.request(`${EXCHANGE_API_BASE}/transactions/batch`, {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
+  try {
+    const transfer = (nonce: bigint) =>
+      signTx(realKey(11), nonce, { kind: "transfer", to: realKey(12).id, amount: RUV, memo: new Uint8Array() });
+    const [first, second, third] = [transfer(1n), transfer(2n), transfer(3n)];
+    busy.add(blake3(third).toHex());
+    const items = [first, new Uint8Array([1, 2, 3]), steps[5].tx, second, third];
+    const res = await post({ transactions: items.map((b) => b.toBase64()) });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.taken, 3);
+    assert.deepEqual(body.results[0], { id: blake3(first).toHex(), state: "pending" });
+    assert.equal(body.results[1].error.status, 422); // the core's code for malformed bytes, as POST /transactions
+    assert.equal(typeof body.results[1].error.code, "string");
+    assert.deepEqual(body.results[2], { id: blake3(steps[5].tx).toHex(), state: "accepted" });
+    assert.deepEqual(body.results[3], { id: blake3(second).toHex(), state: "pending" });
+    assert.deepEqual(body.results[4].error, {
+      status: 503,
+      code: "node_busy",
+      message: "too many pending transactions",
+      details: { retryAfterS: 1 },
+    });
+    // In the order sent; a refused item does not stop the next.
+    assert.deepEqual(order.filter((id) => id !== blake3(items[1]).toHex()), [
+      blake3(first).toHex(),
+      blake3(steps[5].tx).toHex(),
+      blake3(second).toHex(),
+      blake3(third).toHex(),
+    ]);
+    assert.ok(submitted.has(blake3(second).toHex()) && !submitted.has(blake3(third).toHex()));
+
+    for (
+      const bad of [
+        {},
+        { transactions: [] },
+        { transactions: ["not base64!"] },
+        { transactions: Array(BATCH_TXS_MAX + 1).fill("AQID") },
+      ]
+    ) {
+      const refused = await post(bad);
+      assert.equal(refused.status, 400, JSON.stringify(bad).slice(0, 60));
+      assert.equal((await refused.json()).error.code, "invalid_request");
+    }
   } finally {
     ledger.close();
   }

@@ -144,21 +144,38 @@ export function rateLimiter(o: RateLimiterOptions): MiddlewareHandler<Env> {
     const cls = requestClass(c.req.method);
     const client = clientOf(c, o);
     const budget = budgetOf(o.settings, cls, client.kind);
-    const take = buckets.take(`${cls} ${client.partition}`, budget, o.nowMs());
-    const resetS = Math.ceil(take.nextMs / 1000);
-    c.header("RateLimit-Policy", policyField(cls, budget));
-    c.header("RateLimit", `"${cls}";r=${take.remaining}` + (take.nextMs > 0 ? `;t=${resetS}` : ""));
-    if (!take.allowed) {
+    const partition = `${cls} ${client.partition}`;
+    const refuse = (resetS: number, what: string): never => {
       limited.inc({ class: cls, client: client.kind });
       c.header("Retry-After", String(resetS));
       throw new ApiError(
         429,
         "rate_limited",
-        `too many ${cls} from this client: its budget is ${budget.perMinute} a minute with bursts of ${budget.burst}; ` +
-          `retry in ${resetS} s`,
+        `${what}: its budget is ${budget.perMinute} a minute with bursts of ${budget.burst}; retry in ${resetS} s`,
         { class: cls, retryAfterS: resetS, perMinute: budget.perMinute, burst: budget.burst },
       );
-    }
+    };
+    const take = buckets.take(partition, budget, o.nowMs());
+    const resetS = Math.ceil(take.nextMs / 1000);
+    c.header("RateLimit-Policy", policyField(cls, budget));
+    c.header("RateLimit", `"${cls}";r=${take.remaining}` + (take.nextMs > 0 ? `;t=${resetS}` : ""));
+    if (!take.allowed) refuse(resetS, `too many ${cls} from this client`);
+    c.set("rateCharge", (extra: number) => {
+      if (extra <= 0) return;
+      const more = buckets.take(partition, budget, o.nowMs(), extra);
+      const moreResetS = Math.ceil(more.nextMs / 1000);
+      c.header("RateLimit", `"${cls}";r=${more.remaining}` + (more.nextMs > 0 ? `;t=${moreResetS}` : ""));
+      if (!more.allowed) {
+        refuse(
+          Math.max(1, Math.ceil(extra * 60 / budget.perMinute)),
+          extra + 1 > budget.burst
+            ? `a batch of ${extra + 1} costs ${
+              extra + 1
+            } ${cls}, more than this client's burst (send at most ${budget.burst} at once)`
+            : `a batch of ${extra + 1} costs ${extra + 1} ${cls}, and this client had ${more.remaining + 1} left`,
+        );
+      }
+    });
     await next();
   };
 }

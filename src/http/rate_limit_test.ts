@@ -19,6 +19,11 @@ function setup(o: { behindFlyProxy?: boolean; apiKey?: string | null } = {}) {
   const area = new Hono<Env>();
   area.get("/thing", (c) => c.json({ ok: true }));
   area.post("/thing", (c) => c.json({ ok: true }, 201));
+  // As a batch route: the request paid one write; the rest of its items now.
+  area.post("/batch/:n", (c) => {
+    c.get("rateCharge")?.(Number(c.req.param("n")) - 1);
+    return c.json({ ok: true }, 200);
+  });
   const limiter = rateLimiter({
     settings: SETTINGS,
     apiKey: o.apiKey === undefined ? TEST_API_KEY : o.apiKey,
@@ -129,6 +134,31 @@ Deno.test("rateLimiter() reads Fly-Client-IP only behind Fly's proxy", async () 
   assert.equal((await fly.send("POST", "/x/thing", proxy, { "fly-client-ip": "198.51.100.2" })).status, 201);
   // A header that is not an address falls back to the peer address.
   assert.equal((await fly.send("POST", "/x/thing", proxy, { "fly-client-ip": "nonsense" })).status, 201);
+});
+
+Deno.test("rateLimiter() charges a batch one write per item, all or nothing", async () => {
+  const { send, refused, advance } = setup();
+  // Writes: 6 a minute, bursts of 2, and 20 for the key holder.
+  const two = await send("POST", "/x/batch/2", "192.0.2.7");
+  assert.equal(two.status, 200);
+  assert.equal(two.headers.get("ratelimit"), '"writes";r=0;t=10');
+  const spent = await send("POST", "/x/thing", "192.0.2.7");
+  assert.equal(spent.status, 429);
+  advance(10_000); // one write back
+  const tooMany = await send("POST", "/x/batch/2", "192.0.2.7");
+  assert.equal(tooMany.status, 429);
+  assert.equal(errorCode(tooMany), "rate_limited");
+  assert.match(String((tooMany.json.error as { message: string }).message), /a batch of 2 costs 2 writes/);
+  assert.equal(refused("writes", "address"), 2);
+  // Larger than the burst: never allowed, and the message says how many fit.
+  advance(60_000);
+  const huge = await send("POST", "/x/batch/3", "192.0.2.8");
+  assert.equal(huge.status, 429);
+  assert.match(String((huge.json.error as { message: string }).message), /send at most 2 at once/);
+  // The key holder's budget is keyMultiplier times larger: a batch of 20 fits once.
+  const key = { "x-api-key": TEST_API_KEY };
+  assert.equal((await send("POST", "/x/batch/20", "192.0.2.9", key)).status, 200);
+  assert.equal((await send("POST", "/x/batch/1", "192.0.2.9", key)).status, 429);
 });
 
 Deno.test("rateLimiter() leaves /health and /ready to probes", async () => {
