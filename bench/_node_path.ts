@@ -198,6 +198,42 @@ class Permits {
   }
 }
 
+/**
+ * Gathers the submissions made to each node within `windowMs` into one batch request (at most BATCH_MAX); each
+ * caller gets its own transaction's result, as from `Exchange.submit`.
+ */
+export class SubmitBatcher {
+  static readonly BATCH_MAX = 128;
+  readonly #queues = new Map<number, { tx: Uint8Array; done: (r: string | Error) => void }[]>();
+  batches = 0;
+
+  constructor(private readonly x: Exchange, private readonly windowMs: number) {}
+
+  submit(node: number, tx: Uint8Array): Promise<string> {
+    return new Promise<string | Error>((done) => {
+      let queue = this.#queues.get(node);
+      if (queue === undefined) {
+        queue = [];
+        this.#queues.set(node, queue);
+        setTimeout(() => this.#flush(node), this.windowMs);
+      }
+      queue.push({ tx, done });
+      if (queue.length >= SubmitBatcher.BATCH_MAX) this.#flush(node);
+    }).then((r) => r instanceof Error ? Promise.reject(r) : r);
+  }
+
+  #flush(node: number): void {
+    const queue = this.#queues.get(node);
+    if (queue === undefined) return;
+    this.#queues.delete(node);
+    this.batches++;
+    this.x.submitBatch(node, queue.map((q) => q.tx)).then(
+      (results) => results.forEach((r, i) => queue[i].done(r)),
+      (error) => queue.forEach((q) => q.done(error instanceof Error ? error : new Error(String(error)))),
+    );
+  }
+}
+
 export class Exchange {
   constructor(private readonly net: RunningTestnet, private readonly apiKey: string) {}
 
@@ -220,6 +256,32 @@ export class Exchange {
       throw new Error(`${this.nodes[node].name} refused a transaction: HTTP ${res.status} ${JSON.stringify(body)}`);
     }
     return body.id;
+  }
+
+  /**
+   * Submits up to 128 transactions in one request (`POST /transactions/batch`); one result per transaction, in
+   * order: its id, a NodeBusyError, or an Error saying why it was refused.
+   */
+  async submitBatch(node: number, txs: readonly Uint8Array[]): Promise<(string | Error)[]> {
+    const res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": this.apiKey },
+      body: JSON.stringify({ transactions: txs.map((tx) => tx.toBase64()) }),
+      signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
+    });
+    const body = await res.json();
+    if (!res.ok || !Array.isArray(body.results) || body.results.length !== txs.length) {
+      throw new Error(`${this.nodes[node].name} refused a batch: HTTP ${res.status} ${JSON.stringify(body)}`);
+    }
+    return (body.results as { id?: string; error?: { code: string; details?: { retryAfterS?: number } } }[]).map(
+      (r) => {
+        if (typeof r.id === "string") return r.id;
+        if (r.error?.code === "node_busy") {
+          return new NodeBusyError(this.nodes[node].name, Number(r.error.details?.retryAfterS ?? 1) || 1);
+        }
+        return new Error(`${this.nodes[node].name} refused a transaction: ${JSON.stringify(r)}`);
+      },
+    );
   }
 
   /** The node's receipt of a transaction, or null while it has none (404 while unknown to it). */

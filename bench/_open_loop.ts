@@ -12,7 +12,7 @@
  * share the cores with the nodes while they are measured). Every wait is
  * bounded; every request goes to a node of the local testnet.
  */
-import { type Account, type Exchange, percentile, sleep } from "./_node_path.ts";
+import { type Account, type Exchange, percentile, sleep, SubmitBatcher } from "./_node_path.ts";
 import { LatencySampler, type Schedule, sendOpenLoop, type Sign, SignedFeed, type Stop } from "./_soak.ts";
 
 /** After the offered window, how long the backlog may take to drain before the run gives up on it. */
@@ -24,6 +24,10 @@ const SAMPLE_EVERY = 8;
 
 export interface RatePoint {
   offered_per_s: number;
+  /** Submissions gathered per node for this long into one batch request; 0: one request per transfer. */
+  batch_ms: number;
+  /** Batch requests sent (0 without batching). */
+  batches: number;
   seconds: number;
   submitted: number;
   /** Transfers applied on every node during the offered window, per second (the minimum over nodes). */
@@ -70,6 +74,7 @@ export async function measureRate(
   ratePerS: number,
   seconds: number,
   log: (line: string) => void,
+  batchMs = 0,
 ): Promise<RatePoint> {
   const count = Math.round(ratePerS * seconds);
   const S = senders.length;
@@ -97,10 +102,20 @@ export async function measureRate(
   schedule.t0Ms = performance.now();
   const sampling = sampler.run();
   let busy = 0;
-  const sending = sendOpenLoop(x, feed, schedule, ctl, (k, id, at) => {
-    submitted++;
-    if (k % SAMPLE_EVERY === 0) sampler.offer(id, at);
-  }, () => busy++);
+  // The latency of a batched transfer counts from when its sender submitted it, its wait for the batch included.
+  const batcher = batchMs > 0 ? new SubmitBatcher(x, batchMs) : null;
+  const sending = sendOpenLoop(
+    x,
+    feed,
+    schedule,
+    ctl,
+    (k, id, at) => {
+      submitted++;
+      if (k % SAMPLE_EVERY === 0) sampler.offer(id, at);
+    },
+    () => busy++,
+    batcher === null ? undefined : (node, tx) => batcher.submit(node, tx),
+  );
   const windowEnd = schedule.t0Ms + seconds * 1000;
   while (performance.now() < windowEnd) await sleep(Math.min(PROBE_MS, windowEnd - performance.now()));
   const atWindowEnd = await appliedCounts(x);
@@ -128,6 +143,8 @@ export async function measureRate(
   for (let s = 0; s < S; s++) nextNonce[s] += BigInt(Math.ceil((count - s) / S));
   return {
     offered_per_s: ratePerS,
+    batch_ms: batchMs,
+    batches: batcher?.batches ?? 0,
     seconds,
     submitted,
     applied_per_s: Math.round(Math.min(...atWindowEnd.map((n, i) => n - before[i])) / windowS),
@@ -234,6 +251,8 @@ export interface SweepOptions {
   nodes: number;
   /** Write each node's V8 CPU profile (--cpu-prof) into this directory. */
   cpuProfDir?: string;
+  /** Gather each node's submissions for this long into one batch request (0 or absent: one request each). */
+  batchMs?: number;
   log: (line: string) => void;
 }
 
@@ -268,7 +287,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     const nextNonce = senders.map(() => 1n);
     const points: RatePoint[] = [];
     for (const rate of o.rates) {
-      const p = await measureRate(x, senders, sign, nextNonce, rate, o.seconds, o.log);
+      const p = await measureRate(x, senders, sign, nextNonce, rate, o.seconds, o.log, o.batchMs ?? 0);
       o.log(
         `  ${rate}/s offered: ${p.applied_per_s}/s applied everywhere, p50 ${fmt(p.latency_s.p50)} s, p99 ${
           fmt(p.latency_s.p99)

@@ -223,6 +223,8 @@ export async function sendOpenLoop(
   ctl: Stop,
   onSubmitted: (k: number, id: string, submittedMs: number) => void,
   onBusy?: () => void,
+  /** How to submit one transaction to a node (default `x.submit`; a SubmitBatcher's gathers them into batches). */
+  submitTo: (node: number, tx: Uint8Array) => Promise<string> = (node, tx) => x.submit(node, tx),
 ): Promise<void> {
   const nodes = x.nodes.length;
   await Promise.all(Array.from({ length: schedule.senders }, async (_, s) => {
@@ -237,7 +239,7 @@ export async function sendOpenLoop(
       // A busy node is asked again with the same bytes (the account's later nonces wait behind it).
       for (;;) {
         try {
-          onSubmitted(k, await x.submit(s % nodes, tx), at);
+          onSubmitted(k, await submitTo(s % nodes, tx), at);
           break;
         } catch (error) {
           if (!(error instanceof NodeBusyError)) throw error;

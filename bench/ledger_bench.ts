@@ -1,6 +1,7 @@
 /**
  * `deno task bench:ledger [-- --json] [--quick] [--node-transfers N] [--node-senders N] [--core-only]`
- * `deno task bench:ledger -- --rate R --seconds S` / `-- --sweep [R1,R2,…] [--seconds S] [--cpu-prof DIR]`:
+ * `deno task bench:ledger -- --rate R --seconds S` / `-- --sweep [R1,R2,…] [--seconds S] [--cpu-prof DIR]`
+ * `[--batch-ms M]` (open loop: each node's submissions gathered for M ms into one `POST /transactions/batch`):
  * how fast the WASM core's ledger transition runs on this machine, and how
  * fast transfers get through the whole node path: closed loop
  * (bench/_node_path.ts: N transfers, as fast as they go), or open loop
@@ -86,6 +87,8 @@ const OPEN_RATES: number[] | null = (() => {
 const OPEN_SECONDS = intFlag("--seconds", QUICK ? 5 : 15, 3_600);
 /** Open loop: sender accounts (each sends its transfers in nonce order to its node). */
 const OPEN_SENDERS = intFlag("--senders", 400, NODE_SENDERS_MAX);
+/** Open loop: gather each node's submissions for this many ms into one batch request (absent: one request each). */
+const BATCH_MS = Deno.args.includes("--batch-ms") ? intFlag("--batch-ms", 0, 1_000) : 0;
 const CPU_PROF_DIR = (() => {
   const at = Deno.args.indexOf("--cpu-prof");
   return at < 0 ? undefined : Deno.args[at + 1];
@@ -237,6 +240,7 @@ if (skipped === null && OPEN_RATES !== null) {
     senders: OPEN_SENDERS,
     nodes: NODE_COUNT,
     cpuProfDir: CPU_PROF_DIR,
+    batchMs: BATCH_MS,
     log: (line) => console.error(line),
   });
   Deno.mkdirSync(new URL("./out/", import.meta.url), { recursive: true });
@@ -245,7 +249,8 @@ if (skipped === null && OPEN_RATES !== null) {
     svg,
     sweepSvg(
       sweep.points,
-      `bench:ledger open loop: ${NODE_COUNT} nodes, ${OPEN_SENDERS} senders, ${OPEN_SECONDS} s per rate`,
+      `bench:ledger open loop: ${NODE_COUNT} nodes, ${OPEN_SENDERS} senders, ${OPEN_SECONDS} s per rate` +
+        (BATCH_MS > 0 ? `, batches of ${BATCH_MS} ms` : ""),
     ),
   );
   if (JSON_OUTPUT) console.log(JSON.stringify({ ...results, open_loop: sweep }));
