@@ -32,7 +32,10 @@ function base64Pattern(minBytes: number, maxBytes?: number): RegExp {
 
 export function base64(description: string, maxBytes?: number, minBytes = 0) {
   const chars = (n: number) => Math.ceil(n / 3) * 4;
-  const s = z.string().regex(minBytes === 0 && maxBytes === undefined ? BASE64_RE : base64Pattern(minBytes, maxBytes));
+  // Checked with the short pattern (linear time) and the byte bounds below; the document carries the exact pattern,
+  // whose counted alternatives cost V8 about 0.2 ms per 6 KB text (a batch of transfers spent more time there than in
+  // its signatures' verification).
+  const s = z.string().regex(BASE64_RE);
   const withMin = minBytes > 0 ? s.min(chars(minBytes)) : s;
   const bounded = maxBytes === undefined ? withMin : withMin.max(chars(maxBytes));
   const checked = bounded.refine((text) => {
@@ -43,7 +46,8 @@ export function base64(description: string, maxBytes?: number, minBytes = 0) {
       ? `must decode to exactly ${minBytes} bytes`
       : `must decode to ${minBytes}..${maxBytes ?? "any"} bytes`,
   });
-  return checked.openapi({ description, format: "byte" });
+  const pattern = minBytes === 0 && maxBytes === undefined ? BASE64_RE : base64Pattern(minBytes, maxBytes);
+  return checked.openapi({ description, format: "byte", pattern: pattern.source });
 }
 
 /** Base64 of exactly `bytes` bytes (a key, a signature). */
