@@ -7,8 +7,8 @@ import { KeySession, KeyStore } from "../keys/mod.ts";
 import { ENVELOPE_OVERHEAD_BYTES } from "../keys/envelope.ts";
 import { errorCode, TEST_API_KEY, testApp } from "./_testing.ts";
 import { createCryptoApi, CRYPTO_API_BASE, CRYPTO_DATA_BYTES_MAX } from "./crypto.ts";
+import { FAST_KDF } from "../keys/_testing.ts";
 
-const FAST_KDF = { log2N: 10, r: 8, p: 1 };
 const KEY = { "x-api-key": TEST_API_KEY };
 const C = CRYPTO_API_BASE;
 const b64 = (s: string | Uint8Array) => (typeof s === "string" ? new TextEncoder().encode(s) : s).toBase64();

@@ -4,8 +4,8 @@ import { DB_FILE, SqliteStorage } from "../storage/mod.ts";
 import { Vault } from "../vault/mod.ts";
 import { errorCode, TEST_API_KEY, testApp } from "./_testing.ts";
 import { createVaultApi, VAULT_API_BASE } from "./vault.ts";
+import { FAST_KDF } from "../keys/_testing.ts";
 
-const FAST_KDF = { log2N: 10, r: 8, p: 1 };
 const KEY = { "x-api-key": TEST_API_KEY };
 const S = `${VAULT_API_BASE}/secrets`;
 

@@ -3,8 +3,8 @@ import { createNobleBackend } from "../crypto/noble.ts";
 import { KeyError } from "../keys/mod.ts";
 import { DB_FILE, MemoryStorage, SqliteStorage, type Storage } from "../storage/mod.ts";
 import { Vault, VaultError, type VaultErrorCode, type VaultOptions, type VaultRecord } from "./mod.ts";
+import { FAST_KDF } from "../keys/_testing.ts";
 
-const FAST_KDF = { log2N: 10, r: 8, p: 1 };
 const backend = createNobleBackend();
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
