@@ -309,6 +309,28 @@ pub unsafe extern "C" fn qudag_blake3_derive_key(
     })
 }
 
+/// The key, nonce and associated data every AES-256-GCM export takes first.
+///
+/// # Safety
+/// Each pointer must be valid for its length.
+unsafe fn aead_inputs<'a>(
+    key: *const u8,
+    key_len: usize,
+    nonce: *const u8,
+    nonce_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+) -> abi::Outcome<(
+    &'a [u8; aead::KEY_BYTES],
+    &'a [u8; aead::NONCE_BYTES],
+    &'a [u8],
+)> {
+    let key = unsafe { input_array::<{ aead::KEY_BYTES }>(key, key_len) }?;
+    let nonce = unsafe { input_array::<{ aead::NONCE_BYTES }>(nonce, nonce_len) }?;
+    let aad = unsafe { input(aad, aad_len) }?;
+    Ok((key, nonce, aad))
+}
+
 /// AES-256-GCM seal: `plain` under a 32-byte key and 12-byte nonce, authenticating `aad`;
 /// writes ciphertext ‖ 16-byte tag (`plain_len + 16` bytes).
 ///
@@ -328,9 +350,8 @@ pub unsafe extern "C" fn qudag_aes256gcm_seal(
     sealed_out_len: usize,
 ) -> u32 {
     guard(|| {
-        let key = unsafe { input_array::<{ aead::KEY_BYTES }>(key, key_len) }?;
-        let nonce = unsafe { input_array::<{ aead::NONCE_BYTES }>(nonce, nonce_len) }?;
-        let aad = unsafe { input(aad, aad_len) }?;
+        let (key, nonce, aad) =
+            unsafe { aead_inputs(key, key_len, nonce, nonce_len, aad, aad_len) }?;
         let plain = unsafe { input(plain, plain_len) }?;
         let out = output(sealed_out, sealed_out_len, plain.len() + aead::TAG_BYTES)?;
         let sealed = aead::seal(key, nonce, aad, plain)?;
@@ -358,9 +379,8 @@ pub unsafe extern "C" fn qudag_aes256gcm_open(
     plain_out_len: usize,
 ) -> u32 {
     guard(|| {
-        let key = unsafe { input_array::<{ aead::KEY_BYTES }>(key, key_len) }?;
-        let nonce = unsafe { input_array::<{ aead::NONCE_BYTES }>(nonce, nonce_len) }?;
-        let aad = unsafe { input(aad, aad_len) }?;
+        let (key, nonce, aad) =
+            unsafe { aead_inputs(key, key_len, nonce, nonce_len, aad, aad_len) }?;
         let sealed = unsafe { input(sealed, sealed_len) }?;
         if sealed.len() < aead::TAG_BYTES {
             return Err(QudagResult::BadLength);

@@ -129,33 +129,27 @@ const AES_TAG_BYTES = 16;
 
 /** The peer channel's AES-256-GCM on the calling thread (native/src/aead.rs). */
 function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
-  function checkKeyAndNonce(key: Uint8Array, nonce: Uint8Array): void {
+  /** One call of seal or open (the same parameters): key, nonce and aad checked, `input` into `out`. */
+  function call(
+    fn: "qudag_aes256gcm_seal" | "qudag_aes256gcm_open",
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+  ): number {
     checkLength("AES-256-GCM key", key, AES_KEY_BYTES);
     checkLength("AES-256-GCM nonce", nonce, AES_NONCE_BYTES);
+    const n = (b: Uint8Array) => BigInt(b.length);
+    return s[fn](key, n(key), nonce, n(nonce), aad, n(aad), input, n(input), out, n(out));
   }
   return Object.freeze({
     seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array<ArrayBuffer> {
-      checkKeyAndNonce(key, nonce);
       const sealed = new Uint8Array(plain.length + AES_TAG_BYTES);
-      check(
-        "AES-256-GCM seal",
-        s.qudag_aes256gcm_seal(
-          key,
-          BigInt(key.length),
-          nonce,
-          BigInt(nonce.length),
-          aad,
-          BigInt(aad.length),
-          plain,
-          BigInt(plain.length),
-          sealed,
-          BigInt(sealed.length),
-        ),
-      );
+      check("AES-256-GCM seal", call("qudag_aes256gcm_seal", key, nonce, aad, plain, sealed));
       return sealed;
     },
     open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null {
-      checkKeyAndNonce(key, nonce);
       if (sealed.length <= AES_TAG_BYTES) {
         throw new CryptoError(
           "crypto_bad_length",
@@ -163,18 +157,7 @@ function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
         );
       }
       const plain = new Uint8Array(sealed.length - AES_TAG_BYTES);
-      const result = s.qudag_aes256gcm_open(
-        key,
-        BigInt(key.length),
-        nonce,
-        BigInt(nonce.length),
-        aad,
-        BigInt(aad.length),
-        sealed,
-        BigInt(sealed.length),
-        plain,
-        BigInt(plain.length),
-      );
+      const result = call("qudag_aes256gcm_open", key, nonce, aad, sealed, plain);
       if (result === NativeResult.authenticationFailed) return null;
       check("AES-256-GCM open", result);
       return plain;
