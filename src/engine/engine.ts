@@ -17,6 +17,7 @@ import { ancestorsOf, CutSchedule } from "./cuts.ts";
 import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
 import { planParents } from "./parents.ts";
 import { PollBook, sampleValidators } from "./polls.ts";
+import { heldPollVerdict, type HoldView, waitsForVertices } from "./held_polls.ts";
 import { type EngineStats, newEngineStats } from "./stats.ts";
 import { StuckTxs } from "./stuck_txs.ts";
 import { restoreScope } from "./restore_scope.ts";
@@ -54,6 +55,13 @@ export class Engine {
   readonly #pollsOutstandingMax: number;
   readonly #issueParentsMax: number;
   readonly #pendingVerticesMax: number;
+  /** How long a settled poll waits for vertices its votes name (held_polls.ts). */
+  readonly #pollHoldMs: number;
+  readonly #holdView: HoldView = {
+    hasVertex: (id) => this.#consensus.hasVertex(id),
+    pollSettled: (votes, pending) => this.#consensus.pollSettled(votes, pending),
+    arriving: (id) => this.#pending.has(id),
+  };
   /** When cuts close; null without settlement. */
   readonly #cuts: CutSchedule | null;
   /** Signed copies of every vertex in consensus, to serve fetches. */
@@ -98,7 +106,10 @@ export class Engine {
     this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
     this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
-    this.#fetches = new FetchPacer(config.fetchRetryMs ?? 500);
+    const fetchRetryMs = config.fetchRetryMs ?? 500;
+    this.#fetches = new FetchPacer(fetchRetryMs);
+    // The first request and one retry from another peer.
+    this.#pollHoldMs = 2 * fetchRetryMs;
     this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
     this.#polls = new PollBook(config.firstRequestId);
   }
@@ -117,8 +128,14 @@ export class Engine {
     return [...this.#vertices.values()];
   }
 
+  /** Polls in flight: still taking votes (held ones are not; see held_polls.ts). */
   pollsOutstanding(): number {
-    return this.#polls.size;
+    return this.#polls.inFlight;
+  }
+
+  /** Settled polls held until vertices their votes name arrive (see held_polls.ts); at most pollsOutstandingMax. */
+  pollsHeld(): number {
+    return this.#polls.size - this.#polls.inFlight;
   }
 
   /**
@@ -259,6 +276,7 @@ export class Engine {
       this.#pending.set(v.id, v);
     }
     this.#drainPending(from);
+    this.#releaseHeld();
     this.#maybePoll();
   }
 
@@ -293,8 +311,12 @@ export class Engine {
       return;
     }
     const poll = this.#polls.get(vote.requestId);
-    if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
-      const late = vote.querier === this.id && poll === undefined && this.#polls.isPast(vote.requestId);
+    if (
+      vote.querier !== this.id || poll === undefined || poll.heldSinceMs !== null || !poll.pending.has(vote.responder)
+    ) {
+      // A held poll settled already: it takes no more votes.
+      const late = vote.querier === this.id &&
+        (poll === undefined ? this.#polls.isPast(vote.requestId) : poll.pending.has(vote.responder));
       if (late) this.stats.lateVotes++;
       else this.stats.unexpectedVotes++;
       return;
@@ -310,17 +332,20 @@ export class Engine {
     this.stats.votesAccepted++;
     poll.pending.delete(vote.responder);
     poll.votes.push([...vote.frontier]);
+    poll.voters.push(vote.responder);
     this.#fetchUnknown(from, vote.frontier);
-    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(vote.requestId);
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#holdOrFinish(vote.requestId);
+    this.#releaseHeld();
   }
 
   /** The transport gave up on our query to `from` (timeout or unreachable). */
   onQueryFailed(from: string, requestId: number): void {
     this.#fresh = false;
     const poll = this.#polls.get(requestId);
-    if (poll === undefined || !poll.pending.delete(from)) return;
+    if (poll === undefined || poll.heldSinceMs !== null || !poll.pending.delete(from)) return;
     this.stats.queriesFailed++;
-    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(requestId);
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#holdOrFinish(requestId);
+    this.#releaseHeld();
   }
 
   /** A peer advertises its frontier (anti-entropy gossip). */
@@ -336,8 +361,8 @@ export class Engine {
 
   /**
    * Periodic housekeeping, delivered by the host: swaps frontiers with one
-   * random validator, re-issues orphans whose grace ran out, and restarts
-   * polling if anything is undecided.
+   * random validator, counts held polls whose wait ran out, re-issues orphans
+   * whose grace ran out, and restarts polling if anything is undecided.
    */
   onGossipTick(): void {
     this.#fresh = false;
@@ -347,6 +372,7 @@ export class Engine {
       this.#deps.sender.sendFrontier(peer, this.#consensus.preferredFrontier(), true);
       this.#request(peer, this.#missingParents());
     }
+    this.#releaseHeld();
     this.#reissueStuck();
     this.#maybeCut();
     this.#maybePoll();
@@ -421,22 +447,63 @@ export class Engine {
   }
 
   #maybePoll(): void {
-    while (this.#polls.size < this.#pollsOutstandingMax && this.#consensus.processing()) {
+    while (this.#polls.inFlight < this.#pollsOutstandingMax && this.#consensus.processing()) {
       this.#startPoll();
     }
   }
 
   #startPoll(): void {
-    const { requestId, poll } = this.#polls.open();
+    const { requestId, poll } = this.#polls.open(this.#deps.clock.nowMs());
     const sample = sampleValidators(this.#validators, this.params.k, this.#deps.rng);
     const frontier = this.#consensus.preferredFrontier();
     this.stats.pollsStarted++;
     for (const v of sample) {
-      if (v === this.id) poll.votes.push(frontier);
-      else poll.pending.add(v);
+      if (v === this.id) {
+        poll.votes.push(frontier);
+        poll.voters.push(v);
+      } else poll.pending.add(v);
     }
     for (const v of [...poll.pending].sort()) this.#deps.sender.sendQuery(v, requestId, frontier);
     if (poll.pending.size === 0) this.#finishPoll(requestId);
+  }
+
+  /**
+   * A poll settled. Counted at once unless it waits for vertices its votes
+   * name (see held_polls.ts): then it is held and takes no more votes. A held
+   * poll has no query out, so it no longer counts against pollsOutstandingMax
+   * (holding must not slow polling down: a voter naming ids nobody serves would
+   * otherwise take a slot for the whole wait); at most pollsOutstandingMax are
+   * held at once (a settled poll beyond is counted at once), so holds cost at
+   * most that many more polls of k frontiers each.
+   */
+  #holdOrFinish(requestId: number): void {
+    const poll = this.#polls.get(requestId)!;
+    if (this.pollsHeld() >= this.#pollsOutstandingMax || !waitsForVertices(poll, this.#holdView, false)) {
+      this.#finishPoll(requestId);
+      return;
+    }
+    poll.heldSinceMs = this.#deps.clock.nowMs();
+    this.stats.pollsHeld++;
+  }
+
+  /**
+   * Counts the held polls that no longer wait for vertices, or whose wait ran
+   * out by the injected clock (heldPollVerdict), oldest first; asks the voters
+   * of the others again for what is still missing (paced like every fetch).
+   * Runs when vertices or answers arrive and on every gossip tick.
+   */
+  #releaseHeld(): void {
+    const now = this.#deps.clock.nowMs();
+    for (const requestId of this.#polls.held()) {
+      const poll = this.#polls.get(requestId)!;
+      const verdict = heldPollVerdict(poll, now, this.#pollHoldMs, this.#holdView);
+      if (verdict === "wait") {
+        poll.votes.forEach((frontier, i) => this.#fetchUnknown(poll.voters[i], frontier));
+        continue;
+      }
+      if (verdict === "expired") this.stats.heldPollsExpired++;
+      this.#finishPoll(requestId);
+    }
   }
 
   #finishPoll(requestId: number): void {
