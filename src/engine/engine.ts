@@ -20,6 +20,7 @@ import { PollBook, sampleValidators } from "./polls.ts";
 import { heldPollVerdict, type HoldView, waitsForVertices } from "./held_polls.ts";
 import { type EngineStats, newEngineStats } from "./stats.ts";
 import { StuckTxs } from "./stuck_txs.ts";
+import { missingDeps } from "./missing_deps.ts";
 import { restoreScope } from "./restore_scope.ts";
 import type { EngineConsensusView, SignedVertex, VertexBody, Vote } from "./types.ts";
 
@@ -286,9 +287,11 @@ export class Engine {
     const found: SignedVertex[] = [];
     for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
       const v = this.#vertices.get(id) ?? this.#pending.get(id) ?? this.#deps.archive?.get(id);
-      if (v !== undefined) found.push(v);
+      // Else maybe a transaction id (a dependency the peer lacks, see missing_deps.ts): its carriers.
+      const carriers = v !== undefined ? [v] : this.#consensus.verticesOf(id).map((c) => this.#vertices.get(c));
+      for (const c of carriers) if (c !== undefined && !found.includes(c)) found.push(c);
     }
-    if (found.length > 0) this.#deps.sender.sendVertices(from, found);
+    if (found.length > 0) this.#deps.sender.sendVertices(from, found.slice(0, VERTICES_PER_MESSAGE_MAX));
   }
 
   /** A peer polls us: answer with our preferred frontier (the transport bounds how often: src/net/peer_budget.ts). */
@@ -370,7 +373,9 @@ export class Engine {
     if (peers.length > 0) {
       const peer = peers[this.#deps.rng.nextInt(peers.length)];
       this.#deps.sender.sendFrontier(peer, this.#consensus.preferredFrontier(), true);
-      this.#request(peer, this.#missingParents());
+      const settled = this.#deps.settled;
+      const deps = missingDeps(this.#consensus, settled && ((id) => settled.txStatus(id)), IDS_PER_REQUEST_MAX);
+      this.#request(peer, [...this.#missingParents(), ...deps]);
     }
     this.#releaseHeld();
     this.#reissueStuck();
@@ -467,15 +472,7 @@ export class Engine {
     if (poll.pending.size === 0) this.#finishPoll(requestId);
   }
 
-  /**
-   * A poll settled. Counted at once unless it waits for vertices its votes
-   * name (see held_polls.ts): then it is held and takes no more votes. A held
-   * poll has no query out, so it no longer counts against pollsOutstandingMax
-   * (holding must not slow polling down: a voter naming ids nobody serves would
-   * otherwise take a slot for the whole wait); at most pollsOutstandingMax are
-   * held at once (a settled poll beyond is counted at once), so holds cost at
-   * most that many more polls of k frontiers each.
-   */
+  /** A poll settled: counted at once, or held while it waits for vertices its votes name (held_polls.ts). */
   #holdOrFinish(requestId: number): void {
     const poll = this.#polls.get(requestId)!;
     if (this.pollsHeld() >= this.#pollsOutstandingMax || !waitsForVertices(poll, this.#holdView, false)) {

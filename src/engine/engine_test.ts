@@ -301,6 +301,28 @@ Deno.test("a poll is not held when votes naming unknown ids could not change its
   assert.equal(engine.stats.pollsHeld, 0);
 });
 
+Deno.test("a transaction's unknown dependency is asked for by id, and a peer answers with its carriers", () => {
+  const a = harness("a");
+  const b = harness("b");
+  const carrier = b.engine.issue([{ id: "t0", conflictKey: "alice:0", deps: [] }]);
+  // c carries t1, which depends on t0, outside t0's carrier's ancestry; a never received that carrier.
+  const body = { author: "c", parents: [], txs: [{ id: "t1", conflictKey: "alice:1", deps: ["t0"] }], timestampMs: 5 };
+  const dependent = createReferenceCodec(signer("c"), verifier, hasher).build(body);
+  a.engine.onVertices("c", [dependent]);
+  a.engine.onGossipTick(); // gossips with b (the test rng picks the first peer)
+  const asked = a.sent.filter((m): m is Extract<Sent, { kind: "get" }> => m.kind === "get");
+  assert.deepEqual(asked.map((m) => [m.to, m.ids]), [["b", ["t0"]]]);
+  b.sent.length = 0;
+  b.engine.onGetVertices("a", ["t0"]);
+  const served = b.sent.filter((m): m is Extract<Sent, { kind: "vertices" }> => m.kind === "vertices");
+  assert.deepEqual(served.map((m) => [m.to, m.vertices.map((v) => v.id)]), [["a", [carrier.id]]]);
+  a.engine.onVertices("b", served[0].vertices);
+  assert.equal(a.engine.consensus.txStatus("t0"), "processing");
+  a.sent.length = 0;
+  a.engine.onGossipTick();
+  assert.equal(a.sent.filter((m) => m.kind === "get").length, 0, "nothing left to ask for");
+});
+
 Deno.test("onGossipTick() swaps frontiers with one peer; onFrontier() fetches what it lacks", () => {
   const { engine, sent } = harness();
   engine.onGossipTick();

@@ -20,6 +20,12 @@
  * - No poll is held longer than `holdMs` (the engine: 2 × fetchRetryMs, the
  *   first request and one retry from another peer).
  *
+ * A held poll takes no more votes and has no query out, so it does not count
+ * against pollsOutstandingMax (holding must not slow polling down: a voter
+ * naming ids nobody serves would otherwise take a slot for the whole wait); at
+ * most pollsOutstandingMax are held at once (a poll settling beyond is counted
+ * at once), so holds cost at most that many more polls of k frontiers each.
+ *
  * Holding changes when a poll's votes are counted, never how: the same
  * frontiers, tallied by the same rules, as if the votes had come in later
  * than they did.
