@@ -62,6 +62,12 @@ const REGRESSION_SEEDS: readonly { scenario: string; seeds: readonly number[]; c
   },
   { scenario: "crash", seeds: [323497437, 400000318], caught: "the same cycle, with a crash and restart" },
   { scenario: "settlement", seeds: [323497437], caught: "the same cycle, with settlement" },
+  {
+    scenario: "withhold",
+    seeds: [400000846],
+    caught:
+      "a vote naming a vertex still being fetched supported nothing and reset a confidence at 19 (now: held polls)",
+  },
 ];
 
 /** A fresh seed range each run: base from QUDAG_SIM_SEED, else drawn at random (printed, to replay). */

@@ -13,7 +13,11 @@ export interface EngineConfig {
   readonly issueParentsMax?: number;
   /** Vertices held while their parents are fetched; beyond, new ones wait for a refetch. */
   readonly pendingVerticesMax?: number;
-  /** A missing vertex is requested again from another peer after this long. */
+  /**
+   * A missing vertex is requested again from another peer after this long.
+   * A settled poll whose votes name vertices this node does not hold yet
+   * waits for them at most twice this long before it is counted anyway.
+   */
   readonly fetchRetryMs?: number;
   /**
    * A transaction none of whose carriers is alive (all its vertices were

@@ -17,8 +17,10 @@ import { ancestorsOf, CutSchedule } from "./cuts.ts";
 import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
 import { planParents } from "./parents.ts";
 import { PollBook, sampleValidators } from "./polls.ts";
+import { heldPollVerdict, type HoldView, waitsForVertices } from "./held_polls.ts";
 import { type EngineStats, newEngineStats } from "./stats.ts";
 import { StuckTxs } from "./stuck_txs.ts";
+import { missingDeps } from "./missing_deps.ts";
 import { restoreScope } from "./restore_scope.ts";
 import type { EngineConsensusView, SignedVertex, VertexBody, Vote } from "./types.ts";
 
@@ -54,6 +56,13 @@ export class Engine {
   readonly #pollsOutstandingMax: number;
   readonly #issueParentsMax: number;
   readonly #pendingVerticesMax: number;
+  /** How long a settled poll waits for vertices its votes name (held_polls.ts). */
+  readonly #pollHoldMs: number;
+  readonly #holdView: HoldView = {
+    hasVertex: (id) => this.#consensus.hasVertex(id),
+    pollSettled: (votes, pending) => this.#consensus.pollSettled(votes, pending),
+    arriving: (id) => this.#pending.has(id),
+  };
   /** When cuts close; null without settlement. */
   readonly #cuts: CutSchedule | null;
   /** Signed copies of every vertex in consensus, to serve fetches. */
@@ -98,7 +107,10 @@ export class Engine {
     this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
     this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
-    this.#fetches = new FetchPacer(config.fetchRetryMs ?? 500);
+    const fetchRetryMs = config.fetchRetryMs ?? 500;
+    this.#fetches = new FetchPacer(fetchRetryMs);
+    // The first request and one retry from another peer.
+    this.#pollHoldMs = 2 * fetchRetryMs;
     this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
     this.#polls = new PollBook(config.firstRequestId);
   }
@@ -117,8 +129,14 @@ export class Engine {
     return [...this.#vertices.values()];
   }
 
+  /** Polls in flight: still taking votes (held ones are not; see held_polls.ts). */
   pollsOutstanding(): number {
-    return this.#polls.size;
+    return this.#polls.inFlight;
+  }
+
+  /** Settled polls held until vertices their votes name arrive (see held_polls.ts); at most pollsOutstandingMax. */
+  pollsHeld(): number {
+    return this.#polls.size - this.#polls.inFlight;
   }
 
   /**
@@ -259,6 +277,7 @@ export class Engine {
       this.#pending.set(v.id, v);
     }
     this.#drainPending(from);
+    this.#releaseHeld();
     this.#maybePoll();
   }
 
@@ -268,9 +287,11 @@ export class Engine {
     const found: SignedVertex[] = [];
     for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
       const v = this.#vertices.get(id) ?? this.#pending.get(id) ?? this.#deps.archive?.get(id);
-      if (v !== undefined) found.push(v);
+      // Else maybe a transaction id (a dependency the peer lacks, see missing_deps.ts): its carriers.
+      const carriers = v !== undefined ? [v] : this.#consensus.verticesOf(id).map((c) => this.#vertices.get(c));
+      for (const c of carriers) if (c !== undefined && !found.includes(c)) found.push(c);
     }
-    if (found.length > 0) this.#deps.sender.sendVertices(from, found);
+    if (found.length > 0) this.#deps.sender.sendVertices(from, found.slice(0, VERTICES_PER_MESSAGE_MAX));
   }
 
   /** A peer polls us: answer with our preferred frontier (the transport bounds how often: src/net/peer_budget.ts). */
@@ -293,8 +314,12 @@ export class Engine {
       return;
     }
     const poll = this.#polls.get(vote.requestId);
-    if (vote.querier !== this.id || poll === undefined || !poll.pending.has(vote.responder)) {
-      const late = vote.querier === this.id && poll === undefined && this.#polls.isPast(vote.requestId);
+    if (
+      vote.querier !== this.id || poll === undefined || poll.heldSinceMs !== null || !poll.pending.has(vote.responder)
+    ) {
+      // A held poll settled already: it takes no more votes.
+      const late = vote.querier === this.id &&
+        (poll === undefined ? this.#polls.isPast(vote.requestId) : poll.pending.has(vote.responder));
       if (late) this.stats.lateVotes++;
       else this.stats.unexpectedVotes++;
       return;
@@ -310,17 +335,20 @@ export class Engine {
     this.stats.votesAccepted++;
     poll.pending.delete(vote.responder);
     poll.votes.push([...vote.frontier]);
+    poll.voters.push(vote.responder);
     this.#fetchUnknown(from, vote.frontier);
-    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(vote.requestId);
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#holdOrFinish(vote.requestId);
+    this.#releaseHeld();
   }
 
   /** The transport gave up on our query to `from` (timeout or unreachable). */
   onQueryFailed(from: string, requestId: number): void {
     this.#fresh = false;
     const poll = this.#polls.get(requestId);
-    if (poll === undefined || !poll.pending.delete(from)) return;
+    if (poll === undefined || poll.heldSinceMs !== null || !poll.pending.delete(from)) return;
     this.stats.queriesFailed++;
-    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#finishPoll(requestId);
+    if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#holdOrFinish(requestId);
+    this.#releaseHeld();
   }
 
   /** A peer advertises its frontier (anti-entropy gossip). */
@@ -336,8 +364,8 @@ export class Engine {
 
   /**
    * Periodic housekeeping, delivered by the host: swaps frontiers with one
-   * random validator, re-issues orphans whose grace ran out, and restarts
-   * polling if anything is undecided.
+   * random validator, counts held polls whose wait ran out, re-issues orphans
+   * whose grace ran out, and restarts polling if anything is undecided.
    */
   onGossipTick(): void {
     this.#fresh = false;
@@ -345,8 +373,11 @@ export class Engine {
     if (peers.length > 0) {
       const peer = peers[this.#deps.rng.nextInt(peers.length)];
       this.#deps.sender.sendFrontier(peer, this.#consensus.preferredFrontier(), true);
-      this.#request(peer, this.#missingParents());
+      const settled = this.#deps.settled;
+      const deps = missingDeps(this.#consensus, settled && ((id) => settled.txStatus(id)), IDS_PER_REQUEST_MAX);
+      this.#request(peer, [...this.#missingParents(), ...deps]);
     }
+    this.#releaseHeld();
     this.#reissueStuck();
     this.#maybeCut();
     this.#maybePoll();
@@ -421,22 +452,55 @@ export class Engine {
   }
 
   #maybePoll(): void {
-    while (this.#polls.size < this.#pollsOutstandingMax && this.#consensus.processing()) {
+    while (this.#polls.inFlight < this.#pollsOutstandingMax && this.#consensus.processing()) {
       this.#startPoll();
     }
   }
 
   #startPoll(): void {
-    const { requestId, poll } = this.#polls.open();
+    const { requestId, poll } = this.#polls.open(this.#deps.clock.nowMs());
     const sample = sampleValidators(this.#validators, this.params.k, this.#deps.rng);
     const frontier = this.#consensus.preferredFrontier();
     this.stats.pollsStarted++;
     for (const v of sample) {
-      if (v === this.id) poll.votes.push(frontier);
-      else poll.pending.add(v);
+      if (v === this.id) {
+        poll.votes.push(frontier);
+        poll.voters.push(v);
+      } else poll.pending.add(v);
     }
     for (const v of [...poll.pending].sort()) this.#deps.sender.sendQuery(v, requestId, frontier);
     if (poll.pending.size === 0) this.#finishPoll(requestId);
+  }
+
+  /** A poll settled: counted at once, or held while it waits for vertices its votes name (held_polls.ts). */
+  #holdOrFinish(requestId: number): void {
+    const poll = this.#polls.get(requestId)!;
+    if (this.pollsHeld() >= this.#pollsOutstandingMax || !waitsForVertices(poll, this.#holdView, false)) {
+      this.#finishPoll(requestId);
+      return;
+    }
+    poll.heldSinceMs = this.#deps.clock.nowMs();
+    this.stats.pollsHeld++;
+  }
+
+  /**
+   * Counts the held polls that no longer wait for vertices, or whose wait ran
+   * out by the injected clock (heldPollVerdict), oldest first; asks the voters
+   * of the others again for what is still missing (paced like every fetch).
+   * Runs when vertices or answers arrive and on every gossip tick.
+   */
+  #releaseHeld(): void {
+    const now = this.#deps.clock.nowMs();
+    for (const requestId of this.#polls.held()) {
+      const poll = this.#polls.get(requestId)!;
+      const verdict = heldPollVerdict(poll, now, this.#pollHoldMs, this.#holdView);
+      if (verdict === "wait") {
+        poll.votes.forEach((frontier, i) => this.#fetchUnknown(poll.voters[i], frontier));
+        continue;
+      }
+      if (verdict === "expired") this.stats.heldPollsExpired++;
+      this.#finishPoll(requestId);
+    }
   }
 
   #finishPoll(requestId: number): void {

@@ -206,6 +206,123 @@ Deno.test("a poll ends early when every conflict set already has alphaConfidence
   assert.equal(engine.consensus.polls(), 1);
 });
 
+Deno.test("a vote naming a vertex not yet known is counted once that vertex arrives", () => {
+  const { engine, sent, store, tick } = harness();
+  const v = engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  const w = vertex("b", [v.id], "t2"); // b and c already hold w, a does not
+  const [qb, qc, qd] = queries(sent);
+  tick(100);
+  engine.onVotes("b", vote("b", "a", qb.requestId, [w.id]));
+  engine.onVotes("c", vote("c", "a", qc.requestId, [w.id]));
+  engine.onVotes("d", vote("d", "a", qd.requestId, [v.id]));
+  // Known now: a and d support t1, 2 < alpha 3. Counted now, the poll would fail; it is held instead.
+  assert.equal(engine.consensus.polls(), 0);
+  assert.equal(engine.stats.pollsHeld, 1);
+  assert.deepEqual([engine.pollsHeld(), engine.pollsOutstanding()], [1, 0]);
+  assert.deepEqual(sent.filter((m) => m.kind === "get").map((m) => m.kind === "get" && m.ids), [[w.id]]);
+  tick(150); // w arrives 150 ms later: within twice the 100 ms the poll took
+  engine.onVertices("b", [w]);
+  // w descends from v: all four votes support t1.
+  assert.equal(engine.consensus.polls(), 1);
+  assert.ok(engine.consensus.lastPollSuccesses() > 0);
+  assert.equal(engine.pollsHeld(), 0);
+  for (const q of queries(sent).slice(3)) engine.onVotes(q.to, vote(q.to, "a", q.requestId, [w.id]));
+  assert.ok(store.accepted("tx").includes("t1"), "beta = 2 successful polls in a row");
+  assert.equal(engine.stats.heldPollsExpired, 0);
+});
+
+Deno.test("a held poll whose named ids do not begin to arrive is counted as its votes stand", () => {
+  const { engine, sent, tick } = harness();
+  const v = engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  const [qb, qc, qd] = queries(sent);
+  const garbage = ["e1".repeat(8), "e2".repeat(8)];
+  tick(100); // the answers take 100 ms
+  engine.onVotes("b", vote("b", "a", qb.requestId, [garbage[0]]));
+  engine.onVotes("c", vote("c", "a", qc.requestId, [garbage[1]]));
+  // d's answer could not change the result (1 + 1 < alpha), but b's and c's might once their vertices are known.
+  assert.equal(engine.stats.pollsHeld, 1);
+  engine.onVotes("d", vote("d", "a", qd.requestId, [v.id]));
+  engine.onQueryFailed("d", qd.requestId);
+  assert.equal(engine.stats.lateVotes, 1, "a held poll takes no more votes");
+  assert.equal(engine.stats.queriesFailed, 0);
+  const asked = sent.filter((m) => m.kind === "get").flatMap((m) => m.kind === "get" ? [`${m.to}:${m.ids}`] : []);
+  assert.deepEqual(asked, [`b:${garbage[0]}`, `c:${garbage[1]}`], "each voter is asked for what it named");
+  tick(199);
+  engine.onGossipTick();
+  assert.equal(engine.consensus.polls(), 0, "held for twice the 100 ms the poll took to settle");
+  assert.equal(engine.stats.pollsStarted, 2, "a held poll leaves its slot to a new one");
+  tick(1);
+  engine.onGossipTick();
+  assert.equal(engine.stats.heldPollsExpired, 1);
+  assert.equal(engine.consensus.polls(), 1);
+  assert.equal(engine.consensus.lastPollSuccesses(), 0, "unknown ids support nothing");
+});
+
+Deno.test("no poll is held longer than 2 × fetchRetryMs, even for a vertex that arrived without its parents", () => {
+  const { engine, sent, tick } = harness();
+  engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  const lost = vertex("b", [], "t0"); // never served
+  const x = vertex("b", [lost.id], "t2");
+  const [qb, qc] = queries(sent);
+  tick(100);
+  engine.onVotes("b", vote("b", "a", qb.requestId, [x.id]));
+  engine.onVotes("c", vote("c", "a", qc.requestId, [x.id]));
+  engine.onVertices("b", [x]); // checked, waits for its parent
+  assert.equal(engine.stats.pollsHeld, 1);
+  tick(998);
+  engine.onGossipTick();
+  assert.equal(engine.pollsHeld(), 1);
+  tick(2);
+  engine.onGossipTick();
+  assert.deepEqual([engine.pollsHeld(), engine.stats.heldPollsExpired, engine.consensus.polls()], [0, 1, 1]);
+});
+
+Deno.test("at most pollsOutstandingMax polls are held; a settled poll beyond is counted at once", () => {
+  const { engine, sent, tick } = harness(); // pollsOutstandingMax 1
+  engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  tick(100);
+  for (const q of queries(sent).slice(0, 2)) engine.onVotes(q.to, vote(q.to, "a", q.requestId, ["e1".repeat(8)]));
+  assert.equal(engine.pollsHeld(), 1);
+  engine.onGossipTick(); // the first poll is still held (its wait is 200 ms); a second one starts
+  const second = queries(sent).slice(3);
+  assert.equal(second.length, 3);
+  for (const q of second.slice(0, 2)) engine.onVotes(q.to, vote(q.to, "a", q.requestId, ["e2".repeat(8)]));
+  assert.deepEqual([engine.pollsHeld(), engine.stats.pollsHeld, engine.consensus.polls()], [1, 1, 1]);
+});
+
+Deno.test("a poll is not held when votes naming unknown ids could not change its result", () => {
+  const { engine, sent } = harness();
+  const v = engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  const [qb, qc, qd] = queries(sent);
+  engine.onVotes("b", vote("b", "a", qb.requestId, ["e1".repeat(8)]));
+  engine.onVotes("c", vote("c", "a", qc.requestId, [v.id]));
+  engine.onVotes("d", vote("d", "a", qd.requestId, [v.id])); // a, c, d: alpha 3 without b
+  assert.equal(engine.consensus.polls(), 1);
+  assert.equal(engine.stats.pollsHeld, 0);
+});
+
+Deno.test("a transaction's unknown dependency is asked for by id, and a peer answers with its carriers", () => {
+  const a = harness("a");
+  const b = harness("b");
+  const carrier = b.engine.issue([{ id: "t0", conflictKey: "alice:0", deps: [] }]);
+  // c carries t1, which depends on t0, outside t0's carrier's ancestry; a never received that carrier.
+  const body = { author: "c", parents: [], txs: [{ id: "t1", conflictKey: "alice:1", deps: ["t0"] }], timestampMs: 5 };
+  const dependent = createReferenceCodec(signer("c"), verifier, hasher).build(body);
+  a.engine.onVertices("c", [dependent]);
+  a.engine.onGossipTick(); // gossips with b (the test rng picks the first peer)
+  const asked = a.sent.filter((m): m is Extract<Sent, { kind: "get" }> => m.kind === "get");
+  assert.deepEqual(asked.map((m) => [m.to, m.ids]), [["b", ["t0"]]]);
+  b.sent.length = 0;
+  b.engine.onGetVertices("a", ["t0"]);
+  const served = b.sent.filter((m): m is Extract<Sent, { kind: "vertices" }> => m.kind === "vertices");
+  assert.deepEqual(served.map((m) => [m.to, m.vertices.map((v) => v.id)]), [["a", [carrier.id]]]);
+  a.engine.onVertices("b", served[0].vertices);
+  assert.equal(a.engine.consensus.txStatus("t0"), "processing");
+  a.sent.length = 0;
+  a.engine.onGossipTick();
+  assert.equal(a.sent.filter((m) => m.kind === "get").length, 0, "nothing left to ask for");
+});
+
 Deno.test("onGossipTick() swaps frontiers with one peer; onFrontier() fetches what it lacks", () => {
   const { engine, sent } = harness();
   engine.onGossipTick();

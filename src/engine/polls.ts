@@ -3,10 +3,21 @@ import type { Rng } from "./types.ts";
 /** Request ids travel as u32. */
 export const REQUEST_ID_MAX = 0xffff_ffff;
 
-/** One of this node's polls: the validators yet to answer, and the frontiers counted so far. */
+/**
+ * One of this node's polls: the validators yet to answer, and the frontiers
+ * counted so far with who sent each (`voters[i]` sent `votes[i]`).
+ */
 export interface Poll {
   readonly pending: Set<string>;
   readonly votes: (readonly string[])[];
+  readonly voters: string[];
+  /** When it was opened, by the engine's clock. */
+  readonly startedMs: number;
+  /**
+   * When the poll settled while its votes named vertices this node did not
+   * hold yet (see the engine's held polls); null while it is still open to votes.
+   */
+  heldSinceMs: number | null;
 }
 
 /**
@@ -27,9 +38,14 @@ export class PollBook {
     }
   }
 
-  /** Polls in flight. */
+  /** Open polls, held ones included. */
   get size(): number {
     return this.#open.size;
+  }
+
+  /** Polls still taking votes (open and not held). */
+  get inFlight(): number {
+    return this.#open.size - this.held().length;
   }
 
   get(requestId: number): Poll | undefined {
@@ -41,13 +57,20 @@ export class PollBook {
     return requestId < this.#nextRequestId;
   }
 
-  /** Opens an empty poll under the next request id. */
-  open(): { readonly requestId: number; readonly poll: Poll } {
+  /** Opens an empty poll under the next request id, at `nowMs`. */
+  open(nowMs: number): { readonly requestId: number; readonly poll: Poll } {
     const requestId = this.#nextRequestId;
     this.#nextRequestId = requestId >= REQUEST_ID_MAX ? 1 : requestId + 1;
-    const poll: Poll = { pending: new Set(), votes: [] };
+    const poll: Poll = { pending: new Set(), votes: [], voters: [], startedMs: nowMs, heldSinceMs: null };
     this.#open.set(requestId, poll);
     return { requestId, poll };
+  }
+
+  /** The held polls (settled, waiting for vertices their votes name), oldest first. */
+  held(): number[] {
+    const out: number[] = [];
+    for (const [requestId, poll] of this.#open) if (poll.heldSinceMs !== null) out.push(requestId);
+    return out;
   }
 
   /** Ends an open poll and returns it. */

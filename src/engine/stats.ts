@@ -2,6 +2,10 @@
 export interface EngineStats {
   pollsStarted: number;
   pollsFinished: number;
+  /** Polls whose result waited for vertices their votes named and this node did not hold yet. */
+  pollsHeld: number;
+  /** Held polls counted before all those vertices arrived, because the wait ran out (see the engine). */
+  heldPollsExpired: number;
   queriesFailed: number;
   votesAccepted: number;
   /** Votes or vertices whose signer is not in the genesis set. */
@@ -32,6 +36,8 @@ export function newEngineStats(): EngineStats {
   return {
     pollsStarted: 0,
     pollsFinished: 0,
+    pollsHeld: 0,
+    heldPollsExpired: 0,
     queriesFailed: 0,
     votesAccepted: 0,
     unknownValidator: 0,
