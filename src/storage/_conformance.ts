@@ -8,6 +8,8 @@ export interface ConformanceTarget {
   open(): Storage;
   /** Closes `s` and opens the same store again, so that persistence is checked too. */
   reopen?(s: Storage): Storage;
+  /** After a test, with `s` closed: removes what `open()` made (a temporary directory). */
+  dispose?(s: Storage): void;
 }
 
 export type StoreTest = (name: string, fn: (s: Storage) => void) => void;
@@ -21,6 +23,7 @@ export function storeTest(target: ConformanceTarget): StoreTest {
         fn(s);
       } finally {
         s.close();
+        target.dispose?.(s);
       }
     });
 }

@@ -308,6 +308,7 @@ function runDagConformance(target: ConformanceTarget): void {
   Deno.test(`${target.name}: a closed store refuses calls with storage_closed`, () => {
     const s = target.open();
     s.close();
+    target.dispose?.(s);
     for (
       const call of [
         () => s.getMeta("k"),
@@ -351,6 +352,7 @@ function runDagConformance(target: ConformanceTarget): void {
         assert.equal(s.vertexCount(), 7);
       } finally {
         s.close();
+        target.dispose?.(s);
       }
     });
   }

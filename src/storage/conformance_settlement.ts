@@ -224,6 +224,7 @@ export function runSettlementConformance(target: ConformanceTarget): void {
         assertStorageError(() => s.putCertificate(certificate(5, "x5", [1])), "storage_conflict");
       } finally {
         s.close();
+        target.dispose?.(s);
       }
     });
   }

@@ -22,8 +22,14 @@ runStorageConformance({
     const dir = dirs.get(s)!;
     s.close();
     const again = SqliteStorage.open({ dataDir: dir });
+    dirs.delete(s);
     dirs.set(again, dir);
     return again;
+  },
+  dispose(s) {
+    const dir = dirs.get(s);
+    dirs.delete(s);
+    if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
   },
 });
 
