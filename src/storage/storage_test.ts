@@ -9,6 +9,12 @@ import { SQL } from "./_sqlite_sql.ts";
 
 runStorageConformance({ name: "MemoryStorage", open: () => new MemoryStorage() });
 
+/** A temporary directory, removed when the test's scope ends (`using`). */
+function tempDir(prefix: string): { path: string } & Disposable {
+  const path = Deno.makeTempDirSync({ prefix });
+  return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
+}
+
 const dirs = new Map<object, string>();
 runStorageConformance({
   name: "SqliteStorage",
@@ -34,7 +40,8 @@ runStorageConformance({
 });
 
 Deno.test("SqliteStorage.open() refuses a data directory held by another process", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag-lock-" });
+  using tmp = tempDir("qudag-lock-");
+  const dir = tmp.path;
   // The holder is a real second process: SQLite's lock is per process.
   const holder = new Deno.Command(Deno.execPath(), {
     args: [
@@ -68,7 +75,8 @@ Deno.test("SqliteStorage.open() refuses a data directory held by another process
 });
 
 Deno.test("SqliteStorage.open() reports a file that is not a database as storage_corrupt", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag-corrupt-" });
+  using tmp = tempDir("qudag-corrupt-");
+  const dir = tmp.path;
   Deno.writeTextFileSync(`${dir}/${DB_FILE}`, "this is not sqlite".repeat(100));
   assert.throws(
     () => SqliteStorage.open({ dataDir: dir }),
@@ -77,7 +85,8 @@ Deno.test("SqliteStorage.open() reports a file that is not a database as storage
 });
 
 Deno.test("SqliteStorage.open() applies every migration once and records the version", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag-migr-" });
+  using tmp = tempDir("qudag-migr-");
+  const dir = tmp.path;
   SqliteStorage.open({ dataDir: dir }).close();
   const s = SqliteStorage.open({ dataDir: dir });
   assert.equal(s.schemaVersion, SCHEMA_VERSION);
@@ -133,7 +142,8 @@ function createVersion3Database(dir: string): void {
 }
 
 Deno.test("SqliteStorage.open() migrates a version 3 database: counters counted once, timestamps left to backfill", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag-v3-" });
+  using tmp = tempDir("qudag-v3-");
+  const dir = tmp.path;
   createVersion3Database(dir);
   let s = SqliteStorage.open({ dataDir: dir });
   try {
@@ -219,7 +229,8 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
 };
 
 Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, with or without statistics", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "qudag-plan-" });
+  using tmp = tempDir("qudag-plan-");
+  const dir = tmp.path;
   const s = SqliteStorage.open({ dataDir: dir });
   s.transaction(() => {
     for (let i = 0; i < 2000; i++) {
