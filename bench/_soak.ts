@@ -326,6 +326,8 @@ export interface NodeProbe {
   heapMiB: number;
   /** The WASM core's linear memory (`qudag_core_memory_bytes`). */
   coreMiB: number;
+  /** The largest event-loop lag of the node's last 60 s (`qudag_event_loop_lag_max_seconds`), in ms. */
+  lagMaxMs: number;
   dbMiB: number;
   /** `qudag_ledger_transactions_total` by result. */
   ledger: Record<string, number>;
@@ -405,7 +407,7 @@ function dbMiB(dataDir: string): number {
 
 function metricsOf(
   text: string,
-): Pick<NodeProbe, "ledger" | "acceptedVertices" | "inMemoryMetric" | "heapMiB" | "coreMiB"> {
+): Pick<NodeProbe, "ledger" | "acceptedVertices" | "inMemoryMetric" | "heapMiB" | "coreMiB" | "lagMaxMs"> {
   const ledger: Record<string, number> = {};
   for (const m of text.matchAll(/^qudag_ledger_transactions_total\{result="([a-z_]+)"\} ([0-9.e+]+)$/gm)) {
     ledger[m[1]] = Number(m[2]);
@@ -417,6 +419,7 @@ function metricsOf(
     inMemoryMetric: one(/^qudag_engine_vertices_in_memory ([0-9.e+]+)$/m),
     heapMiB: one(/^process_heap_bytes ([0-9.e+]+)$/m) / 2 ** 20,
     coreMiB: one(/^qudag_core_memory_bytes ([0-9.e+]+)$/m) / 2 ** 20,
+    lagMaxMs: one(/^qudag_event_loop_lag_max_seconds ([0-9.e+-]+)$/m) * 1000,
   };
 }
 

@@ -121,6 +121,8 @@ interface WindowRow {
   in_memory_status: number[];
   in_memory_metric: number[];
   status_ms: number[];
+  /** Each node's largest event-loop lag over its last 60 s, at the probe (what a status call may queue behind). */
+  lag_max_ms: number[];
   db_mib: number[];
   /** `qudag_consensus_vertices{state="accepted"}`, minimum over nodes. */
   accepted_vertices: number;
@@ -153,6 +155,7 @@ function windowLine(w: WindowRow): string {
     `journal ${Math.max(...w.journal_vertices)}`,
     `in-mem ${Math.max(...w.in_memory_status)}/${Math.max(...w.in_memory_metric)}`,
     `status ${Math.max(...w.status_ms).toFixed(1)} ms`,
+    `lag ${Math.round(Math.max(...w.lag_max_ms))} ms`,
     `db ${Math.max(...w.db_mib).toFixed(1)} MiB`,
     `accepted ${w.accepted_vertices}`,
     `state ${w.state_vertices}`,
@@ -210,7 +213,8 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
   progress(`soak: ${RATE} transfers/s offered by ${SENDERS} senders, until ${VERTICES} state-changing vertices…`);
   say(
     `windows of ${WINDOW_S} s (lat: submit -> applied on every node, p50/p99 of the sampled transfers; ` +
-      `in-mem: status/metric, max over nodes; ckpt: last certified checkpoint per node)`,
+      `in-mem: status/metric, max over nodes; lag: largest event-loop lag of the last 60 s, max over nodes; ` +
+      `ckpt: last certified checkpoint per node)`,
   );
   const tasks = [
     background(feed.run()),
@@ -258,6 +262,7 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
         in_memory_status: probes.map((p) => p.inMemoryStatus),
         in_memory_metric: probes.map((p) => p.inMemoryMetric),
         status_ms: probes.map((p) => r1(p.statusMs)),
+        lag_max_ms: probes.map((p) => r1(p.lagMaxMs)),
         db_mib: probes.map((p) => r1(p.dbMiB)),
         accepted_vertices: Math.min(...probes.map((p) => p.acceptedVertices)),
         state_vertices: Math.min(...probes.map(ok)),

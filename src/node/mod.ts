@@ -19,6 +19,7 @@ import { DataDir } from "./data_dir.ts";
 import type { Genesis } from "./genesis.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
 import { registerNodeMetrics } from "./node_metrics.ts";
+import { monitorEventLoopLag } from "./event_loop_lag.ts";
 import { startPeerNetwork } from "./p2p.ts";
 import { type HttpApp, startServers } from "./servers.ts";
 import { startServices } from "./services.ts";
@@ -91,6 +92,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       storage: () => dir.storage,
     });
     const registry = metrics.registry;
+    const stopLagMonitor = monitorEventLoopLag(registry);
+    cleanup.push(stopLagMonitor);
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
     const services = await startServices({
@@ -169,6 +172,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           servers,
           ledger,
           storage,
+          stopLagMonitor,
         }, reason)
       );
 

@@ -23,6 +23,8 @@ export interface StoppableNode {
   servers: NodeServers;
   ledger: LedgerService | null;
   storage: Storage;
+  /** Stops the event-loop lag monitor (event_loop_lag.ts). */
+  stopLagMonitor: () => void;
 }
 
 /** Stops the node's parts: a failing step is logged, and the ledger and storage are closed whatever happens. */
@@ -33,6 +35,7 @@ export async function stopNode(n: StoppableNode, reason: string): Promise<void> 
     const t = setTimeout(() => r("timeout"), n.shutdownTimeoutMs);
     Deno.unrefTimer(t);
   });
+  n.stopLagMonitor();
   try {
     n.discovery.stop();
     n.consensus.stop();
