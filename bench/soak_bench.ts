@@ -1,5 +1,6 @@
 /**
- * `deno task bench:soak [-- --json] [--vertices N] [--window-s S] [--rate R] [--max-minutes M] [--senders S] [--quick]`:
+ * `deno task bench:soak [-- --json] [--vertices N] [--window-s S] [--rate R] [--max-minutes M] [--senders S] [--quick]`
+ * `[--cpu-prof DIR]`:
  * the settlement issue's acceptance benchmark. A real 4-node local testnet
  * (scripts/testnet.ts, every node on 127.0.0.1) with settlement on and
  * `QUDAG_BATCH_TXS_MAX=1`, so every transaction is its own vertex, runs under
@@ -74,6 +75,11 @@ const RATE = intFlag("--rate", 200, 1, 10_000);
 const MAX_MINUTES = intFlag("--max-minutes", QUICK ? 5 : 40, 1, 24 * 60);
 const SENDERS = intFlag("--senders", 400, 1, NODE_SENDERS_MAX);
 const NODES = 4;
+/** `--cpu-prof DIR`: each node writes its V8 CPU profile there (read them with bench/long_tasks.ts). */
+const CPU_PROF_DIR = (() => {
+  const at = Deno.args.indexOf("--cpu-prof");
+  return at < 0 ? undefined : Deno.args[at + 1];
+})();
 const SETTLEMENT_INTERVAL_MS = QUICK ? 1_000 : 5_000;
 const NODE_ENV = { ...BENCH_NODE_ENV, QUDAG_BATCH_TXS_MAX: "1", QUDAG_SNAPSHOT_EVERY: "6" };
 /** Transfers per window whose latency is sampled (about). */
@@ -477,6 +483,7 @@ const net = await startTestnet({
   quiet: true,
   settlement: { intervalMs: SETTLEMENT_INTERVAL_MS },
   env: NODE_ENV,
+  denoFlags: CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`],
 });
 let result: Awaited<ReturnType<typeof soak>> | null = null;
 let error: unknown = null;
