@@ -136,7 +136,12 @@ export class ConsensusService {
         [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ),
       vertices: r.gauge("qudag_consensus_vertices", "Vertices in consensus by state.", ["state"]),
-      polls: r.counter("qudag_consensus_polls_total", "Polls started and finished by this node.", ["phase"]),
+      polls: r.counter(
+        "qudag_consensus_polls_total",
+        "Polls of this node by phase: started, finished, held (settled, waiting for vertices its votes name), " +
+          "held_expired (counted without them after the wait).",
+        ["phase"],
+      ),
       votes: r.counter("qudag_consensus_votes_total", "Votes received, by outcome.", ["result"]),
       messages: r.counter("qudag_consensus_messages_total", "Protocol messages received, by type.", ["type"]),
       submitted: r.counter("qudag_transactions_submitted_total", "Transactions submitted to this node, by result.", [
@@ -152,6 +157,8 @@ export class ConsensusService {
       const s = this.engine.stats;
       this.#m.polls.set({ phase: "started" }, s.pollsStarted);
       this.#m.polls.set({ phase: "finished" }, s.pollsFinished);
+      this.#m.polls.set({ phase: "held" }, s.pollsHeld);
+      this.#m.polls.set({ phase: "held_expired" }, s.heldPollsExpired);
       // Counters kept by storage and consensus: no scan of the vertex table.
       const decided = this.#o.storage.decisionCountsBySubject().vertex;
       this.#m.vertices.set({ state: "processing" }, this.engine.consensus.undecided().vertices.length);
