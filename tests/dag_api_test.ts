@@ -194,6 +194,8 @@ Deno.test("DAG API: admits, waits for parents, refuses with reasons, counts them
     assert.equal((await res.json()).transactions.length, 2);
     assert.equal((await (await fetch(`${http}/api/v1/dag/stats`)).json()).vertices, 5);
   } finally {
-    assert.equal((await node.stop()).code, 0);
+    const { code } = await node.stop();
+    Deno.removeSync(dataDir, { recursive: true });
+    assert.equal(code, 0);
   }
 });

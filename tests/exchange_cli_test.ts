@@ -178,6 +178,7 @@ Deno.test({
       assert.match(badAmount.stderr, /--amount "1\.0000001" .*\[amount_too_many_decimals\]/);
     } finally {
       await net.stop();
+      Deno.removeSync(dir, { recursive: true });
     }
   },
 });
