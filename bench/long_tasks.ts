@@ -11,16 +11,7 @@
  * a core: compare the tasks, not the absolute milliseconds, and quote the load.
  */
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { type CpuProfile, frameLabel, profileIndex, readProfiles } from "./_cpu_profile.ts";
 
 export interface LongTask {
   /** Start, ms from the first sample. */
@@ -34,23 +25,12 @@ export interface LongTask {
 
 const IDLE = new Set(["(idle)", "(program)"]);
 
-function frameName(n: ProfileNode): string {
-  const file = n.callFrame.url.split("/").slice(-2).join("/");
-  return `${n.callFrame.functionName || "(anonymous)"}${file ? ` ${file}:${n.callFrame.lineNumber + 1}` : ""}`;
-}
-
 /** The runs of busy samples of at least `minMs`, longest first. */
-export function longTasks(p: Profile, minMs: number): LongTask[] {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+export function longTasks(p: CpuProfile, minMs: number): LongTask[] {
+  const { byId, stackOf } = profileIndex(p, Infinity);
   const entryOf = (id: number): string => {
-    let outer = "";
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const n = byId.get(at)!;
-      if (n.callFrame.url.includes("/src/")) outer = frameName(n);
-    }
-    return outer || "(no src/ frame)";
+    const outer = stackOf(id).findLast((f) => f.url.includes("/src/"));
+    return outer === undefined ? "(no src/ frame)" : frameLabel(outer);
   };
   const tasks: LongTask[] = [];
   let t = 0;
@@ -59,7 +39,12 @@ export function longTasks(p: Profile, minMs: number): LongTask[] {
   const close = (endMs: number) => {
     if (start >= 0 && endMs - start >= minMs) {
       const [topId] = [...self].sort((a, b) => b[1] - a[1])[0];
-      tasks.push({ atMs: start, ms: endMs - start, top: frameName(byId.get(topId)!), entry: entryOf(topId) });
+      tasks.push({
+        atMs: start,
+        ms: endMs - start,
+        top: frameLabel(byId.get(topId)!.callFrame),
+        entry: entryOf(topId),
+      });
     }
     start = -1;
     self = new Map();
@@ -92,13 +77,9 @@ if (import.meta.main) {
   const minMs = flag("--min-ms", 40);
   const top = flag("--top", 12);
   const out: { file: string; count: number; tasks: LongTask[] }[] = [];
-  for (
-    const entry of [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile")).sort((a, b) =>
-      a.name.localeCompare(b.name)
-    )
-  ) {
-    const tasks = longTasks(JSON.parse(Deno.readTextFileSync(`${dir}/${entry.name}`)), minMs);
-    out.push({ file: entry.name, count: tasks.length, tasks: tasks.slice(0, top) });
+  for (const { file, profile } of readProfiles(dir)) {
+    const tasks = longTasks(profile, minMs);
+    out.push({ file, count: tasks.length, tasks: tasks.slice(0, top) });
   }
   if (Deno.args.includes("--json")) console.log(JSON.stringify(out, null, 2));
   else {

@@ -10,23 +10,7 @@
  * first rule its stack (innermost frame first, up to 12 frames) matches.
  */
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { type CallFrame, type CpuProfile, frameLabel, profileIndex, readProfiles } from "./_cpu_profile.ts";
 
 /** Categories, first match wins, tested on the stack from the innermost frame out. */
 const CATEGORIES: readonly { name: string; test: (f: CallFrame) => boolean }[] = [
@@ -56,13 +40,6 @@ function categoryOf(stack: readonly CallFrame[]): string {
   return stack[0]?.functionName === "(program)" ? "program (native, unattributed)" : "other";
 }
 
-function shortUrl(url: string): string {
-  const at = url.indexOf("/src/");
-  if (at >= 0) return url.slice(at + 1);
-  const npm = url.match(/node_modules\/\.deno\/([^/]+)/) ?? url.match(/npm\/[^/]+\/([^/]+)/);
-  return npm ? npm[1] : url.replace(/^.*\//, "");
-}
-
 export interface ProcessSummary {
   file: string;
   wall_s: number;
@@ -71,16 +48,7 @@ export interface ProcessSummary {
 }
 
 export function summarize(file: string, p: CpuProfile, top: number): ProcessSummary {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const stackOf = (id: number): CallFrame[] => {
-    const out: CallFrame[] = [];
-    for (let at: number | undefined = id; at !== undefined && out.length < 64; at = parent.get(at)) {
-      out.push(byId.get(at)!.callFrame);
-    }
-    return out;
-  };
+  const { stackOf } = profileIndex(p);
   const byCategory = new Map<string, number>();
   const bySelf = new Map<string, number>();
   const stacks = new Map<number, CallFrame[]>();
@@ -90,8 +58,7 @@ export function summarize(file: string, p: CpuProfile, top: number): ProcessSumm
     if (stack === undefined) stacks.set(id, stack = stackOf(id));
     const cat = categoryOf(stack);
     byCategory.set(cat, (byCategory.get(cat) ?? 0) + dt);
-    const f = stack[0];
-    const key = `${f.functionName || "(anonymous)"} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ""}`;
+    const key = frameLabel(stack[0]);
     bySelf.set(key, (bySelf.get(key) ?? 0) + dt);
   });
   const round = (v: number) => Math.round(v * 1000) / 1000;
@@ -111,8 +78,7 @@ if (import.meta.main) {
   }
   const topAt = Deno.args.indexOf("--top");
   const top = topAt >= 0 ? Number(Deno.args[topAt + 1]) : 15;
-  const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile")).map((e) => e.name).sort();
-  const out = files.map((f) => summarize(f, JSON.parse(Deno.readTextFileSync(`${dir}/${f}`)), top));
+  const out = readProfiles(dir).map(({ file, profile }) => summarize(file, profile, top));
   if (Deno.args.includes("--json")) console.log(JSON.stringify(out, null, 2));
   else {
     for (const s of out) {
