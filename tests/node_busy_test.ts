@@ -9,6 +9,7 @@ import { validateTransaction } from "../src/core/mod.ts";
 import { toHex } from "../src/keys/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { startNode } from "../src/node/mod.ts";
+import type { HttpApp } from "../src/node/servers.ts";
 import { keyFromSeed, signTransaction } from "./_tx.ts";
 
 const API_KEY = "node-busy-test-key-0123456789abcdef";
@@ -31,6 +32,18 @@ function busyConfig(dir: string, pendingTxsMax: number) {
   });
 }
 
+/** The exchange API's view of transaction `id` once the node accepted and applied it (fails after DECIDE_MS). */
+async function applied(app: HttpApp, id: string): Promise<{ state: string; receipt: { code: string } }> {
+  const deadline = Date.now() + DECIDE_MS;
+  for (;;) {
+    const res = await app.request(`/api/v1/exchange/transactions/${id}`, { headers: { "x-api-key": API_KEY } });
+    const v = await res.json();
+    if (v.state === "accepted" && v.receipt) return v;
+    if (Date.now() > deadline) throw new Error(`${id} not applied within ${DECIDE_MS} ms: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 Deno.test({
   name: "a node past pending_txs_max refuses with 503 node_busy and Retry-After, and takes the same bytes later",
   sanitizeOps: false,
@@ -48,17 +61,7 @@ Deno.test({
         });
         return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
       };
-      const accepted = async (tx: Uint8Array) => {
-        const id = toHex(validateTransaction(tx).id);
-        const deadline = Date.now() + DECIDE_MS;
-        for (;;) {
-          const res = await app.request(`/api/v1/exchange/transactions/${id}`, { headers: { "x-api-key": API_KEY } });
-          const v = await res.json();
-          if (v.state === "accepted" && v.receipt) return v;
-          if (Date.now() > deadline) throw new Error(`${id} not applied within ${DECIDE_MS} ms: ${JSON.stringify(v)}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
+      const accepted = (tx: Uint8Array) => applied(app, toHex(validateTransaction(tx).id));
       // Five new accounts at once, one slot: one is taken, the others are told to come back.
       const creates = Array.from({ length: 5 }, (_, i) => {
         const key = keyFromSeed(new Uint8Array(32).fill(90 + i));
@@ -148,18 +151,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 50));
         again = await batch([creates[2]]);
       }
-      for (const id of ids) {
-        for (;;) {
-          const res = await app.request(`/api/v1/exchange/transactions/${id}`, { headers: { "x-api-key": API_KEY } });
-          const v = await res.json();
-          if (v.state === "accepted" && v.receipt) {
-            assert.equal(v.receipt.code, "ok");
-            break;
-          }
-          if (Date.now() > deadline) throw new Error(`${id} not applied: ${JSON.stringify(v)}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      for (const id of ids) assert.equal((await applied(app, id)).receipt.code, "ok");
     } finally {
       await node.stop("test over");
       Deno.removeSync(dir, { recursive: true });
