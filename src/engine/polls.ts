@@ -45,7 +45,9 @@ export class PollBook {
 
   /** Polls still taking votes (open and not held). */
   get inFlight(): number {
-    return this.#open.size - this.held().length;
+    let n = 0;
+    for (const poll of this.#open.values()) if (poll.heldSinceMs === null) n++;
+    return n;
   }
 
   get(requestId: number): Poll | undefined {
