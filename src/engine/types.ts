@@ -74,7 +74,13 @@ export interface Rng {
   nextInt(maxExclusive: number): number;
 }
 
-/** Durable record of decisions. `record` returns only once they are durable. */
+/**
+ * Durable record of decisions. `record` makes them durable before anything
+ * outside the engine hears of them: at once, or (the node) with the other
+ * decisions of this turn of the event loop, reporting them itself after the
+ * commit. `recordCut` returns only once the cut, and every decision recorded
+ * before it, is durable.
+ */
 export interface DecisionStore {
   record(decisions: readonly Decision[]): void;
   /** Records a closed cut (its position and sequence number); returns only once it is durable. */

@@ -1,26 +1,27 @@
 /**
  * Runs the QR-Avalanche engine inside the node: vertices reach it only after
  * the DAG service has checked and stored them; decisions are stored in
- * SQLite (with the accepted-transaction accumulator) before they are
- * reported. The engine owns no timers: this service turns time into messages
+ * SQLite (with the accepted-transaction accumulator), one durable commit per
+ * turn of the event loop, before they are reported (decision_log.ts). The engine owns no timers: this service turns time into messages
  * (gossip ticks; query timeouts in the wire adapter). It composes the
  * mempool (submission intake and its limits, mempool.ts), the batching of
  * this node's own vertices (batcher.ts), their codec (vertex_codec.ts) and
  * the wire adapter to the peer transport (consensus_wire.ts).
  */
-import { blake3, type TransactionInfo, validateVertex } from "../core/mod.ts";
+import { type TransactionInfo, validateVertex } from "../core/mod.ts";
 import { type Cut, type Decision, DEFAULT_PARAMETERS, type Parameters, type SettledView } from "../consensus/mod.ts";
 import { requiredNonce } from "../dag/carried.ts";
 import { conflictKeyOf } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 import { Engine } from "../engine/mod.ts";
-import { fromHex, toHex } from "../keys/mod.ts";
+import { toHex } from "../keys/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { ProtocolMessage } from "../net/protocol.ts";
 import type { PeerTransport } from "../net/transport.ts";
 import type { Storage } from "../storage/mod.ts";
 import { Batcher } from "./batcher.ts";
+import { DecisionLog } from "./decision_log.ts";
 import { ConsensusWire } from "./consensus_wire.ts";
 import type { DagService } from "./dag_service.ts";
 import type { Genesis } from "./genesis.ts";
@@ -31,6 +32,7 @@ import { ownVertexCodec, toSignedVertex } from "./vertex_codec.ts";
 
 export { SubmitError, type TxState } from "./mempool.ts";
 export { toSignedVertex } from "./vertex_codec.ts";
+export { acceptedTxSum } from "./decision_log.ts";
 
 export interface ConsensusOptions {
   genesis: Genesis;
@@ -116,6 +118,7 @@ export class ConsensusService {
   readonly #mempool: Mempool;
   readonly #batcher: Batcher;
   readonly #wire: ConsensusWire;
+  readonly #decisions: DecisionLog;
   #ticks = 0;
   #tick: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
@@ -181,6 +184,12 @@ export class ConsensusService {
       votes: this.#m.votes,
       onOtherMessage: o.onOtherMessage,
     });
+    this.#decisions = new DecisionLog({
+      storage: o.storage,
+      logger: o.logger,
+      nowMs: o.nowMs,
+      onDurable: (ds) => this.#reported(ds),
+    });
     this.engine = this.#createEngine();
     this.#batcher = new Batcher({
       engine: this.engine,
@@ -228,18 +237,11 @@ export class ConsensusService {
           o.onCut?.(cut);
         },
         store: {
-          record: (decisions) => {
-            const at = o.nowMs();
-            // Durable: decisions are reported (clients, the ledger, peers' votes) only after this commit.
-            o.storage.transaction(() => {
-              const fresh = decisions.filter((d) => o.storage.getDecision(d.id) === null);
-              for (const d of decisions) {
-                o.storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: at });
-              }
-              recordAcceptedTxs(o.storage, fresh);
-            }, { durable: true });
-          },
-          recordCut: (cut) =>
+          // Durable by the end of this turn, with the turn's other decisions; reported only then (decision_log.ts).
+          record: (decisions) => this.#decisions.add(decisions),
+          recordCut: (cut) => {
+            // The decisions below a cut are durable, and reported, before the cut.
+            this.#decisions.flush();
             o.storage.putCut({
               seq: cut.seq,
               boundaryMs: cut.boundaryMs,
@@ -250,7 +252,8 @@ export class ConsensusService {
               statement: null,
               digest: null,
               signature: null,
-            }),
+            });
+          },
         },
         signer: { validatorId: o.validatorId },
         verifier: { isValidator: (id) => validatorIds.includes(id) },
@@ -266,7 +269,6 @@ export class ConsensusService {
           dag: o.dag,
           mempool: this.#mempool,
         }),
-        onDecisions: (ds) => this.#reported(ds),
       },
     );
   }
@@ -299,6 +301,7 @@ export class ConsensusService {
       return { id, parents: v.parents, timestampMs: v.timestampMs };
     });
     this.engine.restore(vertices, decisions, lastCut);
+    this.#decisions.flush();
     this.#wire.listen();
     this.#tick = setInterval(() => this.#onTick(), this.#o.gossipIntervalMs ?? 100);
     this.#o.logger.info("consensus started", {
@@ -321,6 +324,7 @@ export class ConsensusService {
     this.#stopped = true;
     this.#mempool.close();
     if (this.#tick !== null) clearInterval(this.#tick);
+    this.#decisions.stop();
     this.#batcher.stop();
     this.#wire.stop();
   }
@@ -379,6 +383,8 @@ export class ConsensusService {
   txState(id: string): TxState {
     const d = this.#o.storage.getDecision(id);
     if (d) return d.status;
+    // Decided, not durable yet: told to no one until its commit.
+    if (this.#decisions.has(id)) return "pending";
     const s = this.engine.consensus.txStatus(id);
     if (s) return s;
     return this.#mempool.has(id) ? "pending" : "unknown";
@@ -402,29 +408,6 @@ export class ConsensusService {
   send(to: string, m: ProtocolMessage): boolean {
     return this.#wire.send(to, m);
   }
-}
-
-const TWO_256 = 1n << 256n;
-
-/**
- * Keeps an order-independent accumulator of the accepted transactions (the
- * sum of their BLAKE3 ids mod 2^256) in the meta table, in the transaction
- * that records the decisions: equal on nodes that accepted the same set, and
- * read in constant time (the status endpoint shows it).
- */
-function recordAcceptedTxs(storage: Storage, decisions: readonly Decision[]): void {
-  let sum = 0n;
-  for (const d of decisions) {
-    if (d.kind === "tx" && d.status === "accepted") sum += BigInt(`0x${toHex(blake3(fromHex(d.id)))}`);
-  }
-  if (sum === 0n) return;
-  const prior = BigInt(`0x${storage.getMeta("accepted_tx_sum") ?? "0"}`);
-  storage.setMeta("accepted_tx_sum", ((prior + sum) % TWO_256).toString(16).padStart(64, "0"));
-}
-
-/** The accumulator of accepted transactions (see recordAcceptedTxs): 64 hex digits. */
-export function acceptedTxSum(storage: Storage): string {
-  return storage.getMeta("accepted_tx_sum") ?? "0".repeat(64);
 }
 
 /** Uniform in [0, max) from the OS's randomness, without modulo bias. */

@@ -1,0 +1,153 @@
+/**
+ * The node's durable record of consensus decisions, one commit per turn of
+ * the event loop. The engine decides when a poll is counted, once per vote
+ * that completes a poll; a durable commit per poll synced the WAL dozens of
+ * times a second per node and blocked the event loop for each sync (the
+ * largest blocker in bench/PROFILE.md, "Soak: event-loop lag"). Here the
+ * decisions of one turn are gathered and written, with the accumulator of
+ * accepted transactions, in one durable commit by a zero-delay timer, and
+ * reported (clients, the ledger, the batcher) only after it: nothing is told
+ * of a decision that a power failure could still take back. While a decision
+ * waits, `has` names it, so the node reports its transaction as pending.
+ *
+ * A commit that fails keeps the decisions waiting and tries again after
+ * `retryMs` (a full disk can clear); nothing is reported until it succeeds.
+ * `flush` commits at once: before a cut is recorded (a cut and what follows
+ * it come after the decisions below it) and at start and stop.
+ */
+import type { Decision } from "../consensus/mod.ts";
+import { blake3 } from "../core/mod.ts";
+import { fromHex, toHex } from "../keys/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { Storage } from "../storage/mod.ts";
+
+export interface DecisionLogOptions {
+  storage: Storage;
+  logger: Logger;
+  nowMs: () => number;
+  /** Called with the decisions of each commit once it is durable, in the order they were decided. */
+  onDurable: (decisions: readonly Decision[]) => void;
+  /** Wait before a failed commit is tried again. */
+  retryMs?: number;
+}
+
+const RETRY_MS = 1_000;
+const TWO_256 = 1n << 256n;
+const SUM_KEY = "accepted_tx_sum";
+
+export class DecisionLog {
+  readonly #o: DecisionLogOptions;
+  /** Decided, not yet durable, each with the time it was decided. */
+  #pending: { d: Decision; atMs: number }[] = [];
+  readonly #ids = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #stopped = false;
+  /** Commits made, and decisions they held (for tests and metrics). */
+  readonly stats = { commits: 0, decisions: 0, failures: 0 };
+
+  constructor(o: DecisionLogOptions) {
+    this.#o = o;
+  }
+
+  /** Takes the decisions of one counted poll (or abandon); they are committed by the end of this turn. */
+  add(decisions: readonly Decision[]): void {
+    if (decisions.length === 0) return;
+    const at = this.#o.nowMs();
+    for (const d of decisions) {
+      this.#pending.push({ d, atMs: at });
+      this.#ids.add(d.id);
+    }
+    this.#schedule(0);
+  }
+
+  /** Decided in this process and not durable yet. */
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  /** Decisions waiting for their commit. */
+  get waiting(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Commits what waits now and reports it. Throws the storage error if the
+   * commit fails (the decisions keep waiting, and a retry is scheduled).
+   */
+  flush(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    const storage = this.#o.storage;
+    try {
+      storage.transaction(() => {
+        const accepted: string[] = [];
+        for (const { d, atMs } of batch) {
+          // A decision restored at start is reported again; the table keeps the first (putDecision is final).
+          if (storage.getDecision(d.id) === null && d.kind === "tx" && d.status === "accepted") accepted.push(d.id);
+          storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: atMs });
+        }
+        addAcceptedTxs(storage, accepted);
+      }, { durable: true });
+    } catch (error) {
+      this.stats.failures++;
+      if (!this.#stopped) this.#schedule(this.#o.retryMs ?? RETRY_MS);
+      throw error;
+    }
+    this.#pending = [];
+    this.#ids.clear();
+    this.stats.commits++;
+    this.stats.decisions += batch.length;
+    this.#o.onDurable(batch.map((p) => p.d));
+  }
+
+  /** Commits what waits (a failure is logged: those decisions are decided again after a restart) and stops. */
+  stop(): void {
+    this.#stopped = true;
+    try {
+      this.flush();
+    } catch (error) {
+      this.#o.logger.error("decisions not stored at stop", { waiting: this.#pending.length, error: String(error) });
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#timer !== null || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      try {
+        this.flush();
+      } catch (error) {
+        this.#o.logger.error("decisions not stored; retrying", {
+          waiting: this.#pending.length,
+          retryMs: this.#o.retryMs ?? RETRY_MS,
+          error: String(error),
+        });
+      }
+    }, delayMs);
+  }
+}
+
+/**
+ * Keeps an order-independent accumulator of the accepted transactions (the
+ * sum of their BLAKE3 ids mod 2^256) in the meta table, in the transaction
+ * that records the decisions: equal on nodes that accepted the same set, and
+ * read in constant time (the status endpoint shows it).
+ */
+function addAcceptedTxs(storage: Storage, ids: readonly string[]): void {
+  let sum = 0n;
+  for (const id of ids) sum += BigInt(`0x${toHex(blake3(fromHex(id)))}`);
+  if (sum === 0n) return;
+  const prior = BigInt(`0x${storage.getMeta(SUM_KEY) ?? "0"}`);
+  storage.setMeta(SUM_KEY, ((prior + sum) % TWO_256).toString(16).padStart(64, "0"));
+}
+
+/** The accumulator of accepted transactions (see addAcceptedTxs): 64 hex digits. */
+export function acceptedTxSum(storage: Storage): string {
+  return storage.getMeta(SUM_KEY) ?? "0".repeat(64);
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import type { Decision } from "../consensus/mod.ts";
+import { blake3 } from "../core/mod.ts";
+import { fromHex, toHex } from "../keys/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import { MemoryStorage, SqliteStorage, StorageError } from "../storage/mod.ts";
+import { acceptedTxSum, DecisionLog } from "./decision_log.ts";
+
+const id = (n: number) => n.toString(16).padStart(64, "0");
+const tx = (n: number, status: "accepted" | "rejected" = "accepted"): Decision => ({
+  kind: "tx",
+  id: id(n),
+  status,
+  rounds: 1,
+});
+const vertex = (n: number): Decision => ({ kind: "vertex", id: id(n), status: "accepted", rounds: 1 });
+const nextTurn = () => new Promise((r) => setTimeout(r, 5));
+
+function sumOf(ns: number[]): string {
+  let s = 0n;
+  for (const n of ns) s += BigInt(`0x${toHex(blake3(fromHex(id(n))))}`);
+  return (s % (1n << 256n)).toString(16).padStart(64, "0");
+}
+
+Deno.test("DecisionLog: the decisions of one turn share one durable commit and are reported after it, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qudag-decisions-" });
+  const storage = SqliteStorage.open({ dataDir: dir });
+  try {
+    // Whether each outermost transaction asked to be durable (the writes inside it nest).
+    const durable: boolean[] = [];
+    let depth = 0;
+    const transaction = storage.transaction.bind(storage);
+    storage.transaction = <T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T => {
+      if (depth === 0) durable.push(options?.durable === true);
+      depth++;
+      try {
+        return transaction(fn, options);
+      } finally {
+        depth--;
+      }
+    };
+    const reported: Decision[][] = [];
+    const log = new DecisionLog({
+      storage,
+      logger: silentLogger,
+      nowMs: () => 7,
+      onDurable: (ds) => {
+        // Told only once the decisions are in storage.
+        for (const d of ds) assert(storage.getDecision(d.id) !== null);
+        reported.push([...ds]);
+      },
+    });
+    log.add([tx(1), vertex(2)]);
+    log.add([tx(3, "rejected")]);
+    assert(log.has(id(1)) && log.has(id(3)));
+    assert.deepEqual(storage.getDecision(id(1)), null);
+    assert.deepEqual(reported, []);
+    await nextTurn();
+    assert.deepEqual(durable, [true]);
+    assert.deepEqual(reported, [[tx(1), vertex(2), tx(3, "rejected")]]);
+    assert.deepEqual(log.has(id(1)), false);
+    assert.deepEqual(log.waiting, 0);
+    assert.deepEqual(storage.getDecision(id(2)), { id: id(2), subject: "vertex", status: "accepted", decidedAtMs: 7 });
+    assert.deepEqual(acceptedTxSum(storage), sumOf([1]));
+    assert.deepEqual(log.stats, { commits: 1, decisions: 3, failures: 0 });
+    log.stop();
+  } finally {
+    storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DecisionLog: the accumulator counts each accepted transaction once, across commits and repeats", () => {
+  const storage = new MemoryStorage();
+  const log = new DecisionLog({ storage, logger: silentLogger, nowMs: () => 1, onDurable: () => {} });
+  log.add([tx(1), tx(2)]);
+  log.flush();
+  // A restart reports stored decisions again, and one turn may hold a decision twice.
+  log.add([tx(2), tx(4), tx(4), tx(5, "rejected")]);
+  log.flush();
+  assert.deepEqual(acceptedTxSum(storage), sumOf([1, 2, 4]));
+  log.stop();
+});
+
+Deno.test("DecisionLog: a failed commit reports nothing, keeps the decisions and succeeds on its retry", async () => {
+  const storage = new MemoryStorage();
+  let failures = 1;
+  const transaction = storage.transaction.bind(storage);
+  storage.transaction = <T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T => {
+    if (failures-- > 0) throw new StorageError("storage_io", "disk full");
+    return transaction(fn, options);
+  };
+  const reported: Decision[] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => 1,
+    retryMs: 10,
+    onDurable: (ds) => reported.push(...ds),
+  });
+  log.add([tx(1)]);
+  assert.throws(() => log.flush(), (e) => e instanceof StorageError && e.code === "storage_io");
+  assert.deepEqual(reported, []);
+  assert(log.has(id(1)));
+  assert.deepEqual(storage.getDecision(id(1)), null);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(reported, [tx(1)]);
+  assert.deepEqual(log.stats, { commits: 1, decisions: 1, failures: 1 });
+  log.stop();
+});
+
+Deno.test("DecisionLog: stop commits what waits and schedules nothing more", () => {
+  const storage = new MemoryStorage();
+  const reported: Decision[] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => 1,
+    onDurable: (ds) => reported.push(...ds),
+  });
+  log.add([vertex(9)]);
+  log.stop();
+  assert.deepEqual(reported, [vertex(9)]);
+  assert.deepEqual(storage.getDecision(id(9))?.status, "accepted");
+});
