@@ -156,6 +156,11 @@ export class ConsensusService {
       "Vertices the consensus engine holds in memory (unsettled ones and the settled frontier).",
     );
     const cutSeq = r.gauge("qudag_consensus_cut_sequence", "The last cut consensus closed (settled).");
+    const decisionCommits = r.counter(
+      "qudag_consensus_decision_commits_total",
+      "Durable commits of decisions (one per event-loop turn that decided anything; failed: not committed, retried).",
+      ["result"],
+    );
     r.onCollect(() => {
       const s = this.engine.stats;
       this.#m.polls.set({ phase: "started" }, s.pollsStarted);
@@ -169,6 +174,8 @@ export class ConsensusService {
       this.#m.vertices.set({ state: "rejected" }, decided.rejected);
       inMemory.set({}, this.engine.consensus.size.vertices);
       cutSeq.set({}, this.engine.settlement().seq);
+      decisionCommits.set({ result: "ok" }, this.#decisions.stats.commits);
+      decisionCommits.set({ result: "failed" }, this.#decisions.stats.failures);
     });
 
     this.#mempool = new Mempool({ genesis: o.genesis, pendingTxsMax: o.pendingTxsMax, submitted: this.#m.submitted });
