@@ -38,7 +38,7 @@ import { OrphanBuffer } from "../dag/orphans.ts";
 import { fromHex, keyIdOf, toHex } from "../keys/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
-import type { Storage } from "../storage/mod.ts";
+import { carriedOffsets, type Storage } from "../storage/mod.ts";
 import type { Genesis } from "./genesis.ts";
 import { AccountKeys } from "./account_keys.ts";
 import { CausalPast } from "./causal_past.ts";
@@ -570,6 +570,7 @@ export class DagService {
         timestampMs: Number(info.vertex.timestampMs),
       });
       const carried = this.#carriedOf(info);
+      const offsets = carriedOffsets(bytes, info.vertex.transactions);
       info.vertex.transactions.forEach((txBytes, i) => {
         storage.putTransaction({
           id: carried[i].id,
@@ -577,6 +578,7 @@ export class DagService {
           conflictKey: conflictKeyOf(carried[i].account, carried[i].nonce),
           vertex: id,
           receivedAtMs: now,
+          inVertexAt: offsets[i],
         });
       });
     }, { grouped: origin === "peer" });

@@ -25,7 +25,7 @@ import { Ledger, validateTransaction, validateVertex, type VertexInfo } from "..
 import type { Logger } from "../log/mod.ts";
 import { decodeMessage, encodeMessage, type ProtocolMessage } from "../net/protocol.ts";
 import type { PeerTransport } from "../net/transport.ts";
-import type { Storage, StoredCertificate } from "../storage/mod.ts";
+import { carriedOffsets, type Storage, type StoredCertificate } from "../storage/mod.ts";
 import type { CheckpointService } from "./checkpoints.ts";
 import type { ValidatorSet } from "./validators.ts";
 
@@ -296,6 +296,7 @@ export class StateSync {
           receivedAtMs: 0,
           timestampMs: Number(info.vertex.timestampMs),
         });
+        const offsets = carriedOffsets(bytes, info.vertex.transactions);
         info.vertex.transactions.forEach((tx, i) => {
           const txId = info.transactionIds[i].toHex();
           storage.putTransaction({
@@ -304,6 +305,7 @@ export class StateSync {
             conflictKey: validateTransaction(tx).conflictKey,
             vertex: id,
             receivedAtMs: 0,
+            inVertexAt: offsets[i],
           });
           storage.putDecision({ id: txId, subject: "tx", status: "accepted", decidedAtMs: 0 });
         });

@@ -42,9 +42,18 @@ export const SQL = {
   // Five rows, kept by triggers (migration 4).
   counters: "SELECT name, n FROM counters",
 
-  putTransaction: "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms) VALUES (?, ?, ?, ?, ?) " +
+  putTransaction:
+    "INSERT INTO transactions (id, bytes, conflict_key, vertex, received_at_ms, in_vertex_at, len) VALUES (?, ?, ?, ?, ?, ?, ?) " +
     "ON CONFLICT(id) DO NOTHING",
-  getTransaction: "SELECT id, bytes, conflict_key, vertex, received_at_ms FROM transactions WHERE id = ?",
+  // Bytes kept in the carrying vertex (migration 8) are read from it: substr of a BLOB counts bytes, from 1.
+  getTransaction: "SELECT t.id, CASE WHEN t.in_vertex_at IS NULL THEN t.bytes " +
+    "ELSE substr((SELECT v.bytes FROM vertices AS v WHERE v.id = t.vertex), t.in_vertex_at + 1, t.len) END AS bytes, " +
+    "t.conflict_key, t.vertex, t.received_at_ms FROM transactions AS t WHERE t.id = ?",
+  // Before vertex bodies are pruned, the transactions that read their bytes from them get their own copy.
+  unembedBeforePrune: "UPDATE transactions INDEXED BY transactions_in_vertex " +
+    "SET bytes = substr((SELECT v.bytes FROM vertices AS v WHERE v.id = transactions.vertex), in_vertex_at + 1, len), " +
+    "in_vertex_at = NULL, len = NULL WHERE in_vertex_at IS NOT NULL AND vertex IN " +
+    "(SELECT id FROM vertices INDEXED BY vertices_unpruned_by_ts WHERE ts_ms < ? AND length(bytes) > 0)",
   putCarrier: "INSERT OR IGNORE INTO tx_carriers (conflict_key, vertex, tx_id) VALUES (?, ?, ?)",
   carriersOfConflict: "SELECT c.vertex, v.ts_ms FROM tx_carriers AS c CROSS JOIN vertices AS v ON v.id = c.vertex " +
     "WHERE c.conflict_key = ? ORDER BY c.vertex",

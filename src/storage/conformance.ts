@@ -5,6 +5,7 @@
  * (conformance_settlement.ts) too.
  */
 import assert from "node:assert/strict";
+import { carriedOffsets } from "./embedded.ts";
 import { StorageError } from "./types.ts";
 import {
   accept,
@@ -232,6 +233,27 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.deepEqual(s.vertexLinks("03"), { parents: ["01", "02"], timestampMs: BASE_MS + 3 });
     assert.deepEqual(s.vertexLinks("01"), { parents: [], timestampMs: BASE_MS + 1 });
     assert.equal(s.vertexLinks("99"), null);
+  });
+
+  t("putTransaction() with inVertexAt reads its bytes back from its vertex, before and after pruning", (s) => {
+    const enc = (text: string) => new TextEncoder().encode(text);
+    const txs = [enc("tx alpha"), enc("tx beta"), enc("tx alpha")];
+    const body = { ...vertex("01", [], 1n, BASE_MS + 1), bytes: enc("head|tx alpha|tx beta|tx alpha|tail") };
+    s.putVertex(body);
+    s.putVertex(vertex("02", ["01"], 2n, BASE_MS + 30));
+    const offsets = carriedOffsets(body.bytes, txs);
+    assert.deepEqual(offsets, [5, 14, 22]);
+    txs.forEach((bytes, i) =>
+      s.putTransaction({ ...tx(`t${i}`, `acct:${i}`), bytes, inVertexAt: offsets[i], vertex: "01" })
+    );
+    // Not found in its vertex (-1): stored whole.
+    s.putTransaction({ ...tx("t9", "acct:9", "02"), inVertexAt: -1 });
+    const read = () => ["t0", "t1", "t2", "t9"].map((id) => new TextDecoder().decode(s.getTransaction(id)!.bytes));
+    assert.deepEqual(read(), ["tx alpha", "tx beta", "tx alpha", "tx t9"]);
+    assert.equal(s.getTransaction("t1")!.inVertexAt, undefined, "where the bytes sit is storage's business");
+    assert.equal(s.pruneVertexBodies(BASE_MS + 31), 2);
+    assert.equal(s.getVertex("01")!.bytes.length, 0);
+    assert.deepEqual(read(), ["tx alpha", "tx beta", "tx alpha", "tx t9"], "pruning keeps transactions' bytes");
   });
 
   t("acceptedOfConflict() returns the accepted transaction of a conflict key, or null", (s) => {

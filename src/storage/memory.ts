@@ -235,7 +235,14 @@ export class MemoryStorage implements Storage {
     const s = this.#open();
     addTo(s.carriers, t.conflictKey, `${t.vertex}\t${t.id}`);
     if (s.transactions.has(t.id)) return false;
-    s.transactions.set(t.id, { ...t, bytes: t.bytes.slice() });
+    // Held whole: in memory a copy costs what the vertex's would (inVertexAt is for SQLite).
+    s.transactions.set(t.id, {
+      id: t.id,
+      bytes: t.bytes.slice(),
+      conflictKey: t.conflictKey,
+      vertex: t.vertex,
+      receivedAtMs: t.receivedAtMs,
+    });
     addTo(s.byConflict, t.conflictKey, t.id);
     return true;
   }

@@ -176,6 +176,18 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (account, seq)
       ) STRICT, WITHOUT ROWID;`,
   },
+  {
+    version: 8,
+    name: "transaction_bytes_in_vertex",
+    // A transaction's bytes are stored once, in the vertex that first carried it: `bytes` is empty and
+    // (`in_vertex_at`, `len`) say where they are. Rows written before this version keep their own bytes
+    // (`in_vertex_at` NULL), and so do rows whose vertex body is pruned: pruning copies them out first,
+    // through the partial index, which holds only rows still reading from a vertex.
+    sql: `
+      ALTER TABLE transactions ADD COLUMN in_vertex_at INTEGER;
+      ALTER TABLE transactions ADD COLUMN len INTEGER;
+      CREATE INDEX transactions_in_vertex ON transactions(vertex) WHERE in_vertex_at IS NOT NULL;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

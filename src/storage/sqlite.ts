@@ -33,6 +33,8 @@ import { SqliteVaultStore } from "./vault_sqlite.ts";
 
 export const DB_FILE = "qudag.db";
 
+/** The `bytes` of a transaction kept in its vertex (migration 8). */
+const EMPTY = new Uint8Array(0);
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
 const SQLITE_CORRUPT = 11;
@@ -300,12 +302,24 @@ export class SqliteStorage implements Storage {
   }
   pruneVertexBodies(timestampMs: number): number {
     this.flushGroup();
-    return Number(this.#stmt(SQL.pruneVertexBodies).run(timestampMs).changes);
+    return this.transaction(() => {
+      this.#stmt(SQL.unembedBeforePrune).run(timestampMs);
+      return Number(this.#stmt(SQL.pruneVertexBodies).run(timestampMs).changes);
+    });
   }
 
   putTransaction(t: StoredTransaction): boolean {
     this.flushGroup();
-    const r = this.#stmt(SQL.putTransaction).run(t.id, t.bytes, t.conflictKey, t.vertex, t.receivedAtMs);
+    const embedded = t.inVertexAt !== undefined && t.inVertexAt >= 0;
+    const r = this.#stmt(SQL.putTransaction).run(
+      t.id,
+      embedded ? EMPTY : t.bytes,
+      t.conflictKey,
+      t.vertex,
+      t.receivedAtMs,
+      embedded ? t.inVertexAt! : null,
+      embedded ? t.bytes.length : null,
+    );
     this.#stmt(SQL.putCarrier).run(t.conflictKey, t.vertex, t.id);
     return Number(r.changes) > 0;
   }

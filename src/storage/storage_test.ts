@@ -157,6 +157,8 @@ Deno.test("SqliteStorage.open() migrates a version 3 database: counters counted 
     });
     assert.deepEqual(s.decisionCounts(), { accepted: 2, rejected: 3 });
     assert.equal(s.acceptedOfConflict("acct:1"), "t1");
+    // Rows from before version 8 keep their own bytes.
+    assert.deepEqual(s.getTransaction("t2")!.bytes, new Uint8Array([0]));
 
     // Rows without a timestamp: listed for the backfill, skipped by the reads by time and by pruning.
     assert.deepEqual(s.vertexIdsWithoutTimestamp(10), ["c3", "b2", "a1"]);
@@ -225,6 +227,11 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
     "SEARCH v USING INDEX sqlite_autoindex_vertices_1 (id=?)",
   ],
   latestCutSeq: ["SEARCH cuts"],
+  getTransaction: [
+    "SEARCH t USING INDEX sqlite_autoindex_transactions_1 (id=?)",
+    "CORRELATED SCALAR SUBQUERY 1",
+    "SEARCH v USING INDEX sqlite_autoindex_vertices_1 (id=?)",
+  ],
   cutsFrom: ["SEARCH cuts USING INTEGER PRIMARY KEY (rowid>?)"],
 };
 
@@ -251,6 +258,8 @@ Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, wi
         conflictKey: `acct:${i % 50}`,
         vertex: id,
         receivedAtMs: i,
+        // Half of them kept in their vertex's bytes (migration 8).
+        inVertexAt: i % 2 === 0 ? 0 : undefined,
       });
     }
   });
@@ -276,6 +285,46 @@ Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, wi
         }
       }
     }
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("SqliteStorage keeps a transaction's bytes once, in its vertex, until the vertex body is pruned", () => {
+  using tmp = tempDir("qudag-once-");
+  const dir = tmp.path;
+  const s = SqliteStorage.open({ dataDir: dir });
+  const txBytes = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);
+  const vertexBytes = new Uint8Array(5000);
+  vertexBytes.set(txBytes, 100);
+  const vertex = (id: string, timestampMs: number) => ({
+    id,
+    bytes: vertexBytes,
+    author: "aa".repeat(32),
+    round: 1n,
+    parents: [],
+    receivedAtMs: 1,
+    timestampMs,
+  });
+  s.transaction(() => {
+    s.putVertex(vertex("01", 10));
+    s.putVertex(vertex("02", 20));
+    s.putTransaction({ id: "t1", bytes: txBytes, conflictKey: "k1", vertex: "01", receivedAtMs: 1, inVertexAt: 100 });
+    s.putTransaction({ id: "t2", bytes: txBytes, conflictKey: "k2", vertex: "02", receivedAtMs: 1, inVertexAt: 100 });
+  });
+  assert.deepEqual(s.getTransaction("t1")!.bytes, txBytes);
+  assert.equal(s.pruneVertexBodies(15), 1);
+  assert.deepEqual(s.getTransaction("t1")!.bytes, txBytes, "copied out before its vertex body went");
+  assert.deepEqual(s.getTransaction("t2")!.bytes, txBytes);
+  s.close();
+  const db = new DatabaseSync(`${dir}/${DB_FILE}`);
+  try {
+    const rows = db.prepare("SELECT id, length(bytes) AS n, in_vertex_at AS at, len FROM transactions ORDER BY id")
+      .all() as { id: string; n: number; at: number | null; len: number | null }[];
+    assert.deepEqual(rows.map((r) => ({ ...r })), [
+      { id: "t1", n: 4096, at: null, len: null },
+      { id: "t2", n: 0, at: 100, len: 4096 },
+    ]);
   } finally {
     db.close();
   }

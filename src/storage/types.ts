@@ -31,6 +31,12 @@ export interface StoredTransaction {
   /** The first vertex it was seen in. */
   readonly vertex: string;
   readonly receivedAtMs: number;
+  /**
+   * Where `bytes` sit in the bytes of `vertex` (`carriedOffsets`), when the
+   * caller stored that vertex: SQLite then keeps them only there, and reads
+   * them back from it. Absent or -1: stored whole.
+   */
+  readonly inVertexAt?: number;
 }
 
 export type DecisionStatus = "accepted" | "rejected";
