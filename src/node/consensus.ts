@@ -1,8 +1,9 @@
 /**
  * Runs the QR-Avalanche engine inside the node: vertices reach it only after
  * the DAG service has checked and stored them; decisions are stored in
- * SQLite (with the accepted-transaction accumulator), one durable commit per
- * turn of the event loop, before they are reported (decision_log.ts). The engine owns no timers: this service turns time into messages
+ * SQLite (with the accepted-transaction accumulator), one durable commit for
+ * those of a turn of the event loop (at most one every 20 ms), before they
+ * are reported (decision_log.ts). The engine owns no timers: this service turns time into messages
  * (gossip ticks; query timeouts in the wire adapter). It composes the
  * mempool (submission intake and its limits, mempool.ts), the batching of
  * this node's own vertices (batcher.ts), their codec (vertex_codec.ts) and
@@ -158,7 +159,7 @@ export class ConsensusService {
     const cutSeq = r.gauge("qudag_consensus_cut_sequence", "The last cut consensus closed (settled).");
     const decisionCommits = r.counter(
       "qudag_consensus_decision_commits_total",
-      "Durable commits of decisions (one per event-loop turn that decided anything; failed: not committed, retried).",
+      "Durable commits of decisions (those of one event-loop turn, or of up to 20 ms under load; failed: retried).",
       ["result"],
     );
     r.onCollect(() => {
@@ -244,7 +245,7 @@ export class ConsensusService {
           o.onCut?.(cut);
         },
         store: {
-          // Durable by the end of this turn, with the turn's other decisions; reported only then (decision_log.ts).
+          // Durable with the other decisions of this turn (or of the next 20 ms); reported only then (decision_log.ts).
           record: (decisions) => this.#decisions.add(decisions),
           recordCut: (cut) => {
             // The decisions below a cut are durable, and reported, before the cut.

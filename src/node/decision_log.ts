@@ -1,14 +1,17 @@
 /**
- * The node's durable record of consensus decisions, one commit per turn of
- * the event loop. The engine decides when a poll is counted, once per vote
- * that completes a poll; a durable commit per poll synced the WAL dozens of
- * times a second per node and blocked the event loop for each sync (the
- * largest blocker in bench/PROFILE.md, "Soak: event-loop lag"). Here the
- * decisions of one turn are gathered and written, with the accumulator of
- * accepted transactions, in one durable commit by a zero-delay timer, and
+ * The node's durable record of consensus decisions: one commit for many. The
+ * engine counts a poll once per vote that completes one; a durable commit per
+ * poll synced the WAL dozens of times a second per node and blocked the event
+ * loop for each sync (the largest blocker in bench/PROFILE.md, "Soak:
+ * event-loop lag"). Here decisions are gathered and written, with the
+ * accumulator of accepted transactions, in one durable commit by a timer, and
  * reported (clients, the ledger, the batcher) only after it: nothing is told
- * of a decision that a power failure could still take back. While a decision
- * waits, `has` names it, so the node reports its transaction as pending.
+ * of a decision that a power failure could still take back. The timer fires
+ * at the end of the turn when the node is quiet, and at least `intervalMs`
+ * after the last commit under load, so a node syncs at most 1000 /
+ * `intervalMs` times a second and a decision is reported at most that much
+ * later. While a decision waits, `has` names it, so the node reports its
+ * transaction as pending.
  *
  * A commit that fails keeps the decisions waiting and tries again after
  * `retryMs` (a full disk can clear); nothing is reported until it succeeds.
@@ -29,9 +32,12 @@ export interface DecisionLogOptions {
   onDurable: (decisions: readonly Decision[]) => void;
   /** Wait before a failed commit is tried again. */
   retryMs?: number;
+  /** The least time between two commits. */
+  intervalMs?: number;
 }
 
 const RETRY_MS = 1_000;
+const INTERVAL_MS = 20;
 const TWO_256 = 1n << 256n;
 const SUM_KEY = "accepted_tx_sum";
 
@@ -42,6 +48,8 @@ export class DecisionLog {
   readonly #ids = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
+  /** When the last commit was made (by `nowMs`). */
+  #lastCommitMs = -Infinity;
   /** Commits made, and decisions they held (for tests and metrics). */
   readonly stats = { commits: 0, decisions: 0, failures: 0 };
 
@@ -57,7 +65,7 @@ export class DecisionLog {
       this.#pending.push({ d, atMs: at });
       this.#ids.add(d.id);
     }
-    this.#schedule(0);
+    this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - at));
   }
 
   /** Decided in this process and not durable yet. */
@@ -99,6 +107,7 @@ export class DecisionLog {
     }
     this.#pending = [];
     this.#ids.clear();
+    this.#lastCommitMs = this.#o.nowMs();
     this.stats.commits++;
     this.stats.decisions += batch.length;
     this.#o.onDurable(batch.map((p) => p.d));

@@ -123,3 +123,27 @@ Deno.test("DecisionLog: stop commits what waits and schedules nothing more", () 
   assert.deepEqual(reported, [vertex(9)]);
   assert.deepEqual(storage.getDecision(id(9))?.status, "accepted");
 });
+
+Deno.test("DecisionLog: after a commit, the next waits out the interval and takes everything decided meanwhile", async () => {
+  const storage = new MemoryStorage();
+  const reported: Decision[][] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => performance.now(),
+    intervalMs: 100,
+    onDurable: (ds) => reported.push([...ds]),
+  });
+  log.add([tx(1)]);
+  await nextTurn();
+  assert.deepEqual(reported, [[tx(1)]], "a quiet node commits at once");
+  log.add([tx(2)]);
+  await nextTurn();
+  log.add([tx(3)]);
+  await nextTurn();
+  assert.deepEqual(reported.length, 1, "within the interval: waiting");
+  assert(log.has(id(2)) && log.has(id(3)));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(reported, [[tx(1)], [tx(2), tx(3)]]);
+  log.stop();
+});
