@@ -45,6 +45,20 @@ export interface RatePoint {
   busy_refusals: number;
   /** Node 0's counters over the offered window, per second (polls, peer frames, protocol messages, …). */
   node0_counters_per_s: Record<string, number>;
+  /**
+   * CPU time the nodes spent per submitted transfer, from the window's start to the end of the drain, averaged over
+   * the nodes (`process_cpu_seconds_total`): what a transfer costs a node, steadier than latency on a shared machine.
+   */
+  node_cpu_ms_per_transfer: number | null;
+}
+
+/** Each node's `process_cpu_seconds_total`. */
+async function cpuSeconds(x: Exchange): Promise<number[]> {
+  return await Promise.all(x.nodes.map(async (n) => {
+    const res = await fetch(n.metrics, { signal: AbortSignal.timeout(30_000) });
+    const m = (await res.text()).match(/^process_cpu_seconds_total ([0-9.e+]+)$/m);
+    return m === null ? NaN : Number(m[1]);
+  }));
 }
 
 /** Every counter sample (`*_total`) of a node's metrics, by name and labels. */
@@ -98,6 +112,7 @@ export async function measureRate(
   const sampler = new LatencySampler(x, ctl);
   const before = await appliedCounts(x);
   const countersBefore = await counters(x, 0);
+  const cpuBefore = await cpuSeconds(x);
   let submitted = 0;
   schedule.t0Ms = performance.now();
   const sampling = sampler.run();
@@ -135,6 +150,9 @@ export async function measureRate(
     }
     await sleep(PROBE_MS);
   }
+  const cpuAfter = await cpuSeconds(x);
+  const cpuPerNode = cpuAfter.map((c, i) => c - cpuBefore[i]);
+  const nodeCpuMs = cpuPerNode.reduce((a, b) => a + b, 0) / cpuPerNode.length / Math.max(1, submitted) * 1000;
   // The sampler gets a moment for the last lookups, then stops.
   await sleep(1_000);
   ctl.stop = true;
@@ -163,6 +181,7 @@ export async function measureRate(
       [...countersAfter].map(([k, v]) => [k, Math.round((v - (countersBefore.get(k) ?? 0)) / windowS)] as const)
         .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]),
     ),
+    node_cpu_ms_per_transfer: Number.isFinite(nodeCpuMs) && drain_s !== null ? round3(nodeCpuMs) : null,
   };
 }
 
@@ -174,7 +193,7 @@ export function sweepTable(points: readonly RatePoint[]): string[] {
   const rows = [
     `${pad("offered/s", 10)} ${pad("submitted/s", 12)} ${pad("applied/s", 10)} ${pad("p50 s", 8)} ${pad("p99 s", 8)} ${
       pad("drain s", 8)
-    } ${pad("busy/s", 7)}`,
+    } ${pad("busy/s", 7)} ${pad("node CPU ms/transfer", 21)}`,
   ];
   for (const p of points) {
     rows.push(
@@ -182,7 +201,7 @@ export function sweepTable(points: readonly RatePoint[]): string[] {
         pad(fmt(p.latency_s.p50), 8)
       } ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)} ${
         pad(String(Math.round(p.busy_refusals / p.seconds)), 7)
-      }`,
+      } ${pad(fmt(p.node_cpu_ms_per_transfer), 21)}`,
     );
   }
   return rows;
