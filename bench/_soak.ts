@@ -324,6 +324,8 @@ export interface NodeProbe {
   rssMiB: number;
   /** V8 heap used (`process_heap_bytes`). */
   heapMiB: number;
+  /** Memory outside the V8 heap that JavaScript objects hold (`process_external_memory_bytes`). */
+  externalMiB: number;
   /** The WASM core's linear memory (`qudag_core_memory_bytes`). */
   coreMiB: number;
   /** The largest event-loop lag of the node's last 60 s (`qudag_event_loop_lag_max_seconds`), in ms. */
@@ -407,7 +409,10 @@ function dbMiB(dataDir: string): number {
 
 function metricsOf(
   text: string,
-): Pick<NodeProbe, "ledger" | "acceptedVertices" | "inMemoryMetric" | "heapMiB" | "coreMiB" | "lagMaxMs"> {
+): Pick<
+  NodeProbe,
+  "ledger" | "acceptedVertices" | "inMemoryMetric" | "heapMiB" | "externalMiB" | "coreMiB" | "lagMaxMs"
+> {
   const ledger: Record<string, number> = {};
   for (const m of text.matchAll(/^qudag_ledger_transactions_total\{result="([a-z_]+)"\} ([0-9.e+]+)$/gm)) {
     ledger[m[1]] = Number(m[2]);
@@ -418,6 +423,7 @@ function metricsOf(
     acceptedVertices: one(/^qudag_consensus_vertices\{state="accepted"\} ([0-9.e+]+)$/m),
     inMemoryMetric: one(/^qudag_engine_vertices_in_memory ([0-9.e+]+)$/m),
     heapMiB: one(/^process_heap_bytes ([0-9.e+]+)$/m) / 2 ** 20,
+    externalMiB: one(/^process_external_memory_bytes ([0-9.e+]+)$/m) / 2 ** 20,
     coreMiB: one(/^qudag_core_memory_bytes ([0-9.e+]+)$/m) / 2 ** 20,
     lagMaxMs: one(/^qudag_event_loop_lag_max_seconds ([0-9.e+-]+)$/m) * 1000,
   };

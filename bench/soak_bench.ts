@@ -121,6 +121,8 @@ interface WindowRow {
   rss_mib: number[];
   /** V8 heap used, per node. */
   heap_mib: number[];
+  /** Memory outside the V8 heap that JavaScript objects hold, per node (ArrayBuffer contents, the WASM core). */
+  external_mib: number[];
   /** The WASM core's linear memory, per node. */
   core_mib: number[];
   journal_vertices: number[];
@@ -157,6 +159,7 @@ function windowLine(w: WindowRow): string {
     `lat ${lat} s (${w.latency_s.samples})`,
     `rss ${w.rss_mib.map((v) => Math.round(v)).join("/")} MiB`,
     `heap ${w.heap_mib.map((v) => Math.round(v)).join("/")}`,
+    `ext ${w.external_mib.map((v) => Math.round(v)).join("/")}`,
     `core ${Math.max(...w.core_mib).toFixed(0)}`,
     `journal ${Math.max(...w.journal_vertices)}`,
     `in-mem ${Math.max(...w.in_memory_status)}/${Math.max(...w.in_memory_metric)}`,
@@ -263,6 +266,7 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
         },
         rss_mib: probes.map((p) => r1(p.rssMiB)),
         heap_mib: probes.map((p) => r1(p.heapMiB)),
+        external_mib: probes.map((p) => r1(p.externalMiB)),
         core_mib: probes.map((p) => r1(p.coreMiB)),
         journal_vertices: probes.map((p) => p.journalVertices),
         in_memory_status: probes.map((p) => p.inMemoryStatus),

@@ -223,6 +223,11 @@ export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export function registerProcessMetrics(reg: Registry, startTimeS: number, now: () => number): void {
   const rss = reg.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
   const heap = reg.gauge("process_heap_bytes", "V8 heap used in bytes.");
+  const heapTotal = reg.gauge("process_heap_total_bytes", "V8 heap reserved in bytes (used and free).");
+  const external = reg.gauge(
+    "process_external_memory_bytes",
+    "Memory outside the V8 heap that JavaScript objects hold (ArrayBuffer and Uint8Array contents, the WASM core).",
+  );
   const start = reg.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
   const uptime = reg.gauge("process_uptime_seconds", "Seconds since the process started.");
   const cpu = reg.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
@@ -232,6 +237,8 @@ export function registerProcessMetrics(reg: Registry, startTimeS: number, now: (
     const mem = Deno.memoryUsage();
     rss.set({}, mem.rss);
     heap.set({}, mem.heapUsed);
+    heapTotal.set({}, mem.heapTotal);
+    external.set({}, mem.external);
     uptime.set({}, Math.max(0, now() / 1000 - startTimeS));
     try {
       loadavg.set({}, Deno.loadavg()[0]);
