@@ -11,6 +11,7 @@ pub mod aead;
 pub mod batch;
 pub mod blake3_hash;
 pub mod cpu;
+pub mod memory;
 pub mod mldsa87;
 pub mod mlkem;
 
@@ -27,6 +28,13 @@ pub extern "C" fn qudag_native_abi_version() -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn qudag_native_cpu_supported() -> u32 {
     u32::from(cpu::supported())
+}
+
+/// Gives the C heap's free memory back to the OS (glibc `malloc_trim(0)`; see `memory.rs`):
+/// 1 when memory was released, 0 when none was free, 2 where the C library cannot.
+#[unsafe(no_mangle)]
+pub extern "C" fn qudag_malloc_trim() -> u32 {
+    memory::trim()
 }
 
 /// ML-DSA-87 KeyGen from a 32-byte seed: public key (2,592 B) and expanded secret key (4,896 B).

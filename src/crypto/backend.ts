@@ -182,4 +182,9 @@ export interface CryptoBackend {
   blake3?(data: Uint8Array, outBytes?: number): Uint8Array;
   /** Synchronous AES-256-GCM, where the backend has it (native); callers fall back to WebCrypto. */
   readonly aes256Gcm?: SyncAes256Gcm;
+  /**
+   * Gives the C heap's free memory back to the OS, where the backend can (native, on glibc):
+   * "released", "none" (nothing was free) or "unsupported". See src/node/memory_trim.ts.
+   */
+  releaseFreeMemory?(): "released" | "none" | "unsupported";
 }

@@ -14,7 +14,7 @@
  */
 
 /** The ABI version this module was written against (`ABI_VERSION` in native/src/abi.rs). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** Where `deno task build:native` puts the library, relative to the project root. */
 export const DEFAULT_NATIVE_LIBRARY_PATH = `./native/target/release/${libraryFileName()}`;
@@ -75,6 +75,8 @@ const SYMBOLS = {
   qudag_native_abi_version: { parameters: [], result: "u32" },
   // uint32_t qudag_native_cpu_supported(void);  /* 1 = this CPU can run the library */
   qudag_native_cpu_supported: { parameters: [], result: "u32" },
+  // uint32_t qudag_malloc_trim(void);  /* 1 = released memory, 0 = none free, 2 = not glibc */
+  qudag_malloc_trim: { parameters: [], result: "u32" },
 
   // uint32_t qudag_mldsa87_keygen(const uint8_t *seed, size_t seed_len,
   //     uint8_t *public_key_out, size_t public_key_out_len,

@@ -498,6 +498,11 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
       check("BLAKE3", s.qudag_blake3_hash(data, BigInt(data.length), out, BigInt(out.length)));
       return out;
     },
+
+    releaseFreeMemory() {
+      const r = s.qudag_malloc_trim();
+      return r === 1 ? "released" : r === 0 ? "none" : "unsupported";
+    },
   };
   return Object.freeze(backend);
 }

@@ -77,6 +77,18 @@ Deno.test("openNative() loads the library and checks its ABI version", { ignore 
   assert.equal(opened.library.symbols.qudag_native_cpu_supported(), 1);
 });
 
+Deno.test("the native backend gives the C heap's free memory back (malloc_trim on glibc)", { ignore }, () => {
+  if (native === null) return;
+  const backend = native;
+  // Free a few megabytes under live buffers, then trim.
+  const blocks = Array.from({ length: 64 }, () => new Uint8Array(64 * 1024).fill(1));
+  const keep = new Uint8Array(1024).fill(2);
+  blocks.length = 0;
+  const result = backend.releaseFreeMemory!();
+  assert.ok(result === "released" || result === "none", result);
+  assert.equal(keep[0], 2);
+});
+
 Deno.test("openNative() says why a missing library cannot be used", () => {
   const missing = openNative("./native/target/release/no_such_library.so");
   assert.equal(missing.ok, false);

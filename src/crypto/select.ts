@@ -401,5 +401,8 @@ export function createRoutedBackend(
   };
   if (blake3Impl !== undefined) routed.blake3 = blake3Impl;
   const aes = primary.aes256Gcm ?? fallback.aes256Gcm;
-  return Object.freeze(aes === undefined ? routed : { ...routed, aes256Gcm: aes });
+  if (aes !== undefined) Object.assign(routed, { aes256Gcm: aes });
+  const release = primary.releaseFreeMemory ?? fallback.releaseFreeMemory;
+  if (release !== undefined) routed.releaseFreeMemory = release;
+  return Object.freeze(routed);
 }

@@ -89,6 +89,8 @@ Deno.test("selectCryptoBackend() picks the fastest available backend and says wh
   assert.ok(selected.backend.capabilities.callerRandomness);
   assert.ok(selected.backend.capabilities.kemDeterministic);
   assert.ok(selected.backend.capabilities.blake3);
+  // Only the native library can give the C heap's free memory back; the router keeps it.
+  assert.equal(selected.backend.releaseFreeMemory !== undefined, nativeLoads);
 });
 
 Deno.test("selectCryptoBackend() returns noble bare because it needs no routing", async () => {

@@ -20,6 +20,7 @@ import type { Genesis } from "./genesis.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
 import { registerNodeMetrics } from "./node_metrics.ts";
 import { monitorEventLoopLag } from "./event_loop_lag.ts";
+import { startMemoryTrim } from "./memory_trim.ts";
 import { startPeerNetwork } from "./p2p.ts";
 import { type HttpApp, startServers } from "./servers.ts";
 import { startServices } from "./services.ts";
@@ -93,7 +94,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     });
     const registry = metrics.registry;
     const stopLagMonitor = monitorEventLoopLag(registry);
-    cleanup.push(stopLagMonitor);
+    const stopMemoryTrim = startMemoryTrim({ release: crypto.backend.releaseFreeMemory, registry, log });
+    const stopMonitors = () => {
+      stopLagMonitor();
+      stopMemoryTrim();
+    };
+    cleanup.push(stopMonitors);
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
     const services = await startServices({
@@ -172,7 +178,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           servers,
           ledger,
           storage,
-          stopLagMonitor,
+          stopMonitors,
         }, reason)
       );
 

@@ -23,8 +23,8 @@ export interface StoppableNode {
   servers: NodeServers;
   ledger: LedgerService | null;
   storage: Storage;
-  /** Stops the event-loop lag monitor (event_loop_lag.ts). */
-  stopLagMonitor: () => void;
+  /** Stops the event-loop lag monitor (event_loop_lag.ts) and the memory trims (memory_trim.ts). */
+  stopMonitors: () => void;
 }
 
 /** Stops the node's parts: a failing step is logged, and the ledger and storage are closed whatever happens. */
@@ -35,7 +35,7 @@ export async function stopNode(n: StoppableNode, reason: string): Promise<void> 
     const t = setTimeout(() => r("timeout"), n.shutdownTimeoutMs);
     Deno.unrefTimer(t);
   });
-  n.stopLagMonitor();
+  n.stopMonitors();
   try {
     n.discovery.stop();
     n.consensus.stop();
