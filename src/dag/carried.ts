@@ -22,6 +22,8 @@
  * The order rule reads only the vertex and its causal past, so every honest
  * node reaches the same verdict on the same vertex.
  */
+import { validateTransaction, type VertexInfo } from "../core/mod.ts";
+import { toHex } from "../keys/mod.ts";
 import { conflictKeyOf } from "./conflict_key.ts";
 
 /** What the rules read of one carried transaction (the core decoded and checked its structure). */
@@ -34,6 +36,24 @@ export interface CarriedTx {
   readonly createsKey: Uint8Array | null;
   readonly signingMessage: Uint8Array;
   readonly signature: Uint8Array;
+}
+
+/**
+ * The carried transactions of a decoded vertex, as these rules read them (each
+ * decode hashes the transaction again in the core: callers keep the result).
+ */
+export function decodeCarried(info: VertexInfo): CarriedTx[] {
+  return info.vertex.transactions.map((bytes, i) => {
+    const { tx, signingMessage } = validateTransaction(bytes);
+    return {
+      id: toHex(info.transactionIds[i]),
+      account: toHex(tx.account),
+      nonce: tx.nonce,
+      createsKey: tx.kind === "create_account" ? tx.publicKey : null,
+      signingMessage,
+      signature: tx.signature,
+    };
+  });
 }
 
 /** Each is also a vertex refusal reason of src/dag/admission.ts. */

@@ -8,9 +8,7 @@
 import {
   CoreError,
   type CoreErrorCode,
-  decodeTransaction,
   encodeVertex,
-  validateTransaction,
   validateVertex,
   type VertexInfo,
   vertexSigningMessage,
@@ -26,6 +24,7 @@ import {
 import {
   carriedKeys,
   type CarriedTx,
+  decodeCarried,
   firstBadSignature,
   firstOutOfOrder,
   firstUnknownAccount,
@@ -44,6 +43,10 @@ import { AccountKeys } from "./account_keys.ts";
 import { CausalPast } from "./causal_past.ts";
 import { RecentVertices } from "./recent_vertices.ts";
 import { VerifiedTxs } from "./verified_txs.ts";
+import { backfillTimestamps, VertexTimes } from "./vertex_times.ts";
+import { type VertexView, vertexView } from "./vertex_view.ts";
+
+export type { VertexView } from "./vertex_view.ts";
 
 export type SubmitStatus = "admitted" | "duplicate" | "waiting" | "rejected";
 
@@ -59,20 +62,6 @@ export interface SubmitResult {
 }
 
 export type Origin = "api" | "peer" | "local";
-
-export interface VertexView {
-  id: string;
-  chainId: string;
-  author: string;
-  authorName: string | null;
-  round: string;
-  timestampMs: string;
-  parents: string[];
-  transactions: { id: string; kind: string; account: string; nonce: string }[];
-  status: "accepted" | "rejected" | "processing";
-  receivedAtMs: number;
-  bytes: number;
-}
 
 export interface DagServiceOptions {
   storage: Storage;
@@ -97,10 +86,6 @@ export interface DagServiceOptions {
 
 /** Bound on orphans released by one arrival, so one vertex cannot stall the event loop. */
 const RELEASE_PER_ARRIVAL_MAX = 10_000;
-/** Vertex rounds and timestamps kept in memory for admission checks (a new vertex names recent parents). */
-const TIMESTAMP_CACHE_MAX = 65_536;
-/** Stored vertices read back per batch when backfilling timestamps of rows from an older version. */
-const BACKFILL_BATCH = 4_096;
 /** Waiting vertices whose transactions' keys were not known on arrival (see #keyless). */
 const KEYLESS_MAX = 16_384;
 
@@ -111,9 +96,8 @@ export class DagService {
   readonly #orphans: OrphanBuffer;
   readonly #recent = new RecentVertices();
   readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void)[] = [];
-  readonly #rounds = new Map<string, bigint>();
-  /** Timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
-  readonly #timestamps = new Map<string, bigint>();
+  /** Rounds and timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
+  readonly #times: VertexTimes;
   readonly #received;
   readonly #rejected;
   readonly #orphanGauge;
@@ -135,7 +119,8 @@ export class DagService {
     this.#o = o;
     this.accountKeys = o.accountKeys ?? new AccountKeys({ storage: o.storage });
     this.#verifiedTxs = o.verifiedTxs ?? new VerifiedTxs(o.backend);
-    this.#backfillTimestamps();
+    backfillTimestamps(o.storage, o.logger);
+    this.#times = new VertexTimes(o.storage);
     this.#coverage = new CoverageIndex(o.cut?.current, o.cut?.previous);
     // The vertices above the required cut, parents first: what a new vertex may name and must descend from.
     for (const id of o.storage.verticesFrom(this.#coverage.required.boundaryMs)) {
@@ -199,51 +184,6 @@ export class DagService {
     return v;
   }
 
-  #roundOf = (idHex: string): bigint | null => {
-    const cached = this.#rounds.get(idHex);
-    if (cached !== undefined) return cached;
-    const v = this.#o.storage.getVertex(idHex);
-    if (!v) return null;
-    this.#remember(this.#rounds, idHex, v.round);
-    return v.round;
-  };
-
-  #remember(map: Map<string, bigint>, id: string, value: bigint): void {
-    if (map.size >= TIMESTAMP_CACHE_MAX) map.delete(map.keys().next().value!);
-    map.set(id, value);
-  }
-
-  /** Timestamp of a stored vertex (read from its bytes once, then cached). */
-  #timestampOf = (idHex: string): bigint => {
-    const cached = this.#timestamps.get(idHex);
-    if (cached !== undefined) return cached;
-    const stored = this.#o.storage.getVertex(idHex);
-    if (!stored) throw new Error(`Cannot read the timestamp of vertex ${idHex}: it is not stored`);
-    const ts = BigInt(stored.timestampMs);
-    this.#remember(this.#timestamps, idHex, ts);
-    return ts;
-  };
-
-  /**
-   * Rows written by a version that did not store timestamps get theirs from
-   * their bytes, once (settlement and restarts read them by timestamp).
-   */
-  #backfillTimestamps(): void {
-    const storage = this.#o.storage;
-    let done = 0;
-    for (;;) {
-      const ids = storage.vertexIdsWithoutTimestamp(BACKFILL_BATCH);
-      if (ids.length === 0) break;
-      storage.transaction(() => {
-        for (const id of ids) {
-          storage.setVertexTimestamp(id, Number(validateVertex(storage.getVertex(id)!.bytes).vertex.timestampMs));
-        }
-      });
-      done += ids.length;
-    }
-    if (done > 0) this.#o.logger.info("vertex timestamps backfilled from their bytes", { vertices: done });
-  }
-
   /** Consensus closed a cut: from now on new vertices must descend from the frontier of the one before. */
   advanceCut(position: CutPosition): void {
     this.#coverage.advance(position);
@@ -254,21 +194,14 @@ export class DagService {
     const boundary = required - Math.max(0, position.boundaryMs - required);
     this.causalPast.forgetBelow(boundary);
     this.#recent.forgetBelow(boundary);
-    for (const [id, ts] of this.#timestamps) {
-      if (ts < BigInt(boundary)) {
-        this.#timestamps.delete(id);
-        this.#rounds.delete(id);
-      }
-    }
-    for (const id of this.#rounds.keys()) if (!this.#timestamps.has(id)) this.#rounds.delete(id);
+    this.#times.forgetBelow(boundary);
   }
 
   /** Entries in the DAG service's caches (links, timestamps, rounds, decoded vertices), for tests and status. */
   cacheSizes(): { links: number; timestamps: number; rounds: number; decoded: number } {
     return {
       links: this.causalPast.cached,
-      timestamps: this.#timestamps.size,
-      rounds: this.#rounds.size,
+      ...this.#times.sizes,
       decoded: this.#recent.size,
     };
   }
@@ -357,7 +290,7 @@ export class DagService {
 
   /** Round of a stored vertex, or null when it is not stored here. */
   roundOf(idHex: string): bigint | null {
-    return this.#roundOf(idHex);
+    return this.#times.roundOf(idHex);
   }
 
   /**
@@ -373,7 +306,7 @@ export class DagService {
     }
     const info = validateVertex(bytes);
     const id = toHex(info.id);
-    if (this.#roundOf(id) !== null) return { status: "duplicate", id };
+    if (this.#times.roundOf(id) !== null) return { status: "duplicate", id };
     return this.#place(info, id, bytes, "local");
   }
 
@@ -386,7 +319,7 @@ export class DagService {
     const carried = await this.#checkCarried(d.info, d.id, "validate");
     if (carried !== null) return carried;
     const parents = c.info.vertex.parents.map(toHex);
-    const missing = parents.filter((p) => this.#roundOf(p) === null);
+    const missing = parents.filter((p) => this.#times.roundOf(p) === null);
     if (missing.length) return { status: "waiting", id: c.id, missing };
     const order = this.#checkOrder(d.info, parents);
     if (order !== null) return this.#reject("validate", d.id, order.reason, order.message);
@@ -400,22 +333,8 @@ export class DagService {
    */
   #carriedOf(info: VertexInfo): CarriedTx[] {
     let carried = this.#carried.get(info);
-    if (carried === undefined) this.#carried.set(info, carried = this.#decodeCarried(info));
+    if (carried === undefined) this.#carried.set(info, carried = decodeCarried(info));
     return carried;
-  }
-
-  #decodeCarried(info: VertexInfo): CarriedTx[] {
-    return info.vertex.transactions.map((bytes, i) => {
-      const { tx, signingMessage } = validateTransaction(bytes);
-      return {
-        id: toHex(info.transactionIds[i]),
-        account: toHex(tx.account),
-        nonce: tx.nonce,
-        createsKey: tx.kind === "create_account" ? tx.publicKey : null,
-        signingMessage,
-        signature: tx.signature,
-      };
-    });
   }
 
   /**
@@ -437,7 +356,7 @@ export class DagService {
     if (bad !== null) return this.#reject(origin, id, bad.reason, bad.message);
     const unknown = firstUnknownAccount(txs, keys);
     if (unknown === null) return null;
-    const parentsHere = info.vertex.parents.every((p) => this.#roundOf(toHex(p)) !== null);
+    const parentsHere = info.vertex.parents.every((p) => this.#times.roundOf(toHex(p)) !== null);
     if (parentsHere) return this.#reject(origin, id, unknown.reason, unknown.message);
     if (origin !== "validate") {
       if (this.#keyless.size >= KEYLESS_MAX) this.#keyless.delete(this.#keyless.values().next().value!);
@@ -466,7 +385,7 @@ export class DagService {
     const d = this.#decode(bytes, origin);
     if (!d.ok) return d.result;
     const { info, id } = d;
-    if (this.#roundOf(id) !== null) {
+    if (this.#times.roundOf(id) !== null) {
       this.#received.inc({ origin, result: "duplicate" });
       return { status: "duplicate", id };
     }
@@ -479,9 +398,9 @@ export class DagService {
     const carried = await this.#checkCarried(info, id, origin);
     if (carried !== null) return carried;
     // Another arrival of the same vertex may have been placed while the signatures were checked.
-    if (this.#roundOf(id) !== null || this.#orphans.has(id)) {
+    if (this.#times.roundOf(id) !== null || this.#orphans.has(id)) {
       this.#received.inc({ origin, result: "duplicate" });
-      return this.#roundOf(id) !== null ? { status: "duplicate", id } : { status: "waiting", id, missing: [] };
+      return this.#times.roundOf(id) !== null ? { status: "duplicate", id } : { status: "waiting", id, missing: [] };
     }
     return this.#place(info, id, bytes, origin, from);
   }
@@ -501,8 +420,8 @@ export class DagService {
       {
         chainIdHex: this.#o.genesis.chainIdHex,
         isValidator: (a) => this.#names.has(a),
-        roundOf: this.#roundOf,
-        timestampOf: this.#timestampOf,
+        roundOf: this.#times.roundOf,
+        timestampOf: this.#times.timestampOf,
         // The clock was checked on arrival; a released orphan must not fail it for having waited.
         nowMs: Number(info.vertex.timestampMs),
         limits: this.#o.admissionLimits ?? DEFAULT_ADMISSION_LIMITS,
@@ -582,8 +501,7 @@ export class DagService {
         });
       });
     }, { grouped: origin === "peer" });
-    this.#remember(this.#rounds, id, info.vertex.round);
-    this.#remember(this.#timestamps, id, info.vertex.timestampMs);
+    this.#times.remember(id, info.vertex.round, info.vertex.timestampMs);
     this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     this.causalPast.remember(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     this.#recent.put(id, info, bytes.length);
@@ -623,30 +541,7 @@ export class DagService {
 
   get(idHex: string): VertexView | null {
     const v = this.#o.storage.getVertex(idHex);
-    if (!v) return null;
-    const info = validateVertex(v.bytes);
-    const decision = this.#o.storage.getDecision(idHex);
-    return {
-      id: v.id,
-      chainId: toHex(info.vertex.chainId),
-      author: v.author,
-      authorName: this.#names.get(v.author) ?? null,
-      round: v.round.toString(),
-      timestampMs: info.vertex.timestampMs.toString(),
-      parents: [...v.parents],
-      transactions: info.vertex.transactions.map((b, i) => {
-        const tx = decodeTransaction(b);
-        return {
-          id: toHex(info.transactionIds[i]),
-          kind: tx.kind,
-          account: toHex(tx.account),
-          nonce: tx.nonce.toString(),
-        };
-      }),
-      status: decision?.status ?? "processing",
-      receivedAtMs: v.receivedAtMs,
-      bytes: v.bytes.length,
-    };
+    return v && vertexView(v, this.#o.storage.getDecision(idHex), this.#names.get(v.author) ?? null);
   }
 
   /** The raw signed bytes of a stored vertex. */
@@ -655,7 +550,7 @@ export class DagService {
   }
 
   children(idHex: string): string[] | null {
-    if (this.#roundOf(idHex) === null) return null;
+    if (this.#times.roundOf(idHex) === null) return null;
     return this.#o.storage.children(idHex);
   }
 
@@ -680,7 +575,7 @@ export class DagService {
     if (!this.#names.has(authorId)) throw new Error("this node's key is not in the genesis validator set");
     const tips = (this.#o.tips?.() ?? []).slice(0, parentsMax).sort();
     const round = tips.reduce((m, t) => {
-      const r = this.#roundOf(t)!;
+      const r = this.#times.roundOf(t)!;
       return r + 1n > m ? r + 1n : m;
     }, 0n);
     const unsigned = {
