@@ -13,6 +13,17 @@
  * later. While a decision waits, `has` names it, so the node reports its
  * transaction as pending.
  *
+ * What the engine tells peers is not held back: its votes are its
+ * preferences, which can reflect a decision up to one commit before it is
+ * durable. A crash in that window (at most 20 ms under load) makes this node
+ * forget the decision; after the restart it decides again from what its
+ * peers hold, as it does for the confidence it had in undecided vertices.
+ * Until then its votes are those of a validator that forgot: they count
+ * against the one faulty validator of four that the safety argument of
+ * wasm/LEDGER.md ("Breaking a stalled split") allows. The seeded simulation's
+ * crash scenario does not model this window (its store records at once).
+ * Clients and the ledger never see such a decision.
+ *
  * A commit that fails keeps the decisions waiting and tries again after
  * `retryMs` (a full disk can clear); nothing is reported until it succeeds.
  * `flush` commits at once: before a cut is recorded (a cut and what follows
