@@ -12,7 +12,7 @@ import {
   type StoredTransaction,
   type StoredVertex,
 } from "./types.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { SCHEMA_VERSION } from "./migrations.ts";
 import {
   checkCertificate,
   checkCut,
@@ -27,31 +27,23 @@ import {
   checkVertex,
   CUTS_FROM_LIMIT_DEFAULT,
 } from "./_rules.ts";
-import { decodeSignatures, encodeSignatures } from "./_signatures.ts";
+import { encodeSignatures } from "./_signatures.ts";
 import { SQL } from "./_sqlite_sql.ts";
+import { migrate, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_LOCKED, SQLITE_NOTADB, sqliteCode } from "./_sqlite_migrate.ts";
+import {
+  certificateOf,
+  type CertificateRow,
+  cutOf,
+  type CutRow,
+  decisionOf,
+  type DecisionRow,
+} from "./_sqlite_rows.ts";
 import { SqliteVaultStore } from "./vault_sqlite.ts";
 
 export const DB_FILE = "qudag.db";
 
 /** The `bytes` of a transaction kept in its vertex (migration 8). */
 const EMPTY = new Uint8Array(0);
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-const SQLITE_CORRUPT = 11;
-const SQLITE_NOTADB = 26;
-
-/** The primary SQLite result code; Deno's node:sqlite gives only the message, so map it back. */
-function sqliteCode(e: unknown): number | undefined {
-  const code = (e as { errcode?: unknown }).errcode;
-  if (typeof code === "number") return code & 0xff;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/database is locked/.test(msg)) return SQLITE_BUSY;
-  if (/database table is locked/.test(msg)) return SQLITE_LOCKED;
-  if (/disk image is malformed/.test(msg)) return SQLITE_CORRUPT;
-  if (/file is not a database/.test(msg)) return SQLITE_NOTADB;
-  return undefined;
-}
-
 export interface SqliteOptions {
   /** The data directory; the database is `<dir>/qudag.db`. */
   dataDir: string;
@@ -159,59 +151,11 @@ export class SqliteStorage implements Storage {
       throw new StorageError("storage_io", `cannot open database ${path}: ${(cause as Error).message}`, { cause });
     }
     const storage = new SqliteStorage(db, path, options.synchronous ?? "durable");
-    storage.#migrate();
+    migrate(db, path);
     try {
       Deno.writeTextFileSync(holderFile, `pid ${options.pid ?? Deno.pid}, since ${new Date().toISOString()}\n`);
     } catch { /* informational only */ }
     return storage;
-  }
-
-  #migrate(): void {
-    const db = this.#db;
-    try {
-      db.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
-      );
-      const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
-      const current = row.v ?? 0;
-      if (current > SCHEMA_VERSION) {
-        throw new StorageError(
-          "storage_corrupt",
-          `database ${this.path} has schema version ${current}, newer than this build supports (${SCHEMA_VERSION}); upgrade qudag`,
-        );
-      }
-      for (const m of MIGRATIONS) {
-        if (m.version <= current) continue;
-        db.exec("BEGIN");
-        try {
-          db.exec(m.sql);
-          db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-            m.version,
-            m.name,
-            new Date().toISOString(),
-          );
-          db.exec("COMMIT");
-        } catch (cause) {
-          db.exec("ROLLBACK");
-          throw new StorageError(
-            "storage_io",
-            `migration ${m.version} (${m.name}) failed: ${(cause as Error).message}`,
-            {
-              cause,
-            },
-          );
-        }
-      }
-    } catch (e) {
-      if (e instanceof StorageError) throw e;
-      const code = sqliteCode(e);
-      if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) {
-        throw new StorageError("storage_corrupt", `database ${this.path} is corrupt or not a qudag database`, {
-          cause: e,
-        });
-      }
-      throw new StorageError("storage_io", `cannot read schema of ${this.path}: ${(e as Error).message}`, { cause: e });
-    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -659,56 +603,4 @@ export class SqliteStorage implements Storage {
     } catch { /* best effort; WAL replays on next open */ }
     this.#db.close();
   }
-}
-
-// Rows as node:sqlite returns them: types, not interfaces, so they match its index signature.
-
-type DecisionRow = {
-  id: string;
-  subject: DecisionSubject;
-  status: DecisionStatus;
-  decided_at_ms: number;
-};
-function decisionOf(r: DecisionRow): Decision {
-  return { id: r.id, subject: r.subject, status: r.status, decidedAtMs: Number(r.decided_at_ms) };
-}
-
-type CutRow = {
-  seq: number;
-  boundary_ms: number;
-  prev_boundary_ms: number;
-  frontier: string;
-  vertex_count: number;
-  snapshot_safe: number;
-  statement: Uint8Array | null;
-  digest: string | null;
-  signature: Uint8Array | null;
-};
-function cutOf(r: CutRow): StoredCut {
-  return {
-    seq: Number(r.seq),
-    boundaryMs: Number(r.boundary_ms),
-    prevBoundaryMs: Number(r.prev_boundary_ms),
-    frontier: JSON.parse(r.frontier) as string[],
-    vertexCount: Number(r.vertex_count),
-    snapshotSafe: r.snapshot_safe === 1,
-    statement: r.statement === null ? null : new Uint8Array(r.statement),
-    digest: r.digest,
-    signature: r.signature === null ? null : new Uint8Array(r.signature),
-  };
-}
-
-type CertificateRow = {
-  seq: number;
-  digest: string;
-  statement: Uint8Array;
-  signatures: Uint8Array;
-};
-function certificateOf(r: CertificateRow): StoredCertificate {
-  return {
-    seq: Number(r.seq),
-    digest: r.digest,
-    statement: new Uint8Array(r.statement),
-    signatures: decodeSignatures(r.signatures, `certificate ${r.seq}`),
-  };
 }
