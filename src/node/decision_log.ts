@@ -68,7 +68,10 @@ export class DecisionLog {
     this.#o = o;
   }
 
-  /** Takes the decisions of one counted poll (or abandon); they are committed by the end of this turn. */
+  /**
+   * Takes the decisions of one counted poll (or abandon): committed at the
+   * end of this turn, or `intervalMs` after the last commit under load.
+   */
   add(decisions: readonly Decision[]): void {
     if (decisions.length === 0) return;
     const at = this.#o.nowMs();
