@@ -1,6 +1,6 @@
 /**
  * `deno task bench:soak [-- --json] [--vertices N] [--window-s S] [--rate R] [--max-minutes M] [--senders S] [--quick]`
- * `[--cpu-prof DIR]`:
+ * `[--cpu-prof DIR] [--keep DIR]`:
  * the settlement issue's acceptance benchmark. A real 4-node local testnet
  * (scripts/testnet.ts, every node on 127.0.0.1) with settlement on and
  * `QUDAG_BATCH_TXS_MAX=1`, so every transaction is its own vertex, runs under
@@ -82,6 +82,17 @@ const CPU_PROF_DIR = (() => {
 })();
 const SETTLEMENT_INTERVAL_MS = QUICK ? 1_000 : 5_000;
 const NODE_ENV = { ...BENCH_NODE_ENV, QUDAG_BATCH_TXS_MAX: "1", QUDAG_SNAPSHOT_EVERY: "6" };
+/** `--keep DIR`: each node's log is written there at the end, and the data directories are kept there. */
+const KEEP_DIR = (() => {
+  const at = Deno.args.indexOf("--keep");
+  return at < 0 ? undefined : Deno.args[at + 1];
+})();
+/**
+ * Windows in a row in which some node applied nothing while transfers were
+ * waiting: the network has stalled, and the run stops with the nodes' warnings
+ * rather than waiting out M minutes.
+ */
+const STALLED_WINDOWS_MAX = 3;
 /** Transfers per window whose latency is sampled (about). */
 const SAMPLES_PER_WINDOW = 20;
 /** Windows at most (the traffic phase ends after MAX_MINUTES anyway). */
@@ -237,6 +248,7 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
   let submittedBefore = 0;
   let lateBefore = 0;
   let reached = false;
+  let stalled = 0;
   try {
     for (let w = 0; w < WINDOWS_MAX && !reached; w++) {
       const end = schedule.t0Ms + (w + 1) * WINDOW_S * 1000;
@@ -285,6 +297,12 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
       previous = probes;
       previousAt = at;
       reached = row.state_vertices >= VERTICES;
+      stalled = row.applied === 0 && submitted > 0 ? stalled + 1 : 0;
+      if (stalled >= STALLED_WINDOWS_MAX) {
+        throw new Error(
+          `a node applied no transfer in ${stalled} windows in a row: the network stalled\n${x.logTail()}`,
+        );
+      }
     }
   } finally {
     ctl.stop = true;
@@ -477,7 +495,8 @@ const conditions: Record<string, unknown> = {
   loadavg_start: await loadavg(),
   deno: Deno.version.deno,
 };
-const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-soak-" });
+const dir = KEEP_DIR === undefined ? Deno.makeTempDirSync({ prefix: "qudag-bench-soak-" }) : KEEP_DIR;
+if (KEEP_DIR !== undefined) Deno.mkdirSync(KEEP_DIR, { recursive: true });
 progress(`starting ${NODES} nodes (settlement every ${SETTLEMENT_INTERVAL_MS} ms, one transaction per vertex)…`);
 const runStart = performance.now();
 const net = await startTestnet({
@@ -497,9 +516,14 @@ try {
   error = e;
 } finally {
   await net.stop();
-  try {
-    Deno.removeSync(dir, { recursive: true });
-  } catch { /* left behind: a temporary directory */ }
+  if (KEEP_DIR === undefined) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* left behind: a temporary directory */ }
+  } else {
+    net.description.nodes.forEach((n, i) => Deno.writeTextFileSync(`${KEEP_DIR}/${n.name}.log`, net.log(i)));
+    progress(`kept: the data directories and each node's log in ${KEEP_DIR}`);
+  }
 }
 conditions.loadavg_end = await loadavg();
 if (result === null) {

@@ -7,7 +7,9 @@
  * empty data directory, and then a validator whose data directory is wiped,
  * rejoin by state sync from a certified checkpoint (the log says so) and reach
  * the same ledger state hash as the others. A restart without a wipe loads
- * the newest snapshot and replays only what came after it.
+ * the newest snapshot and replays only what came after it. A running
+ * validator whose ledger halted (its store damaged) states no more
+ * checkpoints, stays behind the certified ones, and syncs again by itself.
  */
 import assert from "node:assert/strict";
 import { ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
@@ -42,6 +44,7 @@ Deno.test({
         QUDAG_SNAPSHOT_EVERY: "1",
         QUDAG_SYNC_BEHIND_MIN: "2",
         QUDAG_SYNC_WAIT_MS: "5000",
+        QUDAG_SYNC_RESYNC_AFTER_MS: "8000",
       },
     });
     const d = net.description;
@@ -184,6 +187,39 @@ Deno.test({
         const from = ids.length;
         await traffic(2);
         await sameState("after the restart", ids.slice(from));
+      });
+
+      await t.step("a running validator whose ledger halted syncs again by itself and follows the others", async () => {
+        await net.stopNode(2);
+        running.delete(2);
+        // Damage its store as a broken disk might: no snapshot (a restart replays everything) and an accepted
+        // transaction's decision gone, so its ledger halts on the way and states no more checkpoints.
+        const db = new DatabaseSync(`${d.nodes[2].dataDir}/qudag.db`);
+        db.prepare("DELETE FROM snapshots").run();
+        db.prepare("DELETE FROM decisions WHERE id = ?").run(ids[0]);
+        db.close();
+        await net.restartNode(2);
+        await waitFor("the damaged node halts", () => Promise.resolve(/exchange ledger halted/.test(net.log(2))));
+        // The others go on certifying checkpoints; it stays behind them, stating none, and syncs again.
+        await waitFor("the halted node syncs again", async () => {
+          await traffic(1);
+          return /"code":"sync_resync"/.test(net.log(2)) && /synced from a certified checkpoint/.test(net.log(2));
+        });
+        await waitFor("it is ready again", async () => {
+          try {
+            const res = await fetch(`${d.nodes[2].http}/ready`);
+            await res.body?.cancel();
+            return res.ok;
+          } catch {
+            return false; // between its stop and its start again
+          }
+        });
+        assert.equal((await status(2)).exchange.ledger.halted, null);
+        await sameState("the resynced node reaches the others' state", [], [2]);
+        running.add(2);
+        const from = ids.length;
+        await traffic(2);
+        await sameState("and follows them", ids.slice(from));
       });
     } finally {
       await net.stop();

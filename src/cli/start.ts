@@ -15,7 +15,8 @@ export const start: Command = {
     { name: "--print-config", kind: "bool", help: "print the resolved configuration (secrets redacted) and exit" },
     ...configFlagSpecs().filter((f) => f.name !== "--node"),
   ],
-  details: "Configuration order: defaults < --config FILE < environment < flags. SIGTERM or SIGINT stops the node.",
+  details: "Configuration order: defaults < --config FILE < environment < flags. SIGTERM or SIGINT stops the node. " +
+    "A node that stays behind the certified checkpoints (sync.resync_after_ms) starts again in this process and syncs.",
   async run(parsed, io) {
     const config = loadConfig(parsed, io);
     if (parsed.flags["--print-config"]) {
@@ -34,10 +35,15 @@ export const start: Command = {
     );
     for (const [s, h] of handlers) Deno.addSignalListener(s, h);
     try {
-      const node = await startNode({ config, logger });
-      onStop = (sig) => void node.stop(sig);
-      if (signalled) onStop(signalled);
-      await node.stopped;
+      // A node that stopped itself to sync again (src/node/resync_watch.ts) starts again in this process.
+      for (let resync = false;; resync = true) {
+        const node = await startNode({ config, logger, resync });
+        onStop = (sig) => void node.stop(sig);
+        if (signalled) onStop(signalled);
+        await node.stopped;
+        if (signalled || !node.wantsResync()) break;
+        logger.info("node starting again to sync from the newest certified checkpoint");
+      }
     } finally {
       for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
     }

@@ -68,7 +68,12 @@ export interface Config {
     readonly snapshotsKept: number;
     readonly pruneBeforeCheckpoints: number;
   };
-  readonly sync: { readonly enabled: boolean; readonly behindMin: number; readonly waitMs: number };
+  readonly sync: {
+    readonly enabled: boolean;
+    readonly behindMin: number;
+    readonly waitMs: number;
+    readonly resyncAfterMs: number;
+  };
   readonly log: { readonly level: LogLevel };
   readonly crypto: { readonly backend: CryptoBackendChoice; readonly nativeLibrary: string };
   readonly fees: {
@@ -410,7 +415,12 @@ function build(
       snapshotsKept: n("storage.snapshots_kept"),
       pruneBeforeCheckpoints: n("storage.prune_before_checkpoints"),
     },
-    sync: { enabled: b("sync.enabled"), behindMin: n("sync.behind_min"), waitMs: n("sync.wait_ms") },
+    sync: {
+      enabled: b("sync.enabled"),
+      behindMin: n("sync.behind_min"),
+      waitMs: n("sync.wait_ms"),
+      resyncAfterMs: n("sync.resync_after_ms"),
+    },
     log: { level: s("log.level") as LogLevel },
     crypto: { backend: s("crypto.backend") as CryptoBackendChoice, nativeLibrary: s("crypto.native_library")! },
     fees: {

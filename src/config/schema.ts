@@ -334,6 +334,14 @@ export const FIELDS: readonly Field[] = [
     env: ["QUDAG_SYNC_WAIT_MS"],
     help: "how long a starting node waits for peers to ask them for their newest checkpoint",
   },
+  {
+    key: "sync.resync_after_ms",
+    type: { kind: "int", min: 0, max: 86_400_000 },
+    default: 30_000,
+    env: ["QUDAG_SYNC_RESYNC_AFTER_MS"],
+    help: "a running node at least sync.behind_min checkpoints behind the certified ones for this long restarts its " +
+      "services and syncs from the newest certified checkpoint (0 = never; it then only catches up by fetching)",
+  },
   // logging
   {
     key: "log.level",

@@ -70,6 +70,8 @@ export class CheckpointService {
   /** Sequences whose certificate was requested from a peer. */
   readonly #requested = new Set<number>();
   #served: { seq: number; bytes: Uint8Array } | null = null;
+  /** The last checkpoint this node stated (0: none since it started or synced). */
+  #stated: number;
   /** Serialises statements: each needs the previous one's digest. */
   #queue: Promise<void> = Promise.resolve();
   readonly #m: { sequence: Gauge; certified: Gauge; signatures: Counter; mismatches: Counter };
@@ -95,10 +97,16 @@ export class CheckpointService {
         "Certified checkpoints that contradict this node's own statement of the same sequence.",
       ),
     };
-    this.#m.sequence.set({}, o.storage.latestCut()?.statement ? o.storage.latestCut()!.seq : 0);
+    this.#stated = o.storage.latestCut()?.statement ? o.storage.latestCut()!.seq : 0;
+    this.#m.sequence.set({}, this.#stated);
     this.#m.certified.set({}, o.storage.latestCertificate()?.seq ?? 0);
     const lowest = (o.storage.latestCut()?.seq ?? 0) + 1;
     if (lowest > 1) this.#collector.forgetBelow(lowest);
+  }
+
+  /** The last checkpoint this node stated (0: none). A node whose ledger halted states none. */
+  statedSeq(): number {
+    return this.#stated;
   }
 
   /** The newest certificate this node holds. */
@@ -151,6 +159,7 @@ export class CheckpointService {
     const digest = statementDigest(statement).toHex();
     const signature = this.#o.signer === null ? null : this.#o.signer.sign(bytes);
     this.#o.storage.setCutStatement(cut.seq, bytes, digest, signature);
+    this.#stated = cut.seq;
     this.#m.sequence.set({}, cut.seq);
     if (signature === null) return;
     this.#collector.add(cut.seq, digest, this.#o.validatorId, signature);
@@ -173,14 +182,14 @@ export class CheckpointService {
       return;
     }
     if (this.#o.storage.getCertificate(seq) !== null) return;
-    // Not stated here (yet), or stated differently: hold it, bounded, and ask for the certificate once a
-    // quorum signed one digest.
+    // Not stated here (yet, or ever: a halted ledger states nothing), or stated differently: hold it, bounded,
+    // and ask for the certificate once a quorum signed one digest. A node learns so how far behind it is.
     const latest = this.#o.storage.latestCut()?.seq ?? 0;
-    if (seq <= latest && own?.digest === undefined) return;
-    if (seq > latest + PENDING_WINDOW) {
+    if (seq > latest + PENDING_WINDOW || seq + PENDING_WINDOW < latest) {
       this.#m.signatures.inc({ result: "out_of_window" });
       return;
     }
+    for (const held of this.#unverified.keys()) if (held + PENDING_WINDOW < latest) this.#unverified.delete(held);
     let bySeq = this.#unverified.get(seq);
     if (bySeq === undefined) this.#unverified.set(seq, bySeq = new Map());
     let byDigest = bySeq.get(digest);
@@ -269,6 +278,7 @@ export class CheckpointService {
     if (stored === null) {
       this.#o.storage.putCertificate({ seq: statement.seq, digest, statement: statementBytes, signatures });
     }
+    this.#unverified.delete(statement.seq);
     this.#m.certified.set({}, Math.max(statement.seq, this.#o.storage.latestCertificate()?.seq ?? 0));
     const own = this.#o.storage.getCut(statement.seq);
     if (own?.digest != null && own.digest !== digest) {

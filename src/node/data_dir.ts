@@ -1,13 +1,18 @@
 /**
  * The node's claim on its data directory: the database belongs to one node
- * key and one chain, counts its starts, and is moved aside (never deleted)
- * when a state sync starts over, all but its vault, which moves along.
+ * key and one chain, counts its starts, and is moved aside when a state sync
+ * starts over, all but its vault, which moves along. The newest
+ * STALE_COPIES_KEPT databases moved aside stay; older ones are deleted (a
+ * node that syncs again and again while it runs must not fill its disk).
  */
 import type { Logger } from "../log/mod.ts";
 import { DB_FILE, SqliteStorage, type Storage } from "../storage/mod.ts";
 import type { Genesis } from "./genesis.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { NodeStartError } from "./start_error.ts";
+
+/** Databases moved aside that are kept, the newest ones. */
+export const STALE_COPIES_KEPT = 2;
 
 /** What the data directory knows of the node's identity and chain. */
 type Owner = Pick<NodeIdentity, "keyId" | "source">;
@@ -57,6 +62,7 @@ export class DataDir {
     this.#storage = storage;
     const secrets = storage.vault.moveFrom(aside);
     if (secrets > 0) log.info("the vault moved from the stale database into the fresh one", { secrets });
+    deleteOldStaleCopies(this.#path, STALE_COPIES_KEPT, log);
     this.recordStart(identity, nowIso);
     this.#storage.setMeta("chain_id", genesis.chainIdHex);
     return this.#storage;
@@ -104,9 +110,33 @@ export function claimChain(storage: Storage, genesis: Chain): void {
 }
 
 /**
+ * Deletes the databases moved aside (`qudag.db.stale-<time>`, with their WAL
+ * and shared-memory files) but the newest `keep`; their names sort by time.
+ */
+export function deleteOldStaleCopies(dataDir: string, keep: number, log: Logger): void {
+  const dir = dataDir.replace(/\/+$/, "");
+  const prefix = `${DB_FILE}.stale-`;
+  const stamps = new Set<string>();
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && e.name.startsWith(prefix)) stamps.add(e.name.slice(prefix.length).replace(/-(wal|shm)$/, ""));
+  }
+  const old = [...stamps].sort().slice(0, Math.max(0, stamps.size - keep));
+  for (const stamp of old) {
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.removeSync(`${dir}/${prefix}${stamp}${suffix}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    log.info("an old stale database was deleted", { deleted: `${dir}/${prefix}${stamp}`, kept: keep });
+  }
+}
+
+/**
  * Moves a stale database aside (`qudag.db.stale-<time>`, with its WAL) and
- * opens a fresh one, for a state sync: nothing is deleted (the vault then
- * moves into the fresh one: SqliteVaultStore.moveFrom).
+ * opens a fresh one, for a state sync (the vault then moves into the fresh
+ * one: SqliteVaultStore.moveFrom).
  */
 function moveStoreAside(
   storage: SqliteStorage,

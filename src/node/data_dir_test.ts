@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../log/mod.ts";
-import { claimChain, DataDir } from "./data_dir.ts";
+import { DatabaseSync } from "node:sqlite";
+import { claimChain, DataDir, STALE_COPIES_KEPT } from "./data_dir.ts";
 
 const owner = { keyId: "a".repeat(64), source: "key-store" as const };
 const chain = { chainIdHex: "c".repeat(64), path: "/tmp/genesis.json" };
@@ -118,6 +119,34 @@ Deno.test("DataDir.startOver() moves the vault into the fresh database and leave
       const text = new TextDecoder("latin1").decode(bytes);
       assert.ok(!text.includes("SEALED-VALUE-MARKER") && !text.includes("db password"), `${name} keeps vault data`);
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("DataDir.startOver() keeps the newest STALE_COPIES_KEPT stale databases and deletes older ones", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    claimChain(d.storage, chain);
+    for (let i = 0; i < STALE_COPIES_KEPT + 2; i++) {
+      d.storage.setMeta("marker", `copy ${i}`);
+      await new Promise((r) => setTimeout(r, 5)); // each copy's name has its own millisecond
+      d.startOver(owner, "2026-03-01T00:00:00.000Z", chain, quiet);
+    }
+    const stale = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.stale-[^-]+.*Z$/.test(n)).sort();
+    assert.equal(stale.length, STALE_COPIES_KEPT, stale.join(", "));
+    const markers = stale.map((name) => {
+      const db = new DatabaseSync(`${dir}/${name}`, { readOnly: true });
+      try {
+        return (db.prepare("SELECT value FROM meta WHERE key = 'marker'").get() as { value: string }).value;
+      } finally {
+        db.close();
+      }
+    });
+    assert.deepEqual(markers, [`copy ${STALE_COPIES_KEPT}`, `copy ${STALE_COPIES_KEPT + 1}`]);
+    d.close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

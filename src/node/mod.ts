@@ -23,6 +23,7 @@ import { monitorEventLoopLag } from "./event_loop_lag.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { startPeerNetwork } from "./p2p.ts";
 import { type HttpApp, startServers } from "./servers.ts";
+import { startResyncWatch } from "./resync_watch.ts";
 import { startServices } from "./services.ts";
 import { type Cleanup, stopNode, Stopper, undoStart } from "./shutdown.ts";
 import { nodeStatus } from "./status.ts";
@@ -50,6 +51,11 @@ export interface RunningNode {
   stop(reason: string): Promise<void>;
   /** Resolves when the node has stopped. */
   readonly stopped: Promise<void>;
+  /**
+   * True when the node stopped itself to sync again (src/node/resync_watch.ts):
+   * whoever runs it starts it again with `resync` (src/cli/start.ts).
+   */
+  readonly wantsResync: () => boolean;
 }
 
 export interface StartOptions {
@@ -59,6 +65,12 @@ export interface StartOptions {
   nowMs?: () => number;
   /** The crypto backend to use instead of selecting one (tests count what it is asked to do). */
   crypto?: SelectedBackend;
+  /**
+   * This start follows a stop asked for by the resync watch: sync from the
+   * peers' newest certified checkpoint if it is newer than this node's, and
+   * wait for peers to ask them.
+   */
+  resync?: boolean;
 }
 
 export async function startNode(o: StartOptions): Promise<RunningNode> {
@@ -95,10 +107,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const registry = metrics.registry;
     const stopLagMonitor = monitorEventLoopLag(registry);
     const stopMemoryTrim = startMemoryTrim({ release: crypto.backend.releaseFreeMemory, registry, log });
-    const stopMonitors = () => {
-      stopLagMonitor();
-      stopMemoryTrim();
-    };
+    const monitors = [stopLagMonitor, stopMemoryTrim];
+    const stopMonitors = () => monitors.forEach((stopOne) => stopOne());
     cleanup.push(stopMonitors);
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
@@ -115,6 +125,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       registry,
       transport,
       dir,
+      resync: o.resync ?? false,
     });
     const { dag, consensus, ledger } = services;
     const storage = dir.storage;
@@ -167,6 +178,24 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       exchange: servers.exchange?.addr.port ?? null,
     };
 
+    let wantsResync = false;
+    if (genesis.validators.length > 1 && config.sync.enabled && config.sync.resyncAfterMs > 0) {
+      monitors.push(startResyncWatch({
+        behindMin: config.sync.behindMin,
+        afterMs: config.sync.resyncAfterMs,
+        ownSeq: () => services.checkpoints.statedSeq(),
+        certifiedSeq: () => storage.latestCertificate()?.seq ?? 0,
+        nowMs,
+        onBehind: (behind) => {
+          log.warn(
+            "this node stayed behind the certified checkpoints: it restarts its services to sync from the newest one",
+            { code: "sync_resync", ...behind },
+          );
+          wantsResync = true;
+          void stop("resync");
+        },
+      }));
+    }
     const stop = (reason: string) =>
       stopper.stop(() =>
         stopNode({
@@ -207,6 +236,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       ports,
       stop,
       stopped: stopper.stopped,
+      wantsResync: () => wantsResync,
     };
   } catch (e) {
     await undoStart(cleanup);

@@ -41,12 +41,15 @@ export interface ServicesOptions {
   registry: Registry;
   transport: PeerTransport;
   dir: DataDir;
+  /** A start asked for by the resync watch (StartOptions.resync). */
+  resync: boolean;
 }
 
 export interface NodeServices {
   readonly dag: DagService;
   readonly ledger: LedgerService | null;
   readonly consensus: ConsensusService;
+  readonly checkpoints: CheckpointService;
 }
 
 export async function startServices(o: ServicesOptions): Promise<NodeServices> {
@@ -68,7 +71,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
       peers: () => o.transport.peers().map((p) => p.peerId),
       onCertified: (position, from) => void consensusRef?.engine.onCertifiedCut(position, from),
     });
-  await syncState(o, validators, checkpointsFor(null));
+  await syncState(o, validators, () => checkpointsFor(null));
 
   const storage = o.dir.storage;
   const cuts = storedCutPositions(storage);
@@ -135,7 +138,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     nodeType: config.exchange.nodeType,
     ledger: ledger === null ? "none" : ledger.halted ? "halted" : "running",
   }));
-  return { dag, ledger, consensus };
+  return { dag, ledger, consensus, checkpoints };
 }
 
 /**
@@ -143,7 +146,11 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
  * wiped, or back after a long time away) starts from it instead of replaying
  * the chain; a stale database is moved aside first.
  */
-async function syncState(o: ServicesOptions, validators: ValidatorSet, checkpoints: CheckpointService): Promise<void> {
+async function syncState(
+  o: ServicesOptions,
+  validators: ValidatorSet,
+  checkpoints: () => CheckpointService,
+): Promise<void> {
   const { config, genesis, log } = o;
   if (!config.sync.enabled || genesis.validators.length <= 1) return;
   const synced = await syncIfBehind({
@@ -154,11 +161,17 @@ async function syncState(o: ServicesOptions, validators: ValidatorSet, checkpoin
     exchange: genesis.exchange !== null,
     logger: log.child({ component: "sync" }),
     behindMin: config.sync.behindMin,
+    // After the resync watch stopped the node, any certified checkpoint will do, and its peers dial it again.
+    force: o.resync,
     // Wait for peers only when this node knows whom to dial; otherwise ask whoever is connected already.
-    waitMs: config.p2p.peers.length > 0 || config.p2p.bootstrap !== null || config.fly.appName ? config.sync.waitMs : 0,
+    waitMs: o.resync || config.p2p.peers.length > 0 || config.p2p.bootstrap !== null || config.fly.appName
+      ? config.sync.waitMs
+      : 0,
     freshStore: () => o.dir.startOver(o.identity, new Date(o.startedAtMs).toISOString(), genesis, log),
   });
-  if (!synced.synced && !["sync_not_behind", "sync_no_checkpoint", "sync_no_peers"].includes(synced.reason)) {
+  if (
+    !synced.synced && (o.resync || !["sync_not_behind", "sync_no_checkpoint", "sync_no_peers"].includes(synced.reason))
+  ) {
     log.warn("state sync failed; catching up by fetching", { reason: synced.reason, why: synced.message });
   }
 }

@@ -404,7 +404,8 @@ export function certifiedStatement(bytes: Uint8Array): CheckpointStatement {
 
 /**
  * At start: asks the peers for their newest certified checkpoint and, when
- * this node is at least `behindMin` checkpoints behind it, syncs from it,
+ * this node is at least `behindMin` checkpoints behind it (with `force`,
+ * whatever this node holds: the resync watch found it stuck), syncs from it,
  * into a fresh store when this one holds anything (`freshStore` moves it
  * aside). What a sync does not do, fetching does.
  */
@@ -412,25 +413,27 @@ export async function syncIfBehind(o: {
   storage: Storage;
   transport: PeerTransport;
   validators: ValidatorSet;
-  checkpoints: CheckpointService;
+  /** A checkpoint service over the data directory's current store (a fresh store needs a new one). */
+  checkpoints: () => CheckpointService;
   exchange: boolean;
   logger: Logger;
   behindMin: number;
   waitMs: number;
   freshStore: () => Storage;
+  force?: boolean;
 }): Promise<StateSyncOutcome> {
   const options = (storage: Storage, ownSeq: number): StateSyncOptions => ({
     storage,
     transport: o.transport,
-    checkpoints: o.checkpoints,
+    checkpoints: o.checkpoints(),
     validators: o.validators,
     exchange: o.exchange,
     logger: o.logger,
     ownSeq,
-    behindMin: o.behindMin,
+    behindMin: o.force ? 1 : o.behindMin,
     waitMs: o.waitMs,
   });
-  const probe = new StateSync(options(o.storage, o.storage.latestCut()?.seq ?? 0));
+  const probe = new StateSync(options(o.storage, o.force ? 0 : o.storage.latestCut()?.seq ?? 0));
   o.transport.onMessage(probe.onMessage);
   const found = await probe.probe();
   if (!("cert" in found)) return found;

@@ -9,7 +9,7 @@
  * still holds the older page images, is emptied and the database file holds
  * only the zeroed pages.
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { StorageError } from "./types.ts";
 import {
   searchText,
@@ -219,29 +219,38 @@ export class SqliteVaultStore implements VaultStore {
     if (this.getKey() !== null || this.count() > 0) {
       throw new StorageError("storage_conflict", "the vault can only move into an empty vault");
     }
-    db.prepare("ATTACH DATABASE ? AS stale").run(path);
+    // A second connection, not ATTACH: under the node's narrow permissions SQLite may attach no database.
+    const stale = new DatabaseSync(path);
     try {
-      const has = db.prepare("SELECT count(*) AS n FROM stale.sqlite_master WHERE name = 'vault_versions'").get() as {
+      const has = stale.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'vault_versions'").get() as {
         n: number;
       };
       if (Number(has.n) === 0) return 0;
       const moved = this.#d.transaction(() => {
-        for (const table of VAULT_TABLES) db.exec(`INSERT INTO main.${table} SELECT * FROM stale.${table}`);
+        for (const table of VAULT_TABLES) {
+          for (const row of stale.prepare(`SELECT * FROM ${table}`).all()) {
+            const columns = Object.keys(row);
+            db.prepare(
+              `INSERT INTO main.${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+            )
+              .run(...columns.map((c) => row[c] as SQLInputValue));
+          }
+        }
         return this.count();
       });
-      db.exec("PRAGMA stale.secure_delete = ON");
-      db.exec("BEGIN IMMEDIATE");
+      stale.exec("PRAGMA secure_delete = ON");
+      stale.exec("BEGIN IMMEDIATE");
       try {
-        for (const table of [...VAULT_TABLES].reverse()) db.exec(`DELETE FROM stale.${table}`);
-        db.exec("COMMIT");
+        for (const table of [...VAULT_TABLES].reverse()) stale.exec(`DELETE FROM ${table}`);
+        stale.exec("COMMIT");
       } catch (e) {
-        db.exec("ROLLBACK");
+        stale.exec("ROLLBACK");
         throw e;
       }
-      db.prepare("PRAGMA stale.wal_checkpoint(TRUNCATE)").get();
+      stale.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
       return moved;
     } finally {
-      db.exec("DETACH DATABASE stale");
+      stale.close();
     }
   }
 
