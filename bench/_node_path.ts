@@ -252,6 +252,8 @@ export class Exchange {
     if (res.status === 503 && body?.error?.code === "node_busy") {
       throw new NodeBusyError(this.nodes[node].name, Number(res.headers.get("retry-after") ?? 1) || 1);
     }
+    // A node that stopped itself to sync again (sync.resync_after_ms) is back within seconds: ask it again.
+    if (res.status === 503 && body?.error?.code === "shutting_down") throw new NodeBusyError(this.nodes[node].name, 1);
     if (!res.ok || typeof body.id !== "string") {
       throw new Error(`${this.nodes[node].name} refused a transaction: HTTP ${res.status} ${JSON.stringify(body)}`);
     }

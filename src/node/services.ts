@@ -45,6 +45,9 @@ export interface ServicesOptions {
   resync: boolean;
 }
 
+/** How long a node that stopped itself to sync again waits for a peer to ask (the first one ends the wait). */
+const RESYNC_PEER_WAIT_MS = 30_000;
+
 export interface NodeServices {
   readonly dag: DagService;
   readonly ledger: LedgerService | null;
@@ -164,7 +167,10 @@ async function syncState(
     // After the resync watch stopped the node, any certified checkpoint will do, and its peers dial it again.
     force: o.resync,
     // Wait for peers only when this node knows whom to dial; otherwise ask whoever is connected already.
-    waitMs: o.resync || config.p2p.peers.length > 0 || config.p2p.bootstrap !== null || config.fly.appName
+    // After a resync stop, the peers must notice and dial again: wait for the first at least RESYNC_PEER_WAIT_MS.
+    waitMs: o.resync
+      ? Math.max(config.sync.waitMs, RESYNC_PEER_WAIT_MS)
+      : config.p2p.peers.length > 0 || config.p2p.bootstrap !== null || config.fly.appName
       ? config.sync.waitMs
       : 0,
     freshStore: () => o.dir.startOver(o.identity, new Date(o.startedAtMs).toISOString(), genesis, log),
