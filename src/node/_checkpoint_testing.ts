@@ -110,6 +110,8 @@ export interface TestNode {
   readonly sent: { to: string; m: ProtocolMessage }[];
   /** Its onCertified calls, in order. */
   readonly certified: { position: CutPosition; from: string | undefined }[];
+  /** Its onDiverged calls (the sequences), in order. */
+  readonly diverged: number[];
 }
 
 export interface TestNodeOptions {
@@ -131,6 +133,7 @@ export function testNode(o: TestNodeOptions): TestNode {
   const { logger, lines } = capturingLogger();
   const sent: { to: string; m: ProtocolMessage }[] = [];
   const certified: { position: CutPosition; from: string | undefined }[] = [];
+  const diverged: number[] = [];
   const service = new CheckpointService({
     genesis: g,
     validators: new ValidatorSet(g, noble),
@@ -148,8 +151,9 @@ export function testNode(o: TestNodeOptions): TestNode {
     },
     peers: () => o.peers ?? [],
     onCertified: (position, from) => certified.push({ position, from }),
+    onDiverged: (seq) => diverged.push(seq),
   });
-  return { service, storage, registry, logger, lines, sent, certified };
+  return { service, storage, registry, logger, lines, sent, certified, diverged };
 }
 
 /** qudag_checkpoint_signatures_total{result} of a node's registry. */

@@ -10,8 +10,8 @@
  * (verified against the genesis) lets a lagging node abandon what it holds
  * below the certified cut; one that contradicts this node's own statement is
  * counted (qudag_checkpoint_mismatches_total) and logged as an error: this
- * node diverged, and its operator moves its data aside so that it syncs from
- * the certified state at the next start.
+ * node diverged, and `onDiverged` has it sync from the certified state
+ * (src/cli/start.ts starts it again).
  *
  * An honest validator signs at most one statement per sequence, so two
  * certificates for one sequence would need a third of the validators to sign
@@ -60,6 +60,8 @@ export interface CheckpointServiceOptions {
   peers: () => readonly string[];
   /** A certified cut this node had not closed yet (the engine abandons what it does not hold). */
   onCertified: (position: CutPosition, from: string | undefined) => void;
+  /** A certificate contradicts this node's own statement of `seq`: it diverged and must sync again. */
+  onDiverged?: (seq: number) => void;
 }
 
 export class CheckpointService {
@@ -285,9 +287,10 @@ export class CheckpointService {
       this.#m.mismatches.inc();
       this.#o.logger.error(
         "this node's checkpoint differs from the certified one: its state diverged from the other validators; " +
-          "move its data directory aside and restart it to sync from the certified checkpoint",
+          "it syncs again from a certified checkpoint",
         { seq: statement.seq, own: own.digest, certified: digest },
       );
+      this.#o.onDiverged?.(statement.seq);
     }
     this.#o.onCertified({ boundaryMs: statement.boundaryMs, frontier: statement.frontier }, from);
     return cert;

@@ -267,7 +267,7 @@ Deno.test("onCertificate() refuses under-signed, forged and other-chain certific
   assert.ok(node.lines.some((l) => l.msg === "malformed checkpoint from a peer"));
 });
 
-Deno.test("onCertificate() of a statement that contradicts this node's own counts a mismatch and logs it", async () => {
+Deno.test("onCertificate() of a statement that contradicts this node's own counts a mismatch, logs it, and asks for a sync", async () => {
   const [, k1, k2, k3] = validatorKeys();
   const node = testNode({ validator: 0 });
   await stateCut(node, CUT_1);
@@ -288,6 +288,7 @@ Deno.test("onCertificate() of a statement that contradicts this node's own count
   assert.equal(logged.own, own.digest);
   assert.equal(logged.certified, other.digest);
   assert.equal(node.storage.getCut(1)!.digest, own.digest);
+  assert.deepEqual(node.diverged, [1], "the node is told to sync again");
 
   // A certificate of this node's own statement is no mismatch.
   const none = testNode({ validator: 0 });
@@ -295,6 +296,7 @@ Deno.test("onCertificate() of a statement that contradicts this node's own count
   const same = certify(statementOf(CUT_1, null), [k1, k2, k3]);
   assert.ok(await none.service.onCertificate(k1.id, same.statement, [...same.signatures]));
   assert.equal(mismatchesCounted(none.registry), 0);
+  assert.deepEqual(none.diverged, []);
 });
 
 /** Certificates of seqs 1..3 in a node's store; snapshots held at `snapshotSeqs`. */

@@ -110,6 +110,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     const monitors = [stopLagMonitor, stopMemoryTrim];
     const stopMonitors = () => monitors.forEach((stopOne) => stopOne());
     cleanup.push(stopMonitors);
+    // The node stops itself to sync again (diverged, or stuck behind the certified checkpoints); whoever runs it
+    // starts it again with `resync` (RunningNode.wantsResync). Set once `stop` exists; before, nothing can ask.
+    let wantsResync = false;
+    let resyncNow = (_why: Record<string, unknown>): void => {};
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
     const services = await startServices({
@@ -126,6 +130,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       transport,
       dir,
       resync: o.resync ?? false,
+      onDiverged: (seq) => resyncNow({ reason: "checkpoint_mismatch", seq }),
     });
     const { dag, consensus, ledger } = services;
     const storage = dir.storage;
@@ -178,7 +183,6 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       exchange: servers.exchange?.addr.port ?? null,
     };
 
-    let wantsResync = false;
     if (genesis.validators.length > 1 && config.sync.enabled && config.sync.resyncAfterMs > 0) {
       monitors.push(startResyncWatch({
         behindMin: config.sync.behindMin,
@@ -186,14 +190,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         ownSeq: () => services.checkpoints.statedSeq(),
         certifiedSeq: () => storage.latestCertificate()?.seq ?? 0,
         nowMs,
-        onBehind: (behind) => {
-          log.warn(
-            "this node stayed behind the certified checkpoints: it restarts its services to sync from the newest one",
-            { code: "sync_resync", ...behind },
-          );
-          wantsResync = true;
-          void stop("resync");
-        },
+        onBehind: (behind) => resyncNow({ reason: "behind", ...behind }),
       }));
     }
     const stop = (reason: string) =>
@@ -210,6 +207,16 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
           stopMonitors,
         }, reason)
       );
+
+    resyncNow = (why) => {
+      if (wantsResync || !config.sync.enabled || genesis.validators.length <= 1) return;
+      log.warn("this node restarts its services to sync from the newest certified checkpoint", {
+        code: "sync_resync",
+        ...why,
+      });
+      wantsResync = true;
+      void stop("resync");
+    };
 
     log.info("node ready", {
       nodeId,

@@ -43,6 +43,8 @@ export interface ServicesOptions {
   dir: DataDir;
   /** A start asked for by the resync watch (StartOptions.resync). */
   resync: boolean;
+  /** A certified checkpoint contradicts this node's own: it must sync again (src/node/mod.ts). */
+  onDiverged: (seq: number) => void;
 }
 
 /** How long a node that stopped itself to sync again waits for a peer to ask (the first one ends the wait). */
@@ -73,6 +75,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
       send: (to, m) => consensusRef?.send(to, m) ?? false,
       peers: () => o.transport.peers().map((p) => p.peerId),
       onCertified: (position, from) => void consensusRef?.engine.onCertifiedCut(position, from),
+      onDiverged: o.onDiverged,
     });
   await syncState(o, validators, () => checkpointsFor(null));
 
