@@ -242,12 +242,19 @@ export class Exchange {
   }
 
   async submit(node: number, tx: Uint8Array): Promise<string> {
-    const res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions`, {
-      method: "POST",
-      headers: { "content-type": "application/octet-stream", "x-api-key": this.apiKey },
-      body: tx.slice().buffer,
-      signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", "x-api-key": this.apiKey },
+        body: tx.slice().buffer,
+        signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
+      });
+    } catch (e) {
+      // Not listening: starting again to sync (sync.resync_after_ms). A node that stays down stalls the run.
+      if (e instanceof TypeError) throw new NodeBusyError(this.nodes[node].name, 1);
+      throw e;
+    }
     const body = await res.json();
     if (res.status === 503 && body?.error?.code === "node_busy") {
       throw new NodeBusyError(this.nodes[node].name, Number(res.headers.get("retry-after") ?? 1) || 1);
@@ -288,11 +295,17 @@ export class Exchange {
 
   /** The node's receipt of a transaction, or null while it has none (404 while unknown to it). */
   async receipt(node: number, id: string): Promise<{ code: string } | null> {
-    const res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions/${id}`, {
-      signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions/${id}`, {
+        signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
+      });
+    } catch (e) {
+      if (e instanceof TypeError) return null; // not listening: starting again to sync (sync.resync_after_ms)
+      throw e;
+    }
     const body = await res.json();
-    if (res.status === 404) return null;
+    if (res.status === 404 || (res.status === 503 && body?.error?.code === "shutting_down")) return null;
     if (!res.ok) {
       throw new Error(`${this.nodes[node].name} lookup of ${id}: HTTP ${res.status} ${JSON.stringify(body)}`);
     }

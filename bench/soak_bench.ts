@@ -150,6 +150,8 @@ interface WindowRow {
   /** Applied transactions (ledger ok) since genesis, minimum over nodes: state-changing vertices. */
   state_vertices: number;
   checkpoint_seq: (number | null)[];
+  /** Times each node stopped itself to sync again so far (sync_resync in its log; its counters start over). */
+  resyncs: number[];
 }
 
 const progress = (line: string) => console.error(line);
@@ -158,6 +160,11 @@ const r1 = (v: number) => Math.round(v * 10) / 10;
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 const loadavg = async () => (await readProc("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
 const ok = (p: NodeProbe) => p.ledger.ok ?? 0;
+/** Times node i stopped itself to sync again (src/node/resync_watch.ts): its counters started over each time. */
+const resyncsOf = (net: Awaited<ReturnType<typeof startTestnet>>, i: number) =>
+  net.log(i).match(/"code":"sync_resync"/g)?.length ?? 0;
+/** How long a probe asks again a node that does not answer (one starting again to sync). */
+const PROBE_RETRY_MAX_MS = 60_000;
 const allResults = (p: NodeProbe) => Object.values(p.ledger).reduce((a, b) => a + b, 0);
 
 function windowLine(w: WindowRow): string {
@@ -182,6 +189,7 @@ function windowLine(w: WindowRow): string {
     `accepted ${w.accepted_vertices}`,
     `state ${w.state_vertices}`,
     `ckpt ${w.checkpoint_seq.map((s) => s ?? "-").join("/")}`,
+    ...(w.resyncs.some((n) => n > 0) ? [`resyncs ${w.resyncs.join("/")}`] : []),
   ].join("  ");
 }
 
@@ -191,7 +199,23 @@ const windows: WindowRow[] = [];
 async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
   const d = net.description;
   const x = new Exchange(net, Deno.readTextFileSync(d.apiKeyFile).trim());
-  const probeAll = () => Promise.all(d.nodes.map((_, i) => probeNode(net, i)));
+  // A node that stopped itself to sync again answers nothing for a few seconds: ask it again, bounded.
+  const probeOne = async (i: number): Promise<NodeProbe> => {
+    for (const until = performance.now() + PROBE_RETRY_MAX_MS;;) {
+      try {
+        return await probeNode(net, i);
+      } catch (e) {
+        if (!(e instanceof TypeError) || performance.now() > until || resyncsOf(net, i) === 0) throw e;
+        await sleep(500);
+      }
+    }
+  };
+  const probeAll = () => Promise.all(d.nodes.map((_, i) => probeOne(i)));
+  /** The nodes whose counters ran the whole time (none resynced); all of them if every node did. */
+  const counting = () => {
+    const steady = d.nodes.map((_, i) => i).filter((i) => resyncsOf(net, i) === 0);
+    return steady.length > 0 ? steady : d.nodes.map((_, i) => i);
+  };
   const setupStart = performance.now();
   const setup = await setUpSenders(net, x, SENDERS, progress);
   const setupS = (performance.now() - setupStart) / 1000;
@@ -260,7 +284,7 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
       const at = performance.now();
       const halted = probes.flatMap((p, i) => (p.halted === null ? [] : [`${d.nodes[i].name}: ${p.halted}`]));
       if (halted.length) throw new Error(`ledger halted: ${halted.join("; ")}\n${x.logTail()}`);
-      const applied = Math.min(...probes.map((p, i) => ok(p) - ok(previous[i])));
+      const applied = Math.min(...counting().map((i) => ok(probes[i]) - ok(previous[i])));
       const lat = sampler.take();
       const row: WindowRow = {
         index: w,
@@ -289,8 +313,9 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
         lag_max_ms: probes.map((p) => r1(p.lagMaxMs)),
         db_mib: probes.map((p) => r1(p.dbMiB)),
         accepted_vertices: Math.min(...probes.map((p) => p.acceptedVertices)),
-        state_vertices: Math.min(...probes.map(ok)),
+        state_vertices: Math.min(...counting().map((i) => ok(probes[i]))),
         checkpoint_seq: probes.map((p) => p.checkpointSeq),
+        resyncs: d.nodes.map((_, i) => resyncsOf(net, i)),
       };
       windows.push(row);
       say(windowLine(row));
@@ -321,7 +346,8 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
   let last = await probeAll();
   const drained = await waitFor(DRAIN_TIME_MAX_MS, DRAIN_POLL_MS, async () => {
     last = await probeAll();
-    return last.every((p) => allResults(p) >= expected) ? true : null;
+    // A node that synced again skipped what its checkpoint held: the same state hash (below) checks it.
+    return counting().every((i) => allResults(last[i]) >= expected) ? true : null;
   }) ?? false;
   const drainS = (performance.now() - drainStart) / 1000;
   const results = last.map((p) => p.ledger);

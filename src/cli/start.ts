@@ -1,10 +1,24 @@
-import { printableConfig } from "../config/mod.ts";
+import { type Config, printableConfig } from "../config/mod.ts";
 import { createLogger } from "../log/mod.ts";
-import { startNode } from "../node/mod.ts";
+import { type RunningNode, startNode } from "../node/mod.ts";
 import type { Command } from "./_command.ts";
 import { CONFIG_FLAG, configFlagSpecs, loadConfig } from "./_config.ts";
 
 const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/**
+ * The configuration with the ports the last run bound where it asked for any
+ * (port 0): peers that knew this node dial it there again.
+ */
+export function samePorts(config: Config, bound: RunningNode["ports"]): Config {
+  return {
+    ...config,
+    http: { ...config.http, port: config.http.port || bound.http },
+    metrics: { ...config.metrics, port: config.metrics.port || bound.metrics },
+    p2p: { ...config.p2p, port: config.p2p.port || bound.p2p },
+    exchange: { ...config.exchange, port: config.exchange.port || (bound.exchange ?? 0) },
+  };
+}
 
 export const start: Command = {
   name: "start",
@@ -36,12 +50,13 @@ export const start: Command = {
     for (const [s, h] of handlers) Deno.addSignalListener(s, h);
     try {
       // A node that stopped itself to sync again (src/node/resync_watch.ts) starts again in this process.
-      for (let resync = false;; resync = true) {
-        const node = await startNode({ config, logger, resync });
+      for (let run = config, resync = false;; resync = true) {
+        const node = await startNode({ config: run, logger, resync });
         onStop = (sig) => void node.stop(sig);
         if (signalled) onStop(signalled);
         await node.stopped;
         if (signalled || !node.wantsResync()) break;
+        run = samePorts(run, node.ports);
         logger.info("node starting again to sync from the newest certified checkpoint");
       }
     } finally {
