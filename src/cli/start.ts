@@ -50,13 +50,15 @@ export const start: Command = {
     for (const [s, h] of handlers) Deno.addSignalListener(s, h);
     try {
       // A node that stopped itself to sync again (src/node/resync_watch.ts) starts again in this process.
+      let resubmit: readonly Uint8Array[] = [];
       for (let run = config, resync = false;; resync = true) {
-        const node = await startNode({ config: run, logger, resync });
+        const node = await startNode({ config: run, logger, resync, resubmit });
         onStop = (sig) => void node.stop(sig);
         if (signalled) onStop(signalled);
         await node.stopped;
         if (signalled || !node.wantsResync()) break;
         run = samePorts(run, node.ports);
+        resubmit = node.waitingAtStop();
         logger.info("node starting again to sync from the newest certified checkpoint");
       }
     } finally {

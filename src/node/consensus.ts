@@ -337,6 +337,11 @@ export class ConsensusService {
     this.#wire.stop();
   }
 
+  /** The submissions no vertex of this node carries yet, in the order they came (kept over a resync). */
+  waitingTransactions(): Uint8Array[] {
+    return this.#mempool.waiting();
+  }
+
   /**
    * Takes a signed transaction into the next vertex this node issues, after
    * the `admit` check (the exchange ledger's dry run). Idempotent by

@@ -118,6 +118,11 @@ export class Mempool {
     return this.#firstSeenMs.get(id);
   }
 
+  /** The transactions no vertex of this node carries yet, in the order they came. */
+  waiting(): Uint8Array[] {
+    return [...this.#bytes.values()];
+  }
+
   /** The key of the account's create_account if it waits in this node's mempool. */
   pendingKey(accountHex: string): Uint8Array | null {
     const id = this.#keys.get(conflictKeyOf(accountHex, 0n));

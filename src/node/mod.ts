@@ -23,7 +23,7 @@ import { monitorEventLoopLag } from "./event_loop_lag.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { startPeerNetwork } from "./p2p.ts";
 import { type HttpApp, startServers } from "./servers.ts";
-import { startResyncWatch } from "./resync_watch.ts";
+import { resubmitWaiting, startResyncWatch } from "./resync_watch.ts";
 import { startServices } from "./services.ts";
 import { type Cleanup, stopNode, Stopper, undoStart } from "./shutdown.ts";
 import { nodeStatus } from "./status.ts";
@@ -56,6 +56,8 @@ export interface RunningNode {
    * whoever runs it starts it again with `resync` (src/cli/start.ts).
    */
   readonly wantsResync: () => boolean;
+  /** After a resync stop: the submissions its mempool held, for the next start to take again (`resubmit`). */
+  readonly waitingAtStop: () => readonly Uint8Array[];
 }
 
 export interface StartOptions {
@@ -71,6 +73,12 @@ export interface StartOptions {
    * wait for peers to ask them.
    */
   resync?: boolean;
+  /**
+   * Submissions the last run held in its mempool when it stopped to sync
+   * again: submitted again once this node is ready (202 pending promises the
+   * client nothing more, but a planned restart need not drop them).
+   */
+  resubmit?: readonly Uint8Array[];
 }
 
 export async function startNode(o: StartOptions): Promise<RunningNode> {
@@ -113,6 +121,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     // The node stops itself to sync again (diverged, or stuck behind the certified checkpoints); whoever runs it
     // starts it again with `resync` (RunningNode.wantsResync). Set once `stop` exists; before, nothing can ask.
     let wantsResync = false;
+    let waitingAtStop: readonly Uint8Array[] = [];
     let resyncNow = (_why: Record<string, unknown>): void => {};
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
@@ -215,8 +224,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         ...why,
       });
       wantsResync = true;
+      waitingAtStop = consensus.waitingTransactions();
       void stop("resync");
     };
+
+    if (o.resubmit?.length) void resubmitWaiting(consensus, o.resubmit, log);
 
     log.info("node ready", {
       nodeId,
@@ -244,6 +256,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       stop,
       stopped: stopper.stopped,
       wantsResync: () => wantsResync,
+      waitingAtStop: () => waitingAtStop,
     };
   } catch (e) {
     await undoStart(cleanup);

@@ -14,8 +14,13 @@
  * services with a state sync (src/cli/start.ts). A node that is behind but
  * states checkpoints again (it catches up by fetching) is left alone.
  *
+ * What the node's mempool held when it stopped is submitted again by the
+ * next start (`resubmitWaiting`): a planned restart need not drop it.
+ *
  * The decision is pure (`BehindTracker`: times are passed in); a timer looks.
  */
+import type { Logger } from "../log/mod.ts";
+import { type ConsensusService, SubmitError } from "./consensus.ts";
 
 /** What the watch saw when it asked for a sync. */
 export interface Behind {
@@ -86,4 +91,23 @@ export function startResyncWatch(o: ResyncWatchOptions): () => void {
   }, lookEveryMs(o.afterMs));
   Deno.unrefTimer(timer);
   return () => clearInterval(timer);
+}
+
+/** Submits again, in order, what the last run's mempool held; logs what became of them. */
+export async function resubmitWaiting(
+  consensus: Pick<ConsensusService, "submit">,
+  all: readonly Uint8Array[],
+  log: Logger,
+): Promise<void> {
+  const outcomes: Record<string, number> = {};
+  for (const bytes of all) {
+    let outcome: string;
+    try {
+      outcome = (await consensus.submit(bytes)).state;
+    } catch (e) {
+      outcome = e instanceof SubmitError ? e.code : "error";
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  }
+  log.info("submitted again what the mempool held before the sync", { transactions: all.length, outcomes });
 }

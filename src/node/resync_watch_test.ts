@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { BehindTracker, lookEveryMs, startResyncWatch } from "./resync_watch.ts";
+import { createLogger } from "../log/mod.ts";
+import { SubmitError } from "./consensus.ts";
+import { BehindTracker, lookEveryMs, resubmitWaiting, startResyncWatch } from "./resync_watch.ts";
 
 Deno.test("BehindTracker asks for a sync only after the node stayed behind_min behind for the whole wait", () => {
   const t = new BehindTracker(3, 10_000);
@@ -64,4 +66,25 @@ Deno.test("startResyncWatch() calls onBehind once and then stops looking", async
   } finally {
     stop();
   }
+});
+
+Deno.test("resubmitWaiting() submits again in order and logs what became of each", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", write: (l) => lines.push(l) });
+  const seen: number[] = [];
+  const consensus = {
+    submit: (bytes: Uint8Array) => {
+      seen.push(bytes[0]);
+      if (bytes[0] === 3) return Promise.reject(new SubmitError("nonce_reused", "applied before the sync"));
+      return Promise.resolve({
+        id: String(bytes[0]),
+        state: bytes[0] === 2 ? "accepted" as const : "pending" as const,
+      });
+    },
+  };
+  await resubmitWaiting(consensus, [1, 2, 3, 4].map((n) => new Uint8Array([n])), log);
+  assert.deepEqual(seen, [1, 2, 3, 4]);
+  const logged = JSON.parse(lines.at(-1)!);
+  assert.equal(logged.transactions, 4);
+  assert.deepEqual(logged.outcomes, { pending: 2, accepted: 1, nonce_reused: 1 });
 });
