@@ -34,6 +34,8 @@ export class DataDir {
   #storage: SqliteStorage;
   #start: StartRecord | null = null;
   readonly #path: string;
+  /** After startOver: the database moved aside and the start record it held, until the sync ends. */
+  #undo: { aside: string; start: StartRecord | null } | null = null;
 
   constructor(path: string) {
     this.#path = path;
@@ -60,6 +62,7 @@ export class DataDir {
   startOver(identity: Owner, nowIso: string, genesis: Chain, log: Logger): SqliteStorage {
     const { storage, aside } = moveStoreAside(this.#storage, this.#path, log);
     this.#storage = storage;
+    this.#undo = { aside, start: this.#start };
     const secrets = storage.vault.moveFrom(aside);
     if (secrets > 0) log.info("the vault moved from the stale database into the fresh one", { secrets });
     deleteOldStaleCopies(this.#path, STALE_COPIES_KEPT, log);
@@ -68,8 +71,53 @@ export class DataDir {
     return this.#storage;
   }
 
+  /**
+   * The state sync that `startOver` prepared failed: the fresh database goes,
+   * the one moved aside comes back (with the vault, which moved with it), and
+   * this start's record is the one it held. A node is better off catching up
+   * from what it had than from nothing.
+   */
+  undoStartOver(log: Logger): SqliteStorage {
+    const undo = this.#undo;
+    if (undo === null) throw new Error("no start over to undo");
+    this.#undo = null;
+    const base = `${this.#path.replace(/\/+$/, "")}/${DB_FILE}`;
+    const failed = `${base}.failed-sync`;
+    this.#storage.close();
+    renameDb(base, failed);
+    renameDb(undo.aside, base);
+    this.#storage = SqliteStorage.open({ dataDir: this.#path });
+    this.#storage.vault.moveFrom(failed);
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.removeSync(failed + suffix);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    this.#start = undo.start;
+    log.warn("the state sync failed: the database moved aside for it is back", { from: undo.aside });
+    return this.#storage;
+  }
+
+  /** The state sync that `startOver` prepared succeeded: the database moved aside stays aside. */
+  keepStartOver(): void {
+    this.#undo = null;
+  }
+
   close(): void {
     this.#storage.close();
+  }
+}
+
+/** Renames a database file with its WAL and shared-memory files (those that exist). */
+function renameDb(from: string, to: string): void {
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      Deno.renameSync(from + suffix, to + suffix);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
   }
 }
 
@@ -146,13 +194,7 @@ function moveStoreAside(
   storage.close();
   const base = `${dataDir.replace(/\/+$/, "")}/${DB_FILE}`;
   const aside = `${base}.stale-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-  for (const suffix of ["", "-wal", "-shm"]) {
-    try {
-      Deno.renameSync(base + suffix, aside + suffix);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
+  renameDb(base, aside);
   log.warn("this node is far behind the certified checkpoints: its database was moved aside for a state sync", {
     movedTo: aside,
   });

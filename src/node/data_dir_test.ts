@@ -151,3 +151,29 @@ Deno.test("DataDir.startOver() keeps the newest STALE_COPIES_KEPT stale database
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("DataDir.undoStartOver() brings back the database moved aside, its vault and its start record", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    claimChain(d.storage, chain);
+    d.storage.setMeta("marker", "old");
+    const key = { sealed: '{"k":2}', publicKey: new Uint8Array([7]), createdAtMs: 2 };
+    d.storage.vault.putKey(key);
+    const before = d.start;
+    d.startOver(owner, "2026-03-01T00:00:00.000Z", chain, quiet);
+    assert.equal(d.storage.getMeta("marker"), null);
+    const back = d.undoStartOver(quiet);
+    assert.equal(d.storage, back);
+    assert.equal(back.getMeta("marker"), "old");
+    assert.deepEqual(back.vault.getKey(), key, "the vault came back with it");
+    assert.deepEqual(d.start, before);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("qudag.db."));
+    assert.deepEqual(left.filter((n) => /stale|failed/.test(n) && !/-(wal|shm)$/.test(n)), []);
+    assert.throws(() => d.undoStartOver(quiet), /no start over to undo/);
+    d.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

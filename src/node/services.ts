@@ -177,6 +177,8 @@ async function syncState(
       ? config.sync.waitMs
       : 0,
     freshStore: () => o.dir.startOver(o.identity, new Date(o.startedAtMs).toISOString(), genesis, log),
+    undoFreshStore: () => o.dir.undoStartOver(log),
+    keepFreshStore: () => o.dir.keepStartOver(),
   });
   if (
     !synced.synced && (o.resync || !["sync_not_behind", "sync_no_checkpoint", "sync_no_peers"].includes(synced.reason))

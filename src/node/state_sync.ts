@@ -72,6 +72,8 @@ interface Fetched {
 const SYNC_VERTICES_MAX = 200_000;
 /** Ids asked for in one request. */
 const FETCH_BATCH = 64;
+/** Times the vertices of one batch are asked for, from one peer after another, before the sync gives up. */
+const SYNC_ASKS_MAX = 3;
 /** Certificates or snapshot chunks held while waiting for an answer. */
 const ANSWERS_MAX = 64;
 /** Largest snapshot accepted (the exchange state of about a million accounts). */
@@ -237,15 +239,20 @@ export class StateSync {
         return { ok: false, reason: "sync_vertices_missing", message: `more than ${SYNC_VERTICES_MAX} vertices` };
       }
       const batch = [...wanted].slice(0, FETCH_BATCH);
-      this.#send(from, { type: "getVertices", ids: batch });
-      await this.#waitFor(() => batch.every((id) => this.#vertices.has(id)));
+      // A loaded peer may answer late: what is missing is asked of the next peer (any holds a certified cut).
+      const askable = [from, ...this.#o.transport.peers().map((p) => p.peerId).filter((p) => p !== from)];
+      for (let ask = 0; ask < SYNC_ASKS_MAX && !batch.every((id) => this.#vertices.has(id)); ask++) {
+        const missing = batch.filter((id) => !this.#vertices.has(id));
+        this.#send(askable[ask % askable.length], { type: "getVertices", ids: missing });
+        await this.#waitFor(() => batch.every((id) => this.#vertices.has(id)));
+      }
       for (const id of batch) {
         const bytes = this.#vertices.get(id);
         if (bytes === undefined) {
           return {
             ok: false,
             reason: "sync_vertices_missing",
-            message: `peer ${from.slice(0, 16)}… did not send vertex ${id}`,
+            message: `no peer sent vertex ${id} (asked ${SYNC_ASKS_MAX} times, first of ${from.slice(0, 16)}…)`,
           };
         }
         const info = validateVertex(bytes);
@@ -407,7 +414,8 @@ export function certifiedStatement(bytes: Uint8Array): CheckpointStatement {
  * this node is at least `behindMin` checkpoints behind it (with `force`,
  * whatever this node holds: the resync watch found it stuck), syncs from it,
  * into a fresh store when this one holds anything (`freshStore` moves it
- * aside). What a sync does not do, fetching does.
+ * aside; a failed sync brings it back). What a sync does not do, fetching
+ * does.
  */
 export async function syncIfBehind(o: {
   storage: Storage;
@@ -420,6 +428,10 @@ export async function syncIfBehind(o: {
   behindMin: number;
   waitMs: number;
   freshStore: () => Storage;
+  /** The sync into the fresh store failed: the store moved aside comes back. */
+  undoFreshStore: () => void;
+  /** It succeeded: the store moved aside stays aside. */
+  keepFreshStore: () => void;
   force?: boolean;
 }): Promise<StateSyncOutcome> {
   const options = (storage: Storage, ownSeq: number): StateSyncOptions => ({
@@ -437,8 +449,12 @@ export async function syncIfBehind(o: {
   o.transport.onMessage(probe.onMessage);
   const found = await probe.probe();
   if (!("cert" in found)) return found;
-  const storage = o.storage.vertexCount() > 0 ? o.freshStore() : o.storage;
+  const fresh = o.storage.vertexCount() > 0;
+  const storage = fresh ? o.freshStore() : o.storage;
   const sync = new StateSync(options(storage, 0));
   o.transport.onMessage(sync.onMessage);
-  return await sync.apply(found.cert, found.from);
+  const outcome = await sync.apply(found.cert, found.from);
+  if (fresh && outcome.synced) o.keepFreshStore();
+  else if (fresh) o.undoFreshStore();
+  return outcome;
 }
