@@ -42,6 +42,14 @@ import { fromHex } from "../src/keys/mod.ts";
 import { type RunningTestnet, startTestnet } from "../scripts/testnet.ts";
 
 /** A node refused a submission for now (503 node_busy): try the same bytes again after `retryAfterS`. */
+/** A node refused a transaction with a stable code. */
+export class RefusedError extends Error {
+  constructor(readonly node: string, readonly code: string, message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}
+
 export class NodeBusyError extends Error {
   constructor(readonly node: string, readonly retryAfterS: number) {
     super(`${node} is busy; retry after ${retryAfterS} s`);
@@ -262,7 +270,11 @@ export class Exchange {
     // A node that stopped itself to sync again (sync.resync_after_ms) is back within seconds: ask it again.
     if (res.status === 503 && body?.error?.code === "shutting_down") throw new NodeBusyError(this.nodes[node].name, 1);
     if (!res.ok || typeof body.id !== "string") {
-      throw new Error(`${this.nodes[node].name} refused a transaction: HTTP ${res.status} ${JSON.stringify(body)}`);
+      throw new RefusedError(
+        this.nodes[node].name,
+        String(body?.error?.code ?? `http_${res.status}`),
+        `${this.nodes[node].name} refused a transaction: HTTP ${res.status} ${JSON.stringify(body)}`,
+      );
     }
     return body.id;
   }

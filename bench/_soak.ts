@@ -17,7 +17,7 @@ import {
 import { selectCryptoBackend } from "../src/crypto/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import type { RunningTestnet } from "../scripts/testnet.ts";
-import { type Account, type Exchange, NodeBusyError, percentile, pool, sleep } from "./_node_path.ts";
+import { type Account, type Exchange, NodeBusyError, percentile, pool, RefusedError, sleep } from "./_node_path.ts";
 
 const RUV = 1_000_000n;
 /** Minted to each sender: far more than a long soak's transfers and fees need. */
@@ -211,6 +211,10 @@ export class SignedFeed {
   }
 }
 
+/** Transfers each sender keeps to send again, and how often one refusal for a lost nonce is answered so. */
+const SENT_KEPT = 8;
+const LOST_RETRIES_MAX = 5;
+
 /**
  * One loop per sender: each of its transfers at its due time (or at once when
  * late), to the sender's node (s mod nodes), the next only after that node
@@ -228,6 +232,8 @@ export async function sendOpenLoop(
 ): Promise<void> {
   const nodes = x.nodes.length;
   await Promise.all(Array.from({ length: schedule.senders }, async (_, s) => {
+    /** This sender's last transfers, oldest first: what it sends again when a node lost one. */
+    const sent: Uint8Array[] = [];
     for (let k = s; k < schedule.count && !ctl.stop; k += schedule.senders) {
       for (let wait = dueMs(schedule, k) - performance.now(); wait > 0 && !ctl.stop;) {
         await sleep(Math.min(wait, SLEEP_SLICE_MS));
@@ -237,17 +243,26 @@ export async function sendOpenLoop(
       if (tx === null || ctl.stop) return;
       const at = performance.now();
       // A busy node is asked again with the same bytes (the account's later nonces wait behind it).
-      for (;;) {
+      for (let lost = 0;;) {
         try {
           onSubmitted(k, await submitTo(s % nodes, tx), at);
           break;
         } catch (error) {
+          if (error instanceof RefusedError && error.code === "nonce_too_high" && lost++ < LOST_RETRIES_MAX) {
+            // An earlier nonce answered "pending" was lost (its node synced again, or its vertex was refused):
+            // as a client must, send the bytes not seen decided again (idempotent), then this one.
+            for (const earlier of sent) await submitTo(s % nodes, earlier).catch(() => {});
+            await sleep(1_000);
+            continue;
+          }
           if (!(error instanceof NodeBusyError)) throw error;
           if (ctl.stop) return;
           onBusy?.();
           await sleep(error.retryAfterS * 1000);
         }
       }
+      sent.push(tx);
+      if (sent.length > SENT_KEPT) sent.shift();
     }
   }));
 }
