@@ -62,7 +62,11 @@ export interface Config {
   };
   readonly dag: { readonly syncIntervalS: number };
   readonly settlement: { readonly lagMs: number };
-  readonly consensus: { readonly batchTxsMax: number; readonly pendingTxsMax: number };
+  readonly consensus: {
+    readonly batchTxsMax: number;
+    readonly pendingTxsMax: number;
+    readonly busyLagMs: number;
+  };
   readonly storage: {
     readonly snapshotEvery: number;
     readonly snapshotsKept: number;
@@ -409,7 +413,11 @@ function build(
     },
     dag: { syncIntervalS: n("dag.sync_interval_s") },
     settlement: { lagMs: n("settlement.lag_ms") },
-    consensus: { batchTxsMax: n("consensus.batch_txs_max"), pendingTxsMax: n("consensus.pending_txs_max") },
+    consensus: {
+      batchTxsMax: n("consensus.batch_txs_max"),
+      pendingTxsMax: n("consensus.pending_txs_max"),
+      busyLagMs: n("consensus.busy_lag_ms"),
+    },
     storage: {
       snapshotEvery: n("storage.snapshot_every"),
       snapshotsKept: n("storage.snapshots_kept"),

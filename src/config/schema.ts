@@ -282,6 +282,15 @@ export const FIELDS: readonly Field[] = [
     help: "transactions submitted to this node and not decided yet above which new ones are refused with 503 " +
       "node_busy and Retry-After (past what the validators decide, more in flight only slows every poll)",
   },
+  {
+    key: "consensus.busy_lag_ms",
+    type: { kind: "int", min: 0, max: 600_000 },
+    default: 2_000,
+    env: ["QUDAG_BUSY_LAG_MS"],
+    help: "while the node's event loop has lagged by more than this in the last 2 s (counted from 2 s after it is " +
+      "ready), submissions are refused with 503 node_busy and Retry-After (an overloaded node falls behind the " +
+      "settlement lag; 0 = never)",
+  },
   // settlement, snapshots, state sync (wasm/LEDGER.md, "Settlement")
   {
     key: "settlement.lag_ms",

@@ -68,6 +68,8 @@ export interface ConsensusOptions {
    * time out and nothing is decided at all.
    */
   pendingTxsMax?: number;
+  /** Why this node cannot take submissions now, or null (Mempool's `overloaded`). */
+  overloaded?: () => string | null;
   /** Most transactions in one vertex this node issues. */
   batchTxsMax?: number;
   /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
@@ -179,7 +181,12 @@ export class ConsensusService {
       decisionCommits.set({ result: "failed" }, this.#decisions.stats.failures);
     });
 
-    this.#mempool = new Mempool({ genesis: o.genesis, pendingTxsMax: o.pendingTxsMax, submitted: this.#m.submitted });
+    this.#mempool = new Mempool({
+      genesis: o.genesis,
+      pendingTxsMax: o.pendingTxsMax,
+      submitted: this.#m.submitted,
+      overloaded: o.overloaded,
+    });
     this.#wire = new ConsensusWire({
       engine: () => this.engine,
       transport: o.transport,

@@ -35,19 +35,27 @@ export class RollingMax {
     } else if (value > this.#maxima[slot]) this.#maxima[slot] = value;
   }
 
-  /** The largest value added within the last `seconds` seconds before `nowMs` (0 when none). */
-  max(nowMs: number): number {
+  /** The largest value added within the last `seconds` (default: all it keeps) seconds before `nowMs` (0: none). */
+  max(nowMs: number, seconds = this.seconds): number {
     const second = Math.floor(nowMs / 1000);
+    const span = Math.min(seconds, this.seconds);
     let max = 0;
     for (let i = 0; i < this.seconds; i++) {
-      if (this.#seconds[i] > second - this.seconds && this.#maxima[i] > max) max = this.#maxima[i];
+      if (this.#seconds[i] > second - span && this.#maxima[i] > max) max = this.#maxima[i];
     }
     return max;
   }
 }
 
-/** Starts sampling; the returned function stops it. `nowMs` is a monotonic clock. */
-export function monitorEventLoopLag(registry: Registry, nowMs: () => number = () => performance.now()): () => void {
+/** A running lag monitor. */
+export interface LagMonitor {
+  /** The largest lag of the last `seconds` seconds, in ms (what the node's admission looks at). */
+  recentMaxMs(seconds: number): number;
+  stop(): void;
+}
+
+/** Starts sampling; `stop` ends it. `nowMs` is a monotonic clock. */
+export function monitorEventLoopLag(registry: Registry, nowMs: () => number = () => performance.now()): LagMonitor {
   const lag = registry.histogram(
     "qudag_event_loop_lag_seconds",
     `How late a timer due every ${INTERVAL_MS} ms fired: what a request waits before its handler starts.`,
@@ -70,5 +78,8 @@ export function monitorEventLoopLag(registry: Registry, nowMs: () => number = ()
   // Timers must not keep a stopping process alive.
   Deno.unrefTimer(timer);
   registry.onCollect(() => maxGauge.set({}, recent.max(nowMs())));
-  return () => clearInterval(timer);
+  return {
+    recentMaxMs: (seconds) => recent.max(nowMs(), seconds) * 1000,
+    stop: () => clearInterval(timer),
+  };
 }

@@ -16,9 +16,18 @@ Deno.test("RollingMax keeps the largest value of the last N seconds and forgets 
   assert.equal(m.max(10_000), 0);
 });
 
+Deno.test("RollingMax.max() over fewer seconds than it keeps looks at those only", () => {
+  const m = new RollingMax(60);
+  m.add(2, 1_000);
+  m.add(0.1, 5_500);
+  assert.equal(m.max(5_600), 2);
+  assert.equal(m.max(5_600, 2), 0.1, "seconds 4 and 5 only");
+  assert.equal(m.max(5_600, 5), 2, "seconds 1 to 5");
+});
+
 Deno.test("monitorEventLoopLag() sees a blocked event loop in its histogram and its max gauge, and stops", async () => {
   const registry = new Registry();
-  const stop = monitorEventLoopLag(registry);
+  const monitor = monitorEventLoopLag(registry);
   try {
     await new Promise((r) => setTimeout(r, 30));
     const until = performance.now() + 120;
@@ -29,7 +38,8 @@ Deno.test("monitorEventLoopLag() sees a blocked event loop in its histogram and 
     assert.ok(max >= 0.08, `max lag ${max} s after a 120 ms block`);
     const count = Number(/^qudag_event_loop_lag_seconds_count ([0-9]+)$/m.exec(text)?.[1]);
     assert.ok(count >= 2, `samples: ${count}`);
+    assert.ok(monitor.recentMaxMs(2) >= 80, `recent max ${monitor.recentMaxMs(2)} ms`);
   } finally {
-    stop();
+    monitor.stop();
   }
 });

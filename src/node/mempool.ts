@@ -5,7 +5,10 @@
  * intake's limits. Past `pendingTxsMax` undecided submissions a new one is
  * refused with node_busy and a time to retry: past what the validators can
  * decide, more work in flight only slows every poll, until queries time out
- * and nothing is decided at all.
+ * and nothing is decided at all. So is one while the node is `overloaded`
+ * (its event loop lags by more than consensus.busy_lag_ms): a node that takes
+ * more than it can settle falls behind the settlement lag and closes cuts
+ * before the vertices they need reach it.
  */
 import { type TransactionInfo, validateTransaction } from "../core/mod.ts";
 import { conflictKeyOf } from "../dag/conflict_key.ts";
@@ -43,6 +46,11 @@ export interface MempoolOptions {
   pendingTxsMax?: number;
   /** qudag_transactions_submitted_total: this counts the "busy" refusals. */
   submitted: Counter;
+  /**
+   * Why the node cannot take more work now (its event loop lags), or null:
+   * a submission is then refused with node_busy, before it costs anything.
+   */
+  overloaded?: () => string | null;
 }
 
 export class Mempool {
@@ -79,6 +87,11 @@ export class Mempool {
   /** Throws the {@linkcode SubmitError} that refuses one more submission now, if any. */
   checkRoom(): void {
     if (this.#closed) throw new SubmitError("shutting_down", "this node is shutting down; submit elsewhere or retry");
+    const overloaded = this.#o.overloaded?.() ?? null;
+    if (overloaded !== null) {
+      this.#o.submitted.inc({ result: "busy" });
+      throw new SubmitError("node_busy", `${overloaded}; retry in a second or submit elsewhere`, 1);
+    }
     const pendingMax = this.#o.pendingTxsMax ?? PENDING_TXS_MAX;
     if (this.#firstSeenMs.size >= pendingMax) {
       this.#o.submitted.inc({ result: "busy" });

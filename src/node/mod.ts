@@ -113,7 +113,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       storage: () => dir.storage,
     });
     const registry = metrics.registry;
-    const stopLagMonitor = monitorEventLoopLag(registry);
+    const lagMonitor = monitorEventLoopLag(registry);
+    let readyAtMs: number | null = null;
+    const stopLagMonitor = () => lagMonitor.stop();
     const stopMemoryTrim = startMemoryTrim({ release: crypto.backend.releaseFreeMemory, registry, log });
     const monitors = [stopLagMonitor, stopMemoryTrim];
     const stopMonitors = () => monitors.forEach((stopOne) => stopOne());
@@ -138,6 +140,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       registry,
       transport,
       dir,
+      // What start-up itself blocked (compiling, restoring) says nothing of the load: counted once ready.
+      lagMs: (seconds) =>
+        readyAtMs !== null && performance.now() - readyAtMs >= seconds * 1000 ? lagMonitor.recentMaxMs(seconds) : 0,
       resync: o.resync ?? false,
       onDiverged: (seq) => resyncNow({ reason: "checkpoint_mismatch", seq }),
     });
@@ -230,6 +235,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
 
     if (o.resubmit?.length) void resubmitWaiting(consensus, o.resubmit, log);
 
+    readyAtMs = performance.now();
     log.info("node ready", {
       nodeId,
       keyId: identity.keyId,

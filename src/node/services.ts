@@ -41,6 +41,8 @@ export interface ServicesOptions {
   registry: Registry;
   transport: PeerTransport;
   dir: DataDir;
+  /** The largest event-loop lag of the last `seconds` seconds, in ms (the node's admission looks at it). */
+  lagMs: (seconds: number) => number;
   /** A start asked for by the resync watch (StartOptions.resync). */
   resync: boolean;
   /** A certified checkpoint contradicts this node's own: it must sync again (src/node/mod.ts). */
@@ -128,6 +130,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     settlement: { ...genesis.settlement, lagMs: settlementLagMs(config, genesis) },
     batchTxsMax: config.consensus.batchTxsMax,
     pendingTxsMax: config.consensus.pendingTxsMax,
+    overloaded: overloadedBy(config.consensus.busyLagMs, o.lagMs),
     onCut: (cut) => {
       void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
     },
@@ -254,4 +257,20 @@ function pruneBodies(storage: Storage, keep: number, log: Logger): void {
   if (cut === null) return;
   const pruned = storage.pruneVertexBodies(cut.prevBoundaryMs);
   if (pruned > 0) log.debug("vertex bodies pruned", { below: cut.prevBoundaryMs, pruned });
+}
+
+/** How far back the admission looks at the event loop's lag. */
+const BUSY_LAG_WINDOW_S = 2;
+
+/** The mempool's `overloaded`: the event loop lagged past `busyLagMs` in the last BUSY_LAG_WINDOW_S (0: never). */
+export function overloadedBy(busyLagMs: number, lagMs: (seconds: number) => number): () => string | null {
+  if (busyLagMs <= 0) return () => null;
+  return () => {
+    const lag = lagMs(BUSY_LAG_WINDOW_S);
+    return lag > busyLagMs
+      ? `this node's event loop lagged by ${
+        Math.round(lag)
+      } ms in the last ${BUSY_LAG_WINDOW_S} s (more than ${busyLagMs})`
+      : null;
+  };
 }
