@@ -23,6 +23,8 @@ export const PROTOCOL_MESSAGE = Object.freeze({
   checkpoint: 8,
   getSnapshot: 9,
   snapshotChunk: 10,
+  getAcceptedSince: 11,
+  acceptedSince: 12,
 });
 
 /** Vertices in one message (each is a canonical signed vertex, up to the core's limit). */
@@ -50,6 +52,8 @@ export const STATEMENT_WIRE_BYTES_MAX = 16 * 1024;
 export const CERTIFICATE_SIGNATURES_WIRE_MAX = 1024;
 /** Bytes of one snapshot chunk: a message must stay well under the transport's 1 MiB. */
 export const SNAPSHOT_CHUNK_BYTES_MAX = 512 * 1024;
+/** Bytes of the vertices in one `acceptedSince` page: well under the transport's 1 MiB. */
+export const CATCH_UP_PAGE_BYTES_MAX = 768 * 1024;
 
 export type ProtocolMessage =
   | { type: "vertices"; vertices: Uint8Array[] }
@@ -72,7 +76,15 @@ export type ProtocolMessage =
   /** Asks for the ledger snapshot at cut `seq`, from byte `offset`. */
   | { type: "getSnapshot"; seq: number; offset: number }
   /** Part of a snapshot; `total` is its whole length (0 with no bytes: the peer does not hold it). */
-  | { type: "snapshotChunk"; seq: number; offset: number; total: number; bytes: Uint8Array };
+  | { type: "snapshotChunk"; seq: number; offset: number; total: number; bytes: Uint8Array }
+  /**
+   * Asks for the vertices the peer accepted with a timestamp at or after
+   * `sinceMs`, in causal order, from the `skip`-th on (a node far behind
+   * catches up forward: src/node/catch_up.ts).
+   */
+  | { type: "getAcceptedSince"; sinceMs: number; skip: number }
+  /** One page of them; `next` is where the following page starts, null when the peer has no more. */
+  | { type: "acceptedSince"; vertices: Uint8Array[]; next: { sinceMs: number; skip: number } | null };
 
 export class ProtocolError extends Error {
   readonly code = "malformed";
@@ -252,6 +264,18 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
         SNAPSHOT_CHUNK_BYTES_MAX,
       );
       break;
+    case "getAcceptedSince":
+      o.u8(PROTOCOL_MESSAGE.getAcceptedSince).u64(m.sinceMs).u32(m.skip);
+      break;
+    case "acceptedSince": {
+      if (m.vertices.length > VERTICES_PER_MESSAGE_MAX) {
+        throw new ProtocolError(`${m.vertices.length} vertices, more than ${VERTICES_PER_MESSAGE_MAX}`);
+      }
+      o.u8(PROTOCOL_MESSAGE.acceptedSince).u8(m.next === null ? 0 : 1).u64(m.next?.sinceMs ?? 0).u32(m.next?.skip ?? 0);
+      o.u32(m.vertices.length);
+      for (const v of m.vertices) o.bytes(v, CATCH_UP_PAGE_BYTES_MAX);
+      break;
+    }
   }
   return o.finish();
 }
@@ -330,6 +354,20 @@ export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
         bytes: r.bytes("chunk", SNAPSHOT_CHUNK_BYTES_MAX),
       };
       break;
+    case PROTOCOL_MESSAGE.getAcceptedSince:
+      m = { type: "getAcceptedSince", sinceMs: r.u64("since"), skip: r.u32("skip") };
+      break;
+    case PROTOCOL_MESSAGE.acceptedSince: {
+      const more = r.u8("more flag");
+      if (more > 1) throw new ProtocolError(`more flag ${more} is not 0 or 1`);
+      const next = { sinceMs: r.u64("next since"), skip: r.u32("next skip") };
+      const n = r.u32("vertex count");
+      if (n > VERTICES_PER_MESSAGE_MAX) throw new ProtocolError(`${n} vertices, more than ${VERTICES_PER_MESSAGE_MAX}`);
+      const vertices: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) vertices.push(r.bytes("vertex", CATCH_UP_PAGE_BYTES_MAX));
+      m = { type: "acceptedSince", vertices, next: more === 1 ? next : null };
+      break;
+    }
     default:
       throw new ProtocolError(`unknown message type ${type}`);
   }
@@ -347,8 +385,11 @@ export function messageCost(bytes: Uint8Array): WorkCost | null {
       return { work: "verify", units: 1 };
     // At most one signature to check per ML-DSA-87 signature's worth of bytes (vertices and their transactions).
     case PROTOCOL_MESSAGE.vertices:
+    case PROTOCOL_MESSAGE.acceptedSince:
     case PROTOCOL_MESSAGE.checkpoint:
       return { work: "verify", units: signatures };
+    case PROTOCOL_MESSAGE.getAcceptedSince:
+      return { work: "serve", units: VERTICES_PER_MESSAGE_MAX };
     case PROTOCOL_MESSAGE.getVertices: {
       const ids = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0, true) : 0;
       return { work: "serve", units: Math.max(1, Math.min(ids, IDS_PER_MESSAGE_MAX)) };

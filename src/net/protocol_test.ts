@@ -24,6 +24,9 @@ Deno.test("encodeMessage() and decodeMessage() round-trip every message type", (
     },
     { type: "frontier", frontier: [id(6), id(7)], replyWanted: true },
     { type: "frontier", frontier: [], replyWanted: false },
+    { type: "getAcceptedSince", sinceMs: 1_796_289_715_000, skip: 64 },
+    { type: "acceptedSince", vertices: [new Uint8Array([9, 9])], next: { sinceMs: 1_796_289_720_000, skip: 0 } },
+    { type: "acceptedSince", vertices: [], next: null },
   ];
   for (const m of messages) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
 });
@@ -63,4 +66,14 @@ Deno.test("decodeMessage() refuses a signature that is not ML-DSA-87's 4,627 byt
     () => encodeMessage({ type: "checkpointSignature", seq: 1, digest: id, signature: new Uint8Array(100) }),
     /signature is 100 bytes, expected 4627/,
   );
+});
+
+Deno.test("decodeMessage() refuses an acceptedSince page with a bad flag or too many vertices", () => {
+  const good = encodeMessage({ type: "acceptedSince", vertices: [], next: null });
+  const flag = good.slice();
+  flag[1] = 2;
+  assert.throws(() => decodeMessage(flag), ProtocolError);
+  const many = good.slice();
+  new DataView(many.buffer).setUint32(1 + 1 + 8 + 4, VERTICES_PER_MESSAGE_MAX + 1, true);
+  assert.throws(() => decodeMessage(many), /more than 64/);
 });

@@ -198,6 +198,7 @@ export class ConsensusService {
       messages: this.#m.messages,
       votes: this.#m.votes,
       onOtherMessage: o.onOtherMessage,
+      nowMs: o.nowMs,
     });
     this.#decisions = new DecisionLog({
       storage: o.storage,

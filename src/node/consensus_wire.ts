@@ -13,6 +13,7 @@ import type { Counter } from "../metrics/mod.ts";
 import { decodeMessage, encodeMessage, type ProtocolMessage, VERTICES_PER_MESSAGE_MAX } from "../net/protocol.ts";
 import type { PeerTransport } from "../net/transport.ts";
 import type { Storage } from "../storage/mod.ts";
+import { acceptedPage, CATCH_UP_ORPHANS_MIN, CatchUp } from "./catch_up.ts";
 import type { DagService } from "./dag_service.ts";
 import { toSignedVertex } from "./vertex_codec.ts";
 
@@ -32,6 +33,8 @@ export interface ConsensusWireOptions {
   votes: Counter;
   /** Protocol messages consensus does not handle itself (checkpoints, snapshots). */
   onOtherMessage?: (from: string, m: ProtocolMessage) => Promise<void>;
+  /** Wall clock in ms (catching up forward: src/node/catch_up.ts). */
+  nowMs: () => number;
 }
 
 /** Bytes of vertices packed into one protocol message. */
@@ -44,9 +47,16 @@ export class ConsensusWire {
   /** Open queries of ours, by `${peer}:${requestId}`: each ends in its votes or its timeout, once. */
   readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #stopped = false;
+  readonly #catchUp: CatchUp;
 
   constructor(o: ConsensusWireOptions) {
     this.#o = o;
+    this.#catchUp = new CatchUp({ send: (to, m) => void this.send(to, m), nowMs: o.nowMs });
+  }
+
+  /** The forward catch-up's counts: started, and pages received. */
+  get catchUp(): { started: number; pages: number } {
+    return { started: this.#catchUp.started, pages: this.#catchUp.pages };
   }
 
   /** Starts taking the peers' messages. */
@@ -147,17 +157,23 @@ export class ConsensusWire {
     switch (m.type) {
       case "vertices":
         for (const v of m.vertices) {
-          const r = await this.#o.dag.submit(v, "peer", from);
-          if (this.#stopped) return;
-          if (r.status === "waiting" && r.missing?.length) {
-            this.send(from, { type: "getVertices", ids: [...r.missing] });
-          }
-          // Stored earlier but not in the engine (it dropped it: full pending buffer): hand it on.
-          if (r.status === "duplicate" && r.id && !engine.consensus.hasVertex(r.id)) {
-            const stored = this.#o.storage.getVertex(r.id)!.bytes;
-            engine.onVertices(from, [toSignedVertex(validateVertex(stored), stored)]);
-          }
+          if (!await this.#take(from, v, true)) return;
         }
+        // Far behind (more waiting than fetching backward can hold): catch up forward from the last cut instead.
+        if (this.#o.dag.orphanCount >= CATCH_UP_ORPHANS_MIN) this.#catchUp.start(from, this.#o.dag.settledBoundaryMs);
+        break;
+      case "getAcceptedSince": {
+        const page = acceptedPage(this.#o.storage, m.sinceMs, m.skip, this.#o.nowMs());
+        for (const v of page.alone) this.send(from, { type: "vertices", vertices: [v] });
+        this.send(from, { type: "acceptedSince", vertices: page.vertices, next: page.next });
+        break;
+      }
+      case "acceptedSince":
+        // In order, each connecting to the last: nothing to fetch backward.
+        for (const v of m.vertices) {
+          if (!await this.#take(from, v, false)) return;
+        }
+        this.#catchUp.onPage(from, m.next);
         break;
       case "getVertices":
         this.#sendVertexBytes(
@@ -177,6 +193,25 @@ export class ConsensusWire {
       default:
         await this.#o.onOtherMessage?.(from, m);
     }
+  }
+
+  /**
+   * One vertex from a peer into DAG admission; with `fetchMissing`, its
+   * missing parents are asked of that peer. False once the wire stopped.
+   */
+  async #take(from: string, v: Uint8Array, fetchMissing: boolean): Promise<boolean> {
+    const r = await this.#o.dag.submit(v, "peer", from);
+    if (this.#stopped) return false;
+    if (fetchMissing && r.status === "waiting" && r.missing?.length) {
+      this.send(from, { type: "getVertices", ids: [...r.missing] });
+    }
+    // Stored earlier but not in the engine (it dropped it: full pending buffer): hand it on.
+    const engine = this.#o.engine();
+    if (r.status === "duplicate" && r.id && !engine.consensus.hasVertex(r.id)) {
+      const stored = this.#o.storage.getVertex(r.id)!.bytes;
+      engine.onVertices(from, [toSignedVertex(validateVertex(stored), stored)]);
+    }
+    return true;
   }
 
   /**

@@ -163,6 +163,11 @@ export class DagService {
     this.#listeners.push(fn);
   }
 
+  /** The boundary of the last closed cut: every vertex accepted below it is settled here. */
+  get settledBoundaryMs(): number {
+    return this.#coverage.position.boundaryMs;
+  }
+
   get orphanCount(): number {
     return this.#orphans.size;
   }
