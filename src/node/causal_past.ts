@@ -9,7 +9,12 @@
  *   vertex must descend from (src/dag/coverage.ts): yes, without looking;
  * - otherwise a walk up from the parents through the stored links, never
  *   below the candidate's timestamp (a vertex's timestamp is at least its
- *   parents', so nothing older leads to it).
+ *   parents', so nothing older leads to it);
+ * - on a node whose history starts at a checkpoint it synced from, a key
+ *   with no accepted carrier stored whose nonce the ledger holds as used
+ *   (`settledBeforeHistory`): its carrier was accepted below that
+ *   checkpoint, so below the required boundary; a node with the whole
+ *   history answers yes there too.
  *
  * One {@linkcode PastQuery} serves all the transactions of one vertex and
  * shares its walk between them.
@@ -31,6 +36,11 @@ export interface CausalPastOptions {
   /** Every accepted vertex below it is in the causal past of any vertex admitted now. */
   requiredBoundaryMs: () => number;
   isAccepted: (vertexId: string) => boolean;
+  /**
+   * Only on a node whose history starts at a synced checkpoint: whether the
+   * ledger holds the key's nonce as used (its carrier is not stored here).
+   */
+  settledBeforeHistory?: (conflictKey: string) => boolean;
 }
 
 export class CausalPast {
@@ -85,6 +95,10 @@ export class CausalPast {
   isAccepted(vertexId: string): boolean {
     return this.#o.isAccepted(vertexId);
   }
+
+  settledBeforeHistory(conflictKey: string): boolean {
+    return this.#o.settledBeforeHistory?.(conflictKey) ?? false;
+  }
 }
 
 export class PastQuery {
@@ -116,9 +130,12 @@ export class PastQuery {
       // such a vertex is doomed anyway, and it is not searched for.
       if (c.timestampMs >= boundary) lowest = Math.min(lowest, c.timestampMs);
     }
-    if (lowest === Infinity) return false;
-    this.#walkDownTo(lowest);
-    return candidates.some((c) => this.#seen.has(c.vertex));
+    if (lowest !== Infinity) {
+      this.#walkDownTo(lowest);
+      if (candidates.some((c) => this.#seen.has(c.vertex))) return true;
+    }
+    // Accepted before this node's history begins (it synced from a checkpoint): no carrier of it is stored.
+    return !candidates.some((c) => this.#past.isAccepted(c.vertex)) && this.#past.settledBeforeHistory(conflictKey);
   }
 
   /** Visits every ancestor with a timestamp at or above `floorMs` (within WALK_STEPS_MAX in all). */

@@ -82,3 +82,24 @@ Deno.test("CausalPast.forgetBelow() drops remembered links older than a boundary
   assert.equal(past.links("a".repeat(64)), null);
   assert.deepEqual(past.links("b".repeat(64)), { parents: ["a".repeat(64)], timestampMs: 200 });
 });
+
+Deno.test("CausalPast: on a node that synced, a key with no accepted carrier stored counts when the ledger used its nonce", () => {
+  const s = new MemoryStorage();
+  put(s, "g1", [], 100);
+  put(s, "g2", ["g1"], 110, ["R"]); // a rival carrier of R, never accepted
+  const used = new Set(["S", "R"]);
+  const past = new CausalPast({
+    storage: s,
+    requiredBoundaryMs: () => 0,
+    isAccepted: (v) => s.getDecision(v)?.status === "accepted",
+    settledBeforeHistory: (key) => used.has(key),
+  });
+  assert.equal(past.of(["g2"]).carriedInPast("S"), true, "carried below the checkpoint this node synced from");
+  assert.equal(past.of(["g1"]).carriedInPast("R"), true, "the stored carrier is not accepted: the ledger answers");
+  assert.equal(past.of(["g2"]).carriedInPast("T"), false, "a nonce the ledger has not used");
+  s.putDecision({ id: "g2", subject: "vertex", status: "accepted", decidedAtMs: 1 });
+  assert.equal(past.of(["g1"]).carriedInPast("R"), false, "an accepted carrier is stored: only the walk answers");
+  // A node with the whole history never asks the ledger.
+  const { past: full } = setup();
+  assert.equal(full.of(["g3"]).carriedInPast("nothing"), false);
+});

@@ -64,6 +64,8 @@ export interface SubmitResult {
 export type Origin = "api" | "peer" | "local";
 
 export interface DagServiceOptions {
+  /** On a node whose history starts at a synced checkpoint: see CausalPastOptions.settledBeforeHistory. */
+  settledBeforeHistory?: (conflictKey: string) => boolean;
   storage: Storage;
   genesis: Genesis;
   backend: CryptoBackend;
@@ -134,6 +136,7 @@ export class DagService {
         const d = o.storage.getDecision(v);
         return d?.subject === "vertex" && d.status === "accepted";
       },
+      settledBeforeHistory: o.settledBeforeHistory,
     });
     // Each genesis validator gets an equal share: one sending vertices whose parents never exist evicts only its own.
     this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS, o.genesis.validators.length);

@@ -7,7 +7,8 @@
 import type { Config } from "../config/mod.ts";
 import type { LedgerGenesis } from "../core/mod.ts";
 import type { SelectedBackend } from "../crypto/select.ts";
-import { keyIdOf } from "../keys/mod.ts";
+import { splitConflictKey } from "../dag/conflict_key.ts";
+import { keyIdOf, toHex } from "../keys/mod.ts";
 import { LedgerService, parseExchangeGenesis } from "../ledger/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerExchangeInfo, type Registry } from "../metrics/mod.ts";
@@ -97,6 +98,12 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     },
   });
   const dag = new DagService({
+    // A node that synced holds no carrier from before its checkpoint: the ledger says which nonces were used.
+    settledBeforeHistory: storage.getMeta("synced_from_checkpoint") === null ? undefined : (key) => {
+      const { account, nonce } = splitConflictKey(key);
+      const next = ledger?.account(toHex(account))?.nextNonce;
+      return next !== undefined && next > nonce;
+    },
     storage,
     genesis,
     backend: crypto.backend,
