@@ -19,6 +19,9 @@ import { VERTEX_RELAY_BYTES_MAX } from "../net/protocol.ts";
 import type { DagService } from "./dag_service.ts";
 import type { Mempool } from "./mempool.ts";
 
+/** While issuing is held, how often the batch looks again. */
+const HOLD_RETRY_MS = 250;
+
 export interface BatcherOptions {
   engine: Engine;
   dag: DagService;
@@ -34,6 +37,12 @@ export interface BatcherOptions {
   batchWindow?: number;
   batchDelayMaxMs?: number;
   batchTxsMax?: number;
+  /**
+   * While true, nothing is issued: the batch waits (this node is behind the
+   * certified checkpoints, so its tips are stale and the others would refuse
+   * its vertices as stale_parents, carried transactions and all).
+   */
+  holdIssuing?: () => boolean;
 }
 
 /**
@@ -132,12 +141,30 @@ export class Batcher {
   #flush(): void {
     if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
+    if (!this.#stopped && this.#o.holdIssuing?.()) {
+      this.#batchDueMs = this.#o.nowMs() + HOLD_RETRY_MS;
+      this.#batchTimer = setTimeout(() => this.#flush(), HOLD_RETRY_MS);
+      return;
+    }
     // A transaction a peer's vertex brought meanwhile is carried already: a second carrier would only compete.
     const batch = this.#batch.filter((t) => this.#o.engine.consensus.txStatus(t.id) === undefined);
     this.#batch = [];
     this.#batchBytes = 0;
     if (this.#stopped) return;
-    this.#defer(this.#issueAll(batch));
+    // A batch that grew while issuing was held goes out in vertices of the usual size, in order.
+    const countMax = this.#o.batchTxsMax ?? VERTEX_TXS_MAX;
+    for (let at = 0; at < batch.length;) {
+      let bytes = 0;
+      let end = at;
+      while (end < batch.length && end - at < countMax) {
+        const size = 4 + (this.#o.mempool.bytesOf(batch[end].id)?.length ?? 0);
+        if (end > at && bytes + size > VERTEX_TX_BYTES_MAX) break;
+        bytes += size;
+        end++;
+      }
+      this.#defer(this.#issueAll(batch.slice(at, end)));
+      at = end;
+    }
   }
 
   /**

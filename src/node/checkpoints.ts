@@ -74,6 +74,8 @@ export class CheckpointService {
   #served: { seq: number; bytes: Uint8Array } | null = null;
   /** The last checkpoint this node stated (0: none since it started or synced). */
   #stated: number;
+  /** The newest certified checkpoint this node holds. */
+  #certified: number;
   /** Serialises statements: each needs the previous one's digest. */
   #queue: Promise<void> = Promise.resolve();
   readonly #m: { sequence: Gauge; certified: Gauge; signatures: Counter; mismatches: Counter };
@@ -101,7 +103,8 @@ export class CheckpointService {
     };
     this.#stated = o.storage.latestCut()?.statement ? o.storage.latestCut()!.seq : 0;
     this.#m.sequence.set({}, this.#stated);
-    this.#m.certified.set({}, o.storage.latestCertificate()?.seq ?? 0);
+    this.#certified = o.storage.latestCertificate()?.seq ?? 0;
+    this.#m.certified.set({}, this.#certified);
     const lowest = (o.storage.latestCut()?.seq ?? 0) + 1;
     if (lowest > 1) this.#collector.forgetBelow(lowest);
   }
@@ -109,6 +112,11 @@ export class CheckpointService {
   /** The last checkpoint this node stated (0: none). A node whose ledger halted states none. */
   statedSeq(): number {
     return this.#stated;
+  }
+
+  /** The sequence of the newest certified checkpoint this node holds (0: none), without reading it. */
+  certifiedSeq(): number {
+    return this.#certified;
   }
 
   /** The newest certificate this node holds. */
@@ -233,7 +241,8 @@ export class CheckpointService {
     const own = this.#o.storage.getCut(seq);
     if (signatures === null || own?.statement == null) return;
     this.#o.storage.putCertificate({ seq, digest, statement: own.statement, signatures });
-    this.#m.certified.set({}, Math.max(seq, this.#o.storage.latestCertificate()?.seq ?? 0));
+    this.#certified = Math.max(seq, this.#certified);
+    this.#m.certified.set({}, this.#certified);
     this.#collector.forgetBelow(seq);
     this.#o.logger.info("checkpoint certified", { seq, signers: signatures.length });
   }
@@ -281,7 +290,8 @@ export class CheckpointService {
       this.#o.storage.putCertificate({ seq: statement.seq, digest, statement: statementBytes, signatures });
     }
     this.#unverified.delete(statement.seq);
-    this.#m.certified.set({}, Math.max(statement.seq, this.#o.storage.latestCertificate()?.seq ?? 0));
+    this.#certified = Math.max(statement.seq, this.#certified);
+    this.#m.certified.set({}, this.#certified);
     const own = this.#o.storage.getCut(statement.seq);
     if (own?.digest != null && own.digest !== digest) {
       this.#m.mismatches.inc();

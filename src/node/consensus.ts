@@ -70,6 +70,8 @@ export interface ConsensusOptions {
   pendingTxsMax?: number;
   /** Why this node cannot take submissions now, or null (Mempool's `overloaded`). */
   overloaded?: () => string | null;
+  /** While true this node issues no vertex (Batcher's `holdIssuing`). */
+  holdIssuing?: () => boolean;
   /** Most transactions in one vertex this node issues. */
   batchTxsMax?: number;
   /** Called with every batch of decisions once they are stored (the exchange ledger follows them). */
@@ -219,6 +221,7 @@ export class ConsensusService {
       batchWindow: o.batchWindow,
       batchDelayMaxMs: o.batchDelayMaxMs,
       batchTxsMax: o.batchTxsMax,
+      holdIssuing: o.holdIssuing,
     });
     o.dag.onAdmitted((info, bytes, origin, from) => {
       if (origin !== "local" && !this.#stopped) {

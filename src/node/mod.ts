@@ -202,7 +202,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         behindMin: config.sync.behindMin,
         afterMs: config.sync.resyncAfterMs,
         ownSeq: () => services.checkpoints.statedSeq(),
-        certifiedSeq: () => storage.latestCertificate()?.seq ?? 0,
+        certifiedSeq: () => services.checkpoints.certifiedSeq(),
         nowMs,
         onBehind: (behind) => resyncNow({ reason: "behind", ...behind }),
       }));

@@ -50,6 +50,9 @@ export interface ServicesOptions {
   onDiverged: (seq: number) => void;
 }
 
+/** Certified checkpoints ahead of this node's last statement at which it stops issuing vertices. */
+const ISSUE_HOLD_BEHIND = 2;
+
 /** How long a node that stopped itself to sync again waits for a peer to ask (the first one ends the wait). */
 const RESYNC_PEER_WAIT_MS = 30_000;
 
@@ -138,6 +141,8 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     batchTxsMax: config.consensus.batchTxsMax,
     pendingTxsMax: config.consensus.pendingTxsMax,
     overloaded: overloadedBy(config.consensus.busyLagMs, o.lagMs),
+    // Behind the certified checkpoints, this node's tips are stale: its vertices would be refused (stale_parents).
+    holdIssuing: () => checkpoints.certifiedSeq() >= checkpoints.statedSeq() + ISSUE_HOLD_BEHIND,
     onCut: (cut) => {
       void checkpoints.onCut(cut).then(() => pruneBodies(storage, config.storage.pruneBeforeCheckpoints, log));
     },
