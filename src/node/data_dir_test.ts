@@ -7,6 +7,19 @@ const owner = { keyId: "a".repeat(64), source: "key-store" as const };
 const chain = { chainIdHex: "c".repeat(64), path: "/tmp/genesis.json" };
 const quiet = createLogger({ level: "error", write: () => {} });
 
+/** A started DataDir of `chain` in a fresh temporary directory, deleted afterwards. */
+async function withDataDir(fn: (d: DataDir, dir: string) => void | Promise<void>): Promise<void> {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const d = new DataDir(dir);
+    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
+    claimChain(d.storage, chain);
+    await fn(d, dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 Deno.test("DataDir.recordStart() counts starts and keeps the first start's time", () => {
   const dir = Deno.makeTempDirSync();
   try {
@@ -60,12 +73,8 @@ Deno.test("claimChain() refuses a data directory that holds another chain", () =
   }
 });
 
-Deno.test("DataDir.startOver() moves the database aside and starts a fresh one of the same chain", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const d = new DataDir(dir);
-    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
-    claimChain(d.storage, chain);
+Deno.test("DataDir.startOver() moves the database aside and starts a fresh one of the same chain", () =>
+  withDataDir((d, dir) => {
     d.storage.setMeta("marker", "old");
     const old = d.storage;
     const fresh = d.startOver(owner, "2026-03-01T00:00:00.000Z", chain, quiet);
@@ -77,10 +86,7 @@ Deno.test("DataDir.startOver() moves the database aside and starts a fresh one o
     const aside = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".stale-"));
     assert.ok(aside.length >= 1, `a stale copy is kept, found ${aside.join(", ")}`);
     d.close();
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("DataDir.startOver() moves the vault into the fresh database and leaves none of it in the stale one", () => {
   const dir = Deno.makeTempDirSync();
@@ -124,12 +130,8 @@ Deno.test("DataDir.startOver() moves the vault into the fresh database and leave
   }
 });
 
-Deno.test("DataDir.startOver() keeps the newest STALE_COPIES_KEPT stale databases and deletes older ones", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const d = new DataDir(dir);
-    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
-    claimChain(d.storage, chain);
+Deno.test("DataDir.startOver() keeps the newest STALE_COPIES_KEPT stale databases and deletes older ones", () =>
+  withDataDir(async (d, dir) => {
     for (let i = 0; i < STALE_COPIES_KEPT + 2; i++) {
       d.storage.setMeta("marker", `copy ${i}`);
       await new Promise((r) => setTimeout(r, 5)); // each copy's name has its own millisecond
@@ -147,17 +149,10 @@ Deno.test("DataDir.startOver() keeps the newest STALE_COPIES_KEPT stale database
     });
     assert.deepEqual(markers, [`copy ${STALE_COPIES_KEPT}`, `copy ${STALE_COPIES_KEPT + 1}`]);
     d.close();
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("DataDir.undoStartOver() brings back the database moved aside, its vault and its start record", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const d = new DataDir(dir);
-    d.recordStart(owner, "2026-01-01T00:00:00.000Z");
-    claimChain(d.storage, chain);
+Deno.test("DataDir.undoStartOver() brings back the database moved aside, its vault and its start record", () =>
+  withDataDir((d, dir) => {
     d.storage.setMeta("marker", "old");
     const key = { sealed: '{"k":2}', publicKey: new Uint8Array([7]), createdAtMs: 2 };
     d.storage.vault.putKey(key);
@@ -173,7 +168,4 @@ Deno.test("DataDir.undoStartOver() brings back the database moved aside, its vau
     assert.deepEqual(left.filter((n) => /stale|failed/.test(n) && !/-(wal|shm)$/.test(n)), []);
     assert.throws(() => d.undoStartOver(quiet), /no start over to undo/);
     d.close();
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
