@@ -76,6 +76,8 @@ export class CheckpointService {
   #stated: number;
   /** The newest certified checkpoint this node holds. */
   #certified: number;
+  /** Peers asked for their newest certificate so far (askNewest takes them in turn). */
+  #asked = 0;
   /** Serialises statements: each needs the previous one's digest. */
   #queue: Promise<void> = Promise.resolve();
   readonly #m: { sequence: Gauge; certified: Gauge; signatures: Counter; mismatches: Counter };
@@ -117,6 +119,21 @@ export class CheckpointService {
   /** The sequence of the newest certified checkpoint this node holds (0: none), without reading it. */
   certifiedSeq(): number {
     return this.#certified;
+  }
+
+  /**
+   * Asks the next connected peer (in turn) for its newest certificate. A node
+   * learns of certificates from the signatures gossiped as cuts close; one
+   * that was away (stopped to sync, overloaded) missed those of the last
+   * cuts, and would not know how far behind it is (the resync watch, the
+   * issue hold) until the next cut closes, which may be never if nothing
+   * happens.
+   */
+  askNewest(): void {
+    const peers = this.#o.peers();
+    if (peers.length === 0) return;
+    const peer = peers[this.#asked++ % peers.length];
+    this.#o.send(peer, { type: "getCheckpoint", seq: 0, withSnapshot: false });
   }
 
   /** The newest certificate this node holds. */

@@ -380,3 +380,19 @@ Deno.test("onMessage(getSnapshot) answers chunks of at most SNAPSHOT_CHUNK_BYTES
     { type: "snapshotChunk", seq: 3, offset: 0, total: 0, bytes: new Uint8Array() },
   ]);
 });
+
+Deno.test("askNewest() asks the connected peers in turn for their newest certificate, and no one when alone", () => {
+  const [, k1, k2] = validatorKeys();
+  const node = testNode({ validator: 0, peers: [k1.id, k2.id] });
+  node.service.askNewest();
+  node.service.askNewest();
+  node.service.askNewest();
+  assert.deepEqual(node.sent.map((s) => [s.to, s.m]), [
+    [k1.id, { type: "getCheckpoint", seq: 0, withSnapshot: false }],
+    [k2.id, { type: "getCheckpoint", seq: 0, withSnapshot: false }],
+    [k1.id, { type: "getCheckpoint", seq: 0, withSnapshot: false }],
+  ]);
+  const alone = testNode({ validator: 0 });
+  alone.service.askNewest();
+  assert.deepEqual(alone.sent, []);
+});

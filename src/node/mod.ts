@@ -81,6 +81,12 @@ export interface StartOptions {
   resubmit?: readonly Uint8Array[];
 }
 
+/**
+ * After a start that follows a resync stop: until the node asks a peer for
+ * its newest certificate; twice that until it takes its old mempool again.
+ */
+const RESYNC_SETTLE_MS = 1_000;
+
 export async function startNode(o: StartOptions): Promise<RunningNode> {
   const { config, logger: log } = o;
   const nowMs = o.nowMs ?? (() => Date.now());
@@ -205,6 +211,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         certifiedSeq: () => services.checkpoints.certifiedSeq(),
         nowMs,
         onBehind: (behind) => resyncNow({ reason: "behind", ...behind }),
+        beforeLook: () => services.checkpoints.askNewest(),
       }));
     }
     const stop = (reason: string) =>
@@ -233,7 +240,15 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       void stop("resync");
     };
 
-    if (o.resubmit?.length) void resubmitWaiting(consensus, o.resubmit, log);
+    if (o.resync) {
+      // Back from a sync: learn how far the others went first (the issue hold needs it), then take the mempool again.
+      const ask = setTimeout(() => services.checkpoints.askNewest(), RESYNC_SETTLE_MS);
+      const resubmit = setTimeout(() => {
+        if (o.resubmit?.length) void resubmitWaiting(consensus, o.resubmit, log);
+      }, 2 * RESYNC_SETTLE_MS);
+      for (const t of [ask, resubmit]) Deno.unrefTimer(t);
+      cleanup.push(() => [ask, resubmit].forEach((t) => clearTimeout(t)));
+    }
 
     readyAtMs = performance.now();
     log.info("node ready", {

@@ -73,6 +73,8 @@ export interface ResyncWatchOptions {
   readonly nowMs: () => number;
   /** Called once, when the node should sync again; the watch has stopped by then. */
   readonly onBehind: (behind: Behind) => void;
+  /** Called at every look, first (the node asks a peer for its newest certificate). */
+  readonly beforeLook?: () => void;
 }
 
 /** Between two looks: a quarter of the wait, between 100 ms and 5 s. */
@@ -84,6 +86,7 @@ export function lookEveryMs(afterMs: number): number {
 export function startResyncWatch(o: ResyncWatchOptions): () => void {
   const tracker = new BehindTracker(o.behindMin, o.afterMs);
   const timer = setInterval(() => {
+    o.beforeLook?.();
     const behind = tracker.observe(o.nowMs(), o.ownSeq(), o.certifiedSeq());
     if (behind === null) return;
     clearInterval(timer);

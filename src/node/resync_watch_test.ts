@@ -43,6 +43,7 @@ Deno.test("lookEveryMs() looks four times per wait, between 100 ms and 5 s", () 
 Deno.test("startResyncWatch() calls onBehind once and then stops looking", async () => {
   const seen: unknown[] = [];
   let looks = 0;
+  let asked = 0;
   let now = 0;
   const stop = startResyncWatch({
     behindMin: 2,
@@ -54,6 +55,7 @@ Deno.test("startResyncWatch() calls onBehind once and then stops looking", async
     },
     nowMs: () => now += 100,
     onBehind: (b) => seen.push(b),
+    beforeLook: () => asked++,
   });
   try {
     const deadline = Date.now() + 5_000;
@@ -63,6 +65,7 @@ Deno.test("startResyncWatch() calls onBehind once and then stops looking", async
     assert.equal(seen.length, 1);
     assert.deepEqual(seen[0], { ownSeq: 3, certifiedSeq: 9, behindForMs: 100 });
     assert.equal(looks, looked, "no look after onBehind");
+    assert.equal(asked, looks, "each look first asks for the newest certificate");
   } finally {
     stop();
   }
