@@ -212,7 +212,7 @@ export class SignedFeed {
 }
 
 /** Transfers each sender keeps to send again, and how often one refusal for a lost nonce is answered so. */
-const SENT_KEPT = 8;
+const SENT_KEPT = 32;
 const LOST_RETRIES_MAX = 5;
 
 /**
