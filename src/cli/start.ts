@@ -51,8 +51,8 @@ export const start: Command = {
     try {
       // A node that stopped itself to sync again (src/node/resync_watch.ts) starts again in this process.
       let resubmit: readonly Uint8Array[] = [];
-      for (let run = config, resync = false;; resync = true) {
-        const node = await startNode({ config: run, logger, resync, resubmit });
+      for (let run = config, resyncs = 0;; resyncs++) {
+        const node = await startNode({ config: run, logger, resync: resyncs > 0, resyncs, resubmit });
         onStop = (sig) => void node.stop(sig);
         if (signalled) onStop(signalled);
         await node.stopped;

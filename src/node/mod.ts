@@ -23,7 +23,7 @@ import { monitorEventLoopLag } from "./event_loop_lag.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { startPeerNetwork } from "./p2p.ts";
 import { type HttpApp, startServers } from "./servers.ts";
-import { resubmitWaiting, startResyncWatch } from "./resync_watch.ts";
+import { resubmitWaiting, resyncWaitMs, startResyncWatch } from "./resync_watch.ts";
 import { startServices } from "./services.ts";
 import { type Cleanup, stopNode, Stopper, undoStart } from "./shutdown.ts";
 import { nodeStatus } from "./status.ts";
@@ -73,6 +73,8 @@ export interface StartOptions {
    * wait for peers to ask them.
    */
   resync?: boolean;
+  /** Resyncs in a row in this process before this start: the watch waits longer after each (resyncWaitMs). */
+  resyncs?: number;
   /**
    * Submissions the last run held in its mempool when it stopped to sync
    * again: submitted again once this node is ready (202 pending promises the
@@ -206,7 +208,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     if (genesis.validators.length > 1 && config.sync.enabled && config.sync.resyncAfterMs > 0) {
       monitors.push(startResyncWatch({
         behindMin: config.sync.behindMin,
-        afterMs: config.sync.resyncAfterMs,
+        afterMs: resyncWaitMs(config.sync.resyncAfterMs, o.resyncs ?? 0),
         ownSeq: () => services.checkpoints.statedSeq(),
         certifiedSeq: () => services.checkpoints.certifiedSeq(),
         nowMs,

@@ -77,6 +77,19 @@ export interface ResyncWatchOptions {
   readonly beforeLook?: () => void;
 }
 
+/** The longest wait a run of resyncs backs off to, as a multiple of `sync.resync_after_ms`. */
+export const RESYNC_BACKOFF_MAX = 8;
+
+/**
+ * The wait before a resync, after `resyncs` resyncs in a row in this process:
+ * doubled each time, up to RESYNC_BACKOFF_MAX times `afterMs`. A node that
+ * just synced lands a few cuts back (at the newest checkpoint with a
+ * snapshot) and needs time to catch up before it is judged again.
+ */
+export function resyncWaitMs(afterMs: number, resyncs: number): number {
+  return afterMs * Math.min(RESYNC_BACKOFF_MAX, 2 ** Math.max(0, resyncs));
+}
+
 /** Between two looks: a quarter of the wait, between 100 ms and 5 s. */
 export function lookEveryMs(afterMs: number): number {
   return Math.min(5_000, Math.max(100, Math.floor(afterMs / 4)));

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../log/mod.ts";
 import { SubmitError } from "./consensus.ts";
-import { BehindTracker, lookEveryMs, resubmitWaiting, startResyncWatch } from "./resync_watch.ts";
+import {
+  BehindTracker,
+  lookEveryMs,
+  resubmitWaiting,
+  RESYNC_BACKOFF_MAX,
+  resyncWaitMs,
+  startResyncWatch,
+} from "./resync_watch.ts";
 
 Deno.test("BehindTracker asks for a sync only after the node stayed behind_min behind for the whole wait", () => {
   const t = new BehindTracker(3, 10_000);
@@ -32,6 +39,17 @@ Deno.test("BehindTracker starts the wait again when the node catches up in betwe
 Deno.test("BehindTracker refuses limits that are not positive integers", () => {
   assert.throws(() => new BehindTracker(0, 1_000), RangeError);
   assert.throws(() => new BehindTracker(1, 0), RangeError);
+});
+
+Deno.test("resyncWaitMs() doubles the wait after each resync in a row, up to RESYNC_BACKOFF_MAX times", () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 10].map((n) => resyncWaitMs(30_000, n)), [
+    30_000,
+    60_000,
+    120_000,
+    240_000,
+    30_000 * RESYNC_BACKOFF_MAX,
+    30_000 * RESYNC_BACKOFF_MAX,
+  ]);
 });
 
 Deno.test("lookEveryMs() looks four times per wait, between 100 ms and 5 s", () => {
