@@ -54,11 +54,6 @@ export class ConsensusWire {
     this.#catchUp = new CatchUp({ send: (to, m) => void this.send(to, m), nowMs: o.nowMs });
   }
 
-  /** The forward catch-up's counts: started, and pages received. */
-  get catchUp(): { started: number; pages: number } {
-    return { started: this.#catchUp.started, pages: this.#catchUp.pages };
-  }
-
   /** Starts taking the peers' messages. */
   listen(): void {
     // The one boundary for peer input: nothing a peer sends may reject unhandled and end the process.

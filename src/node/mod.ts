@@ -249,7 +249,8 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         if (o.resubmit?.length) void resubmitWaiting(consensus, o.resubmit, log);
       }, 2 * RESYNC_SETTLE_MS);
       for (const t of [ask, resubmit]) Deno.unrefTimer(t);
-      cleanup.push(() => [ask, resubmit].forEach((t) => clearTimeout(t)));
+      // Stopped before they fire (a failed start, or a stop): they do not.
+      monitors.push(() => [ask, resubmit].forEach((t) => clearTimeout(t)));
     }
 
     readyAtMs = performance.now();
