@@ -48,8 +48,10 @@ const LOOKUP_CONCURRENCY = 8;
 const SAMPLES_PENDING_MAX = 64;
 /** A sample without a receipt on every node after this long is given up (and counted). */
 const SAMPLE_TIME_MAX_MS = 120_000;
-/** Calls of GET /api/v1/status per node per probe; the median is reported. */
+/** Calls of GET /api/v1/status per node per probe at a window's end. */
 export const STATUS_CALLS = 3;
+/** Between two looks at every node's RSS and status latency within a window (see WindowSamples). */
+export const SAMPLE_EVERY_MS = 5_000;
 
 /** Set once to stop every loop. */
 export interface Stop {
@@ -352,8 +354,8 @@ export interface NodeProbe {
   inMemoryMetric: number;
   inMemoryStatus: number;
   journalVertices: number;
-  /** Median of STATUS_CALLS calls of `GET /api/v1/status`. */
-  statusMs: number;
+  /** The STATUS_CALLS timed calls of `GET /api/v1/status`, in ms. */
+  statusTimesMs: number[];
   stateHash: string;
   halted: string | null;
   checkpointSeq: number | null;
@@ -402,6 +404,51 @@ export async function readProc(path: string): Promise<string> {
   const out = await new Deno.Command("cat", { args: [path], stdin: "null", stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`cat ${path}: ${new TextDecoder().decode(out.stderr).trim()}`);
   return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Every node's RSS and the time of one status call, looked at every SAMPLE_EVERY_MS through a window,
+ * with the window-end probe's. One look is a point: a V8 heap swings by tens of MiB between two
+ * collections, and a status call that lands in a long event-loop task waits for it. The window's median
+ * is what the goals compare; the largest look is reported beside it.
+ */
+export class WindowSamples {
+  #rss: number[][];
+  #statusMs: number[][];
+
+  constructor(nodes: number) {
+    this.#rss = Array.from({ length: nodes }, () => []);
+    this.#statusMs = Array.from({ length: nodes }, () => []);
+  }
+
+  add(i: number, rssMiB: number, statusMs: readonly number[]): void {
+    this.#rss[i].push(rssMiB);
+    this.#statusMs[i].push(...statusMs);
+  }
+
+  /** Per node: medians and maxima of the window's looks (null where a node gave none); starts a new window. */
+  take(): { rssMiB: number[]; rssMaxMiB: number[]; statusMs: number[]; statusMaxMs: number[]; statusCalls: number[] } {
+    const median = (v: number[]) => percentile([...v].sort((a, b) => a - b), 0.5);
+    const out = {
+      rssMiB: this.#rss.map(median),
+      rssMaxMiB: this.#rss.map((v) => Math.max(...v)),
+      statusMs: this.#statusMs.map(median),
+      statusMaxMs: this.#statusMs.map((v) => Math.max(...v)),
+      statusCalls: this.#statusMs.map((v) => v.length),
+    };
+    this.#rss = this.#rss.map(() => []);
+    this.#statusMs = this.#statusMs.map(() => []);
+    return out;
+  }
+}
+
+/** One look at node i within a window: its RSS and one timed status call. */
+export async function sampleNode(net: RunningTestnet, i: number): Promise<{ rssMiB: number; statusMs: number }> {
+  const n = net.description.nodes[i];
+  const start = performance.now();
+  await getJson<StatusView>(`${n.http}/api/v1/status`);
+  const statusMs = performance.now() - start;
+  return { rssMiB: await rssMiB(n.pid), statusMs };
 }
 
 async function rssMiB(pid: number): Promise<number> {
@@ -465,7 +512,7 @@ export async function probeNode(net: RunningTestnet, i: number): Promise<NodePro
     ...metrics,
     inMemoryStatus: status!.dag.inMemory,
     journalVertices: ledger.journalVertices,
-    statusMs: percentile(times.sort((a, b) => a - b), 0.5),
+    statusTimesMs: times,
     stateHash: ledger.stateHash,
     halted: ledger.halted,
     checkpointSeq: checkpoint?.seq ?? null,
