@@ -54,21 +54,24 @@ export function baseEnv(): Record<string, string> {
 }
 
 /**
- * The permission flags of the `compile` task, exactly as the single binary
- * `qudag-server` has them baked in (`--no-prompt` and every `--allow-*`),
- * for `deno run`, which stands in for the binary where `deno compile` cannot
- * download its runtime. Compile-only flags (`--exclude`, `-o`) are left out.
+ * The runtime flags of the `compile` task, exactly as the single binary
+ * `qudag-server` has them baked in (`--no-prompt`, every `--allow-*` and
+ * `--v8-flags`), for `deno run`, which stands in for the binary where `deno
+ * compile` cannot download its runtime. Compile-only flags (`--exclude`,
+ * `-o`) are left out.
  */
-export function compileTaskPermissionFlags(): string[] {
+export function compileTaskRunFlags(): string[] {
   const words = denoJson.tasks.compile.split(/\s+/);
   const at = words.indexOf("compile");
   const out = words.indexOf("-o");
   if (at < 0 || out < 0) throw new Error("deno.json tasks.compile is not `<deno> compile <flags> -o <file> main.ts`");
   const flags = words.slice(at + 1, out);
   for (const f of flags) {
-    if (f !== "--no-prompt" && !f.startsWith("--allow-") && !f.startsWith("--exclude=")) {
+    if (
+      f !== "--no-prompt" && !f.startsWith("--allow-") && !f.startsWith("--exclude=") && !f.startsWith("--v8-flags=")
+    ) {
       throw new Error(
-        `compile task flag ${f} is neither a permission nor --exclude: decide how the stand-in treats it`,
+        `compile task flag ${f} is neither a permission, --v8-flags nor --exclude: decide how the stand-in treats it`,
       );
     }
   }

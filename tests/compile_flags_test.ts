@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { baseEnv, compileTaskPermissionFlags, ROOT } from "../scripts/node_process.ts";
+import { baseEnv, compileTaskRunFlags, ROOT } from "../scripts/node_process.ts";
 
-const FLAGS = compileTaskPermissionFlags();
+const FLAGS = compileTaskRunFlags();
 
 async function runWithCompileFlags(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -26,7 +26,7 @@ async function runWithCompileFlags(args: string[], env: Record<string, string> =
 }
 
 Deno.test("the compile task's flags are narrow: read /data, /etc/qudag, /keys; write /data; FFI on one file", () => {
-  assert.deepEqual(FLAGS.filter((f) => !f.startsWith("--allow-env=")), [
+  assert.deepEqual(FLAGS.filter((f) => !f.startsWith("--allow-env=") && !f.startsWith("--v8-flags=")), [
     "--no-prompt",
     "--allow-net",
     "--allow-read=/data,/etc/qudag,/keys",
@@ -36,6 +36,13 @@ Deno.test("the compile task's flags are narrow: read /data, /etc/qudag, /keys; w
   for (const broad of ["--allow-all", "-A", "--allow-run", "--allow-sys", "--allow-env ", "--allow-read "]) {
     assert.ok(!`${denoJson.tasks.compile} `.includes(` ${broad}`), `${broad.trim()} is not granted`);
   }
+});
+
+Deno.test("the binary and `deno task start` run V8 alike (the young generation's size: bench/PROFILE.md)", () => {
+  const v8 = (task: string) => task.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+  assert.deepEqual(v8(denoJson.tasks.compile), ["--v8-flags=--max-semi-space-size=2"]);
+  assert.deepEqual(v8(denoJson.tasks.start), v8(denoJson.tasks.compile));
+  assert.deepEqual(FLAGS.filter((f) => f.startsWith("--v8-flags=")), v8(denoJson.tasks.compile), "the stand-in too");
 });
 
 Deno.test("with the compile task's flags, a data directory off /data is refused, naming the path", async () => {

@@ -13,7 +13,7 @@
  * its private mount namespace, which ends with its process; roots are removed
  * with --one-file-system after every process in them has exited.
  */
-import { compileTaskPermissionFlags, ROOT } from "../../node_process.ts";
+import { compileTaskRunFlags, ROOT } from "../../node_process.ts";
 import {
   alive,
   type App,
@@ -118,7 +118,7 @@ function serverShim(): string {
   return [
     "#!/bin/sh",
     "# Stand-in for the compiled qudag-server: deno run with exactly the compile task's permission flags.",
-    `exec ${sq(deno)} run ${compileTaskPermissionFlags().map(sq).join(" ")} ${sq(`${ROOT}/main.ts`)} "$@"`,
+    `exec ${sq(deno)} run ${compileTaskRunFlags().map(sq).join(" ")} ${sq(`${ROOT}/main.ts`)} "$@"`,
     "",
   ].join("\n");
 }
