@@ -100,7 +100,8 @@ export function createTransactionsApi(
         state,
         vertex: stored?.vertex ?? null,
         conflictKey: stored?.conflictKey ?? null,
-        decidedAtMs: decision?.decidedAtMs ?? null,
+        // A decision stored but not yet synced is not told (state says pending): src/node/decision_log.ts.
+        decidedAtMs: state === "pending" ? null : decision?.decidedAtMs ?? null,
       }, 200);
     },
   );

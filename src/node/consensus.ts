@@ -223,6 +223,7 @@ export class ConsensusService {
       batchTxsMax: o.batchTxsMax,
       holdIssuing: o.holdIssuing,
     });
+    o.dag.hideDecisionsWhile((id) => this.#decisions.has(id));
     o.dag.onAdmitted((info, bytes, origin, from) => {
       if (origin !== "local" && !this.#stopped) {
         this.engine.onVertices(from ?? toHex(info.vertex.author), [
@@ -405,10 +406,10 @@ export class ConsensusService {
   }
 
   txState(id: string): TxState {
+    // Decided, not durable yet (its commit, or that commit's sync, under way): told to no one until then.
+    if (this.#decisions.has(id)) return "pending";
     const d = this.#o.storage.getDecision(id);
     if (d) return d.status;
-    // Decided, not durable yet: told to no one until its commit.
-    if (this.#decisions.has(id)) return "pending";
     const s = this.engine.consensus.txStatus(id);
     if (s) return s;
     return this.#mempool.has(id) ? "pending" : "unknown";

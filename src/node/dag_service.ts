@@ -98,6 +98,8 @@ export class DagService {
   readonly #orphans: OrphanBuffer;
   readonly #recent = new RecentVertices();
   readonly #listeners: ((info: VertexInfo, bytes: Uint8Array, origin: Origin, from?: string) => void)[] = [];
+  /** See hideDecisionsWhile. */
+  #notDurable: (id: string) => boolean = () => false;
   /** Rounds and timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
   readonly #times: VertexTimes;
   readonly #received;
@@ -547,9 +549,15 @@ export class DagService {
     this.#orphanGauge.set({}, this.#orphans.size);
   }
 
+  /** Decisions stored but not yet durable (src/node/decision_log.ts): `get` shows such a vertex as undecided. */
+  hideDecisionsWhile(notDurable: (id: string) => boolean): void {
+    this.#notDurable = notDurable;
+  }
+
   get(idHex: string): VertexView | null {
     const v = this.#o.storage.getVertex(idHex);
-    return v && vertexView(v, this.#o.storage.getDecision(idHex), this.#names.get(v.author) ?? null);
+    const decision = this.#notDurable(idHex) ? null : this.#o.storage.getDecision(idHex);
+    return v && vertexView(v, decision, this.#names.get(v.author) ?? null);
   }
 
   /** The raw signed bytes of a stored vertex. */

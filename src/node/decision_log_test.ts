@@ -22,7 +22,7 @@ function sumOf(ns: number[]): string {
   return (s % (1n << 256n)).toString(16).padStart(64, "0");
 }
 
-Deno.test("DecisionLog: the decisions of one turn share one durable commit and are reported after it, in order", async () => {
+Deno.test("DecisionLog: the decisions of one turn share one commit and are reported after its sync, in order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "qudag-decisions-" });
   const storage = SqliteStorage.open({ dataDir: dir });
   try {
@@ -55,8 +55,9 @@ Deno.test("DecisionLog: the decisions of one turn share one durable commit and a
     assert(log.has(id(1)) && log.has(id(3)));
     assert.deepEqual(storage.getDecision(id(1)), null);
     assert.deepEqual(reported, []);
-    await nextTurn();
-    assert.deepEqual(durable, [true]);
+    // Committed by the timer without waiting for the disk, then reported once the WAL sync (on a thread) is done.
+    for (let i = 0; i < 100 && reported.length === 0; i++) await nextTurn();
+    assert.deepEqual(durable, [false]);
     assert.deepEqual(reported, [[tx(1), vertex(2), tx(3, "rejected")]]);
     assert.deepEqual(log.has(id(1)), false);
     assert.deepEqual(log.waiting, 0);
@@ -145,5 +146,103 @@ Deno.test("DecisionLog: after a commit, the next waits out the interval and take
   assert(log.has(id(2)) && log.has(id(3)));
   await new Promise((r) => setTimeout(r, 150));
   assert.deepEqual(reported, [[tx(1)], [tx(2), tx(3)]]);
+  log.stop();
+});
+
+/** A store whose WAL syncs wait until the test ends them (`syncs[i].resolve()` / `.reject()`). */
+function storeWithHeldSyncs() {
+  const storage = new MemoryStorage();
+  const syncs: PromiseWithResolvers<void>[] = [];
+  const durable: boolean[] = [];
+  storage.syncCommitted = () => {
+    const s = Promise.withResolvers<void>();
+    syncs.push(s);
+    return s.promise;
+  };
+  const transaction = storage.transaction.bind(storage);
+  storage.transaction = <T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T => {
+    durable.push(options?.durable === true);
+    return transaction(fn, options);
+  };
+  return { storage, syncs, durable };
+}
+
+Deno.test("DecisionLog: a commit is reported only when its sync is done; a later sync reports the earlier ones too", async () => {
+  const { storage, syncs, durable } = storeWithHeldSyncs();
+  const reported: Decision[][] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => performance.now(),
+    intervalMs: 0,
+    onDurable: (ds) => reported.push([...ds]),
+  });
+  log.add([tx(1)]);
+  await nextTurn();
+  log.add([tx(2)]);
+  await nextTurn();
+  assert.deepEqual(durable, [false, false], "two commits, neither waiting for the disk");
+  assert.equal(syncs.length, 2);
+  assert.deepEqual(storage.getDecision(id(1))?.status, "accepted", "written");
+  assert.deepEqual(reported, [], "not synced: not told");
+  assert(log.has(id(1)) && log.has(id(2)));
+  syncs[1].resolve();
+  await nextTurn();
+  assert.deepEqual(reported, [[tx(1)], [tx(2)]], "the second sync carries the first commit too, reported first");
+  assert(!log.has(id(1)) && !log.has(id(2)));
+  syncs[0].resolve();
+  await nextTurn();
+  assert.equal(reported.length, 2, "nothing twice");
+  log.stop();
+});
+
+Deno.test("DecisionLog: flush() commits durably and reports the commits still syncing first, in order", async () => {
+  const { storage, syncs, durable } = storeWithHeldSyncs();
+  const reported: Decision[][] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => performance.now(),
+    intervalMs: 0,
+    onDurable: (ds) => reported.push([...ds]),
+  });
+  log.add([tx(1)]);
+  await nextTurn();
+  log.add([tx(2)]);
+  log.flush();
+  assert.deepEqual(durable, [false, true]);
+  assert.deepEqual(reported, [[tx(1)], [tx(2)]]);
+  syncs[0].resolve();
+  await nextTurn();
+  assert.equal(reported.length, 2);
+  // Only a commit still syncing: flush() still makes one durable commit, which carries it.
+  log.add([tx(3)]);
+  await nextTurn();
+  log.flush();
+  assert.deepEqual(durable, [false, true, false, true]);
+  assert.deepEqual(reported.at(-1), [tx(3)]);
+  log.stop();
+});
+
+Deno.test("DecisionLog: a failed sync is followed by a durable commit that reports the decisions", async () => {
+  const { storage, syncs, durable } = storeWithHeldSyncs();
+  const reported: Decision[] = [];
+  const log = new DecisionLog({
+    storage,
+    logger: silentLogger,
+    nowMs: () => performance.now(),
+    retryMs: 10,
+    onDurable: (ds) => reported.push(...ds),
+  });
+  log.add([tx(1)]);
+  await nextTurn();
+  syncs[0].reject(new StorageError("storage_io", "sync failed"));
+  await nextTurn();
+  assert.deepEqual(reported, [], "not known to be on disk");
+  assert(log.has(id(1)));
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(durable, [false, true]);
+  assert.deepEqual(reported, [tx(1)]);
+  assert(!log.has(id(1)));
   log.stop();
 });

@@ -37,3 +37,36 @@ Deno.test("SqliteStorage syncs a durable commit (FULL for that commit, NORMAL ot
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStorage.syncCommitted syncs the WAL off the event loop, keeps it open for the next, refuses once closed", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "qudag-durable-" });
+  try {
+    const s = SqliteStorage.open({ dataDir: dir });
+    s.transaction(() => s.putDecision({ id: "ab".repeat(32), subject: "tx", status: "accepted", decidedAtMs: 1 }));
+    const pending = s.syncCommitted();
+    assert.ok(pending instanceof Promise, "the caller goes on while the disk syncs");
+    await pending;
+    s.transaction(() => s.putDecision({ id: "cd".repeat(32), subject: "tx", status: "accepted", decidedAtMs: 2 }));
+    await s.syncCommitted();
+    assert.equal(s.synchronous, "normal", "no commit ran at FULL");
+    s.close();
+    await assert.rejects(s.syncCommitted(), (e: Error & { code?: string }) => e.code === "storage_closed");
+    const again = SqliteStorage.open({ dataDir: dir });
+    try {
+      assert.equal(again.getDecision("cd".repeat(32))?.status, "accepted");
+    } finally {
+      again.close();
+    }
+    // Where every commit syncs already, or none is promised, there is nothing to wait for.
+    for (const synchronous of ["full", "normal"] as const) {
+      const other = SqliteStorage.open({ dataDir: dir, synchronous });
+      try {
+        await other.syncCommitted();
+      } finally {
+        other.close();
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -409,6 +409,10 @@ export class MemoryStorage implements Storage {
       throw e;
     }
   }
+  syncCommitted(): Promise<void> {
+    this.#open();
+    return Promise.resolve();
+  }
   checkWritable(): void {
     this.#open();
   }

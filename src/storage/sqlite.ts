@@ -87,6 +87,8 @@ export class SqliteStorage implements Storage {
   #group: ReturnType<typeof setTimeout> | null = null;
   /** A group commit that failed in its timer, reported by the next call. */
   #groupError: StorageError | null = null;
+  /** The WAL, opened for `syncCommitted` (a sync of any descriptor of a file carries all its written data to disk). */
+  #wal: Deno.FsFile | null = null;
   readonly vault: SqliteVaultStore;
 
   private constructor(db: DatabaseSync, path: string, mode: "durable" | "full" | "normal") {
@@ -568,6 +570,25 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /**
+   * Syncs the WAL on a thread (`FsFile.syncData`): every commit made so far,
+   * appended to it, is then on disk, as after a `durable` commit. In "full"
+   * mode every commit already is, and "normal" promises nothing: both
+   * resolve at once.
+   */
+  async syncCommitted(): Promise<void> {
+    if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
+    if (this.#mode !== "durable") return;
+    try {
+      this.#wal ??= Deno.openSync(`${this.path}-wal`, { read: true });
+      await this.#wal.syncData();
+    } catch (cause) {
+      throw new StorageError("storage_io", `cannot sync the WAL of ${this.path}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+  }
+
   /** SQLite's `synchronous` setting on this connection, as SQLite reports it. */
   get synchronous(): "off" | "normal" | "full" | "extra" {
     const row = this.#db.prepare("PRAGMA synchronous").get() as { synchronous: number };
@@ -598,6 +619,10 @@ export class SqliteStorage implements Storage {
     } catch { /* reported below by nothing: the writes of the last few milliseconds are lost, as in a crash */ }
     this.#closed = true;
     this.#stmts.clear();
+    try {
+      this.#wal?.close();
+    } catch { /* a sync under way holds it; it ends with the process */ }
+    this.#wal = null;
     try {
       this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch { /* best effort; WAL replays on next open */ }

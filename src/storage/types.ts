@@ -243,6 +243,14 @@ export interface Storage {
    * vertices), never for what is reported to anyone at once.
    */
   transaction<T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T;
+  /**
+   * Makes every commit made so far as durable as a `durable` one, without
+   * blocking the event loop: the disk sync runs on another thread. Resolves
+   * at once where every commit is already synced, or where the store
+   * promises no durability (memory). Rejects with StorageError when the sync
+   * fails; those commits are then not known to be on disk.
+   */
+  syncCommitted(): Promise<void>;
   /** Proves the store accepts writes now (for /ready). Throws StorageError otherwise. */
   checkWritable(): void;
   close(): void;
