@@ -15,6 +15,7 @@ import type { PeerTransport } from "../net/transport.ts";
 import type { Storage } from "../storage/mod.ts";
 import { acceptedPage, CATCH_UP_ORPHANS_MIN, CatchUp } from "./catch_up.ts";
 import type { DagService } from "./dag_service.ts";
+import { TurnBudget } from "./turn_budget.ts";
 import { toSignedVertex } from "./vertex_codec.ts";
 
 export interface ConsensusWireOptions {
@@ -35,6 +36,8 @@ export interface ConsensusWireOptions {
   onOtherMessage?: (from: string, m: ProtocolMessage) => Promise<void>;
   /** Wall clock in ms (catching up forward: src/node/catch_up.ts). */
   nowMs: () => number;
+  /** When bursts of vertices give the event loop a turn for I/O; a TurnBudget of its own by default. */
+  turnBudget?: TurnBudget;
 }
 
 /** Bytes of vertices packed into one protocol message. */
@@ -48,10 +51,13 @@ export class ConsensusWire {
   readonly #queryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #stopped = false;
   readonly #catchUp: CatchUp;
+  /** Lets HTTP requests in between the vertices of a burst (turn_budget.ts). */
+  readonly #budget: TurnBudget;
 
   constructor(o: ConsensusWireOptions) {
     this.#o = o;
     this.#catchUp = new CatchUp({ send: (to, m) => void this.send(to, m), nowMs: o.nowMs });
+    this.#budget = o.turnBudget ?? new TurnBudget();
   }
 
   /** Starts taking the peers' messages. */
@@ -152,6 +158,7 @@ export class ConsensusWire {
     switch (m.type) {
       case "vertices":
         for (const v of m.vertices) {
+          await this.#budget.spend();
           if (!await this.#take(from, v, true)) return;
         }
         // Far behind (more waiting than fetching backward can hold): catch up forward from the last cut instead.
@@ -166,6 +173,7 @@ export class ConsensusWire {
       case "acceptedSince":
         // In order, each connecting to the last: nothing to fetch backward.
         for (const v of m.vertices) {
+          await this.#budget.spend();
           if (!await this.#take(from, v, false)) return;
         }
         this.#catchUp.onPage(from, m.next);
