@@ -149,7 +149,7 @@ Deno.test("DecisionLog: after a commit, the next waits out the interval and take
   log.stop();
 });
 
-/** A store whose WAL syncs wait until the test ends them (`syncs[i].resolve()` / `.reject()`). */
+/** A log over a store whose WAL syncs wait until the test ends them (`syncs[i].resolve()` / `.reject()`). */
 function storeWithHeldSyncs() {
   const storage = new MemoryStorage();
   const syncs: PromiseWithResolvers<void>[] = [];
@@ -164,19 +164,20 @@ function storeWithHeldSyncs() {
     durable.push(options?.durable === true);
     return transaction(fn, options);
   };
-  return { storage, syncs, durable };
-}
-
-Deno.test("DecisionLog: a commit is reported only when its sync is done; a later sync reports the earlier ones too", async () => {
-  const { storage, syncs, durable } = storeWithHeldSyncs();
   const reported: Decision[][] = [];
   const log = new DecisionLog({
     storage,
     logger: silentLogger,
     nowMs: () => performance.now(),
     intervalMs: 0,
+    retryMs: 10,
     onDurable: (ds) => reported.push([...ds]),
   });
+  return { storage, syncs, durable, reported, log };
+}
+
+Deno.test("DecisionLog: a commit is reported only when its sync is done; a later sync reports the earlier ones too", async () => {
+  const { storage, syncs, durable, reported, log } = storeWithHeldSyncs();
   log.add([tx(1)]);
   await nextTurn();
   log.add([tx(2)]);
@@ -197,15 +198,7 @@ Deno.test("DecisionLog: a commit is reported only when its sync is done; a later
 });
 
 Deno.test("DecisionLog: flush() commits durably and reports the commits still syncing first, in order", async () => {
-  const { storage, syncs, durable } = storeWithHeldSyncs();
-  const reported: Decision[][] = [];
-  const log = new DecisionLog({
-    storage,
-    logger: silentLogger,
-    nowMs: () => performance.now(),
-    intervalMs: 0,
-    onDurable: (ds) => reported.push([...ds]),
-  });
+  const { storage, syncs, durable, reported, log } = storeWithHeldSyncs();
   log.add([tx(1)]);
   await nextTurn();
   log.add([tx(2)]);
@@ -225,15 +218,7 @@ Deno.test("DecisionLog: flush() commits durably and reports the commits still sy
 });
 
 Deno.test("DecisionLog: a failed sync is followed by a durable commit that reports the decisions", async () => {
-  const { storage, syncs, durable } = storeWithHeldSyncs();
-  const reported: Decision[] = [];
-  const log = new DecisionLog({
-    storage,
-    logger: silentLogger,
-    nowMs: () => performance.now(),
-    retryMs: 10,
-    onDurable: (ds) => reported.push(...ds),
-  });
+  const { syncs, durable, reported, log } = storeWithHeldSyncs();
   log.add([tx(1)]);
   await nextTurn();
   syncs[0].reject(new StorageError("storage_io", "sync failed"));
@@ -242,7 +227,7 @@ Deno.test("DecisionLog: a failed sync is followed by a durable commit that repor
   assert(log.has(id(1)));
   await new Promise((r) => setTimeout(r, 40));
   assert.deepEqual(durable, [false, true]);
-  assert.deepEqual(reported, [tx(1)]);
+  assert.deepEqual(reported, [[tx(1)]]);
   assert(!log.has(id(1)));
   log.stop();
 });
