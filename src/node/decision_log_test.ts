@@ -198,7 +198,7 @@ Deno.test("DecisionLog: a commit is reported only when its sync is done; a later
 });
 
 Deno.test("DecisionLog: flush() commits durably and reports the commits still syncing first, in order", async () => {
-  const { storage, syncs, durable, reported, log } = storeWithHeldSyncs();
+  const { syncs, durable, reported, log } = storeWithHeldSyncs();
   log.add([tx(1)]);
   await nextTurn();
   log.add([tx(2)]);
