@@ -145,7 +145,8 @@ export class DecisionLog {
       (error) => {
         if (this.#stopped) return; // stop's durable commit carried them, or logged why not
         // Not known to be on disk: a durable commit carries them there (flush), retried until one succeeds.
-        this.#o.logger.error("decisions committed but not synced; committing durably", {
+        // A disk that fails a sync may have dropped the pages it held: the log says so (check the disk).
+        this.#o.logger.error("decisions committed but the disk sync failed; committing durably (check the disk)", {
           waiting: batch.length,
           error: String(error),
         });
@@ -179,7 +180,9 @@ export class DecisionLog {
       }, { durable });
     } catch (error) {
       this.stats.failures++;
-      if (!this.#stopped) this.#schedule(this.#o.retryMs ?? RETRY_MS);
+      // A durable commit may be all that can still carry commits whose sync failed: its retry is durable too.
+      const retryMs = this.#o.retryMs ?? RETRY_MS;
+      if (!this.#stopped) durable ? this.#scheduleDurable(retryMs) : this.#schedule(retryMs);
       throw error;
     }
     this.#pending = [];

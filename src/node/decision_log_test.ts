@@ -231,3 +231,23 @@ Deno.test("DecisionLog: a failed sync is followed by a durable commit that repor
   assert(!log.has(id(1)));
   log.stop();
 });
+
+Deno.test("DecisionLog: when the durable commit after a failed sync fails too, it is retried durably", async () => {
+  const { storage, syncs, durable, reported, log } = storeWithHeldSyncs();
+  const transaction = storage.transaction.bind(storage);
+  let durableFailures = 1;
+  storage.transaction = <T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T => {
+    if (options?.durable && durableFailures-- > 0) {
+      durable.push(true);
+      throw new StorageError("storage_io", "disk full");
+    }
+    return transaction(fn, options);
+  };
+  log.add([tx(1)]);
+  await nextTurn();
+  syncs[0].reject(new StorageError("storage_io", "sync failed"));
+  for (let i = 0; i < 20 && reported.length === 0; i++) await nextTurn();
+  assert.deepEqual(durable, [false, true, true], "no sync in between: nothing new to commit");
+  assert.deepEqual(reported, [[tx(1)]]);
+  log.stop();
+});
