@@ -52,7 +52,7 @@ export const start: Command = {
       // A node that stopped itself to sync again (src/node/resync_watch.ts) starts again in this process.
       let resubmit: readonly Uint8Array[] = [];
       for (let run = config, resyncs = 0;; resyncs++) {
-        const node = await startNode({ config: run, logger, resync: resyncs > 0, resyncs, resubmit });
+        const node = await startNode({ config: run, logger, resyncs, resubmit });
         onStop = (sig) => void node.stop(sig);
         if (signalled) onStop(signalled);
         await node.stopped;

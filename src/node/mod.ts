@@ -68,12 +68,11 @@ export interface StartOptions {
   /** The crypto backend to use instead of selecting one (tests count what it is asked to do). */
   crypto?: SelectedBackend;
   /**
-   * This start follows a stop asked for by the resync watch: sync from the
-   * peers' newest certified checkpoint if it is newer than this node's, and
-   * wait for peers to ask them.
+   * Stops asked for by the resync watch in a row in this process before this
+   * start (0: none). After one, the start syncs from the peers' newest
+   * certified checkpoint if it is newer than this node's, and waits for peers
+   * to ask them; the watch waits longer after each (resyncWaitMs).
    */
-  resync?: boolean;
-  /** Resyncs in a row in this process before this start: the watch waits longer after each (resyncWaitMs). */
   resyncs?: number;
   /**
    * Submissions the last run held in its mempool when it stopped to sync
@@ -92,6 +91,7 @@ const RESYNC_SETTLE_MS = 1_000;
 export async function startNode(o: StartOptions): Promise<RunningNode> {
   const { config, logger: log } = o;
   const nowMs = o.nowMs ?? (() => Date.now());
+  const resync = (o.resyncs ?? 0) > 0;
   const startedAtMs = nowMs();
   const startedAtIso = new Date(startedAtMs).toISOString();
 
@@ -151,7 +151,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       // What start-up itself blocked (compiling, restoring) says nothing of the load: counted once ready.
       lagMs: (seconds) =>
         readyAtMs !== null && performance.now() - readyAtMs >= seconds * 1000 ? lagMonitor.recentMaxMs(seconds) : 0,
-      resync: o.resync ?? false,
+      resync,
       onDiverged: (seq) => resyncNow({ reason: "checkpoint_mismatch", seq }),
     });
     const { dag, consensus, ledger } = services;
@@ -242,7 +242,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       void stop("resync");
     };
 
-    if (o.resync) {
+    if (resync) {
       // Back from a sync: learn how far the others went first (the issue hold needs it), then take the mempool again.
       const ask = setTimeout(() => services.checkpoints.askNewest(), RESYNC_SETTLE_MS);
       const resubmit = setTimeout(() => {
