@@ -157,9 +157,14 @@ export class ConsensusWire {
     const engine = this.#o.engine();
     switch (m.type) {
       case "vertices":
-        for (const v of m.vertices) {
-          await this.#budget.spend();
-          if (!await this.#take(from, v, true)) return;
+        this.#budget.begin();
+        try {
+          for (const v of m.vertices) {
+            await this.#budget.spend();
+            if (!await this.#take(from, v, true)) return;
+          }
+        } finally {
+          this.#budget.end();
         }
         // Far behind (more waiting than fetching backward can hold): catch up forward from the last cut instead.
         if (this.#o.dag.orphanCount >= CATCH_UP_ORPHANS_MIN) this.#catchUp.start(from, this.#o.dag.settledBoundaryMs);
@@ -172,9 +177,14 @@ export class ConsensusWire {
       }
       case "acceptedSince":
         // In order, each connecting to the last: nothing to fetch backward.
-        for (const v of m.vertices) {
-          await this.#budget.spend();
-          if (!await this.#take(from, v, false)) return;
+        this.#budget.begin();
+        try {
+          for (const v of m.vertices) {
+            await this.#budget.spend();
+            if (!await this.#take(from, v, false)) return;
+          }
+        } finally {
+          this.#budget.end();
         }
         this.#catchUp.onPage(from, m.next);
         break;

@@ -16,12 +16,14 @@ async function servedDuringBurst(budget: TurnBudget | null, stepsMax = 2_000): P
     });
     // The request is on its way; the burst starts in the same turn, as a message's vertices would.
     let servedInBurst = false;
+    budget?.begin();
     for (let i = 0; i < stepsMax && !servedInBurst; i++) {
       await budget?.spend();
       servedInBurst = served;
       const until = performance.now() + 2;
       while (performance.now() < until) { /* work */ }
     }
+    budget?.end();
     await request;
     return servedInBurst;
   } finally {
@@ -43,6 +45,30 @@ Deno.test("TurnBudget: within its slice spend() resolves at once; after it, once
   // A new slice starts when the turn is over.
   now = 15;
   assert.equal(budget.spend(), undefined);
+});
+
+Deno.test("TurnBudget: a burst that begins after a quiet moment has a whole slice; loops running together share one", async () => {
+  let now = 0;
+  const budget = new TurnBudget({ sliceMs: 10, nowMs: () => now });
+  now = 50; // the event loop had its turns meanwhile
+  budget.begin();
+  assert.equal(budget.spend(), undefined);
+  now = 55;
+  budget.begin(); // a second loop while the first runs: no new slice
+  now = 59;
+  assert.equal(budget.spend(), undefined);
+  now = 60;
+  const p = budget.spend();
+  assert.ok(p instanceof Promise);
+  await p;
+  budget.end();
+  budget.end();
+  assert.equal(budget.yields, 1);
+  now = 100;
+  budget.begin();
+  assert.equal(budget.spend(), undefined, "a new burst after both ended");
+  budget.end();
+  assert.equal(budget.yields, 1);
 });
 
 Deno.test("TurnBudget: an HTTP request that arrives during a burst is served before the burst ends", async () => {
