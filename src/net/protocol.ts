@@ -96,31 +96,48 @@ export class ProtocolError extends Error {
 
 const HEX_RE = /^[0-9a-f]{64}$/;
 
+/** Writes a message into one buffer that grows by doubling. */
 class Out {
-  #parts: Uint8Array[] = [];
+  #buf = new Uint8Array(256);
+  #view = new DataView(this.#buf.buffer);
   #n = 0;
+  /** Room for `k` more bytes. */
+  #room(k: number): void {
+    if (this.#n + k <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#n + k) size *= 2;
+    const buf = new Uint8Array(size);
+    buf.set(this.#buf.subarray(0, this.#n));
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer);
+  }
   u8(v: number): this {
-    return this.raw(Uint8Array.of(v));
+    this.#room(1);
+    this.#buf[this.#n++] = v;
+    return this;
   }
   u32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v, true);
-    return this.raw(b);
+    this.#room(4);
+    this.#view.setUint32(this.#n, v, true);
+    this.#n += 4;
+    return this;
   }
   /** A non-negative safe integer as u64. */
   u64(v: number): this {
     if (!Number.isSafeInteger(v) || v < 0) throw new ProtocolError(`${v} is not a u64 this node can hold`);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
-    return this.raw(b);
+    this.#room(8);
+    this.#view.setBigUint64(this.#n, BigInt(v), true);
+    this.#n += 8;
+    return this;
   }
   id(hex: string): this {
     if (!HEX_RE.test(hex)) {
       throw new ProtocolError(`id ${JSON.stringify(hex.slice(0, 70))} is not 64 lower-case hex digits`);
     }
-    const b = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) b[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-    return this.raw(b);
+    this.#room(32);
+    this.#buf.subarray(this.#n, this.#n + 32).setFromHex(hex);
+    this.#n += 32;
+    return this;
   }
   ids(list: readonly string[]): this {
     if (list.length > IDS_PER_MESSAGE_MAX) {
@@ -141,18 +158,14 @@ class Out {
     return this.u32(b.length).raw(b);
   }
   raw(b: Uint8Array): this {
-    this.#parts.push(b);
+    this.#room(b.length);
+    this.#buf.set(b, this.#n);
     this.#n += b.length;
     return this;
   }
+  /** The message: a copy of exactly its bytes. */
   finish(): Uint8Array {
-    const out = new Uint8Array(this.#n);
-    let at = 0;
-    for (const p of this.#parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return this.#buf.slice(0, this.#n);
   }
 }
 
@@ -184,8 +197,7 @@ class In {
   }
   id(what: string): string {
     this.#need(32, what);
-    let s = "";
-    for (let i = 0; i < 32; i++) s += this.b[this.#at + i].toString(16).padStart(2, "0");
+    const s = this.b.subarray(this.#at, this.#at + 32).toHex();
     this.#at += 32;
     return s;
   }
