@@ -165,7 +165,7 @@ abstract class FramedSocket implements PeerSocket {
   #enqueue(frame: Uint8Array): void {
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
-    if (!this.#writing) void this.#writeLoop();
+    this.#startWriting();
   }
 
   /** Answers a ping: replaces a pong still waiting to be written, else queues one. */
@@ -173,11 +173,23 @@ abstract class FramedSocket implements PeerSocket {
     const frame = encodeFrame(OP_PONG, payload, this.#isClient);
     this.#queuedBytes += frame.length - (this.#pendingPong?.length ?? 0);
     this.#pendingPong = frame;
-    if (!this.#writing) void this.#writeLoop();
+    this.#startWriting();
+  }
+
+  /**
+   * Starts the write loop once the code running now has queued its frames:
+   * the frames queued in one turn (a message to each of a peer's queries, a
+   * vertex and the query about it) then go out in one write. A `bench:soak`
+   * node made about 1,600 socket writes a second at 100 transfers/s, and each
+   * cost it tens of microseconds.
+   */
+  #startWriting(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    queueMicrotask(() => void this.#writeLoop());
   }
 
   async #writeLoop(): Promise<void> {
-    this.#writing = true;
     try {
       while ((this.#queue.length > 0 || this.#pendingPong !== undefined) && this.conn !== undefined) {
         if (this.#pendingPong !== undefined) {
