@@ -103,3 +103,21 @@ Deno.test("CausalPast: on a node that synced, a key with no accepted carrier sto
   const { past: full } = setup();
   assert.equal(full.of(["g3"]).carriedInPast("nothing"), false);
 });
+
+Deno.test("CausalPast: a walk that stopped at the first carrier it met goes on from there for the vertex's next question", () => {
+  const s = new MemoryStorage();
+  const past = new CausalPast({ storage: s, requiredBoundaryMs: () => 0, isAccepted: () => false });
+  // r <- a1 <- a2 and r <- b1 <- b2; s1 on r is beside both; the vertex asked about has parents a2 and b2.
+  put(s, "r", [], 100, ["R"]);
+  put(s, "a1", ["r"], 110, ["A"]);
+  put(s, "b1", ["r"], 112, ["B"]);
+  put(s, "s1", ["r"], 111, ["S"]);
+  put(s, "a2", ["a1"], 120);
+  put(s, "b2", ["b1"], 121);
+  const q = past.of(["a2", "b2"]);
+  assert.equal(q.carriedInPast("B"), true);
+  assert.equal(q.carriedInPast("A"), true, "on the branch the first walk had not visited yet");
+  assert.equal(q.carriedInPast("S"), false, "a side branch, below both");
+  assert.equal(q.carriedInPast("R"), true, "the root, below everything asked before");
+  assert.equal(q.carriedInPast("A"), true, "asked again");
+});
