@@ -104,7 +104,7 @@ Deno.test("CausalPast: on a node that synced, a key with no accepted carrier sto
   assert.equal(full.of(["g3"]).carriedInPast("nothing"), false);
 });
 
-Deno.test("CausalPast: a walk that stopped at the first carrier it met goes on from there for the vertex's next question", () => {
+Deno.test("CausalPast: the questions about one vertex share one walk, each going on below where the last one stopped", () => {
   const s = new MemoryStorage();
   const past = new CausalPast({ storage: s, requiredBoundaryMs: () => 0, isAccepted: () => false });
   // r <- a1 <- a2 and r <- b1 <- b2; s1 on r is beside both; the vertex asked about has parents a2 and b2.
@@ -116,7 +116,7 @@ Deno.test("CausalPast: a walk that stopped at the first carrier it met goes on f
   put(s, "b2", ["b1"], 121);
   const q = past.of(["a2", "b2"]);
   assert.equal(q.carriedInPast("B"), true);
-  assert.equal(q.carriedInPast("A"), true, "on the branch the first walk had not visited yet");
+  assert.equal(q.carriedInPast("A"), true, "lower, on the other branch");
   assert.equal(q.carriedInPast("S"), false, "a side branch, below both");
   assert.equal(q.carriedInPast("R"), true, "the root, below everything asked before");
   assert.equal(q.carriedInPast("A"), true, "asked again");
