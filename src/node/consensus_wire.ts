@@ -157,15 +157,7 @@ export class ConsensusWire {
     const engine = this.#o.engine();
     switch (m.type) {
       case "vertices":
-        this.#budget.begin();
-        try {
-          for (const v of m.vertices) {
-            await this.#budget.spend();
-            if (!await this.#take(from, v, true)) return;
-          }
-        } finally {
-          this.#budget.end();
-        }
+        if (!await this.#takeAll(from, m.vertices, true)) return;
         // Far behind (more waiting than fetching backward can hold): catch up forward from the last cut instead.
         if (this.#o.dag.orphanCount >= CATCH_UP_ORPHANS_MIN) this.#catchUp.start(from, this.#o.dag.settledBoundaryMs);
         break;
@@ -177,15 +169,7 @@ export class ConsensusWire {
       }
       case "acceptedSince":
         // In order, each connecting to the last: nothing to fetch backward.
-        this.#budget.begin();
-        try {
-          for (const v of m.vertices) {
-            await this.#budget.spend();
-            if (!await this.#take(from, v, false)) return;
-          }
-        } finally {
-          this.#budget.end();
-        }
+        if (!await this.#takeAll(from, m.vertices, false)) return;
         this.#catchUp.onPage(from, m.next);
         break;
       case "getVertices":
@@ -212,6 +196,20 @@ export class ConsensusWire {
    * One vertex from a peer into DAG admission; with `fetchMissing`, its
    * missing parents are asked of that peer. False once the wire stopped.
    */
+  /** A message's vertices in order, as one burst (turn_budget.ts); false once the wire stopped. */
+  async #takeAll(from: string, vertices: readonly Uint8Array[], fetchMissing: boolean): Promise<boolean> {
+    this.#budget.begin();
+    try {
+      for (const v of vertices) {
+        await this.#budget.spend();
+        if (!await this.#take(from, v, fetchMissing)) return false;
+      }
+      return true;
+    } finally {
+      this.#budget.end();
+    }
+  }
+
   async #take(from: string, v: Uint8Array, fetchMissing: boolean): Promise<boolean> {
     const r = await this.#o.dag.submit(v, "peer", from);
     if (this.#stopped) return false;
