@@ -192,10 +192,6 @@ export class ConsensusWire {
     }
   }
 
-  /**
-   * One vertex from a peer into DAG admission; with `fetchMissing`, its
-   * missing parents are asked of that peer. False once the wire stopped.
-   */
   /** A message's vertices in order, as one burst (turn_budget.ts); false once the wire stopped. */
   async #takeAll(from: string, vertices: readonly Uint8Array[], fetchMissing: boolean): Promise<boolean> {
     this.#budget.begin();
@@ -210,6 +206,10 @@ export class ConsensusWire {
     }
   }
 
+  /**
+   * One vertex from a peer into DAG admission; with `fetchMissing`, its
+   * missing parents are asked of that peer. False once the wire stopped.
+   */
   async #take(from: string, v: Uint8Array, fetchMissing: boolean): Promise<boolean> {
     const r = await this.#o.dag.submit(v, "peer", from);
     if (this.#stopped) return false;
