@@ -167,7 +167,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     cleanup.push(() => consensus.stop());
 
     const stopper = new Stopper();
-    const servers = startServers({
+    const servers = await startServers({
       config,
       log,
       nowMs,

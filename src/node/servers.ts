@@ -11,10 +11,12 @@ import { createCryptoApi, CRYPTO_API_BASE } from "../http/crypto.ts";
 import { createDagApi } from "../http/dag.ts";
 import { createExchangeApi, EXCHANGE_API_BASE } from "../http/exchange.ts";
 import { createFeedApi } from "../http/feed.ts";
+import { type Front, FrontListenError, startFront } from "../http/front.ts";
 import { apiServerUrl, OpenApiDocument } from "../http/openapi.ts";
 import { createPeersApi } from "../http/peers.ts";
 import { rateLimiter } from "../http/rate_limit.ts";
 import { NotReadyError } from "../http/system.ts";
+import { withoutAddresses } from "../http/status.ts";
 import { createTransactionsApi } from "../http/transactions.ts";
 import { createVaultApi, VAULT_API_BASE } from "../http/vault.ts";
 import { Keyring } from "../keys/keyring.ts";
@@ -53,12 +55,13 @@ export interface ServersOptions {
 
 export interface NodeServers {
   readonly apps: { readonly public: HttpApp; readonly exchange: HttpApp | null };
-  readonly http: Deno.HttpServer<Deno.NetAddr>;
+  /** The public API's front (src/http/front.ts): its own thread owns the port. */
+  readonly http: Front;
   readonly metrics: Deno.HttpServer<Deno.NetAddr>;
   readonly exchange: Deno.HttpServer<Deno.NetAddr> | null;
 }
 
-export function startServers(o: ServersOptions): NodeServers {
+export async function startServers(o: ServersOptions): Promise<NodeServers> {
   const { config, log, nowMs, storage, services: { dag, consensus, ledger } } = o;
   const apiKey = config.secrets.apiKey;
   const checkReady = readinessCheck(o);
@@ -129,7 +132,7 @@ export function startServers(o: ServersOptions): NodeServers {
     status: o.status,
   });
 
-  const httpServer = listen("the HTTP API", "http.port", config.http.host, config.http.port, app.fetch);
+  const httpServer = await listenFront(o, app);
   o.cleanup.push(() => httpServer.shutdown());
   const metricsServer = listen(
     "metrics",
@@ -217,6 +220,52 @@ function readinessCheck(o: ServersOptions): () => void {
       throw e;
     }
   };
+}
+
+/** The public API behind its front: status and /health from copies, the rest by the app (src/http/front.ts). */
+async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
+  const { config, log, metrics } = o;
+  try {
+    return await startFront({
+      hostname: config.http.host,
+      port: config.http.port,
+      handler: app.fetch,
+      reads: [
+        { path: "/health" },
+        { path: "/api/v1/status", body: () => JSON.stringify(withoutAddresses(o.status())) },
+      ],
+      onServed: (r) => {
+        metrics.requestDuration.observe(
+          { method: r.method, route: r.path, status: String(r.status) },
+          r.durationMs / 1000,
+        );
+        log.info("http request", {
+          requestId: r.requestId,
+          method: r.method,
+          path: r.path,
+          route: r.path,
+          status: r.status,
+          durationMs: Math.round(r.durationMs * 1e3) / 1e3,
+          front: true,
+        });
+      },
+      onError: (err) => log.error("the API front failed", { err }),
+    });
+  } catch (cause) {
+    const where = `${config.http.host}:${config.http.port}`;
+    if (cause instanceof FrontListenError && cause.addrInUse) {
+      throw new NodeStartError(
+        "port_in_use",
+        `cannot listen for the HTTP API on ${where}: address already in use (change http.port)`,
+        { cause },
+      );
+    }
+    throw new NodeStartError(
+      "listen_failed",
+      `cannot listen for the HTTP API on ${where} (http.port): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
 }
 
 function listen(

@@ -1,0 +1,209 @@
+/**
+ * The public API's front: a thread of its own (src/http/front_worker.ts) owns
+ * the API port, so that the reads a monitor sends all the time do not wait for
+ * the node's event loop. Under sustained load that loop is rarely idle: in
+ * `bench:soak` a `/health` call waited 7–11 ms at the median and up to about
+ * 100 ms for it, where an idle process on the same machine answered in 0.6 ms
+ * (bench/PROFILE.md, change 22).
+ *
+ * - `GET /api/v1/status` and `GET /health` from a client without the API key
+ *   (and without Origin or If-None-Match) are answered by the front from
+ *   copies this thread refreshes every `refreshMs` (200 ms). A copy older
+ *   than `freshMs` (1 s) is never served: then the main thread answers, so a
+ *   stalled node is seen as stalled, and `/health` from the front means that
+ *   the node's event loop ran within the last second. The bodies are the
+ *   app's own (the same JSON, headers and weak ETag); those reads are not
+ *   counted against a client's rate budget, as `/health` never was.
+ * - Every other request goes to the app over a loopback listener of this
+ *   thread, as if it had come directly: the client's address (for its rate
+ *   budget), its URL, headers and body, and the answer streams back (the
+ *   feed's event stream too). That listener refuses requests without the
+ *   front's token (`403 front_only`); if it does not answer, the front
+ *   answers `503 node_unavailable`.
+ */
+import { holdsApiKey } from "./api_key.ts";
+import {
+  type FromFront,
+  FRONT_HEADERS,
+  type FrontStart,
+  frontWorkerSource,
+  type ServedRecord,
+  type ToFront,
+} from "./front_worker.ts";
+
+export type { ServedRecord } from "./front_worker.ts";
+
+/** How often this thread refreshes the front's copies (ms). */
+export const FRONT_REFRESH_MS = 200;
+/** A copy older than this is not served (ms). */
+export const FRONT_FRESH_MS = 1_000;
+
+type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>;
+
+/** A read the front answers from a copy: its body is the app's answer, refreshed by `body` when it changes. */
+export interface FrontRead {
+  path: string;
+  /** The current body (the JSON the app's route would send to a client without the key); none: it never changes. */
+  body?: () => string;
+}
+
+export interface FrontOptions {
+  hostname: string;
+  port: number;
+  /** The app: every request the front does not answer itself. */
+  handler: Handler;
+  reads: readonly FrontRead[];
+  /** Each request the front answered itself (for the access log and the request metric). */
+  onServed: (r: ServedRecord) => void;
+  /** The front's thread failed after it started, or a copy could not be made. */
+  onError: (err: unknown) => void;
+  refreshMs?: number;
+  freshMs?: number;
+}
+
+export interface Front {
+  readonly addr: Deno.NetAddr;
+  /** The loopback listener of this thread that the front hands requests to. */
+  readonly upstream: Deno.NetAddr;
+  /** Stops taking connections, lets the requests in flight finish, then stops the thread and the loopback listener. */
+  shutdown(): Promise<void>;
+}
+
+/** The front could not listen (`addrInUse`: the port is taken). */
+export class FrontListenError extends Error {
+  readonly addrInUse: boolean;
+  constructor(addrInUse: boolean, message: string) {
+    super(message);
+    this.name = "FrontListenError";
+    this.addrInUse = addrInUse;
+  }
+}
+
+/** Response headers that belong to one answer, not to the read. */
+const PER_ANSWER = new Set(["x-request-id", "etag", "content-length", "date", "ratelimit", "ratelimit-policy"]);
+
+export async function startFront(o: FrontOptions): Promise<Front> {
+  const token = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const fromFront: Handler = (req, info) => {
+    const h = req.headers;
+    if (!holdsApiKey(h.get(FRONT_HEADERS.token) ?? undefined, token)) {
+      return Response.json(
+        { error: { code: "front_only", message: "this listener takes requests from the API front only" } },
+        { status: 403, headers: { "cache-control": "no-store" } },
+      );
+    }
+    const [hostname, port] = (h.get(FRONT_HEADERS.peer) ?? "").split(" ");
+    const url = h.get(FRONT_HEADERS.url) ?? req.url;
+    const headers = new Headers(h);
+    for (const name of Object.values(FRONT_HEADERS)) headers.delete(name);
+    const asSent = new Request(url, { method: req.method, headers, body: req.body });
+    return o.handler(asSent, {
+      remoteAddr: { transport: "tcp", hostname: hostname ?? "", port: Number(port) || 0 },
+      completed: info.completed,
+    });
+  };
+  const inner = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fromFront);
+
+  const start: FrontStart = {
+    kind: "start",
+    hostname: o.hostname,
+    port: o.port,
+    upstream: `http://127.0.0.1:${inner.addr.port}`,
+    token,
+    freshMs: o.freshMs ?? FRONT_FRESH_MS,
+    reads: {},
+    etagged: [],
+  };
+  const constant: Record<string, string> = {};
+  let worker: Worker | null = null;
+  try {
+    // What the app sends with each read, asked once as a client without the key would.
+    for (const r of o.reads) {
+      const res = await o.handler(new Request(`http://front.invalid${r.path}`), {
+        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+        completed: Promise.resolve(),
+      });
+      const body = await res.text();
+      if (res.status !== 200) throw new Error(`the front cannot copy ${r.path}: the app answered ${res.status}`);
+      start.reads[r.path] = [...res.headers].filter(([k]) => !PER_ANSWER.has(k));
+      if (res.headers.has("etag")) start.etagged.push(r.path);
+      if (r.body === undefined) constant[r.path] = body;
+    }
+    const url = URL.createObjectURL(new Blob([frontWorkerSource()], { type: "application/javascript" }));
+    worker = new Worker(url, { type: "module", name: "api-front" });
+    URL.revokeObjectURL(url);
+  } catch (e) {
+    await inner.shutdown();
+    throw e;
+  }
+  const w = worker;
+
+  let listening: PromiseWithResolvers<Deno.NetAddr> | null = Promise.withResolvers();
+  const stopped = Promise.withResolvers<void>();
+  w.onmessage = (e: MessageEvent<FromFront>) => {
+    const m = e.data;
+    switch (m.kind) {
+      case "listening":
+        listening?.resolve({ transport: "tcp", hostname: m.hostname, port: m.port });
+        break;
+      case "failed":
+        listening?.reject(new FrontListenError(m.addrInUse, m.message));
+        break;
+      case "served":
+        for (const r of m.records) o.onServed(r);
+        break;
+      case "stopped":
+        stopped.resolve();
+        break;
+    }
+  };
+  w.onerror = (e) => {
+    e.preventDefault();
+    const err = new Error(`the API front's thread failed: ${e.message}`);
+    if (listening) listening.reject(err);
+    else o.onError(err);
+    stopped.resolve();
+  };
+  const post = (m: ToFront) => w.postMessage(m);
+  post(start);
+  let addr: Deno.NetAddr;
+  try {
+    addr = await listening.promise;
+  } catch (e) {
+    w.terminate();
+    await inner.shutdown();
+    throw e;
+  } finally {
+    listening = null;
+  }
+
+  const publish = () => {
+    try {
+      const bodies: Record<string, string> = { ...constant };
+      for (const r of o.reads) if (r.body) bodies[r.path] = r.body();
+      post({ kind: "copies", atMs: Date.now(), bodies });
+    } catch (e) {
+      o.onError(e);
+    }
+  };
+  publish();
+  const timer = setInterval(publish, o.refreshMs ?? FRONT_REFRESH_MS);
+  Deno.unrefTimer(timer);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    addr,
+    upstream: inner.addr,
+    shutdown() {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        post({ kind: "stop" });
+        await stopped.promise;
+        w.terminate();
+        await inner.shutdown();
+      })();
+      return stopping;
+    },
+  };
+}

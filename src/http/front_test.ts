@@ -1,0 +1,224 @@
+/**
+ * The API front (front.ts): a real front thread on 127.0.0.1 before the node's
+ * real app (its middleware: request ids, secure headers, cache policy, ETags).
+ */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { stream } from "hono/streaming";
+import type { Env } from "./app.ts";
+import { type Front, FrontListenError, type ServedRecord, startFront } from "./front.ts";
+import { FRONT_HEADERS, frontWorkerSource } from "./front_worker.ts";
+import { TEST_API_KEY, testApp } from "./_testing.ts";
+
+interface Rig {
+  front: Front;
+  base: string;
+  /** Requests the app saw, by path. */
+  seen: string[];
+  served: ServedRecord[];
+  errors: unknown[];
+  status: { n: number };
+}
+
+async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = {}): Promise<Rig> {
+  const status = { n: 1 };
+  const area = new Hono<Env>();
+  area.post("/echo", async (c) =>
+    c.json({
+      body: await c.req.text(),
+      url: c.req.url,
+      header: c.req.header("x-thing") ?? null,
+      front: Object.values(FRONT_HEADERS).filter((h) => c.req.header(h) !== undefined),
+      peer: (c.env as { remoteAddr?: Deno.NetAddr }).remoteAddr ?? null,
+    }));
+  area.get("/slow-stream", (c) =>
+    stream(c, async (s) => {
+      await s.write("first;");
+      await new Promise((r) => setTimeout(r, 300));
+      await s.write("second");
+    }));
+  const t = testApp({ "/t": area }, { status: () => ({ n: status.n }), apiKey: TEST_API_KEY });
+  const seen: string[] = [];
+  const served: ServedRecord[] = [];
+  const errors: unknown[] = [];
+  const front = await startFront({
+    hostname: "127.0.0.1",
+    port: o.port ?? 0,
+    handler: (req, info) => {
+      seen.push(new URL(req.url).pathname);
+      return t.app.fetch(req, info);
+    },
+    reads: [{ path: "/health" }, { path: "/api/v1/status", body: () => JSON.stringify({ n: status.n }) }],
+    onServed: (r) => served.push(r),
+    onError: (e) => errors.push(e),
+    freshMs: o.freshMs,
+    refreshMs: o.refreshMs,
+  });
+  seen.length = 0; // the copies' first answers
+  return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, status };
+}
+
+const headersOf = (res: Response, leave: string[]) =>
+  Object.fromEntries([...res.headers].filter(([k]) => !leave.includes(k)));
+
+Deno.test("front: the status and /health come from copies; headers, body and ETag are the app's own", async () => {
+  const r = await rig();
+  try {
+    const fast = await fetch(`${r.base}/api/v1/status`, { headers: { "x-request-id": "front-1" } });
+    const fastBody = await fast.text();
+    assert.equal(fast.status, 200);
+    assert.deepEqual(JSON.parse(fastBody), { n: 1 });
+    assert.equal(fast.headers.get("x-request-id"), "front-1");
+    assert.deepEqual(r.seen, [], "the app did not see it");
+    // A revalidation that does not match goes to the app: the same answer, made there.
+    const slow = await fetch(`${r.base}/api/v1/status`, { headers: { "if-none-match": 'W/"nope"' } });
+    assert.equal(await slow.text(), fastBody);
+    assert.deepEqual(r.seen, ["/api/v1/status"]);
+    const leave = ["x-request-id", "date", "content-length", "ratelimit", "ratelimit-policy", "vary"];
+    assert.deepEqual(headersOf(fast, leave), headersOf(slow, leave));
+    assert.match(fast.headers.get("etag") ?? "", /^W\/"[0-9a-f]{40}"$/);
+
+    const health = await fetch(`${r.base}/health`);
+    assert.deepEqual(await health.json(), { status: "alive" });
+    assert.deepEqual(r.seen, ["/api/v1/status"]);
+
+    // A change reaches the copy within a refresh.
+    r.status.n = 2;
+    const deadline = Date.now() + 5_000;
+    let n = 1;
+    while (n !== 2 && Date.now() < deadline) {
+      n = (await (await fetch(`${r.base}/api/v1/status`)).json()).n;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(n, 2);
+    assert.ok(r.served.some((s) => s.requestId === "front-1" && s.path === "/api/v1/status" && s.status === 200));
+    assert.deepEqual(r.errors, []);
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: key holders, browsers, revalidations and queries are answered by the app", async () => {
+  const r = await rig();
+  try {
+    for (
+      const [path, headers] of [
+        ["/api/v1/status", { "x-api-key": TEST_API_KEY }],
+        ["/api/v1/status", { origin: "https://example.org" }],
+        ["/api/v1/status", { "if-none-match": 'W/"x"' }],
+        ["/api/v1/status?x=1", {}],
+        ["/ready", {}],
+      ] as const
+    ) {
+      const res = await fetch(`${r.base}${path}`, { headers });
+      await res.body?.cancel();
+      assert.equal(r.seen.at(-1), new URL(`http://x${path}`).pathname, `${path} ${JSON.stringify(headers)}`);
+    }
+    assert.equal(r.seen.length, 5);
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: a stale copy is not served; the app answers", async () => {
+  const r = await rig({ freshMs: 50, refreshMs: 60_000 });
+  try {
+    await new Promise((res) => setTimeout(res, 120));
+    r.status.n = 7;
+    const res = await fetch(`${r.base}/api/v1/status`);
+    assert.deepEqual(await res.json(), { n: 7 });
+    assert.deepEqual(r.seen, ["/api/v1/status"]);
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: the app sees what the client sent (URL, headers, body, address); answers stream back", async () => {
+  const r = await rig();
+  try {
+    const res = await fetch(`${r.base}/t/echo?q=1`, { method: "POST", body: "hello", headers: { "x-thing": "a" } });
+    const echo = await res.json();
+    assert.equal(res.status, 200);
+    assert.equal(echo.body, "hello");
+    assert.equal(echo.url, `${r.base}/t/echo?q=1`);
+    assert.equal(echo.header, "a");
+    assert.deepEqual(echo.front, [], "the front's own headers are taken off");
+    assert.equal(echo.peer.hostname, "127.0.0.1");
+    assert.notEqual(echo.peer.port, r.front.upstream.port, "the client's port, not the hop's");
+
+    const streamed = await fetch(`${r.base}/t/slow-stream`);
+    const reader = streamed.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.equal(first, "first;", "the first chunk came before the stream ended");
+    let rest = "";
+    for (let c = await reader.read(); !c.done; c = await reader.read()) rest += new TextDecoder().decode(c.value);
+    assert.equal(rest, "second");
+
+    const missing = await fetch(`${r.base}/api/v1/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.code, "not_found");
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: the loopback listener refuses requests that did not come through the front", async () => {
+  const r = await rig();
+  try {
+    const direct = `http://127.0.0.1:${r.front.upstream.port}`;
+    for (const token of [undefined, "0".repeat(64)]) {
+      const res = await fetch(`${direct}/api/v1/status`, {
+        headers: token === undefined ? {} : { [FRONT_HEADERS.token]: token },
+      });
+      assert.equal(res.status, 403);
+      assert.equal((await res.json()).error.code, "front_only");
+    }
+    assert.deepEqual(r.seen, []);
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: a port in use is refused with addrInUse; after shutdown the port is free again", async () => {
+  const r = await rig();
+  const port = r.front.addr.port;
+  try {
+    await assert.rejects(rig({ port }), (e) => e instanceof FrontListenError && e.addrInUse);
+  } finally {
+    await r.front.shutdown();
+  }
+  const again = await rig({ port });
+  await again.front.shutdown();
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), TypeError);
+});
+
+Deno.test("front: the status is answered while this thread is busy (a client on another thread)", async () => {
+  // Copies stay fresh for the whole spin: a slow start of the client thread must not send it to this thread.
+  const r = await rig({ freshMs: 60_000 });
+  // The client thread sets flag[0] to the status it got; this thread spins until then (at most 10 s), never
+  // yielding: an answer that needed this thread would come only after the spin.
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const client = `self.onmessage = async (e) => {
+    const [url, flag] = e.data;
+    const res = await fetch(url);
+    await res.text();
+    Atomics.store(flag, 0, res.status);
+  };`;
+  const blob = URL.createObjectURL(new Blob([client], { type: "application/javascript" }));
+  const w = new Worker(blob, { type: "module" });
+  try {
+    w.postMessage([`${r.base}/api/v1/status`, flag]);
+    const until = performance.now() + 10_000;
+    while (Atomics.load(flag, 0) === 0 && performance.now() < until) { /* spin */ }
+    assert.equal(Atomics.load(flag, 0), 200, "answered while this thread never yielded");
+  } finally {
+    w.terminate();
+    URL.revokeObjectURL(blob);
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: the worker's source repeats the header names of FRONT_HEADERS", () => {
+  const src = frontWorkerSource();
+  for (const name of Object.values(FRONT_HEADERS)) assert.ok(src.includes(`"${name}"`), name);
+});
