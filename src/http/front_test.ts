@@ -18,6 +18,7 @@ interface Rig {
   served: ServedRecord[];
   errors: unknown[];
   status: { n: number };
+  endless: { aborted: boolean };
 }
 
 async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = {}): Promise<Rig> {
@@ -37,6 +38,18 @@ async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = 
       await new Promise((r) => setTimeout(r, 300));
       await s.write("second");
     }));
+  const endless = { aborted: false };
+  area.get("/endless", (c) =>
+    stream(c, async (s) => {
+      s.onAbort(() => {
+        endless.aborted = true;
+      });
+      // Bounded: 10 s of chunks at most.
+      for (let i = 0; i < 500 && !s.aborted; i++) {
+        await s.write(`chunk ${i};`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }));
   const t = testApp({ "/t": area }, { status: () => ({ n: status.n }), apiKey: TEST_API_KEY });
   const seen: string[] = [];
   const served: ServedRecord[] = [];
@@ -55,7 +68,7 @@ async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = 
     refreshMs: o.refreshMs,
   });
   seen.length = 0; // the copies' first answers
-  return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, status };
+  return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, status, endless };
 }
 
 const headersOf = (res: Response, leave: string[]) =>
@@ -157,6 +170,32 @@ Deno.test("front: the app sees what the client sent (URL, headers, body, address
     const missing = await fetch(`${r.base}/api/v1/nope`);
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).error.code, "not_found");
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: a body over the app's limit is refused by the app (413 body_too_large)", async () => {
+  const r = await rig();
+  try {
+    const res = await fetch(`${r.base}/t/echo`, { method: "POST", body: new Uint8Array(2 * 1024 * 1024 + 1) });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, "body_too_large");
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: a client that goes away ends the app's stream", async () => {
+  const r = await rig();
+  try {
+    const res = await fetch(`${r.base}/t/endless`);
+    const reader = res.body!.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^chunk 0;/);
+    await reader.cancel();
+    const until = Date.now() + 5_000;
+    while (!r.endless.aborted && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    assert.ok(r.endless.aborted, "the app's stream saw the client go");
   } finally {
     await r.front.shutdown();
   }
