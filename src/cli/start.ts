@@ -56,6 +56,11 @@ export const start: Command = {
         onStop = (sig) => void node.stop(sig);
         if (signalled) onStop(signalled);
         await node.stopped;
+        const fault = node.fault();
+        if (fault !== null) {
+          io.err(`error: the node stopped on a fault [${fault}]; see the log`);
+          return 1;
+        }
         if (signalled || !node.wantsResync()) break;
         run = samePorts(run, node.ports);
         resubmit = node.waitingAtStop();

@@ -55,10 +55,14 @@ export interface FrontOptions {
   reads: readonly FrontRead[];
   /** Each request the front answered itself (for the access log and the request metric). */
   onServed: (r: ServedRecord) => void;
-  /** The front's thread failed after it started, or a copy could not be made. */
+  /** A copy could not be made (the last one stays, and is not served once older than `freshMs`). */
   onError: (err: unknown) => void;
+  /** The front's thread died after it started: the port is not served any more. */
+  onFailed: (err: unknown) => void;
   refreshMs?: number;
   freshMs?: number;
+  /** The front thread's source text (default: front_worker.ts's; a test gives one that fails). */
+  workerSource?: string;
 }
 
 export interface Front {
@@ -130,7 +134,9 @@ export async function startFront(o: FrontOptions): Promise<Front> {
       if (res.headers.has("etag")) start.etagged.push(r.path);
       if (r.body === undefined) constant[r.path] = body;
     }
-    const url = URL.createObjectURL(new Blob([frontWorkerSource()], { type: "application/javascript" }));
+    const url = URL.createObjectURL(
+      new Blob([o.workerSource ?? frontWorkerSource()], { type: "application/javascript" }),
+    );
     worker = new Worker(url, { type: "module", name: "api-front" });
     URL.revokeObjectURL(url);
   } catch (e) {
@@ -140,6 +146,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   const w = worker;
 
   let listening: PromiseWithResolvers<Deno.NetAddr> | null = Promise.withResolvers();
+  let stopRequested = false;
   const stopped = Promise.withResolvers<void>();
   w.onmessage = (e: MessageEvent<FromFront>) => {
     const m = e.data;
@@ -162,7 +169,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     e.preventDefault();
     const err = new Error(`the API front's thread failed: ${e.message}`);
     if (listening) listening.reject(err);
-    else o.onError(err);
+    else if (!stopRequested) o.onFailed(err);
     stopped.resolve();
   };
   const post = (m: ToFront) => w.postMessage(m);
@@ -197,6 +204,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     upstream: inner.addr,
     shutdown() {
       stopping ??= (async () => {
+        stopRequested = true;
         clearInterval(timer);
         post({ kind: "stop" });
         await stopped.promise;

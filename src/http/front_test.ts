@@ -17,11 +17,14 @@ interface Rig {
   seen: string[];
   served: ServedRecord[];
   errors: unknown[];
+  failed: unknown[];
   status: { n: number };
   endless: { aborted: boolean };
 }
 
-async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = {}): Promise<Rig> {
+async function rig(
+  o: { freshMs?: number; refreshMs?: number; port?: number; workerSource?: string } = {},
+): Promise<Rig> {
   const status = { n: 1 };
   const area = new Hono<Env>();
   area.post("/echo", async (c) =>
@@ -54,6 +57,7 @@ async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = 
   const seen: string[] = [];
   const served: ServedRecord[] = [];
   const errors: unknown[] = [];
+  const failed: unknown[] = [];
   const front = await startFront({
     hostname: "127.0.0.1",
     port: o.port ?? 0,
@@ -64,11 +68,13 @@ async function rig(o: { freshMs?: number; refreshMs?: number; port?: number } = 
     reads: [{ path: "/health" }, { path: "/api/v1/status", body: () => JSON.stringify({ n: status.n }) }],
     onServed: (r) => served.push(r),
     onError: (e) => errors.push(e),
+    onFailed: (e) => failed.push(e),
     freshMs: o.freshMs,
     refreshMs: o.refreshMs,
+    workerSource: o.workerSource,
   });
   seen.length = 0; // the copies' first answers
-  return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, status, endless };
+  return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, failed, status, endless };
 }
 
 const headersOf = (res: Response, leave: string[]) =>
@@ -260,4 +266,20 @@ Deno.test("front: the status is answered while this thread is busy (a client on 
 Deno.test("front: the worker's source repeats the header names of FRONT_HEADERS", () => {
   const src = frontWorkerSource();
   for (const name of Object.values(FRONT_HEADERS)) assert.ok(src.includes(`"${name}"`), name);
+});
+
+Deno.test("front: a front thread that dies is reported once (onFailed); a stop asked for is not a failure", async () => {
+  const dying = `${frontWorkerSource()}\nsetTimeout(() => { throw new Error("front test: boom"); }, 50);\n`;
+  const r = await rig({ workerSource: dying });
+  try {
+    const until = Date.now() + 5_000;
+    while (r.failed.length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(r.failed.length, 1);
+    assert.match(String(r.failed[0]), /boom/);
+  } finally {
+    await r.front.shutdown();
+  }
+  const calm = await rig();
+  await calm.front.shutdown();
+  assert.deepEqual(calm.failed, []);
 });

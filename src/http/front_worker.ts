@@ -193,6 +193,19 @@ function frontMain(): void {
           hostname: m.hostname,
           port: m.port,
           onListen: (a) => scope.postMessage({ kind: "listening", hostname: a.hostname, port: a.port }),
+          // The front's own code failed on one request: that request gets a 500 in the API's error shape.
+          onError: (err) => {
+            const requestId = crypto.randomUUID();
+            return new Response(
+              JSON.stringify({
+                error: { code: "internal", message: `the API front failed: ${(err as Error)?.message}`, requestId },
+              }),
+              {
+                status: 500,
+                headers: { "content-type": "application/json", "cache-control": "no-store", "x-request-id": requestId },
+              },
+            );
+          },
         }, handle);
       } catch (err) {
         scope.postMessage({
@@ -202,7 +215,8 @@ function frontMain(): void {
         });
       }
     } else if (m.kind === "copies") {
-      void takeCopies(m);
+      // A copy that cannot be taken leaves the last one, which goes stale: the app answers then.
+      takeCopies(m).catch(() => {});
     } else if (m.kind === "stop") {
       copiesAt = -Infinity;
       const done = server === null ? Promise.resolve() : server.shutdown();

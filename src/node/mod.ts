@@ -58,6 +58,8 @@ export interface RunningNode {
   readonly wantsResync: () => boolean;
   /** After a resync stop: the submissions its mempool held, for the next start to take again (`resubmit`). */
   readonly waitingAtStop: () => readonly Uint8Array[];
+  /** The stable code of the fault that stopped the node (the API front's thread died: `api_front_failed`), or null. */
+  readonly fault: () => string | null;
 }
 
 export interface StartOptions {
@@ -133,6 +135,9 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     let wantsResync = false;
     let waitingAtStop: readonly Uint8Array[] = [];
     let resyncNow = (_why: Record<string, unknown>): void => {};
+    // A part the node cannot run without failed after the start: it stops, and `qudag start` exits with 1.
+    let fault: string | null = null;
+    let stopForFault = (_code: string): void => {};
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
     const services = await startServices({
@@ -179,6 +184,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       transport,
       vault,
       isStopping: () => stopper.stopping,
+      onFault: (code) => stopForFault(code),
       status: () =>
         nodeStatus({
           nodeId,
@@ -231,6 +237,11 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
         }, reason)
       );
 
+    stopForFault = (code) => {
+      fault ??= code;
+      void stop(code);
+    };
+
     resyncNow = (why) => {
       if (wantsResync || !config.sync.enabled || genesis.validators.length <= 1) return;
       log.warn("this node restarts its services to sync from the newest certified checkpoint", {
@@ -281,6 +292,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       stopped: stopper.stopped,
       wantsResync: () => wantsResync,
       waitingAtStop: () => waitingAtStop,
+      fault: () => fault,
     };
   } catch (e) {
     await undoStart(cleanup);

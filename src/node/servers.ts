@@ -49,6 +49,8 @@ export interface ServersOptions {
   vault: Vault | null;
   /** True once the node began to stop. */
   isStopping: () => boolean;
+  /** A server the node cannot run without failed after the start (stable code): the node stops. */
+  onFault: (code: string) => void;
   status: () => StatusReport;
   cleanup: Cleanup;
 }
@@ -249,7 +251,14 @@ async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
           front: true,
         });
       },
-      onError: (err) => log.error("the API front failed", { err }),
+      onError: (err) => log.error("the API front could not refresh its copies", { err, code: "api_front_copy_failed" }),
+      onFailed: (err) => {
+        log.error("the API front's thread stopped: the node stops (its supervisor should start it again)", {
+          err,
+          code: "api_front_failed",
+        });
+        o.onFault("api_front_failed");
+      },
     });
   } catch (cause) {
     const where = `${config.http.host}:${config.http.port}`;
