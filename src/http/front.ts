@@ -8,7 +8,7 @@
  *
  * - `GET /api/v1/status` and `GET /health` from a client without the API key
  *   (and without Origin or If-None-Match) are answered by the front from
- *   copies this thread refreshes every `refreshMs` (200 ms). A copy older
+ *   copies this thread refreshes every `refreshMs` (250 ms) while they are asked for. A copy older
  *   than `freshMs` (1 s) is never served: then the main thread answers, so a
  *   stalled node is seen as stalled, and `/health` from the front means that
  *   the node's event loop ran within the last second. The bodies are the
@@ -34,7 +34,13 @@ import {
 export type { ServedRecord } from "./front_worker.ts";
 
 /** How often this thread refreshes the front's copies (ms). */
-export const FRONT_REFRESH_MS = 200;
+export const FRONT_REFRESH_MS = 250;
+/**
+ * A read's body is made only while someone asked for it within this long
+ * (ms); after that its copy goes stale, the next request goes to the app, and
+ * that starts the refreshes again.
+ */
+export const FRONT_WANTED_MS = 30_000;
 /** A copy older than this is not served (ms). */
 export const FRONT_FRESH_MS = 1_000;
 
@@ -43,7 +49,10 @@ type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Resp
 /** A read the front answers from a copy: its body is the app's answer, refreshed by `body` when it changes. */
 export interface FrontRead {
   path: string;
-  /** The current body (the JSON the app's route would send to a client without the key); none: it never changes. */
+  /**
+   * The current body (the JSON the app's route would send to a client without the key); none: it never
+   * changes. Made every `refreshMs` while the read is wanted (`FRONT_WANTED_MS`).
+   */
   body?: () => string;
 }
 
@@ -61,12 +70,15 @@ export interface FrontOptions {
   onFailed: (err: unknown) => void;
   refreshMs?: number;
   freshMs?: number;
+  wantedMs?: number;
   /** The front thread's source text (default: front_worker.ts's; a test gives one that fails). */
   workerSource?: string;
 }
 
 export interface Front {
   readonly addr: Deno.NetAddr;
+  /** Someone asked the app for this read (its copy was stale): its copies are made again. */
+  wanted(path: string): void;
   /** The loopback listener of this thread that the front hands requests to. */
   readonly upstream: Deno.NetAddr;
   /** Stops taking connections, lets the requests in flight finish, then stops the thread and the loopback listener. */
@@ -120,6 +132,10 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     etagged: [],
   };
   const constant: Record<string, string> = {};
+  const wantedAt = new Map<string, number>(o.reads.map((r) => [r.path, performance.now()]));
+  const wanted = (path: string) => {
+    if (wantedAt.has(path)) wantedAt.set(path, performance.now());
+  };
   let worker: Worker | null = null;
   try {
     // What the app sends with each read, asked once as a client without the key would.
@@ -158,7 +174,10 @@ export async function startFront(o: FrontOptions): Promise<Front> {
         listening?.reject(new FrontListenError(m.addrInUse, m.message));
         break;
       case "served":
-        for (const r of m.records) o.onServed(r);
+        for (const r of m.records) {
+          wanted(r.path);
+          o.onServed(r);
+        }
         break;
       case "stopped":
         stopped.resolve();
@@ -188,7 +207,10 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   const publish = () => {
     try {
       const bodies: Record<string, string> = { ...constant };
-      for (const r of o.reads) if (r.body) bodies[r.path] = r.body();
+      const now = performance.now();
+      for (const r of o.reads) {
+        if (r.body && now - wantedAt.get(r.path)! <= (o.wantedMs ?? FRONT_WANTED_MS)) bodies[r.path] = r.body();
+      }
       post({ kind: "copies", atMs: Date.now(), bodies });
     } catch (e) {
       o.onError(e);
@@ -202,6 +224,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   return {
     addr,
     upstream: inner.addr,
+    wanted,
     shutdown() {
       stopping ??= (async () => {
         stopRequested = true;

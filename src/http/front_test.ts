@@ -23,7 +23,7 @@ interface Rig {
 }
 
 async function rig(
-  o: { freshMs?: number; refreshMs?: number; port?: number; workerSource?: string } = {},
+  o: { freshMs?: number; refreshMs?: number; wantedMs?: number; port?: number; workerSource?: string } = {},
 ): Promise<Rig> {
   const status = { n: 1 };
   const area = new Hono<Env>();
@@ -58,11 +58,14 @@ async function rig(
   const served: ServedRecord[] = [];
   const errors: unknown[] = [];
   const failed: unknown[] = [];
+  let frontRef: Front | null = null;
   const front = await startFront({
     hostname: "127.0.0.1",
     port: o.port ?? 0,
     handler: (req, info) => {
       seen.push(new URL(req.url).pathname);
+      // As the node does: a status call that reached the app starts the copies again.
+      if (new URL(req.url).pathname === "/api/v1/status") frontRef?.wanted("/api/v1/status");
       return t.app.fetch(req, info);
     },
     reads: [{ path: "/health" }, { path: "/api/v1/status", body: () => JSON.stringify({ n: status.n }) }],
@@ -71,8 +74,10 @@ async function rig(
     onFailed: (e) => failed.push(e),
     freshMs: o.freshMs,
     refreshMs: o.refreshMs,
+    wantedMs: o.wantedMs,
     workerSource: o.workerSource,
   });
+  frontRef = front;
   seen.length = 0; // the copies' first answers
   return { front, base: `http://127.0.0.1:${front.addr.port}`, seen, served, errors, failed, status, endless };
 }
@@ -147,6 +152,31 @@ Deno.test("front: a stale copy is not served; the app answers", async () => {
     const res = await fetch(`${r.base}/api/v1/status`);
     assert.deepEqual(await res.json(), { n: 7 });
     assert.deepEqual(r.seen, ["/api/v1/status"]);
+  } finally {
+    await r.front.shutdown();
+  }
+});
+
+Deno.test("front: a status nobody asks for is not made; the next call goes to the app and starts the copies again", async () => {
+  const r = await rig({ refreshMs: 20, freshMs: 200, wantedMs: 100 });
+  try {
+    await new Promise((res) => setTimeout(res, 500));
+    r.status.n = 5;
+    const first = await fetch(`${r.base}/api/v1/status`);
+    assert.deepEqual(await first.json(), { n: 5 });
+    assert.deepEqual(r.seen, ["/api/v1/status"], "the copy had gone stale: the app answered");
+    // /health's copy has no body to make: it stayed fresh all along.
+    await (await fetch(`${r.base}/health`)).body?.cancel();
+    assert.deepEqual(r.seen, ["/api/v1/status"]);
+    const until = Date.now() + 5_000;
+    let fromCopy = false;
+    while (!fromCopy && Date.now() < until) {
+      await new Promise((res) => setTimeout(res, 30));
+      const before = r.seen.length;
+      const n = (await (await fetch(`${r.base}/api/v1/status`)).json()).n;
+      fromCopy = r.seen.length === before && n === 5;
+    }
+    assert.ok(fromCopy, "the copies were made again");
   } finally {
     await r.front.shutdown();
   }

@@ -28,7 +28,7 @@ export interface FrontStart {
   etagged: string[];
 }
 
-/** Main -> front: the reads' bodies as of `atMs` (wall clock). */
+/** Main -> front: some reads' bodies as of `atMs` (wall clock); the other copies keep their own age. */
 export interface FrontCopies {
   kind: "copies";
   atMs: number;
@@ -90,8 +90,8 @@ function frontMain(): void {
 
   let start: FrontStart | null = null;
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
-  let copiesAt = -Infinity;
-  const copies = new Map<string, { body: string; headers: [string, string][] }>();
+  /** Per path: the body with its headers, and when the main thread made it (wall clock). */
+  const copies = new Map<string, { body: string; headers: [string, string][]; atMs: number }>();
   let served: ServedRecord[] = [];
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -115,26 +115,23 @@ function frontMain(): void {
 
   const takeCopies = async (m: FrontCopies) => {
     const s = start!;
-    const next = new Map<string, { body: string; headers: [string, string][] }>();
     for (const [path, body] of Object.entries(m.bodies)) {
       const headers = [...(s.reads[path] ?? [])];
       if (s.etagged.includes(path)) headers.push(["etag", `W/"${await sha1Hex(body)}"`]);
-      next.set(path, { body, headers });
+      // Messages are taken concurrently (the ETag is awaited): a newer copy is never replaced by an older one.
+      if ((copies.get(path)?.atMs ?? -Infinity) <= m.atMs) copies.set(path, { body, headers, atMs: m.atMs });
     }
-    // Copies arrive in order and are taken in order (one await chain per message could reorder: keep the newest).
-    if (m.atMs < copiesAt) return;
-    copiesAt = m.atMs;
-    for (const [path, c] of next) copies.set(path, c);
   };
 
   /** The request can be answered from a copy: a plain GET of a copied path, by a client without a key. */
   const fromCopy = (req: Request, url: URL) => {
-    if (req.method !== "GET" || url.search !== "" || Date.now() - copiesAt > start!.freshMs) return null;
+    if (req.method !== "GET" || url.search !== "") return null;
     const h = req.headers;
     // Key holders see more (peers' addresses), a browser's Origin gets CORS headers, a revalidation its 304: the app
     // answers those.
     if (h.has("x-api-key") || h.has("origin") || h.has("if-none-match")) return null;
-    return copies.get(url.pathname) ?? null;
+    const copy = copies.get(url.pathname);
+    return copy !== undefined && Date.now() - copy.atMs <= start!.freshMs ? copy : null;
   };
 
   const unavailable = (requestId: string, message: string) =>
@@ -218,7 +215,7 @@ function frontMain(): void {
       // A copy that cannot be taken leaves the last one, which goes stale: the app answers then.
       takeCopies(m).catch(() => {});
     } else if (m.kind === "stop") {
-      copiesAt = -Infinity;
+      copies.clear();
       const done = server === null ? Promise.resolve() : server.shutdown();
       void done.finally(() => {
         flush();

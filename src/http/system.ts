@@ -136,7 +136,7 @@ export function systemRoutes(app: OpenAPIHono<Env>, deps: SystemDeps): void {
       tags: ["node"],
       summary: "This node: identity, chain, crypto backend, storage, DAG, peers, consensus, settlement, exchange",
       description: "On the public port, a client without the API key (and without Origin or If-None-Match) is " +
-        "answered by the port's front thread from a copy of the report the node refreshes every 200 ms; a copy " +
+        "answered by the port's front thread from a copy of the report the node refreshes every 250 ms while it is asked for; a copy " +
         "older than 1 s is never served.",
       responses: { 200: json(StatusBody, "the node's status (the exchange port answers its ledger summary)") },
     }, { cache: "short" }),

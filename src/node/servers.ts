@@ -36,6 +36,8 @@ import { NodeStartError } from "./start_error.ts";
 
 export type HttpApp = ReturnType<typeof createApp>;
 
+const STATUS_PATH = "/api/v1/status";
+
 export interface ServersOptions {
   config: Config;
   log: Logger;
@@ -89,6 +91,7 @@ export async function startServers(o: ServersOptions): Promise<NodeServers> {
       })]
       : [],
   };
+  let front: Front | null = null;
   const app = createApp({
     ...httpPolicy,
     document: apiDocument,
@@ -131,10 +134,15 @@ export async function startServers(o: ServersOptions): Promise<NodeServers> {
         }
         : {}),
     },
-    status: o.status,
+    // A client's status call that reached the app (the front's copy was stale) starts the copies again.
+    status: () => {
+      front?.wanted(STATUS_PATH);
+      return o.status();
+    },
   });
 
   const httpServer = await listenFront(o, app);
+  front = httpServer;
   o.cleanup.push(() => httpServer.shutdown());
   const metricsServer = listen(
     "metrics",
@@ -234,7 +242,7 @@ async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
       handler: app.fetch,
       reads: [
         { path: "/health" },
-        { path: "/api/v1/status", body: () => JSON.stringify(withoutAddresses(o.status())) },
+        { path: STATUS_PATH, body: () => JSON.stringify(withoutAddresses(o.status())) },
       ],
       onServed: (r) => {
         metrics.requestDuration.observe(
