@@ -41,6 +41,8 @@ export const FRONT_REFRESH_MS = 250;
  * that starts the refreshes again.
  */
 export const FRONT_WANTED_MS = 30_000;
+/** Start-up waits at most this long for the front to take its first copies (ms). */
+const FRONT_COPIED_WAIT_MAX_MS = 2_000;
 /** A copy older than this is not served (ms). */
 export const FRONT_FRESH_MS = 1_000;
 
@@ -164,6 +166,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   let listening: PromiseWithResolvers<Deno.NetAddr> | null = Promise.withResolvers();
   let stopRequested = false;
   const stopped = Promise.withResolvers<void>();
+  const copied = Promise.withResolvers<void>();
   w.onmessage = (e: MessageEvent<FromFront>) => {
     const m = e.data;
     switch (m.kind) {
@@ -178,6 +181,9 @@ export async function startFront(o: FrontOptions): Promise<Front> {
           wanted(r.path);
           o.onServed(r);
         }
+        break;
+      case "copied":
+        copied.resolve();
         break;
       case "stopped":
         stopped.resolve();
@@ -219,6 +225,10 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   publish();
   const timer = setInterval(publish, o.refreshMs ?? FRONT_REFRESH_MS);
   Deno.unrefTimer(timer);
+  // Ready once the front holds its first copies (bounded: without them the app answers, which is only slower).
+  let waited: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([copied.promise, new Promise<void>((r) => waited = setTimeout(r, FRONT_COPIED_WAIT_MAX_MS))]);
+  clearTimeout(waited);
 
   let stopping: Promise<void> | null = null;
   return {

@@ -54,6 +54,8 @@ export type FromFront =
   | { kind: "listening"; hostname: string; port: number }
   | { kind: "failed"; addrInUse: boolean; message: string }
   | { kind: "served"; records: ServedRecord[] }
+  /** The first copies are taken: from now on the front answers those reads itself. */
+  | { kind: "copied" }
   | { kind: "stopped" };
 
 /** Headers the front adds to a handed-over request (the main thread's listener takes them off again). */
@@ -94,6 +96,7 @@ function frontMain(): void {
   const copies = new Map<string, { body: string; headers: [string, string][]; atMs: number }>();
   let served: ServedRecord[] = [];
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
+  let copied = false;
 
   const flush = () => {
     if (flushTimer !== null) clearTimeout(flushTimer);
@@ -120,6 +123,10 @@ function frontMain(): void {
       if (s.etagged.includes(path)) headers.push(["etag", `W/"${await sha1Hex(body)}"`]);
       // Messages are taken concurrently (the ETag is awaited): a newer copy is never replaced by an older one.
       if ((copies.get(path)?.atMs ?? -Infinity) <= m.atMs) copies.set(path, { body, headers, atMs: m.atMs });
+    }
+    if (!copied) {
+      copied = true;
+      scope.postMessage({ kind: "copied" });
     }
   };
 
