@@ -21,6 +21,7 @@
  *   front's token (`403 front_only`); if it does not answer, the front
  *   answers `503 node_unavailable`.
  */
+import { toHex } from "../keys/mod.ts";
 import { holdsApiKey } from "./api_key.ts";
 import {
   type FromFront,
@@ -101,8 +102,7 @@ export class FrontListenError extends Error {
 const PER_ANSWER = new Set(["x-request-id", "etag", "content-length", "date", "ratelimit", "ratelimit-policy"]);
 
 export async function startFront(o: FrontOptions): Promise<Front> {
-  const token = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const token = toHex(crypto.getRandomValues(new Uint8Array(32)));
   const fromFront: Handler = (req, info) => {
     const h = req.headers;
     if (!holdsApiKey(h.get(FRONT_HEADERS.token) ?? undefined, token)) {

@@ -112,8 +112,7 @@ function frontMain(): void {
   };
 
   const sha1Hex = async (text: string) => {
-    const d = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)));
-    return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+    return new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text))).toHex();
   };
 
   const takeCopies = async (m: FrontCopies) => {
