@@ -115,7 +115,8 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     const url = h.get(FRONT_HEADERS.url) ?? req.url;
     const headers = new Headers(h);
     for (const name of Object.values(FRONT_HEADERS)) headers.delete(name);
-    const asSent = new Request(url, { method: req.method, headers, body: req.body });
+    const bodyless = req.method === "GET" || req.method === "HEAD";
+    const asSent = new Request(url, { method: req.method, headers, body: bodyless ? null : req.body });
     return o.handler(asSent, {
       remoteAddr: { transport: "tcp", hostname: hostname ?? "", port: Number(port) || 0 },
       completed: info.completed,

@@ -203,6 +203,15 @@ Deno.test("front: the app sees what the client sent (URL, headers, body, address
     for (let c = await reader.read(); !c.done; c = await reader.read()) rest += new TextDecoder().decode(c.value);
     assert.equal(rest, "second");
 
+    // A GET with a body (unusual, allowed on the wire) reaches the app like any GET.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.front.addr.port });
+    await conn.write(new TextEncoder().encode(
+      "GET /api/v1/nope HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
+    ));
+    const raw = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    assert.match(raw, /^HTTP\/1\.1 404 /);
+    assert.match(raw, /"not_found"/);
+
     const missing = await fetch(`${r.base}/api/v1/nope`);
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).error.code, "not_found");

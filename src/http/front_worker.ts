@@ -162,7 +162,8 @@ function frontMain(): void {
       const up = await fetch(`${s.upstream}${url.pathname}${url.search}`, {
         method: req.method,
         headers,
-        body: req.body,
+        // A GET or HEAD takes no body here (fetch refuses one); the app never reads one from them either.
+        body: req.method === "GET" || req.method === "HEAD" ? null : req.body,
         // No `signal: req.signal`: this runtime aborts it when an answer is sent, which would cut a streamed body.
         // A client that goes away cancels the body below, and that closes the request to the main thread.
         redirect: "manual",
