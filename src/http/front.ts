@@ -8,24 +8,27 @@
  *
  * - `GET /api/v1/status` and `GET /health` from a client without the API key
  *   (and without Origin or If-None-Match) are answered by the front from
- *   copies this thread refreshes every `refreshMs` (250 ms) while they are asked for. A copy older
- *   than `freshMs` (1 s) is never served: then the main thread answers, so a
+ *   copies this thread refreshes every `refreshMs` (250 ms) while they are
+ *   asked for (`wantedMs`, 10 s). A copy that came longer ago than `freshMs`
+ *   (1 s, by the front's own clock) is never served: then the main thread answers, so a
  *   stalled node is seen as stalled, and `/health` from the front means that
  *   the node's event loop ran within the last second. The bodies are the
  *   app's own (the same JSON, headers and weak ETag); those reads are not
  *   counted against a client's rate budget, as `/health` never was.
  * - Every other request goes to the app over a loopback listener of this
  *   thread, as if it had come directly: the client's address (for its rate
- *   budget), its URL, headers and body, and the answer streams back (the
+ *   budget), its URL, Host, headers and body, and the answer streams back (the
  *   feed's event stream too). That listener refuses requests without the
  *   front's token (`403 front_only`); if it does not answer, the front
- *   answers `503 node_unavailable`.
+ *   answers `503 node_unavailable`. Until the node has started (`open()`)
+ *   the front answers them `503 starting`.
  */
 import { toHex } from "../keys/mod.ts";
 import { holdsApiKey } from "./api_key.ts";
 import {
   type FromFront,
   FRONT_HEADERS,
+  type FrontCopies,
   type FrontStart,
   frontWorkerSource,
   type ServedRecord,
@@ -41,9 +44,9 @@ export const FRONT_REFRESH_MS = 250;
  * (ms); after that its copy goes stale, the next request goes to the app, and
  * that starts the refreshes again.
  */
-export const FRONT_WANTED_MS = 30_000;
-/** Start-up waits at most this long for the front to take its first copies (ms). */
-const FRONT_COPIED_WAIT_MAX_MS = 2_000;
+export const FRONT_WANTED_MS = 10_000;
+/** Stopping waits at most this long for the requests in flight, then cuts them (ms). */
+export const FRONT_STOP_MAX_MS = 10_000;
 /** A copy older than this is not served (ms). */
 export const FRONT_FRESH_MS = 1_000;
 
@@ -74,6 +77,7 @@ export interface FrontOptions {
   refreshMs?: number;
   freshMs?: number;
   wantedMs?: number;
+  stopMaxMs?: number;
   /** The front thread's source text (default: front_worker.ts's; a test gives one that fails). */
   workerSource?: string;
 }
@@ -82,6 +86,11 @@ export interface Front {
   readonly addr: Deno.NetAddr;
   /** Someone asked the app for this read (its copy was stale): its copies are made again. */
   wanted(path: string): void;
+  /**
+   * The node has started: requests that are not copies go on to the app. Until then the front answers them
+   * `503 starting` (the app may not be complete yet), while the copies are served from the start.
+   */
+  open(): void;
   /** The loopback listener of this thread that the front hands requests to. */
   readonly upstream: Deno.NetAddr;
   /** Stops taking connections, lets the requests in flight finish, then stops the thread and the loopback listener. */
@@ -101,6 +110,9 @@ export class FrontListenError extends Error {
 /** Response headers that belong to one answer, not to the read. */
 const PER_ANSWER = new Set(["x-request-id", "etag", "content-length", "date", "ratelimit", "ratelimit-policy"]);
 
+/** A copy that could not be made is logged at most this often (ms). */
+const COPY_ERROR_LOG_EVERY_MS = 60_000;
+
 export async function startFront(o: FrontOptions): Promise<Front> {
   const token = toHex(crypto.getRandomValues(new Uint8Array(32)));
   const fromFront: Handler = (req, info) => {
@@ -115,6 +127,8 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     const url = h.get(FRONT_HEADERS.url) ?? req.url;
     const headers = new Headers(h);
     for (const name of Object.values(FRONT_HEADERS)) headers.delete(name);
+    // The Host the client sent (the hop's is this listener's).
+    headers.set("host", new URL(url).host);
     const bodyless = req.method === "GET" || req.method === "HEAD";
     const asSent = new Request(url, { method: req.method, headers, body: bodyless ? null : req.body });
     return o.handler(asSent, {
@@ -123,6 +137,33 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     });
   };
   const inner = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fromFront);
+
+  const wantedMs = o.wantedMs ?? FRONT_WANTED_MS;
+  const wantedAt = new Map<string, number>(o.reads.map((r) => [r.path, performance.now()]));
+  const wanted = (path: string) => {
+    if (wantedAt.has(path)) wantedAt.set(path, performance.now());
+  };
+  const constant: Record<string, string> = {};
+  let seq = 0;
+  let copyErrorLoggedAt = -Infinity;
+  /** The reads' bodies that are due: the constant ones, and each made one that was asked for lately. */
+  const copies = (): FrontCopies => {
+    const bodies: Record<string, string> = { ...constant };
+    const now = performance.now();
+    for (const r of o.reads) {
+      if (r.body === undefined || now - wantedAt.get(r.path)! > wantedMs) continue;
+      try {
+        bodies[r.path] = r.body();
+      } catch (e) {
+        // This read's copy goes stale (the app answers it then); the others go on.
+        if (now - copyErrorLoggedAt >= COPY_ERROR_LOG_EVERY_MS) {
+          copyErrorLoggedAt = now;
+          o.onError(e);
+        }
+      }
+    }
+    return { kind: "copies", seq: seq++, bodies };
+  };
 
   const start: FrontStart = {
     kind: "start",
@@ -133,13 +174,9 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     freshMs: o.freshMs ?? FRONT_FRESH_MS,
     reads: {},
     etagged: [],
+    copies: { kind: "copies", seq: -1, bodies: {} },
   };
-  const constant: Record<string, string> = {};
-  const wantedAt = new Map<string, number>(o.reads.map((r) => [r.path, performance.now()]));
-  const wanted = (path: string) => {
-    if (wantedAt.has(path)) wantedAt.set(path, performance.now());
-  };
-  let worker: Worker | null = null;
+  let worker: Worker;
   try {
     // What the app sends with each read, asked once as a client without the key would.
     for (const r of o.reads) {
@@ -148,11 +185,12 @@ export async function startFront(o: FrontOptions): Promise<Front> {
         completed: Promise.resolve(),
       });
       const body = await res.text();
-      if (res.status !== 200) throw new Error(`the front cannot copy ${r.path}: the app answered ${res.status}`);
+      if (res.status !== 200) throw new Error(`the API front cannot copy ${r.path}: the app answered ${res.status}`);
       start.reads[r.path] = [...res.headers].filter(([k]) => !PER_ANSWER.has(k));
       if (res.headers.has("etag")) start.etagged.push(r.path);
       if (r.body === undefined) constant[r.path] = body;
     }
+    start.copies = copies();
     const url = URL.createObjectURL(
       new Blob([o.workerSource ?? frontWorkerSource()], { type: "application/javascript" }),
     );
@@ -167,7 +205,6 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   let listening: PromiseWithResolvers<Deno.NetAddr> | null = Promise.withResolvers();
   let stopRequested = false;
   const stopped = Promise.withResolvers<void>();
-  const copied = Promise.withResolvers<void>();
   w.onmessage = (e: MessageEvent<FromFront>) => {
     const m = e.data;
     switch (m.kind) {
@@ -182,9 +219,6 @@ export async function startFront(o: FrontOptions): Promise<Front> {
           wanted(r.path);
           o.onServed(r);
         }
-        break;
-      case "copied":
-        copied.resolve();
         break;
       case "stopped":
         stopped.resolve();
@@ -211,41 +245,37 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     listening = null;
   }
 
-  const publish = () => {
-    try {
-      const bodies: Record<string, string> = { ...constant };
-      const now = performance.now();
-      for (const r of o.reads) {
-        if (r.body && now - wantedAt.get(r.path)! <= (o.wantedMs ?? FRONT_WANTED_MS)) bodies[r.path] = r.body();
-      }
-      post({ kind: "copies", atMs: Date.now(), bodies });
-    } catch (e) {
-      o.onError(e);
-    }
-  };
-  publish();
-  const timer = setInterval(publish, o.refreshMs ?? FRONT_REFRESH_MS);
+  const timer = setInterval(() => post(copies()), o.refreshMs ?? FRONT_REFRESH_MS);
   Deno.unrefTimer(timer);
-  // Ready once the front holds its first copies (bounded: without them the app answers, which is only slower).
-  let waited: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([copied.promise, new Promise<void>((r) => waited = setTimeout(r, FRONT_COPIED_WAIT_MAX_MS))]);
-  clearTimeout(waited);
 
   let stopping: Promise<void> | null = null;
   return {
     addr,
     upstream: inner.addr,
     wanted,
+    open: () => post({ kind: "open" }),
     shutdown() {
       stopping ??= (async () => {
         stopRequested = true;
         clearInterval(timer);
         post({ kind: "stop" });
-        await stopped.promise;
+        // Bounded: requests still in flight then are cut when the thread stops, which closes their connections.
+        const maxMs = o.stopMaxMs ?? FRONT_STOP_MAX_MS;
+        await settledWithin(stopped.promise, maxMs);
         w.terminate();
-        await inner.shutdown();
+        await settledWithin(inner.shutdown(), maxMs);
       })();
       return stopping;
     },
   };
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p.catch(() => {}), new Promise<void>((r) => t = setTimeout(r, ms))]);
+  } finally {
+    clearTimeout(t);
+  }
 }

@@ -11,7 +11,7 @@
  * type can be imported here (it is erased); a value cannot.
  */
 
-/** Main -> front: where to listen, where the app is, how to tell it who asked. */
+/** Main -> front: where to listen, where the app is, how to tell it who asked, and the first copies. */
 export interface FrontStart {
   kind: "start";
   hostname: string;
@@ -20,26 +20,33 @@ export interface FrontStart {
   upstream: string;
   /** Sent with every handed-over request; the main thread's listener refuses requests without it. */
   token: string;
-  /** A copy older than this is not served: the request goes to the main thread (ms). */
+  /** A copy that came longer ago than this is not served: the request goes to the main thread (ms). */
   freshMs: number;
   /** Per path: the headers the app sends with that read (no request id, ETag or length). */
   reads: Record<string, [string, string][]>;
   /** Paths whose answer carries a weak ETag (the SHA-1 of the body, as the app's cache middleware makes it). */
   etagged: string[];
+  /** Taken before the port is opened: the first request is answered from them already. */
+  copies: FrontCopies;
 }
 
-/** Main -> front: some reads' bodies as of `atMs` (wall clock); the other copies keep their own age. */
+/** Main -> front: some reads' bodies (the other copies keep their own age), numbered in the order made. */
 export interface FrontCopies {
   kind: "copies";
-  atMs: number;
+  seq: number;
   bodies: Record<string, string>;
+}
+
+/** Main -> front: the node has started; requests that are not copies go on to the app from now on. */
+export interface FrontOpen {
+  kind: "open";
 }
 
 export interface FrontStop {
   kind: "stop";
 }
 
-export type ToFront = FrontStart | FrontCopies | FrontStop;
+export type ToFront = FrontStart | FrontCopies | FrontOpen | FrontStop;
 
 /** One request the front answered itself, for the access log and the request metric. */
 export interface ServedRecord {
@@ -54,8 +61,6 @@ export type FromFront =
   | { kind: "listening"; hostname: string; port: number }
   | { kind: "failed"; addrInUse: boolean; message: string }
   | { kind: "served"; records: ServedRecord[] }
-  /** The first copies are taken: from now on the front answers those reads itself. */
-  | { kind: "copied" }
   | { kind: "stopped" };
 
 /** Headers the front adds to a handed-over request (the main thread's listener takes them off again). */
@@ -92,11 +97,15 @@ function frontMain(): void {
 
   let start: FrontStart | null = null;
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
-  /** Per path: the body with its headers, and when the main thread made it (wall clock). */
-  const copies = new Map<string, { body: string; headers: [string, string][]; atMs: number }>();
+  /** Requests that are not copies wait for this (the node has started). */
+  let open = false;
+  /**
+   * Per path: the body with its headers, the number of the message it came in, and when it came by this thread's
+   * own clock (a wall clock stepped back must not make an old copy look new).
+   */
+  const copies = new Map<string, { body: string; headers: [string, string][]; seq: number; cameMs: number }>();
   let served: ServedRecord[] = [];
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
-  let copied = false;
 
   const flush = () => {
     if (flushTimer !== null) clearTimeout(flushTimer);
@@ -110,22 +119,21 @@ function frontMain(): void {
     if (served.length >= SERVED_BATCH_MAX) flush();
     else flushTimer ??= setTimeout(flush, SERVED_FLUSH_MS);
   };
-
-  const sha1Hex = async (text: string) => {
-    return new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text))).toHex();
+  const requestIdOf = (req: Request) => {
+    const incoming = req.headers.get("x-request-id");
+    return incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
   };
 
-  const takeCopies = async (m: FrontCopies) => {
+  const sha1Hex = async (text: string) =>
+    new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text))).toHex();
+
+  const takeCopies = async (m: FrontCopies, cameMs: number) => {
     const s = start!;
     for (const [path, body] of Object.entries(m.bodies)) {
       const headers = [...(s.reads[path] ?? [])];
       if (s.etagged.includes(path)) headers.push(["etag", `W/"${await sha1Hex(body)}"`]);
       // Messages are taken concurrently (the ETag is awaited): a newer copy is never replaced by an older one.
-      if ((copies.get(path)?.atMs ?? -Infinity) <= m.atMs) copies.set(path, { body, headers, atMs: m.atMs });
-    }
-    if (!copied) {
-      copied = true;
-      scope.postMessage({ kind: "copied" });
+      if ((copies.get(path)?.seq ?? -1) < m.seq) copies.set(path, { body, headers, seq: m.seq, cameMs });
     }
   };
 
@@ -137,26 +145,35 @@ function frontMain(): void {
     // answers those.
     if (h.has("x-api-key") || h.has("origin") || h.has("if-none-match")) return null;
     const copy = copies.get(url.pathname);
-    return copy !== undefined && Date.now() - copy.atMs <= start!.freshMs ? copy : null;
+    return copy !== undefined && performance.now() - copy.cameMs <= start!.freshMs ? copy : null;
   };
 
-  const unavailable = (requestId: string, message: string) =>
-    new Response(
-      JSON.stringify({ error: { code: "node_unavailable", message, requestId } }),
-      {
-        status: 503,
-        headers: { "content-type": "application/json", "cache-control": "no-store", "x-request-id": requestId },
+  /** A refusal of the front's own, in the API's error shape, recorded like any answer. */
+  const refuse = (req: Request, url: URL, status: number, code: string, message: string, started: number) => {
+    const requestId = requestIdOf(req);
+    record({ method: req.method, path: url.pathname, status, durationMs: performance.now() - started, requestId });
+    return new Response(JSON.stringify({ error: { code, message, requestId } }), {
+      status,
+      headers: {
+        "content-type": "application/json",
+        "cache-control": "no-store",
+        "x-request-id": requestId,
+        ...(status === 503 ? { "retry-after": "1" } : {}),
       },
-    );
+    });
+  };
 
   const handOver = async (req: Request, url: URL, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    const started = performance.now();
+    if (!open) return refuse(req, url, 503, "starting", "the node is starting; try again in a moment", started);
     const s = start!;
     const headers = new Headers(req.headers);
     for (const h of HOP) headers.delete(h);
+    // Set, not added: a client's own values for these never reach the app.
     headers.set(TOKEN, s.token);
     headers.set(PEER, `${info.remoteAddr.hostname} ${info.remoteAddr.port}`);
     headers.set(URL_HEADER, req.url);
-    // The main thread's answer comes back as it is, and this thread compresses it for the client if asked.
+    // The main thread's answer comes back as it is, not compressed for this hop.
     headers.set("accept-encoding", "identity");
     try {
       const up = await fetch(`${s.upstream}${url.pathname}${url.search}`, {
@@ -164,15 +181,14 @@ function frontMain(): void {
         headers,
         // A GET or HEAD takes no body here (fetch refuses one); the app never reads one from them either.
         body: req.method === "GET" || req.method === "HEAD" ? null : req.body,
-        // No `signal: req.signal`: this runtime aborts it when an answer is sent, which would cut a streamed body.
-        // A client that goes away cancels the body below, and that closes the request to the main thread.
+        // No `signal: req.signal`: this runtime aborts it when the answer has been sent. A client that goes away
+        // while the answer streams cancels the body below, which closes the request to the main thread; one that
+        // goes away before the answer starts does not stop the app's work on it.
         redirect: "manual",
       });
       return new Response(up.body, { status: up.status, statusText: up.statusText, headers: up.headers });
-    } catch (e) {
-      const incoming = req.headers.get("x-request-id");
-      const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
-      return unavailable(id, `the node did not answer: ${(e as Error).message}`);
+    } catch {
+      return refuse(req, url, 503, "node_unavailable", "the node did not answer; try again", started);
     }
   };
 
@@ -181,46 +197,50 @@ function frontMain(): void {
     const copy = fromCopy(req, url);
     if (copy === null) return handOver(req, url, info);
     const started = performance.now();
-    const incoming = req.headers.get("x-request-id");
-    const requestId = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+    const requestId = requestIdOf(req);
     const res = new Response(copy.body, { status: 200, headers: [...copy.headers, ["x-request-id", requestId]] });
     record({ method: "GET", path: url.pathname, status: 200, durationMs: performance.now() - started, requestId });
     return res;
   };
 
+  const listen = async (m: FrontStart) => {
+    start = m;
+    try {
+      await takeCopies(m.copies, performance.now());
+      server = Deno.serve({
+        hostname: m.hostname,
+        port: m.port,
+        onListen: (a) => scope.postMessage({ kind: "listening", hostname: a.hostname, port: a.port }),
+        // The front's own code failed on one request: that request gets a 500 in the API's error shape.
+        onError: () => {
+          const requestId = crypto.randomUUID();
+          return new Response(
+            JSON.stringify({ error: { code: "internal", message: "the API front failed on this request", requestId } }),
+            {
+              status: 500,
+              headers: { "content-type": "application/json", "cache-control": "no-store", "x-request-id": requestId },
+            },
+          );
+        },
+      }, handle);
+    } catch (err) {
+      scope.postMessage({
+        kind: "failed",
+        addrInUse: err instanceof Deno.errors.AddrInUse,
+        message: (err as Error).message,
+      });
+    }
+  };
+
   scope.onmessage = (e: MessageEvent<ToFront>) => {
     const m = e.data;
     if (m.kind === "start") {
-      start = m;
-      try {
-        server = Deno.serve({
-          hostname: m.hostname,
-          port: m.port,
-          onListen: (a) => scope.postMessage({ kind: "listening", hostname: a.hostname, port: a.port }),
-          // The front's own code failed on one request: that request gets a 500 in the API's error shape.
-          onError: (err) => {
-            const requestId = crypto.randomUUID();
-            return new Response(
-              JSON.stringify({
-                error: { code: "internal", message: `the API front failed: ${(err as Error)?.message}`, requestId },
-              }),
-              {
-                status: 500,
-                headers: { "content-type": "application/json", "cache-control": "no-store", "x-request-id": requestId },
-              },
-            );
-          },
-        }, handle);
-      } catch (err) {
-        scope.postMessage({
-          kind: "failed",
-          addrInUse: err instanceof Deno.errors.AddrInUse,
-          message: (err as Error).message,
-        });
-      }
+      void listen(m);
     } else if (m.kind === "copies") {
       // A copy that cannot be taken leaves the last one, which goes stale: the app answers then.
-      takeCopies(m).catch(() => {});
+      takeCopies(m, performance.now()).catch(() => {});
+    } else if (m.kind === "open") {
+      open = true;
     } else if (m.kind === "stop") {
       copies.clear();
       const done = server === null ? Promise.resolve() : server.shutdown();

@@ -137,7 +137,10 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
     let resyncNow = (_why: Record<string, unknown>): void => {};
     // A part the node cannot run without failed after the start: it stops, and `qudag start` exits with 1.
     let fault: string | null = null;
-    let stopForFault = (_code: string): void => {};
+    // Until `stop` exists a fault is only kept; it stops the node as soon as it can.
+    let stopForFault = (code: string): void => {
+      fault ??= code;
+    };
     const p2p = startPeerNetwork({ config, genesis, crypto, identity, registry, log, cleanup });
     const { transport } = p2p;
     const services = await startServices({
@@ -241,6 +244,7 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       fault ??= code;
       void stop(code);
     };
+    if (fault !== null) void stop(fault);
 
     resyncNow = (why) => {
       if (wantsResync || !config.sync.enabled || genesis.validators.length <= 1) return;

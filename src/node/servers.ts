@@ -202,6 +202,8 @@ export async function startServers(o: ServersOptions): Promise<NodeServers> {
     public: apiServerUrl(config.http.host, httpServer.addr.port),
     exchange: exchangeServer === null ? undefined : apiServerUrl(config.http.host, exchangeServer.addr.port),
   });
+  // Everything the app serves is in place: the front hands requests on from now on (before: 503 starting).
+  httpServer.open();
   return {
     apps: { public: app, exchange: exchangeApp },
     http: httpServer,
@@ -259,7 +261,11 @@ async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
           front: true,
         });
       },
-      onError: (err) => log.error("the API front could not refresh its copies", { err, code: "api_front_copy_failed" }),
+      onError: (err) =>
+        log.error("the API front's copy of a read could not be made (at most one line a minute)", {
+          err,
+          code: "api_front_copy_failed",
+        }),
       onFailed: (err) => {
         log.error("the API front's thread stopped: the node stops (its supervisor should start it again)", {
           err,
@@ -277,11 +283,16 @@ async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
         { cause },
       );
     }
-    throw new NodeStartError(
-      "listen_failed",
-      `cannot listen for the HTTP API on ${where} (http.port): ${(cause as Error).message}`,
-      { cause },
-    );
+    if (cause instanceof FrontListenError) {
+      throw new NodeStartError(
+        "listen_failed",
+        `cannot listen for the HTTP API on ${where} (http.port): ${cause.message}`,
+        { cause },
+      );
+    }
+    throw new NodeStartError("api_front_failed", `the HTTP API's front could not start: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 

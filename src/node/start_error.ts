@@ -2,6 +2,7 @@
 export type NodeStartErrorCode =
   | "port_in_use"
   | "listen_failed"
+  | "api_front_failed"
   | "identity_mismatch"
   | "exchange_unavailable"
   | "settlement_lag_too_long";
