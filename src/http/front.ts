@@ -129,8 +129,11 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     for (const name of Object.values(FRONT_HEADERS)) headers.delete(name);
     // The Host the client sent (the hop's is this listener's).
     headers.set("host", new URL(url).host);
+    const unsendable = h.get(FRONT_HEADERS.method);
     const bodyless = req.method === "GET" || req.method === "HEAD";
-    const asSent = new Request(url, { method: req.method, headers, body: bodyless ? null : req.body });
+    const asSent = unsendable !== null
+      ? new NamedMethodRequest(url, unsendable, headers)
+      : new Request(url, { method: req.method, headers, body: bodyless ? null : req.body });
     return o.handler(asSent, {
       remoteAddr: { transport: "tcp", hostname: hostname ?? "", port: Number(port) || 0 },
       completed: info.completed,
@@ -268,6 +271,21 @@ export async function startFront(o: FrontOptions): Promise<Front> {
       return stopping;
     },
   };
+}
+
+/**
+ * A bodiless request whose method is one a Request cannot be made with (TRACE, TRACK, CONNECT: the fetch
+ * standard forbids them), for the app to answer as it did before the front (405 with Allow).
+ */
+class NamedMethodRequest extends Request {
+  readonly #method: string;
+  constructor(url: string, method: string, headers: Headers) {
+    super(url, { method: "GET", headers });
+    this.#method = method;
+  }
+  override get method(): string {
+    return this.#method;
+  }
 }
 
 /** Resolves when `p` settles or after `ms`, whichever comes first. */

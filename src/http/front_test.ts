@@ -216,6 +216,12 @@ Deno.test("front: the app sees what the client sent (URL, headers, body, address
     assert.match(raw, /^HTTP\/1\.1 404 /);
     assert.match(raw, /"not_found"/);
 
+    // Methods fetch() may not send reach the app too, which refuses them as before: 405 with Allow.
+    const trace = (await rawRequest(r.front.addr.port, "TRACE /api/v1/status HTTP/1.1\r\nhost: x")).answer;
+    assert.match(trace, /^HTTP\/1\.1 405 /);
+    assert.match(trace, /\r\nallow: GET\r\n/i);
+    assert.match(trace, /"method_not_allowed"/);
+
     const missing = await fetch(`${r.base}/api/v1/nope`);
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).error.code, "not_found");

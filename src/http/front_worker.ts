@@ -68,6 +68,8 @@ export const FRONT_HEADERS = Object.freeze({
   token: "x-qudag-front-token",
   peer: "x-qudag-front-peer",
   url: "x-qudag-front-url",
+  /** A method fetch() may not send (TRACE, TRACK, CONNECT): the request goes as a GET that names it. */
+  method: "x-qudag-front-method",
 });
 
 /** The Worker's source text: `frontMain` called at once. */
@@ -88,6 +90,9 @@ function frontMain(): void {
   const TOKEN = "x-qudag-front-token";
   const PEER = "x-qudag-front-peer";
   const URL_HEADER = "x-qudag-front-url";
+  const METHOD = "x-qudag-front-method";
+  /** Methods fetch() refuses to send; the app still answers them (405 with Allow). */
+  const UNSENDABLE = new Set(["CONNECT", "TRACE", "TRACK"]);
   const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
   /** Request headers that are the hop's own, not the client's. */
   const HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te"];
@@ -173,14 +178,17 @@ function frontMain(): void {
     headers.set(TOKEN, s.token);
     headers.set(PEER, `${info.remoteAddr.hostname} ${info.remoteAddr.port}`);
     headers.set(URL_HEADER, req.url);
+    const unsendable = UNSENDABLE.has(req.method.toUpperCase());
+    if (unsendable) headers.set(METHOD, req.method);
+    else headers.delete(METHOD);
     // The main thread's answer comes back as it is, not compressed for this hop.
     headers.set("accept-encoding", "identity");
     try {
       const up = await fetch(`${s.upstream}${url.pathname}${url.search}`, {
-        method: req.method,
+        method: unsendable ? "GET" : req.method,
         headers,
         // A GET or HEAD takes no body here (fetch refuses one); the app never reads one from them either.
-        body: req.method === "GET" || req.method === "HEAD" ? null : req.body,
+        body: unsendable || req.method === "GET" || req.method === "HEAD" ? null : req.body,
         // No `signal: req.signal`: this runtime aborts it when the answer has been sent. A client that goes away
         // while the answer streams cancels the body below, which closes the request to the main thread; one that
         // goes away before the answer starts does not stop the app's work on it.
