@@ -153,11 +153,9 @@ function frontMain(): void {
     return copy !== undefined && performance.now() - copy.cameMs <= start!.freshMs ? copy : null;
   };
 
-  /** A refusal of the front's own, in the API's error shape, recorded like any answer. */
-  const refuse = (req: Request, url: URL, status: number, code: string, message: string, started: number) => {
-    const requestId = requestIdOf(req);
-    record({ method: req.method, path: url.pathname, status, durationMs: performance.now() - started, requestId });
-    return new Response(JSON.stringify({ error: { code, message, requestId } }), {
+  /** An answer of the front's own in the API's error shape (`{ error: { code, message, requestId } }`). */
+  const errorResponse = (status: number, code: string, message: string, requestId: string) =>
+    new Response(JSON.stringify({ error: { code, message, requestId } }), {
       status,
       headers: {
         "content-type": "application/json",
@@ -166,6 +164,12 @@ function frontMain(): void {
         ...(status === 503 ? { "retry-after": "1" } : {}),
       },
     });
+
+  /** A refusal of the front's own, recorded like any answer. */
+  const refuse = (req: Request, url: URL, status: number, code: string, message: string, started: number) => {
+    const requestId = requestIdOf(req);
+    record({ method: req.method, path: url.pathname, status, durationMs: performance.now() - started, requestId });
+    return errorResponse(status, code, message, requestId);
   };
 
   const handOver = async (req: Request, url: URL, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
@@ -220,16 +224,7 @@ function frontMain(): void {
         port: m.port,
         onListen: (a) => scope.postMessage({ kind: "listening", hostname: a.hostname, port: a.port }),
         // The front's own code failed on one request: that request gets a 500 in the API's error shape.
-        onError: () => {
-          const requestId = crypto.randomUUID();
-          return new Response(
-            JSON.stringify({ error: { code: "internal", message: "the API front failed on this request", requestId } }),
-            {
-              status: 500,
-              headers: { "content-type": "application/json", "cache-control": "no-store", "x-request-id": requestId },
-            },
-          );
-        },
+        onError: () => errorResponse(500, "internal", "the API front failed on this request", crypto.randomUUID()),
       }, handle);
     } catch (err) {
       scope.postMessage({

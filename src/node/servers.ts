@@ -275,20 +275,8 @@ async function listenFront(o: ServersOptions, app: HttpApp): Promise<Front> {
       },
     });
   } catch (cause) {
-    const where = `${config.http.host}:${config.http.port}`;
-    if (cause instanceof FrontListenError && cause.addrInUse) {
-      throw new NodeStartError(
-        "port_in_use",
-        `cannot listen for the HTTP API on ${where}: address already in use (change http.port)`,
-        { cause },
-      );
-    }
     if (cause instanceof FrontListenError) {
-      throw new NodeStartError(
-        "listen_failed",
-        `cannot listen for the HTTP API on ${where} (http.port): ${cause.message}`,
-        { cause },
-      );
+      throw listenError("the HTTP API", "http.port", config.http.host, config.http.port, cause, cause.addrInUse);
     }
     throw new NodeStartError("api_front_failed", `the HTTP API's front could not start: ${(cause as Error).message}`, {
       cause,
@@ -306,17 +294,29 @@ function listen(
   try {
     return Deno.serve({ hostname, port, onListen: () => {} }, handler);
   } catch (cause) {
-    if (cause instanceof Deno.errors.AddrInUse) {
-      throw new NodeStartError(
-        "port_in_use",
-        `cannot listen for ${what} on ${hostname}:${port}: address already in use (change ${key})`,
-        { cause },
-      );
-    }
-    throw new NodeStartError(
-      "listen_failed",
-      `cannot listen for ${what} on ${hostname}:${port} (${key}): ${(cause as Error).message}`,
+    throw listenError(what, key, hostname, port, cause, cause instanceof Deno.errors.AddrInUse);
+  }
+}
+
+/** The start error for a listener that could not open: port_in_use (naming the key to change) or listen_failed. */
+function listenError(
+  what: string,
+  key: string,
+  hostname: string,
+  port: number,
+  cause: unknown,
+  addrInUse: boolean,
+): NodeStartError {
+  if (addrInUse) {
+    return new NodeStartError(
+      "port_in_use",
+      `cannot listen for ${what} on ${hostname}:${port}: address already in use (change ${key})`,
       { cause },
     );
   }
+  return new NodeStartError(
+    "listen_failed",
+    `cannot listen for ${what} on ${hostname}:${port} (${key}): ${(cause as Error).message}`,
+    { cause },
+  );
 }
