@@ -15,20 +15,18 @@
  *   the node's event loop ran within the last second. The bodies are the
  *   app's own (the same JSON, headers and weak ETag); those reads are not
  *   counted against a client's rate budget, as `/health` never was.
- * - Every other request goes to the app over a loopback listener of this
- *   thread, as if it had come directly: the client's address (for its rate
- *   budget), its URL, Host, headers and body, and the answer streams back (the
- *   feed's event stream too). That listener refuses requests without the
- *   front's token (`403 front_only`); if it does not answer, the front
- *   answers `503 node_unavailable`. Until the node has started (`open()`)
- *   the front answers them `503 starting`.
+ * - Every other request goes to the app as a message to this thread, as if
+ *   it had come directly: the client's address (for its rate budget), its
+ *   URL, Host, headers and body (a transferred stream), and the answer's body
+ *   comes back as a transferred stream (the feed's event stream too). There
+ *   is no second listener and no HTTP hop. Until the node has started
+ *   (`open()`) the front answers them `503 starting`.
  */
-import { toHex } from "../keys/mod.ts";
-import { holdsApiKey } from "./api_key.ts";
 import {
   type FromFront,
-  FRONT_HEADERS,
+  type FrontAnswer,
   type FrontCopies,
+  type FrontRequest,
   type FrontStart,
   frontWorkerSource,
   type ServedRecord,
@@ -91,9 +89,7 @@ export interface Front {
    * `503 starting` (the app may not be complete yet), while the copies are served from the start.
    */
   open(): void;
-  /** The loopback listener of this thread that the front hands requests to. */
-  readonly upstream: Deno.NetAddr;
-  /** Stops taking connections, lets the requests in flight finish, then stops the thread and the loopback listener. */
+  /** Stops taking connections, lets the requests in flight finish (at most `stopMaxMs`), then stops the thread. */
   shutdown(): Promise<void>;
 }
 
@@ -114,33 +110,6 @@ const PER_ANSWER = new Set(["x-request-id", "etag", "content-length", "date", "r
 const COPY_ERROR_LOG_EVERY_MS = 60_000;
 
 export async function startFront(o: FrontOptions): Promise<Front> {
-  const token = toHex(crypto.getRandomValues(new Uint8Array(32)));
-  const fromFront: Handler = (req, info) => {
-    const h = req.headers;
-    if (!holdsApiKey(h.get(FRONT_HEADERS.token) ?? undefined, token)) {
-      return Response.json(
-        { error: { code: "front_only", message: "this listener takes requests from the API front only" } },
-        { status: 403, headers: { "cache-control": "no-store" } },
-      );
-    }
-    const [hostname, port] = (h.get(FRONT_HEADERS.peer) ?? "").split(" ");
-    const url = h.get(FRONT_HEADERS.url) ?? req.url;
-    const headers = new Headers(h);
-    for (const name of Object.values(FRONT_HEADERS)) headers.delete(name);
-    // The Host the client sent (the hop's is this listener's).
-    headers.set("host", new URL(url).host);
-    const unsendable = h.get(FRONT_HEADERS.method);
-    const bodyless = req.method === "GET" || req.method === "HEAD";
-    const asSent = unsendable !== null
-      ? new NamedMethodRequest(url, unsendable, headers)
-      : new Request(url, { method: req.method, headers, body: bodyless ? null : req.body });
-    return o.handler(asSent, {
-      remoteAddr: { transport: "tcp", hostname: hostname ?? "", port: Number(port) || 0 },
-      completed: info.completed,
-    });
-  };
-  const inner = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fromFront);
-
   const wantedMs = o.wantedMs ?? FRONT_WANTED_MS;
   const wantedAt = new Map<string, number>(o.reads.map((r) => [r.path, performance.now()]));
   const wanted = (path: string) => {
@@ -172,38 +141,29 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     kind: "start",
     hostname: o.hostname,
     port: o.port,
-    upstream: `http://127.0.0.1:${inner.addr.port}`,
-    token,
     freshMs: o.freshMs ?? FRONT_FRESH_MS,
     reads: {},
     etagged: [],
     copies: { kind: "copies", seq: -1, bodies: {} },
   };
-  let worker: Worker;
-  try {
-    // What the app sends with each read, asked once as a client without the key would.
-    for (const r of o.reads) {
-      const res = await o.handler(new Request(`http://front.invalid${r.path}`), {
-        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
-        completed: Promise.resolve(),
-      });
-      const body = await res.text();
-      if (res.status !== 200) throw new Error(`the API front cannot copy ${r.path}: the app answered ${res.status}`);
-      start.reads[r.path] = [...res.headers].filter(([k]) => !PER_ANSWER.has(k));
-      if (res.headers.has("etag")) start.etagged.push(r.path);
-      if (r.body === undefined) constant[r.path] = body;
-    }
-    start.copies = copies();
-    const url = URL.createObjectURL(
-      new Blob([o.workerSource ?? frontWorkerSource()], { type: "application/javascript" }),
-    );
-    worker = new Worker(url, { type: "module", name: "api-front" });
-    URL.revokeObjectURL(url);
-  } catch (e) {
-    await inner.shutdown();
-    throw e;
+  // What the app sends with each read, asked once as a client without the key would.
+  for (const r of o.reads) {
+    const res = await o.handler(new Request(`http://front.invalid${r.path}`), {
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+      completed: Promise.resolve(),
+    });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`the API front cannot copy ${r.path}: the app answered ${res.status}`);
+    start.reads[r.path] = [...res.headers].filter(([k]) => !PER_ANSWER.has(k));
+    if (res.headers.has("etag")) start.etagged.push(r.path);
+    if (r.body === undefined) constant[r.path] = body;
   }
-  const w = worker;
+  start.copies = copies();
+  const url = URL.createObjectURL(
+    new Blob([o.workerSource ?? frontWorkerSource()], { type: "application/javascript" }),
+  );
+  const w = new Worker(url, { type: "module", name: "api-front" });
+  URL.revokeObjectURL(url);
 
   let listening: PromiseWithResolvers<Deno.NetAddr> | null = Promise.withResolvers();
   let stopRequested = false;
@@ -223,9 +183,42 @@ export async function startFront(o: FrontOptions): Promise<Front> {
           o.onServed(r);
         }
         break;
+      case "request":
+        void answer(m);
+        break;
       case "stopped":
         stopped.resolve();
         break;
+    }
+  };
+  /** A request the front handed on: the app answers it, and the answer's body goes back as a transferred stream. */
+  const answer = async (m: FrontRequest) => {
+    let a: FrontAnswer;
+    try {
+      const req = UNSENDABLE.has(m.method.toUpperCase())
+        ? new NamedMethodRequest(m.url, m.method, m.headers)
+        : new Request(m.url, { method: m.method, headers: m.headers, body: m.body });
+      const res = await o.handler(req, {
+        remoteAddr: { transport: "tcp", hostname: m.peer.hostname, port: m.peer.port },
+        completed: Promise.resolve(),
+      });
+      a = {
+        kind: "answer",
+        id: m.id,
+        status: res.status,
+        statusText: res.statusText,
+        headers: [...res.headers],
+        body: res.body === null ? null : await whole(res.body),
+      };
+    } catch (e) {
+      if (m.body instanceof ReadableStream) await m.body.cancel().catch(() => {});
+      a = { kind: "answer", id: m.id, failed: (e as Error)?.message ?? String(e) };
+    }
+    try {
+      const body = "body" in a ? a.body : null;
+      w.postMessage(a, body === null ? [] : [body instanceof Uint8Array ? body.buffer : body]);
+    } catch (e) {
+      w.postMessage({ kind: "answer", id: m.id, failed: (e as Error)?.message ?? String(e) });
     }
   };
   w.onerror = (e) => {
@@ -242,7 +235,6 @@ export async function startFront(o: FrontOptions): Promise<Front> {
     addr = await listening.promise;
   } catch (e) {
     w.terminate();
-    await inner.shutdown();
     throw e;
   } finally {
     listening = null;
@@ -254,7 +246,6 @@ export async function startFront(o: FrontOptions): Promise<Front> {
   let stopping: Promise<void> | null = null;
   return {
     addr,
-    upstream: inner.addr,
     wanted,
     open: () => post({ kind: "open" }),
     shutdown() {
@@ -266,12 +257,14 @@ export async function startFront(o: FrontOptions): Promise<Front> {
         const maxMs = o.stopMaxMs ?? FRONT_STOP_MAX_MS;
         await settledWithin(stopped.promise, maxMs);
         w.terminate();
-        await settledWithin(inner.shutdown(), maxMs);
       })();
       return stopping;
     },
   };
 }
+
+/** Methods a Request cannot be made with (the fetch standard forbids them); the app still answers them. */
+const UNSENDABLE = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 /**
  * A bodiless request whose method is one a Request cannot be made with (TRACE, TRACK, CONNECT: the fetch
@@ -279,13 +272,71 @@ export async function startFront(o: FrontOptions): Promise<Front> {
  */
 class NamedMethodRequest extends Request {
   readonly #method: string;
-  constructor(url: string, method: string, headers: Headers) {
+  constructor(url: string, method: string, headers: HeadersInit) {
     super(url, { method: "GET", headers });
     this.#method = method;
   }
   override get method(): string {
     return this.#method;
   }
+}
+
+/** An answer's body longer than this goes on as a stream even when it is complete (bytes). */
+const WHOLE_MAX_BYTES = 1024 * 1024;
+const STILL_WRITING = Symbol("still writing");
+
+/**
+ * The body's bytes if it is complete at once (an answer made from a string or bytes, as every JSON answer is), so
+ * that the front sends it with its length and one message carries it; else a stream that gives what was read so far
+ * and then the rest (the feed's event stream, still being written). A read that has not settled after a few
+ * microtasks means the body is still being written.
+ */
+async function whole(body: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let carried: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+  while (size <= WHOLE_MAX_BYTES) {
+    const read = reader.read();
+    const r = await Promise.race([read, afterMicrotasks(3)]);
+    if (r === STILL_WRITING) {
+      carried = read;
+      break;
+    }
+    if (r.done) return concatBytes(chunks, size);
+    chunks.push(r.value);
+    size += r.value.byteLength;
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const first = chunks.shift();
+      if (first !== undefined) return c.enqueue(first);
+      const r = await (carried ?? reader.read());
+      carried = null;
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+function afterMicrotasks(n: number): Promise<typeof STILL_WRITING> {
+  let p = Promise.resolve(STILL_WRITING);
+  for (let i = 0; i < n; i++) p = p.then((x) => x);
+  return p;
+}
+
+function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
+  if (chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].byteLength === chunks[0].buffer.byteLength) {
+    return chunks[0] as Uint8Array<ArrayBuffer>;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /** Resolves when `p` settles or after `ms`, whichever comes first. */

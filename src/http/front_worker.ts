@@ -2,8 +2,9 @@
  * The API front's thread (src/http/front.ts runs it). It owns the public API
  * port: a few reads that a monitor or a probe sends all the time (the status,
  * /health) it answers from copies the main thread refreshes, and every other
- * request it hands to the main thread's app over loopback, with the client's
- * address, URL, headers and body, and streams the answer back.
+ * request it hands to the main thread's app as a message, with the client's
+ * address, URL, headers and body (a transferred stream), and the answer comes
+ * back the same way.
  *
  * `frontMain` runs in a Worker made from its own source text (a blob URL), so
  * it imports nothing and reads no file: the binary's narrow read permission
@@ -16,10 +17,6 @@ export interface FrontStart {
   kind: "start";
   hostname: string;
   port: number;
-  /** The main thread's loopback listener, e.g. `http://127.0.0.1:40123`. */
-  upstream: string;
-  /** Sent with every handed-over request; the main thread's listener refuses requests without it. */
-  token: string;
   /** A copy that came longer ago than this is not served: the request goes to the main thread (ms). */
   freshMs: number;
   /** Per path: the headers the app sends with that read (no request id, ETag or length). */
@@ -46,7 +43,38 @@ export interface FrontStop {
   kind: "stop";
 }
 
-export type ToFront = FrontStart | FrontCopies | FrontOpen | FrontStop;
+/**
+ * Main -> front: the app's answer to request `id`. Its body is the bytes when the answer was complete at once (every
+ * JSON answer), else a transferred stream (the feed's event stream goes on for as long as the client stays).
+ * `failed`: the app threw instead of answering.
+ */
+export type FrontAnswer =
+  | {
+    kind: "answer";
+    id: number;
+    status: number;
+    statusText: string;
+    headers: [string, string][];
+    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  }
+  | { kind: "answer"; id: number; failed: string };
+
+export type ToFront = FrontStart | FrontCopies | FrontOpen | FrontStop | FrontAnswer;
+
+/**
+ * Front -> main: a request for the app, as the client sent it: method, URL (with the client's Host), headers, the
+ * client's address (for its rate budget), and the body: its bytes when small and of a known length, else a
+ * transferred stream (none for GET and HEAD).
+ */
+export interface FrontRequest {
+  kind: "request";
+  id: number;
+  method: string;
+  url: string;
+  headers: [string, string][];
+  peer: { hostname: string; port: number };
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
 
 /** One request the front answered itself, for the access log and the request metric. */
 export interface ServedRecord {
@@ -61,16 +89,8 @@ export type FromFront =
   | { kind: "listening"; hostname: string; port: number }
   | { kind: "failed"; addrInUse: boolean; message: string }
   | { kind: "served"; records: ServedRecord[] }
+  | FrontRequest
   | { kind: "stopped" };
-
-/** Headers the front adds to a handed-over request (the main thread's listener takes them off again). */
-export const FRONT_HEADERS = Object.freeze({
-  token: "x-qudag-front-token",
-  peer: "x-qudag-front-peer",
-  url: "x-qudag-front-url",
-  /** A method fetch() may not send (TRACE, TRACK, CONNECT): the request goes as a GET that names it. */
-  method: "x-qudag-front-method",
-});
 
 /** The Worker's source text: `frontMain` called at once. */
 export function frontWorkerSource(): string {
@@ -79,23 +99,17 @@ export function frontWorkerSource(): string {
 
 /**
  * The front's thread. Self-contained: it runs from its own source text, so it
- * may use only globals (the header names are repeated here for that reason;
- * front_test.ts checks them against FRONT_HEADERS).
+ * may use only globals.
  */
 function frontMain(): void {
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<ToFront>) => void) | null;
-    postMessage(m: FromFront): void;
+    postMessage(m: FromFront, transfer?: Transferable[]): void;
   };
-  const TOKEN = "x-qudag-front-token";
-  const PEER = "x-qudag-front-peer";
-  const URL_HEADER = "x-qudag-front-url";
-  const METHOD = "x-qudag-front-method";
-  /** Methods fetch() refuses to send; the app still answers them (405 with Allow). */
-  const UNSENDABLE = new Set(["CONNECT", "TRACE", "TRACK"]);
   const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
-  /** Request headers that are the hop's own, not the client's. */
-  const HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te"];
+  const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+  /** A request's body of a known length up to this goes to the main thread in one message. */
+  const WHOLE_BODY_MAX_BYTES = 256 * 1024;
   const SERVED_BATCH_MAX = 256;
   /** Records go to the main thread in the next turn: the access log stays timely, a flood is batched. */
   const SERVED_FLUSH_MS = 0;
@@ -110,6 +124,9 @@ function frontMain(): void {
    */
   const copies = new Map<string, { body: string; headers: [string, string][]; seq: number; cameMs: number }>();
   let served: ServedRecord[] = [];
+  /** Requests handed to the main thread, waiting for its answer, by number. */
+  const waiting = new Map<number, (a: FrontAnswer) => void>();
+  let nextId = 0;
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   const flush = () => {
@@ -175,33 +192,47 @@ function frontMain(): void {
   const handOver = async (req: Request, url: URL, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     const started = performance.now();
     if (!open) return refuse(req, url, 503, "starting", "the node is starting; try again in a moment", started);
-    const s = start!;
-    const headers = new Headers(req.headers);
-    for (const h of HOP) headers.delete(h);
-    // Set, not added: a client's own values for these never reach the app.
-    headers.set(TOKEN, s.token);
-    headers.set(PEER, `${info.remoteAddr.hostname} ${info.remoteAddr.port}`);
-    headers.set(URL_HEADER, req.url);
-    const unsendable = UNSENDABLE.has(req.method.toUpperCase());
-    if (unsendable) headers.set(METHOD, req.method);
-    else headers.delete(METHOD);
-    // The main thread's answer comes back as it is, not compressed for this hop.
-    headers.set("accept-encoding", "identity");
+    const id = nextId++;
+    // A GET or HEAD takes no body here; the app never reads one from them. A small body of a known length goes in
+    // the message itself (its bytes, transferred); a larger one, or one of unknown length, as a transferred stream,
+    // which the app reads (and limits) chunk by chunk, each chunk a message between the threads.
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
+    if (req.method !== "GET" && req.method !== "HEAD" && req.body !== null) {
+      const length = Number(req.headers.get("content-length") ?? NaN);
+      if (length >= 0 && length <= WHOLE_BODY_MAX_BYTES) {
+        try {
+          body = new Uint8Array(await req.arrayBuffer());
+        } catch {
+          // The client went away, or sent less than it announced.
+          return refuse(req, url, 400, "body_unreadable", "the request's body could not be read", started);
+        }
+      } else {
+        body = req.body;
+      }
+    }
+    const answered = new Promise<FrontAnswer>((resolve) => waiting.set(id, resolve));
     try {
-      const up = await fetch(`${s.upstream}${url.pathname}${url.search}`, {
-        method: unsendable ? "GET" : req.method,
-        headers,
-        // A GET or HEAD takes no body here (fetch refuses one); the app never reads one from them either.
-        body: unsendable || req.method === "GET" || req.method === "HEAD" ? null : req.body,
-        // No `signal: req.signal`: this runtime aborts it when the answer has been sent. A client that goes away
-        // while the answer streams cancels the body below, which closes the request to the main thread; one that
-        // goes away before the answer starts does not stop the app's work on it.
-        redirect: "manual",
-      });
-      return new Response(up.body, { status: up.status, statusText: up.statusText, headers: up.headers });
+      scope.postMessage({
+        kind: "request",
+        id,
+        method: req.method,
+        url: req.url,
+        headers: [...req.headers],
+        peer: { hostname: info.remoteAddr.hostname, port: info.remoteAddr.port },
+        body,
+      }, body === null ? [] : [body instanceof Uint8Array ? body.buffer : body]);
     } catch {
+      waiting.delete(id);
       return refuse(req, url, 503, "node_unavailable", "the node did not answer; try again", started);
     }
+    // No abort on the request's signal: this runtime aborts it when the answer has been sent. A client that goes
+    // away while the answer streams cancels the body, and the cancel reaches the app's stream; one that goes away
+    // before the answer starts does not stop the app's work on it.
+    const a = await answered;
+    if ("failed" in a) return refuse(req, url, 500, "internal", "the node failed on this request", started);
+    // A status that may carry no body (204, 304, ...) gets none, even an empty one.
+    const answerBody = NULL_BODY_STATUS.has(a.status) ? null : a.body;
+    return new Response(answerBody, { status: a.status, statusText: a.statusText, headers: a.headers });
   };
 
   const handle = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> => {
@@ -242,6 +273,10 @@ function frontMain(): void {
     } else if (m.kind === "copies") {
       // A copy that cannot be taken leaves the last one, which goes stale: the app answers then.
       takeCopies(m, performance.now()).catch(() => {});
+    } else if (m.kind === "answer") {
+      const resolve = waiting.get(m.id);
+      waiting.delete(m.id);
+      resolve?.(m);
     } else if (m.kind === "open") {
       open = true;
     } else if (m.kind === "stop") {
