@@ -64,6 +64,12 @@ const REGRESSION_SEEDS: readonly { scenario: string; seeds: readonly number[]; c
   { scenario: "settlement", seeds: [323497437], caught: "the same cycle, with settlement" },
   {
     scenario: "withhold",
+    seeds: [222767351],
+    caught: "a virtuous transaction above a contest an honest validator accepted while the other two preferred its " +
+      "rival waited with that contest for good (now: carried again once the contest stalled)",
+  },
+  {
+    scenario: "withhold",
     seeds: [400000846],
     caught:
       "a vote naming a vertex still being fetched supported nothing and reset a confidence at 19 (now: held polls)",

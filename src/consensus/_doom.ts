@@ -41,9 +41,60 @@ export function doomedCarriers(g: Graph): Set<string> {
   return doomed;
 }
 
-/** Tells every processing set which of its members are doomed now. */
-export function shunDoomed(g: Graph): Set<string> {
+/**
+ * Processing carriers in or below a vertex carrying a member of a stalled
+ * contest: a set of two or more live transactions whose polls have not
+ * given any member alphaPreference supporters for beta polls in a row
+ * (ConflictSet.stalled), the members of such contests excepted.
+ *
+ * Honest issuers do not build on a contest, but a node that accepted one
+ * side does, and a validator that accepted it votes for it for good. If the
+ * others prefer the other side (which they can after a poll that missed the
+ * accepting validator's vote, under chaos), the contest may never resolve:
+ * Avalanche promises nothing to contested transactions. The virtuous
+ * transactions carried above it would wait with it. Marked here, they are
+ * carried again on clean parents (orphanedTxs) and their sets prefer that
+ * new carrier of the same transaction (ConflictSet.preference); the
+ * validator that accepted the contest then adopts it too, by plurality.
+ */
+export function stuckCarriers(g: Graph): Set<string> {
+  const stuck = new Set<string>();
+  const contests = new Set<string>();
+  const stack: string[] = [];
+  for (const key of g.processingSets) {
+    const set = g.sets.get(key)!;
+    if (!set.stalled()) continue;
+    const live = set.members().flatMap((m) => {
+      const c = g.carriers.get(m);
+      return c !== undefined && c.status === "processing" ? [c] : [];
+    });
+    if (new Set(live.map((c) => c.txId)).size < 2) continue;
+    contests.add(key);
+    for (const c of live) stack.push(c.vertexId);
+  }
+  if (contests.size === 0) return stuck;
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const v = g.vertices.get(id);
+    if (v === undefined || v.status !== "processing") continue;
+    for (const c of v.carriers) {
+      const carrier = g.carriers.get(c);
+      if (carrier?.status !== "processing") continue;
+      if (!contests.has(g.txs.get(carrier.txId)!.conflictKey)) stuck.add(c);
+    }
+    for (const child of v.children) if (!seen.has(child)) stack.push(child);
+  }
+  return stuck;
+}
+
+/** Tells every processing set which of its members are doomed, and which are stuck below a stalled contest, now. */
+export function shunDoomed(g: Graph): { doomed: Set<string>; stuck: Set<string> } {
   const doomed = doomedCarriers(g);
-  for (const key of g.processingSets) g.sets.get(key)!.shun(doomed);
-  return doomed;
+  const stuck = stuckCarriers(g);
+  const txOf = (member: string) => g.carriers.get(member)?.txId ?? member;
+  for (const key of g.processingSets) g.sets.get(key)!.shun(doomed, stuck, txOf);
+  return { doomed, stuck };
 }

@@ -27,6 +27,19 @@ export function stalledPollsToAdopt(params: Parameters): number {
   return params.beta;
 }
 
+/**
+ * Failed polls in a row (no member had alphaPreference supporters) after
+ * which a contest of two or more transactions counts as stalled (see
+ * {@linkcode ConflictSet.stalled} and src/consensus/_doom.ts): 3 × beta.
+ * Shorter waits also caught contests that were about to resolve, and the
+ * virtuous transactions carried again above them then had two carriers, a
+ * contest of their own (beta: 4 liveness failures in 12,000 seeds of the
+ * withhold scenario, where 3 × beta had none).
+ */
+export function stalledPollsToStall(params: Parameters): number {
+  return 3 * params.beta;
+}
+
 export class ConflictSet {
   readonly key: string;
   readonly #params: Parameters;
@@ -41,8 +54,12 @@ export class ConflictSet {
   #favourCount = 0;
   /** Members doomed now (see shun). */
   readonly #shunned = new Set<string>();
+  /** Polls in a row in which no member had alphaPreference supporters. */
+  #failedInRow = 0;
   /** Times a stall was broken by adopting the plurality (see recordPoll). */
   stallsBroken = 0;
+  /** Times a preference stuck below a stalled contest moved to another carrier of its transaction (see shun). */
+  stuckMoved = 0;
 
   constructor(params: Parameters, key: string) {
     this.#params = params;
@@ -101,12 +118,43 @@ export class ConflictSet {
 
   /**
    * Sets the members that can no longer be accepted here while a rival set
-   * waits (src/consensus/_doom.ts): `doomed` may name carriers of any set.
+   * waits (`doomed`, src/consensus/_doom.ts; it may name carriers of any
+   * set). A preference that waits below a stalled contest (`stuck`, the same
+   * file) and is not finalized moves to the strongest live member carrying
+   * the same transaction (`txOf`) that is neither doomed nor stuck, and stays
+   * there when the contest resolves: the same transaction wins either way,
+   * this moves only which vertex carries it, and a validator that accepted
+   * the contest's other side already votes for that new carrier.
    */
-  shun(doomed: ReadonlySet<string>): void {
-    if (doomed.size === 0 && this.#shunned.size === 0) return;
-    this.#shunned.clear();
-    for (const m of this.#members) if (doomed.has(m)) this.#shunned.add(m);
+  shun(doomed: ReadonlySet<string>, stuck: ReadonlySet<string> = new Set(), txOf?: (member: string) => string): void {
+    if (doomed.size > 0 || this.#shunned.size > 0) {
+      this.#shunned.clear();
+      for (const m of this.#members) if (doomed.has(m)) this.#shunned.add(m);
+    }
+    const snowball = this.#snowball;
+    if (stuck.size === 0 || txOf === undefined || snowball === null || snowball.finalized()) return;
+    const preferred = snowball.preference();
+    if (this.#accepted !== null || !stuck.has(preferred)) return;
+    const tx = txOf(preferred);
+    let best: string | null = null;
+    for (const m of this.members()) {
+      if (this.#dead.has(m) || this.#shunned.has(m) || stuck.has(m) || txOf(m) !== tx) continue;
+      if (best === null || snowball.strength(m) > snowball.strength(best)) best = m;
+    }
+    if (best === null) return;
+    this.stuckMoved++;
+    snowball.adopt(best);
+  }
+
+  /**
+   * True when no member has had alphaPreference supporters in the last
+   * {@linkcode stalledPollsToStall} polls in a row, and nothing is finalized
+   * or accepted: a contest among its members (when they carry two or more
+   * transactions) that the polls are not resolving.
+   */
+  stalled(): boolean {
+    return this.processing() && !this.#snowball!.finalized() &&
+      this.#failedInRow >= stalledPollsToStall(this.#params);
   }
 
   /** The finalized live choice, if Snowball has finalized. */
@@ -150,8 +198,11 @@ export class ConflictSet {
       }
     }
     const preference = this.preference()!;
-    if (best === null || bestCount < this.#params.alphaPreference) snowball.recordUnsuccessfulPoll();
-    else {
+    if (best === null || bestCount < this.#params.alphaPreference) {
+      snowball.recordUnsuccessfulPoll();
+      this.#failedInRow++;
+    } else {
+      this.#failedInRow = 0;
       snowball.recordPoll(bestCount, best);
       this.#restartIfPreferenceDead();
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConflictSet, stalledPollsToAdopt } from "./conflicts.ts";
+import { ConflictSet, stalledPollsToAdopt, stalledPollsToStall } from "./conflicts.ts";
 
 // 4 validators: k 4, alpha 3, beta 5. k - alpha + 1 = 2 supporters favour a member.
 const params = { k: 4, alphaPreference: 3, alphaConfidence: 3, beta: 5 };
@@ -86,4 +86,47 @@ Deno.test("shun(): a finalized member is never passed over", () => {
   assert.equal(set.finalized(), "b");
   set.shun(new Set(["b"]));
   assert.equal(set.preference(), "b");
+});
+
+Deno.test("stalled(): after stalledPollsToStall failed polls in a row; a successful poll starts the count again", () => {
+  const set = new ConflictSet(params, "k");
+  set.add("a");
+  set.add("b");
+  const stall = stalledPollsToStall(params);
+  for (let i = 0; i < stall - 1; i++) set.recordPoll(votes({ a: 2, b: 1 }));
+  assert.equal(set.stalled(), false);
+  set.recordPoll(votes({ a: 2, b: 1 }));
+  assert.equal(set.stalled(), true);
+  set.recordPoll(votes({ a: 3 }));
+  assert.equal(set.stalled(), false);
+  for (let i = 0; i < stall; i++) set.recordPoll(undefined);
+  assert.equal(set.stalled(), true);
+  // Finalized: not stalled, whatever the polls.
+  for (let i = 0; i < params.beta; i++) set.recordPoll(votes({ a: 3 }));
+  for (let i = 0; i < stall; i++) set.recordPoll(votes({ a: 1 }));
+  assert.equal(set.finalized(), "a");
+  assert.equal(set.stalled(), false);
+});
+
+Deno.test("shun(): a preference stuck below a stalled contest moves to a carrier of the same transaction, and stays", () => {
+  const txOf = (m: string) => m.split("@")[0];
+  const set = new ConflictSet(params, "acct:0");
+  set.add("t@v1");
+  set.add("u@v2"); // a rival transaction, on clean parents
+  assert.equal(set.preference(), "t@v1");
+  set.shun(new Set(), new Set(["t@v1"]), txOf);
+  assert.equal(set.preference(), "t@v1", "never to another transaction");
+  set.add("t@v3");
+  set.shun(new Set(), new Set(["t@v1"]), txOf);
+  assert.equal(set.preference(), "t@v3");
+  assert.equal(set.stuckMoved, 1);
+  set.shun(new Set(), new Set(), txOf);
+  assert.equal(set.preference(), "t@v3", "adopted: it stays when the contest resolves");
+  // A stuck carrier is never the one moved to.
+  const other = new ConflictSet(params, "acct:1");
+  other.add("t@v1");
+  other.add("t@v2");
+  other.shun(new Set(), new Set(["t@v1", "t@v2"]), txOf);
+  assert.equal(other.preference(), "t@v1");
+  assert.equal(other.stuckMoved, 0);
 });

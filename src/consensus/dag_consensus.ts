@@ -1,7 +1,7 @@
 import { addVertex, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX } from "./_add.ts";
 import { preferredFrontier, virtuousFrontier, VOTE_FRONTIER_MAX } from "./_frontier.ts";
 import { carrierId, Graph, NOTHING_SETTLED, type SettledView } from "./_graph.ts";
-import { doomedCarriers } from "./_doom.ts";
+import { doomedCarriers, stuckCarriers } from "./_doom.ts";
 import { pollSettled, recordPoll } from "./_poll.ts";
 import { restoreDecisions } from "./_restore.ts";
 import { abandon, addSettled, applyCut, cutOf, notReachedFrom, planNextCut } from "./_settle.ts";
@@ -65,7 +65,9 @@ export interface DagConsensusOptions {
  * - Stalls: a set whose polls keep favouring another member than its
  *   preference adopts it (ConflictSet.recordPoll), and carriers that can
  *   never be accepted here because a rival set finalized (doomed, _doom.ts)
- *   are passed over and their transactions carried again; see
+ *   are passed over and their transactions carried again; so are carriers
+ *   of virtuous transactions in or below a contest that stalled (stuck,
+ *   _doom.ts), for a new carrier of the same transaction only; see
  *   wasm/LEDGER.md, "Breaking a stalled split".
  *
  * Deterministic: given the same calls in the same order, the same decisions
@@ -339,12 +341,15 @@ export class DagConsensus {
   orphanedTxs(): TxInput[] {
     const out: TxInput[] = [];
     const doomed = doomedCarriers(this.#g);
+    const stuck = stuckCarriers(this.#g);
     for (const id of [...this.#g.processingTxs].sort()) {
       const tx = this.#g.txs.get(id)!;
       // A member of a set finalized on another transaction loses: it is not carried again.
       const winner = this.#g.sets.get(tx.conflictKey)?.finalized();
       if (winner != null && this.#g.carriers.get(winner)?.txId !== id) continue;
-      if (tx.carriers.every((c) => this.#g.carriers.get(c)!.status === "rejected" || doomed.has(c))) {
+      if (
+        tx.carriers.every((c) => this.#g.carriers.get(c)!.status === "rejected" || doomed.has(c) || stuck.has(c))
+      ) {
         out.push({ id, conflictKey: tx.conflictKey, deps: [...tx.deps] });
       }
     }

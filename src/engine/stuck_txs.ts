@@ -1,10 +1,11 @@
 import type { TxInput } from "../consensus/mod.ts";
 
 /**
- * Orphaned transactions (every carrier rejected) waiting to be issued again
- * on clean parents: at once by the node that carried one, by the others
- * after 3 × the grace period (the carrier's author may be gone). Only
- * orphans: a transaction whose carrier is undecided waits for it, since a
+ * Orphaned transactions (every carrier rejected, doomed or stuck above a
+ * stalled contest: DagConsensus.orphanedTxs) waiting to be issued again on
+ * clean parents: at once by the node that carried one, by the others after
+ * 3 × the grace period (the carrier's author may be gone). Only orphans: a
+ * transaction whose carrier is undecided otherwise waits for it, since a
  * second live carrier would compete with the first.
  */
 export class StuckTxs {
