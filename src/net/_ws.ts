@@ -21,6 +21,7 @@ import {
   closePayload,
   concatBytes,
   encodeFrame,
+  frameBytes,
   OP_BINARY,
   OP_CLOSE,
   OP_CONTINUATION,
@@ -349,6 +350,20 @@ abstract class FramedSocket implements PeerSocket {
               }
             }
           }
+        }
+        // The rest of a large frame whose header is in (parseFrame checked it) is read straight into one buffer of
+        // the frame's size: appending each read to what came before copied such a frame again and again.
+        const whole = discardAll || skip > 0 ? null : frameBytes(buffered);
+        if (whole !== null && whole - buffered.length > READ_CHUNK_BYTES) {
+          const frame = new Uint8Array(whole);
+          frame.set(buffered);
+          for (let filled = buffered.length; filled < whole;) {
+            const n = await conn.read(frame.subarray(filled));
+            if (n === null) return this.finish(undefined);
+            filled += n;
+          }
+          buffered = frame;
+          continue;
         }
         const n = await conn.read(chunk);
         if (n === null) return this.finish(undefined);

@@ -96,6 +96,27 @@ export function closePayload(code: number, reason: string): Uint8Array {
   return out;
 }
 
+/** The payload length field of the frame at the start of `b`, and where it ends; null while it is not all in. */
+function lengthOf(b: Uint8Array): { len: number; at: number } | null {
+  if (b.length < 2) return null;
+  const len = b[1] & 0x7f;
+  if (len === 126) return b.length < 4 ? null : { len: (b[2] << 8) | b[3], at: 4 };
+  if (len < 126) return { len, at: 2 };
+  if (b.length < 10) return null;
+  const view = new DataView(b.buffer, b.byteOffset + 2, 8);
+  return { len: view.getUint32(0) * 2 ** 32 + view.getUint32(4), at: 10 };
+}
+
+/**
+ * The whole size (header, mask key, payload) of the frame at the start of
+ * `b`, or null while its header is not all in. Nothing is checked: call it
+ * for a frame parseFrame found incomplete (it has checked the header).
+ */
+export function frameBytes(b: Uint8Array): number | null {
+  const length = lengthOf(b);
+  return length === null ? null : length.at + ((b[1] & 0x80) !== 0 ? 4 : 0) + length.len;
+}
+
 export interface ParsedFrame {
   opcode: number;
   fin: boolean;
@@ -117,18 +138,10 @@ export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: b
   if (masked !== fromClient) {
     throw new WsFrameError(1002, fromClient ? "client frames must be masked" : "server frames must not be masked");
   }
-  let len = b[1] & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (b.length < 4) return null;
-    len = (b[2] << 8) | b[3];
-    at = 4;
-  } else if (len === 127) {
-    if (b.length < 10) return null;
-    const view = new DataView(b.buffer, b.byteOffset + 2, 8);
-    len = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-    at = 10;
-  }
+  const length = lengthOf(b);
+  if (length === null) return null;
+  const { len } = length;
+  let { at } = length;
   if (opcode >= 0x8) {
     if (!fin || len > 125) throw new WsFrameError(1002, "bad control frame");
   } else if (opcode !== OP_CONTINUATION && opcode !== OP_TEXT && opcode !== OP_BINARY) {

@@ -200,6 +200,31 @@ Deno.test("ServerWebSocket: Deno's own client talks to it; masked frames of ever
   await server.close();
 });
 
+Deno.test("ServerWebSocket and NoDelayWebSocket: large frames back to back arrive whole, byte for byte, both ways", async () => {
+  // Frames over one read are read straight into a buffer of their size; small ones after them come in the same reads.
+  const server = startOwnServer(1 << 20);
+  const ws = new NoDelayWebSocket(`ws://127.0.0.1:${server.port}/p`, ["p1"], { messageBytesMax: 1 << 20 });
+  const ev = events(ws);
+  await ev.opened;
+  const sizes = [200_000, 3, 70_000, 65_537, 1, 600_000, 131_072, 0, 1 << 20];
+  const sent = sizes.map((n) => crypto.getRandomValues(new Uint8Array(n).subarray(0, Math.min(n, 65536))).buffer)
+    .map((head, i) => {
+      const out = new Uint8Array(sizes[i]);
+      for (let at = 0; at < out.length; at += head.byteLength) {
+        out.set(new Uint8Array(head).subarray(0, out.length - at), at);
+      }
+      out[out.length - 1] ^= i; // the last byte differs from the repeated pattern
+      return out;
+    });
+  for (const m of sent) ws.send(m);
+  await until("echoes", () => ev.messages.length === sizes.length);
+  assert.deepEqual(ev.messages.map((m) => m.byteLength), sizes);
+  for (let i = 0; i < sizes.length; i++) assert.deepEqual(new Uint8Array(ev.messages[i]), sent[i], `message ${i}`);
+  ws.close(1000, "bye");
+  await ev.closed;
+  await server.close();
+});
+
 Deno.test("ServerWebSocket: refuses a message over messageBytesMax from its header (1009 oversized)", async () => {
   const server = startOwnServer(4096);
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/p`);
