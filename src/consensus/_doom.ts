@@ -13,11 +13,10 @@
  * transaction whose every carrier is rejected or doomed is carried again
  * (orphanedTxs). Why this keeps safety: wasm/LEDGER.md, "Breaking a stalled split".
  */
-import type { Graph } from "./_graph.ts";
+import type { CarrierState, Graph } from "./_graph.ts";
 
 /** Processing carriers in or below a vertex carrying a losing member of a finalized, unaccepted set. */
 export function doomedCarriers(g: Graph): Set<string> {
-  const doomed = new Set<string>();
   const stack: string[] = [];
   for (const key of g.processingSets) {
     const set = g.sets.get(key)!;
@@ -28,6 +27,13 @@ export function doomedCarriers(g: Graph): Set<string> {
       if (m !== winner && carrier !== undefined && carrier.status === "processing") stack.push(carrier.vertexId);
     }
   }
+  return carriersInOrBelow(g, stack, () => true);
+}
+
+/** The processing carriers of the processing vertices in `starts` and below them that `take` keeps. */
+function carriersInOrBelow(g: Graph, starts: string[], take: (carrier: CarrierState) => boolean): Set<string> {
+  const out = new Set<string>();
+  const stack = [...starts];
   const seen = new Set<string>();
   while (stack.length > 0) {
     const id = stack.pop()!;
@@ -35,10 +41,13 @@ export function doomedCarriers(g: Graph): Set<string> {
     seen.add(id);
     const v = g.vertices.get(id);
     if (v === undefined || v.status !== "processing") continue;
-    for (const c of v.carriers) if (g.carriers.get(c)?.status === "processing") doomed.add(c);
+    for (const c of v.carriers) {
+      const carrier = g.carriers.get(c);
+      if (carrier?.status === "processing" && take(carrier)) out.add(c);
+    }
     for (const child of v.children) if (!seen.has(child)) stack.push(child);
   }
-  return doomed;
+  return out;
 }
 
 /**
@@ -58,7 +67,6 @@ export function doomedCarriers(g: Graph): Set<string> {
  * validator that accepted the contest then adopts it too, by plurality.
  */
 export function stuckCarriers(g: Graph): Set<string> {
-  const stuck = new Set<string>();
   const contests = new Set<string>();
   const stack: string[] = [];
   for (const key of g.processingSets) {
@@ -72,22 +80,8 @@ export function stuckCarriers(g: Graph): Set<string> {
     contests.add(key);
     for (const c of live) stack.push(c.vertexId);
   }
-  if (contests.size === 0) return stuck;
-  const seen = new Set<string>();
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const v = g.vertices.get(id);
-    if (v === undefined || v.status !== "processing") continue;
-    for (const c of v.carriers) {
-      const carrier = g.carriers.get(c);
-      if (carrier?.status !== "processing") continue;
-      if (!contests.has(g.txs.get(carrier.txId)!.conflictKey)) stuck.add(c);
-    }
-    for (const child of v.children) if (!seen.has(child)) stack.push(child);
-  }
-  return stuck;
+  if (contests.size === 0) return new Set();
+  return carriersInOrBelow(g, stack, (c) => !contests.has(g.txs.get(c.txId)!.conflictKey));
 }
 
 /** Tells every processing set which of its members are doomed, and which are stuck below a stalled contest, now. */

@@ -17,11 +17,15 @@
  *   counted against a client's rate budget, as `/health` never was.
  * - Every other request goes to the app as a message to this thread, as if
  *   it had come directly: the client's address (for its rate budget), its
- *   URL, Host, headers and body (a transferred stream), and the answer's body
- *   comes back as a transferred stream (the feed's event stream too). There
- *   is no second listener and no HTTP hop. Until the node has started
+ *   URL, Host, headers and body (its bytes when small and of a known length,
+ *   else a transferred stream). The answer comes back as its bytes when it is
+ *   complete at once (every JSON answer), else as a transferred stream (the
+ *   feed's event stream). There is no second listener and no HTTP hop (one
+ *   cost the public port's writes about a sixth of `bench:testnet`'s
+ *   throughput; bench/PROFILE.md, change 23). Until the node has started
  *   (`open()`) the front answers them `503 starting`.
  */
+import { concatBytes } from "../bytes.ts";
 import {
   type FromFront,
   type FrontAnswer,
@@ -191,7 +195,7 @@ export async function startFront(o: FrontOptions): Promise<Front> {
         break;
     }
   };
-  /** A request the front handed on: the app answers it, and the answer's body goes back as a transferred stream. */
+  /** A request the front handed on: the app answers it, and the answer goes back (its body whole, or streamed). */
   const answer = async (m: FrontRequest) => {
     let a: FrontAnswer;
     try {
@@ -303,7 +307,8 @@ async function whole(body: ReadableStream<Uint8Array>): Promise<Uint8Array<Array
       carried = read;
       break;
     }
-    if (r.done) return concatBytes(chunks, size);
+    // A copy of its own: transferring the chunks' buffers could take them from whoever made them.
+    if (r.done) return concatBytes(...chunks);
     chunks.push(r.value);
     size += r.value.byteLength;
   }
@@ -324,19 +329,6 @@ function afterMicrotasks(n: number): Promise<typeof STILL_WRITING> {
   let p = Promise.resolve(STILL_WRITING);
   for (let i = 0; i < n; i++) p = p.then((x) => x);
   return p;
-}
-
-function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  if (chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].byteLength === chunks[0].buffer.byteLength) {
-    return chunks[0] as Uint8Array<ArrayBuffer>;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** Resolves when `p` settles or after `ms`, whichever comes first. */

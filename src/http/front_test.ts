@@ -211,6 +211,15 @@ Deno.test("front: the app sees what the client sent (URL, headers, body, address
     assert.ok(echo.headers.includes("x-thing") && !echo.headers.some((h: string) => h.startsWith("x-qudag")));
     assert.equal(echo.host, `127.0.0.1:${r.front.addr.port}`, "the Host the client sent");
 
+    // A body of unknown length (chunked) goes to the app as a stream; one of a known length, whole.
+    const chunked = await fetch(`${r.base}/t/echo`, {
+      method: "POST",
+      body: ReadableStream.from(["hel", "lo ", "again"].map((t) => new TextEncoder().encode(t))),
+    });
+    assert.equal((await chunked.json()).body, "hello again");
+    const big = "x".repeat(300_000);
+    assert.equal((await (await fetch(`${r.base}/t/echo`, { method: "POST", body: big })).json()).body, big);
+
     const streamed = await fetch(`${r.base}/t/slow-stream`);
     const reader = streamed.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);

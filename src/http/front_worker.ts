@@ -204,7 +204,7 @@ function frontMain(): void {
           body = new Uint8Array(await req.arrayBuffer());
         } catch {
           // The client went away, or sent less than it announced.
-          return refuse(req, url, 400, "body_unreadable", "the request's body could not be read", started);
+          return refuse(req, url, 400, "invalid_request", "the request's body could not be read", started);
         }
       } else {
         body = req.body;

@@ -12,6 +12,7 @@
  * the header and the caller's associated data are authenticated by GCM.
  */
 import { blake3 } from "../core/mod.ts";
+import { concatBytes } from "../bytes.ts";
 import { type CryptoBackend, ML_KEM } from "../crypto/backend.ts";
 
 export const ENVELOPE_MAGIC = new Uint8Array([0x51, 0x45, 0x4e, 0x56]); // "QENV"
@@ -37,16 +38,6 @@ export class EnvelopeError extends Error {
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** AES-256 key (32 bytes) and GCM nonce (12 bytes) from the shared secret, bound to the header. */
 async function schedule(
   sharedSecret: Uint8Array,
@@ -55,7 +46,7 @@ async function schedule(
   const ikm = await crypto.subtle.importKey("raw", sharedSecret.slice(), "HKDF", false, ["deriveBits"]);
   const okm = new Uint8Array(
     await crypto.subtle.deriveBits(
-      { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: concat(ENVELOPE_INFO, header) },
+      { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: concatBytes(ENVELOPE_INFO, header) },
       ikm,
       (32 + 12) * 8,
     ),
@@ -84,7 +75,7 @@ export async function sealEnvelope(
   o: SealOptions = {},
 ): Promise<Uint8Array> {
   const { ciphertext: kemCt, sharedKey } = await backend.mlKemEncaps(768, encapsulationKey, o.kemRandomness);
-  const header = concat(
+  const header = concatBytes(
     ENVELOPE_MAGIC,
     new Uint8Array([ENVELOPE_VERSION, ENVELOPE_SUITE]),
     recipientKeyId(encapsulationKey),
@@ -93,12 +84,12 @@ export async function sealEnvelope(
   const { key, iv } = await schedule(sharedKey, header);
   const body = new Uint8Array(
     await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: concat(header, o.associatedData ?? new Uint8Array(0)) },
+      { name: "AES-GCM", iv, additionalData: concatBytes(header, o.associatedData ?? new Uint8Array(0)) },
       key,
       plaintext.slice(),
     ),
   );
-  return concat(header, body);
+  return concatBytes(header, body);
 }
 
 export interface ParsedEnvelope {
@@ -153,7 +144,7 @@ export async function openEnvelope(
   try {
     return new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: concat(p.header, associatedData) },
+        { name: "AES-GCM", iv, additionalData: concatBytes(p.header, associatedData) },
         key,
         p.body.slice(),
       ),

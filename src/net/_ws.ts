@@ -17,9 +17,9 @@
  * _ws_frame.ts, the HTTP upgrade in _ws_http.ts; this file is the socket.
  */
 
+import { concatBytes } from "../bytes.ts";
 import {
   closePayload,
-  concatBytes,
   encodeFrame,
   frameBytes,
   OP_BINARY,

@@ -11,14 +11,6 @@ export const OP_CLOSE = 0x8;
 export const OP_PING = 0x9;
 export const OP_PONG = 0xa;
 
-/** a then b, in a new array. */
-export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 /** A refused frame or upgrade: `code` is the WebSocket close code (1002, 1006, 1008, 1009). */
 export class WsFrameError extends Error {
   /** For a frame refused from its header: its whole size, so the reader can skip it without buffering. */

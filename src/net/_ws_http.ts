@@ -3,7 +3,8 @@
  * upgrade request (parsed, or answered with a refusal) and the check of the
  * server's upgrade response.
  */
-import { concatBytes, WsFrameError } from "./_ws_frame.ts";
+import { concatBytes } from "../bytes.ts";
+import { WsFrameError } from "./_ws_frame.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** Largest HTTP head (request or response) accepted during the upgrade. */

@@ -40,6 +40,7 @@
 
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { concatBytes } from "../bytes.ts";
 import type { CryptoBackend, MlDsaSigner, MlDsaVerifier } from "../crypto/backend.ts";
 import { fromHex, keyIdOf, toHex } from "../keys/mod.ts";
 import {
@@ -116,16 +117,6 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** The genesis validator set: ids, public keys and verifiers parsed once and reused. */
@@ -238,7 +229,7 @@ export async function x25519KeyPair(secret: Uint8Array): Promise<X25519KeyPair> 
   if (secret.length !== 32) throw new RangeError(`X25519 secret is ${secret.length} bytes, expected 32`);
   const privateKey = await crypto.subtle.importKey(
     "pkcs8",
-    concat(X25519_PKCS8_PREFIX, secret),
+    concatBytes(X25519_PKCS8_PREFIX, secret),
     {
       name: "X25519",
     },
@@ -263,7 +254,7 @@ export async function x25519Shared(privateKey: CryptoKey, peerPublicKey: Uint8Ar
 }
 
 export function transcriptHash(hello: Uint8Array, replyCore: Uint8Array): Uint8Array {
-  return sha256(concat(DOMAIN_TRANSCRIPT, hello, replyCore));
+  return sha256(concatBytes(DOMAIN_TRANSCRIPT, hello, replyCore));
 }
 
 export interface SessionSecrets {
@@ -280,7 +271,9 @@ export async function deriveSessionSecrets(
   transcript: Uint8Array,
   token: Uint8Array,
 ): Promise<SessionSecrets> {
-  const ikm = await crypto.subtle.importKey("raw", concat(x25519Secret, mlKemSecret), "HKDF", false, ["deriveBits"]);
+  const ikm = await crypto.subtle.importKey("raw", concatBytes(x25519Secret, mlKemSecret), "HKDF", false, [
+    "deriveBits",
+  ]);
   const okm = new Uint8Array(
     await crypto.subtle.deriveBits(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(transcript), info: DOMAIN_KEYS },
@@ -289,7 +282,7 @@ export async function deriveSessionSecrets(
     ),
   );
   const tokenKey = okm.slice(2 * SESSION_KEY_BYTES);
-  const macKey = hmac(sha256, tokenKey, concat(DOMAIN_TOKEN, new Uint8Array([0]), token));
+  const macKey = hmac(sha256, tokenKey, concatBytes(DOMAIN_TOKEN, new Uint8Array([0]), token));
   return {
     initiatorToResponderKey: okm.slice(0, SESSION_KEY_BYTES),
     responderToInitiatorKey: okm.slice(SESSION_KEY_BYTES, 2 * SESSION_KEY_BYTES),
@@ -325,7 +318,7 @@ async function checkSignature(
   const verifier = await validators.verifier(peerId);
   let ok = false;
   try {
-    ok = await verifier.verify(concat(domain, transcript), signature);
+    ok = await verifier.verify(concatBytes(domain, transcript), signature);
   } catch (cause) {
     throw new HandshakeError("bad_signature", `signature of ${peerId.slice(0, 16)} could not be checked`, { cause });
   }
@@ -430,7 +423,7 @@ export class InitiatorHandshake {
     await checkSignature(this.#ctx.validators, peerId, DOMAIN_SIG_RESPONDER, th, reply.signature);
     this.peerId = peerId;
     const secrets = await deriveSessionSecrets(xShared, kemShared, th, this.#ctx.token);
-    const signature = await this.#ctx.signer.sign(concat(DOMAIN_SIG_INITIATOR, th));
+    const signature = await this.#ctx.signer.sign(concatBytes(DOMAIN_SIG_INITIATOR, th));
     return {
       finish: encodeFinish({ signature, tokenMac: secrets.initiatorTokenMac }),
       session: {
@@ -515,7 +508,7 @@ export class ResponderHandshake {
     const th = transcriptHash(bytes, core);
     this.#transcript = th;
     this.#secrets = await deriveSessionSecrets(xShared, encapsulation.sharedKey, th, this.#ctx.token);
-    const signature = await this.#ctx.signer.sign(concat(DOMAIN_SIG_RESPONDER, th));
+    const signature = await this.#ctx.signer.sign(concatBytes(DOMAIN_SIG_RESPONDER, th));
     return encodeReply(core, signature);
   }
 
