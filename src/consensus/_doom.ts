@@ -53,7 +53,7 @@ function carriersInOrBelow(g: Graph, starts: string[], take: (carrier: CarrierSt
 /**
  * Processing carriers in or below a vertex carrying a member of a stalled
  * contest: a set of two or more live transactions whose polls have not
- * given any member alphaPreference supporters for beta polls in a row
+ * given any member alphaPreference supporters for 3 × beta polls in a row
  * (ConflictSet.stalled), the members of such contests excepted.
  *
  * Honest issuers do not build on a contest, but a node that accepted one
@@ -62,8 +62,8 @@ function carriersInOrBelow(g: Graph, starts: string[], take: (carrier: CarrierSt
  * accepting validator's vote, under chaos), the contest may never resolve:
  * Avalanche promises nothing to contested transactions. The virtuous
  * transactions carried above it would wait with it. Marked here, they are
- * carried again on clean parents (orphanedTxs) and their sets prefer that
- * new carrier of the same transaction (ConflictSet.preference); the
+ * carried again on clean parents (orphanedTxs) and their sets adopt that
+ * new carrier of the same transaction (ConflictSet.shun); the
  * validator that accepted the contest then adopts it too, by plurality.
  */
 export function stuckCarriers(g: Graph): Set<string> {
@@ -85,10 +85,9 @@ export function stuckCarriers(g: Graph): Set<string> {
 }
 
 /** Tells every processing set which of its members are doomed, and which are stuck below a stalled contest, now. */
-export function shunDoomed(g: Graph): { doomed: Set<string>; stuck: Set<string> } {
+export function shunDoomed(g: Graph): void {
   const doomed = doomedCarriers(g);
   const stuck = stuckCarriers(g);
   const txOf = (member: string) => g.carriers.get(member)?.txId ?? member;
   for (const key of g.processingSets) g.sets.get(key)!.shun(doomed, stuck, txOf);
-  return { doomed, stuck };
 }

@@ -3,8 +3,8 @@
  * port: a few reads that a monitor or a probe sends all the time (the status,
  * /health) it answers from copies the main thread refreshes, and every other
  * request it hands to the main thread's app as a message, with the client's
- * address, URL, headers and body (a transferred stream), and the answer comes
- * back the same way.
+ * address, URL, headers and body (its bytes when small and of a known length,
+ * else a transferred stream), and the answer comes back the same way.
  *
  * `frontMain` runs in a Worker made from its own source text (a blob URL), so
  * it imports nothing and reads no file: the binary's narrow read permission
@@ -43,6 +43,9 @@ export interface FrontStop {
   kind: "stop";
 }
 
+/** A body between the threads: its bytes (transferred), a transferred stream, or none. */
+export type FrontBody = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+
 /**
  * Main -> front: the app's answer to request `id`. Its body is the bytes when the answer was complete at once (every
  * JSON answer), else a transferred stream (the feed's event stream goes on for as long as the client stays).
@@ -55,7 +58,7 @@ export type FrontAnswer =
     status: number;
     statusText: string;
     headers: [string, string][];
-    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+    body: FrontBody;
   }
   | { kind: "answer"; id: number; failed: string };
 
@@ -73,7 +76,7 @@ export interface FrontRequest {
   url: string;
   headers: [string, string][];
   peer: { hostname: string; port: number };
-  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  body: FrontBody;
 }
 
 /** One request the front answered itself, for the access log and the request metric. */
@@ -196,7 +199,7 @@ function frontMain(): void {
     // A GET or HEAD takes no body here; the app never reads one from them. A small body of a known length goes in
     // the message itself (its bytes, transferred); a larger one, or one of unknown length, as a transferred stream,
     // which the app reads (and limits) chunk by chunk, each chunk a message between the threads.
-    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
+    let body: FrontBody = null;
     if (req.method !== "GET" && req.method !== "HEAD" && req.body !== null) {
       const length = Number(req.headers.get("content-length") ?? NaN);
       if (length >= 0 && length <= WHOLE_BODY_MAX_BYTES) {

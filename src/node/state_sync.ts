@@ -21,6 +21,7 @@ import {
   encodeStatement,
   statementDigest,
 } from "../checkpoint/mod.ts";
+import { concatBytes } from "../bytes.ts";
 import { Ledger, validateTransaction, validateVertex, type VertexInfo } from "../core/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { decodeMessage, encodeMessage, type ProtocolMessage } from "../net/protocol.ts";
@@ -211,13 +212,8 @@ export class StateSync {
       parts.push(chunk.bytes);
       offset += chunk.bytes.length;
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    // The chunks cover [0, total) in order, each checked to fit it.
+    return concatBytes(...parts);
   }
 
   /**
