@@ -50,6 +50,7 @@ export {
   vertexId,
   type VertexInfo,
   vertexSigningMessage,
+  type VertexTx,
 } from "./vertex.ts";
 export {
   defaultFeeParams,

@@ -240,6 +240,37 @@ Deno.test("encodeVertex() round-trips with ids and transaction ids", () => {
   assert.deepEqual(decodeVertex(encodeVertex(genesis)), genesis);
 });
 
+Deno.test("validateVertex() decodes each carried transaction with its vertex, as views of the signed bytes", () => {
+  const txs = everyKind();
+  const bytes = encodeVertex(vertex(3n, [h(1)], txs));
+  const info = validateVertex(bytes);
+  assert.equal(info.txs.length, txs.length);
+  txs.forEach((tx, i) => {
+    const alone = validateTransaction(encodeTransaction(tx));
+    const carried = info.txs[i];
+    assert.equal(carried.kind, tx.kind);
+    assert.deepEqual(carried.account, tx.account);
+    assert.equal(carried.nonce, tx.nonce);
+    assert.deepEqual(carried.createsKey, tx.kind === "create_account" ? tx.publicKey : null);
+    assert.deepEqual(carried.signature, tx.signature);
+    assert.deepEqual(carried.signingMessage, alone.signingMessage);
+    assert.deepEqual(info.transactionIds[i], alone.id);
+    // Views of the input, not copies: the core sent where they lie.
+    assert.equal(info.vertex.transactions[i].buffer, bytes.buffer);
+    assert.deepEqual(info.vertex.transactions[i], encodeTransaction(tx));
+  });
+  assert.equal(info.vertex.signature.buffer, bytes.buffer);
+  assert.deepEqual(info.vertex.signature, sig(200));
+  const { signature: _, ...unsigned } = vertex(3n, [h(1)], txs);
+  assert.deepEqual(info.signingMessage, vertexSigningMessage(unsigned));
+  // A view of a larger buffer decodes the same.
+  const padded = new Uint8Array(bytes.length + 7);
+  padded.set(bytes, 3);
+  const inner = validateVertex(padded.subarray(3, 3 + bytes.length));
+  assert.deepEqual(inner.vertex, info.vertex);
+  assert.deepEqual(inner.txs.map((t) => t.signingMessage), info.txs.map((t) => t.signingMessage));
+});
+
 Deno.test("limits are met exactly and rejected one past", () => {
   const c = CORE_CONSTANTS;
   const at = (memo: number) => transfer(1n, { memo: new Uint8Array(memo) } as Partial<Transaction>);

@@ -5,6 +5,7 @@
 import { core } from "./_wasm.ts";
 import { FrameReader, FrameWriter, Tag } from "./_frame.ts";
 import { CoreError } from "./_error.ts";
+import type { TransactionKind } from "./tx.ts";
 
 export interface UnsignedVertex {
   chainId: Uint8Array;
@@ -24,6 +25,11 @@ export interface Vertex extends UnsignedVertex {
   signature: Uint8Array;
 }
 
+/**
+ * A decoded vertex. Its transactions and signature are views of the signed
+ * bytes it was decoded from (`validateVertex`), not copies: those bytes must
+ * not change afterwards.
+ */
 export interface VertexInfo {
   vertex: Vertex;
   id: Uint8Array;
@@ -31,6 +37,59 @@ export interface VertexInfo {
   signingMessage: Uint8Array;
   /** Ids of `vertex.transactions`, in order. */
   transactionIds: Uint8Array[];
+  /** `vertex.transactions` as the core decoded and checked them, in order. */
+  txs: readonly VertexTx[];
+}
+
+/** What the DAG's rules read of one carried transaction, decoded with its vertex. */
+export interface VertexTx {
+  readonly kind: TransactionKind;
+  readonly account: Uint8Array;
+  readonly nonce: bigint;
+  /** The account's key when this is its `create_account` (the core checked the account is its hash); else null. */
+  readonly createsKey: Uint8Array | null;
+  readonly signature: Uint8Array;
+  /** "qudag/tx/v1" || unsigned body: verify `signature` over this (built when first read). */
+  readonly signingMessage: Uint8Array;
+}
+
+const decoder = new TextDecoder();
+
+class CarriedView implements VertexTx {
+  readonly kind: TransactionKind;
+  readonly account: Uint8Array;
+  readonly nonce: bigint;
+  readonly createsKey: Uint8Array | null;
+  readonly signature: Uint8Array;
+  readonly #domain: Uint8Array;
+  readonly #unsigned: Uint8Array;
+  #message: Uint8Array | null = null;
+
+  constructor(
+    fields: Omit<VertexTx, "signature" | "signingMessage">,
+    bytes: Uint8Array,
+    unsignedLen: number,
+    domain: Uint8Array,
+  ) {
+    this.kind = fields.kind;
+    this.account = fields.account;
+    this.nonce = fields.nonce;
+    this.createsKey = fields.createsKey;
+    this.signature = bytes.subarray(unsignedLen);
+    this.#unsigned = bytes.subarray(0, unsignedLen);
+    this.#domain = domain;
+  }
+
+  get signingMessage(): Uint8Array {
+    return this.#message ??= joinDomain(this.#domain, this.#unsigned);
+  }
+}
+
+function joinDomain(domain: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(domain.length + body.length);
+  out.set(domain);
+  out.set(body, domain.length);
+  return out;
 }
 
 function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): Uint8Array {
@@ -65,9 +124,41 @@ export function encodeVertex(v: Vertex): Uint8Array {
   return core.vertexEncode(vertexFrame(v, v.signature));
 }
 
-/** Decodes and validates signed bytes; also returns id, signing message and transaction ids. */
+/**
+ * Decodes and validates signed bytes; also returns id, signing message,
+ * transaction ids and each transaction decoded. The core answers with places
+ * in `bytes` (wasm/src/frame.rs `write_vertex_info`), so the transactions and
+ * signature are views of `bytes`: each is copied out of the core once, not
+ * twice.
+ */
 export function validateVertex(bytes: Uint8Array): VertexInfo {
   const r = new FrameReader(core.vertexDecode(bytes));
+  const unsignedLen = r.u32(Tag.unsignedLen);
+  const txDomain = r.bytes(Tag.txSigningDomain);
+  const ids = r.all(Tag.txId);
+  const kinds = r.all(Tag.kind);
+  const accounts = r.all(Tag.account);
+  const nonces = r.all(Tag.nonce);
+  const keys = r.all(Tag.publicKey);
+  const transactions: Uint8Array[] = [];
+  const txs = r.all(Tag.txAt).map((span, i) => {
+    const at = new DataView(span.buffer, span.byteOffset, 12);
+    const start = at.getUint32(0, true);
+    const tx = bytes.subarray(start, start + at.getUint32(4, true));
+    transactions.push(tx);
+    const kind = decoder.decode(kinds[i]) as TransactionKind;
+    return new CarriedView(
+      {
+        kind,
+        account: accounts[i],
+        nonce: new DataView(nonces[i].buffer, nonces[i].byteOffset, 8).getBigUint64(0, true),
+        createsKey: kind === "create_account" ? keys[i] : null,
+      },
+      tx,
+      at.getUint32(8, true),
+      txDomain,
+    );
+  });
   return {
     vertex: {
       chainId: r.bytes(Tag.chainId),
@@ -75,12 +166,13 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
       round: r.u64(Tag.round),
       timestampMs: r.u64(Tag.timestampMs),
       parents: r.all(Tag.parent),
-      transactions: r.all(Tag.tx),
-      signature: r.bytes(Tag.signature),
+      transactions,
+      signature: bytes.subarray(unsignedLen),
     },
     id: r.bytes(Tag.id),
-    signingMessage: r.bytes(Tag.signingMessage),
-    transactionIds: r.all(Tag.txId),
+    signingMessage: joinDomain(r.bytes(Tag.signingDomain), bytes.subarray(0, unsignedLen)),
+    transactionIds: ids,
+    txs,
   };
 }
 

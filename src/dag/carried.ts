@@ -22,7 +22,7 @@
  * The order rule reads only the vertex and its causal past, so every honest
  * node reaches the same verdict on the same vertex.
  */
-import { validateTransaction, type VertexInfo } from "../core/mod.ts";
+import type { VertexInfo } from "../core/mod.ts";
 import { toHex } from "../keys/mod.ts";
 import { conflictKeyOf } from "./conflict_key.ts";
 
@@ -39,21 +39,21 @@ export interface CarriedTx {
 }
 
 /**
- * The carried transactions of a decoded vertex, as these rules read them (each
- * decode hashes the transaction again in the core: callers keep the result).
+ * The carried transactions of a decoded vertex, as these rules read them: the
+ * core decoded each with its vertex (no second decode). A signing message is
+ * built only when a signature is checked (it was not verified before).
  */
 export function decodeCarried(info: VertexInfo): CarriedTx[] {
-  return info.vertex.transactions.map((bytes, i) => {
-    const { tx, signingMessage } = validateTransaction(bytes);
-    return {
-      id: toHex(info.transactionIds[i]),
-      account: toHex(tx.account),
-      nonce: tx.nonce,
-      createsKey: tx.kind === "create_account" ? tx.publicKey : null,
-      signingMessage,
-      signature: tx.signature,
-    };
-  });
+  return info.txs.map((tx, i) => ({
+    id: toHex(info.transactionIds[i]),
+    account: toHex(tx.account),
+    nonce: tx.nonce,
+    createsKey: tx.createsKey,
+    get signingMessage() {
+      return tx.signingMessage;
+    },
+    signature: tx.signature,
+  }));
 }
 
 /** Each is also a vertex refusal reason of src/dag/admission.ts. */

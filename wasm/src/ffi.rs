@@ -23,7 +23,10 @@ use crate::{amount, blake3};
 /// 2: the ledger exports (`qudag_ledger_*`).
 /// 3: a packed concurrent set, `qudag_ledger_cut_hashes` / `_cut_snapshot`,
 ///    export v2, settling drops receipts.
-pub const ABI_VERSION: u32 = 3;
+/// 4: `qudag_vertex_decode` gives places in its input (transaction spans, the
+///    unsigned length, the signing domains) and each transaction's decoded
+///    account, nonce, kind and key, instead of copies of the bytes.
+pub const ABI_VERSION: u32 = 4;
 
 thread_local! {
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -251,7 +254,8 @@ pub unsafe extern "C" fn qudag_vertex_signing_message(ptr: *const u8, len: usize
     run(ptr, len, |input| frame::read_vertex(input)?.signing_message())
 }
 
-/// Signed bytes -> frame of the fields plus id, signing message, tx ids.
+/// Signed bytes -> frame of the fields, places in the input and each
+/// transaction's id and decoded fields (`frame::write_vertex_info`).
 ///
 /// # Safety
 /// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.

@@ -12,7 +12,7 @@ use crate::error::{fail, Result};
 use crate::fee::{FeeInput, FeeParams};
 use crate::ledger::{self, Account, Genesis, GenesisAccount, Outcome, Prepared, Quote, Receipt, Roles, State};
 use crate::tx::{self, Hash, Payload, Transaction, TxInfo};
-use crate::vertex::{Vertex, VertexInfo};
+use crate::vertex::{Vertex, VertexInfo, VERTEX_SIGNING_DOMAIN};
 
 pub mod tag {
     pub const KIND: u8 = 1;
@@ -53,6 +53,11 @@ pub mod tag {
     pub const SIGNING_MESSAGE: u8 = 61;
     pub const CONFLICT_KEY: u8 = 62;
     pub const TX_ID: u8 = 63;
+    // Vertex decode (ABI 4): where things lie in the input instead of copies of them.
+    pub const TX_AT: u8 = 64;
+    pub const UNSIGNED_LEN: u8 = 65;
+    pub const SIGNING_DOMAIN: u8 = 66;
+    pub const TX_SIGNING_DOMAIN: u8 = 67;
     // Ledger (ABI 2).
     pub const RESULT_CODE: u8 = 70;
     pub const DUPLICATE: u8 = 71;
@@ -381,6 +386,12 @@ pub fn read_vertex(buf: &[u8]) -> Result<Vertex> {
     Ok(Vertex { chain_id, author, round, timestamp_ms, parents, transactions, signature })
 }
 
+/// A decoded vertex as places in its signed bytes (the input), not copies:
+/// the host views the transactions and the signature in the bytes it passed
+/// and builds the signing messages as domain || the bytes before the
+/// signature. Per transaction, in order: its span (offset, length, unsigned
+/// length: three u32), id, kind, account, nonce, and its key
+/// for a `create_account` (empty otherwise).
 pub fn write_vertex_info(info: &VertexInfo) -> Vec<u8> {
     let v = &info.vertex;
     let mut o = Out::new();
@@ -391,15 +402,25 @@ pub fn write_vertex_info(info: &VertexInfo) -> Vec<u8> {
     for p in &v.parents {
         o.bytes(tag::PARENT, p);
     }
-    for t in &v.transactions {
-        o.bytes(tag::TX, t);
+    for (t, (at, len)) in info.txs.iter().zip(info.tx_spans.iter()) {
+        let mut span = [0u8; 12];
+        span[..4].copy_from_slice(&(*at as u32).to_le_bytes());
+        span[4..8].copy_from_slice(&(*len as u32).to_le_bytes());
+        span[8..].copy_from_slice(&((t.signing_message.len() - tx::TX_SIGNING_DOMAIN.len()) as u32).to_le_bytes());
+        o.bytes(tag::TX_AT, &span);
+        o.bytes(tag::TX_ID, &t.id);
+        o.bytes(tag::KIND, t.tx.payload.kind_name().as_bytes());
+        o.bytes(tag::ACCOUNT, &t.tx.account);
+        o.u64(tag::NONCE, t.tx.nonce);
+        match &t.tx.payload {
+            Payload::CreateAccount { public_key, .. } => o.bytes(tag::PUBLIC_KEY, public_key),
+            _ => o.bytes(tag::PUBLIC_KEY, &[]),
+        }
     }
-    o.bytes(tag::SIGNATURE, &v.signature);
     o.bytes(tag::ID, &info.id);
-    o.bytes(tag::SIGNING_MESSAGE, &info.signing_message);
-    for id in &info.tx_ids {
-        o.bytes(tag::TX_ID, id);
-    }
+    o.u32(tag::UNSIGNED_LEN, (info.signing_message.len() - VERTEX_SIGNING_DOMAIN.len()) as u32);
+    o.bytes(tag::SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN);
+    o.bytes(tag::TX_SIGNING_DOMAIN, tx::TX_SIGNING_DOMAIN);
     o.into_bytes()
 }
 

@@ -40,12 +40,21 @@ pub struct VertexInfo {
     pub signing_message: Vec<u8>,
     /// Ids of `vertex.transactions`, in order.
     pub tx_ids: Vec<Hash>,
+    /// Each of `vertex.transactions` decoded and checked, in order.
+    pub txs: Vec<tx::TxInfo>,
+    /// Where each of `vertex.transactions` lies in the signed bytes: (offset, length).
+    pub tx_spans: Vec<(usize, usize)>,
 }
 
 impl Vertex {
     /// Rules beyond the byte layout, in precedence order; returns the
     /// transaction ids.
     pub fn validate_fields(&self) -> Result<Vec<Hash>> {
+        Ok(self.validate_fields_txs()?.into_iter().map(|t| t.id).collect())
+    }
+
+    /// `validate_fields`, returning each transaction decoded and checked.
+    fn validate_fields_txs(&self) -> Result<Vec<tx::TxInfo>> {
         if self.parents.len() > PARENTS_MAX {
             fail!(TooManyParents, "Invalid vertex: {} parents, the limit is {}", self.parents.len(), PARENTS_MAX);
         }
@@ -82,6 +91,7 @@ impl Vertex {
         }
         let mut ids: Vec<Hash> = Vec::with_capacity(self.transactions.len());
         let mut keys: Vec<[u8; 40]> = Vec::with_capacity(self.transactions.len());
+        let mut infos: Vec<tx::TxInfo> = Vec::with_capacity(self.transactions.len());
         for (i, bytes) in self.transactions.iter().enumerate() {
             let info = tx::inspect(bytes).map_err(|mut e| {
                 e.message = format!("Invalid vertex: transaction {}: {}", i, e.message);
@@ -92,6 +102,7 @@ impl Vertex {
             }
             ids.push(info.id);
             keys.push(info.conflict_key);
+            infos.push(info);
         }
         let mut sorted_ids = ids.clone();
         sorted_ids.sort_unstable();
@@ -102,7 +113,7 @@ impl Vertex {
         if keys.windows(2).any(|p| p[0] == p[1]) {
             fail!(ConflictingTransactions, "Invalid vertex: two transactions share an account and nonce");
         }
-        Ok(ids)
+        Ok(infos)
     }
 
     fn body_with_ids(&self) -> Result<(Vec<u8>, Vec<Hash>)> {
@@ -155,8 +166,9 @@ impl Vertex {
         Ok(bytes)
     }
 
-    /// Decodes the layout only; `inspect` adds the field rules.
-    fn decode_layout(bytes: &[u8]) -> Result<Vertex> {
+    /// Decodes the layout only; `inspect` adds the field rules. Also returns
+    /// where each transaction lies in `bytes`.
+    fn decode_layout(bytes: &[u8]) -> Result<(Vertex, Vec<(usize, usize)>)> {
         if bytes.len() > VERTEX_BYTES_MAX {
             fail!(VertexTooLarge, "Cannot decode vertex: {} bytes, the limit is {}", bytes.len(), VERTEX_BYTES_MAX);
         }
@@ -187,12 +199,15 @@ impl Vertex {
         // Every transaction takes at least 4 bytes, so a bogus count cannot
         // make us reserve more than the input's size.
         let mut transactions = Vec::with_capacity(tx_count.min(bytes.len() / 4));
+        let mut spans = Vec::with_capacity(tx_count.min(bytes.len() / 4));
         for _ in 0..tx_count {
-            transactions.push(r.var("transaction", TX_BYTES_MAX, Code::TxTooLarge)?.to_vec());
+            let t = r.var("transaction", TX_BYTES_MAX, Code::TxTooLarge)?;
+            spans.push((t.as_ptr() as usize - bytes.as_ptr() as usize, t.len()));
+            transactions.push(t.to_vec());
         }
         let signature = r.fixed(ML_DSA_87_SIGNATURE_BYTES, "signature")?.to_vec();
         r.finish()?;
-        Ok(Vertex { chain_id, author, round, timestamp_ms, parents, transactions, signature })
+        Ok((Vertex { chain_id, author, round, timestamp_ms, parents, transactions, signature }, spans))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Vertex> {
@@ -201,13 +216,14 @@ impl Vertex {
 }
 
 pub fn inspect(bytes: &[u8]) -> Result<VertexInfo> {
-    let vertex = Vertex::decode_layout(bytes)?;
-    let tx_ids = vertex.validate_fields()?;
+    let (vertex, tx_spans) = Vertex::decode_layout(bytes)?;
+    let txs = vertex.validate_fields_txs()?;
+    let tx_ids = txs.iter().map(|t| t.id).collect();
     let unsigned_len = bytes.len() - ML_DSA_87_SIGNATURE_BYTES;
     let mut signing_message = Vec::with_capacity(VERTEX_SIGNING_DOMAIN.len() + unsigned_len);
     signing_message.extend_from_slice(VERTEX_SIGNING_DOMAIN);
     signing_message.extend_from_slice(&bytes[..unsigned_len]);
-    Ok(VertexInfo { id: blake3::hash(bytes), signing_message, tx_ids, vertex })
+    Ok(VertexInfo { id: blake3::hash(bytes), signing_message, tx_ids, txs, tx_spans, vertex })
 }
 
 #[cfg(test)]
