@@ -343,7 +343,7 @@ export class LedgerService {
       const kept = this.#o.storage.getReceipt(t);
       return kept !== null && kept.vertex !== id;
     });
-    const verdicts = await verifyAll(this.#ledger, this.#o.verify, txs, settled);
+    const verdicts = await verifyAll(this.#ledger, this.#o.verify, info, txIds, settled, this.#o.verifiedBefore);
 
     let first = 0;
     let facts = false;

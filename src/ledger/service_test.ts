@@ -156,6 +156,49 @@ Deno.test("LedgerService verifies a transaction of an account created earlier in
   }
 });
 
+Deno.test("LedgerService: a transaction verified before is applied without a second check, with the same outcome", async () => {
+  const [carol, dave] = [realKey(13), realKey(14)];
+  const create = signTx(carol, 0n, { kind: "create_account", name: "carol", publicKey: carol.publicKey });
+  const data = signTx(carol, 1n, { kind: "data", data: new Uint8Array([1, 2, 3]) });
+  // dave's account was never created: refused as unknown before any verdict is read.
+  const stranger = signTx(dave, 0n, { kind: "data", data: new Uint8Array([4]) });
+  const forged = signTx(carol, 2n, { kind: "data", data: new Uint8Array([5]) });
+  forged[forged.length - 1] ^= 1;
+  const remembered = new Set([create, stranger].map((t) => blake3Tx(t)));
+  const run = async (withMemory: boolean) => {
+    const storage = new MemoryStorage();
+    const asked: string[] = [];
+    const verify: AsyncSignatureVerifier = (pk, message, signature, txId) => {
+      asked.push(txId);
+      return verifyAsync(pk, message, signature);
+    };
+    const live = new LedgerService({
+      genesis: seedGenesis(),
+      storage,
+      verify,
+      verifiedBefore: withMemory ? (txId) => remembered.has(txId) : undefined,
+      logger: silentLogger,
+      registry: new Registry(),
+    });
+    try {
+      const writer = new DagWriter(storage);
+      const id = writer.vertex([], [create, data, stranger, forged], T0 + MINUTE_MS);
+      await live.onDecisions(writer.accept(id));
+      const codes = [create, data, stranger, forged].map((t) => live.receipt(blake3Tx(t))?.code);
+      return { codes, hash: live.stateHash().toHex(), asked };
+    } finally {
+      live.close();
+    }
+  };
+  const fresh = await run(false);
+  const remembering = await run(true);
+  assert.deepEqual(fresh.codes, ["ok", "ok", "unknown_account", "bad_signature"]);
+  assert.deepEqual(remembering.codes, fresh.codes);
+  assert.equal(remembering.hash, fresh.hash);
+  // carol's data is verified with the key of the create_account before it in the vertex, which was not prepared.
+  assert.deepEqual(remembering.asked.sort(), [data, forged].map((t) => blake3Tx(t)).sort());
+});
+
 Deno.test("LedgerService: two concurrent vertices give the same state in either acceptance order", async () => {
   const k = roleKeys();
   const [treasury, alice, bob] = [realKey(10), realKey(11), realKey(12)];

@@ -18,6 +18,11 @@ export interface LedgerServiceOptions {
   genesis: LedgerGenesis;
   storage: Storage;
   verify: AsyncSignatureVerifier;
+  /**
+   * Whether `verify` found this transaction's signature valid before (src/node/verified_txs.ts): such a
+   * transaction needs no `prepare` to be applied (src/ledger/signatures.ts).
+   */
+  verifiedBefore?: (txId: string) => boolean;
   logger: Logger;
   registry: Registry;
   /** A snapshot every this many cuts (default 6); 0 keeps none. */

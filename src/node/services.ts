@@ -230,6 +230,7 @@ async function startLedger(
     genesis: exchangeGenesis,
     storage,
     verify: (pk, message, signature, txId) => verifiedTxs.verify(txId, pk, message, signature),
+    verifiedBefore: (txId) => verifiedTxs.has(txId),
     logger: o.log.child({ component: "ledger" }),
     registry: o.registry,
     snapshotEvery: config.storage.snapshotEvery,
