@@ -22,3 +22,13 @@ Deno.test("carriedOffsets places each transaction after the one before it, so re
   assert.deepEqual(carriedOffsets(vertex, [b(7, 8, 9), b(4, 4), b(5, 6)]), [3, -1, 11]);
   assert.deepEqual(carriedOffsets(vertex, []), []);
 });
+
+Deno.test("carriedOffsets places a view of the vertex's own bytes where it lies, without searching", () => {
+  const memory = b(9, 0xee, 3, 7, 8, 9, 3, 7, 8, 9, 9);
+  const vertex = memory.subarray(1, 10);
+  // The second view is the later copy: a search from the start would find the first.
+  assert.deepEqual(carriedOffsets(vertex, [memory.subarray(7, 10), memory.subarray(3, 6)]), [6, 2]);
+  // A view reaching outside the vertex, or of other memory, is searched for.
+  assert.deepEqual(carriedOffsets(vertex, [memory.subarray(9, 11)]), [-1]);
+  assert.deepEqual(carriedOffsets(vertex, [b(7, 8, 9)]), [2]);
+});
