@@ -5,6 +5,8 @@
 # One plain rustc call: no cargo, no dependencies, no network, so the build
 # works offline and gives the same bytes on every machine with that rustc
 # (paths are remapped, codegen is single-unit, symbols are stripped).
+# The module uses WebAssembly SIMD (simd128: BLAKE3, wasm/src/blake3.rs),
+# which V8 runs since 9.1 (Deno 1.9).
 #
 # Usage: sh wasm/build.sh [OUTPUT]   (default: wasm/qudag_core.wasm)
 # Environment: QUDAG_WASM_RUSTC overrides the compiler (default /usr/bin/rustc).
@@ -42,6 +44,7 @@ RUST_BACKTRACE=0 SOURCE_DATE_EPOCH=0 "$rustc" \
   --crate-type cdylib \
   --target wasm32-unknown-unknown \
   -C opt-level=3 \
+  -C target-feature=+simd128 \
   -C lto=fat \
   -C codegen-units=1 \
   -C panic=abort \
