@@ -35,6 +35,23 @@ const IV: [u32; 8] =
 /// Message word order for the next round (the spec's permutation).
 const MSG_PERMUTATION: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
 
+/// The message words of the next round (words, or vectors of four lanes' words).
+#[inline(always)]
+fn permuted<T: Copy>(m: &[T; 16]) -> [T; 16] {
+    let mut next = *m;
+    for (i, &p) in MSG_PERMUTATION.iter().enumerate() {
+        next[i] = m[p];
+    }
+    next
+}
+
+/// A compression's starting state: the chaining value, the first four IV
+/// words, then counter (low, high), block length and flags.
+#[inline(always)]
+fn start_state<T: Copy>(cv: &[T; 8], iv: [T; 4], tail: [T; 4]) -> [T; 16] {
+    [cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7], iv[0], iv[1], iv[2], iv[3], tail[0], tail[1], tail[2], tail[3]]
+}
+
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn g(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize, mx: u32, my: u32) {
@@ -69,33 +86,12 @@ fn round(s: &mut [u32; 16], m: &[u32; 16]) {
 /// tests below, the module's in src/core/mod_test.ts).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn compress(cv: &[u32; 8], block: &[u32; 16], counter: u64, block_len: u32, flags: u32) -> [u32; 16] {
-    let mut s = [
-        cv[0],
-        cv[1],
-        cv[2],
-        cv[3],
-        cv[4],
-        cv[5],
-        cv[6],
-        cv[7],
-        IV[0],
-        IV[1],
-        IV[2],
-        IV[3],
-        counter as u32,
-        (counter >> 32) as u32,
-        block_len,
-        flags,
-    ];
+    let mut s = start_state(cv, [IV[0], IV[1], IV[2], IV[3]], [counter as u32, (counter >> 32) as u32, block_len, flags]);
     let mut m = *block;
     for r in 0..7 {
         round(&mut s, &m);
         if r < 6 {
-            let mut next = [0u32; 16];
-            for (i, &p) in MSG_PERMUTATION.iter().enumerate() {
-                next[i] = m[p];
-            }
-            m = next;
+            m = permuted(&m);
         }
     }
     for i in 0..8 {
@@ -112,7 +108,7 @@ fn compress(cv: &[u32; 8], block: &[u32; 16], counter: u64, block_len: u32, flag
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
-    use super::{BLOCK_LEN, CHUNK_END, CHUNK_LEN, CHUNK_START, IV, MSG_PERMUTATION};
+    use super::{permuted, start_state, BLOCK_LEN, CHUNK_END, CHUNK_LEN, CHUNK_START, IV};
     use core::arch::wasm32::*;
 
     #[inline(always)]
@@ -169,24 +165,9 @@ mod simd {
             }
             let start = if b == 0 { CHUNK_START } else { 0 };
             let end = if b == CHUNK_LEN / BLOCK_LEN - 1 { CHUNK_END } else { 0 };
-            let mut s = [
-                cv[0],
-                cv[1],
-                cv[2],
-                cv[3],
-                cv[4],
-                cv[5],
-                cv[6],
-                cv[7],
-                u32x4_splat(IV[0]),
-                u32x4_splat(IV[1]),
-                u32x4_splat(IV[2]),
-                u32x4_splat(IV[3]),
-                counter_lo,
-                counter_hi,
-                u32x4_splat(BLOCK_LEN as u32),
-                u32x4_splat(flags | start | end),
-            ];
+            let iv = [u32x4_splat(IV[0]), u32x4_splat(IV[1]), u32x4_splat(IV[2]), u32x4_splat(IV[3])];
+            let tail = [counter_lo, counter_hi, u32x4_splat(BLOCK_LEN as u32), u32x4_splat(flags | start | end)];
+            let mut s = start_state(&cv, iv, tail);
             for round in 0..7 {
                 gv(&mut s, 0, 4, 8, 12, m[0], m[1]);
                 gv(&mut s, 1, 5, 9, 13, m[2], m[3]);
@@ -197,11 +178,7 @@ mod simd {
                 gv(&mut s, 2, 7, 8, 13, m[12], m[13]);
                 gv(&mut s, 3, 4, 9, 14, m[14], m[15]);
                 if round < 6 {
-                    let mut next = m;
-                    for (i, &p) in MSG_PERMUTATION.iter().enumerate() {
-                        next[i] = m[p];
-                    }
-                    m = next;
+                    m = permuted(&m);
                 }
             }
             for i in 0..8 {
@@ -235,11 +212,7 @@ mod simd {
             r[2] = i32x4_shuffle::<2, 3, 0, 1>(r[2], r[2]);
             r[3] = i32x4_shuffle::<1, 2, 3, 0>(r[3], r[3]);
             if round < 6 {
-                let mut next = [0u32; 16];
-                for (i, &p) in MSG_PERMUTATION.iter().enumerate() {
-                    next[i] = m[p];
-                }
-                m = next;
+                m = permuted(&m);
             }
         }
         let rows = [v128_xor(r[0], r[2]), v128_xor(r[1], r[3]), v128_xor(r[2], cv0), v128_xor(r[3], cv1)];
