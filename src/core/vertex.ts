@@ -5,6 +5,7 @@
 import { core } from "./_wasm.ts";
 import { FrameReader, FrameWriter, Tag } from "./_frame.ts";
 import { CoreError } from "./_error.ts";
+import { concatBytes } from "../bytes.ts";
 import type { TransactionKind } from "./tx.ts";
 
 export interface UnsignedVertex {
@@ -81,15 +82,8 @@ class CarriedView implements VertexTx {
   }
 
   get signingMessage(): Uint8Array {
-    return this.#message ??= joinDomain(this.#domain, this.#unsigned);
+    return this.#message ??= concatBytes(this.#domain, this.#unsigned);
   }
-}
-
-function joinDomain(domain: Uint8Array, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(domain.length + body.length);
-  out.set(domain);
-  out.set(body, domain.length);
-  return out;
 }
 
 function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): Uint8Array {
@@ -170,7 +164,7 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
       signature: bytes.subarray(unsignedLen),
     },
     id: r.bytes(Tag.id),
-    signingMessage: joinDomain(r.bytes(Tag.signingDomain), bytes.subarray(0, unsignedLen)),
+    signingMessage: concatBytes(r.bytes(Tag.signingDomain), bytes.subarray(0, unsignedLen)),
     transactionIds: ids,
     txs,
   };

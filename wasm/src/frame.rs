@@ -417,7 +417,7 @@ pub fn write_vertex_info(info: &VertexInfo) -> Vec<u8> {
         }
     }
     o.bytes(tag::ID, &info.id);
-    o.u32(tag::UNSIGNED_LEN, (info.signing_message.len() - VERTEX_SIGNING_DOMAIN.len()) as u32);
+    o.u32(tag::UNSIGNED_LEN, info.unsigned_len as u32);
     o.bytes(tag::SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN);
     o.bytes(tag::TX_SIGNING_DOMAIN, tx::TX_SIGNING_DOMAIN);
     o.into_bytes()

@@ -37,10 +37,9 @@ pub struct Vertex {
 pub struct VertexInfo {
     pub vertex: Vertex,
     pub id: Hash,
-    pub signing_message: Vec<u8>,
-    /// Ids of `vertex.transactions`, in order.
-    pub tx_ids: Vec<Hash>,
-    /// Each of `vertex.transactions` decoded and checked, in order.
+    /// Bytes before the signature: the author signs "qudag/vertex/v1" || them.
+    pub unsigned_len: usize,
+    /// Each of `vertex.transactions` decoded and checked (with its id), in order.
     pub txs: Vec<tx::TxInfo>,
     /// Where each of `vertex.transactions` lies in the signed bytes: (offset, length).
     pub tx_spans: Vec<(usize, usize)>,
@@ -89,7 +88,6 @@ impl Vertex {
                 TXS_PER_VERTEX_MAX
             );
         }
-        let mut ids: Vec<Hash> = Vec::with_capacity(self.transactions.len());
         let mut keys: Vec<[u8; 40]> = Vec::with_capacity(self.transactions.len());
         let mut infos: Vec<tx::TxInfo> = Vec::with_capacity(self.transactions.len());
         for (i, bytes) in self.transactions.iter().enumerate() {
@@ -100,11 +98,10 @@ impl Vertex {
             if info.tx.chain_id != self.chain_id {
                 fail!(ChainIdMismatch, "Invalid vertex: transaction {} belongs to another chain", i);
             }
-            ids.push(info.id);
             keys.push(info.conflict_key);
             infos.push(info);
         }
-        let mut sorted_ids = ids.clone();
+        let mut sorted_ids: Vec<Hash> = infos.iter().map(|t| t.id).collect();
         sorted_ids.sort_unstable();
         if sorted_ids.windows(2).any(|p| p[0] == p[1]) {
             fail!(DuplicateTransaction, "Invalid vertex: a transaction appears twice");
@@ -218,12 +215,8 @@ impl Vertex {
 pub fn inspect(bytes: &[u8]) -> Result<VertexInfo> {
     let (vertex, tx_spans) = Vertex::decode_layout(bytes)?;
     let txs = vertex.validate_fields_txs()?;
-    let tx_ids = txs.iter().map(|t| t.id).collect();
     let unsigned_len = bytes.len() - ML_DSA_87_SIGNATURE_BYTES;
-    let mut signing_message = Vec::with_capacity(VERTEX_SIGNING_DOMAIN.len() + unsigned_len);
-    signing_message.extend_from_slice(VERTEX_SIGNING_DOMAIN);
-    signing_message.extend_from_slice(&bytes[..unsigned_len]);
-    Ok(VertexInfo { id: blake3::hash(bytes), signing_message, tx_ids, txs, tx_spans, vertex })
+    Ok(VertexInfo { id: blake3::hash(bytes), unsigned_len, txs, tx_spans, vertex })
 }
 
 #[cfg(test)]
@@ -252,9 +245,11 @@ mod tests {
         assert_eq!(info.vertex, v);
         assert_eq!(info.vertex.encode().unwrap(), bytes);
         assert_eq!(info.id, blake3::hash(&bytes));
-        assert_eq!(info.tx_ids, vec![blake3::hash(&v.transactions[0]), blake3::hash(&v.transactions[1])]);
-        assert_eq!(&info.signing_message[..15], b"qudag/vertex/v1");
-        assert_eq!(info.signing_message, v.signing_message().unwrap());
+        let ids: Vec<Hash> = info.txs.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![blake3::hash(&v.transactions[0]), blake3::hash(&v.transactions[1])]);
+        let signed: Vec<u8> = [VERTEX_SIGNING_DOMAIN, &bytes[..info.unsigned_len]].concat();
+        assert_eq!(&signed[..15], b"qudag/vertex/v1");
+        assert_eq!(signed, v.signing_message().unwrap());
         assert_eq!(&bytes[..2], &[1, 2]);
         // Genesis with no transactions is fine too.
         let g = vertex(0, vec![], vec![]);
