@@ -2,6 +2,12 @@ import type { Cut, Decision, Parameters, SettledView, TxInput } from "../consens
 import type { CutPosition } from "../dag/coverage.ts";
 import type { Clock, DecisionStore, Rng, Sender, SignedVertex, Signer, Verifier, VertexCodec } from "./types.ts";
 
+/**
+ * Default {@linkcode EngineConfig.fetchGraceMs}. At 1,000 transfers/s offered to 4 nodes on 2 cores, with 300 ms
+ * the copies a node received of vertices it already held fell from 40 % of the vertices it received to 3 %.
+ */
+export const FETCH_GRACE_MS_DEFAULT = 300;
+
 export interface EngineConfig {
   /** Scaled down with `parametersForValidatorCount` (src/consensus) if needed. */
   readonly params: Parameters;
@@ -16,9 +22,18 @@ export interface EngineConfig {
   /**
    * A missing vertex is requested again from another peer after this long.
    * A settled poll whose votes name vertices this node does not hold yet
-   * waits for them at most twice this long before it is counted anyway.
+   * waits for them at most `fetchGraceMs` plus twice this long before it is
+   * counted anyway.
    */
   readonly fetchRetryMs?: number;
+  /**
+   * A vertex another validator names (in votes, a query or a frontier) that
+   * this node does not hold is first requested only this long after it was
+   * first named: its author's own send is usually on its way (default
+   * FETCH_GRACE_MS_DEFAULT; 0 asks at once). Missing parents are asked for
+   * at once.
+   */
+  readonly fetchGraceMs?: number;
   /**
    * A transaction none of whose carriers is alive (all its vertices were
    * rejected) is re-issued on clean parents: at once by the author of one of

@@ -11,7 +11,7 @@ import {
   VOTE_FRONTIER_MAX,
 } from "../consensus/mod.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
-import type { EngineConfig, EngineDeps } from "./config.ts";
+import { type EngineConfig, type EngineDeps, FETCH_GRACE_MS_DEFAULT } from "./config.ts";
 import { missingParents, vertexRefusal } from "./admission.ts";
 import { ancestorsOf, CutSchedule } from "./cuts.ts";
 import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
@@ -108,9 +108,10 @@ export class Engine {
     this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
     this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
     const fetchRetryMs = config.fetchRetryMs ?? 500;
-    this.#fetches = new FetchPacer(fetchRetryMs);
-    // The first request and one retry from another peer.
-    this.#pollHoldMs = 2 * fetchRetryMs;
+    const fetchGraceMs = config.fetchGraceMs ?? FETCH_GRACE_MS_DEFAULT;
+    this.#fetches = new FetchPacer(fetchRetryMs, fetchGraceMs);
+    // The grace, the first request and one retry from another peer.
+    this.#pollHoldMs = fetchGraceMs + 2 * fetchRetryMs;
     this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
     this.#polls = new PollBook(config.firstRequestId);
   }
@@ -377,6 +378,10 @@ export class Engine {
       const deps = missingDeps(this.#consensus, settled && ((id) => settled.txStatus(id)), IDS_PER_REQUEST_MAX);
       this.#request(peer, [...this.#missingParents(), ...deps]);
     }
+    const unknown = (id: string) => !this.#consensus.hasVertex(id) && !this.#pending.has(id);
+    for (const [by, ids] of this.#fetches.namedDue(this.#deps.clock.nowMs(), unknown)) {
+      this.#deps.sender.sendGetVertices(by, ids);
+    }
     this.#releaseHeld();
     this.#reissueStuck();
     this.#maybeCut();
@@ -442,7 +447,11 @@ export class Engine {
     );
     // A peer naming vertices we hold pending likely has their missing ancestors too.
     const waiting = ids.some((id) => this.#pending.has(id)) ? this.#missingParents() : [];
-    this.#request(from, [...unknown, ...waiting]);
+    if (from === this.id) return;
+    const now = this.#deps.clock.nowMs();
+    // Named ones are likely on their way from their authors (fetch_pacer.ts); missing parents are not.
+    const due = [...this.#fetches.takeNamed(unknown, from, now), ...this.#fetches.take(waiting, now)];
+    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due.slice(0, IDS_PER_REQUEST_MAX));
   }
 
   #request(from: string, ids: readonly string[]): void {

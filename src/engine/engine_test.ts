@@ -44,6 +44,8 @@ interface HarnessOptions {
   /** Shared by the engines of one node across a restart. */
   store?: MemoryDecisionStore;
   firstRequestId?: number;
+  /** 0 unless given: most tests here check what is asked for, and when, without the grace for named vertices. */
+  fetchGraceMs?: number;
 }
 
 function harness(id = "a", opts: HarnessOptions = {}) {
@@ -59,7 +61,13 @@ function harness(id = "a", opts: HarnessOptions = {}) {
   const reported: Decision[] = [];
   let now = 1_000;
   const engine = new Engine(
-    { params: PARAMS, validators: VALIDATORS, pollsOutstandingMax: 1, firstRequestId: opts.firstRequestId },
+    {
+      params: PARAMS,
+      validators: VALIDATORS,
+      pollsOutstandingMax: 1,
+      firstRequestId: opts.firstRequestId,
+      fetchGraceMs: opts.fetchGraceMs ?? 0,
+    },
     {
       sender,
       clock: { nowMs: () => now },
@@ -258,7 +266,7 @@ Deno.test("a held poll whose named ids do not begin to arrive is counted as its 
   assert.equal(engine.consensus.lastPollSuccesses(), 0, "unknown ids support nothing");
 });
 
-Deno.test("no poll is held longer than 2 × fetchRetryMs, even for a vertex that arrived without its parents", () => {
+Deno.test("no poll is held longer than fetchGraceMs + 2 × fetchRetryMs (here 0 + 2 × 500 ms), even for a vertex that arrived without its parents", () => {
   const { engine, sent, tick } = harness();
   engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
   const lost = vertex("b", [], "t0"); // never served
@@ -321,6 +329,42 @@ Deno.test("a transaction's unknown dependency is asked for by id, and a peer ans
   a.sent.length = 0;
   a.engine.onGossipTick();
   assert.equal(a.sent.filter((m) => m.kind === "get").length, 0, "nothing left to ask for");
+});
+
+Deno.test("a vertex only named by votes is asked for once fetchGraceMs passed; one that arrives by then never", () => {
+  const { engine, sent, tick } = harness("a", { fetchGraceMs: 300 });
+  const v = engine.issue([{ id: "t1", conflictKey: "alice:0", deps: [] }]);
+  const w = vertex("b", [v.id], "t2"); // arrives in time
+  const lost = vertex("c", [v.id], "t3"); // never sent by its author
+  const gets = () => sent.flatMap((m) => m.kind === "get" ? [`${m.to}:${m.ids.join(",")}`] : []);
+  const [qb, qc] = queries(sent);
+  tick(100);
+  engine.onVotes("b", vote("b", "a", qb.requestId, [w.id]));
+  engine.onVotes("c", vote("c", "a", qc.requestId, [lost.id]));
+  assert.equal(engine.pollsHeld(), 1);
+  assert.deepEqual(gets(), [], "nothing asked for within the grace");
+  tick(200);
+  engine.onVertices("b", [w]); // its author's send
+  tick(99);
+  engine.onGossipTick();
+  assert.deepEqual(gets(), [], "299 ms after they were named");
+  tick(1);
+  engine.onGossipTick();
+  assert.deepEqual(gets(), [`c:${lost.id}`], "only the one still missing, of the voter that named it");
+  tick(499);
+  engine.onFrontier("d", [lost.id], false);
+  assert.equal(gets().length, 1, "named again: asked again only after fetchRetryMs");
+  tick(1);
+  engine.onFrontier("d", [lost.id], false);
+  assert.deepEqual(gets(), [`c:${lost.id}`, `d:${lost.id}`]);
+});
+
+Deno.test("a vertex that arrived without its parents has them asked for at once, whatever fetchGraceMs", () => {
+  const { engine, sent } = harness("a", { fetchGraceMs: 300 });
+  const parent = vertex("b", [], "t0");
+  const child = vertex("b", [parent.id], "t1");
+  engine.onVertices("b", [child]);
+  assert.deepEqual(sent.flatMap((m) => m.kind === "get" ? [m.ids] : []), [[parent.id]]);
 });
 
 Deno.test("onGossipTick() swaps frontiers with one peer; onFrontier() fetches what it lacks", () => {
