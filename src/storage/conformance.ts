@@ -51,6 +51,15 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.getVertex("02"), null);
   });
 
+  t("getVertex() returns bytes of their own: a change to one read shows in no other", (s) => {
+    s.putVertex(vertex("01", [], 1n, BASE_MS + 5));
+    const first = s.getVertex("01")!.bytes;
+    first[0] ^= 0xff;
+    assert.deepEqual(s.getVertex("01")!.bytes, new TextEncoder().encode("vertex 01"));
+    assert.equal(first.byteOffset, 0);
+    assert.equal(first.buffer.byteLength, first.byteLength, "not a view of a larger (shared) buffer");
+  });
+
   t("putVertex() refuses a timestamp that is not a safe integer", (s) => {
     for (const ts of [1.5, NaN, 2 ** 53, undefined as unknown as number]) {
       assert.throws(() => s.putVertex({ ...vertex("01", []), timestampMs: ts }), RangeError);

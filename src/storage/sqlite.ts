@@ -196,6 +196,7 @@ export class SqliteStorage implements Storage {
       return true;
     });
   }
+  // node:sqlite returns each BLOB as a new Uint8Array over an ArrayBuffer of its own: read bytes are not copied again.
   getVertex(id: string): StoredVertex | null {
     const row = this.#stmt(SQL.getVertex).get(id) as
       | {
@@ -211,7 +212,7 @@ export class SqliteStorage implements Storage {
     const parents = (this.#stmt(SQL.parents).all(id) as { parent: string }[]).map((r) => r.parent);
     return {
       id: row.id,
-      bytes: new Uint8Array(row.bytes),
+      bytes: row.bytes,
       author: row.author,
       round: BigInt(row.round),
       parents,
@@ -291,7 +292,7 @@ export class SqliteStorage implements Storage {
     return row
       ? {
         id: row.id,
-        bytes: new Uint8Array(row.bytes),
+        bytes: row.bytes,
         conflictKey: row.conflict_key,
         vertex: row.vertex,
         receivedAtMs: Number(row.received_at_ms),
@@ -458,7 +459,7 @@ export class SqliteStorage implements Storage {
   }
   getSnapshot(seq: number): Uint8Array | null {
     const row = this.#stmt(SQL.getSnapshot).get(seq) as { bytes: Uint8Array } | undefined;
-    return row ? new Uint8Array(row.bytes) : null;
+    return row ? row.bytes : null;
   }
   snapshotSeqs(): number[] {
     return (this.#stmt(SQL.snapshotSeqs).all() as { seq: number }[]).map((r) => Number(r.seq));
