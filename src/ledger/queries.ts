@@ -1,4 +1,4 @@
-import { CoreError, type Ledger, type LedgerAccount, type LedgerReceipt } from "../core/mod.ts";
+import type { Ledger, LedgerAccount, LedgerReceipt } from "../core/mod.ts";
 import type { Storage } from "../storage/mod.ts";
 
 /** Most accounts one `accounts()` page returns. */
@@ -35,19 +35,13 @@ export function accountsPage(ledger: Ledger, o: { after?: string; limit?: number
 
 /**
  * The ledger's receipt for a transaction (hex id), if it was applied or
- * refused: from the core while its vertex is unsettled, from storage after.
+ * refused. The ledger service stores each receipt in the same turn as it
+ * applies the transaction (the burst's group commit), and a restart's replay
+ * stores it again, so storage answers alone: no read of the transaction's
+ * bytes (a slice of its vertex's) and no call into the core.
  */
-export function findReceipt(ledger: Ledger, storage: Storage, txId: string): LedgerReceipt | undefined {
+export function findReceipt(storage: Storage, txId: string): LedgerReceipt | undefined {
   const id = txId.toLowerCase();
-  const stored = storage.getTransaction(id);
-  if (stored === null) return undefined;
-  try {
-    const live = ledger.prepare(stored.bytes).receipt;
-    if (live !== undefined) return live;
-  } catch (error) {
-    if (!(error instanceof CoreError)) throw error;
-    return undefined;
-  }
   const kept = storage.getReceipt(id);
   if (kept === null) return undefined;
   return {

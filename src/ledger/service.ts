@@ -37,6 +37,7 @@ import {
   type LedgerReceipt,
   type LedgerStatus,
   validateVertex,
+  type VertexInfo,
 } from "../core/mod.ts";
 import type { StoredCut, StoredReceipt } from "../storage/mod.ts";
 import { ConcurrencyIndex, MissingParentError } from "./concurrency.ts";
@@ -237,10 +238,10 @@ export class LedgerService {
       // nothing is a no-op) so that the vertices above the cut get exact concurrent sets.
       this.#droppedBelowMs = cut.prevBoundaryMs;
       for (const id of storage.acceptedVerticesBetween(cut.prevBoundaryMs, cut.boundaryMs)) {
-        const stored = storage.getVertex(id);
-        if (stored === null) throw new LedgerServiceError(`vertex ${id} of cut ${seq} is not in storage`);
-        const concurrent = this.#index.concurrentTo(stored.parents, (p) => this.#isDropped(p));
-        this.#index.add(id, concurrent, true, stored.timestampMs);
+        const links = storage.vertexLinks(id);
+        if (links === null) throw new LedgerServiceError(`vertex ${id} of cut ${seq} is not in storage`);
+        const concurrent = this.#index.concurrentTo(links.parents, (p) => this.#isDropped(p));
+        this.#index.add(id, concurrent, true, links.timestampMs);
       }
       this.#cut = cut;
       this.#droppedBelowMs = cut.prevBoundaryMs;
@@ -305,18 +306,32 @@ export class LedgerService {
     }
   }
 
+  /**
+   * Accepted vertex `id`, decoded, with its parents (sorted) and timestamp. The DAG service's decoded copy spares
+   * reading its bytes (up to a few hundred KB) back from storage. Throws when it is not in storage: skipping it would
+   * leave this node's ledger without its effects for good.
+   */
+  #acceptedVertex(id: string): { info: VertexInfo; parents: readonly string[]; timestampMs: number } {
+    const decoded = this.#o.decoded?.(id);
+    if (decoded !== undefined) {
+      const links = this.#o.storage.vertexLinks(id);
+      if (links !== null) return { info: decoded, ...links };
+    } else {
+      const stored = this.#o.storage.getVertex(id);
+      if (stored !== null) {
+        return { info: validateVertex(stored.bytes), parents: stored.parents, timestampMs: stored.timestampMs };
+      }
+    }
+    throw new LedgerServiceError(`accepted vertex ${id} is not in storage`);
+  }
+
   /** Applies one accepted vertex; returns how many transactions it applied or refused for the first time. */
   async #applyVertex(id: string): Promise<number> {
     if (this.#index.has(id)) return 0;
-    const stored = this.#o.storage.getVertex(id);
-    if (stored === null) {
-      // Skipping it would leave this node's ledger without its effects for good.
-      throw new LedgerServiceError(`accepted vertex ${id} is not in storage`);
-    }
-    const info = this.#o.decoded?.(id) ?? validateVertex(stored.bytes);
+    const { info, parents, timestampMs } = this.#acceptedVertex(id);
     let concurrent: string[];
     try {
-      concurrent = this.#index.concurrentTo(stored.parents, (p) => this.#isDropped(p));
+      concurrent = this.#index.concurrentTo(parents, (p) => this.#isDropped(p));
     } catch (error) {
       if (!(error instanceof MissingParentError)) throw error;
       throw new LedgerServiceError(`accepted vertex ${id} has parent ${error.parent}, never applied`);
@@ -374,7 +389,7 @@ export class LedgerService {
     // Receipts share the burst's group commit: a crash loses at most those written after the last snapshot (any
     // other write, the snapshot's included, commits the group first), and the replay from it writes them again.
     if (receipts.length > 0) this.#o.storage.putReceipts(receipts, { grouped: true });
-    this.#index.add(id, concurrent, facts, stored.timestampMs);
+    this.#index.add(id, concurrent, facts, timestampMs);
     this.#appliedTotal++;
     return first;
   }
@@ -462,12 +477,9 @@ export class LedgerService {
     return this.#ledger.balance(typeof id === "string" ? Uint8Array.fromHex(id) : id);
   }
 
-  /**
-   * The ledger's receipt for a transaction (hex id), if it was applied or
-   * refused: from the core while its vertex is unsettled, from storage after.
-   */
+  /** The ledger's receipt for a transaction (hex id), if it was applied or refused (see findReceipt). */
   receipt(txId: string): LedgerReceipt | undefined {
-    return findReceipt(this.#ledger, this.#o.storage, txId);
+    return findReceipt(this.#o.storage, txId);
   }
 
   /** Rate and fee for a transfer of `amount` units by `account` at ledger time `timeMs` (CoreError unknown_account). */
