@@ -18,8 +18,8 @@ export interface Logger {
 
 export interface LoggerOptions {
   level: Level;
-  /** Where lines go; stderr by default so stdout stays for command output. */
-  write?: (line: string) => void;
+  /** Where lines go; stderr by default (see StderrLines) so stdout stays for command output. */
+  write?: (line: string, level: Level) => void;
   /** Time source, injected so tests can pin it. */
   now?: () => Date;
 }
@@ -31,9 +31,41 @@ function jsonSafe(_key: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
 }
 
-function defaultWrite(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+/**
+ * Lines to stderr, gathered within one turn of the event loop and written
+ * once at its end (a microtask): under load a node logs a line per request,
+ * and one write each was a system call per line. A warn or error line is
+ * written at once, after what is gathered, and so is what is gathered when
+ * the process exits normally (the unload event).
+ */
+class StderrLines {
+  #pending: string[] = [];
+  #scheduled = false;
+  #hooked = false;
+
+  write(line: string, now: boolean): void {
+    this.#pending.push(line);
+    if (now) return this.flush();
+    if (!this.#hooked) {
+      this.#hooked = true;
+      globalThis.addEventListener?.("unload", () => this.flush());
+    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join("\n") + "\n";
+    this.#pending = [];
+    const bytes = encoder.encode(text);
+    for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
+  }
 }
+
+const stderrLines = new StderrLines();
 
 function errorFields(e: unknown): LogFields {
   if (e instanceof Error) {
@@ -45,24 +77,29 @@ function errorFields(e: unknown): LogFields {
 
 export function createLogger(options: LoggerOptions, base: LogFields = {}): Logger {
   const min = RANK[options.level];
-  const write = options.write ?? defaultWrite;
+  const write = options.write ?? ((line: string, level: Level) => stderrLines.write(line, RANK[level] >= RANK.warn));
   const now = options.now ?? (() => new Date());
   const emit = (level: Level, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
-    const extra: LogFields = {};
+    const record: LogFields = { time: now().toISOString(), level, msg };
     for (const [k, v] of Object.entries({ ...base, ...fields })) {
-      if (k === "err") Object.assign(extra, errorFields(v));
+      if (k === "err") Object.assign(record, errorFields(v));
       // A field may not overwrite the line's own time, level or msg.
-      else extra[RESERVED.has(k) ? `field_${k}` : k] = v;
+      else record[RESERVED.has(k) ? `field_${k}` : k] = typeof v === "bigint" ? v.toString() : v;
     }
     let line: string;
     try {
-      line = JSON.stringify({ time: now().toISOString(), level, msg, ...extra }, jsonSafe);
+      // Without a replacer V8 takes its fast path; a bigint deeper down throws, and the replacer handles it.
+      try {
+        line = JSON.stringify(record);
+      } catch {
+        line = JSON.stringify(record, jsonSafe);
+      }
     } catch (e) {
       // A logger never throws: a field that cannot be serialised (a cycle) is replaced.
       line = JSON.stringify({ time: now().toISOString(), level, msg, log_error: (e as Error).message });
     }
-    write(line);
+    write(line, level);
   };
   return {
     trace: (m, f) => emit("trace", m, f),

@@ -128,3 +128,22 @@ Deno.test("silentLogger writes nothing and reports error enabled", () => {
   assert.equal(silentLogger.enabled("error"), true);
   assert.equal(silentLogger.enabled("info"), false);
 });
+
+Deno.test("stderr lines of one turn are written in order, a warn at once, the rest before a normal exit", async () => {
+  const script = `
+    import { createLogger } from "${new URL("./mod.ts", import.meta.url).href}";
+    const log = createLogger({ level: "info" });
+    log.info("a");
+    log.info("b");
+    log.warn("c");
+    log.info("d");
+    await new Promise((r) => setTimeout(r, 0));
+    log.info("e", { n: 1n, deep: { n: 2n } });
+    Deno.exit(0);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", script], stderr: "piped" }).output();
+  assert.equal(out.code, 0);
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.msg), ["a", "b", "c", "d", "e"]);
+  assert.deepEqual([lines[4].n, lines[4].deep], ["1", { n: "2" }]);
+});
