@@ -67,8 +67,14 @@ export const SQL = {
 
   // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate id
   // is skipped; a NOT NULL violation still fails the batch.
-  putReceipt: "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms) VALUES (?, ?, ?, ?, ?, ?) " +
+  putReceipt:
+    "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms, accounts) VALUES (?, ?, ?, ?, ?, ?, ?) " +
     "ON CONFLICT(tx_id) DO NOTHING",
+  // The account history's receipts above its mark (_sqlite_history.ts): a rowid range of receipts.
+  receiptsAbove: "SELECT COUNT(*) AS n FROM receipts WHERE rowid > ?",
+  receiptsFrom: "SELECT rowid AS seq, tx_id, accounts FROM receipts WHERE rowid > ? ORDER BY rowid",
+  receiptsTouching: "SELECT rowid AS seq, tx_id, code, fee, rate_ppb, vertex, time_ms, accounts FROM receipts " +
+    "WHERE rowid > ? AND rowid < ? AND instr(accounts, ?) > 0 ORDER BY rowid DESC",
   getReceipt: "SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?",
   putHistory: "INSERT INTO account_history (account, seq, tx_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
   // A range of account_history's primary key (account, seq), walked down from the cursor: the cost of a page

@@ -188,6 +188,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE transactions ADD COLUMN len INTEGER;
       CREATE INDEX transactions_in_vertex ON transactions(vertex) WHERE in_vertex_at IS NOT NULL;`,
   },
+  {
+    version: 9,
+    name: "account_history_in_batches",
+    // A receipt holds the accounts its transaction touched (a JSON array); their account_history rows are written
+    // in batches (src/storage/_sqlite_history.ts), up to the receipt meta 'history_indexed_seq' names. Receipts
+    // stored before this version have their rows already (or none, before version 7): the mark starts above them.
+    sql: `
+      ALTER TABLE receipts ADD COLUMN accounts TEXT;
+      INSERT INTO meta (key, value) SELECT 'history_indexed_seq', CAST(COALESCE(MAX(rowid), 0) AS TEXT) FROM receipts
+        WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -29,6 +29,7 @@ import {
 } from "./_rules.ts";
 import { encodeSignatures } from "./_signatures.ts";
 import { SQL } from "./_sqlite_sql.ts";
+import { SqliteHistory } from "./_sqlite_history.ts";
 import { migrate, SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_LOCKED, SQLITE_NOTADB, sqliteCode } from "./_sqlite_migrate.ts";
 import {
   certificateOf,
@@ -59,6 +60,8 @@ export interface SqliteOptions {
    * bench/storage_bench.ts, which measures what syncing costs.
    */
   synchronous?: "durable" | "full" | "normal";
+  /** Receipts gathered before their account history rows are written (_sqlite_history.ts); tests make it small. */
+  historyBatch?: number;
 }
 
 /**
@@ -81,6 +84,9 @@ export class SqliteStorage implements Storage {
   #txDepth = 0;
   /** See SqliteOptions.synchronous. */
   readonly #mode: "durable" | "full" | "normal";
+  readonly #historyBatch: number | undefined;
+  /** Made at the first use, after the migrations. */
+  #history: SqliteHistory | null = null;
   /** A transaction nested in the current one asked for a durable commit. */
   #syncAfterCommit = false;
   /** The open group commit (see `transaction`'s `grouped`): its flush timer; the outermost transaction is it. */
@@ -91,10 +97,11 @@ export class SqliteStorage implements Storage {
   #wal: Deno.FsFile | null = null;
   readonly vault: SqliteVaultStore;
 
-  private constructor(db: DatabaseSync, path: string, mode: "durable" | "full" | "normal") {
+  private constructor(db: DatabaseSync, path: string, mode: "durable" | "full" | "normal", historyBatch?: number) {
     this.#db = db;
     this.path = path;
     this.#mode = mode;
+    this.#historyBatch = historyBatch;
     this.vault = new SqliteVaultStore({
       db,
       stmt: (sql) => this.#stmt(sql),
@@ -155,7 +162,7 @@ export class SqliteStorage implements Storage {
       }
       throw new StorageError("storage_io", `cannot open database ${path}: ${(cause as Error).message}`, { cause });
     }
-    const storage = new SqliteStorage(db, path, options.synchronous ?? "durable");
+    const storage = new SqliteStorage(db, path, options.synchronous ?? "durable", options.historyBatch);
     migrate(db, path);
     try {
       Deno.writeTextFileSync(holderFile, `pid ${options.pid ?? Deno.pid}, since ${new Date().toISOString()}\n`);
@@ -338,38 +345,15 @@ export class SqliteStorage implements Storage {
 
   putReceipts(receipts: readonly StoredReceipt[], options?: { grouped?: boolean }): void {
     for (const r of receipts) checkReceipt(r);
-    this.transaction(() => {
-      const ins = this.#stmt(SQL.putReceipt);
-      const history = this.#stmt(SQL.putHistory);
-      for (const r of receipts) {
-        const done = ins.run(r.txId, r.code, r.fee.toString(), r.ratePpb, r.vertex, r.timeMs);
-        if (Number(done.changes) === 0) continue; // the first receipt stays, and so does its history
-        for (const account of new Set(r.accounts ?? [])) history.run(account, done.lastInsertRowid, r.txId);
-      }
-    }, { grouped: options?.grouped === true });
+    this.transaction(() => this.#historyIndex().put(receipts), { grouped: options?.grouped === true });
   }
   accountHistory(account: string, beforeSeq: number | null, limit: number): HistoryEntry[] {
     checkHistoryPage(beforeSeq, limit);
-    const rows = this.#stmt(SQL.accountHistory).all(account, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as {
-      seq: number;
-      tx_id: string;
-      code: string;
-      fee: string;
-      rate_ppb: number;
-      vertex: string;
-      time_ms: number;
-    }[];
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      receipt: {
-        txId: r.tx_id,
-        code: r.code,
-        fee: BigInt(r.fee),
-        ratePpb: Number(r.rate_ppb),
-        vertex: r.vertex,
-        timeMs: Number(r.time_ms),
-      },
-    }));
+    return this.#historyIndex().page(account, beforeSeq, limit);
+  }
+  #historyIndex(): SqliteHistory {
+    if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
+    return this.#history ??= new SqliteHistory((sql) => this.#stmt(sql), this.#historyBatch);
   }
   getReceipt(txId: string): StoredReceipt | null {
     const row = this.#stmt(SQL.getReceipt).get(txId) as

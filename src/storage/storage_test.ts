@@ -233,6 +233,10 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
     "SEARCH v USING INDEX sqlite_autoindex_vertices_1 (id=?)",
   ],
   cutsFrom: ["SEARCH cuts USING INTEGER PRIMARY KEY (rowid>?)"],
+  // The account history's receipts above its mark (_sqlite_history.ts): a rowid range, never the whole table.
+  receiptsAbove: ["SEARCH receipts USING INTEGER PRIMARY KEY (rowid>?)"],
+  receiptsFrom: ["SEARCH receipts USING INTEGER PRIMARY KEY (rowid>?)"],
+  receiptsTouching: ["SEARCH receipts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"],
 };
 
 Deno.test("SqliteStorage reads by timestamp and conflict key through indexes, with or without statistics", () => {
