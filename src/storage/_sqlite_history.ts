@@ -18,34 +18,17 @@
 import type { StatementSync } from "node:sqlite";
 import type { HistoryEntry, StoredReceipt } from "./types.ts";
 import { SQL } from "./_sqlite_sql.ts";
+import { receiptOf, type ReceiptRow } from "./_sqlite_rows.ts";
 
 /** Receipts gathered before their history rows are written. */
 export const HISTORY_BATCH_DEFAULT = 2048;
 /** The meta key: the rowid of the last receipt whose history rows are written. */
 export const HISTORY_MARK_KEY = "history_indexed_seq";
 
-interface ReceiptRow {
-  seq: number | bigint;
-  tx_id: string;
-  code: string;
-  fee: string;
-  rate_ppb: number;
-  vertex: string;
-  time_ms: number;
-}
+type SeqRow = ReceiptRow & { seq: number | bigint };
 
-function entryOf(r: ReceiptRow): HistoryEntry {
-  return {
-    seq: Number(r.seq),
-    receipt: {
-      txId: r.tx_id,
-      code: r.code,
-      fee: BigInt(r.fee),
-      ratePpb: Number(r.rate_ppb),
-      vertex: r.vertex,
-      timeMs: Number(r.time_ms),
-    },
-  };
+function entryOf(r: SeqRow): HistoryEntry {
+  return { seq: Number(r.seq), receipt: receiptOf(r) };
 }
 
 export class SqliteHistory {
@@ -85,14 +68,14 @@ export class SqliteHistory {
     if (before > this.#mark + 1) {
       // The quoted id narrows the scan; the parsed list decides.
       const rows = this.#stmt(SQL.receiptsTouching).iterate(this.#mark, before, JSON.stringify(account));
-      for (const row of rows as Iterable<ReceiptRow & { accounts: string }>) {
+      for (const row of rows as Iterable<SeqRow & { accounts: string }>) {
         if (!(JSON.parse(row.accounts) as string[]).includes(account)) continue;
         out.push(entryOf(row));
         if (out.length >= limit) return out;
       }
     }
     const below = Math.min(before, this.#mark + 1);
-    const rows = this.#stmt(SQL.accountHistory).all(account, below, limit - out.length) as unknown as ReceiptRow[];
+    const rows = this.#stmt(SQL.accountHistory).all(account, below, limit - out.length) as SeqRow[];
     return [...out, ...rows.map(entryOf)];
   }
 

@@ -1,6 +1,13 @@
 /** Rows as node:sqlite returns them, and the stored values they map to. */
 import { decodeSignatures } from "./_signatures.ts";
-import type { Decision, DecisionStatus, DecisionSubject, StoredCertificate, StoredCut } from "./types.ts";
+import type {
+  Decision,
+  DecisionStatus,
+  DecisionSubject,
+  StoredCertificate,
+  StoredCut,
+  StoredReceipt,
+} from "./types.ts";
 
 // Types, not interfaces, so they match node:sqlite's index signature.
 
@@ -12,6 +19,26 @@ export type DecisionRow = {
 };
 export function decisionOf(r: DecisionRow): Decision {
   return { id: r.id, subject: r.subject, status: r.status, decidedAtMs: Number(r.decided_at_ms) };
+}
+
+export type ReceiptRow = {
+  tx_id: string;
+  code: string;
+  fee: string;
+  rate_ppb: number;
+  vertex: string;
+  time_ms: number;
+};
+/** Without its accounts (they are in the account history). */
+export function receiptOf(r: ReceiptRow): StoredReceipt {
+  return {
+    txId: r.tx_id,
+    code: r.code,
+    fee: BigInt(r.fee),
+    ratePpb: Number(r.rate_ppb),
+    vertex: r.vertex,
+    timeMs: Number(r.time_ms),
+  };
 }
 
 export type CutRow = {

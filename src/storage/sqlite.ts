@@ -38,6 +38,8 @@ import {
   type CutRow,
   decisionOf,
   type DecisionRow,
+  receiptOf,
+  type ReceiptRow,
 } from "./_sqlite_rows.ts";
 import { SqliteVaultStore } from "./vault_sqlite.ts";
 
@@ -356,19 +358,8 @@ export class SqliteStorage implements Storage {
     return this.#history ??= new SqliteHistory((sql) => this.#stmt(sql), this.#historyBatch);
   }
   getReceipt(txId: string): StoredReceipt | null {
-    const row = this.#stmt(SQL.getReceipt).get(txId) as
-      | { tx_id: string; code: string; fee: string; rate_ppb: number; vertex: string; time_ms: number }
-      | undefined;
-    return row
-      ? {
-        txId: row.tx_id,
-        code: row.code,
-        fee: BigInt(row.fee),
-        ratePpb: Number(row.rate_ppb),
-        vertex: row.vertex,
-        timeMs: Number(row.time_ms),
-      }
-      : null;
+    const row = this.#stmt(SQL.getReceipt).get(txId) as ReceiptRow | undefined;
+    return row ? receiptOf(row) : null;
   }
 
   putCut(cut: StoredCut): void {
