@@ -4,7 +4,8 @@ import type { Clock, DecisionStore, Rng, Sender, SignedVertex, Signer, Verifier,
 
 /**
  * Default {@linkcode EngineConfig.fetchGraceMs}. At 1,000 transfers/s offered to 4 nodes on 2 cores, with 300 ms
- * the copies a node received of vertices it already held fell from 40 % of the vertices it received to 3 %.
+ * the copies a node received of vertices it already held fell from 40 % of the vertices it received to under 5 %
+ * (bench/PROFILE.md, change 30).
  */
 export const FETCH_GRACE_MS_DEFAULT = 300;
 

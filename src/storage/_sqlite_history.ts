@@ -8,9 +8,10 @@
  * written later, `batch` receipts at a time, sorted, in the transaction that
  * stores the receipt that fills the batch, and the meta key
  * `history_indexed_seq` says up to which receipt they are written. Written one
- * receipt at a time, each of the two or three rows per transfer landed on a
- * page of its own in every commit: about 12 µs each, a third of a stored
- * transfer's SQLite time (bench/PROFILE.md, change 33). A page of history reads
+ * receipt at a time, each of the three rows per transfer (sender, receiver,
+ * fee account) landed on a page of its own in every commit: about 12 µs each,
+ * and a quarter of a node's SQLite time at saturation (bench/PROFILE.md,
+ * change 33). A page of history reads
  * the receipts above the mark first (at most a batch, newest first, by rowid),
  * then the index below it, so it lists the same entries whenever the batch is
  * written. The receipts are the source: a crash loses nothing the index needs.
