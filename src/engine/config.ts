@@ -3,11 +3,12 @@ import type { CutPosition } from "../dag/coverage.ts";
 import type { Clock, DecisionStore, Rng, Sender, SignedVertex, Signer, Verifier, VertexCodec } from "./types.ts";
 
 /**
- * Default {@linkcode EngineConfig.fetchGraceMs}. At 1,000 transfers/s offered to 4 nodes on 2 cores, with 300 ms
- * the copies a node received of vertices it already held fell from 40 % of the vertices it received to under 5 %
- * (bench/PROFILE.md, change 30).
+ * Default {@linkcode EngineConfig.fetchGraceMs}. At 1,000 transfers/s offered to 4 nodes on 2 cores, the copies a
+ * node received of vertices it already held were 40 % of the vertices it received without a grace, 8 % with 100 ms
+ * and 5 % with 300 ms (bench/PROFILE.md, change 30). The shorter grace keeps the wait small for a vertex that its
+ * author could not send (a peer not yet connected).
  */
-export const FETCH_GRACE_MS_DEFAULT = 300;
+export const FETCH_GRACE_MS_DEFAULT = 100;
 
 export interface EngineConfig {
   /** Scaled down with `parametersForValidatorCount` (src/consensus) if needed. */
