@@ -450,8 +450,10 @@ export class Engine {
     if (from === this.id) return;
     const now = this.#deps.clock.nowMs();
     // Named ones are likely on their way from their authors (fetch_pacer.ts); missing parents are not.
-    const due = [...this.#fetches.takeNamed(unknown, from, now), ...this.#fetches.take(waiting, now)];
-    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due.slice(0, IDS_PER_REQUEST_MAX));
+    const named = this.#fetches.takeNamed(unknown, from, now);
+    // One request: only what it names is marked as asked for.
+    const due = [...named, ...this.#fetches.take(waiting, now, IDS_PER_REQUEST_MAX - named.length)];
+    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due);
   }
 
   #request(from: string, ids: readonly string[]): void {

@@ -31,9 +31,9 @@ export class FetchPacer {
     this.#graceMs = graceMs;
   }
 
-  /** The ids of `ids` due for a request at `nowMs` (at most IDS_PER_REQUEST_MAX), marked as requested then. */
-  take(ids: readonly string[], nowMs: number): string[] {
-    return this.#mark(ids.filter((id) => this.#retryDue(id, nowMs)), nowMs);
+  /** The ids of `ids` due for a request at `nowMs` (at most `max`), marked as requested then. */
+  take(ids: readonly string[], nowMs: number, max = IDS_PER_REQUEST_MAX): string[] {
+    return this.#mark(ids.filter((id) => this.#retryDue(id, nowMs)), nowMs, max);
   }
 
   /**
@@ -91,8 +91,8 @@ export class FetchPacer {
     return at === undefined || nowMs - at >= this.#retryMs;
   }
 
-  #mark(due: string[], nowMs: number): string[] {
-    due = due.slice(0, IDS_PER_REQUEST_MAX);
+  #mark(due: string[], nowMs: number, max = IDS_PER_REQUEST_MAX): string[] {
+    due = due.slice(0, Math.min(max, IDS_PER_REQUEST_MAX));
     if (due.length === 0) return due;
     // Ids nobody ever serves (a Byzantine peer can name any) must not pile up.
     if (this.#requestedAt.size + due.length > REQUESTED_IDS_MAX) this.#requestedAt.clear();

@@ -10,6 +10,13 @@ Deno.test("FetchPacer.take(): at once, then again only after retryMs", () => {
   assert.deepEqual(p.take(["a", "b"], 500), ["a", "b"]);
 });
 
+Deno.test("FetchPacer.take(): at most `max` ids, and only those are marked as requested", () => {
+  const p = new FetchPacer(500, 300);
+  assert.deepEqual(p.take(["a", "b", "c"], 0, 1), ["a"]);
+  assert.deepEqual(p.take(["a", "b", "c"], 1, 0), []);
+  assert.deepEqual(p.take(["a", "b", "c"], 2), ["b", "c"], "b and c were not asked for");
+});
+
 Deno.test("FetchPacer.takeNamed(): a named id is due graceMs after it was first named, then paced by retryMs", () => {
   const p = new FetchPacer(500, 300);
   assert.deepEqual(p.takeNamed(["x"], "b", 0), []);
