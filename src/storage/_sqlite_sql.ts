@@ -22,7 +22,8 @@ export const SQL = {
   getVertex: "SELECT id, bytes, author, round, received_at_ms, ts_ms FROM vertices WHERE id = ?",
   parents: "SELECT parent FROM vertex_parents WHERE child = ? ORDER BY parent",
   children: "SELECT child FROM vertex_parents WHERE parent = ? ORDER BY child",
-  vertexTimestamp: "SELECT ts_ms FROM vertices WHERE id = ?",
+  // The row holds the vertex's bytes before ts_ms; the index vertices_ts_by_id answers without reading them.
+  vertexTimestamp: "SELECT ts_ms FROM vertices INDEXED BY vertices_ts_by_id WHERE id = ?",
   verticesFrom: "SELECT id FROM vertices INDEXED BY vertices_by_ts WHERE ts_ms >= ? ORDER BY ts_ms, round, id",
   acceptedVerticesFrom:
     "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d ON d.id = v.id " +
@@ -55,7 +56,8 @@ export const SQL = {
     "in_vertex_at = NULL, len = NULL WHERE in_vertex_at IS NOT NULL AND vertex IN " +
     "(SELECT id FROM vertices INDEXED BY vertices_unpruned_by_ts WHERE ts_ms < ? AND length(bytes) > 0)",
   putCarrier: "INSERT OR IGNORE INTO tx_carriers (conflict_key, vertex, tx_id) VALUES (?, ?, ?)",
-  carriersOfConflict: "SELECT c.vertex, v.ts_ms FROM tx_carriers AS c CROSS JOIN vertices AS v ON v.id = c.vertex " +
+  carriersOfConflict:
+    "SELECT c.vertex, v.ts_ms FROM tx_carriers AS c CROSS JOIN vertices AS v INDEXED BY vertices_ts_by_id ON v.id = c.vertex " +
     "WHERE c.conflict_key = ? ORDER BY c.vertex",
   conflicting: "SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id",
   acceptedOfConflict: "SELECT t.id FROM transactions AS t CROSS JOIN decisions AS d ON d.id = t.id " +

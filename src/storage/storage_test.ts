@@ -215,7 +215,8 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
     "SEARCH v USING COVERING INDEX vertices_by_ts (ts_ms>? AND ts_ms<?)",
     "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
   ],
-  vertexTimestamp: ["SEARCH vertices USING INDEX sqlite_autoindex_vertices_1 (id=?)"],
+  // Never the row: it holds the vertex's bytes before ts_ms (migration 10).
+  vertexTimestamp: ["SEARCH vertices USING COVERING INDEX vertices_ts_by_id (id=?)"],
   vertexIdsWithoutTimestamp: ["SEARCH vertices USING COVERING INDEX vertices_by_ts (ts_ms=?)"],
   pruneVertexBodies: ["SEARCH vertices USING INDEX vertices_unpruned_by_ts (ts_ms<?)"],
   acceptedOfConflict: [
@@ -224,7 +225,7 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
   ],
   carriersOfConflict: [
     "SEARCH c USING PRIMARY KEY (conflict_key=?)",
-    "SEARCH v USING INDEX sqlite_autoindex_vertices_1 (id=?)",
+    "SEARCH v USING COVERING INDEX vertices_ts_by_id (id=?)",
   ],
   latestCutSeq: ["SEARCH cuts"],
   getTransaction: [
