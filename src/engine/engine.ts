@@ -12,9 +12,10 @@ import {
 } from "../consensus/mod.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import { type EngineConfig, type EngineDeps, FETCH_GRACE_MS_DEFAULT } from "./config.ts";
-import { missingParents, vertexRefusal } from "./admission.ts";
+import { vertexRefusal } from "./admission.ts";
 import { ancestorsOf, CutSchedule } from "./cuts.ts";
-import { FetchPacer, IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
+import { IDS_PER_REQUEST_MAX } from "./fetch_pacer.ts";
+import { VertexIntake } from "./intake.ts";
 import { planParents } from "./parents.ts";
 import { PollBook, sampleValidators } from "./polls.ts";
 import { heldPollVerdict, type HoldView, waitsForVertices } from "./held_polls.ts";
@@ -55,21 +56,19 @@ export class Engine {
   readonly #validators: readonly string[];
   readonly #pollsOutstandingMax: number;
   readonly #issueParentsMax: number;
-  readonly #pendingVerticesMax: number;
   /** How long a settled poll waits for vertices its votes name (held_polls.ts). */
   readonly #pollHoldMs: number;
   readonly #holdView: HoldView = {
     hasVertex: (id) => this.#consensus.hasVertex(id),
     pollSettled: (votes, pending) => this.#consensus.pollSettled(votes, pending),
-    arriving: (id) => this.#pending.has(id),
+    arriving: (id) => this.#intake.has(id),
   };
   /** When cuts close; null without settlement. */
   readonly #cuts: CutSchedule | null;
   /** Signed copies of every vertex in consensus, to serve fetches. */
   readonly #vertices = new Map<string, SignedVertex>();
-  /** Verified vertices waiting for parents; bounded by pendingVerticesMax. */
-  readonly #pending = new Map<string, SignedVertex>();
-  readonly #fetches: FetchPacer;
+  /** Checked vertices waiting for parents, and every request for a vertex not held (intake.ts). */
+  readonly #intake: VertexIntake;
   readonly #polls: PollBook;
   readonly #stuck: StuckTxs;
   /** True until the first message or restore(); restore() needs a fresh engine. */
@@ -106,10 +105,14 @@ export class Engine {
     this.#deps = deps;
     this.#pollsOutstandingMax = config.pollsOutstandingMax ?? 4;
     this.#issueParentsMax = Math.min(config.issueParentsMax ?? VERTEX_PARENTS_MAX, VERTEX_PARENTS_MAX);
-    this.#pendingVerticesMax = config.pendingVerticesMax ?? 4096;
     const fetchRetryMs = config.fetchRetryMs ?? 500;
     const fetchGraceMs = config.fetchGraceMs ?? FETCH_GRACE_MS_DEFAULT;
-    this.#fetches = new FetchPacer(fetchRetryMs, fetchGraceMs);
+    this.#intake = new VertexIntake({
+      selfId: this.id,
+      known: (id) => this.#consensus.hasVertex(id),
+      sendGetVertices: (to, ids) => deps.sender.sendGetVertices(to, ids),
+      nowMs: () => deps.clock.nowMs(),
+    }, { pendingMax: config.pendingVerticesMax ?? 4096, fetchRetryMs, fetchGraceMs });
     // The grace, the first request and one retry from another peer.
     this.#pollHoldMs = fetchGraceMs + 2 * fetchRetryMs;
     this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
@@ -182,7 +185,7 @@ export class Engine {
     for (const v of lastCut) this.#coverage.add(v.id, v.parents, v.timestampMs);
     try {
       for (const v of vertices) {
-        if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
+        if (this.#vertices.has(v.id) || this.#intake.has(v.id)) continue;
         if (frontier.has(v.id)) {
           this.#consensus.addSettled(v);
           this.#vertices.set(v.id, v);
@@ -193,9 +196,7 @@ export class Engine {
         // Straight in when the parents are known: the pending buffer is too small for a whole DAG.
         if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
           this.#addToConsensus(v);
-        } else if (this.#pending.size < this.#pendingVerticesMax) {
-          this.#pending.set(v.id, v);
-        } else {
+        } else if (!this.#intake.hold(v)) {
           this.stats.pendingOverflow++;
         }
       }
@@ -269,13 +270,9 @@ export class Engine {
   onVertices(from: string, vertices: readonly SignedVertex[]): void {
     this.#fresh = false;
     for (const v of vertices.slice(0, VERTICES_PER_MESSAGE_MAX)) {
-      if (this.#vertices.has(v.id) || this.#pending.has(v.id)) continue;
+      if (this.#vertices.has(v.id) || this.#intake.has(v.id)) continue;
       if (!this.#checkVertex(v, true)) continue;
-      if (this.#pending.size >= this.#pendingVerticesMax) {
-        this.stats.pendingOverflow++;
-        continue;
-      }
-      this.#pending.set(v.id, v);
+      if (!this.#intake.hold(v)) this.stats.pendingOverflow++;
     }
     this.#drainPending(from);
     this.#releaseHeld();
@@ -287,7 +284,7 @@ export class Engine {
     this.#fresh = false;
     const found: SignedVertex[] = [];
     for (const id of ids.slice(0, IDS_PER_REQUEST_MAX)) {
-      const v = this.#vertices.get(id) ?? this.#pending.get(id) ?? this.#deps.archive?.get(id);
+      const v = this.#vertices.get(id) ?? this.#intake.get(id) ?? this.#deps.archive?.get(id);
       // Else maybe a transaction id (a dependency the peer lacks, see missing_deps.ts): its carriers.
       const carriers = v !== undefined ? [v] : this.#consensus.verticesOf(id).map((c) => this.#vertices.get(c));
       for (const c of carriers) if (c !== undefined && !found.includes(c)) found.push(c);
@@ -302,7 +299,7 @@ export class Engine {
       this.stats.unknownValidator++;
       return;
     }
-    this.#fetchUnknown(from, frontier);
+    this.#intake.named(from, frontier);
     const vote: Vote = { querier: from, requestId, responder: this.id, frontier: this.#consensus.preferredFrontier() };
     this.#deps.sender.sendVotes(from, vote);
   }
@@ -337,7 +334,7 @@ export class Engine {
     poll.pending.delete(vote.responder);
     poll.votes.push([...vote.frontier]);
     poll.voters.push(vote.responder);
-    this.#fetchUnknown(from, vote.frontier);
+    this.#intake.named(from, vote.frontier);
     if (this.#consensus.pollSettled(poll.votes, poll.pending.size)) this.#holdOrFinish(vote.requestId);
     this.#releaseHeld();
   }
@@ -359,7 +356,7 @@ export class Engine {
       this.stats.unknownValidator++;
       return;
     }
-    this.#fetchUnknown(from, frontier);
+    this.#intake.named(from, frontier);
     if (replyWanted) this.#deps.sender.sendFrontier(from, this.#consensus.preferredFrontier(), false);
   }
 
@@ -376,12 +373,9 @@ export class Engine {
       this.#deps.sender.sendFrontier(peer, this.#consensus.preferredFrontier(), true);
       const settled = this.#deps.settled;
       const deps = missingDeps(this.#consensus, settled && ((id) => settled.txStatus(id)), IDS_PER_REQUEST_MAX);
-      this.#request(peer, [...this.#missingParents(), ...deps]);
+      this.#intake.request(peer, [...this.#intake.missingParents(), ...deps]);
     }
-    const unknown = (id: string) => !this.#consensus.hasVertex(id) && !this.#pending.has(id);
-    for (const [by, ids] of this.#fetches.namedDue(this.#deps.clock.nowMs(), unknown)) {
-      this.#deps.sender.sendGetVertices(by, ids);
-    }
+    this.#intake.requestNamedDue();
     this.#releaseHeld();
     this.#reissueStuck();
     this.#maybeCut();
@@ -400,28 +394,15 @@ export class Engine {
     return refusal === null;
   }
 
-  /** Adds every pending vertex whose parents are known; fetches the rest. */
+  /** Adds every held vertex whose parents are known; asks `from` for the missing parents of the rest. */
   #drainPending(from: string): void {
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const [id, v] of this.#pending) {
-        if (v.parents.every((p) => this.#consensus.hasVertex(p))) {
-          this.#pending.delete(id);
-          progress = true;
-          if (this.#restoring === null && !this.#coverage.check(v.parents, v.timestampMs).ok) {
-            this.stats.staleVertices++;
-            continue;
-          }
-          this.#addToConsensus(v);
-        }
+    this.#intake.release(from, (v) => {
+      if (this.#restoring === null && !this.#coverage.check(v.parents, v.timestampMs).ok) {
+        this.stats.staleVertices++;
+        return;
       }
-    }
-    this.#request(from, this.#missingParents());
-  }
-
-  #missingParents(): string[] {
-    return missingParents(this.#pending, (id) => this.#consensus.hasVertex(id));
+      this.#addToConsensus(v);
+    });
   }
 
   /** Adds a checked vertex; returns the structural error if consensus refused it. */
@@ -436,30 +417,9 @@ export class Engine {
     }
     this.#vertices.set(v.id, v);
     this.#coverage.add(v.id, v.parents, v.timestampMs);
-    this.#fetches.arrived(v.id);
+    this.#intake.arrived(v.id);
     this.#report(decisions);
     return null;
-  }
-
-  #fetchUnknown(from: string, ids: readonly string[]): void {
-    const unknown = ids.slice(0, VOTE_FRONTIER_MAX).filter((id) =>
-      !this.#consensus.hasVertex(id) && !this.#pending.has(id)
-    );
-    // A peer naming vertices we hold pending likely has their missing ancestors too.
-    const waiting = ids.some((id) => this.#pending.has(id)) ? this.#missingParents() : [];
-    if (from === this.id) return;
-    const now = this.#deps.clock.nowMs();
-    // Named ones are likely on their way from their authors (fetch_pacer.ts); missing parents are not.
-    const named = this.#fetches.takeNamed(unknown, from, now);
-    // One request: only what it names is marked as asked for.
-    const due = [...named, ...this.#fetches.take(waiting, now, IDS_PER_REQUEST_MAX - named.length)];
-    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due);
-  }
-
-  #request(from: string, ids: readonly string[]): void {
-    if (from === this.id) return;
-    const due = this.#fetches.take(ids, this.#deps.clock.nowMs());
-    if (due.length > 0) this.#deps.sender.sendGetVertices(from, due);
   }
 
   #maybePoll(): void {
@@ -506,7 +466,7 @@ export class Engine {
       const poll = this.#polls.get(requestId)!;
       const verdict = heldPollVerdict(poll, now, this.#pollHoldMs, this.#holdView);
       if (verdict === "wait") {
-        poll.votes.forEach((frontier, i) => this.#fetchUnknown(poll.voters[i], frontier));
+        poll.votes.forEach((frontier, i) => this.#intake.named(poll.voters[i], frontier));
         continue;
       }
       if (verdict === "expired") this.stats.heldPollsExpired++;
@@ -559,7 +519,7 @@ export class Engine {
           this.#vertices.delete(id);
         }
       }
-      for (const [id, v] of this.#pending) if (v.timestampMs < cut.boundaryMs) this.#pending.delete(id);
+      this.#intake.dropBelow(cut.boundaryMs);
       this.#coverage.advance(this.#consensus.position);
       cuts.blocked = null;
       this.stats.cutsClosed++;
@@ -582,7 +542,7 @@ export class Engine {
     if (position.boundaryMs > (this.#certified?.boundaryMs ?? 0)) this.#certified = position;
     const unknown = position.frontier.filter((f) => !this.#consensus.hasVertex(f));
     if (unknown.length > 0) {
-      if (from !== undefined) this.#request(from, unknown);
+      if (from !== undefined) this.#intake.request(from, unknown);
       return 0;
     }
     const held = ancestorsOf(position.frontier, (id) => this.#consensus.parentsOf(id));
