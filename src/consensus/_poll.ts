@@ -18,7 +18,7 @@ const EQUIVOCATED = "";
 /** See {@linkcode DagConsensus.recordPoll}. */
 export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Decision[] {
   g.polls++;
-  const tallies = tally(g, votes, true);
+  const tallies = tally(g, votes);
   g.lastPollSuccesses = 0;
   for (const key of [...g.processingSets].sort()) {
     const setTally = tallies.get(key);
@@ -41,19 +41,37 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   return g.takeDecisions();
 }
 
-/** See {@linkcode DagConsensus.pollSettled}. */
+/**
+ * See {@linkcode DagConsensus.pollSettled}. Asked at every vote, so it builds
+ * no tally: each set's best count is read from the votes' supports, and the
+ * first set that could still change ends the check.
+ */
 export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pending: number): boolean {
   if (pending === 0) return true;
   const { alphaPreference, alphaConfidence } = g.params;
   if (votes.length < alphaConfidence && pending >= alphaPreference) return false;
-  const tallies = tally(g, votes, false);
-  for (const key of [...g.processingSets, ...[...g.emptyConfidence.keys()].map(emptyKey)]) {
-    const most = best(tallies.get(key));
-    if (most >= alphaConfidence) continue;
-    // Unknown members may gain votes too; they start from zero.
-    if (most + pending >= alphaPreference || pending >= alphaPreference) return false;
-  }
+  const supports = votes.map((frontier) => supportFor(g, frontier));
+  // Unknown members may gain votes too; they start from zero.
+  const open = (key: string) => {
+    const most = bestIn(supports, key);
+    return most < alphaConfidence && (most + pending >= alphaPreference || pending >= alphaPreference);
+  };
+  for (const key of g.processingSets) if (open(key)) return false;
+  for (const id of g.emptyConfidence.keys()) if (open(emptyKey(id))) return false;
   return true;
+}
+
+/** The most supports, among `supports`, that name one member of the set `key` (equivocations count for none). */
+function bestIn(supports: readonly ReadonlyMap<string, string>[], key: string): number {
+  let most = 0;
+  for (let i = 0; i < supports.length; i++) {
+    const carrier = supports[i].get(key);
+    if (carrier === undefined || carrier === EQUIVOCATED) continue;
+    let n = 1;
+    for (let j = i + 1; j < supports.length; j++) if (supports[j].get(key) === carrier) n++;
+    most = Math.max(most, n);
+  }
+  return most;
 }
 
 /** The most supporters any member of one set's tally has (0 for none). */
@@ -64,24 +82,12 @@ function best(setTally: ReadonlyMap<string, number> | undefined): number {
 }
 
 /** Conflict key -> carrier -> supporting responders. */
-function tally(
-  g: Graph,
-  votes: readonly (readonly string[])[],
-  countEquivocation: boolean,
-): Map<string, Map<string, number>> {
+function tally(g: Graph, votes: readonly (readonly string[])[]): Map<string, Map<string, number>> {
   const tallies = new Map<string, Map<string, number>>();
   for (const frontier of votes) {
-    const cacheKey = frontier.join(",");
-    let support = g.supportCache.get(cacheKey);
-    if (support === undefined) {
-      // The voter chose its room (see voteRoom); a longer vote is cut, never re-sorted.
-      support = supportOf(g, [...new Set(frontier)].slice(0, VOTE_FRONTIER_MAX));
-      if (g.supportCache.size >= SUPPORT_CACHE_MAX) g.supportCache.clear();
-      g.supportCache.set(cacheKey, support);
-    }
-    for (const [key, carrier] of support) {
+    for (const [key, carrier] of supportFor(g, frontier)) {
       if (carrier === EQUIVOCATED) {
-        if (countEquivocation) g.equivocatingVotes++;
+        g.equivocatingVotes++;
         continue;
       }
       let setTally = tallies.get(key);
@@ -90,6 +96,19 @@ function tally(
     }
   }
   return tallies;
+}
+
+/** supportOf one vote's frontier, remembered until the state changes. */
+function supportFor(g: Graph, frontier: readonly string[]): Map<string, string> {
+  const cacheKey = frontier.join(",");
+  let support = g.supportCache.get(cacheKey);
+  if (support === undefined) {
+    // The voter chose its room (see voteRoom); a longer vote is cut, never re-sorted.
+    support = supportOf(g, [...new Set(frontier)].slice(0, VOTE_FRONTIER_MAX));
+    if (g.supportCache.size >= SUPPORT_CACHE_MAX) g.supportCache.clear();
+    g.supportCache.set(cacheKey, support);
+  }
+  return support;
 }
 
 /** Conflict key -> supported carrier (or EQUIVOCATED) for one frontier. */

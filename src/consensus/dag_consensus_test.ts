@@ -299,6 +299,23 @@ Deno.test("pollSettled() is true only when more votes cannot change the outcome"
   assert.equal(dag.pollSettled([[], []], 2), true); // 0 + 2 cannot
 });
 
+Deno.test("pollSettled() counts each member of a conflict set apart, and an equivocating vote for none", () => {
+  const dag = new DagConsensus(params);
+  dag.add({ id: "va", parents: [], txs: [tx("a", "acct:1")] });
+  dag.add({ id: "vb", parents: [], txs: [tx("b", "acct:1")] });
+  dag.add({ id: "vc", parents: [], txs: [tx("c")] });
+  // c has 3 of 3 (settled), but the set {a, b}: a 2 and b 1; 1 vote pending could make a 3.
+  assert.equal(dag.pollSettled([["va", "vc"], ["va", "vc"], ["vb", "vc"]], 1), false);
+  // Split 1 and 1 with 1 pending: neither can reach 3; c alone keeps nothing open.
+  assert.equal(dag.pollSettled([["va", "vc"], ["vb", "vc"], ["vc"]], 1), true);
+  // A vote for both a and b supports neither: a has 1, and 1 + 1 pending < 3.
+  assert.equal(dag.pollSettled([["va", "vb", "vc"], ["va", "vc"], ["vc"]], 1), true);
+  // Without the equivocation, a would have 2, and 2 + 1 pending could reach 3.
+  assert.equal(dag.pollSettled([["va", "vc"], ["va", "vc"], ["vc"]], 1), false);
+  // Three for a: settled whatever the last vote says.
+  assert.equal(dag.pollSettled([["va", "vc"], ["va", "vc"], ["va", "vc"]], 1), true);
+});
+
 Deno.test("lastPollSuccesses() counts conflict sets a poll moved", () => {
   const dag = new DagConsensus(params);
   dag.add({ id: "v1", parents: [], txs: [tx("t1")] });
