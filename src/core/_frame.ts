@@ -95,20 +95,31 @@ function invalid(message: string): CoreError {
   return new CoreError("invalid_input", message);
 }
 
+/** One field's value as given; encoded only in finish(). */
+type FieldValue = Uint8Array | bigint | number | boolean;
+
+/**
+ * Builds a frame. Fields are checked as they are added and written in
+ * finish(), into one buffer: no allocation per field (a ledger call frames
+ * every transaction it applies).
+ */
 export class FrameWriter {
-  #parts: Uint8Array[] = [];
+  readonly #tags: number[] = [];
+  readonly #values: FieldValue[] = [];
   #length = 0;
+
+  #push(tag: number, value: FieldValue, length: number): this {
+    this.#tags.push(tag);
+    this.#values.push(value);
+    this.#length += 5 + length;
+    return this;
+  }
 
   bytes(tag: number, value: Uint8Array, field: string): this {
     if (!(value instanceof Uint8Array)) {
       throw invalid(`${field} must be a Uint8Array`);
     }
-    const header = new Uint8Array(5);
-    header[0] = tag;
-    new DataView(header.buffer).setUint32(1, value.length, true);
-    this.#parts.push(header, value);
-    this.#length += 5 + value.length;
-    return this;
+    return this.#push(tag, value, value.length);
   }
 
   text(tag: number, value: string, field: string): this {
@@ -120,31 +131,45 @@ export class FrameWriter {
     if (typeof value !== "bigint" || value < 0n || value > U64_MAX) {
       throw invalid(`${field} must be a bigint in 0..2^64-1, got ${value}`);
     }
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, value, true);
-    return this.bytes(tag, b, field);
+    return this.#push(tag, value, 8);
   }
 
   u32(tag: number, value: number, field: string): this {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
       throw invalid(`${field} must be an integer in 0..2^32-1, got ${value}`);
     }
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, value, true);
-    return this.bytes(tag, b, field);
+    return this.#push(tag, value, 4);
   }
 
   bool(tag: number, value: boolean, field: string): this {
     if (typeof value !== "boolean") throw invalid(`${field} must be a boolean`);
-    return this.bytes(tag, Uint8Array.of(value ? 1 : 0), field);
+    return this.#push(tag, value, 1);
   }
 
   finish(): Uint8Array {
     const out = new Uint8Array(this.#length);
+    const view = new DataView(out.buffer);
     let at = 0;
-    for (const part of this.#parts) {
-      out.set(part, at);
-      at += part.length;
+    for (let i = 0; i < this.#tags.length; i++) {
+      const value = this.#values[i];
+      out[at] = this.#tags[i];
+      if (value instanceof Uint8Array) {
+        view.setUint32(at + 1, value.length, true);
+        out.set(value, at + 5);
+        at += 5 + value.length;
+      } else if (typeof value === "bigint") {
+        view.setUint32(at + 1, 8, true);
+        view.setBigUint64(at + 5, value, true);
+        at += 13;
+      } else if (typeof value === "number") {
+        view.setUint32(at + 1, 4, true);
+        view.setUint32(at + 5, value, true);
+        at += 9;
+      } else {
+        view.setUint32(at + 1, 1, true);
+        out[at + 5] = value ? 1 : 0;
+        at += 6;
+      }
     }
     return out;
   }
