@@ -109,9 +109,9 @@ export class VertexIntake {
    * missing parents too, which are asked of it at once. One request.
    */
   named(from: string, ids: readonly string[]): void {
+    if (from === this.#deps.selfId) return;
     const unknown = ids.slice(0, VOTE_FRONTIER_MAX).filter((id) => this.unknown(id));
     const waiting = ids.some((id) => this.#pending.has(id)) ? this.missingParents() : [];
-    if (from === this.#deps.selfId) return;
     const now = this.#deps.nowMs();
     const named = this.#fetches.takeNamed(unknown, from, now);
     // Only what the request names is marked as asked for.
