@@ -22,7 +22,7 @@ export function doomedCarriers(g: Graph): Set<string> {
     const set = g.sets.get(key)!;
     const winner = set.finalized();
     if (winner === null) continue;
-    for (const m of set.members()) {
+    for (const m of set.unorderedMembers()) {
       const carrier = g.carriers.get(m);
       if (m !== winner && carrier !== undefined && carrier.status === "processing") stack.push(carrier.vertexId);
     }

@@ -15,22 +15,38 @@ const SUPPORT_CACHE_MAX = 256;
 /** Marks a responder that supported two members of one conflict set. */
 const EQUIVOCATED = "";
 
-/** See {@linkcode DagConsensus.recordPoll}. */
+/**
+ * See {@linkcode DagConsensus.recordPoll}. Each set's tally is counted from
+ * the votes' supports as the set is polled, into one reused map: no map per
+ * set per poll (thousands of sets are processing at saturation).
+ */
 export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Decision[] {
   g.polls++;
-  const tallies = tally(g, votes);
+  const supports = votes.map((frontier) => supportFor(g, frontier));
+  for (const support of supports) g.equivocatingVotes += equivocationsIn(support);
   g.lastPollSuccesses = 0;
-  for (const key of [...g.processingSets].sort()) {
-    const setTally = tallies.get(key);
+  const setTally = new Map<string, number>();
+  // Each set's poll changes only that set, so the order is free (no sort of thousands of keys per poll).
+  for (const key of g.processingSets) {
+    setTally.clear();
+    let most = 0;
+    for (let i = 0; i < supports.length; i++) {
+      const carrier = supports[i].get(key);
+      if (carrier === undefined || carrier === EQUIVOCATED) continue;
+      const n = (setTally.get(carrier) ?? 0) + 1;
+      setTally.set(carrier, n);
+      if (n > most) most = n;
+    }
     const set = g.sets.get(key)!;
     // A set that finalized and waits for its vertex makes no progress.
-    if (best(setTally) >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
-    set.recordPoll(setTally);
+    if (most >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
+    set.recordPoll(setTally.size === 0 ? undefined : setTally);
   }
   // An empty vertex is its own one-member choice: beta consecutive polls with alphaConfidence supporters.
   for (const [id, confidence] of g.emptyConfidence) {
     const key = emptyKey(id);
-    const count = tallies.get(key)?.get(key) ?? 0;
+    let count = 0;
+    for (let i = 0; i < supports.length; i++) if (supports[i].has(key)) count++;
     if (count >= g.params.alphaConfidence && confidence < g.params.beta) g.lastPollSuccesses++;
     g.emptyConfidence.set(id, count >= g.params.alphaConfidence ? confidence + 1 : 0);
   }
@@ -74,28 +90,11 @@ function bestIn(supports: readonly ReadonlyMap<string, string>[], key: string): 
   return most;
 }
 
-/** The most supporters any member of one set's tally has (0 for none). */
-function best(setTally: ReadonlyMap<string, number> | undefined): number {
-  let most = 0;
-  for (const count of setTally?.values() ?? []) most = Math.max(most, count);
-  return most;
-}
-
-/** Conflict key -> carrier -> supporting responders. */
-function tally(g: Graph, votes: readonly (readonly string[])[]): Map<string, Map<string, number>> {
-  const tallies = new Map<string, Map<string, number>>();
-  for (const frontier of votes) {
-    for (const [key, carrier] of supportFor(g, frontier)) {
-      if (carrier === EQUIVOCATED) {
-        g.equivocatingVotes++;
-        continue;
-      }
-      let setTally = tallies.get(key);
-      if (setTally === undefined) tallies.set(key, setTally = new Map());
-      setTally.set(carrier, (setTally.get(carrier) ?? 0) + 1);
-    }
-  }
-  return tallies;
+/** Conflict sets one support names a responder as supporting two members of. */
+function equivocationsIn(support: ReadonlyMap<string, string>): number {
+  let n = 0;
+  for (const carrier of support.values()) if (carrier === EQUIVOCATED) n++;
+  return n;
 }
 
 /** supportOf one vote's frontier, remembered until the state changes. */

@@ -71,6 +71,11 @@ export class ConflictSet {
     return [...this.#members].sort();
   }
 
+  /** Members ever seen, in no particular order (for a caller that needs no order: no copy, no sort). */
+  unorderedMembers(): ReadonlySet<string> {
+    return this.#members;
+  }
+
   size(): number {
     return this.#members.size;
   }
@@ -185,16 +190,20 @@ export class ConflictSet {
   recordPoll(votes: ReadonlyMap<string, number> | undefined): void {
     const snowball = this.#snowball;
     if (snowball === null || this.#accepted !== null) return;
+    // The member with the most supporters (the lowest id of equals), and whether another has as many.
     let best: string | null = null;
     let bestCount = 0;
     let tied = false;
     if (votes !== undefined) {
-      for (const [txId, count] of [...votes].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+      for (const [txId, count] of votes) {
         if (count > bestCount) {
           best = txId;
           bestCount = count;
           tied = false;
-        } else if (count === bestCount) tied = true;
+        } else if (count === bestCount) {
+          tied = true;
+          if (txId < best!) best = txId;
+        }
       }
     }
     const preference = this.preference()!;

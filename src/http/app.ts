@@ -106,7 +106,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         : "unmatched";
       const status = String(c.res.status);
       deps.requestDuration.observe({ method: c.req.method, route, status }, seconds);
-      c.header("x-request-id", requestId);
+      // Set on the response itself: c.header() on a finished response copies the whole Response first.
+      c.res.headers.set("x-request-id", requestId);
       noStoreByDefault(c);
       log.info("http request", {
         method: c.req.method,

@@ -56,7 +56,7 @@ export function cacheControl(policy: CachePolicy): MiddlewareHandler<CacheEnv> {
       await next();
       // A handler may choose for one representation (a vertex's bytes are immutable, its JSON view is not).
       if (c.res.ok && (c.req.method === "GET" || c.req.method === "HEAD") && !c.res.headers.has("cache-control")) {
-        c.header("cache-control", cacheHeader(policy, c.get("cacheConfig") ?? DEFAULT_CACHE));
+        c.res.headers.set("cache-control", cacheHeader(policy, c.get("cacheConfig") ?? DEFAULT_CACHE));
       }
     });
   };
