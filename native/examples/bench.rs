@@ -115,7 +115,7 @@ fn main() {
     );
     let key = [9u8; aead::KEY_BYTES];
     let nonce = [4u8; aead::NONCE_BYTES];
-    for size in [128usize, 7 * 1024] {
+    for size in [128usize, 7 * 1024, 300 * 1024] {
         let plain = vec![6u8; size];
         let sealed = aead::seal(&key, &nonce, b"header", &plain).unwrap();
         report(

@@ -118,6 +118,22 @@ impl Output {
         self.len == 0
     }
 
+    /// Whether the caller's buffer shares a byte with `data` (an input of the same call).
+    pub fn overlaps(&self, data: &[u8]) -> bool {
+        let (a, b) = (self.ptr as usize, data.as_ptr() as usize);
+        !data.is_empty() && a < b + data.len() && b < a + self.len
+    }
+
+    /// The caller's buffer, to write in place.
+    ///
+    /// # Safety
+    /// The pointer given to [`output`] must be valid for `len` writable bytes, and no slice of
+    /// the call's inputs may overlap it while the returned slice lives (see [`Output::overlaps`]).
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the caller upholds validity and exclusivity (above).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
     /// Copies `data` (exactly `len` bytes) into the caller's buffer.
     ///
     /// # Safety

@@ -361,15 +361,19 @@ pub unsafe extern "C" fn qudag_aes256gcm_seal(
         let (key, nonce, aad) =
             unsafe { aead_inputs(key, key_len, nonce, nonce_len, aad, aad_len) }?;
         let plain = unsafe { input(plain, plain_len) }?;
-        let out = output(sealed_out, sealed_out_len, plain.len() + aead::TAG_BYTES)?;
-        let sealed = aead::seal(key, nonce, aad, plain)?;
-        unsafe { out.write(&sealed) }
+        let mut out = output(sealed_out, sealed_out_len, plain.len() + aead::TAG_BYTES)?;
+        if out.overlaps(plain) {
+            let sealed = aead::seal(key, nonce, aad, plain)?;
+            return unsafe { out.write(&sealed) };
+        }
+        // SAFETY: checked just above that no input shares a byte with the output.
+        aead::seal_into(key, nonce, aad, plain, unsafe { out.as_mut_slice() })
     })
 }
 
 /// AES-256-GCM open: checks the tag of `sealed` (ciphertext ‖ tag) and writes the plaintext
 /// (`sealed_len - 16` bytes, at least 1: the channel never seals an empty frame), or returns
-/// `AuthenticationFailed` and writes nothing.
+/// `AuthenticationFailed`; `plain_out` then holds zeros, never unauthenticated plaintext.
 ///
 /// # Safety
 /// Each pointer must be valid for its length.
@@ -393,8 +397,12 @@ pub unsafe extern "C" fn qudag_aes256gcm_open(
         if sealed.len() < aead::TAG_BYTES {
             return Err(QudagResult::BadLength);
         }
-        let out = output(plain_out, plain_out_len, sealed.len() - aead::TAG_BYTES)?;
-        let plain = aead::open(key, nonce, aad, sealed)?;
-        unsafe { out.write(&plain) }
+        let mut out = output(plain_out, plain_out_len, sealed.len() - aead::TAG_BYTES)?;
+        if out.overlaps(sealed) {
+            let plain = aead::open(key, nonce, aad, sealed)?;
+            return unsafe { out.write(&plain) };
+        }
+        // SAFETY: checked just above that no input shares a byte with the output.
+        aead::open_into(key, nonce, aad, sealed, unsafe { out.as_mut_slice() })
     })
 }

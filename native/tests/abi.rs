@@ -483,3 +483,92 @@ fn blake3_lengths() {
         BAD_ARGUMENT
     );
 }
+
+/// `qudag_aes256gcm_seal`/`_open` through the C ABI: separate buffers (sealed in place in the
+/// output) and an output that overlaps the input (the copying path) give the same bytes; a
+/// modified byte is refused and leaves zeros, never plaintext.
+#[test]
+fn aes256gcm_exports_in_place_and_overlapping() {
+    let key = [3u8; 32];
+    let nonce = [5u8; 12];
+    let aad = b"frame header";
+    let plain: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+    let seal = |input: *const u8, len: usize, out: *mut u8, out_len: usize| unsafe {
+        qudag_aes256gcm_seal(
+            key.as_ptr(),
+            32,
+            nonce.as_ptr(),
+            12,
+            aad.as_ptr(),
+            aad.len(),
+            input,
+            len,
+            out,
+            out_len,
+        )
+    };
+    let open = |input: *const u8, len: usize, out: *mut u8, out_len: usize| unsafe {
+        qudag_aes256gcm_open(
+            key.as_ptr(),
+            32,
+            nonce.as_ptr(),
+            12,
+            aad.as_ptr(),
+            aad.len(),
+            input,
+            len,
+            out,
+            out_len,
+        )
+    };
+    let mut sealed = vec![0u8; plain.len() + 16];
+    assert_eq!(
+        seal(
+            plain.as_ptr(),
+            plain.len(),
+            sealed.as_mut_ptr(),
+            sealed.len()
+        ),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(sealed, aead::seal(&key, &nonce, aad, &plain).unwrap());
+
+    // The same buffer holds the input and receives the output.
+    let mut shared = plain.clone();
+    shared.extend_from_slice(&[0u8; 16]);
+    let p = shared.as_mut_ptr();
+    assert_eq!(
+        seal(p, plain.len(), p, plain.len() + 16),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(shared, sealed);
+    assert_eq!(
+        open(p, plain.len() + 16, p, plain.len()),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(&shared[..plain.len()], &plain[..]);
+
+    let mut opened = vec![0u8; plain.len()];
+    assert_eq!(
+        open(
+            sealed.as_ptr(),
+            sealed.len(),
+            opened.as_mut_ptr(),
+            opened.len()
+        ),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(opened, plain);
+    sealed[123] ^= 1;
+    let mut refused = vec![0xaau8; plain.len()];
+    assert_eq!(
+        open(
+            sealed.as_ptr(),
+            sealed.len(),
+            refused.as_mut_ptr(),
+            refused.len()
+        ),
+        QudagResult::AuthenticationFailed as u32
+    );
+    assert!(refused.iter().all(|&b| b == 0));
+}
