@@ -487,7 +487,7 @@ export class DagService {
   #store(info: VertexInfo, id: string, bytes: Uint8Array, origin: Origin, from?: string): void {
     const now = this.#o.nowMs();
     const storage = this.#o.storage;
-    // A peer's vertex shares its commit with the others of this burst (peers send it again if it is lost).
+    // A peer's vertex joins this burst's group commit (peers send it again if lost); our own commits it now.
     storage.transaction(() => {
       storage.putVertex({
         id,
@@ -510,7 +510,7 @@ export class DagService {
           inVertexAt: offsets[i],
         });
       });
-    }, { grouped: origin === "peer" });
+    }, origin === "peer" ? { grouped: true } : { withGroup: true });
     this.#times.remember(id, info.vertex.round, info.vertex.timestampMs);
     this.#coverage.add(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));
     this.causalPast.remember(id, info.vertex.parents.map(toHex), Number(info.vertex.timestampMs));

@@ -177,7 +177,7 @@ export class DecisionLog {
         addAcceptedTxs(storage, accepted);
         // Never an empty commit when durable: an empty one syncs nothing, and it must carry the syncing ones.
         if (durable && batch.length === 0) storage.setMeta(SUM_KEY, acceptedTxSum(storage));
-      }, { durable });
+      }, { durable, withGroup: true });
     } catch (error) {
       this.stats.failures++;
       // A durable commit may be all that can still carry commits whose sync failed: its retry is durable too.

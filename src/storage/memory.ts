@@ -10,6 +10,7 @@ import {
   type StoredReceipt,
   type StoredTransaction,
   type StoredVertex,
+  type TransactionOptions,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { MemoryVaultStore } from "./vault_memory.ts";
@@ -400,7 +401,7 @@ export class MemoryStorage implements Storage {
     return [...this.#open().snapshots.keys()].sort((a, b) => b - a);
   }
 
-  transaction<T>(fn: () => T, _options?: { durable?: boolean; grouped?: boolean }): T {
+  transaction<T>(fn: () => T, _options?: TransactionOptions): T {
     const before = cloneState(this.#open());
     try {
       return fn();

@@ -11,8 +11,10 @@ import {
   type StoredReceipt,
   type StoredTransaction,
   type StoredVertex,
+  type TransactionOptions,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
+import { SqliteCommits } from "./_sqlite_commits.ts";
 import {
   checkCertificate,
   checkCut,
@@ -83,20 +85,13 @@ export class SqliteStorage implements Storage {
   #db: DatabaseSync;
   #closed = false;
   #stmts = new Map<string, StatementSync>();
-  #txDepth = 0;
   /** See SqliteOptions.synchronous. */
   readonly #mode: "durable" | "full" | "normal";
   readonly #historyBatch: number | undefined;
   /** Made at the first use, after the migrations. */
   #history: SqliteHistory | null = null;
-  /** A transaction nested in the current one asked for a durable commit. */
-  #syncAfterCommit = false;
-  /** The open group commit (see `transaction`'s `grouped`): its flush timer; the outermost transaction is it. */
-  #group: ReturnType<typeof setTimeout> | null = null;
-  /** A group commit that failed in its timer, reported by the next call. */
-  #groupError: StorageError | null = null;
-  /** The WAL, opened for `syncCommitted` (a sync of any descriptor of a file carries all its written data to disk). */
-  #wal: Deno.FsFile | null = null;
+  /** Transactions, savepoints, the group commit and the WAL's sync (see SqliteCommits). */
+  readonly #commits: SqliteCommits;
   readonly vault: SqliteVaultStore;
 
   private constructor(db: DatabaseSync, path: string, mode: "durable" | "full" | "normal", historyBatch?: number) {
@@ -104,6 +99,12 @@ export class SqliteStorage implements Storage {
     this.path = path;
     this.#mode = mode;
     this.#historyBatch = historyBatch;
+    this.#commits = new SqliteCommits(
+      db,
+      path,
+      mode,
+      () => this.#stmt(SQL.setMeta).run("synced_at", String(Date.now())),
+    );
     this.vault = new SqliteVaultStore({
       db,
       stmt: (sql) => this.#stmt(sql),
@@ -439,114 +440,14 @@ export class SqliteStorage implements Storage {
   snapshotSeqs(): number[] {
     return (this.#stmt(SQL.snapshotSeqs).all() as { seq: number }[]).map((r) => Number(r.seq));
   }
-  transaction<T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T {
+  transaction<T>(fn: () => T, options?: TransactionOptions): T {
     if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
-    this.#throwGroupError();
-    const durable = options?.durable === true && this.#mode === "durable";
-    if (options?.grouped === true && !durable) {
-      if (this.#txDepth === 0) this.#openGroup();
-      return this.#savepoint(fn);
-    }
-    // Anything else commits at its return, as it always has: whatever the group holds commits first.
-    if (this.#group !== null && this.#txDepth === 1) this.flushGroup();
-    if (this.#txDepth > 0) {
-      // Joins the outer transaction; its commit is synced afterwards if this one asked (see #syncAfterCommit).
-      if (durable) this.#syncAfterCommit = true;
-      return this.#savepoint(fn);
-    }
-    // The safety level can only change outside a transaction: FULL for this commit, NORMAL again after.
-    if (durable) this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec("BEGIN IMMEDIATE");
-    this.#txDepth++;
-    try {
-      const result = fn();
-      this.#txDepth--;
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      this.#txDepth--;
-      this.#db.exec("ROLLBACK");
-      throw e;
-    } finally {
-      if (durable) this.#db.exec("PRAGMA synchronous = NORMAL");
-      if (this.#syncAfterCommit) {
-        this.#syncAfterCommit = false;
-        if (!durable) this.#syncNow();
-      }
-    }
-  }
-
-  /**
-   * Opens a group commit: one write transaction that the grouped writes of
-   * this turn of the event loop join (each as a savepoint, so one that fails
-   * undoes only itself), committed by a zero-delay timer, or at once before
-   * any other transaction, `checkWritable` or `close`. Received vertices are
-   * stored this way: one commit per burst instead of one per vertex (the
-   * commits were a node's largest SQLite cost under load, bench/PROFILE.md).
-   * A crash loses at most the last few milliseconds of such writes, which
-   * peers send again.
-   */
-  #openGroup(): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    this.#txDepth = 1;
-    this.#group = setTimeout(() => {
-      try {
-        this.flushGroup();
-      } catch (e) {
-        this.#groupError = e instanceof StorageError
-          ? e
-          : new StorageError("storage_io", `a group commit failed: ${(e as Error).message}`, { cause: e });
-      }
-    }, 0);
+    return this.#commits.transaction(fn, options);
   }
 
   /** Commits the open group commit now, if there is one (and no transaction runs inside it). */
   flushGroup(): void {
-    if (this.#group === null || this.#txDepth !== 1 || this.#closed) return;
-    clearTimeout(this.#group);
-    this.#group = null;
-    this.#txDepth = 0;
-    try {
-      this.#db.exec("COMMIT");
-    } catch (cause) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch { /* SQLite rolled back already */ }
-      throw new StorageError("storage_io", `a group commit failed: ${(cause as Error).message}`, { cause });
-    }
-  }
-
-  #throwGroupError(): void {
-    const e = this.#groupError;
-    if (e === null) return;
-    this.#groupError = null;
-    throw e;
-  }
-
-  #savepoint<T>(fn: () => T): T {
-    const name = `sp${this.#txDepth}`;
-    this.#db.exec(`SAVEPOINT ${name}`);
-    this.#txDepth++;
-    try {
-      const result = fn();
-      this.#txDepth--;
-      this.#db.exec(`RELEASE ${name}`);
-      return result;
-    } catch (e) {
-      this.#txDepth--;
-      this.#db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
-      throw e;
-    }
-  }
-
-  /** Syncs the WAL (with everything committed so far) by one small FULL commit. */
-  #syncNow(): void {
-    this.#db.exec("PRAGMA synchronous = FULL");
-    try {
-      this.#stmt(SQL.setMeta).run("synced_at", String(Date.now()));
-    } finally {
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-    }
+    this.#commits.flushGroup();
   }
 
   /**
@@ -558,14 +459,7 @@ export class SqliteStorage implements Storage {
   async syncCommitted(): Promise<void> {
     if (this.#closed) throw new StorageError("storage_closed", "storage is closed");
     if (this.#mode !== "durable") return;
-    try {
-      this.#wal ??= Deno.openSync(`${this.path}-wal`, { read: true });
-      await this.#wal.syncData();
-    } catch (cause) {
-      throw new StorageError("storage_io", `cannot sync the WAL of ${this.path}: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+    await this.#commits.syncWal();
   }
 
   /** SQLite's `synchronous` setting on this connection, as SQLite reports it. */
@@ -593,15 +487,9 @@ export class SqliteStorage implements Storage {
 
   close(): void {
     if (this.#closed) return;
-    try {
-      this.flushGroup();
-    } catch { /* reported below by nothing: the writes of the last few milliseconds are lost, as in a crash */ }
+    this.#commits.close();
     this.#closed = true;
     this.#stmts.clear();
-    try {
-      this.#wal?.close();
-    } catch { /* a sync under way holds it; it ends with the process */ }
-    this.#wal = null;
     try {
       this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch { /* best effort; WAL replays on next open */ }

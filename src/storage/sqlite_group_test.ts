@@ -80,6 +80,55 @@ Deno.test("SqliteStorage grouped receipts join the burst's commit; ungrouped one
   }
 });
 
+Deno.test("SqliteStorage withGroup: the waiting group and its own writes in one commit; a failure undoes only its own", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = SqliteStorage.open({ dataDir: dir });
+  const copy = `${dir}/copy.db`;
+  try {
+    s.transaction(() => s.putVertex(vertex(hex(1))), { grouped: true });
+    const before = commitsIn(dir);
+    s.transaction(() => s.putVertex(vertex(hex(2))), { withGroup: true });
+    assert.equal(commitsIn(dir), before + 1);
+    assert.equal(countIn(dir, copy), 2);
+    // With no group waiting, it commits alone.
+    s.transaction(() => s.setMeta("k", "v"), { withGroup: true });
+    assert.equal(commitsIn(dir), before + 2);
+    // Without the option, a group waiting is committed first: two commits.
+    s.transaction(() => s.putVertex(vertex(hex(3))), { grouped: true });
+    const plain = commitsIn(dir);
+    s.transaction(() => s.putVertex(vertex(hex(4))));
+    assert.equal(commitsIn(dir), plain + 2);
+    // A failure undoes only its own writes; the group's still commit.
+    s.transaction(() => s.putVertex(vertex(hex(5))), { grouped: true });
+    assert.throws(() =>
+      s.transaction(() => {
+        s.putVertex(vertex(hex(6)));
+        throw new Error("refused");
+      }, { withGroup: true })
+    );
+    s.flushGroup();
+    assert.equal(countIn(dir, copy), 5);
+    assert.equal(s.getVertex(hex(6)), null);
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** Commit records in the WAL (frames whose header gives the database size after a commit), of its current salt. */
+function commitsIn(dir: string): number {
+  const wal = Deno.readFileSync(`${dir}/${DB_FILE}-wal`);
+  const view = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
+  const pageSize = view.getUint32(8);
+  const [salt1, salt2] = [view.getUint32(16), view.getUint32(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (view.getUint32(at + 8) !== salt1 || view.getUint32(at + 12) !== salt2) break;
+    if (view.getUint32(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
 function countIn(dir: string, copy: string, table = "vertices"): number {
   for (const suffix of ["", "-wal"]) {
     try {

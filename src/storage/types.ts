@@ -123,6 +123,13 @@ export class StorageError extends Error {
   }
 }
 
+/** How a {@linkcode Storage.transaction} commits (see there). */
+export interface TransactionOptions {
+  durable?: boolean;
+  grouped?: boolean;
+  withGroup?: boolean;
+}
+
 export interface Storage {
   readonly kind: StorageKind;
   /** Schema version after migrations. */
@@ -240,9 +247,12 @@ export interface Storage {
    * With `grouped` (never with `durable`), the commit may be shared with the
    * other grouped writes of this turn of the event loop and land a moment
    * later, before any other write: for data peers send again (received
-   * vertices), never for what is reported to anyone at once.
+   * vertices), never for what is reported to anyone at once. With
+   * `withGroup` (ignored with `durable`), fn joins the grouped writes waiting
+   * for their commit and commits them with its own when it returns: one
+   * commit instead of two (fn failing undoes only its own writes).
    */
-  transaction<T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T;
+  transaction<T>(fn: () => T, options?: TransactionOptions): T;
   /**
    * Makes every commit made so far as durable as a `durable` one, without
    * blocking the event loop: the disk sync runs on another thread. Resolves
