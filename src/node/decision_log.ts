@@ -171,8 +171,8 @@ export class DecisionLog {
         const accepted: string[] = [];
         for (const { d, atMs } of batch) {
           // A decision restored at start is reported again; the table keeps the first (putDecision is final).
-          if (storage.getDecision(d.id) === null && d.kind === "tx" && d.status === "accepted") accepted.push(d.id);
-          storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: atMs });
+          const fresh = storage.putDecision({ id: d.id, subject: d.kind, status: d.status, decidedAtMs: atMs });
+          if (fresh && d.kind === "tx" && d.status === "accepted") accepted.push(d.id);
         }
         addAcceptedTxs(storage, accepted);
         // Never an empty commit when durable: an empty one syncs nothing, and it must carry the syncing ones.

@@ -280,9 +280,9 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.acceptedOfConflict("acct:1"), "t3");
   });
 
-  t("putDecision() is final: same status is a no-op, a different one is refused", (s) => {
-    s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 });
-    s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 });
+  t("putDecision() is final: same status is a no-op, a different one is refused; true only when new", (s) => {
+    assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }), true);
+    assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 }), false);
     assert.equal(s.getDecision("t1")!.decidedAtMs, 5);
     assertStorageError(
       () => s.putDecision({ id: "t1", subject: "tx", status: "rejected", decidedAtMs: 6 }),

@@ -274,11 +274,12 @@ export class MemoryStorage implements Storage {
     }) ?? null;
   }
 
-  putDecision(d: Decision): void {
+  putDecision(d: Decision): boolean {
     const s = this.#open();
-    if (!checkDecision(s.decisions.get(d.id) ?? null, d)) return;
+    if (!checkDecision(s.decisions.get(d.id) ?? null, d)) return false;
     s.decisions.set(d.id, { ...d });
     s.decisionCounts[d.subject][d.status]++;
+    return true;
   }
   getDecision(id: string): Decision | null {
     const d = this.#open().decisions.get(id);

@@ -316,10 +316,11 @@ export class SqliteStorage implements Storage {
     return this.#ids(SQL.acceptedOfConflict, conflictKey)[0] ?? null;
   }
 
-  putDecision(d: Decision): void {
-    this.transaction(() => {
-      if (!checkDecision(this.getDecision(d.id), d)) return;
+  putDecision(d: Decision): boolean {
+    return this.transaction(() => {
+      if (!checkDecision(this.getDecision(d.id), d)) return false;
       this.#stmt(SQL.putDecision).run(d.id, d.subject, d.status, d.decidedAtMs);
+      return true;
     });
   }
   getDecision(id: string): Decision | null {

@@ -190,11 +190,11 @@ export interface Storage {
   acceptedOfConflict(conflictKey: string): string | null;
 
   /**
-   * Records a decision. Deciding the same id again with the same status is a
-   * no-op; with a different status it throws storage_conflict, because a
-   * decision is final.
+   * Records a decision; true when it is new. Deciding the same id again with
+   * the same status is a no-op (false); with a different status it throws
+   * storage_conflict, because a decision is final.
    */
-  putDecision(d: Decision): void;
+  putDecision(d: Decision): boolean;
   getDecision(id: string): Decision | null;
   /** Every decision, in the order they were recorded (tests and tools only: it reads the whole table). */
   allDecisions(): Decision[];
