@@ -484,6 +484,20 @@ fn blake3_lengths() {
     );
 }
 
+/// The signature shared by `qudag_aes256gcm_seal` and `qudag_aes256gcm_open`.
+type AeadExport = unsafe extern "C" fn(
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    *mut u8,
+    usize,
+) -> u32;
+
 /// `qudag_aes256gcm_seal`/`_open` through the C ABI: separate buffers (sealed in place in the
 /// output) and an output that overlaps the input (the copying path) give the same bytes; a
 /// modified byte is refused and leaves zeros, never plaintext.
@@ -493,8 +507,9 @@ fn aes256gcm_exports_in_place_and_overlapping() {
     let nonce = [5u8; 12];
     let aad = b"frame header";
     let plain: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
-    let seal = |input: *const u8, len: usize, out: *mut u8, out_len: usize| unsafe {
-        qudag_aes256gcm_seal(
+    // Both exports take the same arguments: key, nonce, aad, input, output.
+    let call = |f: AeadExport, input: *const u8, len: usize, out: *mut u8, out_len: usize| unsafe {
+        f(
             key.as_ptr(),
             32,
             nonce.as_ptr(),
@@ -507,20 +522,8 @@ fn aes256gcm_exports_in_place_and_overlapping() {
             out_len,
         )
     };
-    let open = |input: *const u8, len: usize, out: *mut u8, out_len: usize| unsafe {
-        qudag_aes256gcm_open(
-            key.as_ptr(),
-            32,
-            nonce.as_ptr(),
-            12,
-            aad.as_ptr(),
-            aad.len(),
-            input,
-            len,
-            out,
-            out_len,
-        )
-    };
+    let seal = |input, len, out, out_len| call(qudag_aes256gcm_seal, input, len, out, out_len);
+    let open = |input, len, out, out_len| call(qudag_aes256gcm_open, input, len, out, out_len);
     let mut sealed = vec![0u8; plain.len() + 16];
     assert_eq!(
         seal(
