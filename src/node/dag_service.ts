@@ -14,13 +14,7 @@ import {
   vertexSigningMessage,
 } from "../core/mod.ts";
 import type { CryptoBackend, MlDsaSigner, MlDsaVerifier } from "../crypto/backend.ts";
-import {
-  type AdmissionLimits,
-  admit,
-  DEFAULT_ADMISSION_LIMITS,
-  REJECT_REASONS,
-  type RejectReason,
-} from "../dag/admission.ts";
+import { type AdmissionLimits, admit, DEFAULT_ADMISSION_LIMITS, type RejectReason } from "../dag/admission.ts";
 import {
   carriedKeys,
   type CarriedTx,
@@ -41,6 +35,7 @@ import { carriedOffsets, type Storage } from "../storage/mod.ts";
 import type { Genesis } from "./genesis.ts";
 import { AccountKeys } from "./account_keys.ts";
 import { CausalPast } from "./causal_past.ts";
+import { DagMetrics } from "./dag_metrics.ts";
 import { RecentVertices } from "./recent_vertices.ts";
 import { VerifiedTxs } from "./verified_txs.ts";
 import { backfillTimestamps, VertexTimes } from "./vertex_times.ts";
@@ -102,9 +97,7 @@ export class DagService {
   #notDurable: (id: string) => boolean = () => false;
   /** Rounds and timestamps of recent vertices (new ones name recent parents); bounded, older ones are read back. */
   readonly #times: VertexTimes;
-  readonly #received;
-  readonly #rejected;
-  readonly #orphanGauge;
+  readonly #metrics: DagMetrics;
   readonly #coverage: CoverageIndex;
   /** Answers the carried-transaction order rule (src/dag/carried.ts) from the stored links. */
   readonly causalPast: CausalPast;
@@ -143,23 +136,7 @@ export class DagService {
     // Each genesis validator gets an equal share: one sending vertices whose parents never exist evicts only its own.
     this.#orphans = new OrphanBuffer(o.orphanLimits ?? DEFAULT_ORPHAN_LIMITS, o.genesis.validators.length);
     for (const v of o.genesis.validators) this.#names.set(v.id, v.name);
-    this.#received = o.registry.counter(
-      "qudag_dag_vertices_received_total",
-      "Vertices received, by origin and outcome.",
-      ["origin", "result"],
-    );
-    this.#rejected = o.registry.counter(
-      "qudag_dag_vertices_rejected_total",
-      "Vertices refused, by reason (admission reasons and the core's error codes).",
-      ["reason"],
-    );
-    this.#orphanGauge = o.registry.gauge("qudag_dag_orphans", "Vertices waiting for missing parents.");
-    const tracked = o.registry.gauge(
-      "qudag_dag_vertices_tracked",
-      "Unsettled vertices the DAG service holds for admission checks.",
-    );
-    o.registry.onCollect(() => tracked.set({}, this.#coverage.size));
-    for (const r of REJECT_REASONS) this.#rejected.inc({ reason: r }, 0);
+    this.#metrics = new DagMetrics(o.registry, () => this.#coverage.size);
   }
 
   /** Called after a vertex is stored (its parents are always stored before it). */
@@ -224,8 +201,8 @@ export class DagService {
     message: string,
   ): SubmitResult {
     if (origin !== "validate") {
-      this.#received.inc({ origin, result: "rejected" });
-      this.#rejected.inc({ reason: code });
+      this.#metrics.received(origin, "rejected");
+      this.#metrics.rejected(code);
       this.#o.logger.info("vertex rejected", { id, origin, reason: code, detail: message });
     }
     return { status: "rejected", id, code, message };
@@ -396,11 +373,11 @@ export class DagService {
     if (!d.ok) return d.result;
     const { info, id } = d;
     if (this.#times.roundOf(id) !== null) {
-      this.#received.inc({ origin, result: "duplicate" });
+      this.#metrics.received(origin, "duplicate");
       return { status: "duplicate", id };
     }
     if (this.#orphans.has(id)) {
-      this.#received.inc({ origin, result: "duplicate" });
+      this.#metrics.received(origin, "duplicate");
       return { status: "waiting", id, missing: [] };
     }
     const c = await this.#check(info, id, origin);
@@ -409,7 +386,7 @@ export class DagService {
     if (carried !== null) return carried;
     // Another arrival of the same vertex may have been placed while the signatures were checked.
     if (this.#times.roundOf(id) !== null || this.#orphans.has(id)) {
-      this.#received.inc({ origin, result: "duplicate" });
+      this.#metrics.received(origin, "duplicate");
       return this.#times.roundOf(id) !== null ? { status: "duplicate", id } : { status: "waiting", id, missing: [] };
     }
     return this.#place(info, id, bytes, origin, from);
@@ -440,10 +417,10 @@ export class DagService {
     if (verdict.kind === "reject") {
       // What waits on a refused vertex can never enter: drop it now, counted, rather than at expiry.
       for (const child of this.#orphans.discardDependents(id)) {
-        this.#rejected.inc({ reason: "parent_rejected" });
+        this.#metrics.rejected("parent_rejected");
         this.#o.logger.info("waiting vertex dropped: a parent was refused", { id: child, parent: id });
       }
-      this.#orphanGauge.set({}, this.#orphans.size);
+      this.#metrics.waiting(this.#orphans.size);
       return this.#reject(origin, id, verdict.reason, verdict.message);
     }
     if (verdict.kind === "admit" && origin !== "local") {
@@ -456,24 +433,24 @@ export class DagService {
       const refusal = covered.ok ? this.#checkOrder(info, parents) : covered;
       if (refusal !== null) {
         for (const child of this.#orphans.discardDependents(id)) {
-          this.#rejected.inc({ reason: "parent_rejected" });
+          this.#metrics.rejected("parent_rejected");
           this.#o.logger.info("waiting vertex dropped: a parent was refused", { id: child, parent: id });
         }
-        this.#orphanGauge.set({}, this.#orphans.size);
+        this.#metrics.waiting(this.#orphans.size);
         return this.#reject(origin, id, refusal.reason, refusal.message);
       }
     }
     if (verdict.kind === "wait") {
       for (const d of this.#orphans.add(id, bytes, verdict.missing, this.#o.nowMs(), toHex(info.vertex.author))) {
-        this.#rejected.inc({ reason: d.reason });
+        this.#metrics.rejected(d.reason);
         this.#o.logger.warn("waiting vertex dropped", { id: d.id, reason: d.reason });
       }
-      this.#orphanGauge.set({}, this.#orphans.size);
-      this.#received.inc({ origin, result: "waiting" });
+      this.#metrics.waiting(this.#orphans.size);
+      this.#metrics.received(origin, "waiting");
       return { status: "waiting", id, missing: verdict.missing };
     }
     this.#store(info, id, bytes, origin, from);
-    this.#received.inc({ origin, result: "admitted" });
+    this.#metrics.received(origin, "admitted");
     this.#releaseAfter(id, origin);
     return { status: "admitted", id };
   }
@@ -546,7 +523,7 @@ export class DagService {
         if (r.status === "admitted") queue.push(o.id);
       }
     }
-    this.#orphanGauge.set({}, this.#orphans.size);
+    this.#metrics.waiting(this.#orphans.size);
   }
 
   /** Decisions stored but not yet durable (src/node/decision_log.ts): `get` shows such a vertex as undecided. */
