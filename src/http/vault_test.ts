@@ -12,6 +12,8 @@ const S = `${VAULT_API_BASE}/secrets`;
 const VALUE = "value-4b1f9e-never-in-logs";
 const NOTES = "notes-4b1f9e-never-searched";
 const LABEL = "label-4b1f9e";
+// Distinctive, so the on-disk check below cannot match it by chance in the vault key's encoded text (as "ann" could).
+const USERNAME = "ann-4b1f9e";
 
 async function setup(apiKey: string | null = TEST_API_KEY, withVault = true) {
   const dir = Deno.makeTempDirSync({ prefix: "qudag-vault-api-" });
@@ -51,7 +53,7 @@ Deno.test("vault API: create, get, update with versions, search, delete; the val
     const made = await t.call(
       "POST",
       S,
-      { label: LABEL, username: "ann", url: "https://ex.example", tags: ["mail"], notes: NOTES, value: VALUE },
+      { label: LABEL, username: USERNAME, url: "https://ex.example", tags: ["mail"], notes: NOTES, value: VALUE },
       KEY,
     );
     assert.equal(made.status, 201, made.text);
@@ -92,7 +94,7 @@ Deno.test("vault API: create, get, update with versions, search, delete; the val
 
     // Nothing of the secret stays on disk: not in the database file, not in its WAL.
     const disk = fileText(`${t.dir}/${DB_FILE}`) + fileText(`${t.dir}/${DB_FILE}-wal`);
-    for (const s of [LABEL, "ann", "https://ex.example", "work", VALUE, NOTES, "second-value"]) {
+    for (const s of [LABEL, USERNAME, "https://ex.example", "work", VALUE, NOTES, "second-value"]) {
       assert.ok(!disk.includes(s), `${s} is still on disk after the delete`);
     }
     // Nor in the log (debug level included) or the metrics.
