@@ -28,15 +28,7 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   const setTally = new Map<string, number>();
   // Each set's poll changes only that set, so the order is free (no sort of thousands of keys per poll).
   for (const key of g.processingSets) {
-    setTally.clear();
-    let most = 0;
-    for (let i = 0; i < supports.length; i++) {
-      const carrier = supports[i].get(key);
-      if (carrier === undefined || carrier === EQUIVOCATED) continue;
-      const n = (setTally.get(carrier) ?? 0) + 1;
-      setTally.set(carrier, n);
-      if (n > most) most = n;
-    }
+    const most = tallyInto(setTally, supports, key);
     const set = g.sets.get(key)!;
     // A set that finalized and waits for its vertex makes no progress.
     if (most >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
@@ -44,9 +36,7 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   }
   // An empty vertex is its own one-member choice: beta consecutive polls with alphaConfidence supporters.
   for (const [id, confidence] of g.emptyConfidence) {
-    const key = emptyKey(id);
-    let count = 0;
-    for (let i = 0; i < supports.length; i++) if (supports[i].has(key)) count++;
+    const count = tallyInto(setTally, supports, emptyKey(id));
     if (count >= g.params.alphaConfidence && confidence < g.params.beta) g.lastPollSuccesses++;
     g.emptyConfidence.set(id, count >= g.params.alphaConfidence ? confidence + 1 : 0);
   }
@@ -59,8 +49,9 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
 
 /**
  * See {@linkcode DagConsensus.pollSettled}. Asked at every vote, so it builds
- * no tally: each set's best count is read from the votes' supports, and the
- * first set that could still change ends the check.
+ * no tally of every set: each set's best count is read from the votes'
+ * supports as it is looked at, and the first set that could still change ends
+ * the check.
  */
 export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pending: number): boolean {
   if (pending === 0) return true;
@@ -68,8 +59,9 @@ export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pen
   if (votes.length < alphaConfidence && pending >= alphaPreference) return false;
   const supports = votes.map((frontier) => supportFor(g, frontier));
   // Unknown members may gain votes too; they start from zero.
+  const tally = new Map<string, number>();
   const open = (key: string) => {
-    const most = bestIn(supports, key);
+    const most = tallyInto(tally, supports, key);
     return most < alphaConfidence && (most + pending >= alphaPreference || pending >= alphaPreference);
   };
   for (const key of g.processingSets) if (open(key)) return false;
@@ -77,15 +69,19 @@ export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pen
   return true;
 }
 
-/** The most supports, among `supports`, that name one member of the set `key` (equivocations count for none). */
-function bestIn(supports: readonly ReadonlyMap<string, string>[], key: string): number {
+/**
+ * Counts into `tally` (cleared first) how many of `supports` name each member
+ * of the set `key` (equivocations count for none); returns the most.
+ */
+function tallyInto(tally: Map<string, number>, supports: readonly ReadonlyMap<string, string>[], key: string): number {
+  tally.clear();
   let most = 0;
   for (let i = 0; i < supports.length; i++) {
     const carrier = supports[i].get(key);
     if (carrier === undefined || carrier === EQUIVOCATED) continue;
-    let n = 1;
-    for (let j = i + 1; j < supports.length; j++) if (supports[j].get(key) === carrier) n++;
-    most = Math.max(most, n);
+    const n = (tally.get(carrier) ?? 0) + 1;
+    tally.set(carrier, n);
+    if (n > most) most = n;
   }
   return most;
 }
