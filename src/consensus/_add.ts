@@ -6,6 +6,7 @@
 import { acceptReady, reject } from "./_cascade.ts";
 import { carrierId, type CarrierState, type Graph, type TxState, type VertexState } from "./_graph.ts";
 import { ConflictSet } from "./conflicts.ts";
+import { SoloGroup } from "./_solo.ts";
 import { ConsensusError, type Decision, type TxInput, type VertexInput } from "./types.ts";
 
 /** Transactions one vertex may carry. */
@@ -35,13 +36,20 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
 
   let doomed = state.parents.some((p) => g.statusOf(p) === "rejected") ||
     selfDefeating(g, state, vertex.txs);
+  // The sets this vertex brings in alone share one tally (_solo.ts).
+  let group: SoloGroup | null = null;
   vertex.txs.forEach((input, i) => {
+    const newSet = g.soloGroups && !g.sets.has(input.conflictKey) && !g.txs.has(input.id);
     const tx = g.txs.get(input.id) ?? addTx(g, input);
     const carrier: CarrierState = { id: carriers[i], txId: tx.id, vertexId: vertex.id, status: "processing" };
     g.carriers.set(carrier.id, carrier);
     tx.carriers.push(carrier.id);
     const set = g.sets.get(tx.conflictKey)!;
-    set.add(carrier.id);
+    if (newSet && tx.status === "processing" && set.size() === 0 && set.accepted() === null) {
+      set.addSolo(carrier.id, group ??= new SoloGroup(g.params, vertex.id));
+    } else {
+      set.add(carrier.id);
+    }
     // Late: its set decided already (on another transaction, or on another carrier of this one).
     if (set.accepted() !== null || tx.status === "rejected") doomed = true;
   });
@@ -51,6 +59,7 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
   } else {
     g.processingVertices.add(vertex.id);
     if (vertex.txs.length === 0) g.emptyConfidence.set(vertex.id, 0);
+    if (group !== null) g.groups.set(vertex.id, group);
     for (const input of vertex.txs) {
       const key = g.txs.get(input.id)!.conflictKey;
       if (g.sets.get(key)!.processing()) g.processingSets.add(key);

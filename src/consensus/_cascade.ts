@@ -69,6 +69,7 @@ export function acceptVertex(g: Graph, v: VertexState): void {
   v.status = "accepted";
   g.processingVertices.delete(v.id);
   g.emptyConfidence.delete(v.id);
+  g.groups.delete(v.id);
   for (const p of v.parents) g.acceptedTips.delete(p);
   g.acceptedTips.add(v.id);
   g.decide("vertex", v.id, "accepted", v.addedAtPoll);
@@ -127,6 +128,7 @@ export function reject(
     v.status = "rejected";
     g.processingVertices.delete(vid);
     g.emptyConfidence.delete(vid);
+    g.groups.delete(vid);
     g.decide("vertex", vid, "rejected", v.addedAtPoll);
     carrierQueue.push(...v.carriers);
     vertexQueue.push(...v.children);

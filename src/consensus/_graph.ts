@@ -7,6 +7,7 @@
  */
 import type { ConflictSet } from "./conflicts.ts";
 import type { Parameters } from "./parameters.ts";
+import type { SoloGroup } from "./_solo.ts";
 import type { Decision, Status } from "./types.ts";
 import type { CutPosition } from "../dag/coverage.ts";
 
@@ -100,6 +101,14 @@ export class Graph {
    * other: a vertex only some nodes ever see must not be accepted by them.
    */
   readonly emptyConfidence = new Map<string, number>();
+  /**
+   * Processing vertices -> the shared tally of the sets they brought in alone
+   * (_solo.ts), polled like an empty vertex's choice (under its emptyKey).
+   * Off (`soloGroups` false), every set is polled on its own: same decisions,
+   * one tally per set (the reference the tests compare against).
+   */
+  readonly groups = new Map<string, SoloGroup>();
+  readonly soloGroups: boolean;
   polls = 0;
   lastPollSuccesses = 0;
   equivocatingVotes = 0;
@@ -115,8 +124,9 @@ export class Graph {
   position: CutPosition;
   seq: number;
 
-  constructor(params: Parameters, settled: SettledView, position: CutPosition, seq: number) {
+  constructor(params: Parameters, settled: SettledView, position: CutPosition, seq: number, soloGroups = true) {
     this.params = params;
+    this.soloGroups = soloGroups;
     this.settled = settled;
     this.position = position;
     this.seq = seq;

@@ -1,7 +1,8 @@
 /**
  * Polls: each responder's preferred frontier is a vote for the carriers in
  * its ancestry, tallied per conflict set (an empty vertex is a one-member
- * set of its own) and fed to every processing set.
+ * set of its own) and fed to every processing set. The sets a vertex brought
+ * in alone are tallied once, as that vertex (_solo.ts).
  */
 import { acceptReady } from "./_cascade.ts";
 import { shunDoomed } from "./_doom.ts";
@@ -28,11 +29,18 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   const setTally = new Map<string, number>();
   // Each set's poll changes only that set, so the order is free (no sort of thousands of keys per poll).
   for (const key of g.processingSets) {
-    const most = tallyInto(setTally, supports, key);
     const set = g.sets.get(key)!;
+    if (set.grouped()) continue;
+    const most = tallyInto(setTally, supports, key);
     // A set that finalized and waits for its vertex makes no progress.
     if (most >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
     set.recordPoll(setTally.size === 0 ? undefined : setTally);
+  }
+  // Every set of a group had the vertex's count (its one member is supported wherever the vertex is).
+  for (const [id, group] of g.groups) {
+    const count = tallyInto(setTally, supports, emptyKey(id));
+    if (count >= g.params.alphaPreference && !group.finalized) g.lastPollSuccesses += group.carriers.size;
+    group.recordPoll(count);
   }
   // An empty vertex is its own one-member choice: beta consecutive polls with alphaConfidence supporters.
   for (const [id, confidence] of g.emptyConfidence) {
@@ -64,8 +72,9 @@ export function pollSettled(g: Graph, votes: readonly (readonly string[])[], pen
     const most = tallyInto(tally, supports, key);
     return most < alphaConfidence && (most + pending >= alphaPreference || pending >= alphaPreference);
   };
-  for (const key of g.processingSets) if (open(key)) return false;
+  for (const key of g.processingSets) if (!g.sets.get(key)!.grouped() && open(key)) return false;
   for (const id of g.emptyConfidence.keys()) if (open(emptyKey(id))) return false;
+  for (const [id, group] of g.groups) if (group.carriers.size > 0 && open(emptyKey(id))) return false;
   return true;
 }
 
@@ -119,7 +128,11 @@ function supportOf(g: Graph, frontier: readonly string[]): Map<string, string> {
     // Accepted (or settled and dropped): its whole ancestry is decided.
     if (v === undefined || v.status === "accepted") continue;
     if (g.emptyConfidence.has(id)) support.set(emptyKey(id), emptyKey(id));
-    for (const c of v.carriers) {
+    // A group's sets are tallied as the vertex: their keys are left out.
+    const group = g.groups.get(id);
+    if (group !== undefined) support.set(emptyKey(id), emptyKey(id));
+    for (const c of group !== undefined && group.carriers.size === v.carriers.length ? [] : v.carriers) {
+      if (group?.carriers.has(c)) continue;
       const carrier = g.carriers.get(c);
       if (carrier === undefined || carrier.status !== "processing") continue;
       const key = g.txs.get(carrier.txId)!.conflictKey;

@@ -1,4 +1,5 @@
 import type { Parameters } from "./parameters.ts";
+import type { SoloGroup } from "./_solo.ts";
 import { Snowball } from "./snowball.ts";
 
 /**
@@ -7,6 +8,10 @@ import { Snowball } from "./snowball.ts";
  *
  * Invariants:
  * - `accepted` is null or a member; once set, every other member is dead.
+ * - while it follows a {@linkcode SoloGroup} (one member, alive, nothing
+ *   accepted), it has no Snowball of its own: the group's state is its one
+ *   member's, and it takes that state as its own Snowball before anything
+ *   could make it differ from the group's other sets.
  * - the Snowball, when present, prefers a live member; a member that dies
  *   while preferred (a dependency of it was rejected) causes a fresh Snowball
  *   over the remaining live members, so the set can still decide. That is
@@ -48,6 +53,9 @@ export class ConflictSet {
   readonly #txs = new Set<string>();
   readonly #dead = new Set<string>();
   #snowball: Snowball | null = null;
+  /** The shared tally this set follows instead of a Snowball of its own, and its one member (see SoloGroup). */
+  #group: SoloGroup | null = null;
+  #solo = "";
   #accepted: string | null = null;
   /** The member recent polls favoured over the preference, and by how much (see recordPoll). */
   #favourite: string | null = null;
@@ -86,12 +94,51 @@ export class ConflictSet {
 
   /** True while the set has a live member and nothing accepted. */
   processing(): boolean {
-    return this.#accepted === null && this.#snowball !== null;
+    return this.#accepted === null && (this.#snowball !== null || this.#group !== null);
+  }
+
+  /** True while the set follows a {@linkcode SoloGroup}: its polls are the group's. */
+  grouped(): boolean {
+    return this.#group !== null;
+  }
+
+  /**
+   * Adds the first member, which follows `group` (its vertex's shared tally)
+   * instead of a Snowball of its own. Only for a set with no member yet and
+   * nothing accepted.
+   */
+  addSolo(member: string, group: SoloGroup): void {
+    if (this.#members.size > 0 || this.#accepted !== null) {
+      throw new Error(`Consensus invariant broken: set ${this.key} is not new, it cannot follow a vertex's tally`);
+    }
+    this.#members.add(member);
+    this.#solo = member;
+    this.#group = group;
+    group.carriers.add(member);
+  }
+
+  /** Stops following the group, for a set that is decided now (no Snowball needed). */
+  #detach(): void {
+    this.#group?.carriers.delete(this.#solo);
+    this.#group = null;
+  }
+
+  /** Stops following the group: its state becomes this set's own Snowball's, as if it had been polled alone. */
+  #leaveGroup(): void {
+    const group = this.#group;
+    if (group === null) return;
+    this.#detach();
+    this.#snowball = new Snowball(this.#params, this.#solo, {
+      strength: group.strength,
+      confidence: group.confidence,
+    });
+    this.#failedInRow = group.failedInRow;
   }
 
   /** Adds a member. A member added after acceptance is dead on arrival. */
   add(txId: string): void {
     if (this.#members.has(txId)) return;
+    this.#leaveGroup();
     this.#members.add(txId);
     if (this.#accepted !== null) {
       this.#dead.add(txId);
@@ -109,6 +156,8 @@ export class ConflictSet {
   preference(): string | null {
     if (this.#accepted === SETTLED_WINNER) return null;
     if (this.#accepted !== null) return this.#accepted;
+    // Its one member, doomed or not: there is no other to pass over to.
+    if (this.#group !== null) return this.#solo;
     const snowball = this.#snowball;
     if (snowball === null) return null;
     const preferred = snowball.preference();
@@ -136,6 +185,8 @@ export class ConflictSet {
       this.#shunned.clear();
       for (const m of this.#members) if (doomed.has(m)) this.#shunned.add(m);
     }
+    // One member: no other carrier of its transaction to move to.
+    if (this.#group !== null) return;
     const snowball = this.#snowball;
     if (stuck.size === 0 || txOf === undefined || snowball === null || snowball.finalized()) return;
     const preferred = snowball.preference();
@@ -158,17 +209,21 @@ export class ConflictSet {
    * transactions) that the polls are not resolving.
    */
   stalled(): boolean {
+    const group = this.#group;
+    if (group !== null) return !group.finalized && group.failedInRow >= stalledPollsToStall(this.#params);
     return this.processing() && !this.#snowball!.finalized() &&
       this.#failedInRow >= stalledPollsToStall(this.#params);
   }
 
   /** The finalized live choice, if Snowball has finalized. */
   finalized(): string | null {
+    if (this.#group !== null) return this.#group.finalized ? this.#solo : null;
     if (this.#accepted !== null || this.#snowball === null) return null;
     return this.#snowball.finalized() ? this.#snowball.preference() : null;
   }
 
   confidence(): number {
+    if (this.#group !== null) return this.#group.confidence;
     return this.#snowball?.confidence() ?? 0;
   }
 
@@ -188,6 +243,8 @@ export class ConflictSet {
    * safety: wasm/LEDGER.md, "Breaking a stalled split".
    */
   recordPoll(votes: ReadonlyMap<string, number> | undefined): void {
+    // Polled on its own from now on (the graph polls a grouped set through its group).
+    this.#leaveGroup();
     const snowball = this.#snowball;
     if (snowball === null || this.#accepted !== null) return;
     // The member with the most supporters (the lowest id of equals), and whether another has as many.
@@ -250,6 +307,7 @@ export class ConflictSet {
 
   /** Marks `txId` accepted; returns the other live members, now rejected. */
   accept(txId: string): string[] {
+    this.#detach();
     this.#accepted = txId;
     this.#snowball = null;
     const losers: string[] = [];
@@ -267,6 +325,7 @@ export class ConflictSet {
    * (`accepted()` is {@linkcode SETTLED_WINNER}): every member is dead.
    */
   settle(): void {
+    this.#detach();
     this.#accepted = SETTLED_WINNER;
     this.#snowball = null;
     for (const m of this.#members) this.#dead.add(m);
@@ -288,6 +347,7 @@ export class ConflictSet {
 
   /** Drops a dead or accepted member that is no longer held anywhere (its vertex was settled). */
   forget(member: string): void {
+    this.#leaveGroup();
     this.#members.delete(member);
     this.#dead.delete(member);
   }
@@ -295,6 +355,9 @@ export class ConflictSet {
   /** Marks `txId` dead because it was rejected for a reason of its own. */
   kill(txId: string): void {
     if (this.#dead.has(txId)) return;
+    // Its one member dies: no live member is left, so no Snowball either (as #restartIfPreferenceDead would end).
+    if (txId === this.#solo) this.#detach();
+    else this.#leaveGroup();
     this.#dead.add(txId);
     this.#restartIfPreferenceDead();
   }

@@ -19,6 +19,12 @@ export interface DagConsensusOptions {
   readonly position?: CutPosition;
   /** Sequence number of that cut (0: none yet). */
   readonly seq?: number;
+  /**
+   * Poll the sets a vertex brought in alone through one shared tally per
+   * vertex (src/consensus/_solo.ts; default true). False polls every set on
+   * its own: the same decisions at a cost per set, kept as the reference.
+   */
+  readonly soloGroups?: boolean;
 }
 
 /**
@@ -84,6 +90,7 @@ export class DagConsensus {
       options.settled ?? NOTHING_SETTLED,
       options.position ?? GENESIS_POSITION,
       options.seq ?? 0,
+      options.soloGroups ?? true,
     );
   }
 

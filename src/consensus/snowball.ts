@@ -24,10 +24,14 @@ export class Snowball {
   readonly #strength = new Map<string, number>();
   #preference: string;
 
-  constructor(params: Parameters, initialChoice: string) {
+  /**
+   * `resumed` gives the state one choice reached in polls counted elsewhere
+   * (a shared tally, _solo.ts): its strength and its Snowflake's confidence.
+   */
+  constructor(params: Parameters, initialChoice: string, resumed?: { strength: number; confidence: number }) {
     this.#params = params;
-    this.#snowflake = new Snowflake(params, initialChoice);
-    this.#strength.set(initialChoice, 0);
+    this.#snowflake = new Snowflake(params, initialChoice, resumed?.confidence ?? 0);
+    this.#strength.set(initialChoice, resumed?.strength ?? 0);
     this.#preference = initialChoice;
   }
 

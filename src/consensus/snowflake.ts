@@ -22,9 +22,19 @@ export class Snowflake {
   #confidence = 0;
   #finalized = false;
 
-  constructor(params: Parameters, initialChoice: string) {
+  /**
+   * `confidence` > 0 resumes an instance whose consecutive confident polls
+   * for `initialChoice` were counted elsewhere (a shared tally, _solo.ts);
+   * beta or more is finalized.
+   */
+  constructor(params: Parameters, initialChoice: string, confidence = 0) {
     this.#params = params;
     this.#slush = new Slush(initialChoice);
+    if (!Number.isInteger(confidence) || confidence < 0) {
+      throw new RangeError(`confidence must be a non-negative integer, got ${confidence}`);
+    }
+    this.#confidence = Math.min(confidence, params.beta);
+    this.#finalized = confidence >= params.beta;
   }
 
   preference(): string {
