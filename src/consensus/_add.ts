@@ -47,6 +47,7 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
     const set = g.sets.get(tx.conflictKey)!;
     if (newSet && tx.status === "processing" && set.size() === 0 && set.accepted() === null) {
       set.addSolo(carrier.id, group ??= new SoloGroup(g.params, vertex.id));
+      if (tx.deps.length > 0) group.depsFree = false;
     } else {
       set.add(carrier.id);
     }

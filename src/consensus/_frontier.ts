@@ -3,7 +3,7 @@
  * frontiers built from them: the preferred one (its vote) and the virtuous
  * one (where new vertices go).
  */
-import type { Graph, TxState } from "./_graph.ts";
+import type { Graph, TxState, VertexState } from "./_graph.ts";
 import { verticesWaitingFor } from "./_waits.ts";
 import type { TxInput } from "./types.ts";
 
@@ -21,7 +21,7 @@ export function preferredFrontier(g: Graph): string[] {
   for (const id of g.processingVertices) {
     const v = g.vertices.get(id)!;
     const ok = v.parents.every((p) => g.statusOf(p) === "accepted" || strong.has(p)) &&
-      v.carriers.every((c) => carrierPreferred(g, c, memo, 0));
+      (allSolo(g, v) || v.carriers.every((c) => carrierPreferred(g, c, memo, 0)));
     if (ok) strong.add(id);
   }
   g.frontierCache = voteRoom(g, tipsOf(g, strong));
@@ -82,10 +82,20 @@ export function virtuousFrontier(g: Graph, forTxs: readonly TxInput[]): string[]
     if (
       !taken.has(id) &&
       v.parents.every((p) => g.statusOf(p) === "accepted" || clean.has(p)) &&
-      v.txIds.every((t) => txClean(g, t, memo, 0))
+      (allSolo(g, v) || v.txIds.every((t) => txClean(g, t, memo, 0)))
     ) clean.add(id);
   }
   return tipsOf(g, clean);
+}
+
+/**
+ * True when every carrier of `v` follows its vertex's tally (_solo.ts) and no
+ * transaction of them has a dependency: each is then its set's one member,
+ * alive, without dependencies, so preferred and clean.
+ */
+function allSolo(g: Graph, v: VertexState): boolean {
+  const group = g.groups.get(v.id);
+  return group !== undefined && group.depsFree && group.carriers.size === v.carriers.length;
 }
 
 /** Tips of the accepted vertices and of `chosen` (processing vertices closed under parents), sorted. */

@@ -28,6 +28,8 @@ export class SoloGroup {
   confidence = 0;
   /** Polls in a row without alphaPreference supporters (ConflictSet's failedInRow). */
   failedInRow = 0;
+  /** No transaction of these carriers has a dependency. */
+  depsFree = true;
   readonly #params: Parameters;
 
   constructor(params: Parameters, vertexId: string) {

@@ -133,6 +133,16 @@ export class DagConsensus {
     return this.#g.processingVertices.size > 0 || this.#g.processingTxs.size > 0;
   }
 
+  /** How many vertices and transactions are undecided. */
+  undecidedCounts(): { vertices: number; txs: number } {
+    return { vertices: this.#g.processingVertices.size, txs: this.#g.processingTxs.size };
+  }
+
+  /** Undecided transaction ids in the order they arrived (no copy, no sort: thousands under load). */
+  undecidedTxs(): IterableIterator<string> {
+    return this.#g.processingTxs.values();
+  }
+
   /** Undecided vertex and transaction ids, sorted (for metrics and diagnosis). */
   undecided(): { vertices: string[]; txs: string[] } {
     return { vertices: [...this.#g.processingVertices].sort(), txs: [...this.#g.processingTxs].sort() };

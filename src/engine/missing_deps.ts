@@ -13,12 +13,13 @@ import type { DagConsensus, Status } from "../consensus/mod.ts";
  * such as the simulation, ever ask.
  */
 export function missingDeps(
-  consensus: Pick<DagConsensus, "undecided" | "txInfo">,
+  consensus: Pick<DagConsensus, "undecidedTxs" | "txInfo">,
   settledStatus: ((txId: string) => Status | undefined) | undefined,
   max: number,
 ): string[] {
   const missing = new Set<string>();
-  for (const tx of consensus.undecided().txs) {
+  // In arrival order: the same calls give the same answer, without a sort of every undecided id each time.
+  for (const tx of consensus.undecidedTxs()) {
     for (const dep of consensus.txInfo(tx)?.deps ?? []) {
       if (consensus.txInfo(dep) === undefined && settledStatus?.(dep) === undefined) missing.add(dep);
     }

@@ -115,6 +115,7 @@ export type EngineConsensusView = Pick<
   | "conflictSet"
   | "preferenceOf"
   | "undecided"
+  | "undecidedCounts"
   | "vertexInfo"
   | "txInfo"
   | "virtuousFrontier"

@@ -174,7 +174,7 @@ export class ConsensusService {
       this.#m.polls.set({ phase: "held_expired" }, s.heldPollsExpired);
       // Counters kept by storage and consensus: no scan of the vertex table.
       const decided = this.#o.storage.decisionCountsBySubject().vertex;
-      this.#m.vertices.set({ state: "processing" }, this.engine.consensus.undecided().vertices.length);
+      this.#m.vertices.set({ state: "processing" }, this.engine.consensus.undecidedCounts().vertices);
       this.#m.vertices.set({ state: "accepted" }, decided.accepted);
       this.#m.vertices.set({ state: "rejected" }, decided.rejected);
       inMemory.set({}, this.engine.consensus.size.vertices);
