@@ -59,9 +59,11 @@ export const SQL = {
   carriersOfConflict:
     "SELECT c.vertex, v.ts_ms FROM tx_carriers AS c CROSS JOIN vertices AS v INDEXED BY vertices_ts_by_id ON v.id = c.vertex " +
     "WHERE c.conflict_key = ? ORDER BY c.vertex",
-  conflicting: "SELECT id FROM transactions WHERE conflict_key = ? ORDER BY id",
-  acceptedOfConflict: "SELECT t.id FROM transactions AS t CROSS JOIN decisions AS d ON d.id = t.id " +
-    "WHERE t.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' ORDER BY t.id LIMIT 1",
+  // From the carriers (migration 11): one row per vertex carrying a transaction, in key order (by vertex), so the
+  // caller drops repeats and sorts the key's few ids. At most one transaction of a key is ever accepted.
+  conflicting: "SELECT tx_id AS id FROM tx_carriers WHERE conflict_key = ?",
+  acceptedOfConflict: "SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id " +
+    "WHERE c.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1",
 
   putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?)",
   getDecision: "SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?",

@@ -239,6 +239,11 @@ function runDagConformance(target: ConformanceTarget): void {
       { vertex: "03", timestampMs: BASE_MS + 3 },
     ]);
     assert.deepEqual(s.carriersOfConflict("acct:9"), []);
+    // Each transaction once, sorted, however many vertices carry it.
+    assert.deepEqual(s.conflicting("acct:1"), ["t1", "t2"]);
+    s.putDecision({ id: "t2", subject: "tx", status: "accepted", decidedAtMs: BASE_MS });
+    assert.equal(s.acceptedOfConflict("acct:1"), "t2");
+    assert.equal(s.acceptedOfConflict("acct:2"), null);
     assert.deepEqual(s.vertexLinks("03"), { parents: ["01", "02"], timestampMs: BASE_MS + 3 });
     assert.deepEqual(s.vertexLinks("01"), { parents: [], timestampMs: BASE_MS + 1 });
     assert.equal(s.vertexLinks("99"), null);

@@ -209,6 +209,16 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       CREATE INDEX vertices_ts_by_id ON vertices(id, ts_ms);`,
   },
+  {
+    version: 11,
+    name: "conflicts_from_carriers",
+    // A conflict key's transactions are read from tx_carriers (its primary key leads with the key), which every
+    // stored transaction has a row in (migration 5 copied the older ones). The index this drops cost every stored
+    // transaction one more random B-tree entry, each a page of its own in a commit: about 20 µs a transfer in the
+    // write pattern of a node under load (bench/PROFILE.md, change 44).
+    sql: `
+      DROP INDEX transactions_by_conflict;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

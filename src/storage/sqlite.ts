@@ -310,7 +310,7 @@ export class SqliteStorage implements Storage {
       : null;
   }
   conflicting(conflictKey: string): string[] {
-    return this.#ids(SQL.conflicting, conflictKey);
+    return [...new Set(this.#ids(SQL.conflicting, conflictKey))].sort();
   }
   acceptedOfConflict(conflictKey: string): string | null {
     return this.#ids(SQL.acceptedOfConflict, conflictKey)[0] ?? null;

@@ -220,9 +220,10 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
   vertexIdsWithoutTimestamp: ["SEARCH vertices USING COVERING INDEX vertices_by_ts (ts_ms=?)"],
   pruneVertexBodies: ["SEARCH vertices USING INDEX vertices_unpruned_by_ts (ts_ms<?)"],
   acceptedOfConflict: [
-    "SEARCH t USING COVERING INDEX transactions_by_conflict (conflict_key=?)",
+    "SEARCH c USING PRIMARY KEY (conflict_key=?)",
     "SEARCH d USING INDEX sqlite_autoindex_decisions_1 (id=?)",
   ],
+  conflicting: ["SEARCH tx_carriers USING PRIMARY KEY (conflict_key=?)"],
   carriersOfConflict: [
     "SEARCH c USING PRIMARY KEY (conflict_key=?)",
     "SEARCH v USING COVERING INDEX vertices_ts_by_id (id=?)",
