@@ -73,6 +73,11 @@ export class SqliteCommits {
     }
   }
 
+  /** True inside a caller's transaction (the open group commit alone does not count). */
+  inTransaction(): boolean {
+    return this.#txDepth > (this.#group !== null ? 1 : 0);
+  }
+
   /** Commits the open group commit now, if there is one (and no transaction runs inside it). */
   flushGroup(): void {
     if (this.#group === null || this.#txDepth !== 1 || this.#closed) return;

@@ -65,7 +65,9 @@ export const SQL = {
   acceptedOfConflict: "SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id " +
     "WHERE c.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1",
 
-  putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?)",
+  // A decision already there is left as it is (putDecision compares it); no insert, so no counter trigger.
+  putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?) " +
+    "ON CONFLICT(id) DO NOTHING",
   getDecision: "SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?",
   allDecisions: "SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY rowid",
 

@@ -300,6 +300,30 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.getDecision("nope"), null);
   });
 
+  t("putDecision() inside a transaction: the same answers, and a refusal undoes the transaction", (s) => {
+    const news = s.transaction(() => [
+      s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }),
+      s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 }),
+      s.putDecision({ id: "v1", subject: "vertex", status: "accepted", decidedAtMs: 5 }),
+    ]);
+    assert.deepEqual(news, [true, false, true]);
+    assertStorageError(
+      () =>
+        s.transaction(() => {
+          s.putDecision({ id: "t2", subject: "tx", status: "accepted", decidedAtMs: 6 });
+          s.putDecision({ id: "t1", subject: "tx", status: "rejected", decidedAtMs: 6 });
+        }),
+      "storage_conflict",
+      /tx t1 was already accepted; cannot record it as rejected/,
+    );
+    assert.equal(s.getDecision("t2"), null);
+    assert.equal(s.getDecision("t1")!.decidedAtMs, 5);
+    assert.deepEqual(s.decisionCountsBySubject(), {
+      tx: { accepted: 1, rejected: 0 },
+      vertex: { accepted: 1, rejected: 0 },
+    });
+  });
+
   t("transaction() rolls back every write when fn throws", (s) => {
     s.setMeta("k", "before");
     s.putVertex(vertex("00", [], 0n, BASE_MS));

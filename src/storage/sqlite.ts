@@ -317,11 +317,12 @@ export class SqliteStorage implements Storage {
   }
 
   putDecision(d: Decision): boolean {
-    return this.transaction(() => {
-      if (!checkDecision(this.getDecision(d.id), d)) return false;
-      this.#stmt(SQL.putDecision).run(d.id, d.subject, d.status, d.decidedAtMs);
-      return true;
-    });
+    // One statement writes or changes nothing; the decision already there is read only then, to be compared.
+    const put = () =>
+      Number(this.#stmt(SQL.putDecision).run(d.id, d.subject, d.status, d.decidedAtMs).changes) > 0 ||
+      checkDecision(this.getDecision(d.id), d);
+    // Inside the caller's transaction (the decision log's batches) no savepoint is needed around it.
+    return this.#commits.inTransaction() ? put() : this.transaction(put);
   }
   getDecision(id: string): Decision | null {
     const row = this.#stmt(SQL.getDecision).get(id) as DecisionRow | undefined;
