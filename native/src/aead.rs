@@ -33,12 +33,51 @@ pub fn seal_into(
     if out.len() != plain.len() + TAG_BYTES {
         return Err(QudagResult::BadLength);
     }
-    let (body, tag_out) = out.split_at_mut(plain.len());
-    body.copy_from_slice(plain);
+    out[..plain.len()].copy_from_slice(plain);
+    seal_in_place(key, nonce, aad, out)
+}
+
+/// Seals the plaintext that fills `buf` but its last `TAG_BYTES` bytes, in place: `buf` then
+/// holds ciphertext ‖ tag. The peer channel builds a frame around its plaintext and seals it
+/// there, with no second buffer.
+pub fn seal_in_place(
+    key: &[u8; KEY_BYTES],
+    nonce: &[u8; NONCE_BYTES],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Outcome<()> {
+    if buf.len() < TAG_BYTES {
+        return Err(QudagResult::BadLength);
+    }
+    let (body, tag_out) = buf.split_at_mut(buf.len() - TAG_BYTES);
     let tag = cipher(key)?
         .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), body)
         .map_err(|_| QudagResult::BadLength)?;
     tag_out.copy_from_slice(tag.as_ref());
+    Ok(())
+}
+
+/// Opens `body` ‖ `tag` in place: `body` then holds the plaintext, or zeros with
+/// `AuthenticationFailed` (never unauthenticated plaintext).
+pub fn open_in_place(
+    key: &[u8; KEY_BYTES],
+    nonce: &[u8; NONCE_BYTES],
+    aad: &[u8],
+    body: &mut [u8],
+    tag: &[u8],
+) -> Outcome<()> {
+    let tag = Tag::try_from(tag).map_err(|_| QudagResult::BadLength)?;
+    let opened = cipher(key)?.open_in_place_separate_tag(
+        Nonce::assume_unique_for_key(*nonce),
+        Aad::from(aad),
+        tag,
+        body,
+        0..,
+    );
+    if opened.is_err() {
+        body.fill(0);
+        return Err(QudagResult::AuthenticationFailed);
+    }
     Ok(())
 }
 
@@ -56,20 +95,8 @@ pub fn open_into(
         return Err(QudagResult::BadLength);
     }
     let (body, tag) = sealed.split_at(sealed.len() - TAG_BYTES);
-    let tag = Tag::try_from(tag).map_err(|_| QudagResult::BadLength)?;
     out.copy_from_slice(body);
-    let opened = cipher(key)?.open_in_place_separate_tag(
-        Nonce::assume_unique_for_key(*nonce),
-        Aad::from(aad),
-        tag,
-        out,
-        0..,
-    );
-    if opened.is_err() {
-        out.fill(0);
-        return Err(QudagResult::AuthenticationFailed);
-    }
-    Ok(())
+    open_in_place(key, nonce, aad, out, tag)
 }
 
 /// As [`seal_into`], into a new buffer.

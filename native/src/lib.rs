@@ -360,6 +360,21 @@ pub unsafe extern "C" fn qudag_aes256gcm_seal(
     guard(|| {
         let (key, nonce, aad) =
             unsafe { aead_inputs(key, key_len, nonce, nonce_len, aad, aad_len) }?;
+        if plain_len > 0 && std::ptr::eq(plain, sealed_out) {
+            // In place: the caller's buffer holds the plaintext and room for the tag after it.
+            let mut out = output(
+                sealed_out,
+                sealed_out_len,
+                plain_len
+                    .checked_add(aead::TAG_BYTES)
+                    .ok_or(QudagResult::BadLength)?,
+            )?;
+            if !(out.overlaps(key) || out.overlaps(nonce) || out.overlaps(aad)) {
+                // SAFETY: the one buffer is valid for its length (the caller's promise) and no
+                // other slice of it exists: the other inputs were checked apart from it.
+                return aead::seal_in_place(key, nonce, aad, unsafe { out.as_mut_slice() });
+            }
+        }
         let plain = unsafe { input(plain, plain_len) }?;
         let mut out = output(sealed_out, sealed_out_len, plain.len() + aead::TAG_BYTES)?;
         if out.overlaps(plain) {
@@ -393,6 +408,17 @@ pub unsafe extern "C" fn qudag_aes256gcm_open(
     guard(|| {
         let (key, nonce, aad) =
             unsafe { aead_inputs(key, key_len, nonce, nonce_len, aad, aad_len) }?;
+        if sealed_len > aead::TAG_BYTES && std::ptr::eq(sealed, plain_out) {
+            // In place: the plaintext replaces the ciphertext at the start of the caller's buffer.
+            let plain_len = sealed_len - aead::TAG_BYTES;
+            let mut out = output(plain_out, plain_out_len, plain_len)?;
+            // SAFETY: the tag follows the plaintext's bytes in the sealed input: no byte in common.
+            let tag = unsafe { input(sealed.add(plain_len), aead::TAG_BYTES) }?;
+            if !(out.overlaps(key) || out.overlaps(nonce) || out.overlaps(aad)) {
+                // SAFETY: as in the seal above; the tag was checked apart from the output too.
+                return aead::open_in_place(key, nonce, aad, unsafe { out.as_mut_slice() }, tag);
+            }
+        }
         let sealed = unsafe { input(sealed, sealed_len) }?;
         if sealed.len() < aead::TAG_BYTES {
             return Err(QudagResult::BadLength);

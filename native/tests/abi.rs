@@ -498,9 +498,10 @@ type AeadExport = unsafe extern "C" fn(
     usize,
 ) -> u32;
 
-/// `qudag_aes256gcm_seal`/`_open` through the C ABI: separate buffers (sealed in place in the
-/// output) and an output that overlaps the input (the copying path) give the same bytes; a
-/// modified byte is refused and leaves zeros, never plaintext.
+/// `qudag_aes256gcm_seal`/`_open` through the C ABI: separate buffers, one buffer for input
+/// and output (sealed and opened in place), and an output that overlaps the input elsewhere
+/// (the copying path) give the same bytes; a modified byte is refused and leaves zeros, never
+/// plaintext, in place too.
 #[test]
 fn aes256gcm_exports_in_place_and_overlapping() {
     let key = [3u8; 32];
@@ -550,6 +551,33 @@ fn aes256gcm_exports_in_place_and_overlapping() {
         QudagResult::Ok as u32
     );
     assert_eq!(&shared[..plain.len()], &plain[..]);
+
+    // In place again, then a modified byte: the plaintext's place holds zeros.
+    assert_eq!(
+        seal(p, plain.len(), p, plain.len() + 16),
+        QudagResult::Ok as u32
+    );
+    shared[77] ^= 1;
+    assert_eq!(
+        open(p, plain.len() + 16, p, plain.len()),
+        QudagResult::AuthenticationFailed as u32
+    );
+    assert!(shared[..plain.len()].iter().all(|&b| b == 0));
+
+    // The output starts 8 bytes into the input: the copying path, the same bytes.
+    let mut shifted = vec![0u8; plain.len() + 24];
+    shifted[..plain.len()].copy_from_slice(&plain);
+    let q = shifted.as_mut_ptr();
+    assert_eq!(
+        seal(q, plain.len(), unsafe { q.add(8) }, plain.len() + 16),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(&shifted[8..], &sealed[..]);
+    assert_eq!(
+        open(unsafe { q.add(8) }, plain.len() + 16, q, plain.len()),
+        QudagResult::Ok as u32
+    );
+    assert_eq!(&shifted[..plain.len()], &plain[..]);
 
     let mut opened = vec![0u8; plain.len()];
     assert_eq!(

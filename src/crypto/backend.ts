@@ -151,6 +151,13 @@ export interface SyncAes256Gcm {
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array<ArrayBuffer>;
   /** The plaintext of `sealed`, or null when its tag does not match. */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null;
+  /** Seals in place: `buf` holds the plaintext and 16 spare bytes after it, then ciphertext ‖ tag. */
+  sealInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): void;
+  /**
+   * Opens in place: `buf` holds ciphertext ‖ tag; returns the plaintext, a view of `buf`'s start,
+   * or null when the tag does not match (those bytes are then zeros).
+   */
+  openInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): Uint8Array | null;
 }
 
 export interface CryptoBackend {

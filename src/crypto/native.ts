@@ -162,6 +162,30 @@ function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
       check("AES-256-GCM open", result);
       return plain;
     },
+    // One buffer as input and output: the library works in it (native/src/lib.rs), no copy, no allocation.
+    sealInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): void {
+      if (buf.length <= AES_TAG_BYTES) {
+        throw new CryptoError(
+          "crypto_bad_length",
+          `an AES-256-GCM buffer sealed in place is ${buf.length} bytes; it needs a plaintext and ${AES_TAG_BYTES} more`,
+        );
+      }
+      const plain = buf.subarray(0, buf.length - AES_TAG_BYTES);
+      check("AES-256-GCM seal", call("qudag_aes256gcm_seal", key, nonce, aad, plain, buf));
+    },
+    openInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): Uint8Array | null {
+      if (buf.length <= AES_TAG_BYTES) {
+        throw new CryptoError(
+          "crypto_bad_length",
+          `sealed AES-256-GCM data is ${buf.length} bytes; it must be longer than its ${AES_TAG_BYTES}-byte tag`,
+        );
+      }
+      const plain = buf.subarray(0, buf.length - AES_TAG_BYTES);
+      const result = call("qudag_aes256gcm_open", key, nonce, aad, buf, plain);
+      if (result === NativeResult.authenticationFailed) return null;
+      check("AES-256-GCM open", result);
+      return plain;
+    },
   });
 }
 

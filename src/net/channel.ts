@@ -23,6 +23,7 @@ import {
   DATA_HEADER_BYTES,
   FRAME_DATA,
   type FrameKind,
+  GCM_TAG_BYTES,
   KIND_APP,
   KIND_CONFIRM,
   KIND_PING,
@@ -64,29 +65,45 @@ function checkKeyLength(key: Uint8Array): void {
   if (key.length !== AES_KEY_BYTES) throw new RangeError(`AES-256-GCM key is ${key.length} bytes, expected 32`);
 }
 
-/** This direction's AES-256-GCM encryption: ciphertext ‖ tag. */
+/**
+ * This direction's AES-256-GCM encryption of `body`, which holds the plaintext and 16 spare bytes
+ * for the tag: ciphertext ‖ tag, in `body` itself (native) or in a new buffer (WebCrypto).
+ */
 type Seal = (
   nonce: Uint8Array<ArrayBuffer>,
-  aad: Uint8Array<ArrayBuffer>,
-  plain: Uint8Array<ArrayBuffer>,
-) => Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>>;
+  aad: Uint8Array,
+  body: Uint8Array,
+) => Uint8Array | Promise<Uint8Array>;
 
-/** The peer's direction: the plaintext, or a throw when the tag does not match. */
+/**
+ * The peer's direction: the plaintext, or a throw when the tag does not match. The native
+ * library opens `sealed` in place (the plaintext is a view of its start); WebCrypto copies.
+ */
 type Open = (
   nonce: Uint8Array<ArrayBuffer>,
   aad: Uint8Array,
   sealed: Uint8Array,
-) => Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>>;
+) => Uint8Array | Promise<Uint8Array>;
 
 async function sealWith(key: Uint8Array, aes: SyncAes256Gcm | undefined): Promise<Seal> {
   checkKeyLength(key);
   if (aes !== undefined) {
     const own = key.slice();
-    return (nonce, aad, plain) => aes.seal(own, nonce, aad, plain);
+    return (nonce, aad, body) => {
+      aes.sealInPlace(own, nonce, aad, body);
+      return body;
+    };
   }
   const cryptoKey = await crypto.subtle.importKey("raw", new Uint8Array(key), "AES-GCM", false, ["encrypt"]);
-  return async (iv, additionalData, plain) =>
-    new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData }, cryptoKey, plain));
+  // WebCrypto wants buffers of its own: the frame's views are copied out.
+  return async (iv, aad, body) =>
+    new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData: aad.slice() },
+        cryptoKey,
+        body.slice(0, body.length - GCM_TAG_BYTES),
+      ),
+    );
 }
 
 async function openWith(key: Uint8Array, aes: SyncAes256Gcm | undefined): Promise<Open> {
@@ -94,7 +111,7 @@ async function openWith(key: Uint8Array, aes: SyncAes256Gcm | undefined): Promis
   if (aes !== undefined) {
     const own = key.slice();
     return (nonce, aad, sealed) => {
-      const plain = aes.open(own, nonce, aad, sealed);
+      const plain = aes.openInPlace(own, nonce, aad, sealed);
       if (plain === null) throw new Error("AES-GCM tag does not match");
       return plain;
     };
@@ -134,17 +151,16 @@ export class SendCipher {
     return this.#seal(counter, kind, payload);
   }
 
+  /** One buffer: header, then kind and payload sealed where they are (a vertex's frame is hundreds of KB). */
   async #seal(counter: number, kind: FrameKind, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-    const header = new Uint8Array(DATA_HEADER_BYTES);
-    header[0] = FRAME_DATA;
-    writeCounter(header, 1, counter);
-    const plain = new Uint8Array(1 + payload.length);
-    plain[0] = kind;
-    plain.set(payload, 1);
-    const sealed = await this.#encrypt(nonceOf(counter), header, plain);
-    const frame = new Uint8Array(DATA_HEADER_BYTES + sealed.length);
-    frame.set(header, 0);
-    frame.set(sealed, DATA_HEADER_BYTES);
+    const frame = new Uint8Array(DATA_HEADER_BYTES + 1 + payload.length + GCM_TAG_BYTES);
+    frame[0] = FRAME_DATA;
+    writeCounter(frame, 1, counter);
+    frame[DATA_HEADER_BYTES] = kind;
+    frame.set(payload, DATA_HEADER_BYTES + 1);
+    const body = frame.subarray(DATA_HEADER_BYTES);
+    const sealed = await this.#encrypt(nonceOf(counter), frame.subarray(0, DATA_HEADER_BYTES), body);
+    if (sealed !== body) frame.set(sealed, DATA_HEADER_BYTES);
     return frame;
   }
 }
@@ -169,7 +185,11 @@ export class ReceiveCipher {
     return this.#expected;
   }
 
-  /** Rejects with a ChannelError; after any rejection the channel must be dropped. */
+  /**
+   * Rejects with a ChannelError; after any rejection the channel must be dropped. The frame's
+   * bytes are the channel's from now on: it may decrypt them in place (the payload is then a view
+   * of `frame`).
+   */
   open(frame: Uint8Array): Promise<Opened> {
     let counter: number;
     try {

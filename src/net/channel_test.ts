@@ -50,9 +50,10 @@ for (const [label, aes, ignore] of IMPLEMENTATIONS) {
     const f1 = await tx.seal(KIND_APP, new Uint8Array([1]));
     const f2 = await tx.seal(KIND_APP, new Uint8Array([2]));
     const rx = await ReceiveCipher.create(key, MAX, aes);
-    await rejectsWith("counter", rx.open(f1)); // skipped ahead
-    await rx.open(f0);
-    await rejectsWith("counter", rx.open(f0)); // replayed
+    // A frame opened is the channel's (decrypted in place): each receiver gets copies.
+    await rejectsWith("counter", rx.open(f1.slice())); // skipped ahead
+    await rx.open(f0.slice());
+    await rejectsWith("counter", rx.open(f0.slice())); // replayed
     const rx2 = await ReceiveCipher.create(key, MAX, aes);
     await rx2.open(f0);
     await rx2.open(f1);
@@ -71,7 +72,12 @@ for (const [label, aes, ignore] of IMPLEMENTATIONS) {
         bad[at] ^= 0x01;
         await rejectsWith("tampered", (await ReceiveCipher.create(key, MAX, aes)).open(bad));
       }
-      await rejectsWith("tampered", (await ReceiveCipher.create(other, MAX, aes)).open(frame));
+      await rejectsWith("tampered", (await ReceiveCipher.create(other, MAX, aes)).open(frame.slice()));
+      // The right key opens the untouched frame.
+      assert.deepEqual(
+        [...(await (await ReceiveCipher.create(key, MAX, aes)).open(frame)).payload],
+        new Array(16).fill(0),
+      );
       // Frame 1 relabelled as frame 0: the header is associated data, so authentication fails.
       await tx.seal(KIND_APP, new Uint8Array(1));
       const f1 = await tx.seal(KIND_APP, new Uint8Array(1));
@@ -135,4 +141,28 @@ Deno.test("native AES-256-GCM matches NIST SP 800-38D test case 14 and refuses a
     /longer than its 16-byte tag/,
   );
   assert.throws(() => aes.seal(zeroKey.subarray(1), zeroNonce, new Uint8Array(0), new Uint8Array(1)), /key/);
+});
+
+Deno.test("native AES-256-GCM in place: the bytes of seal and open, in the caller's buffer; a refusal leaves zeros", {
+  ignore: NATIVE_AES === undefined,
+}, () => {
+  const aes = NATIVE_AES as SyncAes256Gcm;
+  const k = new Uint8Array(32).fill(9);
+  const nonce = new Uint8Array(12).fill(4);
+  const aad = new Uint8Array([1, 2, 3]);
+  const plain = new Uint8Array(300_000).map((_, i) => i * 13);
+  // A frame's layout: a header, then the plaintext with room for the tag.
+  const frame = new Uint8Array(9 + plain.length + 16);
+  frame.set(plain, 9);
+  const body = frame.subarray(9);
+  aes.sealInPlace(k, nonce, aad, body);
+  assert.deepEqual(body, aes.seal(k, nonce, aad, plain));
+  const opened = aes.openInPlace(k, nonce, aad, body);
+  assert.ok(opened !== null && opened.buffer === frame.buffer && opened.byteOffset === 9);
+  assert.deepEqual(opened, plain);
+  aes.sealInPlace(k, nonce, aad, body);
+  body[1000] ^= 1;
+  assert.equal(aes.openInPlace(k, nonce, aad, body), null);
+  assert.ok(body.subarray(0, plain.length).every((b) => b === 0));
+  assert.throws(() => aes.sealInPlace(k, nonce, aad, new Uint8Array(16)), /needs a plaintext and 16 more/);
 });
