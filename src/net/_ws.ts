@@ -21,6 +21,7 @@ import { concatBytes } from "../bytes.ts";
 import {
   closePayload,
   encodeFrame,
+  encodeFrameParts,
   frameBytes,
   OP_BINARY,
   OP_CLOSE,
@@ -40,6 +41,8 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 const READ_CHUNK_BYTES = 64 * 1024;
+/** From this size a payload given away (sendOwned) goes out as it is, behind a header of its own. */
+const OWNED_FRAME_BYTES_MIN = 16 * 1024;
 /** Frames written to the socket in one write, at most this many bytes together. */
 const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
 /** After sending a close frame, how long to wait for the other side's before dropping TCP. */
@@ -78,6 +81,8 @@ export interface PeerSocket {
   onerror: ((event: Event) => void) | null;
   onclose: ((event: CloseEvent) => void) | null;
   send(data: Uint8Array): void;
+  /** As `send`, for bytes the caller gives away: the socket may mask them in place and sends them without a copy. */
+  sendOwned(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -126,6 +131,15 @@ abstract class FramedSocket implements PeerSocket {
     if (this.readyState === CONNECTING) throw new DOMException("WebSocket is still connecting", "InvalidStateError");
     if (this.readyState !== OPEN) return; // like WebSocket: data sent after close is discarded
     this.#enqueue(encodeFrame(OP_BINARY, data, this.#isClient));
+  }
+
+  sendOwned(data: Uint8Array): void {
+    if (data.length < OWNED_FRAME_BYTES_MIN) return this.send(data);
+    if (this.readyState === CONNECTING) throw new DOMException("WebSocket is still connecting", "InvalidStateError");
+    if (this.readyState !== OPEN) return;
+    const [head, payload] = encodeFrameParts(OP_BINARY, data, this.#isClient);
+    this.#enqueue(head);
+    this.#enqueue(payload);
   }
 
   close(code = 1000, reason = ""): void {
@@ -198,11 +212,16 @@ abstract class FramedSocket implements PeerSocket {
           this.#queue.unshift(this.#pendingPong);
           this.#pendingPong = undefined;
         }
-        // Coalesce queued frames into one write; each frame is whole, and TCP_NODELAY sends at once.
+        // Coalesce queued small frames into one write (TCP_NODELAY sends at once); a large buffer is written as it
+        // is, never copied into a coalesced one (a 300 KB vertex, or the payload of sendOwned behind its header).
         let size = 0;
         let count = 0;
         while (
-          count < this.#queue.length && (count === 0 || size + this.#queue[count].length <= WRITE_COALESCE_BYTES_MAX)
+          count < this.#queue.length &&
+          (count === 0 ||
+            (size + this.#queue[count].length <= WRITE_COALESCE_BYTES_MAX &&
+              this.#queue[count].length < OWNED_FRAME_BYTES_MIN &&
+              this.#queue[count - 1].length < OWNED_FRAME_BYTES_MIN))
         ) {
           size += this.#queue[count].length;
           count++;
@@ -286,7 +305,8 @@ abstract class FramedSocket implements PeerSocket {
         while (!discardAll && skip === 0) {
           let frame: ParsedFrame | null;
           try {
-            frame = parseFrame(buffered, this.messageBytesMax, !this.#isClient);
+            // Unmasked in place: every buffer here is this loop's own (never the reused read chunk).
+            frame = parseFrame(buffered, this.messageBytesMax, !this.#isClient, true);
           } catch (error) {
             if (!(error instanceof WsFrameError)) throw error;
             this.#refuse(error);

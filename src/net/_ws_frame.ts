@@ -31,7 +31,8 @@ export class WsFrameError extends Error {
  */
 export function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, mask: Uint8Array): void {
   const n = payload.length;
-  out.set(payload, offset);
+  // In place (payload is that part of out already): nothing to copy.
+  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + offset) out.set(payload, offset);
   const start = out.byteOffset + offset;
   const head = Math.min(n, (4 - (start & 3)) & 3);
   let i = 0;
@@ -52,9 +53,37 @@ export function maskInto(out: Uint8Array, offset: number, payload: Uint8Array, m
 /** One frame; clients mask (a fresh random key per frame), servers do not. */
 export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array<ArrayBuffer> {
   const len = payload.length;
-  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const header = headerBytes(len);
   const maskBytes = masked ? 4 : 0;
   const frame = new Uint8Array(header + maskBytes + len);
+  const mask = writeHeader(frame, opcode, len, masked);
+  if (mask !== null) maskInto(frame, header + 4, payload, mask);
+  else frame.set(payload, header);
+  return frame;
+}
+
+/**
+ * One frame as two buffers, for a payload the caller gives away: the header (and mask key), and
+ * the payload itself, masked in place by a client. A large payload is then never copied.
+ */
+export function encodeFrameParts(
+  opcode: number,
+  payload: Uint8Array,
+  masked: boolean,
+): [Uint8Array<ArrayBuffer>, Uint8Array] {
+  const head = new Uint8Array(headerBytes(payload.length) + (masked ? 4 : 0));
+  const mask = writeHeader(head, opcode, payload.length, masked);
+  if (mask !== null) maskInto(payload, 0, payload, mask);
+  return [head, payload];
+}
+
+function headerBytes(len: number): number {
+  return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+/** Writes the header (and a fresh mask key, returned, when `masked`) at the start of `frame`. */
+function writeHeader(frame: Uint8Array<ArrayBuffer>, opcode: number, len: number, masked: boolean): Uint8Array | null {
+  const header = headerBytes(len);
   frame[0] = 0x80 | opcode;
   const maskBit = masked ? 0x80 : 0;
   if (len < 126) {
@@ -69,14 +98,10 @@ export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean
     view.setUint32(2, Math.floor(len / 2 ** 32));
     view.setUint32(6, len >>> 0);
   }
-  if (masked) {
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    frame.set(mask, header);
-    maskInto(frame, header + 4, payload, mask);
-  } else {
-    frame.set(payload, header);
-  }
-  return frame;
+  if (!masked) return null;
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, header);
+  return mask;
 }
 
 export function closePayload(code: number, reason: string): Uint8Array {
@@ -120,8 +145,14 @@ export interface ParsedFrame {
 /**
  * One complete frame from the start of `b`, or null when more bytes are needed.
  * `fromClient`: frames must be masked (and are unmasked here); else they must not be.
+ * `inPlace`: a masked payload is unmasked in `b` (the caller is done with those bytes), not copied.
  */
-export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: boolean): ParsedFrame | null {
+export function parseFrame(
+  b: Uint8Array,
+  messageBytesMax: number,
+  fromClient: boolean,
+  inPlace = false,
+): ParsedFrame | null {
   if (b.length < 2) return null;
   const fin = (b[0] & 0x80) !== 0;
   if ((b[0] & 0x70) !== 0) throw new WsFrameError(1002, "reserved bits set");
@@ -148,8 +179,9 @@ export function parseFrame(b: Uint8Array, messageBytesMax: number, fromClient: b
   if (b.length < at + len) return null;
   let payload = b.subarray(at, at + len);
   if (masked) {
-    const unmasked = new Uint8Array(len);
-    maskInto(unmasked, 0, payload, b.subarray(maskAt, maskAt + 4));
+    const mask = b.slice(maskAt, maskAt + 4);
+    const unmasked = inPlace ? payload : new Uint8Array(len);
+    maskInto(unmasked, 0, payload, mask);
     payload = unmasked;
   }
   return { opcode, fin, payload, end: at + len };

@@ -131,7 +131,7 @@ Deno.test("NoDelayWebSocket: reports a refused upgrade and a refused connection 
 });
 
 /** A Deno.listen server that upgrades with ServerWebSocket (echoing) or refuses with readUpgradeRequest's answer. */
-function startOwnServer(messageBytesMax: number) {
+function startOwnServer(messageBytesMax: number, echoOwned = false) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const sockets: ServerWebSocket[] = [];
   const refusals: string[] = [];
@@ -165,7 +165,10 @@ function startOwnServer(messageBytesMax: number) {
         messageBytesMax,
       );
       closed.push(new Promise((resolve) => ws.onclose = resolve));
-      ws.onmessage = (e) => ws.send(new Uint8Array(e.data as ArrayBuffer));
+      ws.onmessage = (e) =>
+        echoOwned
+          ? ws.sendOwned(new Uint8Array(e.data as ArrayBuffer))
+          : ws.send(new Uint8Array(e.data as ArrayBuffer));
       sockets.push(ws);
     }
   })();
@@ -277,5 +280,29 @@ Deno.test("ServerWebSocket: 50 MiB of pings from a client that never reads queue
   assert.ok(queuedMax <= 4096, `server queued ${queuedMax} bytes of pongs`);
   assert.equal(socket.protocolError?.code, 1008);
   client.close();
+  await server.close();
+});
+
+Deno.test("sendOwned: payloads given away arrive byte for byte both ways, masked in place by the client", async () => {
+  const server = startOwnServer(1 << 20, true);
+  const ws = new NoDelayWebSocket(`ws://127.0.0.1:${server.port}/p`, ["p1"], { messageBytesMax: 1 << 20 });
+  const ev = events(ws);
+  await ev.opened;
+  // Around the size from which the payload goes out behind a header of its own, and past a coalesced write.
+  const sizes = [1, 16_383, 16_384, 16_385, 300_000, 5, 70_000, 600_000, 2];
+  const kept: Uint8Array[] = [];
+  let given = 0;
+  for (const size of sizes) {
+    const payload = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+    kept.push(payload.slice());
+    ws.sendOwned(payload);
+    if (size >= 16_384 && payload.some((b, i) => b !== kept[kept.length - 1][i])) given++;
+  }
+  // The client masked the large payloads where they were (a fresh random key: almost surely some byte changed).
+  assert.equal(given, sizes.filter((n) => n >= 16_384).length);
+  await until("echoes", () => ev.messages.length === sizes.length);
+  assert.deepEqual(ev.messages.map((m) => new Uint8Array(m)), kept);
+  ws.close(1000);
+  await ev.closed;
   await server.close();
 });

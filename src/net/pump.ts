@@ -85,7 +85,8 @@ async function pump(t: SessionTable, conn: Connection): Promise<void> {
       if (conn.phase !== "up") return;
       let bytes = 0;
       for (const frame of frames) {
-        conn.ws.send(frame);
+        // Sealed for this peer alone: the socket may mask it in place.
+        conn.ws.sendOwned(frame);
         bytes += frame.length;
       }
       t.metrics.frames.inc({ direction: "out" }, frames.length);
