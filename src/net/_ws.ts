@@ -103,6 +103,8 @@ abstract class FramedSocket implements PeerSocket {
   protected conn: Deno.TcpConn | undefined;
   readonly #isClient: boolean;
   #queue: Uint8Array[] = [];
+  /** Queued payloads that must follow the header queued before them (sendOwned): no pong goes between. */
+  readonly #tails = new WeakSet<Uint8Array>();
   #queuedBytes = 0;
   /**
    * The one pong waiting to be written (RFC 6455 section 5.5.3: only the most
@@ -138,6 +140,7 @@ abstract class FramedSocket implements PeerSocket {
     if (this.readyState === CONNECTING) throw new DOMException("WebSocket is still connecting", "InvalidStateError");
     if (this.readyState !== OPEN) return;
     const [head, payload] = encodeFrameParts(OP_BINARY, data, this.#isClient);
+    this.#tails.add(payload);
     this.#enqueue(head);
     this.#enqueue(payload);
   }
@@ -207,8 +210,8 @@ abstract class FramedSocket implements PeerSocket {
   async #writeLoop(): Promise<void> {
     try {
       while ((this.#queue.length > 0 || this.#pendingPong !== undefined) && this.conn !== undefined) {
-        if (this.#pendingPong !== undefined) {
-          // A control frame may go between two whole frames: the pong goes first.
+        if (this.#pendingPong !== undefined && (this.#queue.length === 0 || !this.#tails.has(this.#queue[0]))) {
+          // A control frame may go between two whole frames (never after a header whose payload is still queued).
           this.#queue.unshift(this.#pendingPong);
           this.#pendingPong = undefined;
         }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NoDelayWebSocket, ServerWebSocket } from "./_ws.ts";
-import { encodeFrame } from "./_ws_frame.ts";
+import { encodeFrame, OP_BINARY, OP_PONG } from "./_ws_frame.ts";
 import { readUpgradeRequest, refuseUpgrade, UPGRADE_HEAD_BYTES_MAX } from "./_ws_http.ts";
 import { rawUpgrade, writeRepeated, WS_OP_PING } from "./_testing.ts";
 
@@ -305,4 +305,70 @@ Deno.test("sendOwned: payloads given away arrive byte for byte both ways, masked
   ws.close(1000);
   await ev.closed;
   await server.close();
+});
+
+/** A connection whose writes can be held open and whose reads are fed by the test. */
+class GatedConn {
+  readonly writes: Uint8Array[] = [];
+  readonly localAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
+  readonly remoteAddr = { transport: "tcp", hostname: "127.0.0.1", port: 2 } as const;
+  hold = false;
+  #release: (() => void) | null = null;
+  #fed: Uint8Array[] = [];
+  #reader: (() => void) | null = null;
+  #closed = false;
+
+  write(b: Uint8Array): Promise<number> {
+    this.writes.push(b.slice());
+    if (!this.hold) return Promise.resolve(b.length);
+    return new Promise((resolve) => this.#release = () => resolve(b.length));
+  }
+  release(): void {
+    this.hold = false;
+    const r = this.#release;
+    this.#release = null;
+    r?.();
+  }
+  feed(b: Uint8Array): void {
+    this.#fed.push(b);
+    this.#reader?.();
+  }
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#fed.length === 0 && !this.#closed) await new Promise<void>((r) => this.#reader = r);
+    if (this.#closed) return null;
+    const b = this.#fed.shift()!;
+    p.set(b);
+    return b.length;
+  }
+  close(): void {
+    this.#closed = true;
+    this.#reader?.();
+  }
+  setNoDelay(): void {}
+}
+
+Deno.test("sendOwned: a pong never goes between a header and its payload", async () => {
+  const conn = new GatedConn();
+  const socket = new ServerWebSocket(
+    conn as unknown as Deno.TcpConn,
+    { path: "/p", protocols: [], key: "dGhlIHNhbXBsZSBub25jZQ==" },
+    "",
+    new Uint8Array(0),
+    1 << 20,
+  );
+  await until("open", () => socket.readyState === 1 && conn.writes.length === 1);
+  // The header's write waits; a ping is read meanwhile and its pong must wait for the payload.
+  conn.hold = true;
+  socket.sendOwned(new Uint8Array(100_000).fill(5));
+  await until("header written", () => conn.writes.length === 2);
+  conn.feed(encodeFrame(WS_OP_PING, new Uint8Array([1, 2, 3]), true));
+  await new Promise((r) => setTimeout(r, 20));
+  conn.release();
+  await until("payload and pong written", () => conn.writes.length === 4);
+  const [, head, payload, pong] = conn.writes;
+  assert.deepEqual([...head.subarray(0, 2)], [0x80 | OP_BINARY, 127]);
+  assert.equal(payload.length, 100_000);
+  assert.deepEqual([...pong], [0x80 | OP_PONG, 3, 1, 2, 3]);
+  conn.close();
+  await until("closed", () => socket.readyState === 3);
 });
