@@ -45,8 +45,9 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
     g.carriers.set(carrier.id, carrier);
     tx.carriers.push(carrier.id);
     const set = g.sets.get(tx.conflictKey)!;
-    if (newSet && tx.status === "processing" && set.size() === 0 && set.accepted() === null) {
-      set.addSolo(carrier.id, group ??= new SoloGroup(g.params, vertex.id));
+    // Not a set settled on arrival (a late rival of a settled winner), nor a transaction decided before.
+    if (newSet && tx.status === "processing" && set.accepted() === null) {
+      set.addSolo(carrier.id, group ??= new SoloGroup(g.params));
       if (tx.deps.length > 0) group.depsFree = false;
     } else {
       set.add(carrier.id);

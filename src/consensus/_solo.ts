@@ -19,8 +19,6 @@
 import type { Parameters } from "./parameters.ts";
 
 export class SoloGroup {
-  /** The vertex whose carriers these are. */
-  readonly vertexId: string;
   /** Carriers whose set still follows this group. */
   readonly carriers = new Set<string>();
   /** What each of those sets' Snowball would hold for its one member. */
@@ -32,9 +30,8 @@ export class SoloGroup {
   depsFree = true;
   readonly #params: Parameters;
 
-  constructor(params: Parameters, vertexId: string) {
+  constructor(params: Parameters) {
     this.#params = params;
-    this.vertexId = vertexId;
   }
 
   get finalized(): boolean {

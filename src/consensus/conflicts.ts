@@ -355,9 +355,11 @@ export class ConflictSet {
   /** Marks `txId` dead because it was rejected for a reason of its own. */
   kill(txId: string): void {
     if (this.#dead.has(txId)) return;
-    // Its one member dies: no live member is left, so no Snowball either (as #restartIfPreferenceDead would end).
-    if (txId === this.#solo) this.#detach();
-    else this.#leaveGroup();
+    if (this.#group !== null) {
+      // Its one member dies: no live member is left, so no Snowball either (as #restartIfPreferenceDead would end).
+      if (txId === this.#solo) this.#detach();
+      else this.#leaveGroup();
+    }
     this.#dead.add(txId);
     this.#restartIfPreferenceDead();
   }

@@ -143,6 +143,26 @@ function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
     const n = (b: Uint8Array) => BigInt(b.length);
     return s[fn](key, n(key), nonce, n(nonce), aad, n(aad), input, n(input), out, n(out));
   }
+  /** Opens `sealed` into `plain` (a new buffer, or the start of `sealed` itself): `plain`, or null for a wrong tag. */
+  function open<T extends Uint8Array>(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    plain: (length: number) => T,
+  ): T | null {
+    if (sealed.length <= AES_TAG_BYTES) {
+      throw new CryptoError(
+        "crypto_bad_length",
+        `sealed AES-256-GCM data is ${sealed.length} bytes; it must be longer than its ${AES_TAG_BYTES}-byte tag`,
+      );
+    }
+    const out = plain(sealed.length - AES_TAG_BYTES);
+    const result = call("qudag_aes256gcm_open", key, nonce, aad, sealed, out);
+    if (result === NativeResult.authenticationFailed) return null;
+    check("AES-256-GCM open", result);
+    return out;
+  }
   return Object.freeze({
     seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array<ArrayBuffer> {
       const sealed = new Uint8Array(plain.length + AES_TAG_BYTES);
@@ -150,17 +170,7 @@ function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
       return sealed;
     },
     open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null {
-      if (sealed.length <= AES_TAG_BYTES) {
-        throw new CryptoError(
-          "crypto_bad_length",
-          `sealed AES-256-GCM data is ${sealed.length} bytes; it must be longer than its ${AES_TAG_BYTES}-byte tag`,
-        );
-      }
-      const plain = new Uint8Array(sealed.length - AES_TAG_BYTES);
-      const result = call("qudag_aes256gcm_open", key, nonce, aad, sealed, plain);
-      if (result === NativeResult.authenticationFailed) return null;
-      check("AES-256-GCM open", result);
-      return plain;
+      return open(key, nonce, aad, sealed, (length) => new Uint8Array(length));
     },
     // One buffer as input and output: the library works in it (native/src/lib.rs), no copy, no allocation.
     sealInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): void {
@@ -174,17 +184,7 @@ function nativeAes256Gcm(s: NativeSymbols): SyncAes256Gcm {
       check("AES-256-GCM seal", call("qudag_aes256gcm_seal", key, nonce, aad, plain, buf));
     },
     openInPlace(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): Uint8Array | null {
-      if (buf.length <= AES_TAG_BYTES) {
-        throw new CryptoError(
-          "crypto_bad_length",
-          `sealed AES-256-GCM data is ${buf.length} bytes; it must be longer than its ${AES_TAG_BYTES}-byte tag`,
-        );
-      }
-      const plain = buf.subarray(0, buf.length - AES_TAG_BYTES);
-      const result = call("qudag_aes256gcm_open", key, nonce, aad, buf, plain);
-      if (result === NativeResult.authenticationFailed) return null;
-      check("AES-256-GCM open", result);
-      return plain;
+      return open(key, nonce, aad, buf, (length) => buf.subarray(0, length));
     },
   });
 }
