@@ -13,7 +13,10 @@
  * | QUDAG_EDGE_KV             | Deno KV path (local SQLite file); unset: the default KV (Deploy's)       |
  * | QUDAG_EDGE_POLL_MS        | pull every this many ms while the isolate lives (default 1000; 0: off)   |
  * | QUDAG_EDGE_STEP_EVENTS    | feed events one sync step reads at most (default 2000)                   |
- * | QUDAG_EDGE_RETRY_MS       | a failed upstream is not asked again for this long (default 30000)       |
+ * | QUDAG_EDGE_RETRY_MS       | an upstream refused for what it sent is not asked again for this long    |
+ * |                           | (default 30000); also the longest backoff below                          |
+ * | QUDAG_EDGE_BACKOFF_MS     | first wait after an upstream gave no answer (unreachable, 429, 5xx)     |
+ * |                           | without Retry-After, doubling per failure in a row (default 1000)        |
  */
 
 export interface EdgeConfig {
@@ -25,6 +28,7 @@ export interface EdgeConfig {
   readonly pollMs: number;
   readonly stepEvents: number;
   readonly retryMs: number;
+  readonly backoffMs: number;
 }
 
 export class EdgeConfigError extends Error {
@@ -74,5 +78,6 @@ export function resolveEdgeConfig(env: Record<string, string | undefined>): Edge
     pollMs: int(env, "QUDAG_EDGE_POLL_MS", 1_000, 0, 3_600_000),
     stepEvents: int(env, "QUDAG_EDGE_STEP_EVENTS", 2_000, 1, 100_000),
     retryMs: int(env, "QUDAG_EDGE_RETRY_MS", 30_000, 0, 3_600_000),
+    backoffMs: int(env, "QUDAG_EDGE_BACKOFF_MS", 1_000, 0, 3_600_000),
   });
 }

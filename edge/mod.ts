@@ -75,6 +75,7 @@ export async function openEdge(env: Record<string, string | undefined>, log: Log
     log,
     stepEventsMax: config.stepEvents,
     retryAfterMs: config.retryMs,
+    transientRetryMs: config.backoffMs,
   });
   const due = () => {
     if (config.pollMs === 0 || Date.now() - replica.lastSyncAtMs >= config.pollMs) void replica.sync();

@@ -5,11 +5,14 @@
  * verified state (store.ts) and serves it. Reads never see anything else.
  *
  * Work per `sync()` is bounded (`stepEventsMax` events); calls overlap into
- * one (single flight). An upstream that cannot be reached, or that sends
- * anything the checks refuse, is logged with its URL and the stable code, set
- * aside for `retryAfterMs`, and everything it sent since the last verified
- * checkpoint is dropped; the next step asks another upstream from that
- * checkpoint's cursor (cursors are the same on every node).
+ * one (single flight). An upstream that sends anything the checks refuse is
+ * logged with its URL and the stable code, set aside for `retryAfterMs`, and
+ * everything it sent since the last verified checkpoint is dropped; the next
+ * step asks another upstream from that checkpoint's cursor (cursors are the
+ * same on every node). One that gives no answer (unreachable, rate limited, a
+ * 5xx status) is no liar: it is asked again after its Retry-After, else after
+ * a backoff from `transientRetryMs` that doubles with each failure in a row, up
+ * to `retryAfterMs`.
  */
 import { Ledger, type LedgerGenesis } from "../src/core/ledger.ts";
 import type { Genesis } from "../src/checkpoint/genesis.ts";
@@ -44,8 +47,10 @@ export interface ReplicaOptions {
   /** Events asked per feed page. */
   readonly pageEvents?: number;
   readonly upstreamTimeoutMs?: number;
-  /** An upstream that failed is not asked again for this long. */
+  /** An upstream refused for what it sent is not asked again for this long (default 30 s). */
   readonly retryAfterMs?: number;
+  /** The first wait after an upstream gave no answer, doubling with each such failure in a row (default 1 s). */
+  readonly transientRetryMs?: number;
 }
 
 export interface UpstreamState {
@@ -56,6 +61,8 @@ export interface UpstreamState {
   lastError: { code: EdgeErrorCode; message: string; atMs: number } | null;
   /** Not asked before this time (ms since the epoch). */
   retryAtMs: number;
+  /** Failures in a row that gave no answer (the backoff's exponent); 0 after a step that got its answers. */
+  transientFailures: number;
 }
 
 /** What reads are answered from: a ledger whose state hash is a certified checkpoint's. */
@@ -112,6 +119,7 @@ export class Replica {
       lastOkMs: null,
       lastError: null,
       retryAtMs: 0,
+      transientFailures: 0,
     }));
     this.#serve(from, verifiedAtMs);
   }
@@ -213,6 +221,7 @@ export class Replica {
         caughtUp = page.caughtUp || page.events.length === 0;
       }
       u.lastOkMs = this.#o.nowMs();
+      u.transientFailures = 0;
       this.#next++;
       return this.#report({ upstream: u.url, events, checkpoints, error: null, caughtUp });
     } catch (error) {
@@ -222,13 +231,13 @@ export class Replica {
           cause: error,
         });
       u.lastError = { code: e.code, message: e.message, atMs: this.#o.nowMs() };
-      u.retryAtMs = this.#o.nowMs() + (e.retryAfterMs ?? this.#o.retryAfterMs ?? 30_000);
+      u.retryAtMs = this.#o.nowMs() + this.#retryDelayMs(u, e);
       this.#next++;
       // Everything since the last verified checkpoint came from this upstream: drop it.
       this.#replayer.reset();
       this.#cursor = this.#replayer.verified.cursor;
       this.#o.log(
-        e.code === "edge_upstream_unreachable" || e.code === "edge_upstream_rate_limited" ? "warn" : "error",
+        e.transient ? "warn" : "error",
         "edge replica refused an upstream; still serving the last verified checkpoint",
         {
           upstream: u.url,
@@ -247,6 +256,16 @@ export class Replica {
     }
   }
 
+  /** How long `u` is set aside after `e`: its own Retry-After, a backoff for no answer, else `retryAfterMs`. */
+  #retryDelayMs(u: UpstreamState, e: EdgeError): number {
+    const refused = this.#o.retryAfterMs ?? 30_000;
+    if (!e.transient) return refused;
+    u.transientFailures++;
+    if (e.retryAfterMs !== undefined) return e.retryAfterMs;
+    const first = this.#o.transientRetryMs ?? 1_000;
+    return Math.min(refused, first * 2 ** Math.min(u.transientFailures - 1, 20));
+  }
+
   #report(r: SyncReport): SyncReport {
     this.lastSync = r;
     this.lastSyncAtMs = this.#o.nowMs();
@@ -263,21 +282,38 @@ export class Replica {
     } catch (error) {
       throw new EdgeError("edge_upstream_unreachable", `${u.url}${path}: ${(error as Error).message}`, {
         cause: error,
+        transient: true,
       });
     }
-    if (res.status === 429) {
-      // A rate limit is no lie: wait as long as the node asks (RFC 9110 Retry-After, seconds), then ask again.
-      await res.body?.cancel();
-      const seconds = Number(res.headers.get("retry-after"));
+    if (res.status === 429 || res.status >= 500) {
+      // No answer is no lie: a rate limit, a node that is busy or starting, a proxy that cannot reach it. Wait as
+      // long as it asks (RFC 9110 Retry-After, seconds), else back off, then ask again.
+      let code = "";
+      try {
+        code = String((await res.json())?.error?.code ?? "");
+      } catch { /* not the API's error shape */ }
+      const header = res.headers.get("retry-after");
+      const seconds = header === null || header.trim() === "" ? NaN : Number(header);
       const retryAfterMs = Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 3_600) * 1000 : undefined;
-      throw new EdgeError("edge_upstream_rate_limited", `${u.url}${path}: 429, retry after ${seconds} s`, {
-        retryAfterMs,
-      });
+      const later = retryAfterMs === undefined ? "" : `, retry after ${seconds} s`;
+      throw new EdgeError(
+        res.status === 429 ? "edge_upstream_rate_limited" : "edge_upstream_unavailable",
+        `${u.url}${path}: ${res.status}${code === "" ? "" : ` ${code}`}${later}`,
+        { retryAfterMs, transient: true },
+      );
     }
     let body: unknown;
     try {
       body = await res.json();
     } catch (error) {
+      const name = (error as Error)?.name;
+      if (name === "TimeoutError" || name === "AbortError") {
+        // The answer stopped coming, which is no lie either.
+        throw new EdgeError("edge_upstream_unreachable", `${u.url}${path}: ${(error as Error).message}`, {
+          cause: error,
+          transient: true,
+        });
+      }
       throw new EdgeError("edge_upstream_bad_response", `${u.url}${path}: ${res.status}, not JSON`, { cause: error });
     }
     if (!res.ok) {

@@ -3,17 +3,22 @@ import { signatureCheck, testGenesis } from "../src/node/_checkpoint_testing.ts"
 import { Replica } from "./replica.ts";
 import { EdgeStore } from "./store.ts";
 
-async function replica(fetch: typeof globalThis.fetch, lines: string[]) {
+async function replica(
+  fetch: typeof globalThis.fetch,
+  lines: string[],
+  upstreams = ["http://n1.test", "http://n2.test"],
+  nowMs = () => 1_000_000,
+) {
   const kv = await Deno.openKv(":memory:");
   const genesis = testGenesis();
   const r = await Replica.open({
     genesis,
     ledgerGenesis: null,
-    upstreams: ["http://n1.test", "http://n2.test"],
+    upstreams,
     store: new EdgeStore(kv, genesis.chainIdHex),
     verify: signatureCheck,
     fetch,
-    nowMs: () => 1_000_000,
+    nowMs,
     log: (level, msg, fields) => lines.push(JSON.stringify({ level, msg, ...fields })),
     retryAfterMs: 30_000,
   });
@@ -57,6 +62,66 @@ Deno.test("Replica: an upstream of another chain is refused before its feed is r
     assert.equal(r.upstreams[0].retryAtMs, 1_000_000 + 30_000);
     assert.match(lines.join("\n"), /"level":"error".*"upstream":"http:\/\/n1.test".*"code":"edge_genesis_mismatch"/);
     assert.equal(r.served, null);
+  } finally {
+    r.close();
+    kv.close();
+  }
+});
+
+Deno.test("Replica: an upstream that gives no answer is asked again after a backoff that doubles, not set aside", async () => {
+  const lines: string[] = [];
+  let now = 1_000_000;
+  // A 503 without Retry-After, a 429 without one, an answer cut off by the timeout, then a 502 after a success.
+  const answers: (() => Response)[] = [
+    () => Response.json({ error: { code: "node_unavailable" } }, { status: 503 }),
+    () => Response.json({ error: { code: "rate_limited" } }, { status: 429 }),
+    () => {
+      throw new DOMException("signal timed out", "TimeoutError");
+    },
+    () => Response.json({ chain: { id: testGenesis().chainIdHex } }),
+    () => Response.json({ events: [], caughtUp: true }),
+    () => new Response("Bad Gateway", { status: 502 }),
+  ];
+  const fetch = () => Promise.resolve().then(() => answers.shift()!());
+  const { r, kv } = await replica(fetch as typeof globalThis.fetch, lines, ["http://n1.test"], () => now);
+  try {
+    const expect = async (code: string | null, waitMs: number | null) => {
+      const report = await r.sync();
+      assert.equal(report.error?.code ?? null, code);
+      if (waitMs !== null) assert.equal(r.upstreams[0].retryAtMs, now + waitMs);
+      // Asked again no sooner than that.
+      if (waitMs !== null) assert.equal((await r.sync()).upstream, null);
+      now += waitMs ?? 0;
+    };
+    await expect("edge_upstream_unavailable", 1_000);
+    await expect("edge_upstream_rate_limited", 2_000);
+    await expect("edge_upstream_unreachable", 4_000);
+    await expect(null, null);
+    // A success ends the run of failures: the backoff starts again from its first wait.
+    await expect("edge_upstream_unavailable", 1_000);
+    const log = lines.join("\n");
+    assert.match(
+      log,
+      /"level":"warn".*"code":"edge_upstream_unavailable","message":"http:\/\/n1.test\/api\/v1\/status: 503 node_unavailable"/,
+    );
+    assert.doesNotMatch(log, /"level":"error"/);
+  } finally {
+    r.close();
+    kv.close();
+  }
+});
+
+Deno.test("Replica: the backoff for no answer never exceeds the time a refused upstream is set aside", async () => {
+  const lines: string[] = [];
+  const fetch = () => Promise.resolve(new Response("", { status: 500 }));
+  const { r, kv } = await replica(fetch as typeof globalThis.fetch, lines, ["http://n1.test"], () => 1_000_000);
+  try {
+    for (let k = 0; k < 8; k++) {
+      r.upstreams[0].retryAtMs = 0;
+      await r.sync();
+    }
+    assert.equal(r.upstreams[0].lastError?.code, "edge_upstream_unavailable");
+    assert.equal(r.upstreams[0].retryAtMs, 1_000_000 + 30_000);
   } finally {
     r.close();
     kv.close();

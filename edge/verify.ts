@@ -21,6 +21,7 @@ import type { Genesis } from "../src/checkpoint/genesis.ts";
 export const EDGE_ERROR_CODES = [
   "edge_upstream_unreachable",
   "edge_upstream_rate_limited",
+  "edge_upstream_unavailable",
   "edge_upstream_bad_response",
   "edge_genesis_mismatch",
   "edge_vertex_malformed",
@@ -39,11 +40,21 @@ export class EdgeError extends Error {
   readonly code: EdgeErrorCode;
   /** An upstream's own time to retry (its Retry-After), when it gave one. */
   readonly retryAfterMs: number | undefined;
-  constructor(code: EdgeErrorCode, message: string, options?: ErrorOptions & { retryAfterMs?: number }) {
+  /**
+   * A failure to get an answer (unreachable, rate limited, a 5xx status), not a refusal of what an upstream said:
+   * the upstream is asked again after a short backoff, not set aside as a liar.
+   */
+  readonly transient: boolean;
+  constructor(
+    code: EdgeErrorCode,
+    message: string,
+    options?: ErrorOptions & { retryAfterMs?: number; transient?: boolean },
+  ) {
     super(message, options);
     this.name = "EdgeError";
     this.code = code;
     this.retryAfterMs = options?.retryAfterMs;
+    this.transient = options?.transient ?? false;
   }
 }
 

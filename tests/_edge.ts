@@ -80,6 +80,8 @@ export interface Upstream {
 /**
  * An HTTP server on loopback that forwards GETs to `target` and lets
  * `tamper(path, body)` change a JSON answer (return it changed, or as is).
+ * The node's refusals pass through with their status and Retry-After, and a
+ * node that does not answer is a 502, as a proxy answers: only `tamper` lies.
  */
 export function tamperingUpstream(
   target: string,
@@ -88,9 +90,22 @@ export function tamperingUpstream(
 ): Upstream {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const u = new URL(req.url);
-    const res = await fetch(`${target}${u.pathname}${u.search}`, { headers: { accept: "application/json" } });
-    const body = await res.json();
-    return Response.json(tamper(u.pathname, body), { status: res.status });
+    let res: Response;
+    let body: unknown;
+    try {
+      res = await fetch(`${target}${u.pathname}${u.search}`, {
+        headers: { accept: "application/json" },
+        signal: AbortSignal.timeout(30_000),
+      });
+      body = await res.json();
+    } catch (error) {
+      return Response.json({ error: { code: "bad_gateway", message: String(error) } }, { status: 502 });
+    }
+    const retryAfter = res.headers.get("retry-after");
+    return Response.json(res.ok ? tamper(u.pathname, body) : body, {
+      status: res.status,
+      headers: retryAfter === null ? {} : { "retry-after": retryAfter },
+    });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
