@@ -7,7 +7,12 @@
  * never with the settled history below it. INDEXED BY pins the index whatever
  * statistics SQLite gathers (the statement fails to prepare if the index cannot
  * serve it), and CROSS JOIN keeps the left table as the outer loop: vertices
- * (or transactions) by index, then one decisions lookup per row by primary key.
+ * (or transactions) by index, then one decisions lookup per row by its index.
+ *
+ * A transaction's decision and receipt name its row (tx_seq, migration 12); a
+ * vertex's decision, or one of a transaction not stored when it was decided,
+ * is found by id in the partial index of rows without tx_seq. Each read of
+ * them by a transaction's id asks both, the row first.
  */
 const CUT_COLUMNS =
   "seq, boundary_ms, prev_boundary_ms, frontier, vertex_count, snapshot_safe, statement, digest, signature";
@@ -25,11 +30,11 @@ export const SQL = {
   // The row holds the vertex's bytes before ts_ms; the index vertices_ts_by_id answers without reading them.
   vertexTimestamp: "SELECT ts_ms FROM vertices INDEXED BY vertices_ts_by_id WHERE id = ?",
   verticesFrom: "SELECT id FROM vertices INDEXED BY vertices_by_ts WHERE ts_ms >= ? ORDER BY ts_ms, round, id",
-  acceptedVerticesFrom:
-    "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d ON d.id = v.id " +
+  acceptedVerticesFrom: "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d " +
+    "ON d.id = v.id AND d.tx_seq IS NULL " +
     "WHERE v.ts_ms >= ? AND d.subject = 'vertex' AND d.status = 'accepted' ORDER BY v.ts_ms, v.round, v.id",
-  acceptedVerticesBetween:
-    "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d ON d.id = v.id " +
+  acceptedVerticesBetween: "SELECT v.id FROM vertices AS v INDEXED BY vertices_by_ts CROSS JOIN decisions AS d " +
+    "ON d.id = v.id AND d.tx_seq IS NULL " +
     "WHERE v.ts_ms >= ? AND v.ts_ms < ? AND d.subject = 'vertex' AND d.status = 'accepted' " +
     "ORDER BY v.ts_ms, v.round, v.id",
   // NULL sorts first in vertices_by_ts, so this reads only the rows it returns.
@@ -62,31 +67,40 @@ export const SQL = {
   // From the carriers (migration 11): one row per vertex carrying a transaction, in key order (by vertex), so the
   // caller drops repeats and sorts the key's few ids. At most one transaction of a key is ever accepted.
   conflicting: "SELECT tx_id AS id FROM tx_carriers WHERE conflict_key = ?",
-  acceptedOfConflict: "SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id " +
-    "WHERE c.conflict_key = ? AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1",
+  acceptedOfConflict: "SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN transactions AS t ON t.id = c.tx_id " +
+    "CROSS JOIN decisions AS d ON d.tx_seq = t.seq WHERE c.conflict_key = ?1 AND d.status = 'accepted' " +
+    "UNION ALL SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id AND d.tx_seq IS NULL " +
+    "WHERE c.conflict_key = ?1 AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1",
 
-  // A decision already there is left as it is (putDecision compares it); no insert, so no counter trigger.
-  putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms) VALUES (?, ?, ?, ?) " +
-    "ON CONFLICT(id) DO NOTHING",
-  getDecision: "SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?",
-  allDecisions: "SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY rowid",
+  // A decision already there is left as it is (putDecision compares it); no insert, so no counter trigger. Nor
+  // when the transaction was decided before it was stored: that decision has no tx_seq, and stays the one.
+  putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms, tx_seq) " +
+    "SELECT ?1, ?2, ?3, ?4, CASE WHEN ?2 = 'tx' THEN (SELECT seq FROM transactions WHERE id = ?1) END " +
+    "WHERE NOT EXISTS (SELECT 1 FROM decisions WHERE id = ?1 AND tx_seq IS NULL) ON CONFLICT DO NOTHING",
+  getDecision: "SELECT id, subject, status, decided_at_ms FROM decisions " +
+    "WHERE tx_seq = (SELECT seq FROM transactions WHERE id = ?1) " +
+    "UNION ALL SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?1 AND tx_seq IS NULL LIMIT 1",
+  allDecisions: "SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY seq",
 
-  // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate id
-  // is skipped; a NOT NULL violation still fails the batch.
-  putReceipt:
-    "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms, accounts) VALUES (?, ?, ?, ?, ?, ?, ?) " +
-    "ON CONFLICT(tx_id) DO NOTHING",
+  // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a receipt of the same transaction is skipped (the
+  // unique indexes by tx_seq and by id are the only ones); a NOT NULL violation still fails the batch.
+  putReceipt: "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms, accounts, tx_seq) " +
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT seq FROM transactions WHERE id = ?1) " +
+    "WHERE NOT EXISTS (SELECT 1 FROM receipts WHERE tx_id = ?1 AND tx_seq IS NULL) ON CONFLICT DO NOTHING",
   // The account history's receipts above its mark (_sqlite_history.ts): a rowid range of receipts.
   receiptsAbove: "SELECT COUNT(*) AS n FROM receipts WHERE rowid > ?",
   receiptsFrom: "SELECT rowid AS seq, tx_id, accounts FROM receipts WHERE rowid > ? ORDER BY rowid",
   receiptsTouching: "SELECT rowid AS seq, tx_id, code, fee, rate_ppb, vertex, time_ms, accounts FROM receipts " +
     "WHERE rowid > ? AND rowid < ? AND instr(accounts, ?) > 0 ORDER BY rowid DESC",
-  getReceipt: "SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?",
+  getReceipt: "SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts " +
+    "WHERE tx_seq = (SELECT seq FROM transactions WHERE id = ?1) " +
+    "UNION ALL SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?1 AND tx_seq IS NULL " +
+    "LIMIT 1",
   putHistory: "INSERT INTO account_history (account, seq, tx_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
   // A range of account_history's primary key (account, seq), walked down from the cursor: the cost of a page
-  // does not depend on its depth. Then one receipts lookup per row by its primary key.
+  // does not depend on its depth. Then one receipts lookup per row by its primary key (seq).
   accountHistory: "SELECT h.seq, r.tx_id, r.code, r.fee, r.rate_ppb, r.vertex, r.time_ms " +
-    "FROM account_history AS h CROSS JOIN receipts AS r ON r.tx_id = h.tx_id " +
+    "FROM account_history AS h CROSS JOIN receipts AS r ON r.seq = h.seq " +
     "WHERE h.account = ? AND h.seq < ? ORDER BY h.seq DESC LIMIT ?",
 
   latestCutSeq: "SELECT MAX(seq) AS seq FROM cuts",

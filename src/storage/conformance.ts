@@ -300,6 +300,30 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.getDecision("nope"), null);
   });
 
+  t(
+    "a transaction decided before it is stored keeps that one decision once stored, and is decided again after",
+    (s) => {
+      assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }), true);
+      s.putVertex(vertex("01", []));
+      s.putTransaction(tx("t1", "acct:1"));
+      s.putTransaction(tx("t2", "acct:1"));
+      assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 }), false);
+      assertStorageError(
+        () => s.putDecision({ id: "t1", subject: "tx", status: "rejected", decidedAtMs: 9 }),
+        "storage_conflict",
+        /tx t1 was already accepted/,
+      );
+      assert.equal(s.getDecision("t1")!.decidedAtMs, 5);
+      assert.equal(s.acceptedOfConflict("acct:1"), "t1");
+      // Stored first, then decided.
+      assert.equal(s.putDecision({ id: "t2", subject: "tx", status: "rejected", decidedAtMs: 7 }), true);
+      assert.equal(s.putDecision({ id: "t2", subject: "tx", status: "rejected", decidedAtMs: 8 }), false);
+      assert.deepEqual(s.getDecision("t2"), { id: "t2", subject: "tx", status: "rejected", decidedAtMs: 7 });
+      assert.deepEqual(s.decisionCountsBySubject().tx, { accepted: 1, rejected: 1 });
+      assert.deepEqual(s.allDecisions().map((d) => d.id), ["t1", "t2"]);
+    },
+  );
+
   t("putDecision() inside a transaction: the same answers, and a refusal undoes the transaction", (s) => {
     const news = s.transaction(() => [
       s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }),

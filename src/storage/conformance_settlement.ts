@@ -51,6 +51,29 @@ export function runSettlementConformance(target: ConformanceTarget): void {
     assert.equal(s.getReceipt("t9"), null);
   });
 
+  t("a receipt stored before its transaction stays the one receipt once the transaction is stored", (s) => {
+    s.putReceipts([{ ...receipt("t1", 3n), accounts: ["a"] }]);
+    s.putVertex({
+      id: "v1",
+      bytes: bytes("v1"),
+      author: "aa",
+      round: 1n,
+      parents: [],
+      receivedAtMs: 1,
+      timestampMs: 1,
+    });
+    s.putTransaction({ id: "t1", bytes: bytes("t1"), conflictKey: "acct:1", vertex: "v1", receivedAtMs: 1 });
+    s.putTransaction({ id: "t2", bytes: bytes("t2"), conflictKey: "acct:2", vertex: "v1", receivedAtMs: 1 });
+    s.putReceipts([{ ...receipt("t1", 4n), accounts: ["a"] }, { ...receipt("t2", 5n), accounts: ["a"] }]);
+    s.putReceipts([{ ...receipt("t2", 6n), accounts: ["a"] }]);
+    assert.equal(s.getReceipt("t1")!.fee, 3n);
+    assert.equal(s.getReceipt("t2")!.fee, 5n);
+    assert.deepEqual(s.accountHistory("a", null, 10).map((e) => [e.receipt.txId, e.receipt.fee]), [["t2", 5n], [
+      "t1",
+      3n,
+    ]]);
+  });
+
   t("putReceipts() refuses a fee outside u64 and then stores none of the batch", (s) => {
     assert.throws(() => s.putReceipts([receipt("t1", 1n), receipt("t2", 2n ** 64n)]), RangeError);
     assert.throws(() => s.putReceipts([receipt("t1", 1n), receipt("t2", -1n)]), RangeError);

@@ -125,7 +125,7 @@ Deno.test("SqliteStorage account history and vault search pages walk an index fr
       if (analyzed) db.exec("ANALYZE");
       assert.deepEqual(planOf(db, SQL.accountHistory), [
         "SEARCH h USING PRIMARY KEY (account=? AND seq<?)",
-        "SEARCH r USING INDEX sqlite_autoindex_receipts_1 (tx_id=?)",
+        "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)",
       ]);
       for (const [terms, after] of [[0, false], [2, false], [0, true], [3, true]] as const) {
         // In index order from the cursor, terms matched in the index itself, stopping at the limit: no sort.
