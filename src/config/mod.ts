@@ -64,6 +64,9 @@ export interface Config {
   readonly settlement: { readonly lagMs: number };
   readonly consensus: {
     readonly batchTxsMax: number;
+    readonly batchDelayMs: number;
+    readonly batchWindow: number;
+    readonly batchDelayMaxMs: number;
     readonly pendingTxsMax: number;
     readonly busyLagMs: number;
   };
@@ -415,6 +418,9 @@ function build(
     settlement: { lagMs: n("settlement.lag_ms") },
     consensus: {
       batchTxsMax: n("consensus.batch_txs_max"),
+      batchDelayMs: n("consensus.batch_delay_ms"),
+      batchWindow: n("consensus.batch_window"),
+      batchDelayMaxMs: n("consensus.batch_delay_max_ms"),
       pendingTxsMax: n("consensus.pending_txs_max"),
       busyLagMs: n("consensus.busy_lag_ms"),
     },

@@ -330,3 +330,13 @@ Deno.test("resolveConfig() reads CORS origins and cache ages; refuses an origin 
   }
   assert.throws(() => resolveConfig({ env: { QUDAG_HTTP_CACHE_MAX_AGE_S: "3601" } }), ConfigError);
 });
+
+Deno.test("resolveConfig(): the batching settings, by default and from the environment", () => {
+  const d = resolveConfig({}).consensus;
+  assert.deepEqual([d.batchDelayMs, d.batchWindow, d.batchDelayMaxMs, d.batchTxsMax], [20, 2, 250, 256]);
+  const c = resolveConfig({
+    env: { QUDAG_BATCH_DELAY_MS: "5", QUDAG_BATCH_WINDOW: "4", QUDAG_BATCH_DELAY_MAX_MS: "500" },
+  }).consensus;
+  assert.deepEqual([c.batchDelayMs, c.batchWindow, c.batchDelayMaxMs], [5, 4, 500]);
+  assert.match(configError(() => resolveConfig({ env: { QUDAG_BATCH_WINDOW: "0" } })), /consensus\.batch_window/);
+});

@@ -275,6 +275,30 @@ export const FIELDS: readonly Field[] = [
     help: "most transactions one vertex this node issues carries (1 makes one vertex per transaction: soak tests)",
   },
   {
+    key: "consensus.batch_delay_ms",
+    type: { kind: "int", min: 0, max: 10_000 },
+    default: 20,
+    env: ["QUDAG_BATCH_DELAY_MS"],
+    help: "how long a batch of submissions waits to fill before its vertex is issued, while fewer than " +
+      "consensus.batch_window of this node's vertices are undecided",
+  },
+  {
+    key: "consensus.batch_window",
+    type: { kind: "int", min: 1, max: 64 },
+    default: 2,
+    env: ["QUDAG_BATCH_WINDOW"],
+    help: "this node's undecided vertices from which a batch waits up to consensus.batch_delay_max_ms, or until " +
+      "one of them is decided (under load a vertex issued sooner is decided no sooner; fewer, fuller vertices " +
+      "cost every node less)",
+  },
+  {
+    key: "consensus.batch_delay_max_ms",
+    type: { kind: "int", min: 0, max: 10_000 },
+    default: 250,
+    env: ["QUDAG_BATCH_DELAY_MAX_MS"],
+    help: "the longest a batch waits while the window is full",
+  },
+  {
     key: "consensus.pending_txs_max",
     type: { kind: "int", min: 1, max: 100_000 },
     default: 512,

@@ -60,9 +60,14 @@ const VERTEX_TX_BYTES_MAX = VERTEX_RELAY_BYTES_MAX - VERTEX_ENVELOPE_BYTES_MAX;
 const PREDECESSOR_PARENTS_MAX = 4;
 /** Flushes a transaction may wait for its previous nonce to become reachable before it is dropped. */
 const DEFERRALS_MAX = 500;
-/** Defaults of batchDelayMs, batchWindow and batchDelayMaxMs (see ConsensusOptions). */
+/**
+ * Defaults of batchDelayMs, batchWindow and batchDelayMaxMs (see ConsensusOptions; the node's configuration
+ * passes its own: consensus.batch_delay_ms, consensus.batch_window, consensus.batch_delay_max_ms). A window of 2
+ * rather than 4: at saturation each vertex carries about twice the transactions, and every node's work per vertex
+ * (its signature, relays, commits, polls) is shared by twice as many (bench/PROFILE.md, change 49).
+ */
 const BATCH_DELAY_MS = 20;
-const BATCH_WINDOW = 4;
+const BATCH_WINDOW = 2;
 const BATCH_DELAY_MAX_MS = 250;
 
 export class Batcher {

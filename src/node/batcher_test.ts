@@ -6,7 +6,7 @@ import { Registry } from "../metrics/mod.ts";
 import { Batcher, type BatcherOptions } from "./batcher.ts";
 
 /** A Batcher over an engine that records what it issues; every transaction is an account's nonce 0. */
-function testBatcher(holdIssuing: () => boolean, batchTxsMax = 4) {
+function testBatcher(holdIssuing: () => boolean, batchTxsMax = 4, window?: { size: number; delayMaxMs: number }) {
   const issued: string[][] = [];
   const bytes = new Map<string, Uint8Array>();
   const options = {
@@ -25,6 +25,8 @@ function testBatcher(holdIssuing: () => boolean, batchTxsMax = 4) {
     sequential: true,
     submitted: new Registry().counter("qudag_transactions_submitted_total", "submissions", ["result"]),
     batchDelayMs: 5,
+    batchWindow: window?.size,
+    batchDelayMaxMs: window?.delayMaxMs,
     batchTxsMax,
     holdIssuing,
   } as unknown as BatcherOptions;
@@ -66,6 +68,32 @@ Deno.test("Batcher issues at once when nothing holds it", async () => {
     const deadline = Date.now() + 3_000;
     while (issued.length === 0 && Date.now() < deadline) await sleep(10);
     assert.deepEqual(issued, [["tx1"]]);
+  } finally {
+    batcher.stop();
+  }
+});
+
+Deno.test("Batcher: with its window of own undecided vertices full, a batch waits until one of them is decided", async () => {
+  const { batcher, issued, add } = testBatcher(() => false, 4, { size: 2, delayMaxMs: 60_000 });
+  const waitFor = async (n: number) => {
+    const deadline = Date.now() + 3_000;
+    while (issued.length < n && Date.now() < deadline) await sleep(10);
+    assert.equal(issued.length, n, JSON.stringify(issued));
+  };
+  try {
+    add(1);
+    await waitFor(1);
+    add(2);
+    await waitFor(2);
+    // Two undecided: the next batch waits (up to delayMaxMs, a minute here), gathering what comes.
+    add(3);
+    await sleep(100);
+    add(4);
+    await sleep(100);
+    assert.equal(issued.length, 2, "the window is full: nothing issued");
+    batcher.onDecided([{ kind: "vertex", id: "v1", status: "accepted", rounds: 20 }]);
+    await waitFor(3);
+    assert.deepEqual(issued[2], ["tx3", "tx4"], "one fuller vertex");
   } finally {
     batcher.stop();
   }

@@ -139,6 +139,9 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     onStored: ledger ? (ds) => void ledger!.onDecisions(ds) : undefined,
     settlement: { ...genesis.settlement, lagMs: settlementLagMs(config, genesis) },
     batchTxsMax: config.consensus.batchTxsMax,
+    batchDelayMs: config.consensus.batchDelayMs,
+    batchWindow: config.consensus.batchWindow,
+    batchDelayMaxMs: config.consensus.batchDelayMaxMs,
     pendingTxsMax: config.consensus.pendingTxsMax,
     overloaded: overloadedBy(config.consensus.busyLagMs, o.lagMs),
     // Behind the certified checkpoints, this node's tips are stale: its vertices would be refused (stale_parents).
