@@ -33,17 +33,22 @@ function takeResult(): Uint8Array {
 }
 
 const decoder = new TextDecoder();
+/** Code names by number: fixed by the loaded module. */
+const codeNames = new Map<number, string | undefined>();
 
-function codeName(code: number): string {
-  if (wasm.qudag_error_name(code) !== 0) return "internal";
-  return decoder.decode(takeResult());
+/** The name of a numeric code, or undefined if it is not a code (asked of the core once per code). */
+function codeName(code: number): string | undefined {
+  if (!codeNames.has(code)) {
+    codeNames.set(code, wasm.qudag_error_name(code) === 0 ? decoder.decode(takeResult()) : undefined);
+  }
+  return codeNames.get(code);
 }
 
 function check(code: number): Uint8Array {
   const out = takeResult();
   if (code === 0) return out;
   const message = decoder.decode(out);
-  const name = codeName(code);
+  const name = codeName(code) ?? "internal";
   if (!isCoreErrorCode(name)) {
     throw new CoreError(
       "internal",
@@ -130,6 +135,5 @@ export const core = {
   ledgerCutHashes: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_cut_hashes, handle, ids),
   ledgerCutSnapshot: (handle: number, ids: Uint8Array) => callLedger(wasm.qudag_ledger_cut_snapshot, handle, ids),
   /** The name of a numeric code, or undefined if it is not a code. */
-  codeName: (code: number): string | undefined =>
-    wasm.qudag_error_name(code) === 0 ? decoder.decode(takeResult()) : undefined,
+  codeName,
 } as const;

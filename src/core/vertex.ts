@@ -34,8 +34,8 @@ export interface Vertex extends UnsignedVertex {
 export interface VertexInfo {
   vertex: Vertex;
   id: Uint8Array;
-  /** "qudag/vertex/v1" || unsigned body: verify `vertex.signature` over this. */
-  signingMessage: Uint8Array;
+  /** "qudag/vertex/v1" || unsigned body: verify `vertex.signature` over this (a copy, built when first read). */
+  readonly signingMessage: Uint8Array;
   /** Ids of `vertex.transactions`, in order. */
   transactionIds: Uint8Array[];
   /** `vertex.transactions` as the core decoded and checked them, in order. */
@@ -153,6 +153,8 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
       txDomain,
     );
   });
+  const domain = r.bytes(Tag.signingDomain);
+  let signingMessage: Uint8Array | undefined;
   return {
     vertex: {
       chainId: r.bytes(Tag.chainId),
@@ -164,7 +166,10 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
       signature: bytes.subarray(unsignedLen),
     },
     id: r.bytes(Tag.id),
-    signingMessage: concatBytes(r.bytes(Tag.signingDomain), bytes.subarray(0, unsignedLen)),
+    // A copy of up to a few hundred KB: only a signature check reads it, so only one pays for it.
+    get signingMessage() {
+      return signingMessage ??= concatBytes(domain, bytes.subarray(0, unsignedLen));
+    },
     transactionIds: ids,
     txs,
   };
