@@ -7,21 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { SCHEMA_VERSION } from "./migrations.ts";
+import { databaseAtVersion } from "./_migration_testing.ts";
 import { DB_FILE, SqliteStorage } from "./sqlite.ts";
 import { HISTORY_MARK_KEY } from "./_sqlite_history.ts";
 
 function createVersion11Database(path: string): void {
-  const db = new DatabaseSync(path);
+  const db = databaseAtVersion(path, 11);
   try {
-    db.exec(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
-    );
-    for (const m of MIGRATIONS.filter((m) => m.version <= 11)) {
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-        .run(m.version, m.name, "2026-12-04T00:00:00.000Z");
-    }
     db.prepare(
       "INSERT INTO vertices (id, bytes, author, round, received_at_ms, ts_ms) VALUES ('v1', X'01', 'aa', 1, 5, 5)",
     )

@@ -8,6 +8,12 @@ export interface Migration {
   readonly sql: string;
 }
 
+/** The triggers that keep the decisions' counters (migration 4; migration 12 rebuilds the table, so sets them again). */
+const DECISION_COUNTERS = `      CREATE TRIGGER decisions_counted_in AFTER INSERT ON decisions
+        BEGIN UPDATE counters SET n = n + 1 WHERE name = 'decisions:' || NEW.subject || ':' || NEW.status; END;
+      CREATE TRIGGER decisions_counted_out AFTER DELETE ON decisions
+        BEGIN UPDATE counters SET n = n - 1 WHERE name = 'decisions:' || OLD.subject || ':' || OLD.status; END;`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -76,10 +82,7 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN UPDATE counters SET n = n + 1 WHERE name = 'vertices'; END;
       CREATE TRIGGER vertices_counted_out AFTER DELETE ON vertices
         BEGIN UPDATE counters SET n = n - 1 WHERE name = 'vertices'; END;
-      CREATE TRIGGER decisions_counted_in AFTER INSERT ON decisions
-        BEGIN UPDATE counters SET n = n + 1 WHERE name = 'decisions:' || NEW.subject || ':' || NEW.status; END;
-      CREATE TRIGGER decisions_counted_out AFTER DELETE ON decisions
-        BEGIN UPDATE counters SET n = n - 1 WHERE name = 'decisions:' || OLD.subject || ':' || OLD.status; END;
+${DECISION_COUNTERS}
 
       CREATE TABLE receipts (
         tx_id TEXT PRIMARY KEY,
@@ -262,10 +265,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE decisions_v12 RENAME TO decisions;
       CREATE UNIQUE INDEX decisions_by_tx_seq ON decisions(tx_seq) WHERE tx_seq IS NOT NULL;
       CREATE UNIQUE INDEX decisions_by_id ON decisions(id) WHERE tx_seq IS NULL;
-      CREATE TRIGGER decisions_counted_in AFTER INSERT ON decisions
-        BEGIN UPDATE counters SET n = n + 1 WHERE name = 'decisions:' || NEW.subject || ':' || NEW.status; END;
-      CREATE TRIGGER decisions_counted_out AFTER DELETE ON decisions
-        BEGIN UPDATE counters SET n = n - 1 WHERE name = 'decisions:' || OLD.subject || ':' || OLD.status; END;
+${DECISION_COUNTERS}
 
       CREATE TABLE receipts_v12 (
         seq INTEGER PRIMARY KEY,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { MemoryStorage } from "./memory.ts";
-import { MIGRATIONS } from "./migrations.ts";
+import { databaseAtVersion } from "./_migration_testing.ts";
 import { DB_FILE, SqliteStorage } from "./sqlite.ts";
 import { HISTORY_MARK_KEY } from "./_sqlite_history.ts";
 import type { Storage, StoredReceipt } from "./types.ts";
@@ -101,15 +101,7 @@ Deno.test("SqliteStorage: history rows are written a batch at a time, in the com
 Deno.test("SqliteStorage.open() migrates a version 8 database: its history rows stay, the mark starts above them", () => {
   const dir = Deno.makeTempDirSync({ prefix: "qudag-history-" });
   try {
-    const db = new DatabaseSync(`${dir}/${DB_FILE}`);
-    db.exec(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
-    );
-    for (const m of MIGRATIONS.filter((m) => m.version <= 8)) {
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-        .run(m.version, m.name, "2026-12-01T00:00:00.000Z");
-    }
+    const db = databaseAtVersion(`${dir}/${DB_FILE}`, 8);
     const put = db.prepare(
       "INSERT INTO receipts (tx_id, code, fee, rate_ppb, vertex, time_ms) VALUES (?, 'ok', '1', 0, 'v', 5)",
     );

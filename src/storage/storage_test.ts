@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runStorageConformance } from "./conformance.ts";
 import { MemoryStorage } from "./memory.ts";
+import { databaseAtVersion } from "./_migration_testing.ts";
 import { DB_FILE, SqliteStorage } from "./sqlite.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { StorageError } from "./types.ts";
@@ -102,19 +103,8 @@ Deno.test("SqliteStorage.open() applies every migration once and records the ver
 
 /** A database as the build before schema version 4 left it, with a few rows. */
 function createVersion3Database(dir: string): void {
-  const db = new DatabaseSync(`${dir}/${DB_FILE}`);
+  const db = databaseAtVersion(`${dir}/${DB_FILE}`, 3);
   try {
-    db.exec(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
-    );
-    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        "2026-11-01T00:00:00.000Z",
-      );
-    }
     const vertex = db.prepare(
       "INSERT INTO vertices (id, bytes, author, round, received_at_ms) VALUES (?, ?, 'aa', ?, 5)",
     );
