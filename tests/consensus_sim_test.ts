@@ -89,13 +89,23 @@ const SEEDS_4 = Number(Deno.env.get("QUDAG_SIM_SEEDS") ?? 1_000);
 /** Seeds per run for 100 validators with 10 Byzantine: each costs seconds, not milliseconds. */
 const SEEDS_100 = Number(Deno.env.get("QUDAG_SIM_SEEDS_100") ?? 3);
 
-/** Runs the seeds, prints each failure with its seed, and returns all results. */
-function runSeeds(seeds: readonly number[], options: Omit<ScenarioOptions, "seed">): ScenarioResult[] {
+/**
+ * Runs the seeds, prints each failure with its seed, and returns all results. A cycle of waits closed by concurrent
+ * issuers (tests/_sim/wait_cycle.ts: the node cannot build one, the bare engine can) fails a run unless
+ * `allowWaitCycles`: fixed and regression seeds never have one, so a new one there is a change of behaviour.
+ */
+function runSeeds(
+  seeds: readonly number[],
+  options: Omit<ScenarioOptions, "seed">,
+  allowWaitCycles = false,
+): ScenarioResult[] {
   const results = seeds.map((seed) => runScenario({ ...options, seed }));
-  const failed = results.filter((r) => !r.ok);
+  const failed = results.filter((r) => !r.ok || (!allowWaitCycles && r.waitCycle !== null));
   for (const r of failed) {
     console.error(
-      `FAILED seed ${r.seed} (${options.validators} validators, ${options.byzantine} Byzantine): ${r.failure}`,
+      `FAILED seed ${r.seed} (${options.validators} validators, ${options.byzantine} Byzantine): ${
+        r.failure ?? r.waitCycle
+      }`,
     );
   }
   assert.deepEqual(failed.map((r) => r.seed), [], `failing seeds: ${failed.map((r) => r.seed).join(", ")}`);
@@ -121,7 +131,12 @@ for (const scenario of Object.keys(SCENARIOS)) {
         FRESH_BASE + FRESH_SEEDS - 1
       } (${scenario}); replay with QUDAG_SIM_SEED=${FRESH_BASE}`,
     );
-    const results = runSeeds(range(FRESH_BASE, FRESH_SEEDS), SCENARIOS[scenario]);
+    const results = runSeeds(range(FRESH_BASE, FRESH_SEEDS), SCENARIOS[scenario], true);
+    // The documented stall of the bare engine (wasm/LEDGER.md, "What it leaves"): 1 seed in 3,000 of withhold
+    // (159800000-159802999). Printed to replay; more than 1 % would be something else.
+    const cycles = results.filter((r) => r.waitCycle !== null);
+    for (const r of cycles) console.log(`${scenario}: ${r.waitCycle}`);
+    assert.ok(cycles.length <= results.length * 0.01, `too many cycles of waits: ${cycles.length}`);
     const stalled = results.filter((r) => r.contestedUndecided !== null).map((r) => r.seed);
     if (stalled.length > 0) {
       console.log(`${scenario}: not fully decided at the deadline in seeds ${stalled.join(", ")}`);

@@ -24,6 +24,7 @@ import { ALL_VOTE_ATTACKS, ByzantineNode, type VoteAttack } from "./byzantine.ts
 import { fakeHasher, FakeKeyring } from "./fake_crypto.ts";
 import { Scheduler, SimNetwork } from "./network.ts";
 import { SimRng } from "./rng.ts";
+import { verticesOnWaitCycles } from "./wait_cycle.ts";
 
 /** The signature scheme a run uses: the fake one by default, ML-DSA-87 in one test. */
 export interface SimCrypto {
@@ -91,6 +92,12 @@ export interface ScenarioResult {
    * promises liveness to virtuous transactions only).
    */
   readonly contestedUndecided: string | null;
+  /**
+   * Set when the virtuous transactions left undecided at the deadline all wait on a cycle of waits closed by
+   * concurrent issuers through a dependency carried outside its dependent's ancestry (tests/_sim/wait_cycle.ts): a
+   * stall the bare engine can meet and the node cannot build.
+   */
+  readonly waitCycle: string | null;
   /** Accepted transactions per honest node (all equal when ok). */
   readonly acceptedTxs: number;
   /** Tx decisions (accept or reject) reported by honest nodes. */
@@ -502,13 +509,35 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   let notLive: string | null;
   if (!scheduler.runUntil(healAtMs, eventsMax)) failure ??= `seed ${opts.seed}: event budget ran out`;
   let contestedUndecided: string | null = null;
+  let waitCycle: string | null = null;
+  /**
+   * Whether every virtuous transaction an honest node has not accepted is carried only by vertices that wait on a
+   * cycle of waits (tests/_sim/wait_cycle.ts): the cycle's vertices, or null when some such transaction is not.
+   */
+  const onWaitCycle = (): string | null => {
+    const cycles = new Set<string>();
+    for (const id of honestIds) {
+      const engine = engines.get(id)!;
+      const stuck = verticesOnWaitCycles(engine.consensus, engine.consensus.undecided().vertices);
+      for (const tx of honestVirtuousTxIds) {
+        if (stores.get(id)!.status("tx", tx) === "accepted") continue;
+        const carriers = engine.consensus.verticesOf(tx).filter((v) => engine.consensus.vertexStatus(v) !== "rejected");
+        if (carriers.length === 0 || !carriers.every((v) => stuck.has(v))) return null;
+      }
+      for (const v of stuck) cycles.add(v.slice(0, 8));
+    }
+    return `a cycle of waits through a dependency, on or below vertices [${[...cycles].sort()}]`;
+  };
   while (failure === null) {
     notLive = live("all");
     if (notLive === null) break;
     if (scheduler.nowMs() >= deadlineMs) {
       const virtuous = live("virtuous");
       if (virtuous !== null) {
-        failure = `seed ${opts.seed}: LIVENESS: by ${deadlineMs} ms (healed at ${healAtMs} ms): ${virtuous}`;
+        waitCycle = onWaitCycle();
+        if (waitCycle === null) {
+          failure = `seed ${opts.seed}: LIVENESS: by ${deadlineMs} ms (healed at ${healAtMs} ms): ${virtuous}`;
+        } else waitCycle = `seed ${opts.seed}: by ${deadlineMs} ms: ${virtuous}; ${waitCycle}`;
       } else {
         contestedUndecided = `seed ${opts.seed}: by ${deadlineMs} ms: ${notLive}`;
       }
@@ -539,6 +568,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     ok: failure === null,
     failure,
     contestedUndecided,
+    waitCycle,
     acceptedTxs: stores.get(honestIds[0])!.accepted("tx").length,
     txDecisions,
     rounds,
