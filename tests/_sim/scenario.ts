@@ -526,7 +526,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       }
       for (const v of stuck) cycles.add(v.slice(0, 8));
     }
-    return `a cycle of waits through a dependency, on or below vertices [${[...cycles].sort()}]`;
+    return `a cycle of waits through a dependency: the vertices on or above it [${[...cycles].sort()}]`;
   };
   while (failure === null) {
     notLive = live("all");
