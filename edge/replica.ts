@@ -238,7 +238,9 @@ export class Replica {
       this.#cursor = this.#replayer.verified.cursor;
       this.#o.log(
         e.transient ? "warn" : "error",
-        "edge replica refused an upstream; still serving the last verified checkpoint",
+        e.transient
+          ? "edge replica got no answer from an upstream; asking again later, still serving the last verified checkpoint"
+          : "edge replica refused an upstream; still serving the last verified checkpoint",
         {
           upstream: u.url,
           code: e.code,
