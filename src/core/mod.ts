@@ -44,6 +44,7 @@ export {
 export {
   decodeVertex,
   encodeVertex,
+  signedVertexBytes,
   type UnsignedVertex,
   validateVertex,
   type Vertex,

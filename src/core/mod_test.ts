@@ -24,6 +24,7 @@ import {
   ML_DSA_87_PUBLIC_KEY_BYTES,
   ML_DSA_87_SIGNATURE_BYTES,
   parseAmount,
+  signedVertexBytes,
   type Transaction,
   transactionId,
   transactionSigningMessage,
@@ -238,6 +239,18 @@ Deno.test("encodeVertex() round-trips with ids and transaction ids", () => {
   assert.deepEqual(vertexSigningMessage(bytes), info.signingMessage);
   const genesis = vertex(0n, [], []);
   assert.deepEqual(decodeVertex(encodeVertex(genesis)), genesis);
+});
+
+Deno.test("signedVertexBytes() gives encodeVertex()'s bytes from the signing message, and refuses what is not one", () => {
+  for (const v of [vertex(3n, [h(1), h(2)], [transfer(1n), transfer(2n)]), vertex(0n, [], [])]) {
+    const { signature, ...unsigned } = v;
+    assert.deepEqual(signedVertexBytes(vertexSigningMessage(unsigned), signature), encodeVertex(v));
+  }
+  const message = vertexSigningMessage(vertex(1n, [h(1)], [transfer(1n)]));
+  assert.equal(codeOf(() => signedVertexBytes(message, sig(1).subarray(1))), "invalid_input");
+  // A transaction's signing message has another domain.
+  assert.equal(codeOf(() => signedVertexBytes(transactionSigningMessage(transfer(1n)), sig(1))), "invalid_input");
+  assert.equal(codeOf(() => signedVertexBytes(message.subarray(0, 15), sig(1))), "invalid_input");
 });
 
 Deno.test("validateVertex() decodes each carried transaction with its vertex, as views of the signed bytes", () => {

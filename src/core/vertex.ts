@@ -6,6 +6,7 @@ import { core } from "./_wasm.ts";
 import { FrameReader, FrameWriter, Tag } from "./_frame.ts";
 import { CoreError } from "./_error.ts";
 import { concatBytes } from "../bytes.ts";
+import { ML_DSA_87_SIGNATURE_BYTES } from "./constants.ts";
 import type { TransactionKind } from "./tx.ts";
 
 export interface UnsignedVertex {
@@ -184,6 +185,34 @@ export function decodeVertex(bytes: Uint8Array): Vertex {
 export function vertexId(v: Uint8Array | Vertex): Uint8Array {
   const bytes = v instanceof Uint8Array ? v : encodeVertex(v);
   return validateVertex(bytes).id;
+}
+
+/** The domain of a vertex's signing message (wasm/src/vertex.rs). */
+const VERTEX_SIGNING_DOMAIN = new TextEncoder().encode("qudag/vertex/v1");
+
+/**
+ * The signed bytes of a vertex from its signing message (what
+ * {@linkcode vertexSigningMessage} gave) and the author's signature over it:
+ * the unsigned body followed by the signature, the bytes
+ * {@linkcode encodeVertex} gives, without a second pass of the core over
+ * every transaction. Whoever takes the bytes decodes them, which checks them
+ * whole.
+ */
+export function signedVertexBytes(signingMessage: Uint8Array, signature: Uint8Array): Uint8Array {
+  const n = VERTEX_SIGNING_DOMAIN.length;
+  if (signingMessage.length <= n || VERTEX_SIGNING_DOMAIN.some((b, i) => signingMessage[i] !== b)) {
+    throw new CoreError(
+      "invalid_input",
+      "Cannot build signed vertex bytes: the message is not a vertex signing message",
+    );
+  }
+  if (signature.length !== ML_DSA_87_SIGNATURE_BYTES) {
+    throw new CoreError(
+      "invalid_input",
+      `Cannot build signed vertex bytes: signature is ${signature.length} bytes, expected ${ML_DSA_87_SIGNATURE_BYTES}`,
+    );
+  }
+  return concatBytes(signingMessage.subarray(n), signature);
 }
 
 /** The exact bytes the author signs: "qudag/vertex/v1" || unsigned body. */

@@ -5,7 +5,7 @@
  * after the DAG service checked its id and signature.
  */
 import {
-  encodeVertex,
+  signedVertexBytes,
   validateTransaction,
   validateVertex,
   type VertexInfo,
@@ -51,8 +51,8 @@ export function ownVertexCodec(o: OwnVertexCodecOptions): VertexCodec {
         parents: parents.map(fromHex),
         transactions,
       };
-      const signature = o.syncSigner.sign(vertexSigningMessage(unsigned));
-      const bytes = encodeVertex({ ...unsigned, signature });
+      const message = vertexSigningMessage(unsigned);
+      const bytes = signedVertexBytes(message, o.syncSigner.sign(message));
       const stored = o.dag.admitOwn(bytes);
       if (stored.status === "rejected") throw new Error(`own vertex refused: ${stored.message} [${stored.code}]`);
       // Stored with the vertex now: the mempool no longer needs the bytes.
