@@ -362,11 +362,10 @@ export class ConsensusService {
   async submit(bytes: Uint8Array): Promise<{ id: string; state: TxState }> {
     const info = this.#mempool.precheck(bytes);
     const id = toHex(info.id);
-    const state = this.txState(id);
-    if (state !== "unknown") {
-      this.#m.submitted.inc({ result: "duplicate" });
-      return { id, state };
-    }
+    // What memory knows first. Storage is asked once, after the admission check: a transaction decided long ago
+    // is told by its state, not by the check's refusal (its nonce is taken by then).
+    const held = this.#heldState(id);
+    if (held !== "unknown") return this.#duplicate(id, held);
     if (this.#o.admit) {
       try {
         await this.#o.admit(bytes, info, {
@@ -374,14 +373,17 @@ export class ConsensusService {
           pendingKey: (account) => this.#mempool.pendingKey(account),
         });
       } catch (error) {
+        const state = this.txState(id);
+        if (state !== "unknown") return this.#duplicate(id, state);
         this.#m.submitted.inc({ result: "refused" });
         throw error;
       }
-      // The node may be stopping, the mempool full, or the same transaction in by now.
+      // The node may be stopping, the mempool full.
       this.#mempool.checkRoom();
-      const now = this.txState(id);
-      if (now !== "unknown") return { id, state: now };
     }
+    // Decided and stored, or in by now (the check awaited).
+    const state = this.txState(id);
+    if (state !== "unknown") return this.#duplicate(id, state);
     this.#mempool.add(id, info.conflictKey, bytes, this.#o.nowMs());
     this.#m.submitted.inc({ result: "queued" });
     this.#batcher.add({ id, conflictKey: info.conflictKey, deps: [] }, bytes.length);
@@ -410,9 +412,25 @@ export class ConsensusService {
     if (this.#decisions.has(id)) return "pending";
     const d = this.#o.storage.getDecision(id);
     if (d) return d.status;
+    return this.#heldState(id);
+  }
+
+  /**
+   * The state of `id` as memory holds it: the engine's, or pending in the
+   * mempool (or decided, not durable yet); "unknown" when neither holds it,
+   * though storage may. A decided transaction the engine still holds is durable
+   * with the same decision, or in `#decisions` until it is.
+   */
+  #heldState(id: string): TxState {
+    if (this.#decisions.has(id)) return "pending";
     const s = this.engine.consensus.txStatus(id);
     if (s) return s;
     return this.#mempool.has(id) ? "pending" : "unknown";
+  }
+
+  #duplicate(id: string, state: TxState): { id: string; state: TxState } {
+    this.#m.submitted.inc({ result: "duplicate" });
+    return { id, state };
   }
 
   #reported(decisions: readonly Decision[]): void {
