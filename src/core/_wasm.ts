@@ -12,7 +12,7 @@ import * as wasm from "../../wasm/qudag_core.wasm";
 import { CoreError, isCoreErrorCode } from "./_error.ts";
 
 /** The export ABI this loader speaks (wasm/src/ffi.rs ABI_VERSION). */
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 
 const loadedAbi = wasm.qudag_abi_version();
 if (loadedAbi !== ABI_VERSION) {
@@ -125,7 +125,7 @@ export const core = {
   ledgerStateHash: (handle: number) => callNone(() => wasm.qudag_ledger_state_hash(handle)),
   ledgerAccounts: (handle: number) => callNone(() => wasm.qudag_ledger_accounts(handle)),
   ledgerStatus: (handle: number) => callNone(() => wasm.qudag_ledger_status(handle)),
-  ledgerPrepare: (handle: number, tx: Uint8Array) => callLedger(wasm.qudag_ledger_prepare, handle, tx),
+  ledgerPrepare: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_prepare, handle, frame),
   ledgerApply: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_apply, handle, frame),
   ledgerCheck: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_check, handle, frame),
   ledgerAccount: (handle: number, id: Uint8Array) => callLedger(wasm.qudag_ledger_account, handle, id),

@@ -219,10 +219,8 @@ function packIds(ids: Uint8Array[], field: string): Uint8Array {
   return out;
 }
 
-function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean): Uint8Array {
-  const w = new FrameWriter()
-    .bytes(Tag.tx, tx, "tx")
-    .bool(Tag.signatureOk, signatureOk, "signatureOk")
+function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean, id?: Uint8Array): Uint8Array {
+  const w = txFrame(tx, id).bool(Tag.signatureOk, signatureOk, "signatureOk")
     .bytes(Tag.vertex, context.vertex, "context.vertex")
     .u64(Tag.ledgerTimeMs, context.timeMs, "context.timeMs");
   // One field of packed ids: a concurrent set may be longer than a frame's field limit.
@@ -230,6 +228,12 @@ function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean
     w.bytes(Tag.concurrent, packIds(context.concurrent, "context.concurrent"), "context.concurrent");
   }
   return w.finish();
+}
+
+/** The transaction's field, and its id when the caller has it from the core (then not hashed again). */
+function txFrame(tx: Uint8Array, id: Uint8Array | undefined): FrameWriter {
+  const w = new FrameWriter().bytes(Tag.tx, tx, "tx");
+  return id === undefined ? w : w.bytes(Tag.txId, id, "id");
 }
 
 /**
@@ -296,9 +300,15 @@ export class Ledger {
     this.free();
   }
 
-  /** Step 1: decode `tx` (signed bytes) and name the key its signature must verify with. */
-  prepare(tx: Uint8Array): LedgerPrepared {
-    const r = new FrameReader(core.ledgerPrepare(this.#live(), tx));
+  /**
+   * Step 1: decode `tx` (signed bytes) and name the key its signature must
+   * verify with. `id`, here and in `apply` and `check`, is optional: the id
+   * the core gave for these exact bytes (a decoded vertex's transaction ids,
+   * `validateTransaction`'s id), which spares hashing them again. The core
+   * trusts it as it trusts a signature's verdict.
+   */
+  prepare(tx: Uint8Array, id?: Uint8Array): LedgerPrepared {
+    const r = new FrameReader(core.ledgerPrepare(this.#live(), txFrame(tx, id).finish()));
     return {
       id: r.bytes(Tag.id),
       account: r.bytes(Tag.account),
@@ -316,8 +326,8 @@ export class Ledger {
    * false refuses it (`bad_signature`) and changes nothing. Refusals are
    * returned, not thrown; a `CoreError` means the call itself was wrong.
    */
-  apply(tx: Uint8Array, context: LedgerContext, signatureOk: boolean): LedgerOutcome {
-    return this.#outcome(core.ledgerApply(this.#live(), applyFrame(tx, context, signatureOk)));
+  apply(tx: Uint8Array, context: LedgerContext, signatureOk: boolean, id?: Uint8Array): LedgerOutcome {
+    return this.#outcome(core.ledgerApply(this.#live(), applyFrame(tx, context, signatureOk, id)));
   }
 
   /**
@@ -326,9 +336,9 @@ export class Ledger {
    * `vertex` is zero; `touched` names the signer when the refusal would
    * consume its nonce. A node refuses submissions with it.
    */
-  check(tx: Uint8Array, timeMs: bigint, signatureOk: boolean): LedgerOutcome {
+  check(tx: Uint8Array, timeMs: bigint, signatureOk: boolean, id?: Uint8Array): LedgerOutcome {
     const context = { vertex: new Uint8Array(32), timeMs };
-    return this.#outcome(core.ledgerCheck(this.#live(), applyFrame(tx, context, signatureOk)));
+    return this.#outcome(core.ledgerCheck(this.#live(), applyFrame(tx, context, signatureOk, id)));
   }
 
   #outcome(bytes: Uint8Array): LedgerOutcome {

@@ -384,7 +384,10 @@ Deno.test("Ledger state hash depends on the accepted set, not the causal order i
         const v = ready[rand(ready.length)];
         const concurrent = [...done].filter((d) => !ancestors[v].has(d)).map((d) => vertexId(BigInt(d)));
         for (const tx of txs[v]) {
-          const out = ledger.apply(tx, { vertex: vertexId(BigInt(v)), timeMs: times[v], concurrent }, true);
+          // Every other order names each transaction's id, as a node does from its decoded vertex: the same state.
+          const id = o % 2 === 1 ? blake3(tx) : undefined;
+          const out = ledger.apply(tx, { vertex: vertexId(BigInt(v)), timeMs: times[v], concurrent }, true, id);
+          if (id !== undefined) assert.deepEqual(out.id, id);
           if (o === 0 && out.code === "ok") applied++;
         }
         done.add(v);
@@ -399,6 +402,25 @@ Deno.test("Ledger state hash depends on the accepted set, not the causal order i
     }
   }
   assert.ok(applied > CASES * 5, `only ${applied} transactions applied`);
+});
+
+Deno.test("Ledger.prepare() and check() with the transaction's id answer as without it, and take the id given", () => {
+  const [fees, master, feeAdmin, verifier, governance] = [1, 2, 3, 4, 5].map(fakeKey);
+  const alice = fakeKey(20);
+  using ledger = Ledger.genesis(genesisFor({ fees, master, feeAdmin, verifier, governance }));
+  const create = sign(alice, 0n, { kind: "create_account", name: "alice", publicKey: alice.publicKey });
+  const mint = sign(master, 0n, { kind: "mint", to: alice.id, amount: 5n * RUV });
+  const id = blake3(mint);
+  assert.deepEqual(ledger.prepare(mint, id), ledger.prepare(mint));
+  assert.deepEqual(ledger.check(create, T0 + 1n, true, blake3(create)), ledger.check(create, T0 + 1n, true));
+  assert.deepEqual(ledger.check(mint, T0 + 1n, true, id), ledger.check(mint, T0 + 1n, true));
+  // The core takes the id it is given (it gave it to the caller for these bytes): it does not hash them again.
+  const other = new Uint8Array(32).fill(7);
+  assert.deepEqual(ledger.prepare(mint, other).id, other);
+  assert.throws(
+    () => ledger.prepare(mint, new Uint8Array(31)),
+    (e) => e instanceof CoreError && e.code === "invalid_input",
+  );
 });
 
 // ---------------------------------------------------------------- wide concurrent sets, cuts

@@ -368,7 +368,8 @@ export class LedgerService {
         this.#m.duplicates.inc({ kind: "duplicate" });
         continue;
       }
-      const out = this.#ledger.apply(txs[i], context, verdicts[i]);
+      // The ids are the core's own, from decoding the vertex: not hashed again.
+      const out = this.#ledger.apply(txs[i], context, verdicts[i], info.transactionIds[i]);
       countOutcome(this.#m, this.#o.logger, out, id);
       if (out.duplicate) continue;
       first++;
@@ -413,18 +414,20 @@ export class LedgerService {
    * the signer's registered key (or a create_account's own key), then asks the
    * core what applying it at ledger time `timeMs` against the current state
    * would give. Nothing changes. Throws `ledger_halted` while halted: this
-   * node's state is not one to judge by.
+   * node's state is not one to judge by. `id`, when given, is the id the
+   * core gave for `tx` (`validateTransaction`): the core does not hash it
+   * again.
    */
-  async check(tx: Uint8Array, timeMs: number): Promise<LedgerOutcome> {
+  async check(tx: Uint8Array, timeMs: number, id?: Uint8Array): Promise<LedgerOutcome> {
     if (this.#halted !== null) {
       throw Object.assign(new LedgerServiceError(`halted: ${this.#halted.message}`), {
         code: "ledger_halted" as const,
       });
     }
-    const p = this.#ledger.prepare(tx);
+    const p = this.#ledger.prepare(tx, id);
     const signatureOk = p.receipt === undefined && p.publicKey !== undefined &&
       await verifySignature(this.#o.verify, tx, p.publicKey, p.signingMessage, p.id.toHex());
-    return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk);
+    return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk, p.id);
   }
 
   // ------------------------------------------------------------ queries

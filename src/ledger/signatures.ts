@@ -33,7 +33,7 @@ export async function verifyAll(
       if (!created.has(account)) created.set(account, carried.createsKey);
     }
     if (verifiedBefore(txIds[i])) return Promise.resolve(true);
-    const p = ledger.prepare(tx);
+    const p = ledger.prepare(tx, info.transactionIds[i]);
     const key = p.publicKey ?? created.get(p.account.toHex());
     if (p.receipt !== undefined || key === undefined) return Promise.resolve(false);
     // A verifier that fails to run rejects, and the service halts: recording

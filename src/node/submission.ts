@@ -46,7 +46,7 @@ export function ledgerAdmission(ledger: LedgerService, clock: Clock): Admit {
   return async (bytes, info, o) => {
     const started = clock.nowMs();
     for (;;) {
-      const out = await ledger.check(bytes, clock.nowMs());
+      const out = await ledger.check(bytes, clock.nowMs(), info.id);
       if (out.duplicate || out.code === "ok") return;
       // Too early for the ledger: the previous nonce (or the account's creation) may still be on its
       // way, submitted here or to another node a moment ago. Taken once it is in this node's mempool

@@ -26,7 +26,9 @@ use crate::{amount, blake3};
 /// 4: `qudag_vertex_decode` gives places in its input (transaction spans, the
 ///    unsigned length, the signing domains) and each transaction's decoded
 ///    account, nonce, kind and key, instead of copies of the bytes.
-pub const ABI_VERSION: u32 = 4;
+/// 5: `qudag_ledger_prepare` takes a frame; it and the apply request take the
+///    transaction's id when the host has it from the core (`TX_ID`).
+pub const ABI_VERSION: u32 = 5;
 
 thread_local! {
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -372,16 +374,17 @@ pub extern "C" fn qudag_ledger_state_hash(handle: u32) -> u32 {
     run(std::ptr::null(), 0, |_| with_ledger(handle, |s| Ok(ledger::encode::state_hash(s).to_vec())))
 }
 
-/// Signed tx bytes -> id, account, nonce, kind, signing message, the key
-/// that must have signed it (absent if the account is unknown) and any
-/// earlier receipt.
+/// Prepare request frame (signed tx bytes, optionally their id) -> id,
+/// account, nonce, kind, signing message, the key that must have signed it
+/// (absent if the account is unknown) and any earlier receipt.
 ///
 /// # Safety
 /// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
 #[no_mangle]
 pub unsafe extern "C" fn qudag_ledger_prepare(handle: u32, ptr: *const u8, len: usize) -> u32 {
     run(ptr, len, |input| {
-        let info = tx::inspect(input)?;
+        let (bytes, known_id) = frame::read_prepare_request(input)?;
+        let info = tx::inspect_as(&bytes, known_id)?;
         with_ledger(handle, |s| Ok(frame::write_prepared(&ledger::prepare(s, &info), &info.signing_message)))
     })
 }
@@ -394,7 +397,7 @@ pub unsafe extern "C" fn qudag_ledger_prepare(handle: u32, ptr: *const u8, len: 
 pub unsafe extern "C" fn qudag_ledger_apply(handle: u32, ptr: *const u8, len: usize) -> u32 {
     run(ptr, len, |input| {
         let req = frame::read_apply_request(input)?;
-        let info = tx::inspect(&req.tx)?;
+        let info = tx::inspect_as(&req.tx, req.tx_id)?;
         with_slot(handle, |slot| {
             let ctx = ledger::Context { vertex: req.vertex, time_ms: req.time_ms, concurrent: &req.concurrent };
             let out = ledger::apply_cached(&mut slot.state, &mut slot.cache, &info, req.signature_ok, &ctx)?;
@@ -412,7 +415,7 @@ pub unsafe extern "C" fn qudag_ledger_apply(handle: u32, ptr: *const u8, len: us
 pub unsafe extern "C" fn qudag_ledger_check(handle: u32, ptr: *const u8, len: usize) -> u32 {
     run(ptr, len, |input| {
         let req = frame::read_apply_request(input)?;
-        let info = tx::inspect(&req.tx)?;
+        let info = tx::inspect_as(&req.tx, req.tx_id)?;
         with_ledger(handle, |s| {
             Ok(frame::write_outcome(&info.id, &ledger::check(s, &info, req.signature_ok, req.time_ms)))
         })

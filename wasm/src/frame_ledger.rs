@@ -37,9 +37,12 @@ pub fn read_genesis(buf: &[u8]) -> Result<Genesis> {
 /// Apply request: signed tx bytes, whether its signature verified, the
 /// carrier vertex, the ledger time and the concurrent vertices (one
 /// `CONCURRENT` field of concatenated 32-byte ids; absent or empty = none).
+/// An optional `TX_ID` is the transaction's id as the core gave it to the
+/// host for these bytes (`tx::inspect_as`).
 #[derive(Debug)]
 pub struct ApplyRequest {
     pub tx: Vec<u8>,
+    pub tx_id: Option<Hash>,
     pub signature_ok: bool,
     pub vertex: Hash,
     pub time_ms: u64,
@@ -49,6 +52,7 @@ pub struct ApplyRequest {
 pub fn read_apply_request(buf: &[u8]) -> Result<ApplyRequest> {
     let mut f = Fields::parse(buf)?;
     let tx = f.bytes(tag::TX, "tx")?;
+    let tx_id = read_tx_id(&mut f)?;
     let signature_ok = f.bool(tag::SIGNATURE_OK, "signature_ok")?;
     let vertex = f.hash(tag::VERTEX, "vertex")?;
     let time_ms = f.u64(tag::LEDGER_TIME_MS, "ledger_time_ms")?;
@@ -67,7 +71,21 @@ pub fn read_apply_request(buf: &[u8]) -> Result<ApplyRequest> {
         ),
     };
     f.finish()?;
-    Ok(ApplyRequest { tx, signature_ok, vertex, time_ms, concurrent })
+    Ok(ApplyRequest { tx, tx_id, signature_ok, vertex, time_ms, concurrent })
+}
+
+/// Prepare request: signed tx bytes and, optionally, their id as the core
+/// gave it to the host (`TX_ID`, as in an apply request).
+pub fn read_prepare_request(buf: &[u8]) -> Result<(Vec<u8>, Option<Hash>)> {
+    let mut f = Fields::parse(buf)?;
+    let tx = f.bytes(tag::TX, "tx")?;
+    let tx_id = read_tx_id(&mut f)?;
+    f.finish()?;
+    Ok((tx, tx_id))
+}
+
+fn read_tx_id(f: &mut Fields) -> Result<Option<Hash>> {
+    f.opt_bytes(tag::TX_ID, "tx_id")?.map(|v| to_hash(&v, "tx_id")).transpose()
 }
 
 /// Concatenated 32-byte ids, e.g. a concurrent set or vertices to settle.

@@ -109,3 +109,45 @@ mod packed_concurrent {
         assert!(err.message.contains("33 bytes, not a whole number of 32-byte vertex ids"), "{}", err.message);
     }
 }
+
+mod known_ids {
+    use super::*;
+
+    fn with_id(tx: &[u8], id: Option<&[u8]>) -> Out {
+        let mut o = Out::new();
+        o.bytes(tag::TX, tx);
+        if let Some(id) = id {
+            o.bytes(tag::TX_ID, id);
+        }
+        o
+    }
+
+    #[test]
+    fn a_request_may_name_the_transactions_id_and_the_core_then_takes_it() {
+        let bytes = every_kind()[1].encode().unwrap();
+        let id = crate::blake3::hash(&bytes);
+        let mut o = with_id(&bytes, Some(&id));
+        o.bytes(tag::SIGNATURE_OK, &[1]);
+        o.bytes(tag::VERTEX, &[1; 32]);
+        o.u64(tag::LEDGER_TIME_MS, 1);
+        let req = read_apply_request(&o.into_bytes()).unwrap();
+        assert_eq!(req.tx_id, Some(id));
+        let (given, hashed) = (tx::inspect_as(&req.tx, req.tx_id).unwrap(), tx::inspect(&bytes).unwrap());
+        assert_eq!((given.id, given.tx, given.signing_message), (hashed.id, hashed.tx, hashed.signing_message));
+        assert_eq!(read_prepare_request(&with_id(&bytes, Some(&id)).into_bytes()).unwrap(), (bytes.clone(), Some(id)));
+        assert_eq!(read_prepare_request(&with_id(&bytes, None).into_bytes()).unwrap(), (bytes.clone(), None));
+        // The id given is the one used: the host answers for it (the bytes are not hashed again).
+        assert_eq!(tx::inspect_as(&bytes, Some([7; 32])).unwrap().id, [7; 32]);
+    }
+
+    #[test]
+    fn a_named_id_is_32_bytes_once() {
+        let bytes = every_kind()[1].encode().unwrap();
+        let err = read_prepare_request(&with_id(&bytes, Some(&[1; 31])).into_bytes()).unwrap_err();
+        assert_eq!(err.code, Code::InvalidInput);
+        let mut twice = with_id(&bytes, Some(&[1; 32]));
+        twice.bytes(tag::TX_ID, &[1; 32]);
+        assert_eq!(read_prepare_request(&twice.into_bytes()).unwrap_err().code, Code::InvalidInput);
+        assert_eq!(read_prepare_request(&[]).unwrap_err().code, Code::InvalidInput);
+    }
+}

@@ -342,13 +342,22 @@ impl Transaction {
 
 /// Decode and validate signed bytes; return everything a node needs.
 pub fn inspect(bytes: &[u8]) -> Result<TxInfo> {
+    inspect_as(bytes, None)
+}
+
+/// `inspect`, with the id when the host already has it from the core for
+/// these exact bytes (a decoded vertex's transaction ids, a decoded
+/// transaction's id): the bytes are not hashed again. The host answers for
+/// it as it answers for a signature's verdict (LEDGER.md, "Two steps").
+pub fn inspect_as(bytes: &[u8], known_id: Option<Hash>) -> Result<TxInfo> {
     let tx = Transaction::decode(bytes)?;
     let unsigned_len = bytes.len() - ML_DSA_87_SIGNATURE_BYTES;
     let mut signing_message = Vec::with_capacity(TX_SIGNING_DOMAIN.len() + unsigned_len);
     signing_message.extend_from_slice(TX_SIGNING_DOMAIN);
     signing_message.extend_from_slice(&bytes[..unsigned_len]);
     let conflict_key = tx.conflict_key();
-    Ok(TxInfo { id: blake3::hash(bytes), signing_message, conflict_key, tx })
+    let id = known_id.unwrap_or_else(|| blake3::hash(bytes));
+    Ok(TxInfo { id, signing_message, conflict_key, tx })
 }
 
 #[cfg(test)]
