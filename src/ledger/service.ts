@@ -346,18 +346,16 @@ export class LedgerService {
     // (in parallel), then apply them synchronously in vertex order, then persist.
     const txs = info.vertex.transactions;
     const txIds = info.transactionIds.map((t) => t.toHex());
-    for (const t of txIds) {
+    const known = this.#o.storage.txDecisionsAndReceipts(txIds);
+    known.forEach((k, i) => {
       // Consensus accepts a vertex only after its transactions; skipping one would diverge for good.
-      if (this.#o.storage.getDecision(t)?.status !== "accepted") {
-        throw new LedgerServiceError(`accepted vertex ${id} carries transaction ${t}, which is not accepted`);
+      if (k.status !== "accepted") {
+        throw new LedgerServiceError(`accepted vertex ${id} carries transaction ${txIds[i]}, which is not accepted`);
       }
-    }
+    });
     // Applied in another vertex whose receipt the core no longer holds (settled, or before a restart from a
     // snapshot, which carries no receipts): a replay of it, never applied twice.
-    const settled = txIds.map((t) => {
-      const kept = this.#o.storage.getReceipt(t);
-      return kept !== null && kept.vertex !== id;
-    });
+    const settled = known.map((k) => k.receiptVertex !== null && k.receiptVertex !== id);
     const verdicts = await verifyAll(this.#ledger, this.#o.verify, info, txIds, settled, this.#o.verifiedBefore);
 
     let first = 0;

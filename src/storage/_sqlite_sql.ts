@@ -96,6 +96,13 @@ export const SQL = {
     "WHERE tx_seq = (SELECT seq FROM transactions WHERE id = ?1) " +
     "UNION ALL SELECT tx_id, code, fee, rate_ppb, vertex, time_ms FROM receipts WHERE tx_id = ?1 AND tx_seq IS NULL " +
     "LIMIT 1",
+  // getDecision's status and getReceipt's vertex for each id of a JSON array, by its place in the array (key).
+  txDecisionsAndReceipts: "SELECT j.key AS i, " +
+    "COALESCE((SELECT d.status FROM decisions AS d WHERE d.tx_seq = t.seq), " +
+    "(SELECT d.status FROM decisions AS d WHERE d.id = j.value AND d.tx_seq IS NULL)) AS status, " +
+    "COALESCE((SELECT r.vertex FROM receipts AS r WHERE r.tx_seq = t.seq), " +
+    "(SELECT r.vertex FROM receipts AS r WHERE r.tx_id = j.value AND r.tx_seq IS NULL)) AS receipt_vertex " +
+    "FROM json_each(?1) AS j LEFT JOIN transactions AS t ON t.id = j.value",
   putHistory: "INSERT INTO account_history (account, seq, tx_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
   // A range of account_history's primary key (account, seq), walked down from the cursor: the cost of a page
   // does not depend on its depth. Then one receipts lookup per row by its primary key (seq).

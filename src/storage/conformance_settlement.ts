@@ -51,6 +51,51 @@ export function runSettlementConformance(target: ConformanceTarget): void {
     assert.equal(s.getReceipt("t9"), null);
   });
 
+  t("txDecisionsAndReceipts() answers as getDecision() and getReceipt(), each id in its place", (s) => {
+    s.putVertex({
+      id: "v1",
+      bytes: bytes("v1"),
+      author: "aa",
+      round: 1n,
+      parents: [],
+      receivedAtMs: 1,
+      timestampMs: 1,
+    });
+    const stored = (id: string) =>
+      s.putTransaction({ id, bytes: bytes(id), conflictKey: `acct:${id}`, vertex: "v1", receivedAtMs: 1 });
+    // t1: stored, decided, applied. t2: decided and applied before it was stored. t3: stored, rejected.
+    // t4: decided, never stored, no receipt. t5: stored only. t6: unknown.
+    stored("t1");
+    s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 1 });
+    s.putReceipts([{ ...receipt("t1", 1n), vertex: "v1" }]);
+    s.putDecision({ id: "t2", subject: "tx", status: "accepted", decidedAtMs: 1 });
+    s.putReceipts([{ ...receipt("t2", 1n), vertex: "v2" }]);
+    stored("t2");
+    stored("t3");
+    s.putDecision({ id: "t3", subject: "tx", status: "rejected", decidedAtMs: 2 });
+    s.putDecision({ id: "t4", subject: "tx", status: "accepted", decidedAtMs: 2 });
+    stored("t5");
+    const ids = ["t6", "t1", "t2", "t3", "t4", "t5", "t1"];
+    const got = s.txDecisionsAndReceipts(ids);
+    assert.deepEqual(got, [
+      { status: null, receiptVertex: null },
+      { status: "accepted", receiptVertex: "v1" },
+      { status: "accepted", receiptVertex: "v2" },
+      { status: "rejected", receiptVertex: null },
+      { status: "accepted", receiptVertex: null },
+      { status: null, receiptVertex: null },
+      { status: "accepted", receiptVertex: "v1" },
+    ]);
+    assert.deepEqual(
+      got,
+      ids.map((id) => ({
+        status: s.getDecision(id)?.status ?? null,
+        receiptVertex: s.getReceipt(id)?.vertex ?? null,
+      })),
+    );
+    assert.deepEqual(s.txDecisionsAndReceipts([]), []);
+  });
+
   t("a receipt stored before its transaction stays the one receipt once the transaction is stored", (s) => {
     s.putReceipts([{ ...receipt("t1", 3n), accounts: ["a"] }]);
     s.putVertex({

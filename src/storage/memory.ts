@@ -11,6 +11,7 @@ import {
   type StoredTransaction,
   type StoredVertex,
   type TransactionOptions,
+  type TxDecisionAndReceipt,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { MemoryVaultStore } from "./vault_memory.ts";
@@ -334,6 +335,13 @@ export class MemoryStorage implements Storage {
   getReceipt(txId: string): StoredReceipt | null {
     const r = this.#open().receipts.get(txId);
     return r ? { ...r } : null;
+  }
+  txDecisionsAndReceipts(txIds: readonly string[]): TxDecisionAndReceipt[] {
+    const s = this.#open();
+    return txIds.map((id) => ({
+      status: s.decisions.get(id)?.status ?? null,
+      receiptVertex: s.receipts.get(id)?.vertex ?? null,
+    }));
   }
 
   putCut(cut: StoredCut): void {

@@ -12,6 +12,7 @@ import {
   type StoredTransaction,
   type StoredVertex,
   type TransactionOptions,
+  type TxDecisionAndReceipt,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { SqliteCommits } from "./_sqlite_commits.ts";
@@ -363,6 +364,17 @@ export class SqliteStorage implements Storage {
   getReceipt(txId: string): StoredReceipt | null {
     const row = this.#stmt(SQL.getReceipt).get(txId) as ReceiptRow | undefined;
     return row ? receiptOf(row) : null;
+  }
+  txDecisionsAndReceipts(txIds: readonly string[]): TxDecisionAndReceipt[] {
+    const out: TxDecisionAndReceipt[] = txIds.map(() => ({ status: null, receiptVertex: null }));
+    if (txIds.length === 0) return out;
+    const rows = this.#stmt(SQL.txDecisionsAndReceipts).all(JSON.stringify(txIds)) as {
+      i: number;
+      status: DecisionStatus | null;
+      receipt_vertex: string | null;
+    }[];
+    for (const r of rows) out[r.i] = { status: r.status, receiptVertex: r.receipt_vertex };
+    return out;
   }
 
   putCut(cut: StoredCut): void {

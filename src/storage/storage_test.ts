@@ -252,6 +252,18 @@ const INDEXED_PLANS: Partial<Record<keyof typeof SQL, string[]>> = {
     "SCALAR SUBQUERY 1",
     "SEARCH transactions USING COVERING INDEX sqlite_autoindex_transactions_1 (id=?)",
   ],
+  txDecisionsAndReceipts: [
+    "SCAN j VIRTUAL TABLE INDEX 1:",
+    "SEARCH t USING COVERING INDEX sqlite_autoindex_transactions_1 (id=?) LEFT-JOIN",
+    "CORRELATED SCALAR SUBQUERY 1",
+    "SEARCH d USING INDEX decisions_by_tx_seq (tx_seq=?)",
+    "CORRELATED SCALAR SUBQUERY 2",
+    "SEARCH d USING INDEX decisions_by_id (id=?)",
+    "CORRELATED SCALAR SUBQUERY 3",
+    "SEARCH r USING INDEX receipts_by_tx_seq (tx_seq=?)",
+    "CORRELATED SCALAR SUBQUERY 4",
+    "SEARCH r USING INDEX receipts_by_tx_id (tx_id=?)",
+  ],
   conflicting: ["SEARCH tx_carriers USING PRIMARY KEY (conflict_key=?)"],
   carriersOfConflict: [
     "SEARCH c USING PRIMARY KEY (conflict_key=?)",

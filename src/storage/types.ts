@@ -68,6 +68,12 @@ export interface StoredReceipt {
   readonly accounts?: readonly string[];
 }
 
+/** A transaction's decision status and its receipt's vertex, each null when there is none (txDecisionsAndReceipts). */
+export interface TxDecisionAndReceipt {
+  readonly status: DecisionStatus | null;
+  readonly receiptVertex: string | null;
+}
+
 /** One transaction in an account's history: its place in apply order and its receipt. */
 export interface HistoryEntry {
   /** Increases with apply order; the cursor of the next page. */
@@ -209,6 +215,12 @@ export interface Storage {
    */
   putReceipts(receipts: readonly StoredReceipt[], options?: { grouped?: boolean }): void;
   getReceipt(txId: string): StoredReceipt | null;
+  /**
+   * For each transaction id, in order: its decision's status and the vertex of its receipt (null for none), as
+   * `getDecision` and `getReceipt` answer. What the ledger reads of each transaction of a vertex it applies, in
+   * one call.
+   */
+  txDecisionsAndReceipts(txIds: readonly string[]): TxDecisionAndReceipt[];
   /**
    * The receipts that touched `account`, newest first: at most `limit`
    * (1..HISTORY_PAGE_MAX) with seq below `beforeSeq` (from the newest when
