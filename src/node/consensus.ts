@@ -10,7 +10,14 @@
  * the wire adapter to the peer transport (consensus_wire.ts).
  */
 import { type TransactionInfo, validateVertex } from "../core/mod.ts";
-import { type Cut, type Decision, DEFAULT_PARAMETERS, type Parameters, type SettledView } from "../consensus/mod.ts";
+import {
+  type Cut,
+  type Decision,
+  DEFAULT_PARAMETERS,
+  type Parameters,
+  type SettledView,
+  settledWith,
+} from "../consensus/mod.ts";
 import { requiredNonce } from "../dag/carried.ts";
 import { conflictKeyOf } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
@@ -105,14 +112,17 @@ export function storedCutPositions(storage: Storage): { current: CutPosition; pr
 
 /** What consensus reads from storage about vertices and transactions it dropped from memory. */
 function storageSettledView(storage: Storage, boundaryMs: () => number): SettledView {
-  return {
+  const view: SettledView = {
     isSettled: (id) => {
       const ts = storage.vertexTimestamp(id);
       return ts !== null && ts < boundaryMs() && storage.getDecision(id)?.status === "accepted";
     },
     txStatus: (id) => storage.getDecision(id)?.status,
     winner: (key) => storage.acceptedOfConflict(key),
+    // A vertex's new transactions in one read; anything else as above.
+    many: (txs) => settledWith(view, txs, storage.decisionsAndWinners(txs)),
   };
+  return view;
 }
 /** Gossip ticks between re-requests of parents that waiting vertices need. */
 const WANTED_EVERY_TICKS = 10;
