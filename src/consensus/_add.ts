@@ -4,14 +4,7 @@
  * (a rejected parent, a decided set, a rival carrier among their ancestors).
  */
 import { acceptReady, reject } from "./_cascade.ts";
-import {
-  carrierId,
-  type CarrierState,
-  type Graph,
-  type SettledView,
-  type TxState,
-  type VertexState,
-} from "./_graph.ts";
+import { carrierId, type CarrierState, type Graph, type TxState, type VertexState } from "./_graph.ts";
 import { ConflictSet } from "./conflicts.ts";
 import { SoloGroup } from "./_solo.ts";
 import { ConsensusError, type Decision, type TxInput, type VertexInput } from "./types.ts";
@@ -45,10 +38,9 @@ export function addVertex(g: Graph, vertex: VertexInput): Decision[] {
     selfDefeating(g, state, vertex.txs);
   // The sets this vertex brings in alone share one tally (_solo.ts).
   let group: SoloGroup | null = null;
-  const settled = settledOfNew(g, vertex.txs);
   vertex.txs.forEach((input, i) => {
     const newSet = g.soloGroups && !g.sets.has(input.conflictKey) && !g.txs.has(input.id);
-    const tx = g.txs.get(input.id) ?? addTx(g, input, settled);
+    const tx = g.txs.get(input.id) ?? addTx(g, input);
     const carrier: CarrierState = { id: carriers[i], txId: tx.id, vertexId: vertex.id, status: "processing" };
     g.carriers.set(carrier.id, carrier);
     tx.carriers.push(carrier.id);
@@ -174,15 +166,8 @@ function checkVertex(g: Graph, vertex: VertexInput): void {
   }
 }
 
-/** What is settled of a vertex's transactions this graph does not hold: read together when the view can. */
-function settledOfNew(g: Graph, txs: readonly TxInput[]): SettledView {
-  if (g.settled.many === undefined) return g.settled;
-  const fresh = txs.filter((t) => !g.txs.has(t.id));
-  return fresh.length > 1 ? g.settled.many(fresh) : g.settled;
-}
-
 /** A transaction seen for the first time (its first carrier is added by the caller). */
-function addTx(g: Graph, input: TxInput, settled: SettledView): TxState {
+function addTx(g: Graph, input: TxInput): TxState {
   const tx: TxState = {
     id: input.id,
     conflictKey: input.conflictKey,
@@ -202,12 +187,12 @@ function addTx(g: Graph, input: TxInput, settled: SettledView): TxState {
     set = new ConflictSet(g.params, tx.conflictKey);
     g.sets.set(tx.conflictKey, set);
     // Decided and settled long ago: this carrier is late (a replay, or a rival of a settled transaction).
-    const winner = settled.winner(tx.conflictKey);
+    const winner = g.settled.winner(tx.conflictKey);
     if (winner !== null) set.settle();
   }
   set.addTx(tx.id);
   // Decided before and dropped from memory: decided again without a second report.
-  const decided = settled.txStatus(tx.id);
+  const decided = g.settled.txStatus(tx.id);
   if (decided !== undefined) {
     tx.status = decided;
     return tx;

@@ -56,30 +56,6 @@ export interface SettledView {
   txStatus(txId: string): "accepted" | "rejected" | undefined;
   /** The accepted transaction of `conflictKey`, if a closed cut holds it. */
   winner(conflictKey: string): string | null;
-  /**
-   * Optional: a view that answers `txStatus` of `txs` and `winner` of their conflict keys from one read of them
-   * all (a vertex's new transactions, src/consensus/_add.ts), and the rest as this one does. Used while one vertex
-   * is added, synchronously: nothing it answers can change in between.
-   */
-  many?(txs: readonly { id: string; conflictKey: string }[]): SettledView;
-}
-
-/**
- * A view that answers `txs` from `found` (what was read of them together, in their order: a status, and the
- * winner of the conflict key) and anything else as `view` does: a `SettledView.many` answer.
- */
-export function settledWith(
-  view: SettledView,
-  txs: readonly { id: string; conflictKey: string }[],
-  found: readonly { status: "accepted" | "rejected" | null | undefined; winner: string | null }[],
-): SettledView {
-  const statuses = new Map(txs.map((t, i) => [t.id, found[i].status ?? undefined]));
-  const winners = new Map(txs.map((t, i) => [t.conflictKey, found[i].winner]));
-  return {
-    isSettled: (id) => view.isSettled(id),
-    txStatus: (id) => statuses.has(id) ? statuses.get(id) : view.txStatus(id),
-    winner: (key) => winners.has(key) ? winners.get(key)! : view.winner(key),
-  };
 }
 
 export const NOTHING_SETTLED: SettledView = { isSettled: () => false, txStatus: () => undefined, winner: () => null };

@@ -1,6 +1,6 @@
 import { addVertex, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX } from "./_add.ts";
 import { preferredFrontier, virtuousFrontier, VOTE_FRONTIER_MAX } from "./_frontier.ts";
-import { carrierId, Graph, NOTHING_SETTLED, type SettledView, settledWith } from "./_graph.ts";
+import { carrierId, Graph, NOTHING_SETTLED, type SettledView } from "./_graph.ts";
 import { doomedCarriers, stuckCarriers } from "./_doom.ts";
 import { pollSettled, recordPoll } from "./_poll.ts";
 import { restoreDecisions } from "./_restore.ts";
@@ -11,7 +11,7 @@ import type { Decision, Status, TxInput, VertexInput } from "./types.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 
 // Each concept lives in its own file and works on one Graph (_graph.ts); this class is their face.
-export { carrierId, type SettledView, settledWith, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX, VOTE_FRONTIER_MAX };
+export { carrierId, type SettledView, VERTEX_PARENTS_MAX, VERTEX_TXS_MAX, VOTE_FRONTIER_MAX };
 
 export interface DagConsensusOptions {
   readonly settled?: SettledView;

@@ -19,7 +19,6 @@ export {
   DagConsensus,
   type DagConsensusOptions,
   type SettledView,
-  settledWith,
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
   VOTE_FRONTIER_MAX,

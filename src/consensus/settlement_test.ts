@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Cut, CutPlan } from "./cut.ts";
-import { DagConsensus, type SettledView, settledWith } from "./dag_consensus.ts";
+import { DagConsensus, type SettledView } from "./dag_consensus.ts";
 import { ConsensusError, type Decision, type TxInput, type VertexInput } from "./types.ts";
 
 // k 4, alpha 3: three of four responders must support a member.
@@ -43,40 +43,13 @@ class Settled implements SettledView {
   }
 }
 
-/**
- * A {@linkcode Settled} view that also reads a vertex's new transactions together (`SettledView.many`), as a node's
- * storage does, and counts its reads of one transaction or key.
- */
-class SettledMany extends Settled {
-  readonly batches: string[][] = [];
-  single = 0;
-
-  override txStatus(id: string): "accepted" | "rejected" | undefined {
-    this.single++;
-    return super.txStatus(id);
-  }
-
-  override winner(conflictKey: string): string | null {
-    this.single++;
-    return super.winner(conflictKey);
-  }
-
-  many(txs: readonly { id: string; conflictKey: string }[]): SettledView {
-    this.batches.push(txs.map((t) => t.id));
-    const found = txs.map((t) => ({ status: super.txStatus(t.id), winner: super.winner(t.conflictKey) }));
-    return settledWith(this, txs, found);
-  }
-}
-
 /** A DagConsensus whose decisions and cuts reach a {@linkcode Settled} view, as the engine's store would. */
 class Node {
+  readonly view = new Settled();
   readonly dag: DagConsensus;
   readonly log: Decision[] = [];
 
-  constructor(
-    options: { position?: { boundaryMs: number; frontier: string[] }; seq?: number } = {},
-    readonly view: Settled = new Settled(),
-  ) {
+  constructor(options: { position?: { boundaryMs: number; frontier: string[] }; seq?: number } = {}) {
     this.dag = new DagConsensus(params, { settled: this.view, ...options });
   }
 
@@ -114,8 +87,8 @@ class Node {
 }
 
 /** v1 (10) <- v2 (20) and w (30) accepted; v3 (150) on v2 and w, undecided. */
-function settledOnce(view?: Settled): { node: Node; cut: Cut } {
-  const node = new Node({}, view);
+function settledOnce(): { node: Node; cut: Cut } {
+  const node = new Node();
   node.add(vx("v1", 10, [], [tx("t1")]));
   node.add(vx("v2", 20, ["v1"], [tx("t2")]));
   node.add(vx("w", 30, [], [tx("tw")]));
@@ -221,27 +194,6 @@ Deno.test("a late carrier of a settled transaction is rejected on arrival withou
   // What it carried besides is an orphan, to be carried again.
   assert.deepEqual(node.dag.orphanedTxs().map((t) => t.id), ["z"]);
   assert.equal(node.dag.txStatus("z"), "processing");
-});
-
-Deno.test("a vertex's new transactions are read from the settled view together when it can, with the same decisions", () => {
-  // A late carrier of settled t1, a rival of settled t2, and a new transaction.
-  const late = () => vx("late", 160, ["v2"], [tx("t1"), tx("r", "acct-t2:0"), tx("z")]);
-  const plain = settledOnce();
-  const expected = plain.node.add(late());
-  const view = new SettledMany();
-  const { node } = settledOnce(view);
-  view.batches.length = 0;
-  view.single = 0;
-  assert.deepEqual(node.add(late()), expected);
-  // One read of the three (t1 was dropped from memory with its cut), none of them one by one.
-  assert.deepEqual(view.batches, [["t1", "r", "z"]]);
-  assert.equal(view.single, 0);
-  assert.deepEqual(decided(expected), ["tx:r:rejected", "vertex:late:rejected"]);
-  assert.deepEqual(node.dag.orphanedTxs().map((t) => t.id), ["z"]);
-  // A vertex with one new transaction reads it alone.
-  node.add(vx("one", 170, ["v3"], [tx("y")]));
-  assert.equal(view.batches.length, 1);
-  assert.ok(view.single > 0);
 });
 
 Deno.test("a rival of a settled transaction is rejected on arrival; the settled one is not reported again", () => {

@@ -5,7 +5,6 @@ import {
   type Parameters,
   parametersForValidatorCount,
   RestoreError,
-  type SettledView,
   type TxInput,
   VERTEX_PARENTS_MAX,
   VERTEX_TXS_MAX,
@@ -94,7 +93,11 @@ export class Engine {
     const settled = deps.settled;
     this.#consensus = new DagConsensus(this.params, {
       // While restore() runs, what it restores is judged by the decisions it is given, not as settled.
-      settled: settled === undefined ? undefined : this.#masked(settled),
+      settled: settled === undefined ? undefined : {
+        isSettled: (id) => settled.isSettled(id),
+        txStatus: (id) => this.#restoreMask?.txs.has(id) ? undefined : settled.txStatus(id),
+        winner: (key) => this.#restoreMask?.keys.has(key) ? null : settled.winner(key),
+      },
       position: config.settlement?.position,
       seq: config.settlement?.seq,
     });
@@ -114,16 +117,6 @@ export class Engine {
     this.#pollHoldMs = fetchGraceMs + 2 * fetchRetryMs;
     this.#stuck = new StuckTxs(config.reissueGraceMs ?? 1_000);
     this.#polls = new PollBook(config.firstRequestId);
-  }
-  /** `settled`, but what restore() restores is not settled while it runs (judged by the decisions it is given). */
-  #masked(settled: SettledView): SettledView {
-    const many = settled.many;
-    return {
-      isSettled: (id) => settled.isSettled(id),
-      txStatus: (id) => this.#restoreMask?.txs.has(id) ? undefined : settled.txStatus(id),
-      winner: (key) => this.#restoreMask?.keys.has(key) ? null : settled.winner(key),
-      many: many === undefined ? undefined : (txs) => this.#masked(many.call(settled, txs)),
-    };
   }
 
   /** Read-only view for metrics, tests and the HTTP layer. */

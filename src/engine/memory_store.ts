@@ -1,4 +1,4 @@
-import { type Cut, type Decision, type SettledView, settledWith } from "../consensus/mod.ts";
+import type { Cut, Decision, SettledView } from "../consensus/mod.ts";
 import type { DecisionStore } from "./types.ts";
 
 /** A DecisionStore in memory, for simulations and tests. */
@@ -52,7 +52,7 @@ export class MemoryDecisionStore implements DecisionStore {
 
   /** What this store knows of settled vertices and transactions; `keyOf` gives a transaction's conflict key. */
   settledView(keyOf: (txId: string) => string | undefined): SettledView {
-    const view: SettledView = {
+    return {
       isSettled: (id) => this.#settled.has(id),
       txStatus: (id) =>
         this.#settledTxs.has(id) ? "accepted" : this.status("tx", id) === "rejected" ? "rejected" : undefined,
@@ -60,10 +60,6 @@ export class MemoryDecisionStore implements DecisionStore {
         for (const t of this.#settledTxs) if (keyOf(t) === key) return t;
         return null;
       },
-      // Read together, as a node reads a vertex's new transactions from storage: the simulation takes that path.
-      many: (txs) =>
-        settledWith(view, txs, txs.map((t) => ({ status: view.txStatus(t.id), winner: view.winner(t.conflictKey) }))),
     };
-    return view;
   }
 }

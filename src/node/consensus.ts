@@ -10,14 +10,7 @@
  * the wire adapter to the peer transport (consensus_wire.ts).
  */
 import { type TransactionInfo, validateVertex } from "../core/mod.ts";
-import {
-  type Cut,
-  type Decision,
-  DEFAULT_PARAMETERS,
-  type Parameters,
-  type SettledView,
-  settledWith,
-} from "../consensus/mod.ts";
+import { type Cut, type Decision, DEFAULT_PARAMETERS, type Parameters, type SettledView } from "../consensus/mod.ts";
 import { requiredNonce } from "../dag/carried.ts";
 import { conflictKeyOf } from "../dag/conflict_key.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
@@ -112,17 +105,14 @@ export function storedCutPositions(storage: Storage): { current: CutPosition; pr
 
 /** What consensus reads from storage about vertices and transactions it dropped from memory. */
 function storageSettledView(storage: Storage, boundaryMs: () => number): SettledView {
-  const view: SettledView = {
+  return {
     isSettled: (id) => {
       const ts = storage.vertexTimestamp(id);
       return ts !== null && ts < boundaryMs() && storage.getDecision(id)?.status === "accepted";
     },
     txStatus: (id) => storage.getDecision(id)?.status,
     winner: (key) => storage.acceptedOfConflict(key),
-    // A vertex's new transactions in one read; anything else as above.
-    many: (txs) => settledWith(view, txs, storage.decisionsAndWinners(txs)),
   };
-  return view;
 }
 /** Gossip ticks between re-requests of parents that waiting vertices need. */
 const WANTED_EVERY_TICKS = 10;

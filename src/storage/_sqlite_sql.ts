@@ -72,18 +72,6 @@ export const SQL = {
     "UNION ALL SELECT c.tx_id AS id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id AND d.tx_seq IS NULL " +
     "WHERE c.conflict_key = ?1 AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1",
 
-  // getDecision's status and acceptedOfConflict's id for each [id, conflict key] of a JSON array, by its place (key).
-  decisionsAndWinners: "SELECT j.key AS i, " +
-    "COALESCE((SELECT d.status FROM transactions AS t CROSS JOIN decisions AS d ON d.tx_seq = t.seq " +
-    "WHERE t.id = j.value ->> 0), " +
-    "(SELECT d.status FROM decisions AS d WHERE d.id = j.value ->> 0 AND d.tx_seq IS NULL)) AS status, " +
-    "COALESCE((SELECT c.tx_id FROM tx_carriers AS c CROSS JOIN transactions AS t ON t.id = c.tx_id " +
-    "CROSS JOIN decisions AS d ON d.tx_seq = t.seq WHERE c.conflict_key = j.value ->> 1 AND d.status = 'accepted' " +
-    "LIMIT 1), " +
-    "(SELECT c.tx_id FROM tx_carriers AS c CROSS JOIN decisions AS d ON d.id = c.tx_id AND d.tx_seq IS NULL " +
-    "WHERE c.conflict_key = j.value ->> 1 AND d.subject = 'tx' AND d.status = 'accepted' LIMIT 1)) AS winner " +
-    "FROM json_each(?1) AS j",
-
   // A decision already there is left as it is (putDecision compares it); no insert, so no counter trigger. Nor
   // when the transaction was decided before it was stored: that decision has no tx_seq, and stays the one.
   putDecision: "INSERT INTO decisions (id, subject, status, decided_at_ms, tx_seq) " +

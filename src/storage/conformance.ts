@@ -285,44 +285,6 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.acceptedOfConflict("acct:1"), "t3");
   });
 
-  t("decisionsAndWinners() answers as getDecision() and acceptedOfConflict(), each transaction in its place", (s) => {
-    s.putVertex(vertex("01", []));
-    // acct:1: t1 stored and accepted, t2 stored and rejected. acct:2: t3 accepted before it was stored.
-    // acct:3: t4 stored, undecided. t5 decided accepted, never stored (no carrier). t6 unknown.
-    s.putTransaction(tx("t1", "acct:1"));
-    s.putTransaction(tx("t2", "acct:1"));
-    accept(s, "t1", "tx");
-    s.putDecision({ id: "t2", subject: "tx", status: "rejected", decidedAtMs: 2 });
-    accept(s, "t3", "tx");
-    s.putTransaction(tx("t3", "acct:2"));
-    s.putTransaction(tx("t4", "acct:3"));
-    accept(s, "t5", "tx");
-    const txs = [
-      { id: "t6", conflictKey: "acct:9" },
-      { id: "t2", conflictKey: "acct:1" },
-      { id: "t1", conflictKey: "acct:1" },
-      { id: "t3", conflictKey: "acct:2" },
-      { id: "t4", conflictKey: "acct:3" },
-      { id: "t5", conflictKey: "acct:5" },
-      { id: "t7", conflictKey: "acct:2" },
-    ];
-    const got = s.decisionsAndWinners(txs);
-    assert.deepEqual(got, [
-      { status: null, winner: null },
-      { status: "rejected", winner: "t1" },
-      { status: "accepted", winner: "t1" },
-      { status: "accepted", winner: "t3" },
-      { status: null, winner: null },
-      { status: "accepted", winner: null },
-      { status: null, winner: "t3" },
-    ]);
-    assert.deepEqual(
-      got,
-      txs.map((t) => ({ status: s.getDecision(t.id)?.status ?? null, winner: s.acceptedOfConflict(t.conflictKey) })),
-    );
-    assert.deepEqual(s.decisionsAndWinners([]), []);
-  });
-
   t("putDecision() is final: same status is a no-op, a different one is refused; true only when new", (s) => {
     assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }), true);
     assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 }), false);

@@ -12,7 +12,6 @@ import {
   type StoredVertex,
   type TransactionOptions,
   type TxDecisionAndReceipt,
-  type TxDecisionAndWinner,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { MemoryVaultStore } from "./vault_memory.ts";
@@ -274,12 +273,6 @@ export class MemoryStorage implements Storage {
       const d = s.decisions.get(id);
       return d?.subject === "tx" && d.status === "accepted";
     }) ?? null;
-  }
-  decisionsAndWinners(txs: readonly { id: string; conflictKey: string }[]): TxDecisionAndWinner[] {
-    return txs.map((t) => ({
-      status: this.getDecision(t.id)?.status ?? null,
-      winner: this.acceptedOfConflict(t.conflictKey),
-    }));
   }
 
   putDecision(d: Decision): boolean {

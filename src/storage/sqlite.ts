@@ -13,7 +13,6 @@ import {
   type StoredVertex,
   type TransactionOptions,
   type TxDecisionAndReceipt,
-  type TxDecisionAndWinner,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { SqliteCommits } from "./_sqlite_commits.ts";
@@ -316,18 +315,6 @@ export class SqliteStorage implements Storage {
   }
   acceptedOfConflict(conflictKey: string): string | null {
     return this.#ids(SQL.acceptedOfConflict, conflictKey)[0] ?? null;
-  }
-  decisionsAndWinners(txs: readonly { id: string; conflictKey: string }[]): TxDecisionAndWinner[] {
-    const out: TxDecisionAndWinner[] = txs.map(() => ({ status: null, winner: null }));
-    if (txs.length === 0) return out;
-    const pairs = JSON.stringify(txs.map((t) => [t.id, t.conflictKey]));
-    const rows = this.#stmt(SQL.decisionsAndWinners).all(pairs) as {
-      i: number;
-      status: DecisionStatus | null;
-      winner: string | null;
-    }[];
-    for (const r of rows) out[r.i] = { status: r.status, winner: r.winner };
-    return out;
   }
 
   putDecision(d: Decision): boolean {

@@ -68,12 +68,6 @@ export interface StoredReceipt {
   readonly accounts?: readonly string[];
 }
 
-/** A transaction's decision status and its conflict key's accepted transaction, each null for none. */
-export interface TxDecisionAndWinner {
-  readonly status: DecisionStatus | null;
-  readonly winner: string | null;
-}
-
 /** A transaction's decision status and its receipt's vertex, each null when there is none (txDecisionsAndReceipts). */
 export interface TxDecisionAndReceipt {
   readonly status: DecisionStatus | null;
@@ -200,12 +194,6 @@ export interface Storage {
   conflicting(conflictKey: string): string[];
   /** The transaction with this conflict key that was decided accepted, if any. */
   acceptedOfConflict(conflictKey: string): string | null;
-  /**
-   * For each transaction, in order: its decision's status (as `getDecision`) and the accepted transaction of its
-   * conflict key (as `acceptedOfConflict`), each null for none. What consensus reads of a vertex's new
-   * transactions, in one call.
-   */
-  decisionsAndWinners(txs: readonly { id: string; conflictKey: string }[]): TxDecisionAndWinner[];
 
   /**
    * Records a decision; true when it is new. Deciding the same id again with
