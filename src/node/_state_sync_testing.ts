@@ -68,19 +68,24 @@ export function cutOf(
   return testCut(seq, { boundaryMs, prevBoundaryMs, frontier, vertices: ids, txIds });
 }
 
+/** A ledger service of the seed genesis over `storage`. */
+export function seedLedger(storage: Storage, snapshotEvery?: number): LedgerService {
+  return new LedgerService({
+    genesis: seedGenesis(),
+    storage,
+    verify: verifyAsync,
+    logger: silentLogger,
+    registry: new Registry(),
+    ...(snapshotEvery === undefined ? {} : { snapshotEvery }),
+  });
+}
+
 let built: Promise<CertifiedChain> | undefined;
 
 export function certifiedChain(): Promise<CertifiedChain> {
   return built ??= (async () => {
     const storage = new MemoryStorage();
-    const ledger = new LedgerService({
-      genesis: seedGenesis(),
-      storage,
-      verify: verifyAsync,
-      logger: silentLogger,
-      registry: new Registry(),
-      snapshotEvery: 1,
-    });
+    const ledger = seedLedger(storage, 1);
     const node = testNode({ validator: 0, storage, ledger });
     const writer = new DagWriter(storage);
     let configHash: Uint8Array;

@@ -2,10 +2,6 @@ import assert from "node:assert/strict";
 import { decodeStatement } from "../checkpoint/mod.ts";
 
 import { validateVertex } from "../core/mod.ts";
-import { seedGenesis, verifyAsync } from "../ledger/_testing.ts";
-import { LedgerService } from "../ledger/mod.ts";
-import { silentLogger } from "../log/mod.ts";
-import { Registry } from "../metrics/mod.ts";
 
 import { certify, signaturesCounted, statementOf, storedCut, testCut, testNode } from "./_checkpoint_testing.ts";
 
@@ -13,6 +9,7 @@ import {
   certifiedChain,
   FakePeers,
   minute,
+  seedLedger,
   servingPeer,
   storeAtSeq1,
   syncingNode,
@@ -179,13 +176,7 @@ Deno.test("apply() fetches the snapshot in chunks and the cut's vertices, and st
   assert.equal(storage.getMeta("synced_from_checkpoint"), "2");
 
   // A ledger restored from the synced store has the certified state.
-  const ledger = new LedgerService({
-    genesis: seedGenesis(),
-    storage,
-    verify: verifyAsync,
-    logger: silentLogger,
-    registry: new Registry(),
-  });
+  const ledger = seedLedger(storage);
   try {
     const summary = await ledger.restore();
     assert.equal(ledger.halted, null, JSON.stringify(ledger.halted));

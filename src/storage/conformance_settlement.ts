@@ -3,7 +3,7 @@
  * statements, certificates and snapshots.
  */
 import assert from "node:assert/strict";
-import type { StoredCertificate, StoredCut, StoredReceipt } from "./types.ts";
+import type { Storage, StoredCertificate, StoredCut, StoredReceipt } from "./types.ts";
 import { assertStorageError, type ConformanceTarget, storeTest } from "./_conformance.ts";
 
 function receipt(txId: string, fee: bigint, code = "ok"): StoredReceipt {
@@ -37,6 +37,11 @@ function certificate(seq: number, digest: string, signers: number[]): StoredCert
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+/** Vertex v1, which the receipts' transactions name. */
+function putVertexV1(s: Storage): void {
+  s.putVertex({ id: "v1", bytes: bytes("v1"), author: "aa", round: 1n, parents: [], receivedAtMs: 1, timestampMs: 1 });
+}
+
 export function runSettlementConformance(target: ConformanceTarget): void {
   const t = storeTest(target);
 
@@ -52,15 +57,7 @@ export function runSettlementConformance(target: ConformanceTarget): void {
   });
 
   t("txDecisionsAndReceipts() answers as getDecision() and getReceipt(), each id in its place", (s) => {
-    s.putVertex({
-      id: "v1",
-      bytes: bytes("v1"),
-      author: "aa",
-      round: 1n,
-      parents: [],
-      receivedAtMs: 1,
-      timestampMs: 1,
-    });
+    putVertexV1(s);
     const stored = (id: string) =>
       s.putTransaction({ id, bytes: bytes(id), conflictKey: `acct:${id}`, vertex: "v1", receivedAtMs: 1 });
     // t1: stored, decided, applied. t2: decided and applied before it was stored. t3: stored, rejected.
@@ -98,15 +95,7 @@ export function runSettlementConformance(target: ConformanceTarget): void {
 
   t("a receipt stored before its transaction stays the one receipt once the transaction is stored", (s) => {
     s.putReceipts([{ ...receipt("t1", 3n), accounts: ["a"] }]);
-    s.putVertex({
-      id: "v1",
-      bytes: bytes("v1"),
-      author: "aa",
-      round: 1n,
-      parents: [],
-      receivedAtMs: 1,
-      timestampMs: 1,
-    });
+    putVertexV1(s);
     s.putTransaction({ id: "t1", bytes: bytes("t1"), conflictKey: "acct:1", vertex: "v1", receivedAtMs: 1 });
     s.putTransaction({ id: "t2", bytes: bytes("t2"), conflictKey: "acct:2", vertex: "v1", receivedAtMs: 1 });
     s.putReceipts([{ ...receipt("t1", 4n), accounts: ["a"] }, { ...receipt("t2", 5n), accounts: ["a"] }]);
