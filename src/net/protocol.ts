@@ -174,9 +174,14 @@ class Out {
     this.#n += b.length;
     return this;
   }
-  /** The message: a copy of exactly its bytes. */
+  /**
+   * The message, exactly its bytes, in memory of its own: copied out of the
+   * scratch buffer, which the next message reuses; a larger buffer (grown
+   * past SCRATCH_BYTES_MAX, never kept) serves this message only and is handed
+   * over as it is (a vertex is hundreds of KB).
+   */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#n);
+    return this.#buf === scratch.buf ? this.#buf.slice(0, this.#n) : this.#buf.subarray(0, this.#n);
   }
 }
 

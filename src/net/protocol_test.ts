@@ -31,6 +31,24 @@ Deno.test("encodeMessage() and decodeMessage() round-trip every message type", (
   for (const m of messages) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
 });
 
+Deno.test("an encoded message is its own memory: the next encoding never changes it, small or large", () => {
+  const vertices = (fill: number, bytes: number): ProtocolMessage => ({
+    type: "vertices",
+    vertices: [new Uint8Array(bytes).fill(fill)],
+  });
+  // A small one is copied out of the scratch buffer; one past its 64 KiB limit is handed over as it is.
+  for (const bytes of [100, 70_000, 400_000]) {
+    const first = encodeMessage(vertices(1, bytes));
+    const kept = first.slice();
+    const second = encodeMessage(vertices(2, bytes));
+    assert.deepEqual(first, kept, `${bytes} bytes`);
+    assert.notEqual(first.buffer, second.buffer);
+    assert.deepEqual(decodeMessage(second), vertices(2, bytes));
+    // Exactly the message's bytes, whatever buffer holds them.
+    assert.equal(first.length, 1 + 4 + 4 + bytes);
+  }
+});
+
 Deno.test("decodeMessage() refuses unknown types, truncation, trailing bytes and over-limit counts", () => {
   const ok = encodeMessage({ type: "getVertices", ids: [id(1)] });
   const refuse = (b: Uint8Array, re: RegExp) =>

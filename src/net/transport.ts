@@ -217,14 +217,18 @@ export class PeerTransport {
     return this.#dialer.targets();
   }
 
-  /** Queues `message` for `peerId`; never blocks. "queue_full" is the backpressure signal. */
-  send(peerId: string, message: Uint8Array): SendResult {
+  /**
+   * Queues `message` for `peerId`; never blocks. "queue_full" is the
+   * backpressure signal. `owned`: the caller hands the buffer over and never
+   * writes it again (a message just encoded), so it is queued as it is.
+   */
+  send(peerId: string, message: Uint8Array, owned = false): SendResult {
     if (this.#table.closing) return dropped(this.#table, "closed");
     if (message.length > this.limits.messageBytesMax) return dropped(this.#table, "too_large");
     const conn = this.#table.peers.get(peerId);
     if (conn === undefined) return dropped(this.#table, "unknown_peer");
-    // A copy: the caller may reuse its buffer before the frame is encrypted.
-    return enqueue(this.#table, conn, KIND_APP, message.slice());
+    // Else a copy: the caller may reuse its buffer before the frame is encrypted.
+    return enqueue(this.#table, conn, KIND_APP, owned ? message : message.slice());
   }
 
   /** Queues `message` for every connected peer; returns how many accepted it. */

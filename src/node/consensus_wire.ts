@@ -89,7 +89,8 @@ export class ConsensusWire {
   send(to: string, m: ProtocolMessage): boolean {
     const t = this.#o.transport;
     if (!t || this.#stopped) return false;
-    const r = t.send(to, encodeMessage(m));
+    // A fresh encoding, handed over: not copied again.
+    const r = t.send(to, encodeMessage(m), true);
     if (r !== "queued") this.#o.messages.inc({ type: `send_${r}` });
     return r === "queued";
   }

@@ -364,7 +364,7 @@ export class StateSync {
   }
 
   #send(to: string, m: ProtocolMessage): void {
-    this.#o.transport.send(to, encodeMessage(m));
+    this.#o.transport.send(to, encodeMessage(m), true);
   }
 
   async #waitFor(done: () => boolean): Promise<void> {
