@@ -3,12 +3,15 @@
 # with its data on one volume at /data. The build context is an allow-list
 # (.dockerignore): keys and secrets never reach it.
 
-# 1. The native crypto library (Rust cdylib).
+# 1. The native crypto library (Rust cdylib), built as `deno task build:native` builds it: for x86-64-v3 (its
+#    .cargo/config.toml) and, beside it, for AVX-512 (x86-64-v4), which the node opens where the CPU has it.
 FROM rust:1-slim-bookworm AS native
 WORKDIR /src/native
 COPY native/Cargo.toml native/Cargo.lock ./
+COPY native/.cargo/ .cargo/
 COPY native/src/ src/
-RUN cargo build --release --locked
+COPY scripts/build_native.sh /src/scripts/build_native.sh
+RUN sh /src/scripts/build_native.sh --locked
 
 # 2. The single binary. npm brings Deno itself, exactly as package-lock.json pins it (every platform's
 #    @deno/* package is in the lock, so npm ci accepts it). The compile task leaves node_modules' own
@@ -28,7 +31,7 @@ FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home qudag \
  && mkdir -p /data /etc/qudag /keys /app \
  && chown qudag:qudag /data
-COPY --from=native /src/native/target/release/libqudag_native.so /app/libqudag_native.so
+COPY --from=native /src/native/target/release/libqudag_native.so /src/native/target/release/libqudag_native.x86-64-v4.so /app/
 COPY --from=build /src/dist/qudag-server /app/qudag-server
 COPY scripts/fly/qudag /usr/local/bin/qudag
 # glibc's allocator: two arenas and fixed mmap/trim thresholds (128 KiB), so buffers of a peer frame's or a

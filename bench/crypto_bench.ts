@@ -11,7 +11,7 @@
  */
 
 import type { CryptoBackend, MlDsaSigner, MlDsaVerifier, VerifyItem } from "../src/crypto/backend.ts";
-import { openNative } from "../src/crypto/ffi.ts";
+import { openFastestNative, openNative } from "../src/crypto/ffi.ts";
 import { createNativeBackendFrom } from "../src/crypto/native.ts";
 import { createNobleBackend } from "../src/crypto/noble.ts";
 import { createWebCryptoBackend, probeWebCrypto } from "../src/crypto/webcrypto.ts";
@@ -19,7 +19,7 @@ import { createWebCryptoBackend, probeWebCrypto } from "../src/crypto/webcrypto.
 const args = new Set(Deno.args);
 const JSON_OUTPUT = args.has("--json");
 const QUICK = args.has("--quick");
-/** `--native-lib=PATH` benchmarks another build of the library (e.g. an x86-64-v4 one). */
+/** `--native-lib=PATH` benchmarks that build of the library; by default, the one a node opens (openFastestNative). */
 const NATIVE_LIB = Deno.args.find((a) => a.startsWith("--native-lib="))?.slice("--native-lib=".length);
 /** Timed rounds per figure; the median is reported. */
 const ROUNDS = QUICK ? 1 : 5;
@@ -252,7 +252,8 @@ async function main(): Promise<void> {
     {
       name: "native",
       create: () => {
-        const opened = openNative(NATIVE_LIB);
+        const opened = NATIVE_LIB === undefined ? openFastestNative() : openNative(NATIVE_LIB);
+        if (opened.ok) report.notes.push(`native: ${opened.library.path}, the ${opened.library.build} build`);
         return Promise.resolve(opened.ok ? createNativeBackendFrom(opened.library) : opened.reason);
       },
     },

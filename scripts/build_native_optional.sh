@@ -10,10 +10,10 @@ fi
 if [ ! -f native/target/release/libqudag_native.so ]; then
   # cargo --quiet prints nothing for minutes: say what is happening.
   echo "building the native crypto library (native/, Rust release build of libcrux ML-DSA/ML-KEM and BLAKE3)" >&2
-  echo "for the first time: about 3 minutes on 2 cores; later starts take seconds" >&2
+  echo "for the first time: about 4 minutes on 2 cores (two builds on x86_64); later starts take seconds" >&2
   started=$(date +%s)
 fi
-cd native && RUST_BACKTRACE=0 cargo build --release --quiet || {
+sh scripts/build_native.sh --quiet || {
   echo "warning: native crypto library failed to build; falling back to WebCrypto" >&2
   exit 0
 }

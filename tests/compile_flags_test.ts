@@ -25,13 +25,13 @@ async function runWithCompileFlags(args: string[], env: Record<string, string> =
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("the compile task's flags are narrow: read /data, /etc/qudag, /keys; write /data; FFI on one file", () => {
+Deno.test("the compile task's flags are narrow: read /data, /etc/qudag, /keys; write /data; FFI on the library's two builds", () => {
   assert.deepEqual(FLAGS.filter((f) => !f.startsWith("--allow-env=") && !f.startsWith("--v8-flags=")), [
     "--no-prompt",
     "--allow-net",
     "--allow-read=/data,/etc/qudag,/keys",
     "--allow-write=/data",
-    "--allow-ffi=/app/libqudag_native.so",
+    "--allow-ffi=/app/libqudag_native.so,/app/libqudag_native.x86-64-v4.so",
   ]);
   for (const broad of ["--allow-all", "-A", "--allow-run", "--allow-sys", "--allow-env ", "--allow-read "]) {
     assert.ok(!`${denoJson.tasks.compile} `.includes(` ${broad}`), `${broad.trim()} is not granted`);

@@ -166,3 +166,25 @@ Deno.test("the Dockerfile: npm ci, the compile task, qudag on the PATH, /health,
     assert.ok(ignore.includes(`!${copied}`), copied);
   }
 });
+
+Deno.test("the image's native library is built as build:native builds it, and the binary may open both of its builds", () => {
+  const d = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+  const ignore = Deno.readTextFileSync(`${ROOT}/.dockerignore`).split("\n");
+  // The x86-64-v3 flags live in native/.cargo/config.toml: an image without it gets the baseline build, whose
+  // ML-DSA-87 verify is about 60 % slower (native/README.md).
+  assert.match(d, /COPY native\/\.cargo\/ \.cargo\//);
+  assert.ok(ignore.includes("!native/.cargo/"));
+  assert.match(d, /RUN sh \/src\/scripts\/build_native\.sh --locked/);
+  assert.ok(ignore.includes("!scripts/build_native.sh"));
+  assert.match(denoJson.tasks["build:native"], /scripts\/build_native\.sh/, "the same script");
+  const libs = ["/app/libqudag_native.so", "/app/libqudag_native.x86-64-v4.so"];
+  const copied = d.match(/^COPY --from=native (.*) \/app\/$/m)?.[1].split(" ").map((f) => `/app/${f.split("/").pop()}`);
+  assert.deepEqual(copied, libs);
+  const ffi = denoJson.tasks.compile.split(/\s+/).find((f) => f.startsWith("--allow-ffi="));
+  assert.equal(ffi, `--allow-ffi=${libs.join(",")}`);
+  assert.match(
+    d,
+    /QUDAG_NATIVE_LIB=\/app\/libqudag_native\.so /,
+    "the v3 build is configured; the v4 one is found beside it",
+  );
+});

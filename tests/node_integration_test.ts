@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { runCliOnce, spawnNode, startTaskArgs } from "./_node.ts";
 import { makeGenesis } from "../src/node/genesis.ts";
 import { fromHex } from "../src/keys/mod.ts";
+import { openFastestNative } from "../src/crypto/ffi.ts";
 
 const FAST = ["--http-port", "0", "--metrics-port", "0", "--p2p-port", "0"];
 
@@ -63,6 +64,11 @@ Deno.test("node: serves /health, /ready, /api/v1/status and /metrics; SIGTERM st
     assert.equal(status.node.boots, 1);
     assert.equal(typeof status.node.uptimeS, "number");
     assert.ok(["native", "webcrypto", "noble"].includes(status.crypto.backend));
+    // The start task's --allow-ffi names both builds of the native library: where this process can open the
+    // AVX-512 one, so can the node.
+    const fastest = openFastestNative();
+    const build = status.crypto.backend === "native" ? (fastest.ok ? fastest.library.build : "?") : null;
+    assert.equal(status.crypto.build, build);
     first = { keyId: status.node.keyId, firstStartedAt: status.node.firstStartedAt };
 
     const missing = await fetch(`${http}/api/v1/nope`);

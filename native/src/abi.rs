@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Bumped whenever a signature, a result code or a buffer layout of an export changes.
 /// `src/crypto/ffi.ts` refuses a library whose version differs from the one it was written for.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,6 +16,29 @@ pub fn supported() -> bool {
     *SUPPORTED.get_or_init(detect)
 }
 
+/// The x86-64 level the build was compiled for (see `qudag_native_x86_64_level`).
+pub fn x86_64_level() -> u32 {
+    if !cfg!(target_arch = "x86_64") {
+        0
+    } else if cfg!(all(
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512cd",
+        target_feature = "avx512dq",
+        target_feature = "avx512vl"
+    )) {
+        4
+    } else if cfg!(all(
+        target_feature = "avx2",
+        target_feature = "bmi2",
+        target_feature = "fma"
+    )) {
+        3
+    } else {
+        1
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[allow(unused_unsafe)] // CPUID became a safe function in Rust 1.87; the crate allows 1.85.
 fn detect() -> bool {

@@ -30,6 +30,14 @@ pub extern "C" fn qudag_native_cpu_supported() -> u32 {
     u32::from(cpu::supported())
 }
 
+/// The x86-64 level this build was compiled for: 4 (x86-64-v4: AVX-512 F/BW/CD/DQ/VL), 3 (x86-64-v3:
+/// AVX2, BMI2, FMA), 1 (baseline x86-64), 0 on other architectures. `deno task build:native` makes a v3
+/// build and, on x86_64, a v4 one beside it; the node opens the v4 one where this CPU runs it.
+#[unsafe(no_mangle)]
+pub extern "C" fn qudag_native_x86_64_level() -> u32 {
+    cpu::x86_64_level()
+}
+
 /// Gives the C heap's free memory back to the OS (glibc `malloc_trim(0)`; see `memory.rs`):
 /// 1 when memory was released, 0 when none was free, 2 where the C library cannot.
 #[unsafe(no_mangle)]

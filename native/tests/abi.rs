@@ -85,6 +85,21 @@ fn abi_version_and_cpu() {
 }
 
 #[test]
+fn built_for_x86_64_v3_at_least() {
+    // native/.cargo/config.toml compiles for x86-64-v3; a build without it (cargo run from elsewhere, an image
+    // that did not copy it) is the baseline one, with ML-DSA-87 verify about 60 % slower.
+    if cfg!(target_arch = "x86_64") {
+        assert!(
+            qudag_native_x86_64_level() >= 3,
+            "level {}",
+            qudag_native_x86_64_level()
+        );
+    } else {
+        assert_eq!(qudag_native_x86_64_level(), 0);
+    }
+}
+
+#[test]
 fn mldsa87_sign_verify_with_context_and_rnd() {
     let (pk, sk) = keygen(&[9u8; 32]);
     let (code, sig) = sign(&sk, b"vertex", b"qudag/v1", &[0u8; 32]);

@@ -162,6 +162,8 @@ export interface SyncAes256Gcm {
 
 export interface CryptoBackend {
   readonly name: BackendName;
+  /** The native library's build ("x86-64-v4", "x86-64-v3", …); absent for the other backends. */
+  readonly build?: string;
   readonly capabilities: BackendCapabilities;
 
   mlDsaSigner(seed: Uint8Array): Promise<MlDsaSigner>;

@@ -32,7 +32,13 @@ import {
   type SyncAes256Gcm,
   type VerifyItem,
 } from "./backend.ts";
-import { describeNativeResult, type NativeLibrary, NativeResult, type NativeSymbols, openNative } from "./ffi.ts";
+import {
+  describeNativeResult,
+  type NativeLibrary,
+  NativeResult,
+  type NativeSymbols,
+  openFastestNative,
+} from "./ffi.ts";
 
 /** Largest BLAKE3 extended output one call produces (OUT_BYTES_MAX in native/src/blake3_hash.rs). */
 export const NATIVE_BLAKE3_OUT_BYTES_MAX = 1 << 20;
@@ -54,7 +60,7 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
 });
 
 export interface NativeBackendOptions {
-  /** Path of libqudag_native; default `./native/target/release/libqudag_native.so`. */
+  /** Path of libqudag_native; default `./native/target/release/libqudag_native.so` (its AVX-512 build beside it first). */
   libraryPath?: string;
 }
 
@@ -303,6 +309,7 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
 
   const backend: CryptoBackend = {
     name: "native",
+    build: library.build,
     capabilities: CAPABILITIES,
     aes256Gcm: nativeAes256Gcm(s),
 
@@ -532,13 +539,13 @@ export function createNativeBackendFrom(library: NativeLibrary): CryptoBackend {
 }
 
 /**
- * Opens libqudag_native and returns the native backend. Throws a CryptoError with
+ * Opens libqudag_native (its fastest build that runs here) and returns the native backend. Throws a CryptoError with
  * code `crypto_backend_unavailable` (and the loader's error as `cause`) saying why
  * when the library is missing, not permitted, of another ABI version or unable to
  * run on this CPU. This is the contract `select.ts` relies on.
  */
 export function createNativeBackend(options: NativeBackendOptions = {}): CryptoBackend {
-  const opened = openNative(options.libraryPath);
+  const opened = openFastestNative(options.libraryPath);
   if (!opened.ok) {
     throw new CryptoError("crypto_backend_unavailable", opened.reason, { cause: opened.cause });
   }

@@ -77,6 +77,8 @@ export interface SelectedBackend {
   backend: CryptoBackend;
   /** The primary backend: every operation it supports runs there. */
   name: BackendName;
+  /** The native library's build (e.g. "x86-64-v4"); null for the other backends. */
+  build: string | null;
   /** One line for logs and metrics, e.g. "auto: native library loaded (ABI 1)". */
   reason: string;
   /** Where the router sends what the primary cannot do; null when nothing is routed. */
@@ -193,7 +195,7 @@ export async function selectCryptoBackend(
       try {
         primary = await loadBackend(name, options);
         const why = name === "native"
-          ? "native library loaded and its ABI matches"
+          ? `native library loaded (${primary.build ?? "?"} build) and its ABI matches`
           : name === "webcrypto"
           ? "native unavailable; WebCrypto has ML-DSA-87 and ML-KEM"
           : "native and WebCrypto unavailable; pure-JS noble";
@@ -230,6 +232,7 @@ export async function selectCryptoBackend(
     return {
       backend: primary,
       name: primary.name,
+      build: primary.build ?? null,
       reason,
       fallback: null,
       probes,
@@ -238,6 +241,7 @@ export async function selectCryptoBackend(
   return {
     backend: createRoutedBackend(primary, createNobleBackend()),
     name: primary.name,
+    build: primary.build ?? null,
     reason,
     fallback: "noble",
     probes,

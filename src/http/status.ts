@@ -26,7 +26,14 @@ const LedgerHalt = z.object({ code: z.string(), message: z.string(), vertex: z.s
 
 export const NodeStatus = z.object({
   node: NodeSection,
-  crypto: z.object({ backend: z.string(), fallback: z.string().nullable(), reason: z.string() }),
+  crypto: z.object({
+    backend: z.string(),
+    build: z.string().nullable().openapi({
+      description: "the native library's build: x86-64-v4 (AVX-512) or x86-64-v3; null for the other backends",
+    }),
+    fallback: z.string().nullable(),
+    reason: z.string(),
+  }),
   storage: z.object({ kind: z.string(), schemaVersion: z.number().int(), vertices: z.number().int().min(0) }),
   chain: z.object({
     id: Hex,

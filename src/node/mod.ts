@@ -105,7 +105,12 @@ export async function startNode(o: StartOptions): Promise<RunningNode> {
       requested: config.crypto.backend,
       nativeLibraryPath: config.crypto.nativeLibrary,
     });
-    log.info("crypto backend selected", { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason });
+    log.info("crypto backend selected", {
+      backend: crypto.name,
+      build: crypto.build,
+      fallback: crypto.fallback,
+      reason: crypto.reason,
+    });
     const identity = await loadIdentity(config, crypto.backend, log);
     dir.recordStart(identity, startedAtIso);
     const { nodeId, genesis, created, isValidator } = joinChain({

@@ -48,7 +48,7 @@ export function nodeStatus(o: StatusSources): StatusReport {
       firstStartedAt: o.start.firstStartedAt,
       region: config.fly.region,
     },
-    crypto: { backend: crypto.name, fallback: crypto.fallback, reason: crypto.reason },
+    crypto: { backend: crypto.name, build: crypto.build, fallback: crypto.fallback, reason: crypto.reason },
     storage: { kind: storage.kind, schemaVersion: storage.schemaVersion, vertices: storage.vertexCount() },
     chain: {
       id: genesis.chainIdHex,
