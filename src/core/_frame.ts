@@ -101,7 +101,8 @@ type FieldValue = Uint8Array | bigint | number | boolean;
 /**
  * Builds a frame. Fields are checked as they are added and written in
  * finish(), into one buffer: no allocation per field (a ledger call frames
- * every transaction it applies).
+ * every transaction it applies). The core's calls take the writer itself and
+ * write it straight into the core's memory (writeTo), without that buffer.
  */
 export class FrameWriter {
   readonly #tags: number[] = [];
@@ -146,9 +147,21 @@ export class FrameWriter {
     return this.#push(tag, value, 1);
   }
 
+  /** The frame's size in bytes. */
+  get length(): number {
+    return this.#length;
+  }
+
   finish(): Uint8Array {
     const out = new Uint8Array(this.#length);
-    const view = new DataView(out.buffer);
+    this.writeTo(out);
+    return out;
+  }
+
+  /** Writes the frame at the start of `out`, which has room for {@linkcode length} bytes. */
+  writeTo(out: Uint8Array): void {
+    if (out.length < this.#length) throw new RangeError(`a ${this.#length}-byte frame in ${out.length} bytes`);
+    const view = new DataView(out.buffer, out.byteOffset, this.#length);
     let at = 0;
     for (let i = 0; i < this.#tags.length; i++) {
       const value = this.#values[i];
@@ -171,7 +184,6 @@ export class FrameWriter {
         at += 6;
       }
     }
-    return out;
   }
 }
 

@@ -22,6 +22,12 @@ if (loadedAbi !== ABI_VERSION) {
 }
 
 type Export = (ptr: number, len: number) => number;
+/** An input the call writes straight into the core's memory (a FrameWriter): no buffer of its own first. */
+interface Writable {
+  readonly length: number;
+  writeTo(out: Uint8Array): void;
+}
+type Input = Uint8Array | Writable;
 type LedgerExport = (handle: number, ptr: number, len: number) => number;
 
 /** Bytes produced by one successful call, copied out of wasm memory. */
@@ -68,7 +74,7 @@ function trapped(error: unknown): never {
 }
 
 /** Calls an export that takes one input buffer. */
-function callWith(fn: Export, input: Uint8Array): Uint8Array {
+function callWith(fn: Export, input: Input): Uint8Array {
   const len = input.length;
   const ptr = wasm.qudag_alloc(len);
   if (ptr === 0) {
@@ -78,7 +84,10 @@ function callWith(fn: Export, input: Uint8Array): Uint8Array {
     );
   }
   try {
-    new Uint8Array(wasm.memory.buffer, ptr, len).set(input);
+    // The view after the allocation: it may have grown the memory, which detaches older views.
+    const into = new Uint8Array(wasm.memory.buffer, ptr, len);
+    if (input instanceof Uint8Array) into.set(input);
+    else input.writeTo(into);
     return check(fn(ptr, len));
   } catch (error) {
     return trapped(error);
@@ -88,7 +97,7 @@ function callWith(fn: Export, input: Uint8Array): Uint8Array {
 }
 
 /** Calls a ledger export: a handle plus one input buffer. */
-function callLedger(fn: LedgerExport, handle: number, input: Uint8Array): Uint8Array {
+function callLedger(fn: LedgerExport, handle: number, input: Input): Uint8Array {
   return callWith((p, l) => fn(handle, p, l), input);
 }
 
@@ -109,8 +118,8 @@ export const core = {
   txEncode: (frame: Uint8Array) => callWith(wasm.qudag_tx_encode, frame),
   txSigningMessage: (frame: Uint8Array) => callWith(wasm.qudag_tx_signing_message, frame),
   txDecode: (bytes: Uint8Array) => callWith(wasm.qudag_tx_decode, bytes),
-  vertexEncode: (frame: Uint8Array) => callWith(wasm.qudag_vertex_encode, frame),
-  vertexSigningMessage: (frame: Uint8Array) => callWith(wasm.qudag_vertex_signing_message, frame),
+  vertexEncode: (frame: Input) => callWith(wasm.qudag_vertex_encode, frame),
+  vertexSigningMessage: (frame: Input) => callWith(wasm.qudag_vertex_signing_message, frame),
   vertexDecode: (bytes: Uint8Array) => callWith(wasm.qudag_vertex_decode, bytes),
   feeDefaults: () => callNone(wasm.qudag_fee_defaults),
   feeParamsValidate: (frame: Uint8Array) => callWith(wasm.qudag_fee_params_validate, frame),
@@ -125,9 +134,9 @@ export const core = {
   ledgerStateHash: (handle: number) => callNone(() => wasm.qudag_ledger_state_hash(handle)),
   ledgerAccounts: (handle: number) => callNone(() => wasm.qudag_ledger_accounts(handle)),
   ledgerStatus: (handle: number) => callNone(() => wasm.qudag_ledger_status(handle)),
-  ledgerPrepare: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_prepare, handle, frame),
-  ledgerApply: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_apply, handle, frame),
-  ledgerCheck: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_check, handle, frame),
+  ledgerPrepare: (handle: number, frame: Input) => callLedger(wasm.qudag_ledger_prepare, handle, frame),
+  ledgerApply: (handle: number, frame: Input) => callLedger(wasm.qudag_ledger_apply, handle, frame),
+  ledgerCheck: (handle: number, frame: Input) => callLedger(wasm.qudag_ledger_check, handle, frame),
   ledgerAccount: (handle: number, id: Uint8Array) => callLedger(wasm.qudag_ledger_account, handle, id),
   ledgerLookupName: (handle: number, name: Uint8Array) => callLedger(wasm.qudag_ledger_lookup_name, handle, name),
   ledgerFeeQuote: (handle: number, frame: Uint8Array) => callLedger(wasm.qudag_ledger_fee_quote, handle, frame),

@@ -219,7 +219,7 @@ function packIds(ids: Uint8Array[], field: string): Uint8Array {
   return out;
 }
 
-function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean, id?: Uint8Array): Uint8Array {
+function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean, id?: Uint8Array): FrameWriter {
   const w = txFrame(tx, id).bool(Tag.signatureOk, signatureOk, "signatureOk")
     .bytes(Tag.vertex, context.vertex, "context.vertex")
     .u64(Tag.ledgerTimeMs, context.timeMs, "context.timeMs");
@@ -227,7 +227,7 @@ function applyFrame(tx: Uint8Array, context: LedgerContext, signatureOk: boolean
   if (context.concurrent !== undefined && context.concurrent.length > 0) {
     w.bytes(Tag.concurrent, packIds(context.concurrent, "context.concurrent"), "context.concurrent");
   }
-  return w.finish();
+  return w;
 }
 
 /** The transaction's field, and its id when the caller has it from the core (then not hashed again). */
@@ -308,7 +308,7 @@ export class Ledger {
    * trusts it as it trusts a signature's verdict.
    */
   prepare(tx: Uint8Array, id?: Uint8Array): LedgerPrepared {
-    const r = new FrameReader(core.ledgerPrepare(this.#live(), txFrame(tx, id).finish()));
+    const r = new FrameReader(core.ledgerPrepare(this.#live(), txFrame(tx, id)));
     return {
       id: r.bytes(Tag.id),
       account: r.bytes(Tag.account),

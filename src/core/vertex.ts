@@ -87,7 +87,7 @@ class CarriedView implements VertexTx {
   }
 }
 
-function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): Uint8Array {
+function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): FrameWriter {
   if (v === null || typeof v !== "object") {
     throw new CoreError("invalid_input", "A vertex must be an object");
   }
@@ -105,7 +105,7 @@ function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): Uint8Array {
   if (signature !== undefined) w.bytes(Tag.signature, signature, "signature");
   v.parents.forEach((p, i) => w.bytes(Tag.parent, p, `parents[${i}]`));
   v.transactions.forEach((t, i) => w.bytes(Tag.tx, t, `transactions[${i}]`));
-  return w.finish();
+  return w;
 }
 
 /** Canonical signed bytes of `v`, after structural validation (its transactions included). */

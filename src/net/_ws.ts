@@ -17,7 +17,7 @@
  * _ws_frame.ts, the HTTP upgrade in _ws_http.ts; this file is the socket.
  */
 
-import { concatBytes } from "../bytes.ts";
+import { concatBytes, ownedOrCopied } from "../bytes.ts";
 import {
   closePayload,
   encodeFrame,
@@ -78,6 +78,13 @@ export interface PeerSocket {
   binaryType: BinaryType;
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
+  /**
+   * When set, binary messages come here instead of to `onmessage`, as bytes the
+   * socket never touches again: a large one is a view of the memory it was read
+   * into (no copy into an ArrayBuffer of its own), a small one a copy
+   * (ownedOrCopied). The receiver may change them in place.
+   */
+  onbytes: ((payload: Uint8Array) => void) | null;
   onerror: ((event: Event) => void) | null;
   onclose: ((event: CloseEvent) => void) | null;
   send(data: Uint8Array): void;
@@ -97,6 +104,7 @@ abstract class FramedSocket implements PeerSocket {
   remoteAddr: Deno.NetAddr | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
+  onbytes: ((payload: Uint8Array) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
   onclose: ((event: CloseEvent) => void) | null = null;
 
@@ -261,8 +269,10 @@ abstract class FramedSocket implements PeerSocket {
     this.drop();
   }
 
+  /** `payload` is this read loop's own memory, never written again once delivered (see runFrames). */
   #deliver(opcode: number, payload: Uint8Array): void {
     if (this.readyState !== OPEN) return;
+    if (opcode !== OP_TEXT && this.onbytes !== null) return this.onbytes(ownedOrCopied(payload));
     const data = opcode === OP_TEXT ? new TextDecoder().decode(payload) : payload.slice().buffer;
     this.onmessage?.(new MessageEvent("message", { data }));
   }

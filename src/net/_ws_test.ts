@@ -228,6 +228,32 @@ Deno.test("ServerWebSocket and NoDelayWebSocket: large frames back to back arriv
   await server.close();
 });
 
+Deno.test("onbytes: binary messages as bytes the receiver owns, each holding at most about twice its size", async () => {
+  const server = startOwnServer(1 << 20);
+  const ws = new NoDelayWebSocket(`ws://127.0.0.1:${server.port}/p`, ["p1"], { messageBytesMax: 1 << 20 });
+  const ev = events(ws);
+  const bytes: Uint8Array[] = [];
+  ws.onbytes = (payload) => {
+    bytes.push(payload);
+    payload.fill(0xff); // the receiver's to change: what arrives next is not affected
+  };
+  await ev.opened;
+  const sizes = [3, 300_000, 10, 200_000, 70_000, 1];
+  const sent = sizes.map((n, i) => new Uint8Array(n).map((_, j) => (j * 7 + i) & 0xfe));
+  for (const m of sent) ws.send(m);
+  await until("echoes", () => bytes.length === sizes.length);
+  assert.equal(ev.messages.length, 0, "binary messages no longer reach onmessage");
+  for (let i = 0; i < sizes.length; i++) {
+    assert.equal(bytes[i].length, sizes[i]);
+    assert.ok(bytes[i].every((b) => b === 0xff), `message ${i} was the receiver's own`);
+    // Each holds at most about twice its size: a small message is copied out of the read it came in.
+    assert.ok(bytes[i].buffer.byteLength <= 2 * Math.max(sizes[i], 16), `message ${i}: ${bytes[i].buffer.byteLength}`);
+  }
+  ws.close(1000, "bye");
+  await ev.closed;
+  await server.close();
+});
+
 Deno.test("ServerWebSocket: refuses a message over messageBytesMax from its header (1009 oversized)", async () => {
   const server = startOwnServer(4096);
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/p`);

@@ -9,6 +9,7 @@
  * first bytes, for the per-peer budgets (peer_budget.ts).
  */
 
+import { ownedOrCopied } from "../bytes.ts";
 import { DATA_FRAME_BYTES_MIN, ML_DSA_87_SIGNATURE_BYTES } from "./frame.ts";
 import type { WorkCost } from "./peer_budget.ts";
 
@@ -238,7 +239,8 @@ class In {
   }
   #take(n: number, what: string): Uint8Array {
     this.#need(n, what);
-    const out = this.b.slice(this.#at, this.#at + n);
+    // A vertex fills most of its message: it stays a view of it, not a copy of hundreds of KB (ownedOrCopied).
+    const out = ownedOrCopied(this.b.subarray(this.#at, this.#at + n));
     this.#at += n;
     return out;
   }
@@ -308,6 +310,11 @@ export function encodeMessage(m: ProtocolMessage): Uint8Array {
   return o.finish();
 }
 
+/**
+ * The message in `bytes`. A byte field (a vertex, a signature) that fills at
+ * least half of `bytes`' memory is a view of it, not a copy: the caller gives
+ * `bytes` away and must not change them afterwards.
+ */
 export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
   const r = new In(bytes);
   const type = r.u8("message type");

@@ -49,6 +49,26 @@ Deno.test("an encoded message is its own memory: the next encoding never changes
   }
 });
 
+Deno.test("a decoded vertex that fills its message is a view of it; small ones are copies of their own", () => {
+  const big = encodeMessage({ type: "vertices", vertices: [new Uint8Array(300_000).fill(7)] });
+  const one = decodeMessage(big);
+  assert.ok(one.type === "vertices");
+  assert.equal(one.vertices[0].buffer, big.buffer, "no copy of a vertex of hundreds of KB");
+  assert.equal(one.vertices[0].length, 300_000);
+  // Three vertices of a third each: a view of one would hold the other two (and their message) alive.
+  const three = encodeMessage({
+    type: "vertices",
+    vertices: [1, 2, 3].map((f) => new Uint8Array(100_000).fill(f)),
+  });
+  const each = decodeMessage(three);
+  assert.ok(each.type === "vertices");
+  for (const [i, v] of each.vertices.entries()) {
+    assert.notEqual(v.buffer, three.buffer);
+    assert.equal(v.buffer.byteLength, 100_000);
+    assert.ok(v.every((b) => b === i + 1));
+  }
+});
+
 Deno.test("decodeMessage() refuses unknown types, truncation, trailing bytes and over-limit counts", () => {
   const ok = encodeMessage({ type: "getVertices", ids: [id(1)] });
   const refuse = (b: Uint8Array, re: RegExp) =>

@@ -131,6 +131,7 @@ export class SessionTable {
       conn.openWaiter = undefined;
     };
     conn.ws.onmessage = (event: MessageEvent) => this.#onFrame(conn, event.data);
+    conn.ws.onbytes = (payload: Uint8Array) => this.#onFrame(conn, payload);
     conn.ws.onerror = () => {
       // A close event always follows; it carries what there is to know.
     };
@@ -154,8 +155,8 @@ export class SessionTable {
 
   #onFrame(conn: Connection, data: unknown): void {
     if (conn.phase === "closed") return;
-    if (!(data instanceof ArrayBuffer)) return this.violation(conn, "malformed", "text message");
-    const frame = new Uint8Array(data);
+    const frame = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
+    if (frame === null) return this.violation(conn, "malformed", "text message");
     const nowMs = this.now();
     if (!conn.proven) {
       // Before the peer has signed anything it may send exactly one handshake frame at a time.
