@@ -12,6 +12,7 @@
  * share the cores with the nodes while they are measured). Every wait is
  * bounded; every request goes to a node of the local testnet.
  */
+import process from "node:process";
 import { type Account, type Exchange, percentile, sleep, SubmitBatcher } from "./_node_path.ts";
 import { LatencySampler, type Schedule, sendOpenLoop, type Sign, SignedFeed, type Stop } from "./_soak.ts";
 
@@ -50,6 +51,11 @@ export interface RatePoint {
    * the nodes (`process_cpu_seconds_total`): what a transfer costs a node, steadier than latency on a shared machine.
    */
   node_cpu_ms_per_transfer: number | null;
+  /**
+   * CPU time this load generator spent per submitted transfer over the same span (its requests, the latency
+   * samples): what it takes from the machine the nodes share. Signing happens before the window, outside it.
+   */
+  client_cpu_ms_per_transfer: number | null;
 }
 
 /** Each node's `process_cpu_seconds_total`. */
@@ -113,6 +119,7 @@ export async function measureRate(
   const before = await appliedCounts(x);
   const countersBefore = await counters(x, 0);
   const cpuBefore = await cpuSeconds(x);
+  const clientBefore = process.cpuUsage();
   let submitted = 0;
   schedule.t0Ms = performance.now();
   const sampling = sampler.run();
@@ -151,6 +158,8 @@ export async function measureRate(
     await sleep(PROBE_MS);
   }
   const cpuAfter = await cpuSeconds(x);
+  const client = process.cpuUsage(clientBefore);
+  const clientCpuMs = (client.user + client.system) / 1000 / Math.max(1, submitted);
   const cpuPerNode = cpuAfter.map((c, i) => c - cpuBefore[i]);
   const nodeCpuMs = cpuPerNode.reduce((a, b) => a + b, 0) / cpuPerNode.length / Math.max(1, submitted) * 1000;
   // The sampler gets a moment for the last lookups, then stops.
@@ -182,6 +191,7 @@ export async function measureRate(
         .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]),
     ),
     node_cpu_ms_per_transfer: Number.isFinite(nodeCpuMs) && drain_s !== null ? round3(nodeCpuMs) : null,
+    client_cpu_ms_per_transfer: drain_s !== null ? round3(clientCpuMs) : null,
   };
 }
 
@@ -193,7 +203,7 @@ export function sweepTable(points: readonly RatePoint[]): string[] {
   const rows = [
     `${pad("offered/s", 10)} ${pad("submitted/s", 12)} ${pad("applied/s", 10)} ${pad("p50 s", 8)} ${pad("p99 s", 8)} ${
       pad("drain s", 8)
-    } ${pad("busy/s", 7)} ${pad("node CPU ms/transfer", 21)}`,
+    } ${pad("busy/s", 7)} ${pad("node CPU ms/transfer", 21)} ${pad("client CPU ms/transfer", 23)}`,
   ];
   for (const p of points) {
     rows.push(
@@ -201,7 +211,7 @@ export function sweepTable(points: readonly RatePoint[]): string[] {
         pad(fmt(p.latency_s.p50), 8)
       } ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)} ${
         pad(String(Math.round(p.busy_refusals / p.seconds)), 7)
-      } ${pad(fmt(p.node_cpu_ms_per_transfer), 21)}`,
+      } ${pad(fmt(p.node_cpu_ms_per_transfer), 21)} ${pad(fmt(p.client_cpu_ms_per_transfer), 23)}`,
     );
   }
   return rows;

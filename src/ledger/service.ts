@@ -414,18 +414,39 @@ export class LedgerService {
    * would give. Nothing changes. Throws `ledger_halted` while halted: this
    * node's state is not one to judge by. `id`, when given, is the id the
    * core gave for `tx` (`validateTransaction`): the core does not hash it
-   * again.
+   * again. `signer`, given with `id`, is the key the signature must verify
+   * with and the signing message, as the caller has them: a create_account's
+   * own key, or the key this node knows for the account (an account's id is
+   * its key's hash, so it is the key the ledger registered). Then the core is
+   * not asked for them (`prepare`); where the account is unknown to the
+   * ledger, the core refuses it as unknown before it looks at the verdict.
    */
-  async check(tx: Uint8Array, timeMs: number, id?: Uint8Array): Promise<LedgerOutcome> {
+  async check(
+    tx: Uint8Array,
+    timeMs: number,
+    id?: Uint8Array,
+    signer?: { publicKey: Uint8Array; signingMessage: Uint8Array },
+  ): Promise<LedgerOutcome> {
     if (this.#halted !== null) {
       throw Object.assign(new LedgerServiceError(`halted: ${this.#halted.message}`), {
         code: "ledger_halted" as const,
       });
     }
+    const time = BigInt(Math.max(0, Math.floor(timeMs)));
+    if (signer !== undefined && id !== undefined) {
+      const signatureOk = await verifySignature(
+        this.#o.verify,
+        tx,
+        signer.publicKey,
+        signer.signingMessage,
+        id.toHex(),
+      );
+      return this.#ledger.check(tx, time, signatureOk, id);
+    }
     const p = this.#ledger.prepare(tx, id);
     const signatureOk = p.receipt === undefined && p.publicKey !== undefined &&
       await verifySignature(this.#o.verify, tx, p.publicKey, p.signingMessage, p.id.toHex());
-    return this.#ledger.check(tx, BigInt(Math.max(0, Math.floor(timeMs))), signatureOk, p.id);
+    return this.#ledger.check(tx, time, signatureOk, p.id);
   }
 
   // ------------------------------------------------------------ queries

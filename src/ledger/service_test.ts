@@ -7,6 +7,7 @@ import {
   ML_DSA_87_SIGNATURE_BYTES,
   type TransactionPayload,
   type UnsignedTransaction,
+  validateTransaction,
 } from "../core/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
@@ -133,6 +134,64 @@ Deno.test("LedgerService refuses a bad signature with bad_signature and changes 
     assert.equal(live.stateHash().toHex(), before);
     assert.equal(live.account("alice")?.nextNonce, 1n);
     assert.match(registry.render(), /qudag_ledger_transactions_total\{result="bad_signature"\} 1/);
+  } finally {
+    live.close();
+  }
+});
+
+Deno.test("LedgerService.check with the signer's key given answers as without it, refusal for refusal", async () => {
+  const { live, steps } = await seeded();
+  const [alice, bob, stranger] = [realKey(11), realKey(12), realKey(40)];
+  const memo = new Uint8Array();
+  const forge = (tx: Uint8Array) => {
+    tx[tx.length - 1] ^= 1;
+    return tx;
+  };
+  const at = Number(T0 + 30n * MINUTE_MS);
+  try {
+    const cases: [string, Uint8Array, Uint8Array, string][] = [
+      ["ok", signTx(alice, 1n, { kind: "transfer", to: bob.id, amount: RUV, memo }), alice.publicKey, "ok"],
+      [
+        "forged",
+        forge(signTx(alice, 1n, { kind: "transfer", to: bob.id, amount: RUV, memo })),
+        alice.publicKey,
+        "bad_signature",
+      ],
+      [
+        "spent nonce",
+        signTx(alice, 0n, { kind: "transfer", to: bob.id, amount: RUV, memo }),
+        alice.publicKey,
+        "nonce_too_low",
+      ],
+      [
+        "unknown",
+        signTx(stranger, 1n, { kind: "transfer", to: bob.id, amount: RUV, memo }),
+        stranger.publicKey,
+        "unknown_account",
+      ],
+      // The account's key is known here (a create_account on its way) but not to the ledger: unknown comes first.
+      [
+        "unknown, forged",
+        forge(signTx(stranger, 1n, { kind: "transfer", to: bob.id, amount: RUV, memo })),
+        stranger.publicKey,
+        "unknown_account",
+      ],
+      [
+        "exists",
+        signTx(alice, 0n, { kind: "create_account", name: "alice2", publicKey: alice.publicKey }),
+        alice.publicKey,
+        "account_exists",
+      ],
+      ["applied before", steps[4].tx, realKey(10).publicKey, steps[4].name],
+    ];
+    for (const [name, tx, publicKey, code] of cases) {
+      const info = validateTransaction(tx);
+      const plain = await live.check(tx, at, info.id);
+      const given = await live.check(tx, at, info.id, { publicKey, signingMessage: info.signingMessage });
+      assert.deepEqual(given, plain, name);
+      if (name === "applied before") assert.equal(given.duplicate, true, name);
+      else assert.equal(given.code, code, name);
+    }
   } finally {
     live.close();
   }

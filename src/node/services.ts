@@ -153,7 +153,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     // The exchange ledger's dry run: a transaction it would refuse never enters consensus (where it
     // would spend the account's nonce) and the client gets the refusal code at once.
     admit: ledger
-      ? ledgerAdmission(ledger, { nowMs })
+      ? ledgerAdmission(ledger, { nowMs }, accountKeys)
       : plainAdmission({ keys: accountKeys, verified: verifiedTxs, storage, nowMs }),
   });
   consensusRef = consensus;

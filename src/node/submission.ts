@@ -40,13 +40,20 @@ interface Clock {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The exchange ledger's dry run, waiting (without verifying again) for a predecessor on its way. */
-export function ledgerAdmission(ledger: LedgerService, clock: Clock): Admit {
+/**
+ * The exchange ledger's dry run, waiting (without verifying again) for a
+ * predecessor on its way. `keys` names the signer's key where this node knows
+ * it (then the ledger is not asked for it: LedgerService.check's `signer`).
+ */
+export function ledgerAdmission(ledger: LedgerService, clock: Clock, keys?: AccountKeys): Admit {
   const sleep = clock.sleep ?? defaultSleep;
   return async (bytes, info, o) => {
     const started = clock.nowMs();
+    const { tx } = info;
+    const key = tx.kind === "create_account" ? tx.publicKey : keys?.keyOf(toHex(tx.account)) ?? null;
+    const signer = key === null ? undefined : { publicKey: key, signingMessage: info.signingMessage };
     for (;;) {
-      const out = await ledger.check(bytes, clock.nowMs(), info.id);
+      const out = await ledger.check(bytes, clock.nowMs(), info.id, signer);
       if (out.duplicate || out.code === "ok") return;
       // Too early for the ledger: the previous nonce (or the account's creation) may still be on its
       // way, submitted here or to another node a moment ago. Taken once it is in this node's mempool
