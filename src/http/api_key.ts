@@ -1,10 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors.ts";
 
-/** Compares in time independent of where the strings differ. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
+const encoder = new TextEncoder();
+
+/** Compares in time independent of where they differ; `b` as bytes, encoded once by the caller. */
+function sameSecret(a: string, b: string | Uint8Array): boolean {
+  const x = encoder.encode(a);
+  const y = typeof b === "string" ? encoder.encode(b) : b;
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
@@ -43,6 +45,7 @@ export interface ApiKeyPolicy {
 export function apiKeyPolicy(apiKey: string | null, mode: ApiKeyMode): ApiKeyPolicy {
   const closedWithoutKey = mode !== "writes";
   const applies = (method: string) => mode === "always" || !READS.includes(method.toUpperCase());
+  const expected = apiKey ? encoder.encode(apiKey) : null;
   const middleware: MiddlewareHandler = async (c, next) => {
     if (applies(c.req.method)) {
       if (!apiKey) {
@@ -51,7 +54,7 @@ export function apiKeyPolicy(apiKey: string | null, mode: ApiKeyMode): ApiKeyPol
         }
       } else {
         const given = c.req.header("x-api-key");
-        if (!given || !sameSecret(given, apiKey)) {
+        if (!given || !sameSecret(given, expected!)) {
           throw new ApiError(
             401,
             "unauthorized",

@@ -23,10 +23,23 @@ function escape(segment: string): string {
   return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** Paths whose methods are remembered (a node's hot paths, such as a submission's, are a handful). */
+const REMEMBERED_PATHS_MAX = 256;
+
 /** The methods an app takes at a path, from its route table (read once, at the first call). */
 export function methodTable(app: RouteTable): (path: string) => string[] {
   let table: Pattern[] | null = null;
+  // Every pattern is tried against a path: remembered per path, forgotten all at once when full (ids in paths).
+  const remembered = new Map<string, string[]>();
   return (path) => {
+    const known = remembered.get(path);
+    if (known !== undefined) return known;
+    if (remembered.size >= REMEMBERED_PATHS_MAX) remembered.clear();
+    const methods = methodsAt(path);
+    remembered.set(path, methods);
+    return methods;
+  };
+  function methodsAt(path: string): string[] {
     table ??= app.routes.filter((r) => r.method !== "ALL").map((r) => {
       const segments = r.path.split("/");
       return {
@@ -38,7 +51,7 @@ export function methodTable(app: RouteTable): (path: string) => string[] {
     const matches = table.filter((p) => p.re.test(path));
     const fewest = Math.min(...matches.map((p) => p.params));
     return [...new Set(matches.filter((p) => p.params === fewest).map((p) => p.method))].sort();
-  };
+  }
 }
 
 /** Refuses a method the path's most specific routes do not take, before a looser route catches it. */
