@@ -32,6 +32,8 @@ export interface CarriedTx {
   /** Hex account id. */
   readonly account: string;
   readonly nonce: bigint;
+  /** Its conflict key (account, nonce): stored with it, and asked of consensus, once per vertex each. */
+  readonly conflictKey: string;
   /** The account's key when the transaction is its `create_account` (the core checked the id is its hash). */
   readonly createsKey: Uint8Array | null;
   readonly signingMessage: Uint8Array;
@@ -44,16 +46,20 @@ export interface CarriedTx {
  * built only when a signature is checked (it was not verified before).
  */
 export function decodeCarried(info: VertexInfo): CarriedTx[] {
-  return info.txs.map((tx, i) => ({
-    id: toHex(info.transactionIds[i]),
-    account: toHex(tx.account),
-    nonce: tx.nonce,
-    createsKey: tx.createsKey,
-    get signingMessage() {
-      return tx.signingMessage;
-    },
-    signature: tx.signature,
-  }));
+  return info.txs.map((tx, i) => {
+    const account = toHex(tx.account);
+    return {
+      id: toHex(info.transactionIds[i]),
+      account,
+      nonce: tx.nonce,
+      conflictKey: conflictKeyOf(account, tx.nonce),
+      createsKey: tx.createsKey,
+      get signingMessage() {
+        return tx.signingMessage;
+      },
+      signature: tx.signature,
+    };
+  });
 }
 
 /** Each is also a vertex refusal reason of src/dag/admission.ts. */

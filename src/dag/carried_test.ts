@@ -12,6 +12,7 @@ function tx(id: string, account: string, nonce: bigint, creates: Uint8Array | nu
     id,
     account,
     nonce,
+    conflictKey: conflictKeyOf(account, nonce),
     createsKey: creates,
     signingMessage: new TextEncoder().encode(id),
     signature: new TextEncoder().encode(`sig ${id}`),

@@ -23,7 +23,6 @@ import {
   firstOutOfOrder,
   firstUnknownAccount,
 } from "../dag/carried.ts";
-import { conflictKeyOf } from "../dag/conflict_key.ts";
 import { CoverageIndex, type CutPosition } from "../dag/coverage.ts";
 import { VERTEX_RELAY_BYTES_MAX } from "../net/protocol.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits } from "../dag/orphans.ts";
@@ -481,7 +480,7 @@ export class DagService {
         storage.putTransaction({
           id: carried[i].id,
           bytes: txBytes,
-          conflictKey: conflictKeyOf(carried[i].account, carried[i].nonce),
+          conflictKey: carried[i].conflictKey,
           vertex: id,
           receivedAtMs: now,
           inVertexAt: offsets[i],
@@ -507,7 +506,7 @@ export class DagService {
 
   /** The conflict keys of a decoded vertex's transactions, in order (decoded once per VertexInfo). */
   conflictKeysOf(info: VertexInfo): string[] {
-    return this.#carriedOf(info).map((c) => conflictKeyOf(c.account, c.nonce));
+    return this.#carriedOf(info).map((c) => c.conflictKey);
   }
 
   #releaseAfter(firstId: string, origin: Origin): void {
