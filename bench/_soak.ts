@@ -42,8 +42,6 @@ const IDLE_MS = 20;
 const SLEEP_SLICE_MS = 500;
 /** Between two rounds of sample lookups. */
 const LOOKUP_ROUND_MS = 250;
-/** Lookups in flight at once. */
-const LOOKUP_CONCURRENCY = 8;
 /** Samples being looked up at once; more are not taken until some finish. */
 const SAMPLES_PENDING_MAX = 64;
 /** A sample without a receipt on every node after this long is given up (and counted). */
@@ -307,14 +305,20 @@ export class LatencySampler {
 
   async run(): Promise<void> {
     while (!this.ctl.stop) {
-      const lookups = this.#pending.flatMap((p) => p.seen.flatMap((t, j) => (Number.isNaN(t) ? [{ p, j }] : [])));
-      await pool(lookups, LOOKUP_CONCURRENCY, async ({ p, j }) => {
-        this.#lookups++;
-        const r = await this.x.receipt(j, p.id);
-        if (r === null) return;
-        p.seen[j] = performance.now();
-        if (j === 0 && r.code !== "ok") this.refused.set(r.code, (this.refused.get(r.code) ?? 0) + 1);
-      });
+      // One request a node a round for every sample it has not shown applied yet (Exchange.receipts).
+      await Promise.all(this.x.nodes.map(async (_, j) => {
+        const waiting = this.#pending.filter((p) => Number.isNaN(p.seen[j]));
+        if (waiting.length === 0) return;
+        this.#lookups += waiting.length;
+        const receipts = await this.x.receipts(j, waiting.map((p) => p.id));
+        const now = performance.now();
+        for (const p of waiting) {
+          const r = receipts.get(p.id);
+          if (r === undefined) continue;
+          p.seen[j] = now;
+          if (j === 0 && r.code !== "ok") this.refused.set(r.code, (this.refused.get(r.code) ?? 0) + 1);
+        }
+      }));
       const now = performance.now();
       for (let i = this.#pending.length - 1; i >= 0; i--) {
         const p = this.#pending[i];

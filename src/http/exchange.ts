@@ -13,7 +13,7 @@ import { createArea, type Env } from "./app.ts";
 import { apiKeyPolicy } from "./api_key.ts";
 import { defineRoute } from "./_route.ts";
 import { signedBody, signedBytes } from "./_body.ts";
-import { addBatchSubmitRoute } from "./exchange_batch.ts";
+import { addBatchLookupRoute, addBatchSubmitRoute } from "./exchange_batch.ts";
 import { Cursor, Hex64, json, pageLimit } from "./_schemas.ts";
 import { ApiError } from "./errors.ts";
 import {
@@ -259,6 +259,14 @@ export function createExchangeApi(
     addBatchSubmitRoute(api, submit, writes, op("exchangeSubmitBatch"));
   }
 
+  /** A transaction's state and receipt; null when this node knows neither. */
+  const transactionView = (id: string) => {
+    const state = txState(id);
+    const receipt = ledger.receipt(id);
+    if (state === "unknown" && receipt === undefined) return null;
+    return { id, state, receipt: receipt === undefined ? null : receiptView(receipt) };
+  };
+
   api.openapi(
     defineRoute({
       method: "get",
@@ -271,12 +279,12 @@ export function createExchangeApi(
     }, { cache: "short", errors: [404] }),
     (c) => {
       const id = c.req.valid("param").id.toLowerCase();
-      const state = txState(id);
-      const receipt = ledger.receipt(id);
-      if (state === "unknown" && receipt === undefined) throw new ApiError(404, "not_found", `no transaction ${id}`);
-      return c.json({ id, state, receipt: receipt === undefined ? null : receiptView(receipt) }, 200);
+      const view = transactionView(id);
+      if (view === null) throw new ApiError(404, "not_found", `no transaction ${id}`);
+      return c.json(view, 200);
     },
   );
+  addBatchLookupRoute(api, transactionView, op("exchangeTransactions"));
 
   api.openapi(
     defineRoute({

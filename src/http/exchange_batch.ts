@@ -1,4 +1,6 @@
 /**
+ * Many transactions in one request.
+ *
  * `POST /api/v1/exchange/transactions/batch`: up to BATCH_TXS_MAX signed
  * transactions in one request, each submitted in order exactly as
  * `POST /transactions` would (dry run against the ledger, then consensus), each
@@ -10,6 +12,12 @@
  * and message `POST /transactions` would have answered (a `node_busy` one its
  * `retryAfterS`). The rate limiter charges a batch one write per transaction
  * (`rateCharge`), all or nothing, before any is submitted.
+ *
+ * `GET /api/v1/exchange/transactions?ids=…`: the state and receipt of up to
+ * LOOKUP_IDS_MAX transactions, as `GET /transactions/{id}` answers each (one
+ * this node does not know is `unknown`, not a 404). A client following its
+ * transactions asks once per round, not once per transaction; the rate
+ * limiter charges one read per id.
  */
 import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -18,6 +26,7 @@ import type { ApiKeyPolicy } from "./api_key.ts";
 import { defineRoute } from "./_route.ts";
 import { base64, Hex64, json } from "./_schemas.ts";
 import { toErrorResponse } from "./errors.ts";
+import { TransactionState } from "./exchange_views.ts";
 import { CORE_CONSTANTS } from "../core/mod.ts";
 
 /** Transactions one batch may carry: 128 transfers in base64 fit the default 1 MiB body limit. */
@@ -43,6 +52,22 @@ const BatchResult = z.object({
   results: z.array(BatchItem).openapi({ description: "one per transaction, in the order sent" }),
   taken: z.number().int().openapi({ description: "how many results carry an id and a state" }),
 }).openapi("ExchangeBatchResult");
+
+/** Ids one lookup may name: 64 fit well within a URL (about 4 KB). */
+export const LOOKUP_IDS_MAX = 64;
+
+const LookupQuery = z.object({
+  ids: z.string().regex(new RegExp(`^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64}){0,${LOOKUP_IDS_MAX - 1}}$`)).openapi({
+    description: `1 to ${LOOKUP_IDS_MAX} transaction ids (64 hex digits), separated by commas`,
+    example: `${"ab".repeat(32)},${"cd".repeat(32)}`,
+  }),
+});
+
+const LookupResult = z.object({
+  transactions: z.array(TransactionState).openapi({
+    description: "one per id, in the order asked; state unknown and receipt null for one this node does not know",
+  }),
+}).openapi("ExchangeTransactions");
 
 export type BatchItemResult =
   | { id: string; state: string }
@@ -84,6 +109,30 @@ export function addBatchSubmitRoute(
         }
       }
       return c.json({ results, taken }, 200);
+    },
+  );
+}
+
+export function addBatchLookupRoute(
+  api: OpenAPIHono<Env>,
+  view: (id: string) => z.infer<typeof TransactionState> | null,
+  operationId: string,
+): void {
+  api.openapi(
+    defineRoute({
+      method: "get",
+      path: "/transactions",
+      operationId,
+      tags: ["exchange"],
+      summary: `The state and receipt of up to ${LOOKUP_IDS_MAX} transactions`,
+      request: { query: LookupQuery },
+      responses: { 200: json(LookupResult, "each transaction, in the order asked") },
+    }, { cache: "short", errors: [400] }),
+    (c) => {
+      const ids = c.req.valid("query").ids.toLowerCase().split(",");
+      // One read was charged for the request itself; one more per further id.
+      c.get("rateCharge")?.(ids.length - 1);
+      return c.json({ transactions: ids.map((id) => view(id) ?? { id, state: "unknown", receipt: null }) }, 200);
     },
   );
 }

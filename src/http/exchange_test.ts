@@ -196,6 +196,31 @@ Deno.test("exchange API transactions: submit (JSON or bytes) and look up state a
   }
 });
 
+Deno.test("exchange API GET /transactions?ids=: each transaction as GET /transactions/{id} answers it, unknown ones too", async () => {
+  const { app, get, ledger, steps } = await setup();
+  try {
+    const known = [steps[5].tx, steps[4].tx].map((tx) => blake3(tx).toHex());
+    const unknown = "00".repeat(32);
+    const ids = [known[0], unknown, known[1].toUpperCase()];
+    const res = await get(`/transactions?ids=${ids.join(",")}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.transactions[0], (await get(`/transactions/${known[0]}`)).body);
+    assert.deepEqual(res.body.transactions[1], { id: unknown, state: "unknown", receipt: null });
+    assert.deepEqual(res.body.transactions[2], (await get(`/transactions/${known[1]}`)).body, "ids in any case");
+    assert.equal(res.body.transactions.length, 3);
+    // 64 ids at most, each 64 hex digits; the list is required.
+    const many = Array.from({ length: 64 }, () => unknown);
+    assert.equal((await get(`/transactions?ids=${many.join(",")}`)).body.transactions.length, 64);
+    for (const bad of [[...many, unknown].join(","), "nothex", `${known[0]},`, ""]) {
+      const r = await get(`/transactions?ids=${bad}`);
+      assert.equal(r.status, 400, bad.slice(0, 80));
+    }
+    assert.equal((await app.request(`${EXCHANGE_API_BASE}/transactions`)).status, 400);
+  } finally {
+    ledger.close();
+  }
+});
+
 Deno.test("exchange API POST /transactions/batch: each transaction in order with its own result; a bad batch is 400", async () => {
   const busy = new Set<string>();
   const order: string[] = [];
