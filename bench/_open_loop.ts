@@ -20,6 +20,8 @@ import { LatencySampler, type Schedule, sendOpenLoop, type Sign, SignedFeed, typ
 const DRAIN_TIME_MAX_MS = 120_000;
 /** Between two looks at the nodes' applied counts. */
 const PROBE_MS = 250;
+/** Where in the offered window the steady rate starts to count (applied_steady_per_s). */
+const STEADY_FROM = 0.25;
 /** One in this many transfers is sampled for latency. */
 const SAMPLE_EVERY = 8;
 
@@ -33,6 +35,12 @@ export interface RatePoint {
   submitted: number;
   /** Transfers applied on every node during the offered window, per second (the minimum over nodes). */
   applied_per_s: number;
+  /**
+   * The same over the window's last three quarters (from STEADY_FROM of it to its end): the rate once the pipeline
+   * is full. `applied_per_s` also counts its first second or so, before the first transfers are through, so it
+   * stays below the offered rate by about latency / window even where every node keeps up.
+   */
+  applied_steady_per_s: number;
   /** Submit until applied on every node, of the sampled transfers. */
   latency_s: { p50: number | null; p99: number | null; samples: number; timed_out: number };
   /** After the window: until every node applied every transfer submitted (null: not within the bound). */
@@ -139,8 +147,13 @@ export async function measureRate(
     batcher === null ? undefined : (node, tx) => batcher.submit(node, tx),
   );
   const windowEnd = schedule.t0Ms + seconds * 1000;
+  const steadyAt = schedule.t0Ms + seconds * 1000 * STEADY_FROM;
+  while (performance.now() < steadyAt) await sleep(Math.min(PROBE_MS, steadyAt - performance.now()));
+  const atSteady = await appliedCounts(x);
+  const steadyStart = performance.now();
   while (performance.now() < windowEnd) await sleep(Math.min(PROBE_MS, windowEnd - performance.now()));
   const atWindowEnd = await appliedCounts(x);
+  const steadyS = (performance.now() - steadyStart) / 1000;
   const countersAfter = await counters(x, 0);
   const behind = count - submitted;
   const windowS = (performance.now() - schedule.t0Ms) / 1000;
@@ -175,6 +188,7 @@ export async function measureRate(
     seconds,
     submitted,
     applied_per_s: Math.round(Math.min(...atWindowEnd.map((n, i) => n - before[i])) / windowS),
+    applied_steady_per_s: Math.round(Math.min(...atWindowEnd.map((n, i) => n - atSteady[i])) / steadyS),
     latency_s: {
       p50: lat.latenciesS.length ? round3(percentile(lat.latenciesS, 0.5)) : null,
       p99: lat.latenciesS.length ? round3(percentile(lat.latenciesS, 0.99)) : null,
@@ -201,15 +215,17 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 export function sweepTable(points: readonly RatePoint[]): string[] {
   const pad = (s: string, n: number) => s.padStart(n);
   const rows = [
-    `${pad("offered/s", 10)} ${pad("submitted/s", 12)} ${pad("applied/s", 10)} ${pad("p50 s", 8)} ${pad("p99 s", 8)} ${
-      pad("drain s", 8)
-    } ${pad("busy/s", 7)} ${pad("node CPU ms/transfer", 21)} ${pad("client CPU ms/transfer", 23)}`,
+    `${pad("offered/s", 10)} ${pad("submitted/s", 12)} ${pad("applied/s", 10)} ${pad("steady/s", 9)} ${
+      pad("p50 s", 8)
+    } ${pad("p99 s", 8)} ${pad("drain s", 8)} ${pad("busy/s", 7)} ${pad("node CPU ms/transfer", 21)} ${
+      pad("client CPU ms/transfer", 23)
+    }`,
   ];
   for (const p of points) {
     rows.push(
       `${pad(String(p.offered_per_s), 10)} ${pad(String(p.submitted_per_s), 12)} ${pad(String(p.applied_per_s), 10)} ${
-        pad(fmt(p.latency_s.p50), 8)
-      } ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)} ${
+        pad(String(p.applied_steady_per_s), 9)
+      } ${pad(fmt(p.latency_s.p50), 8)} ${pad(fmt(p.latency_s.p99), 8)} ${pad(fmt(p.drain_s), 8)} ${
         pad(String(Math.round(p.busy_refusals / p.seconds)), 7)
       } ${pad(fmt(p.node_cpu_ms_per_transfer), 21)} ${pad(fmt(p.client_cpu_ms_per_transfer), 23)}`,
     );
@@ -318,9 +334,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     for (const rate of o.rates) {
       const p = await measureRate(x, senders, sign, nextNonce, rate, o.seconds, o.log, o.batchMs ?? 0);
       o.log(
-        `  ${rate}/s offered: ${p.applied_per_s}/s applied everywhere, p50 ${fmt(p.latency_s.p50)} s, p99 ${
-          fmt(p.latency_s.p99)
-        } s, drained ${fmt(p.drain_s)} s after`,
+        `  ${rate}/s offered: ${p.applied_per_s}/s applied everywhere (${p.applied_steady_per_s}/s steady), p50 ${
+          fmt(p.latency_s.p50)
+        } s, p99 ${fmt(p.latency_s.p99)} s, drained ${fmt(p.drain_s)} s after`,
       );
       points.push(p);
     }
