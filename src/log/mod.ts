@@ -32,12 +32,17 @@ function jsonSafe(_key: string, v: unknown): unknown {
 }
 
 /**
- * Lines to stderr, gathered within one turn of the event loop and written
- * once at its end (a microtask): under load a node logs a line per request,
- * and one write each was a system call per line. A warn or error line is
- * written at once, after what is gathered, and so is what is gathered when
- * the process exits normally (the unload event).
+ * Lines to stderr, gathered for up to FLUSH_MS and written at once: under
+ * load a node logs a line per request, each request is a turn of the event
+ * loop of its own, and one write per line (or per turn) was a system call
+ * each, about 1 % of a node's time at 1,000 transfers/s (bench/PROFILE.md,
+ * change 60). A warn or error line is written at once, after what is
+ * gathered, and so is what is gathered when the process exits normally (the
+ * unload event); a crash loses at most the last FLUSH_MS of info lines.
  */
+/** How long a gathered line may wait to be written. */
+const FLUSH_MS = 20;
+
 class StderrLines {
   #pending: string[] = [];
   #scheduled = false;
@@ -52,7 +57,8 @@ class StderrLines {
     }
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => this.flush());
+    // Unref'd: a line waiting to be written does not keep the process alive (unload writes it).
+    Deno.unrefTimer(setTimeout(() => this.flush(), FLUSH_MS));
   }
 
   flush(): void {
