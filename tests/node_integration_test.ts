@@ -94,8 +94,10 @@ Deno.test("node: serves /health, /ready, /api/v1/status and /metrics; SIGTERM st
     assert.ok(families.get("process_resident_memory_bytes")!.samples[0].value > 0);
     assert.ok(families.has("qudag_crypto_backend_info"));
 
-    // Every log line is JSON with a level; request lines carry their request id.
-    assert.ok(node.lines.some((l) => l.msg === "http request" && l.requestId === "itest-req-1"));
+    // Every log line is JSON with a level; request lines carry their request id (written within 20 ms: src/log).
+    const logged = () => node.lines.some((l) => l.msg === "http request" && l.requestId === "itest-req-1");
+    for (let i = 0; i < 50 && !logged(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(logged());
   } finally {
     const t0 = performance.now();
     const s = await node.stop("SIGTERM");

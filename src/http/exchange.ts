@@ -284,7 +284,9 @@ export function createExchangeApi(
       return c.json(view, 200);
     },
   );
-  addBatchLookupRoute(api, transactionView, op("exchangeTransactions"));
+  // On the exchange port only, beside the submissions it follows: on the public port a path that takes GET would
+  // answer a POST there with 405 instead of the hint to send it to the exchange port.
+  if (options.readsOnlySuffix === undefined) addBatchLookupRoute(api, transactionView, op("exchangeTransactions"));
 
   api.openapi(
     defineRoute({
