@@ -170,6 +170,12 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `job` over `items` with at most `limit` in flight; stops at the first failure. */
+/** A node's crypto backend as its status names it, with the native library's build ("native (x86-64-v4)"). */
+export function backendOf(status: { crypto: { backend: string; build?: string | null } }): string {
+  const { backend, build } = status.crypto;
+  return build ? `${backend} (${build})` : backend;
+}
+
 export async function pool<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
@@ -435,7 +441,7 @@ export async function measureNodePath(o: NodePathOptions): Promise<NodePathResul
 
     // The peer mesh first: a vertex issued before it would wait for gossip.
     const meshDeadline = Date.now() + MESH_TIME_MAX_MS;
-    let status: { peers: unknown[]; crypto: { backend: string } }[] = [];
+    let status: { peers: unknown[]; crypto: { backend: string; build?: string | null } }[] = [];
     while (Date.now() < meshDeadline) {
       status = await Promise.all(
         d.nodes.map(async (n) =>
@@ -633,7 +639,7 @@ export async function measureNodePath(o: NodePathOptions): Promise<NodePathResul
       transfers: N,
       senders: S,
       mode,
-      crypto_backend_node: status[0].crypto.backend,
+      crypto_backend_node: backendOf(status[0]),
       crypto_backend_signing: signing.name,
       setup_s: round3(setupS),
       signing_s: round3(signingS),

@@ -17,7 +17,16 @@ import {
 import { selectCryptoBackend } from "../src/crypto/mod.ts";
 import { fromHex } from "../src/keys/mod.ts";
 import type { RunningTestnet } from "../scripts/testnet.ts";
-import { type Account, type Exchange, NodeBusyError, percentile, pool, RefusedError, sleep } from "./_node_path.ts";
+import {
+  type Account,
+  backendOf,
+  type Exchange,
+  NodeBusyError,
+  percentile,
+  pool,
+  RefusedError,
+  sleep,
+} from "./_node_path.ts";
 
 const RUV = 1_000_000n;
 /** Minted to each sender: far more than a long soak's transfers and fees need. */
@@ -125,7 +134,7 @@ export async function setUpSenders(
         a.hex.slice(0, 12)
       ),
   );
-  return { senders, sign, backendNode: status[0].crypto.backend, backendSigning: signing.name };
+  return { senders, sign, backendNode: backendOf(status[0]), backendSigning: signing.name };
 }
 
 /**
@@ -335,7 +344,7 @@ export class LatencySampler {
 /** The fields of `GET /api/v1/status` this benchmark reads. */
 export interface StatusView {
   peers: unknown[];
-  crypto: { backend: string };
+  crypto: { backend: string; build?: string | null };
   dag: { inMemory: number };
   settlement: { cut?: number } | null;
   exchange: { ledger: { stateHash: string; journalVertices: number; halted: string | null } | null };

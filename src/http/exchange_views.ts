@@ -209,7 +209,8 @@ export const Submitted = z.object({
 export const TransactionState = z.object({
   id: Hex64,
   state: z.string().openapi({ description: "pending, processing, accepted, rejected or unknown" }),
-  receipt: Receipt.nullable(),
+  // A union, not Receipt.nullable(): the document keeps Receipt one component, so null would not be said there.
+  receipt: z.union([Receipt, z.null()]).openapi({ description: "null until the ledger applied it" }),
 }).openapi("ExchangeTransaction");
 
 export const Quote = z.object({
