@@ -31,7 +31,8 @@ FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home qudag \
  && mkdir -p /data /etc/qudag /keys /app \
  && chown qudag:qudag /data
-COPY --from=native /src/native/target/release/libqudag_native.so /src/native/target/release/libqudag_native.x86-64-v4.so /app/
+# Both builds (the glob: where the AVX-512 one could not be built, the image still builds with the other).
+COPY --from=native /src/native/target/release/libqudag_native*.so /app/
 COPY --from=build /src/dist/qudag-server /app/qudag-server
 COPY scripts/fly/qudag /usr/local/bin/qudag
 # glibc's allocator: two arenas and fixed mmap/trim thresholds (128 KiB), so buffers of a peer frame's or a

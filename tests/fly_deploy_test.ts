@@ -178,8 +178,7 @@ Deno.test("the image's native library is built as build:native builds it, and th
   assert.ok(ignore.includes("!scripts/build_native.sh"));
   assert.match(denoJson.tasks["build:native"], /scripts\/build_native\.sh/, "the same script");
   const libs = ["/app/libqudag_native.so", "/app/libqudag_native.x86-64-v4.so"];
-  const copied = d.match(/^COPY --from=native (.*) \/app\/$/m)?.[1].split(" ").map((f) => `/app/${f.split("/").pop()}`);
-  assert.deepEqual(copied, libs);
+  assert.match(d, /^COPY --from=native \/src\/native\/target\/release\/libqudag_native\*\.so \/app\/$/m, "both builds");
   const ffi = denoJson.tasks.compile.split(/\s+/).find((f) => f.startsWith("--allow-ffi="));
   assert.equal(ffi, `--allow-ffi=${libs.join(",")}`);
   assert.match(
