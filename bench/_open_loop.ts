@@ -13,7 +13,7 @@
  * bounded; every request goes to a node of the local testnet.
  */
 import process from "node:process";
-import { type Account, type Exchange, percentile, sleep, SubmitBatcher } from "./_node_path.ts";
+import { type Account, type Exchange, percentile, sleep, SubmitBatcher } from "./_exchange.ts";
 import { LatencySampler, type Schedule, sendOpenLoop, type Sign, SignedFeed, type Stop } from "./_soak.ts";
 
 /** After the offered window, how long the backlog may take to drain before the run gives up on it. */
@@ -313,7 +313,8 @@ export interface SweepResult {
 /** Starts a local testnet, sets up the senders once, offers each rate in turn, stops everything. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const { startTestnet } = await import("../scripts/testnet.ts");
-  const { BENCH_NODE_ENV, Exchange } = await import("./_node_path.ts");
+  const { BENCH_NODE_ENV } = await import("./_node_path.ts");
+  const { Exchange } = await import("./_exchange.ts");
   const { setUpSenders } = await import("./_soak.ts");
   const dir = Deno.makeTempDirSync({ prefix: "qudag-bench-sweep-" });
   o.log(`starting ${o.nodes} nodes…`);

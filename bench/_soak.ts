@@ -26,7 +26,7 @@ import {
   pool,
   RefusedError,
   sleep,
-} from "./_node_path.ts";
+} from "./_exchange.ts";
 
 const RUV = 1_000_000n;
 /** Minted to each sender: far more than a long soak's transfers and fees need. */

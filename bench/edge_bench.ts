@@ -17,7 +17,8 @@ import { fromHex } from "../src/keys/mod.ts";
 import { startTestnet } from "../scripts/testnet.ts";
 import { keyFromSeed, signTransaction } from "../tests/_tx.ts";
 import { startEdge } from "../tests/_edge.ts";
-import { BENCH_NODE_ENV, percentile, pool, sleep } from "./_node_path.ts";
+import { BENCH_NODE_ENV } from "./_node_path.ts";
+import { percentile, pool, sleep } from "./_exchange.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args.filter((a) => a !== "--"),

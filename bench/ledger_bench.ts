@@ -28,7 +28,8 @@
  * `deno run` without them it is skipped and says so.
  */
 import { blake3, defaultFeeParams, encodeTransaction, Ledger, type LedgerGenesis } from "../src/core/mod.ts";
-import { measureNodePath, NODE_SENDERS_MAX, NODE_TRANSFERS_MAX, type NodePathResult } from "./_node_path.ts";
+import { NODE_SENDERS_MAX } from "./_exchange.ts";
+import { measureNodePath, NODE_TRANSFERS_MAX, type NodePathResult } from "./_node_path.ts";
 import { runSweep, type SweepResult, sweepSvg, sweepTable } from "./_open_loop.ts";
 
 const args = new Set(Deno.args);

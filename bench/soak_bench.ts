@@ -36,7 +36,8 @@
  */
 import process from "node:process";
 import { startTestnet } from "../scripts/testnet.ts";
-import { BENCH_NODE_ENV, Exchange, NODE_SENDERS_MAX, percentile, sleep } from "./_node_path.ts";
+import { BENCH_NODE_ENV } from "./_node_path.ts";
+import { Exchange, NODE_SENDERS_MAX, percentile, sleep } from "./_exchange.ts";
 import {
   checkpointDigest,
   dueBy,

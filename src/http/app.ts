@@ -130,7 +130,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   app.use("*", (c, next) => {
     // A body whose length is stated (the server holds it to that length) is judged by the header alone. Asking for
     // `body` here, as the streamed check does, makes Deno build a stream for it, and the handler then reads the body
-    // through that stream rather than at once: about 1 % of a node's time under load (bench/PROFILE.md, change 58).
+    // through that stream rather than at once: about 1 % of a node's busy time in the profile (bench/PROFILE.md, change 59).
     const headers = c.req.raw.headers;
     const length = headers.get("content-length");
     if (length !== null && !headers.has("transfer-encoding")) {

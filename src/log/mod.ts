@@ -35,8 +35,8 @@ function jsonSafe(_key: string, v: unknown): unknown {
  * Lines to stderr, gathered for up to FLUSH_MS and written at once: under
  * load a node logs a line per request, each request is a turn of the event
  * loop of its own, and one write per line (or per turn) was a system call
- * each, about 1 % of a node's time at 1,000 transfers/s (bench/PROFILE.md,
- * change 60). A warn or error line is written at once, after what is
+ * each, about 1 % of a node's busy time in the profile at 1,000 transfers/s
+ * (bench/PROFILE.md, change 60). A warn or error line is written at once, after what is
  * gathered, and so is what is gathered when the process exits normally (the
  * unload event); a crash loses at most the last FLUSH_MS of info lines.
  */
