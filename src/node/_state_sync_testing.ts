@@ -223,6 +223,13 @@ export interface SyncingNode {
   readonly sleeps: number[];
 }
 
+/** probe(), which must find a certificate, then apply() of it: the certificate and what apply() answered. */
+export async function probeThenApply(sync: StateSync, label = "probe() found no certificate") {
+  const found = await sync.probe();
+  assert.ok("cert" in found, label);
+  return { cert: found.cert, out: await sync.apply(found.cert, found.from) };
+}
+
 /** A StateSync over an empty store (validator 3's), its transport the fake peers; it never waits on wall time. */
 export function syncingNode(peers: FakePeers, o: Partial<StateSyncOptions> = {}): SyncingNode {
   const storage = new MemoryStorage();

@@ -14,6 +14,7 @@ import {
   FakePeers,
   handVertex,
   oneVertexPeer,
+  probeThenApply,
   servingPeer,
   syncingNode,
   V0,
@@ -27,9 +28,7 @@ Deno.test("apply() refuses a snapshot that does not match the certificate and st
   // Certificate 2, with the snapshot of cut 1.
   peers.add(V1.id, servingPeer(peers, V1.id, c.storage, { snapshot: c.snapshots[0] }));
   const { sync, storage } = syncingNode(peers);
-  const found = await sync.probe();
-  assert.ok("cert" in found);
-  const out = await sync.apply(found.cert, found.from);
+  const { out } = await probeThenApply(sync);
   assert.ok(!out.synced);
   assert.equal(out.reason, "sync_snapshot_mismatch");
   assert.match(out.message, /state hash/);
@@ -78,9 +77,7 @@ Deno.test("apply() refuses with sync_vertices_missing when the peer does not sen
   const missing = c.chain[6];
   peers.add(V1.id, servingPeer(peers, V1.id, c.storage, { omit: new Set([missing]) }));
   const { sync, storage } = syncingNode(peers);
-  const found = await sync.probe();
-  assert.ok("cert" in found);
-  const out = await sync.apply(found.cert, found.from);
+  const { out } = await probeThenApply(sync);
   assert.ok(!out.synced);
   assert.equal(out.reason, "sync_vertices_missing");
   assert.match(out.message, new RegExp(missing));
@@ -107,10 +104,8 @@ Deno.test("apply() refuses with sync_vertex_invalid a certified vertex whose sig
     const peers = new FakePeers();
     const cert = oneVertexPeer(peers, V2.id, vertex);
     const { sync, storage } = syncingNode(peers, { exchange: false });
-    const found = await sync.probe();
-    assert.ok("cert" in found, name);
-    assert.equal(found.cert.statement.seq, 1);
-    const out = await sync.apply(found.cert, found.from);
+    const { cert: found, out } = await probeThenApply(sync, name);
+    assert.equal(found.statement.seq, 1);
     if (reason === null) {
       assert.deepEqual(out, { synced: true, seq: 1, vertices: 1, snapshotBytes: 0 }, name);
       assert.equal(storage.getCut(1)?.digest, cert.digest, name);

@@ -9,6 +9,7 @@ import {
   certifiedChain,
   FakePeers,
   minute,
+  probeThenApply,
   seedLedger,
   servingPeer,
   storeAtSeq1,
@@ -127,10 +128,7 @@ Deno.test("apply() fetches the snapshot in chunks and the cut's vertices, and st
   const peers = new FakePeers();
   peers.add(V1.id, servingPeer(peers, V1.id, c.storage, { chunkBytes }));
   const { sync, storage } = syncingNode(peers);
-  const found = await sync.probe();
-  assert.ok("cert" in found);
-
-  const outcome = await sync.apply(found.cert, found.from);
+  const { out: outcome } = await probeThenApply(sync);
   // c3 (the previous frontier) to c8, and the side vertex.
   const fetched = [...c.chain.slice(3), c.side];
   assert.deepEqual(outcome, { synced: true, seq: 2, vertices: fetched.length, snapshotBytes: snapshot.length });
