@@ -69,6 +69,13 @@ const REGRESSION_SEEDS: readonly { scenario: string; seeds: readonly number[]; c
       "rival waited with that contest for good (now: carried again once the contest stalled)",
   },
   {
+    scenario: "crash",
+    seeds: [935680277],
+    caught: "a validator that restarted forgot which side of a contest it preferred; with the Byzantine validator " +
+      "keeping the 2-1 split tied, the contest and a virtuous transaction above it waited for good (now: contested " +
+      "preferences are stored and restored)",
+  },
+  {
     scenario: "withhold",
     seeds: [400000846],
     caught:

@@ -8,7 +8,7 @@
 import type { ConflictSet } from "./conflicts.ts";
 import type { Parameters } from "./parameters.ts";
 import type { SoloGroup } from "./_solo.ts";
-import type { Decision, Status } from "./types.ts";
+import type { Decision, PreferenceRecord, Status } from "./types.ts";
 import type { CutPosition } from "../dag/coverage.ts";
 
 export interface VertexState {
@@ -109,6 +109,9 @@ export class Graph {
    */
   readonly groups = new Map<string, SoloGroup>();
   readonly soloGroups: boolean;
+  /** Contested sets' preferences as last recorded (_preferences.ts), and the changes not taken yet. */
+  readonly recordedPreferences = new Map<string, string>();
+  preferenceChanges: PreferenceRecord[] = [];
   polls = 0;
   lastPollSuccesses = 0;
   equivocatingVotes = 0;

@@ -8,6 +8,8 @@ import { acceptReady } from "./_cascade.ts";
 import { shunDoomed } from "./_doom.ts";
 import { VOTE_FRONTIER_MAX } from "./_frontier.ts";
 import { emptyKey, type Graph } from "./_graph.ts";
+import { notePreferences } from "./_preferences.ts";
+import type { ConflictSet } from "./conflicts.ts";
 import type { Decision } from "./types.ts";
 
 /** Distinct frontiers whose support is remembered between changes. */
@@ -27,6 +29,7 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   for (const support of supports) g.equivocatingVotes += equivocationsIn(support);
   g.lastPollSuccesses = 0;
   const setTally = new Map<string, number>();
+  const contested: ConflictSet[] = [];
   // Each set's poll changes only that set, so the order is free (no sort of thousands of keys per poll).
   for (const key of g.processingSets) {
     const set = g.sets.get(key)!;
@@ -35,6 +38,7 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
     // A set that finalized and waits for its vertex makes no progress.
     if (most >= g.params.alphaPreference && set.finalized() === null) g.lastPollSuccesses++;
     set.recordPoll(setTally.size === 0 ? undefined : setTally);
+    if (set.size() > 1) contested.push(set);
   }
   // Every set of a group had the vertex's count (its one member is supported wherever the vertex is).
   for (const [id, group] of g.groups) {
@@ -52,6 +56,7 @@ export function recordPoll(g: Graph, votes: readonly (readonly string[])[]): Dec
   acceptReady(g);
   shunDoomed(g);
   g.changed();
+  notePreferences(g, contested);
   return g.takeDecisions();
 }
 

@@ -215,6 +215,26 @@ export class ConflictSet {
       this.#failedInRow >= stalledPollsToStall(this.#params);
   }
 
+  /** The Snowball's own preference (before shun), or null once accepted or while it follows a group. */
+  choice(): string | null {
+    if (this.#accepted !== null || this.#group !== null) return null;
+    return this.#snowball?.preference() ?? null;
+  }
+
+  /**
+   * Makes `member` the Snowball's preference again after a restart (see
+   * src/consensus/_preferences.ts). False when it cannot be: the set is
+   * decided or finalized, or the member unknown or dead.
+   */
+  restoreChoice(member: string): boolean {
+    if (this.#accepted !== null || !this.#members.has(member) || this.#dead.has(member)) return false;
+    this.#leaveGroup();
+    const snowball = this.#snowball;
+    if (snowball === null || snowball.finalized()) return false;
+    snowball.adopt(member);
+    return true;
+  }
+
   /** The finalized live choice, if Snowball has finalized. */
   finalized(): string | null {
     if (this.#group !== null) return this.#group.finalized ? this.#solo : null;

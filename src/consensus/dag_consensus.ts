@@ -4,10 +4,11 @@ import { carrierId, Graph, NOTHING_SETTLED, type SettledView } from "./_graph.ts
 import { doomedCarriers, stuckCarriers } from "./_doom.ts";
 import { pollSettled, recordPoll } from "./_poll.ts";
 import { restoreDecisions } from "./_restore.ts";
+import { restorePreferences } from "./_preferences.ts";
 import { abandon, addSettled, applyCut, cutOf, notReachedFrom, planNextCut } from "./_settle.ts";
 import type { Cut, CutPlan } from "./cut.ts";
 import { type Parameters, verifyParameters } from "./parameters.ts";
-import type { Decision, Status, TxInput, VertexInput } from "./types.ts";
+import type { Decision, PreferenceRecord, Status, TxInput, VertexInput } from "./types.ts";
 import { type CutPosition, GENESIS_POSITION } from "../dag/coverage.ts";
 
 // Each concept lives in its own file and works on one Graph (_graph.ts); this class is their face.
@@ -302,6 +303,25 @@ export class DagConsensus {
    */
   restoreDecisions(decided: readonly Decision[]): Decision[] {
     return restoreDecisions(this.#g, decided);
+  }
+
+  /**
+   * Adopts the contested sets' preferences recorded before a restart
+   * (src/consensus/_preferences.ts), after the vertices and decisions are
+   * restored. Returns how many were adopted.
+   */
+  restorePreferences(records: readonly PreferenceRecord[]): number {
+    return restorePreferences(this.#g, records);
+  }
+
+  /**
+   * Contested sets' preferences that polls changed since the last call, to
+   * be stored for a restart, and sets decided since (member null), in order.
+   */
+  takePreferenceChanges(): PreferenceRecord[] {
+    const out = this.#g.preferenceChanges;
+    if (out.length > 0) this.#g.preferenceChanges = [];
+    return out;
   }
 
   // ------------------------------------------------------------ polls (_poll.ts), preference (_frontier.ts)

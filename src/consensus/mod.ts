@@ -23,4 +23,12 @@ export {
   VERTEX_TXS_MAX,
   VOTE_FRONTIER_MAX,
 } from "./dag_consensus.ts";
-export { ConsensusError, type Decision, RestoreError, type Status, type TxInput, type VertexInput } from "./types.ts";
+export {
+  ConsensusError,
+  type Decision,
+  type PreferenceRecord,
+  RestoreError,
+  type Status,
+  type TxInput,
+  type VertexInput,
+} from "./types.ts";

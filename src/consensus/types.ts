@@ -34,6 +34,16 @@ export interface Decision {
   readonly rounds: number;
 }
 
+/**
+ * What a contested conflict set's Snowball prefers (`member`, a carrier id),
+ * or that the set is decided (`member` null: the record can go). Stored, so a
+ * restarted node votes as it did (DagConsensus.takePreferenceChanges).
+ */
+export interface PreferenceRecord {
+  readonly conflictKey: string;
+  readonly member: string | null;
+}
+
 /** A vertex that breaks a structural rule; the engine drops and counts it. */
 export class ConsensusError extends Error {
   constructor(message: string) {

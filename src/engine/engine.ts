@@ -4,6 +4,7 @@ import {
   type Decision,
   type Parameters,
   parametersForValidatorCount,
+  type PreferenceRecord,
   RestoreError,
   type TxInput,
   VERTEX_PARENTS_MAX,
@@ -151,7 +152,9 @@ export class Engine {
    * accepted transaction's conflicting ones are rejected and stay so, whatever
    * later polls say), none of them is recorded or reported again, and what is
    * undecided is polled as usual from the next message or gossip tick on
-   * (restore sends nothing).
+   * (restore sends nothing). `preferences` (what the store's
+   * recordPreferences kept) puts each contested set back on the member it
+   * preferred, so this node votes as it did before the restart.
    *
    * The vertices are trusted to be ones this node checked before storing:
    * their ids and signatures are not checked again (the codec is not called).
@@ -169,6 +172,7 @@ export class Engine {
     vertices: readonly SignedVertex[],
     decisions: readonly Decision[],
     lastCut: readonly { readonly id: string; readonly parents: readonly string[]; readonly timestampMs: number }[] = [],
+    preferences: readonly PreferenceRecord[] = [],
   ): void {
     if (!this.#fresh) {
       throw new RestoreError("Cannot restore: this engine has handled messages or was restored already; use a new one");
@@ -202,6 +206,7 @@ export class Engine {
       }
       this.#drainPending(this.id);
       derived.push(...this.#consensus.restoreDecisions(decisions));
+      this.#consensus.restorePreferences(preferences);
     } finally {
       this.#restoring = null;
       this.#restoreMask = null;
@@ -478,6 +483,8 @@ export class Engine {
     const poll = this.#polls.close(requestId);
     this.stats.pollsFinished++;
     this.#report(this.#consensus.recordPoll(poll.votes));
+    const preferences = this.#consensus.takePreferenceChanges();
+    if (preferences.length > 0) this.#deps.store.recordPreferences?.(preferences);
     // Repoll at once only after progress; a fruitless poll (a partition, a
     // stalled contest) waits for new vertices or the next gossip tick, so a
     // stall costs a few polls per tick instead of a busy loop.

@@ -1,4 +1,4 @@
-import type { Cut, Decision, SettledView } from "../consensus/mod.ts";
+import type { Cut, Decision, PreferenceRecord, SettledView } from "../consensus/mod.ts";
 import type { DecisionStore } from "./types.ts";
 
 /** A DecisionStore in memory, for simulations and tests. */
@@ -8,6 +8,7 @@ export class MemoryDecisionStore implements DecisionStore {
   readonly #cuts: Cut[] = [];
   readonly #settled = new Set<string>();
   readonly #settledTxs = new Set<string>();
+  readonly #preferences = new Map<string, string>();
 
   record(decisions: readonly Decision[]): void {
     for (const d of decisions) {
@@ -19,6 +20,21 @@ export class MemoryDecisionStore implements DecisionStore {
       this.#status.set(key, d);
       this.#log.push(d);
     }
+  }
+
+  recordPreferences(changes: readonly PreferenceRecord[]): void {
+    for (const { conflictKey, member } of changes) {
+      if (member === null) this.#preferences.delete(conflictKey);
+      else this.#preferences.set(conflictKey, member);
+    }
+  }
+
+  /** The preferences recorded and not dropped, by conflict key (sorted). */
+  preferences(): PreferenceRecord[] {
+    return [...this.#preferences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([conflictKey, member]) => ({
+      conflictKey,
+      member,
+    }));
   }
 
   recordCut(cut: Cut): void {

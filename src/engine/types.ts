@@ -1,4 +1,4 @@
-import type { Cut, DagConsensus, Decision, TxInput } from "../consensus/mod.ts";
+import type { Cut, DagConsensus, Decision, PreferenceRecord, TxInput } from "../consensus/mod.ts";
 
 /** What an author decides about a vertex; the codec turns it into a signed vertex. */
 export interface VertexBody {
@@ -83,6 +83,13 @@ export interface Rng {
  */
 export interface DecisionStore {
   record(decisions: readonly Decision[]): void;
+  /**
+   * Records contested sets' preferences as polls change them, and drops the
+   * records of sets decided (member null), in order: what restore() takes
+   * back after a restart (src/consensus/_preferences.ts). Made durable like
+   * decisions.
+   */
+  recordPreferences?(changes: readonly PreferenceRecord[]): void;
   /** Records a closed cut (its position and sequence number); returns only once it is durable. */
   recordCut?(cut: Cut): void;
 }

@@ -259,6 +259,7 @@ export class ConsensusService {
         store: {
           // Durable with the other decisions of this turn (or of the next 20 ms); reported only then (decision_log.ts).
           record: (decisions) => this.#decisions.add(decisions),
+          recordPreferences: (records) => this.#decisions.addPreferences(records),
           recordCut: (cut) => {
             // The decisions below a cut are durable, and reported, before the cut.
             this.#decisions.flush();
@@ -320,13 +321,15 @@ export class ConsensusService {
       const v = storage.getVertex(id)!;
       return { id, parents: v.parents, timestampMs: v.timestampMs };
     });
-    this.engine.restore(vertices, decisions, lastCut);
+    const preferences = storage.preferences();
+    this.engine.restore(vertices, decisions, lastCut, preferences);
     this.#decisions.flush();
     this.#wire.listen();
     this.#tick = setInterval(() => this.#onTick(), this.#o.gossipIntervalMs ?? 100);
     this.#o.logger.info("consensus started", {
       vertices: vertices.length,
       decisions: decisions.length,
+      preferences: preferences.length,
       params: this.engine.params,
     });
   }

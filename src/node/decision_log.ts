@@ -20,12 +20,17 @@
  * preferences, which can reflect a decision up to one commit before it is
  * durable. A crash in that window (at most 20 ms under load, and the sync) makes this node
  * forget the decision; after the restart it decides again from what its
- * peers hold, as it does for the confidence it had in undecided vertices.
+ * peers hold, as it does for the confidence it had in undecided vertices
+ * (not for the side it took in a contest: that is stored, below).
  * Until then its votes are those of a validator that forgot: they count
  * against the one faulty validator of four that the safety argument of
  * wasm/LEDGER.md ("Breaking a stalled split") allows. The seeded simulation's
  * crash scenario does not model this window (its store records at once).
  * Clients and the ledger never see such a decision.
+ *
+ * Contested sets' preferences (src/consensus/_preferences.ts) ride in the
+ * same commits, so a restart finds the side this node voted for in each
+ * contest as it was, but for the same window.
  *
  * A commit that fails keeps the decisions waiting and tries again after
  * `retryMs` (a full disk can clear); nothing is reported until it succeeds.
@@ -35,7 +40,7 @@
  * before a cut is recorded (a cut and what follows it come after the
  * decisions below it) and at start and stop.
  */
-import type { Decision } from "../consensus/mod.ts";
+import type { Decision, PreferenceRecord } from "../consensus/mod.ts";
 import { blake3 } from "../core/mod.ts";
 import { fromHex, toHex } from "../keys/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -64,6 +69,8 @@ export class DecisionLog {
   readonly #o: DecisionLogOptions;
   /** Decided, not yet committed, each with the time it was decided. */
   #pending: Waiting[] = [];
+  /** Preference changes not yet committed, in order. */
+  #preferences: PreferenceRecord[] = [];
   /** Committed, their WAL sync under way: reported once it is done, in commit order. */
   #syncing: Waiting[][] = [];
   /** Ids of `#pending` and `#syncing`: not durable yet. */
@@ -93,6 +100,13 @@ export class DecisionLog {
     this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - at));
   }
 
+  /** Takes contested sets' preference changes: committed with the next decisions, or on their own as decisions are. */
+  addPreferences(records: readonly PreferenceRecord[]): void {
+    if (records.length === 0) return;
+    this.#preferences.push(...records);
+    this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - this.#o.nowMs()));
+  }
+
   /** Decided in this process and not durable yet (waiting for its commit or for that commit's sync). */
   has(id: string): boolean {
     return this.#ids.has(id);
@@ -111,7 +125,7 @@ export class DecisionLog {
    */
   flush(): void {
     this.#clearTimer();
-    if (this.#pending.length === 0 && this.#syncing.length === 0) return;
+    if (this.#pending.length === 0 && this.#preferences.length === 0 && this.#syncing.length === 0) return;
     const batch = this.#commit(true);
     const synced = this.#syncing;
     this.#syncing = [];
@@ -137,7 +151,7 @@ export class DecisionLog {
    * them, 3 ms each at the median under load).
    */
   #commitAndSync(): void {
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 && this.#preferences.length === 0) return;
     const batch = this.#commit(false);
     this.#syncing.push(batch);
     this.#o.storage.syncCommitted().then(
@@ -165,9 +179,11 @@ export class DecisionLog {
   /** Writes the waiting decisions in one commit; throws (keeping them, a retry scheduled) if it fails. */
   #commit(durable: boolean): Waiting[] {
     const batch = this.#pending;
+    const preferences = this.#preferences;
     const storage = this.#o.storage;
     try {
       storage.transaction(() => {
+        storage.putPreferences(preferences);
         const accepted: string[] = [];
         for (const { d, atMs } of batch) {
           // A decision restored at start is reported again; the table keeps the first (putDecision is final).
@@ -186,6 +202,7 @@ export class DecisionLog {
       throw error;
     }
     this.#pending = [];
+    this.#preferences = [];
     this.#lastCommitMs = this.#o.nowMs();
     if (batch.length) {
       this.stats.commits++;
@@ -195,6 +212,7 @@ export class DecisionLog {
   }
 
   #report(batch: Waiting[]): void {
+    if (batch.length === 0) return; // a commit of preferences only
     for (const { d } of batch) this.#ids.delete(d.id);
     this.#o.onDurable(batch.map((p) => p.d));
   }

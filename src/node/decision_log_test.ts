@@ -83,6 +83,49 @@ Deno.test("DecisionLog: the accumulator counts each accepted transaction once, a
   log.stop();
 });
 
+Deno.test("DecisionLog: preference changes ride in the decisions' commit, or in one of their own; a failed one keeps them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qudag-decisions-" });
+  let storage = SqliteStorage.open({ dataDir: dir });
+  try {
+    const reported: Decision[][] = [];
+    const log = new DecisionLog({
+      storage,
+      logger: silentLogger,
+      nowMs: () => 1,
+      onDurable: (ds) => reported.push([...ds]),
+    });
+    log.add([tx(1)]);
+    log.addPreferences([{ conflictKey: "acct:1", member: "a@v1" }, { conflictKey: "acct:2", member: "b@v1" }]);
+    await nextTurn();
+    assert.deepEqual(reported, [[tx(1)]]);
+    assert.equal(log.stats.commits, 1);
+    // Preferences alone: committed too, and nothing is reported for them.
+    log.addPreferences([{ conflictKey: "acct:1", member: null }, { conflictKey: "acct:2", member: "c@v2" }]);
+    await nextTurn();
+    assert.deepEqual(reported, [[tx(1)]]);
+    // A failed commit keeps them for the next one.
+    const transaction = storage.transaction.bind(storage);
+    let failures = 1;
+    storage.transaction = <T>(fn: () => T, options?: { durable?: boolean; grouped?: boolean }): T => {
+      if (failures-- > 0) throw new StorageError("storage_io", "disk full");
+      return transaction(fn, options);
+    };
+    log.addPreferences([{ conflictKey: "acct:3", member: "d@v3" }]);
+    assert.throws(() => log.flush(), (e) => e instanceof StorageError && e.code === "storage_io");
+    log.stop();
+    storage.close();
+    // What a restart reads back.
+    storage = SqliteStorage.open({ dataDir: dir });
+    assert.deepEqual(storage.preferences(), [
+      { conflictKey: "acct:2", member: "c@v2" },
+      { conflictKey: "acct:3", member: "d@v3" },
+    ]);
+  } finally {
+    storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("DecisionLog: a failed commit reports nothing, keeps the decisions and succeeds on its retry", async () => {
   const storage = new MemoryStorage();
   let failures = 1;

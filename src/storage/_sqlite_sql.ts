@@ -81,6 +81,10 @@ export const SQL = {
     "WHERE tx_seq = (SELECT seq FROM transactions WHERE id = ?1) " +
     "UNION ALL SELECT id, subject, status, decided_at_ms FROM decisions WHERE id = ?1 AND tx_seq IS NULL LIMIT 1",
   allDecisions: "SELECT id, subject, status, decided_at_ms FROM decisions ORDER BY seq",
+  setPreference: "INSERT INTO preferences (conflict_key, member) VALUES (?, ?) " +
+    "ON CONFLICT(conflict_key) DO UPDATE SET member = excluded.member",
+  dropPreference: "DELETE FROM preferences WHERE conflict_key = ?",
+  preferences: "SELECT conflict_key, member FROM preferences ORDER BY conflict_key",
 
   // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a receipt of the same transaction is skipped (the
   // unique indexes by tx_seq and by id are the only ones); a NOT NULL violation still fails the batch.

@@ -285,6 +285,23 @@ function runDagConformance(target: ConformanceTarget): void {
     assert.equal(s.acceptedOfConflict("acct:1"), "t3");
   });
 
+  t("putPreferences() sets, replaces and drops rows in order; preferences() lists them by conflict key", (s) => {
+    assert.deepEqual(s.preferences(), []);
+    s.putPreferences([
+      { conflictKey: "acct:2", member: "t2@v1" },
+      { conflictKey: "acct:1", member: "t1@v1" },
+      { conflictKey: "acct:2", member: "t3@v2" },
+    ]);
+    assert.deepEqual(s.preferences(), [
+      { conflictKey: "acct:1", member: "t1@v1" },
+      { conflictKey: "acct:2", member: "t3@v2" },
+    ]);
+    s.putPreferences([{ conflictKey: "acct:1", member: null }, { conflictKey: "acct:9", member: null }]);
+    assert.deepEqual(s.preferences(), [{ conflictKey: "acct:2", member: "t3@v2" }]);
+    s.putPreferences([]);
+    assert.equal(s.preferences().length, 1);
+  });
+
   t("putDecision() is final: same status is a no-op, a different one is refused; true only when new", (s) => {
     assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 5 }), true);
     assert.equal(s.putDecision({ id: "t1", subject: "tx", status: "accepted", decidedAtMs: 9 }), false);

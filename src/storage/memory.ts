@@ -3,6 +3,7 @@ import {
   type DecisionStatus,
   type DecisionSubject,
   type HistoryEntry,
+  type PreferenceRow,
   type Storage,
   StorageError,
   type StoredCertificate,
@@ -48,6 +49,7 @@ interface State {
   /** Conflict key -> "vertex\ttx" of every carrier. */
   carriers: Map<string, Set<string>>;
   decisions: Map<string, Decision>;
+  preferences: Map<string, string>;
   decisionCounts: Record<DecisionSubject, Record<DecisionStatus, number>>;
   receipts: Map<string, StoredReceipt>;
   /** Receipts stored so far: the next one's seq is receiptCount + 1 (SQLite's rowid). */
@@ -71,6 +73,7 @@ function emptyState(): State {
     byConflict: new Map(),
     carriers: new Map(),
     decisions: new Map(),
+    preferences: new Map(),
     decisionCounts: { tx: { accepted: 0, rejected: 0 }, vertex: { accepted: 0, rejected: 0 } },
     receipts: new Map(),
     receiptCount: 0,
@@ -94,6 +97,7 @@ function cloneState(s: State): State {
     transactions: new Map(s.transactions),
     byConflict: sets(s.byConflict),
     decisions: new Map(s.decisions),
+    preferences: new Map(s.preferences),
     decisionCounts: { tx: { ...s.decisionCounts.tx }, vertex: { ...s.decisionCounts.vertex } },
     receipts: new Map(s.receipts),
     history: new Map([...s.history].map(([k, v]) => [k, [...v]])),
@@ -288,6 +292,18 @@ export class MemoryStorage implements Storage {
   }
   allDecisions(): Decision[] {
     return [...this.#open().decisions.values()].map((d) => ({ ...d }));
+  }
+  putPreferences(records: readonly PreferenceRow[]): void {
+    const s = this.#open();
+    for (const { conflictKey, member } of records) {
+      if (member === null) s.preferences.delete(conflictKey);
+      else s.preferences.set(conflictKey, member);
+    }
+  }
+  preferences(): { conflictKey: string; member: string }[] {
+    return [...this.#open().preferences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map((
+      [conflictKey, member],
+    ) => ({ conflictKey, member }));
   }
   decisionCounts(): Record<DecisionStatus, number> {
     const { tx, vertex } = this.#open().decisionCounts;

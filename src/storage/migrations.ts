@@ -287,6 +287,16 @@ ${DECISION_COUNTERS}
       CREATE UNIQUE INDEX receipts_by_tx_seq ON receipts(tx_seq) WHERE tx_seq IS NOT NULL;
       CREATE UNIQUE INDEX receipts_by_tx_id ON receipts(tx_id) WHERE tx_seq IS NULL;`,
   },
+  {
+    version: 13,
+    name: "contested_preferences",
+    // What each contested conflict set prefers (src/consensus/_preferences.ts): few rows, dropped once decided.
+    sql: `
+      CREATE TABLE preferences (
+        conflict_key TEXT PRIMARY KEY,
+        member TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

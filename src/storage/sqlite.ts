@@ -4,6 +4,7 @@ import {
   type DecisionStatus,
   type DecisionSubject,
   type HistoryEntry,
+  type PreferenceRow,
   type Storage,
   StorageError,
   type StoredCertificate,
@@ -331,6 +332,22 @@ export class SqliteStorage implements Storage {
   }
   allDecisions(): Decision[] {
     return (this.#stmt(SQL.allDecisions).all() as DecisionRow[]).map(decisionOf);
+  }
+  putPreferences(records: readonly PreferenceRow[]): void {
+    if (records.length === 0) return;
+    const put = () => {
+      for (const { conflictKey, member } of records) {
+        if (member === null) this.#stmt(SQL.dropPreference).run(conflictKey);
+        else this.#stmt(SQL.setPreference).run(conflictKey, member);
+      }
+    };
+    this.#commits.inTransaction() ? put() : this.transaction(put);
+  }
+  preferences(): { conflictKey: string; member: string }[] {
+    return (this.#stmt(SQL.preferences).all() as { conflict_key: string; member: string }[]).map((r) => ({
+      conflictKey: r.conflict_key,
+      member: r.member,
+    }));
   }
   decisionCounts(): Record<DecisionStatus, number> {
     const { tx, vertex } = this.decisionCountsBySubject();

@@ -42,6 +42,12 @@ export interface StoredTransaction {
 export type DecisionStatus = "accepted" | "rejected";
 export type DecisionSubject = "tx" | "vertex";
 
+/** A contested conflict set's preferred member (a carrier id), or null: the set is decided. */
+export interface PreferenceRow {
+  readonly conflictKey: string;
+  readonly member: string | null;
+}
+
 export interface Decision {
   readonly id: string;
   readonly subject: DecisionSubject;
@@ -204,6 +210,14 @@ export interface Storage {
   getDecision(id: string): Decision | null;
   /** Every decision, in the order they were recorded (tests and tools only: it reads the whole table). */
   allDecisions(): Decision[];
+  /**
+   * Records what contested conflict sets prefer (src/consensus/_preferences.ts),
+   * in order: a member sets the key's row, null removes it. Inside the
+   * decision log's commit, like the decisions.
+   */
+  putPreferences(records: readonly PreferenceRow[]): void;
+  /** Every recorded preference, by conflict key (sorted): what a restart adopts again. */
+  preferences(): { conflictKey: string; member: string }[];
   /** Decisions by status, kept as counters (constant time). */
   decisionCounts(): Record<DecisionStatus, number>;
   /** Decisions by subject and status, kept as counters (constant time). */

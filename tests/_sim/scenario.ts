@@ -424,6 +424,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
         const store = new MemoryDecisionStore();
         for (const cut of oldStore.cuts()) store.recordCut(cut);
         store.record(oldStore.log());
+        store.recordPreferences(oldStore.preferences());
         // A new run starts its request ids far from the old run's, so stale votes match no poll.
         const engine = startEngine(victim, engineRng, store, 1 + engineRng.nextInt(0x7fff_ffff));
         // The last cut's vertices, from the node's archive (its database): new vertices may name them.
@@ -435,7 +436,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
             oldStore.status("vertex", v.id) === "accepted"
           );
         try {
-          engine.restore(vertices, decisions, lastCut);
+          engine.restore(vertices, decisions, lastCut, oldStore.preferences());
         } catch (e) {
           failure ??= `seed ${opts.seed}: RESTORE: ${victim} could not restore: ${e}`;
         }
