@@ -40,7 +40,7 @@ Deno.test("the compile task's flags are narrow: read /data, /etc/qudag, /keys; w
 
 Deno.test("the binary and `deno task start` run V8 alike (the young generation and the heap growing factor: bench/PROFILE.md)", () => {
   const v8 = (task: string) => task.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
-  assert.deepEqual(v8(denoJson.tasks.compile), ["--v8-flags=--max-semi-space-size=2,--heap-growing-percent=50"]);
+  assert.deepEqual(v8(denoJson.tasks.compile), ["--v8-flags=--max-semi-space-size=8,--heap-growing-percent=50"]);
   assert.deepEqual(v8(denoJson.tasks.start), v8(denoJson.tasks.compile));
   assert.deepEqual(FLAGS.filter((f) => f.startsWith("--v8-flags=")), v8(denoJson.tasks.compile), "the stand-in too");
 });
