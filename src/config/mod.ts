@@ -69,6 +69,7 @@ export interface Config {
     readonly batchDelayMaxMs: number;
     readonly pendingTxsMax: number;
     readonly busyLagMs: number;
+    readonly fetchGraceMs: number;
   };
   readonly storage: {
     readonly snapshotEvery: number;
@@ -423,6 +424,7 @@ function build(
       batchDelayMaxMs: n("consensus.batch_delay_max_ms"),
       pendingTxsMax: n("consensus.pending_txs_max"),
       busyLagMs: n("consensus.busy_lag_ms"),
+      fetchGraceMs: n("consensus.fetch_grace_ms"),
     },
     storage: {
       snapshotEvery: n("storage.snapshot_every"),

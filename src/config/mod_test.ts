@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
+import { FETCH_GRACE_MS_DEFAULT } from "../engine/config.ts";
 import { type Config, ConfigError, ENV_NAMES, FIELDS, MOVED_ENV, printableConfig, resolveConfig } from "./mod.ts";
 
 const TOML_NAME = "qudag.toml";
@@ -339,4 +340,18 @@ Deno.test("resolveConfig(): the batching settings, by default and from the envir
   }).consensus;
   assert.deepEqual([c.batchDelayMs, c.batchWindow, c.batchDelayMaxMs], [5, 4, 500]);
   assert.match(configError(() => resolveConfig({ env: { QUDAG_BATCH_WINDOW: "0" } })), /consensus\.batch_window/);
+});
+
+Deno.test("resolveConfig(): consensus.fetch_grace_ms defaults to the engine's grace, from TOML or the environment", () => {
+  assert.equal(resolveConfig({}).consensus.fetchGraceMs, FETCH_GRACE_MS_DEFAULT);
+  assert.equal(resolveConfig({ env: { QUDAG_FETCH_GRACE_MS: "0" } }).consensus.fetchGraceMs, 0);
+  assert.equal(
+    resolveConfig({ toml: { text: "[consensus]\nfetch_grace_ms = 400\n", name: TOML_NAME } }).consensus.fetchGraceMs,
+    400,
+  );
+  assert.match(configError(() => resolveConfig({ env: { QUDAG_FETCH_GRACE_MS: "-1" } })), /consensus\.fetch_grace_ms/);
+  assert.match(
+    configError(() => resolveConfig({ env: { QUDAG_FETCH_GRACE_MS: "10001" } })),
+    /consensus\.fetch_grace_ms/,
+  );
 });

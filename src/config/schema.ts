@@ -307,6 +307,14 @@ export const FIELDS: readonly Field[] = [
       "node_busy and Retry-After (past what the validators decide, more in flight only slows every poll)",
   },
   {
+    key: "consensus.fetch_grace_ms",
+    type: { kind: "int", min: 0, max: 10_000 },
+    default: 100,
+    env: ["QUDAG_FETCH_GRACE_MS"],
+    help: "how long after another validator first names a vertex this node lacks it waits for the author's own " +
+      "send before asking for it (0 asks at once; missing parents are asked for at once); raise it on slow links",
+  },
+  {
     key: "consensus.busy_lag_ms",
     type: { kind: "int", min: 0, max: 600_000 },
     default: 2_000,

@@ -68,6 +68,8 @@ export interface ConsensusOptions {
    * time out and nothing is decided at all.
    */
   pendingTxsMax?: number;
+  /** How long a vertex named by another validator is waited for before it is asked for (EngineConfig.fetchGraceMs). */
+  fetchGraceMs?: number;
   /** Why this node cannot take submissions now, or null (Mempool's `overloaded`). */
   overloaded?: () => string | null;
   /** While true this node issues no vertex (Batcher's `holdIssuing`). */
@@ -243,6 +245,7 @@ export class ConsensusService {
         validators: validatorIds,
         // Fresh ids after every start, so a vote still in flight for the last run's query cannot count now.
         firstRequestId: 1 + randomInt(0xffff_fffe),
+        fetchGraceMs: o.fetchGraceMs,
         settlement: o.settlement === undefined
           ? undefined
           : { ...o.settlement, position: cuts.current, previous: cuts.previous, seq: cuts.seq },

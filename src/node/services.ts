@@ -143,6 +143,7 @@ export async function startServices(o: ServicesOptions): Promise<NodeServices> {
     batchWindow: config.consensus.batchWindow,
     batchDelayMaxMs: config.consensus.batchDelayMaxMs,
     pendingTxsMax: config.consensus.pendingTxsMax,
+    fetchGraceMs: config.consensus.fetchGraceMs,
     overloaded: overloadedBy(config.consensus.busyLagMs, o.lagMs),
     // Behind the certified checkpoints, this node's tips are stale: its vertices would be refused (stale_parents).
     holdIssuing: () => checkpoints.certifiedSeq() >= checkpoints.statedSeq() + ISSUE_HOLD_BEHIND,
