@@ -29,12 +29,9 @@ export class MemoryDecisionStore implements DecisionStore {
     }
   }
 
-  /** The preferences recorded and not dropped, by conflict key (sorted). */
+  /** The preferences recorded and not dropped, in the order their keys were first recorded. */
   preferences(): PreferenceRecord[] {
-    return [...this.#preferences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([conflictKey, member]) => ({
-      conflictKey,
-      member,
-    }));
+    return [...this.#preferences].map(([conflictKey, member]) => ({ conflictKey, member }));
   }
 
   recordCut(cut: Cut): void {

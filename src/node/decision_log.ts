@@ -97,14 +97,19 @@ export class DecisionLog {
       this.#pending.push({ d, atMs: at });
       this.#ids.add(d.id);
     }
-    this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - at));
+    this.#scheduleNext(at);
   }
 
   /** Takes contested sets' preference changes: committed with the next decisions, or on their own as decisions are. */
   addPreferences(records: readonly PreferenceRecord[]): void {
     if (records.length === 0) return;
     this.#preferences.push(...records);
-    this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - this.#o.nowMs()));
+    this.#scheduleNext(this.#o.nowMs());
+  }
+
+  /** The next commit: at the end of this turn, or `intervalMs` after the last one (time now: `nowMs`). */
+  #scheduleNext(nowMs: number): void {
+    this.#schedule(Math.max(0, this.#lastCommitMs + (this.#o.intervalMs ?? INTERVAL_MS) - nowMs));
   }
 
   /** Decided in this process and not durable yet (waiting for its commit or for that commit's sync). */
