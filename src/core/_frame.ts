@@ -49,6 +49,8 @@ export const Tag = {
   unsignedLen: 65,
   signingDomain: 66,
   txSigningDomain: 67,
+  version: 68,
+  bodyDigest: 69,
   resultCode: 70,
   duplicate: 71,
   message: 72,

@@ -12,7 +12,7 @@ import * as wasm from "../../wasm/qudag_core.wasm";
 import { CoreError, isCoreErrorCode } from "./_error.ts";
 
 /** The export ABI this loader speaks (wasm/src/ffi.rs ABI_VERSION). */
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 
 const loadedAbi = wasm.qudag_abi_version();
 if (loadedAbi !== ABI_VERSION) {

@@ -46,6 +46,7 @@ export {
   encodeVertex,
   signedVertexBytes,
   type UnsignedVertex,
+  unsignedVertexBytes,
   validateVertex,
   type Vertex,
   vertexId,

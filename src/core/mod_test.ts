@@ -29,6 +29,7 @@ import {
   transactionId,
   transactionSigningMessage,
   type UnsignedTransaction,
+  unsignedVertexBytes,
   validateFeeParams,
   validateTransaction,
   validateVertex,
@@ -36,6 +37,7 @@ import {
   vertexId,
   vertexSigningMessage,
 } from "./mod.ts";
+import { concatBytes } from "../bytes.ts";
 import { core } from "./_wasm.ts";
 
 // ---------------------------------------------------------------- fixtures
@@ -230,27 +232,68 @@ Deno.test("encodeVertex() round-trips with ids and transaction ids", () => {
   assert.deepEqual(info.id, nobleBlake3(bytes));
   assert.deepEqual(vertexId(v), info.id);
   assert.deepEqual(info.transactionIds, txs.map((t) => transactionId(t)));
-  assert.equal(
-    new TextDecoder().decode(info.signingMessage.subarray(0, 15)),
-    "qudag/vertex/v1",
-  );
+  assert.equal(bytes[0], 2, "new vertices are version 2");
+  const body = bytes.subarray(0, bytes.length - ML_DSA_87_SIGNATURE_BYTES);
+  assert.deepEqual(info.signingMessage, concatBytes(new TextEncoder().encode("qudag/vertex/v2"), nobleBlake3(body)));
   const { signature: _, ...unsigned } = v;
+  assert.deepEqual(unsignedVertexBytes(unsigned), { body, signingMessage: info.signingMessage });
   assert.deepEqual(vertexSigningMessage(unsigned), info.signingMessage);
   assert.deepEqual(vertexSigningMessage(bytes), info.signingMessage);
   const genesis = vertex(0n, [], []);
   assert.deepEqual(decodeVertex(encodeVertex(genesis)), genesis);
 });
 
-Deno.test("signedVertexBytes() gives encodeVertex()'s bytes from the signing message, and refuses what is not one", () => {
+Deno.test("signedVertexBytes() gives encodeVertex()'s bytes from the unsigned bytes, and refuses what is not a body", () => {
   for (const v of [vertex(3n, [h(1), h(2)], [transfer(1n), transfer(2n)]), vertex(0n, [], [])]) {
     const { signature, ...unsigned } = v;
-    assert.deepEqual(signedVertexBytes(vertexSigningMessage(unsigned), signature), encodeVertex(v));
+    assert.deepEqual(signedVertexBytes(unsignedVertexBytes(unsigned).body, signature), encodeVertex(v));
   }
-  const message = vertexSigningMessage(vertex(1n, [h(1)], [transfer(1n)]));
-  assert.equal(codeOf(() => signedVertexBytes(message, sig(1).subarray(1))), "invalid_input");
-  // A transaction's signing message has another domain.
-  assert.equal(codeOf(() => signedVertexBytes(transactionSigningMessage(transfer(1n)), sig(1))), "invalid_input");
-  assert.equal(codeOf(() => signedVertexBytes(message.subarray(0, 15), sig(1))), "invalid_input");
+  const { body } = unsignedVertexBytes(vertex(1n, [h(1)], [transfer(1n)]));
+  assert.equal(codeOf(() => signedVertexBytes(body, sig(1).subarray(1))), "invalid_input");
+  // A transaction's bytes are not a vertex's.
+  assert.equal(codeOf(() => signedVertexBytes(encodeTransaction(transfer(1n)), sig(1))), "invalid_input");
+  assert.equal(codeOf(() => signedVertexBytes(body.subarray(0, 1), sig(1))), "invalid_input");
+});
+
+Deno.test("a vertex's id and body digest are BLAKE3-256 of its bytes and of its body, at any size", () => {
+  // Bodies from a few hundred bytes to several hundred KB end at every offset of a 1 KB chunk: the core hashes
+  // the chunks the two inputs share once (wasm/src/blake3.rs hash_prefix_and_whole).
+  const domain = new TextEncoder().encode("qudag/vertex/v2");
+  for (const count of [0, 1, 2, 3, 5, 8, 13, 21, 34, 60]) {
+    const txs = Array.from({ length: count }, (_, i) => transfer(BigInt(i + 1)));
+    const bytes = encodeVertex(vertex(1n, [h(1)], txs));
+    const info = validateVertex(bytes);
+    const body = bytes.subarray(0, bytes.length - ML_DSA_87_SIGNATURE_BYTES);
+    assert.deepEqual(info.id, nobleBlake3(bytes), `${count} transactions`);
+    assert.deepEqual(info.signingMessage, concatBytes(domain, nobleBlake3(body)), `${count} transactions`);
+  }
+});
+
+Deno.test("a version 1 vertex still decodes, keeps its bytes and is signed over its whole body", () => {
+  const v = { ...vertex(3n, [h(1)], [transfer(1n), transfer(2n)]), version: 1 as const };
+  const bytes = encodeVertex(v);
+  assert.equal(bytes[0], 1);
+  const info = validateVertex(bytes);
+  assert.deepEqual(info.vertex, v);
+  assert.deepEqual(encodeVertex(info.vertex), bytes);
+  assert.deepEqual(info.id, nobleBlake3(bytes));
+  const body = bytes.subarray(0, bytes.length - ML_DSA_87_SIGNATURE_BYTES);
+  assert.deepEqual(info.signingMessage, concatBytes(new TextEncoder().encode("qudag/vertex/v1"), body));
+  const { signature: _, ...unsigned } = v;
+  assert.deepEqual(vertexSigningMessage(unsigned), info.signingMessage);
+  // The same content as version 2: other bytes (the version byte), so another id and another message.
+  const { version: _v, ...current } = v;
+  const bytes2 = encodeVertex(current);
+  assert.deepEqual(bytes2.subarray(1), bytes.subarray(1));
+  assert.notDeepEqual(validateVertex(bytes2).id, info.id);
+  assert.equal(validateVertex(bytes2).signingMessage.length, 15 + 32);
+  // A version the core does not know is refused, from bytes and from fields.
+  for (const version of [0, 3]) {
+    const b = bytes.slice();
+    b[0] = version;
+    assert.equal(codeOf(() => validateVertex(b)), "unknown_version");
+    assert.equal(codeOf(() => encodeVertex({ ...v, version: version as 1 })), "unknown_version");
+  }
 });
 
 Deno.test("validateVertex() decodes each carried transaction with its vertex, as views of the signed bytes", () => {

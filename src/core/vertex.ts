@@ -10,6 +10,11 @@ import { ML_DSA_87_SIGNATURE_BYTES } from "./constants.ts";
 import type { TransactionKind } from "./tx.ts";
 
 export interface UnsignedVertex {
+  /**
+   * 1 for a vertex of the first version, signed over its whole body (those stored before version 2 stay valid);
+   * absent for the current version 2, signed over the BLAKE3-256 digest of its body (wasm/FORMAT.md).
+   */
+  version?: 1;
   chainId: Uint8Array;
   /** BLAKE3-256 of the validator's ML-DSA-87 public key. */
   author: Uint8Array;
@@ -35,7 +40,11 @@ export interface Vertex extends UnsignedVertex {
 export interface VertexInfo {
   vertex: Vertex;
   id: Uint8Array;
-  /** "qudag/vertex/v1" || unsigned body: verify `vertex.signature` over this (a copy, built when first read). */
+  /**
+   * What the author signed, to verify `vertex.signature` over: "qudag/vertex/v2" || BLAKE3-256 of the bytes
+   * before the signature (47 bytes); for a version 1 vertex "qudag/vertex/v1" || those bytes (a copy, built when
+   * first read).
+   */
   readonly signingMessage: Uint8Array;
   /** Ids of `vertex.transactions`, in order. */
   transactionIds: Uint8Array[];
@@ -97,8 +106,9 @@ function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): FrameWriter {
       "A vertex needs arrays `parents` and `transactions`",
     );
   }
-  const w = new FrameWriter()
-    .bytes(Tag.chainId, v.chainId, "chainId")
+  const w = new FrameWriter();
+  if (v.version !== undefined) w.u64(Tag.version, BigInt(v.version), "version");
+  w.bytes(Tag.chainId, v.chainId, "chainId")
     .bytes(Tag.author, v.author, "author")
     .u64(Tag.round, v.round, "round")
     .u64(Tag.timestampMs, v.timestampMs, "timestampMs");
@@ -155,9 +165,12 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
     );
   });
   const domain = r.bytes(Tag.signingDomain);
-  let signingMessage: Uint8Array | undefined;
+  // Version 2: the digest the core hashed along with the id. Version 1: the whole body, copied only when read.
+  let signingMessage = r.has(Tag.bodyDigest) ? concatBytes(domain, r.bytes(Tag.bodyDigest)) : undefined;
+  const version = r.u64(Tag.version);
   return {
     vertex: {
+      ...(version === 1n ? { version: 1 as const } : {}),
       chainId: r.bytes(Tag.chainId),
       author: r.bytes(Tag.author),
       round: r.u64(Tag.round),
@@ -167,7 +180,6 @@ export function validateVertex(bytes: Uint8Array): VertexInfo {
       signature: bytes.subarray(unsignedLen),
     },
     id: r.bytes(Tag.id),
-    // A copy of up to a few hundred KB: only a signature check reads it, so only one pays for it.
     get signingMessage() {
       return signingMessage ??= concatBytes(domain, bytes.subarray(0, unsignedLen));
     },
@@ -187,24 +199,16 @@ export function vertexId(v: Uint8Array | Vertex): Uint8Array {
   return validateVertex(bytes).id;
 }
 
-/** The domain of a vertex's signing message (wasm/src/vertex.rs). */
-const VERTEX_SIGNING_DOMAIN = new TextEncoder().encode("qudag/vertex/v1");
-
 /**
- * The signed bytes of a vertex from its signing message (what
- * {@linkcode vertexSigningMessage} gave) and the author's signature over it:
- * the unsigned body followed by the signature, the bytes
+ * The signed bytes of a vertex from the bytes before its signature (what
+ * {@linkcode unsignedVertexBytes} gave) and the author's signature: the bytes
  * {@linkcode encodeVertex} gives, without a second pass of the core over
  * every transaction. Whoever takes the bytes decodes them, which checks them
  * whole.
  */
-export function signedVertexBytes(signingMessage: Uint8Array, signature: Uint8Array): Uint8Array {
-  const n = VERTEX_SIGNING_DOMAIN.length;
-  if (signingMessage.length <= n || VERTEX_SIGNING_DOMAIN.some((b, i) => signingMessage[i] !== b)) {
-    throw new CoreError(
-      "invalid_input",
-      "Cannot build signed vertex bytes: the message is not a vertex signing message",
-    );
+export function signedVertexBytes(body: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (body.length < 2 || body[1] !== VERTEX_OBJECT_TYPE) {
+    throw new CoreError("invalid_input", "Cannot build signed vertex bytes: the body is not a vertex's");
   }
   if (signature.length !== ML_DSA_87_SIGNATURE_BYTES) {
     throw new CoreError(
@@ -212,13 +216,29 @@ export function signedVertexBytes(signingMessage: Uint8Array, signature: Uint8Ar
       `Cannot build signed vertex bytes: signature is ${signature.length} bytes, expected ${ML_DSA_87_SIGNATURE_BYTES}`,
     );
   }
-  return concatBytes(signingMessage.subarray(n), signature);
+  return concatBytes(body, signature);
 }
 
-/** The exact bytes the author signs: "qudag/vertex/v1" || unsigned body. */
+/** The object type byte of a vertex (wasm/src/vertex.rs OBJECT_VERTEX). */
+const VERTEX_OBJECT_TYPE = 2;
+
+/**
+ * The bytes of `v` before its signature (structure and transactions checked)
+ * and the message its author signs ({@linkcode vertexSigningMessage}).
+ */
+export function unsignedVertexBytes(v: UnsignedVertex): { body: Uint8Array; signingMessage: Uint8Array } {
+  const r = new FrameReader(core.vertexSigningMessage(vertexFrame(v)));
+  return { body: r.bytes(Tag.tx), signingMessage: r.bytes(Tag.signingMessage) };
+}
+
+/**
+ * The exact bytes the author signs: "qudag/vertex/v2" || BLAKE3-256 of the
+ * bytes before the signature; for a version 1 vertex, "qudag/vertex/v1" ||
+ * those bytes.
+ */
 export function vertexSigningMessage(
   v: Uint8Array | UnsignedVertex,
 ): Uint8Array {
   if (v instanceof Uint8Array) return validateVertex(v).signingMessage;
-  return core.vertexSigningMessage(vertexFrame(v));
+  return unsignedVertexBytes(v).signingMessage;
 }

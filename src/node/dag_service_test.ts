@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { encodeVertex, ML_DSA_87_SIGNATURE_BYTES, vertexSigningMessage } from "../core/mod.ts";
+import {
+  encodeVertex,
+  ML_DSA_87_SIGNATURE_BYTES,
+  type UnsignedVertex,
+  validateVertex,
+  vertexSigningMessage,
+} from "../core/mod.ts";
 import { fromHex } from "../keys/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
@@ -15,16 +21,17 @@ import { DagService } from "./dag_service.ts";
 const DAY_MS = 86_400_000;
 
 /** A genesis-level vertex (no parents) signed by validator 0 at `timestampMs`. */
-function vertexAt(timestampMs: number): Uint8Array {
+function vertexAt(timestampMs: number, fields: Partial<UnsignedVertex> = {}): Uint8Array {
   const genesis = testGenesis();
   const author = validatorKeys()[0];
-  const unsigned = {
+  const unsigned: UnsignedVertex = {
     chainId: genesis.chainId,
     author: fromHex(author.id),
     round: 0n,
     timestampMs: BigInt(timestampMs),
     parents: [],
     transactions: [],
+    ...fields,
   };
   return encodeVertex({ ...unsigned, signature: author.signer.sign(vertexSigningMessage(unsigned)) });
 }
@@ -51,6 +58,28 @@ Deno.test("DagService refuses a vertex older than the past drift submitted to it
   // A node back after a week catches up on what its peers accepted meanwhile: bounded by the settled cut, not the clock.
   const peer = await service(now).dag.submit(old, "peer");
   assert.equal(peer.status, "admitted");
+});
+
+Deno.test("DagService checks a version 2 vertex's signature over its body's digest, and a version 1 vertex's over its body", async () => {
+  const now = 1_800_000_000_000;
+  const current = vertexAt(now - 10_000);
+  const first = vertexAt(now - 9_000, { version: 1 });
+  assert.deepEqual([current[0], first[0]], [2, 1]);
+  for (const bytes of [current, first]) {
+    const r = await service(now).dag.submit(bytes, "peer");
+    assert.equal(r.status, "admitted", JSON.stringify(r));
+  }
+  // Each signed over the other version's message: the author's signature, but not over what the bytes say it is.
+  const author = validatorKeys()[0];
+  for (const [bytes, version] of [[current, 1], [first, 2]] as const) {
+    const { signature: _, ...unsigned } = validateVertex(bytes).vertex;
+    const other = { ...unsigned, version: version === 1 ? 1 as const : undefined };
+    const swapped = bytes.slice();
+    swapped.set(author.signer.sign(vertexSigningMessage(other)), bytes.length - ML_DSA_87_SIGNATURE_BYTES);
+    const r = await service(now).dag.submit(swapped, "peer");
+    assert.equal(r.status, "rejected");
+    assert.equal(r.code, "bad_signature");
+  }
 });
 
 Deno.test("DagService refuses a peer's vertex below the settled cut, and one that misses the required frontier", async () => {

@@ -6,10 +6,10 @@
  */
 import {
   signedVertexBytes,
+  unsignedVertexBytes,
   validateTransaction,
   validateVertex,
   type VertexInfo,
-  vertexSigningMessage,
 } from "../core/mod.ts";
 import type { SignedVertex, VertexBody, VertexCodec } from "../engine/mod.ts";
 import { fromHex, toHex } from "../keys/mod.ts";
@@ -51,8 +51,8 @@ export function ownVertexCodec(o: OwnVertexCodecOptions): VertexCodec {
         parents: parents.map(fromHex),
         transactions,
       };
-      const message = vertexSigningMessage(unsigned);
-      const bytes = signedVertexBytes(message, o.syncSigner.sign(message));
+      const { body: unsignedBytes, signingMessage } = unsignedVertexBytes(unsigned);
+      const bytes = signedVertexBytes(unsignedBytes, o.syncSigner.sign(signingMessage));
       const stored = o.dag.admitOwn(bytes);
       if (stored.status === "rejected") throw new Error(`own vertex refused: ${stored.message} [${stored.code}]`);
       // Stored with the vertex now: the mempool no longer needs the bytes.

@@ -308,6 +308,15 @@ fn parent_output(key: &[u32; 8], left: &[u32; 8], right: &[u32; 8], flags: u32) 
     Output { input_cv: *key, block, counter: 0, block_len: BLOCK_LEN as u32, flags: flags | PARENT }
 }
 
+/// Chunks of `len` input bytes: at least one, since an empty input is one empty chunk.
+fn chunk_count(len: usize) -> usize {
+    if len == 0 {
+        1
+    } else {
+        (len + CHUNK_LEN - 1) / CHUNK_LEN
+    }
+}
+
 /// The root Output of `input` under `key` and mode `flags`.
 ///
 /// The tree is the spec's left-complete binary tree over 1024-byte chunks,
@@ -317,17 +326,27 @@ fn parent_output(key: &[u32; 8], left: &[u32; 8], right: &[u32; 8], flags: u32) 
 /// with ROOT. The stack holds at most 54 entries (2^54 chunks cover 2^64 bytes).
 fn root_output(key: &[u32; 8], input: &[u8], flags: u32) -> Output {
     let mut stack: Vec<[u32; 8]> = Vec::new();
-    let chunk_count = if input.is_empty() { 1 } else { (input.len() + CHUNK_LEN - 1) / CHUNK_LEN };
-    let mut index = 0;
-    while index < chunk_count - 1 {
-        let group = (chunk_count - 1 - index).min(4);
+    push_whole_chunks(key, &mut stack, input, 0, chunk_count(input.len()) - 1, flags);
+    finish(key, stack, input, flags)
+}
+
+/// Pushes chunks `from..to` of `input` (each a whole 1024 bytes) onto the stack.
+fn push_whole_chunks(key: &[u32; 8], stack: &mut Vec<[u32; 8]>, input: &[u8], from: usize, to: usize, flags: u32) {
+    let mut index = from;
+    while index < to {
+        let group = (to - index).min(4);
         let cvs = whole_chunk_cvs(key, &input[index * CHUNK_LEN..(index + group) * CHUNK_LEN], index as u64, flags);
         for cv in cvs.into_iter().take(group) {
-            push_chunk_cv(key, &mut stack, cv, index, flags);
+            push_chunk_cv(key, stack, cv, index, flags);
             index += 1;
         }
     }
-    let last_index = chunk_count - 1;
+}
+
+/// The root Output of `input` once the stack holds every chunk of it but the
+/// last: the last chunk, then one merge per subtree waiting on the stack.
+fn finish(key: &[u32; 8], mut stack: Vec<[u32; 8]>, input: &[u8], flags: u32) -> Output {
+    let last_index = chunk_count(input.len()) - 1;
     let mut output = chunk_output(key, &input[last_index * CHUNK_LEN..], last_index as u64, flags);
     while let Some(left) = stack.pop() {
         output = parent_output(key, &left, &output.chaining_value(), flags);
@@ -380,6 +399,24 @@ pub fn hash(input: &[u8]) -> [u8; OUT_LEN] {
     out
 }
 
+/// BLAKE3-256 of `input[..prefix_len]` and of `input` (a vertex's body and its
+/// signed bytes), in about the time of the second alone: a chunk of the
+/// prefix has the same chaining value in both trees (it depends only on its
+/// bytes and its index), so the whole chunks they share are hashed once.
+/// `prefix_len` past the end of `input` is taken as its length.
+pub fn hash_prefix_and_whole(input: &[u8], prefix_len: usize) -> ([u8; OUT_LEN], [u8; OUT_LEN]) {
+    let prefix = &input[..prefix_len.min(input.len())];
+    let shared = chunk_count(prefix.len()) - 1;
+    let mut stack: Vec<[u32; 8]> = Vec::new();
+    push_whole_chunks(&IV, &mut stack, input, 0, shared, 0);
+    let mut of_prefix = [0u8; OUT_LEN];
+    finish(&IV, stack.clone(), prefix, 0).root_bytes(&mut of_prefix);
+    push_whole_chunks(&IV, &mut stack, input, shared, chunk_count(input.len()) - 1, 0);
+    let mut of_input = [0u8; OUT_LEN];
+    finish(&IV, stack, input, 0).root_bytes(&mut of_input);
+    (of_prefix, of_input)
+}
+
 /// BLAKE3 extendable output: fills `out` (any length) with the output stream.
 pub fn hash_xof(input: &[u8], out: &mut [u8]) {
     root_output(&IV, input, 0).root_bytes(out);
@@ -429,6 +466,22 @@ mod tests {
             derive_key_xof(context, &input, &mut out);
             assert_eq!(hex(&out), case.derive_key, "derive_key, input_len {}", case.input_len);
         }
+    }
+
+    #[test]
+    fn prefix_and_whole_equal_two_hashes() {
+        // Around chunk edges, the four-chunk groups and the tree's merges; the whole input a signature longer.
+        let lens = [0usize, 1, 63, 64, 1023, 1024, 1025, 2048, 3071, 4096, 4097, 5120, 8192, 9000, 16_385, 70_000];
+        for &prefix_len in &lens {
+            for extra in [0usize, 1, 1024, 4627, 9000] {
+                let input = input_of(prefix_len + extra);
+                let (p, w) = hash_prefix_and_whole(&input, prefix_len);
+                assert_eq!(p, hash(&input[..prefix_len]), "prefix {} of {}", prefix_len, input.len());
+                assert_eq!(w, hash(&input), "whole {} (prefix {})", input.len(), prefix_len);
+            }
+        }
+        let input = input_of(100);
+        assert_eq!(hash_prefix_and_whole(&input, 500), (hash(&input), hash(&input)));
     }
 
     #[test]

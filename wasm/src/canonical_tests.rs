@@ -74,6 +74,7 @@ fn mutated_transactions_are_rejected_or_canonical() {
 #[test]
 fn mutated_vertices_are_rejected_or_canonical() {
     let v = Vertex {
+        version: crate::vertex::VERTEX_VERSION,
         chain_id: [7; 32],
         author: [9; 32],
         round: 2,

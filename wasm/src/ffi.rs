@@ -28,7 +28,10 @@ use crate::{amount, blake3};
 ///    account, nonce, kind and key, instead of copies of the bytes.
 /// 5: `qudag_ledger_prepare` takes a frame; it and the apply request take the
 ///    transaction's id when the host has it from the core (`TX_ID`).
-pub const ABI_VERSION: u32 = 5;
+/// 6: vertex version 2, signed over the digest of its body: vertex frames
+///    carry `VERSION`, `qudag_vertex_decode` gives `BODY_DIGEST` and
+///    `qudag_vertex_signing_message` a frame with the message and the body.
+pub const ABI_VERSION: u32 = 6;
 
 thread_local! {
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -167,9 +170,10 @@ pub extern "C" fn qudag_error_name(code: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn qudag_constants() -> u32 {
     run(std::ptr::null(), 0, |_| {
-        let pairs: [(&str, u64); 14] = [
+        let pairs: [(&str, u64); 15] = [
             ("abi_version", u64::from(ABI_VERSION)),
             ("format_version", u64::from(tx::FORMAT_VERSION)),
+            ("vertex_version", u64::from(vertex::VERTEX_VERSION)),
             ("tx_bytes_max", TX_BYTES_MAX as u64),
             ("data_bytes_max", DATA_BYTES_MAX as u64),
             ("memo_bytes_max", MEMO_BYTES_MAX as u64),
@@ -247,13 +251,21 @@ pub unsafe extern "C" fn qudag_vertex_encode(ptr: *const u8, len: usize) -> u32 
     run(ptr, len, |input| frame::read_vertex(input)?.encode())
 }
 
-/// Frame (signature ignored if present) -> "qudag/vertex/v1" || unsigned body.
+/// Frame (signature ignored if present) -> frame of the signing message
+/// (`SIGNING_MESSAGE`, vertex::signing_message_of) and the bytes before the
+/// signature (`TX`), which the signature completes.
 ///
 /// # Safety
 /// (`ptr`, `len`) must be a live buffer from `qudag_alloc`.
 #[no_mangle]
 pub unsafe extern "C" fn qudag_vertex_signing_message(ptr: *const u8, len: usize) -> u32 {
-    run(ptr, len, |input| frame::read_vertex(input)?.signing_message())
+    run(ptr, len, |input| {
+        let (body, message) = frame::read_vertex(input)?.unsigned()?;
+        let mut o = Out::new();
+        o.bytes(tag::SIGNING_MESSAGE, &message);
+        o.bytes(tag::TX, &body);
+        Ok(o.into_bytes())
+    })
 }
 
 /// Signed bytes -> frame of the fields, places in the input and each

@@ -11,7 +11,7 @@
 use crate::error::{fail, Result};
 use crate::fee::{FeeInput, FeeParams};
 use crate::tx::{self, Hash, Payload, Transaction, TxInfo};
-use crate::vertex::{Vertex, VertexInfo, VERTEX_SIGNING_DOMAIN};
+use crate::vertex::{Vertex, VertexInfo, VERTEX_SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN_WHOLE_BODY, VERTEX_VERSION};
 
 pub mod tag {
     pub const KIND: u8 = 1;
@@ -57,6 +57,10 @@ pub mod tag {
     pub const UNSIGNED_LEN: u8 = 65;
     pub const SIGNING_DOMAIN: u8 = 66;
     pub const TX_SIGNING_DOMAIN: u8 = 67;
+    /// A vertex's version (u64): absent in a vertex frame from the host means the current one.
+    pub const VERSION: u8 = 68;
+    /// BLAKE3-256 of a vertex's bytes before the signature (version 2).
+    pub const BODY_DIGEST: u8 = 69;
     // Ledger (ABI 2).
     pub const RESULT_CODE: u8 = 70;
     pub const DUPLICATE: u8 = 71;
@@ -371,6 +375,10 @@ pub fn write_tx_info(info: &TxInfo) -> Vec<u8> {
 
 pub fn read_vertex(buf: &[u8]) -> Result<Vertex> {
     let mut f = Fields::parse(buf)?;
+    let version = match f.opt_u64(tag::VERSION, "version")? {
+        None => VERTEX_VERSION,
+        Some(v) => u8::try_from(v).unwrap_or(0),
+    };
     let chain_id = f.hash(tag::CHAIN_ID, "chain_id")?;
     let author = f.hash(tag::AUTHOR, "author")?;
     let round = f.u64(tag::ROUND, "round")?;
@@ -382,18 +390,20 @@ pub fn read_vertex(buf: &[u8]) -> Result<Vertex> {
     }
     let transactions = f.take_all(tag::TX).into_iter().map(|t| t.to_vec()).collect();
     f.finish()?;
-    Ok(Vertex { chain_id, author, round, timestamp_ms, parents, transactions, signature })
+    Ok(Vertex { version, chain_id, author, round, timestamp_ms, parents, transactions, signature })
 }
 
 /// A decoded vertex as places in its signed bytes (the input), not copies:
 /// the host views the transactions and the signature in the bytes it passed
-/// and builds the signing messages as domain || the bytes before the
-/// signature. Per transaction, in order: its span (offset, length, unsigned
+/// and builds the signing messages: a transaction's as its domain || its bytes
+/// before the signature; the vertex's as its domain || the body digest, or for
+/// version 1 (no digest) domain || the bytes before the signature. Per transaction, in order: its span (offset, length, unsigned
 /// length: three u32), id, kind, account, nonce, and its key
 /// for a `create_account` (empty otherwise).
 pub fn write_vertex_info(info: &VertexInfo) -> Vec<u8> {
     let v = &info.vertex;
     let mut o = Out::new();
+    o.u64(tag::VERSION, u64::from(v.version));
     o.bytes(tag::CHAIN_ID, &v.chain_id);
     o.bytes(tag::AUTHOR, &v.author);
     o.u64(tag::ROUND, v.round);
@@ -418,7 +428,13 @@ pub fn write_vertex_info(info: &VertexInfo) -> Vec<u8> {
     }
     o.bytes(tag::ID, &info.id);
     o.u32(tag::UNSIGNED_LEN, info.unsigned_len as u32);
-    o.bytes(tag::SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN);
+    match &info.body_digest {
+        Some(digest) => {
+            o.bytes(tag::SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN);
+            o.bytes(tag::BODY_DIGEST, digest);
+        }
+        None => o.bytes(tag::SIGNING_DOMAIN, VERTEX_SIGNING_DOMAIN_WHOLE_BODY),
+    }
     o.bytes(tag::TX_SIGNING_DOMAIN, tx::TX_SIGNING_DOMAIN);
     o.into_bytes()
 }
