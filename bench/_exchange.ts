@@ -7,6 +7,7 @@
 import type { MlDsaSigner } from "../src/crypto/mod.ts";
 import { LOOKUP_IDS_MAX } from "../src/http/exchange_batch.ts";
 import type { RunningTestnet } from "../scripts/testnet.ts";
+import { Http1ConnectionError, Http1Pool, type Http1Response } from "./_http1.ts";
 
 /** Most sender accounts (each needs a create_account and a mint in the setup). */
 export const NODE_SENDERS_MAX = 10_000;
@@ -18,6 +19,9 @@ export const ACCOUNTS_PAGE = 1_000;
 const ACCOUNT_PAGES_MAX = Math.ceil((NODE_SENDERS_MAX + 16) / ACCOUNTS_PAGE) + 1;
 /** Any one HTTP request to a node. */
 export const FETCH_TIME_MAX_MS = 30_000;
+/** Kept-alive connections per node for submissions (the senders wait their turn for one). */
+const SUBMIT_CONNECTIONS = 32;
+const decoder = new TextDecoder();
 /** Node log lines quoted in an error. */
 const LOG_TAIL_LINES = 6;
 
@@ -116,33 +120,50 @@ export class SubmitBatcher {
 }
 
 export class Exchange {
+  /** Kept-alive connections for submissions, by origin (a node started again may listen elsewhere). */
+  readonly #pools = new Map<string, Http1Pool>();
+
   constructor(private readonly net: RunningTestnet, private readonly apiKey: string) {}
 
   get nodes() {
     return this.net.description.nodes;
   }
 
+  /** Closes the submissions' connections. */
+  close(): void {
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
+  }
+
+  #pool(node: number): Http1Pool {
+    const origin = this.nodes[node].exchange;
+    let pool = this.#pools.get(origin);
+    if (pool === undefined) this.#pools.set(origin, pool = new Http1Pool(origin, SUBMIT_CONNECTIONS));
+    return pool;
+  }
+
   async submit(node: number, tx: Uint8Array): Promise<string> {
-    let res: Response;
+    let res: Http1Response;
     try {
-      res = await fetch(`${this.nodes[node].exchange}/api/v1/exchange/transactions`, {
-        method: "POST",
-        headers: { "content-type": "application/octet-stream", "x-api-key": this.apiKey },
-        body: tx.slice().buffer,
-        signal: AbortSignal.timeout(FETCH_TIME_MAX_MS),
-      });
+      res = await this.#pool(node).request(
+        "POST",
+        "/api/v1/exchange/transactions",
+        { "content-type": "application/octet-stream", "x-api-key": this.apiKey },
+        tx,
+        FETCH_TIME_MAX_MS,
+      );
     } catch (e) {
       // Not listening: starting again to sync (sync.resync_after_ms). A node that stays down stalls the run.
-      if (e instanceof TypeError) throw new NodeBusyError(this.nodes[node].name, 1);
+      if (e instanceof Http1ConnectionError) throw new NodeBusyError(this.nodes[node].name, 1);
       throw e;
     }
-    const body = await res.json();
+    const body = JSON.parse(decoder.decode(res.body));
     if (res.status === 503 && body?.error?.code === "node_busy") {
       throw new NodeBusyError(this.nodes[node].name, Number(res.headers.get("retry-after") ?? 1) || 1);
     }
     // A node that stopped itself to sync again (sync.resync_after_ms) is back within seconds: ask it again.
     if (res.status === 503 && body?.error?.code === "shutting_down") throw new NodeBusyError(this.nodes[node].name, 1);
-    if (!res.ok || typeof body.id !== "string") {
+    if (res.status < 200 || res.status > 299 || typeof body.id !== "string") {
       throw new RefusedError(
         this.nodes[node].name,
         String(body?.error?.code ?? `http_${res.status}`),

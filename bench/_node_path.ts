@@ -377,6 +377,7 @@ export async function measureNodePath(o: NodePathOptions): Promise<NodePathResul
     const statuses = await Promise.all(d.nodes.map((_, j) => x.get(j, "/status")));
     const halted = statuses.map((s, j) => [d.nodes[j].name, s.halted]).filter(([, h]) => h !== null);
     if (halted.length) throw new Error(`ledger halted on ${JSON.stringify(halted)}`);
+    x.close();
     const round3 = (v: number) => Math.round(v * 1000) / 1000;
     return {
       nodes: NODES,

@@ -422,6 +422,7 @@ async function soak(net: Awaited<ReturnType<typeof startTestnet>>) {
       (await status(R)).exchange.ledger!.stateHash === reference ? (performance.now() - spawnAt) / 1000 : null,
   );
   const restored = logLine("exchange ledger restored from storage") ?? null;
+  x.close();
 
   return {
     backends: { node: setup.backendNode, signing: setup.backendSigning },
