@@ -31,23 +31,13 @@ import { blake3, defaultFeeParams, encodeTransaction, Ledger, type LedgerGenesis
 import { NODE_SENDERS_MAX } from "./_exchange.ts";
 import { measureNodePath, NODE_TRANSFERS_MAX, type NodePathResult } from "./_node_path.ts";
 import { runSweep, type SweepResult, sweepSvg, sweepTable } from "./_open_loop.ts";
+import { intFlag, stringFlag } from "./_flags.ts";
 
 const args = new Set(Deno.args);
 const JSON_OUTPUT = args.has("--json");
 const QUICK = args.has("--quick");
 const CORE_ONLY = args.has("--core-only");
 
-/** `--name N` as an integer in 1..max, or `dflt`; a wrong value stops the run. */
-function intFlag(name: string, dflt: number, max: number): number {
-  const at = Deno.args.indexOf(name);
-  if (at < 0) return dflt;
-  const value = Number(Deno.args[at + 1]);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    console.error(`${name} must be an integer 1..${max}, got ${JSON.stringify(Deno.args[at + 1] ?? null)}`);
-    Deno.exit(2);
-  }
-  return value;
-}
 /** Timed rounds per figure; the median is reported. */
 const ROUNDS = QUICK ? 1 : 5;
 /** Accounts in the ledger (senders and recipients of the transfers). */
@@ -57,9 +47,9 @@ const TRANSFERS_PER_ROUND = QUICK ? 2_000 : 10_000;
 /** Concurrent vertices named per apply in the wide-frontier figure. */
 const CONCURRENT_VERTICES = 16;
 /** Node path: transfers submitted and waited for. */
-const NODE_TRANSFERS = intFlag("--node-transfers", QUICK ? 400 : 2_000, NODE_TRANSFERS_MAX);
+const NODE_TRANSFERS = intFlag("--node-transfers", QUICK ? 400 : 2_000, 1, NODE_TRANSFERS_MAX);
 /** Node path: sender accounts (consecutive nonces each); >= NODE_TRANSFERS gives one transfer per sender. */
-const NODE_SENDERS = intFlag("--node-senders", 50, NODE_SENDERS_MAX);
+const NODE_SENDERS = intFlag("--node-senders", 50, 1, NODE_SENDERS_MAX);
 /** Node path: validators of the local testnet. */
 const NODE_COUNT = 4;
 /** Node path: submits in flight at once. */
@@ -73,7 +63,7 @@ const NODE_TIME_MAX_MS = 120_000;
 const SWEEP_DEFAULT = [250, 500, 1_000, 2_000];
 const OPEN_RATES: number[] | null = (() => {
   const rate = Deno.args.indexOf("--rate");
-  if (rate >= 0) return [intFlag("--rate", 0, 100_000)];
+  if (rate >= 0) return [intFlag("--rate", 0, 1, 100_000)];
   const sweep = Deno.args.indexOf("--sweep");
   if (sweep < 0) return null;
   const list = Deno.args[sweep + 1];
@@ -85,15 +75,12 @@ const OPEN_RATES: number[] | null = (() => {
   }
   return rates;
 })();
-const OPEN_SECONDS = intFlag("--seconds", QUICK ? 5 : 15, 3_600);
+const OPEN_SECONDS = intFlag("--seconds", QUICK ? 5 : 15, 1, 3_600);
 /** Open loop: sender accounts (each sends its transfers in nonce order to its node). */
-const OPEN_SENDERS = intFlag("--senders", 400, NODE_SENDERS_MAX);
+const OPEN_SENDERS = intFlag("--senders", 400, 1, NODE_SENDERS_MAX);
 /** Open loop: gather each node's submissions for this many ms into one batch request (absent: one request each). */
-const BATCH_MS = Deno.args.includes("--batch-ms") ? intFlag("--batch-ms", 0, 1_000) : 0;
-const CPU_PROF_DIR = (() => {
-  const at = Deno.args.indexOf("--cpu-prof");
-  return at < 0 ? undefined : Deno.args[at + 1];
-})();
+const BATCH_MS = Deno.args.includes("--batch-ms") ? intFlag("--batch-ms", 0, 1, 1_000) : 0;
+const CPU_PROF_DIR = stringFlag("--cpu-prof");
 
 const CHAIN = new Uint8Array(32).fill(7);
 const T0 = 1_750_000_000_000n;

@@ -12,6 +12,7 @@
  */
 
 import { type CpuProfile, frameLabel, profileIndex, readProfiles } from "./_cpu_profile.ts";
+import { intFlag } from "./_flags.ts";
 
 export interface LongTask {
   /** Start, ms from the first sample. */
@@ -70,12 +71,8 @@ if (import.meta.main) {
     console.error("usage: bench/long_tasks.ts DIR [--min-ms 40] [--top 12] [--json]");
     Deno.exit(2);
   }
-  const flag = (name: string, dflt: number) => {
-    const at = Deno.args.indexOf(name);
-    return at < 0 ? dflt : Number(Deno.args[at + 1]);
-  };
-  const minMs = flag("--min-ms", 40);
-  const top = flag("--top", 12);
+  const minMs = intFlag("--min-ms", 40, 1, 3_600_000);
+  const top = intFlag("--top", 12, 1, 10_000);
   const out: { file: string; count: number; tasks: LongTask[] }[] = [];
   for (const { file, profile } of readProfiles(dir)) {
     const tasks = longTasks(profile, minMs);

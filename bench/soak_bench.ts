@@ -59,21 +59,10 @@ import {
   waitFor,
   WindowSamples,
 } from "./_soak.ts";
+import { intFlag, stringFlag } from "./_flags.ts";
 
 const JSON_OUTPUT = Deno.args.includes("--json");
 const QUICK = Deno.args.includes("--quick");
-
-/** `--name N` as an integer in min..max, or `dflt`; a wrong value stops the run. */
-function intFlag(name: string, dflt: number, min: number, max: number): number {
-  const at = Deno.args.indexOf(name);
-  if (at < 0) return dflt;
-  const value = Number(Deno.args[at + 1]);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    console.error(`${name} must be an integer ${min}..${max}, got ${JSON.stringify(Deno.args[at + 1] ?? null)}`);
-    Deno.exit(2);
-  }
-  return value;
-}
 
 /** State-changing vertices to reach (applied transactions, each its own vertex, setup included). */
 const VERTICES = intFlag("--vertices", QUICK ? 3_000 : 70_000, 1, 10_000_000);
@@ -84,17 +73,11 @@ const MAX_MINUTES = intFlag("--max-minutes", QUICK ? 5 : 40, 1, 24 * 60);
 const SENDERS = intFlag("--senders", 400, 1, NODE_SENDERS_MAX);
 const NODES = 4;
 /** `--cpu-prof DIR`: each node writes its V8 CPU profile there (read them with bench/long_tasks.ts). */
-const CPU_PROF_DIR = (() => {
-  const at = Deno.args.indexOf("--cpu-prof");
-  return at < 0 ? undefined : Deno.args[at + 1];
-})();
+const CPU_PROF_DIR = stringFlag("--cpu-prof");
 const SETTLEMENT_INTERVAL_MS = QUICK ? 1_000 : 5_000;
 const NODE_ENV = { ...BENCH_NODE_ENV, QUDAG_BATCH_TXS_MAX: "1", QUDAG_SNAPSHOT_EVERY: "6" };
 /** `--keep DIR`: each node's log is written there at the end, and the data directories are kept there. */
-const KEEP_DIR = (() => {
-  const at = Deno.args.indexOf("--keep");
-  return at < 0 ? undefined : Deno.args[at + 1];
-})();
+const KEEP_DIR = stringFlag("--keep");
 /**
  * Windows in a row in which some node applied nothing while transfers were
  * waiting: the network has stalled, and the run stops with the nodes' warnings

@@ -19,6 +19,7 @@
  * uses, not a tmpfs where a sync is free).
  */
 import { SqliteStorage } from "../src/storage/sqlite.ts";
+import { intFlag } from "./_flags.ts";
 
 interface Run {
   synchronous: "durable" | "full" | "normal";
@@ -28,14 +29,6 @@ interface Run {
   verticesPerSecond: number;
   commitMsP50: number;
   commitMsP99: number;
-}
-
-function flag(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(Deno.args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -108,9 +101,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const vertices = flag("--vertices", 500);
-const txs = flag("--txs", 10);
-const rounds = flag("--rounds", 5);
+const vertices = intFlag("--vertices", 500, 1, 10_000_000);
+const txs = intFlag("--txs", 10, 1, 1_024);
+const rounds = intFlag("--rounds", 5, 1, 1_000);
 const MODES = ["normal", "durable", "full"] as const;
 const pairs: { durable: Run; full: Run; normal: Run }[] = [];
 for (let r = 0; r < rounds; r++) {
