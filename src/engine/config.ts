@@ -5,9 +5,9 @@ import type { Clock, DecisionStore, Rng, Sender, SignedVertex, Signer, Verifier,
 /**
  * Default {@linkcode EngineConfig.fetchGraceMs}. At 1,000 transfers/s offered to 4 nodes on 2 cores, the copies a
  * node received of vertices it already held were 40 % of the vertices it received without a grace, 8 % with 100 ms
- * and 5 % with 300 ms (bench/PROFILE.md, change 30). The shorter grace keeps the wait small for a vertex that its
- * author could not send (a peer not yet connected). A node sets it with consensus.fetch_grace_ms (its schema default
- * is this value; a test keeps them equal).
+ * and 5 % with 300 ms (bench/PROFILE_HISTORY.md, change 30). The shorter grace keeps the wait small for a vertex
+ * that its author could not send (a peer not yet connected). A node sets it with consensus.fetch_grace_ms (its schema
+ * default is this value; a test keeps them equal).
  */
 export const FETCH_GRACE_MS_DEFAULT = 100;
 

@@ -4,7 +4,7 @@
  * the node's event loop. Under sustained load that loop is rarely idle: in
  * `bench:soak` a `/health` call waited 7–11 ms at the median and up to about
  * 100 ms for it, where an idle process on the same machine answered in 0.6 ms
- * (bench/PROFILE.md, change 22).
+ * (bench/PROFILE_HISTORY.md, change 22).
  *
  * - `GET /api/v1/status` and `GET /health` from a client without the API key
  *   (and without Origin or If-None-Match) are answered by the front from
@@ -22,7 +22,7 @@
  *   complete at once (every JSON answer), else as a transferred stream (the
  *   feed's event stream). There is no second listener and no HTTP hop (one
  *   cost the public port's writes about a sixth of `bench:testnet`'s
- *   throughput; bench/PROFILE.md, change 23). Until the node has started
+ *   throughput; bench/PROFILE_HISTORY.md, change 23). Until the node has started
  *   (`open()`) the front answers them `503 starting`.
  */
 import { concatBytes } from "../bytes.ts";

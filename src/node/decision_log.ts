@@ -2,8 +2,8 @@
  * The node's durable record of consensus decisions: one commit for many. The
  * engine counts a poll once per vote that completes one; a durable commit per
  * poll synced the WAL dozens of times a second per node and blocked the event
- * loop for each sync (the largest blocker in bench/PROFILE.md, "Soak:
- * event-loop lag"). Here decisions are gathered and written, with the
+ * loop for each sync (the largest blocker in bench/PROFILE_HISTORY.md, "The
+ * soak's event-loop lag"). Here decisions are gathered and written, with the
  * accumulator of accepted transactions, in one commit by a timer; the WAL is
  * then synced on a thread (`Storage.syncCommitted`), and the decisions are
  * reported (clients, the ledger, the batcher) only after that sync: nothing
@@ -152,7 +152,7 @@ export class DecisionLog {
   /**
    * The timer's commit: written without waiting for the disk, then the WAL
    * synced on a thread, then reported. The event loop no longer waits for
-   * each sync (bench/PROFILE.md: a soak node spent about 6 % of its time in
+   * each sync (bench/PROFILE_HISTORY.md: a soak node spent about 6 % of its time in
    * them, 3 ms each at the median under load).
    */
   #commitAndSync(): void {

@@ -125,7 +125,7 @@ export class SqliteCommits {
    * undoes only itself), committed by a zero-delay timer, or at once before
    * any other transaction, `checkWritable` or `close`. Received vertices are
    * stored this way: one commit per burst instead of one per vertex (the
-   * commits were a node's largest SQLite cost under load, bench/PROFILE.md).
+   * commits were a node's largest SQLite cost under load, bench/PROFILE_HISTORY.md).
    * A crash loses at most the last few milliseconds of such writes, which
    * peers send again.
    */

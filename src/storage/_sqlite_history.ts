@@ -10,7 +10,7 @@
  * `history_indexed_seq` says up to which receipt they are written. Written one
  * receipt at a time, each of the three rows per transfer (sender, receiver,
  * fee account) landed on a page of its own in every commit: about 12 µs each,
- * and a quarter of a node's SQLite time at saturation (bench/PROFILE.md,
+ * and a quarter of a node's SQLite time at saturation (bench/PROFILE_HISTORY.md,
  * change 33). A page of history reads
  * the receipts above the mark first (at most a batch, newest first, by rowid),
  * then the index below it, so it lists the same entries whenever the batch is

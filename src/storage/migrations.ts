@@ -218,7 +218,7 @@ ${DECISION_COUNTERS}
     // A conflict key's transactions are read from tx_carriers (its primary key leads with the key), which every
     // stored transaction has a row in (migration 5 copied the older ones). The index this drops cost every stored
     // transaction one more random B-tree entry, each a page of its own in a commit: about 20 µs a transfer in the
-    // write pattern of a node under load (bench/PROFILE.md, change 44).
+    // write pattern of a node under load (bench/PROFILE_HISTORY.md, change 44).
     sql: `
       DROP INDEX transactions_by_conflict;`,
   },

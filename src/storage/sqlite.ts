@@ -140,7 +140,7 @@ export class SqliteStorage implements Storage {
       db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
       db.exec("PRAGMA foreign_keys = ON");
       // Each grouped write is a savepoint, whose sub-journal (the pages it changed, kept to undo it alone) was a
-      // temporary file: one write per page. In memory it costs a copy (bench/PROFILE.md, change 29).
+      // temporary file: one write per page. In memory it costs a copy (bench/PROFILE_HISTORY.md, change 29).
       db.exec("PRAGMA temp_store = MEMORY");
       // Take the exclusive lock now rather than at the first write.
       db.exec("BEGIN EXCLUSIVE; COMMIT;");
