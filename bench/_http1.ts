@@ -8,10 +8,13 @@
  *
  * It speaks only what the node's API answers: a status line, headers, and a
  * body of `content-length` bytes or in chunks. A request runs alone on its
- * connection (no pipelining); a connection that fails or is closed is dropped,
- * and a request that found its kept-alive connection closed before any
- * answer is made once more on a new one (the server may close an idle one).
- * Every request is bounded in time.
+ * connection (no pipelining); a connection that fails or is closed is dropped.
+ * A request whose kept-alive connection failed (the server closes an idle
+ * one; a node started again closed them all) is made once more on a new
+ * connection, so it may reach the server twice: use the pool for requests
+ * that are safe to repeat, as a submission of the same signed bytes is. Each
+ * request is bounded in time as a whole: the wait for a connection, the
+ * connect, the exchange and the one retry.
  */
 
 const encoder = new TextEncoder();
@@ -19,6 +22,8 @@ const decoder = new TextDecoder();
 const CRLF2 = encoder.encode("\r\n\r\n");
 /** The largest response head read. */
 const HEAD_BYTES_MAX = 16_384;
+/** The largest response body read. */
+const BODY_BYTES_MAX = 64 << 20;
 
 export interface Http1Response {
   status: number;
@@ -29,6 +34,14 @@ export interface Http1Response {
 
 /** The connection closed or failed before a whole response arrived (a TypeError, as `fetch` throws). */
 export class Http1ConnectionError extends TypeError {}
+
+/** No whole answer within the request's time. */
+export class Http1TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** The server answered something this client does not read (the connection is dropped). */
+export class Http1ProtocolError extends Error {}
 
 /** A connection and what it read past the last response. */
 class Connection {
@@ -71,7 +84,7 @@ class Connection {
       const at = indexOf(this.#buf.subarray(0, this.#have), CRLF2, Math.max(0, searched - 3));
       if (at >= 0) return decoder.decode(this.#take(at + 4).subarray(0, at));
       searched = this.#have;
-      if (this.#have >= HEAD_BYTES_MAX) throw new Http1ConnectionError("response head too large");
+      if (this.#have >= HEAD_BYTES_MAX) throw new Http1ProtocolError("response head too large");
       await this.#fill(this.#have + 1);
     }
   }
@@ -81,7 +94,7 @@ class Connection {
     for (;;) {
       const at = indexOf(this.#buf.subarray(0, this.#have), CRLF2.subarray(0, 2), 0);
       if (at >= 0) return decoder.decode(this.#take(at + 2).subarray(0, at));
-      if (this.#have >= HEAD_BYTES_MAX) throw new Http1ConnectionError("chunk size line too long");
+      if (this.#have >= HEAD_BYTES_MAX) throw new Http1ProtocolError("chunk size or trailer line too long");
       await this.#fill(this.#have + 1);
     }
   }
@@ -89,7 +102,7 @@ class Connection {
   async response(): Promise<Http1Response & { close: boolean }> {
     const [statusLine, ...lines] = (await this.#head()).split("\r\n");
     const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-    if (m === null) throw new Http1ConnectionError(`not an HTTP/1.1 status line: ${statusLine.slice(0, 80)}`);
+    if (m === null) throw new Http1ProtocolError(`not an HTTP/1.1 status line: ${statusLine.slice(0, 80)}`);
     const headers = new Map<string, string>();
     for (const line of lines) {
       const colon = line.indexOf(":");
@@ -98,14 +111,22 @@ class Connection {
     let body: Uint8Array;
     if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
       const parts: Uint8Array[] = [];
-      for (;;) {
-        const size = parseInt(await this.#line(), 16);
-        if (!Number.isFinite(size) || size < 0) throw new Http1ConnectionError("bad chunk size");
-        await this.#fill(size + 2);
-        const chunk = this.#take(size + 2).subarray(0, size);
+      for (let total = 0;;) {
+        const sizeLine = (await this.#line()).split(";")[0].trim();
+        if (!/^[0-9a-fA-F]{1,8}$/.test(sizeLine)) {
+          throw new Http1ProtocolError(`bad chunk size ${sizeLine.slice(0, 20)}`);
+        }
+        const size = parseInt(sizeLine, 16);
         if (size === 0) break;
-        parts.push(chunk);
+        total += size;
+        if (total > BODY_BYTES_MAX) throw new Http1ProtocolError(`a chunked body over ${BODY_BYTES_MAX} bytes`);
+        await this.#fill(size + 2);
+        const chunk = this.#take(size + 2);
+        if (chunk[size] !== 13 || chunk[size + 1] !== 10) throw new Http1ProtocolError("a chunk not ended by CRLF");
+        parts.push(chunk.subarray(0, size));
       }
+      // Trailers, if any, up to the empty line that ends the body.
+      while ((await this.#line()) !== "");
       body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
       let at = 0;
       for (const p of parts) {
@@ -113,7 +134,9 @@ class Connection {
         at += p.length;
       }
     } else {
-      const length = Number(headers.get("content-length") ?? 0);
+      const raw = headers.get("content-length") ?? "0";
+      const length = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+      if (!(length <= BODY_BYTES_MAX)) throw new Http1ProtocolError(`bad content-length ${raw.slice(0, 20)}`);
       await this.#fill(length);
       body = this.#take(length);
     }
@@ -156,7 +179,11 @@ export class Http1Pool {
     this.#max = Math.max(1, max);
   }
 
-  /** One request; the body is sent as is with its length. Throws Http1ConnectionError when no answer came. */
+  /**
+   * One request; the body is sent as is with its length. Throws Http1ConnectionError when the connection failed
+   * before a whole answer (also on the retry), Http1TimeoutError when none came within `timeoutMs`, and
+   * Http1ProtocolError when the answer cannot be read.
+   */
   async request(
     method: string,
     path: string,
@@ -170,29 +197,46 @@ export class Http1Pool {
     const message = new Uint8Array(headBytes.length + body.length);
     message.set(headBytes);
     message.set(body, headBytes.length);
-    for (let attempt = 0;; attempt++) {
-      const c = await this.#acquire();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        c.close();
+    let current: Connection | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        current?.close();
+        reject(new Http1TimeoutError(`${method} ${path}: no answer in ${timeoutMs} ms`));
       }, timeoutMs);
-      try {
-        await c.write(message);
-        const r = await c.response();
-        if (r.close) this.#drop(c);
-        else this.#release(c);
-        return r;
-      } catch (e) {
-        this.#drop(c);
-        if (timedOut) throw new Http1ConnectionError(`${method} ${path}: no answer in ${timeoutMs} ms`);
-        // A kept-alive connection the server had closed: once more on a new one.
-        if (attempt === 0 && c.answered > 0) continue;
-        if (e instanceof Http1ConnectionError) throw e;
-        throw new Http1ConnectionError(`${method} ${path}: ${(e as Error).message}`);
-      } finally {
-        clearTimeout(timer);
+    });
+    expired.catch(() => {});
+    try {
+      for (let attempt = 0;; attempt++) {
+        const acquiring = this.#acquire();
+        try {
+          current = await Promise.race([acquiring, expired]);
+        } catch (e) {
+          // Out of time while waiting for a connection: it goes to the next request when it comes.
+          acquiring.then((late) => this.#release(late), () => {});
+          throw e;
+        }
+        const c = current;
+        try {
+          await Promise.race([c.write(message), expired]);
+          const r = await Promise.race([c.response(), expired]);
+          if (r.close) this.#drop(c);
+          else this.#release(c);
+          return r;
+        } catch (e) {
+          this.#drop(c);
+          if (e instanceof Http1TimeoutError || e instanceof Http1ProtocolError) throw e;
+          // A kept-alive connection that had failed: the idle ones are likely as old; once more on a new one.
+          if (attempt === 0 && c.answered > 0) {
+            for (const idle of this.#idle.splice(0)) this.#drop(idle);
+            continue;
+          }
+          if (e instanceof Http1ConnectionError) throw e;
+          throw new Http1ConnectionError(`${method} ${path}: ${(e as Error).message}`);
+        }
       }
+    } finally {
+      clearTimeout(timer);
     }
   }
 

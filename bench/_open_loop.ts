@@ -329,8 +329,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     env: { ...BENCH_NODE_ENV },
     denoFlags: o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [],
   });
-  const x = new Exchange(net, Deno.readTextFileSync(net.description.apiKeyFile).trim());
+  /** Closed with the testnet, however the run ends. */
+  const exchanges: Exchange[] = [];
   try {
+    const x = new Exchange(net, Deno.readTextFileSync(net.description.apiKeyFile).trim());
+    exchanges.push(x);
     const { senders, sign, backendNode } = await setUpSenders(net, x, o.senders, o.log);
     const nextNonce = senders.map(() => 1n);
     const points: RatePoint[] = [];
@@ -355,7 +358,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       state_hash: hashes[0],
     };
   } finally {
-    x.close();
+    for (const x of exchanges) x.close();
     await net.stop();
     Deno.removeSync(dir, { recursive: true });
   }

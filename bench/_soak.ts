@@ -51,7 +51,8 @@ const IDLE_MS = 20;
 const SLEEP_SLICE_MS = 500;
 /**
  * Between two rounds of sample lookups. A sample's latency ends at the first round that sees it applied on every
- * node, so it counts half a round on average after the true one: 50 ms here (125 ms when this was 250).
+ * node, so it counts at least half a round on average after the true one, plus the lookup's own time: 50 ms and
+ * more here (125 ms and more when this was 250).
  */
 const LOOKUP_ROUND_MS = 100;
 /**

@@ -256,7 +256,7 @@ Deno.test("signedVertexBytes() gives encodeVertex()'s bytes from the unsigned by
 });
 
 Deno.test("a vertex's id and body digest are BLAKE3-256 of its bytes and of its body, at any size", () => {
-  // Bodies from a few hundred bytes to several hundred KB end at every offset of a 1 KB chunk: the core hashes
+  // Bodies from a few hundred bytes to several hundred KB end at many offsets of a 1 KB chunk: the core hashes
   // the chunks the two inputs share once (wasm/src/blake3.rs hash_prefix_and_whole).
   const domain = new TextEncoder().encode("qudag/vertex/v2");
   for (const count of [0, 1, 2, 3, 5, 8, 13, 21, 34, 60]) {
@@ -293,6 +293,9 @@ Deno.test("a version 1 vertex still decodes, keeps its bytes and is signed over 
     b[0] = version;
     assert.equal(codeOf(() => validateVertex(b)), "unknown_version");
     assert.equal(codeOf(() => encodeVertex({ ...v, version: version as 1 })), "unknown_version");
+  }
+  for (const version of [2.5, -1, null, "1"]) {
+    assert.equal(codeOf(() => encodeVertex({ ...v, version: version as 1 })), "invalid_input", String(version));
   }
 });
 

@@ -107,7 +107,12 @@ function vertexFrame(v: UnsignedVertex, signature?: Uint8Array): FrameWriter {
     );
   }
   const w = new FrameWriter();
-  if (v.version !== undefined) w.u64(Tag.version, BigInt(v.version), "version");
+  if (v.version !== undefined) {
+    if (!Number.isSafeInteger(v.version) || v.version < 0) {
+      throw new CoreError("invalid_input", `A vertex's version must be an integer, got ${String(v.version)}`);
+    }
+    w.u64(Tag.version, BigInt(v.version), "version");
+  }
   w.bytes(Tag.chainId, v.chainId, "chainId")
     .bytes(Tag.author, v.author, "author")
     .u64(Tag.round, v.round, "round")

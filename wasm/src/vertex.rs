@@ -162,7 +162,7 @@ impl Vertex {
     /// The bytes before the signature and the message the author signs.
     pub fn unsigned(&self) -> Result<(Vec<u8>, Vec<u8>)> {
         let body = self.body()?;
-        let message = signing_message_of(self.version, &body, None);
+        let message = signing_message_of(self.version, &body);
         Ok((body, message))
     }
 
@@ -254,15 +254,14 @@ fn check_version(version: u8, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// What the author of a vertex of `version` signs: "qudag/vertex/v2" || `digest`
-/// (BLAKE3-256 of `body`), or for version 1 "qudag/vertex/v1" || `body`.
-/// (`digest` when the caller has it already).
-pub fn signing_message_of(version: u8, body: &[u8], digest: Option<&Hash>) -> Vec<u8> {
+/// What the author of a vertex of `version` signs: "qudag/vertex/v2" ||
+/// BLAKE3-256 of `body`, or for version 1 "qudag/vertex/v1" || `body`. (A
+/// decoded vertex gives its digest with its id, from one pass: `inspect`.)
+pub fn signing_message_of(version: u8, body: &[u8]) -> Vec<u8> {
     if version == VERTEX_VERSION_WHOLE_BODY {
         return [VERTEX_SIGNING_DOMAIN_WHOLE_BODY, body].concat();
     }
-    let digest = digest.copied().unwrap_or_else(|| blake3::hash(body));
-    [VERTEX_SIGNING_DOMAIN, &digest[..]].concat()
+    [VERTEX_SIGNING_DOMAIN, &blake3::hash(body)[..]].concat()
 }
 
 #[cfg(test)]
