@@ -294,6 +294,8 @@ Deno.test("a version 1 vertex still decodes, keeps its bytes and is signed over 
     assert.equal(codeOf(() => validateVertex(b)), "unknown_version");
     assert.equal(codeOf(() => encodeVertex({ ...v, version: version as 1 })), "unknown_version");
   }
+  // Past a byte: refused as that version, not as the byte it would wrap to.
+  assert.throws(() => encodeVertex({ ...v, version: 257 as 1 }), /version 257/);
   for (const version of [2.5, -1, null, "1"]) {
     assert.equal(codeOf(() => encodeVertex({ ...v, version: version as 1 })), "invalid_input", String(version));
   }

@@ -377,7 +377,10 @@ pub fn read_vertex(buf: &[u8]) -> Result<Vertex> {
     let mut f = Fields::parse(buf)?;
     let version = match f.opt_u64(tag::VERSION, "version")? {
         None => VERTEX_VERSION,
-        Some(v) => u8::try_from(v).unwrap_or(0),
+        Some(v) => match u8::try_from(v) {
+            Ok(v) => v,
+            Err(_) => fail!(UnknownVersion, "Cannot read vertex: version {}, expected {} (or 1)", v, VERTEX_VERSION),
+        },
     };
     let chain_id = f.hash(tag::CHAIN_ID, "chain_id")?;
     let author = f.hash(tag::AUTHOR, "author")?;
